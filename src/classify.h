@@ -1,0 +1,69 @@
+/* classify: ordered, overlapping rules -> disjoint classes.
+ *
+ * Precedence is first match wins, in file order.  The classifier turns
+ * that order into boxes that do not overlap, each labelled with the rule
+ * that decides it, so the kernel can decide with one set lookup and no
+ * ordering.  Space not covered by any box gets the direction's default.
+ *
+ * Dimensions of a box: direction, family, peer address interval, local
+ * address interval and service key interval (see model.h).
+ */
+#ifndef SAGATE_CLASSIFY_H
+#define SAGATE_CLASSIFY_H
+
+#include "model.h"
+
+#include <stdint.h>
+
+#define CLASS_NONE UINT32_MAX	/**< no rule: the default decides */
+
+/** One disjoint piece of packet space and who decides it. */
+struct class_box {
+	enum direction dir;
+	enum addr_family fam;
+	u128 peer_lo, peer_hi;
+	u128 local_lo, local_hi;	/**< whole family when no rule uses "local" */
+	uint32_t key_lo, key_hi;
+	uint32_t rule;		/**< index of the deciding rule */
+	uint32_t next;		/**< who would decide without it (CLASS_NONE: default) */
+};
+
+/** What the classifier learnt about one rule. */
+struct class_rule_info {
+	size_t boxes;		/**< boxes it decides; 0 means it can never match */
+	bool redundant;		/**< removing it would change no decision */
+	uint32_t redundant_with;	/**< a rule deciding the same instead, or CLASS_NONE (default) */
+	uint32_t shadowed_by[3];	/**< earlier rules that decide its packets (CLASS_NONE-padded) */
+};
+
+/** The classifier's result. */
+struct classes {
+	struct class_box *boxes;	/**< sorted by dir, fam, local, key, peer */
+	size_t nboxes;
+	bool uses_local[DIR_COUNT];	/**< some rule of this direction names "local" */
+	struct class_rule_info *info;	/**< one per policy rule */
+	size_t nrules;
+	bool analysed;		/**< redundant / shadowed_by are filled in */
+};
+
+/** Also find redundant rules and who shadows whom (a second pass). */
+#define CLASSIFY_ANALYSE 0x1
+
+/** Classify p.  Returns NULL on OOM. */
+struct classes *classify(const struct policy *p, unsigned flags);
+void classes_free(struct classes *c);
+
+/** A packet as the classifier sees it. */
+struct packet_key {
+	enum direction dir;
+	enum addr_family fam;
+	u128 peer, local;
+	uint32_t key;		/**< KEY(proto, port); port 0 for protocols without */
+};
+
+/** Reference semantics: the first rule of p that matches k, or CLASS_NONE. */
+uint32_t classify_eval_rules(const struct policy *p, const struct packet_key *k);
+/** The rule whose box holds k, or CLASS_NONE (a linear scan: for tests and explain). */
+uint32_t classify_lookup(const struct classes *c, const struct packet_key *k);
+
+#endif

@@ -1,0 +1,27 @@
+/* cli: the sagate command's subcommands.  Only code under cli*.c and
+ * sagate.c prints or exits. */
+#ifndef SAGATE_CLI_H
+#define SAGATE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** Exit statuses, documented in sagate(8). */
+enum cli_exit {
+	EXIT_OK = 0,		/**< done; warnings may have been printed */
+	EXIT_POLICY = 1,	/**< the policy has errors; nothing was changed */
+	EXIT_USAGE = 2,		/**< bad command line */
+	EXIT_SYSTEM = 3,	/**< the system failed us: memory, files, kernel */
+};
+
+/** Options common to every subcommand. */
+struct cli_opts {
+	bool json;		/**< --json: machine-readable output */
+	bool no_engine;		/**< --no-engine: kernel-only require-ipsec */
+	uint16_t queue;		/**< --queue N */
+};
+
+int cli_check(const struct cli_opts *o, const char *file);
+int cli_compile(const struct cli_opts *o, const char *file);
+
+#endif

@@ -1,0 +1,354 @@
+#include "config.h"
+
+#include "compile.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kctx {
+	const struct policy *pol;
+	const struct classes *cls;
+	struct plan *plan;
+	const char **verdict_chain;	/* per rule: NULL, or the chain its elements goto */
+	bool oom;
+};
+
+static const char *set_name(char *buf, size_t len, enum direction d,
+			    enum addr_family f, const char *kind)
+{
+	snprintf(buf, len, "%s%d_%s", d == DIR_IN ? "in" : "out", f == AF4 ? 4 : 6, kind);
+	return buf;
+}
+
+static void stmt(struct plan_rule *r, enum plan_stmt_kind k, uint32_t arg,
+		 const char *str)
+{
+	r->stmts[r->nstmts++] = (struct plan_stmt){ k, arg, str };
+}
+
+static bool is_port_proto(unsigned proto)
+{
+	return proto == 6 || proto == 17;
+}
+
+/* Key fields of a direction / family's maps. */
+static size_t key_fields(enum direction d, enum addr_family f, bool local,
+			 bool ports, enum plan_field *out)
+{
+	enum plan_field src = f == AF4 ? PF_SADDR4 : PF_SADDR6;
+	enum plan_field dst = f == AF4 ? PF_DADDR4 : PF_DADDR6;
+	size_t n = 0;
+
+	out[n++] = d == DIR_IN ? src : dst;
+	if (local)
+		out[n++] = d == DIR_IN ? dst : src;
+	out[n++] = PF_L4PROTO;
+	if (ports)
+		out[n++] = PF_DPORT;
+	return n;
+}
+
+static struct plan_verdict rule_verdict(struct kctx *k, uint32_t rule)
+{
+	const struct rule *r = &k->pol->rules[rule];
+
+	if (k->verdict_chain[rule])
+		return (struct plan_verdict){ PV_GOTO, k->verdict_chain[rule], 0 };
+	return (struct plan_verdict){ r->action == ACT_PERMIT ? PV_ACCEPT : PV_DROP,
+				      NULL, 0 };
+}
+
+static void add_elem(struct kctx *k, struct plan_set *s, const struct class_box *b,
+		     bool local, unsigned plo, unsigned phi, unsigned portlo,
+		     unsigned porthi)
+{
+	struct plan_elem e = { .rule = b->rule };
+	size_t n = 0;
+
+	e.lo[n] = b->peer_lo;
+	e.hi[n++] = b->peer_hi;
+	if (local) {
+		e.lo[n] = b->local_lo;
+		e.hi[n++] = b->local_hi;
+	}
+	e.lo[n] = plo;
+	e.hi[n++] = phi;
+	if (s->nfields > n) {
+		e.lo[n] = portlo;
+		e.hi[n] = porthi;
+	}
+	e.verdict = rule_verdict(k, b->rule);
+	if (plan_add_elem(s, &e))
+		k->oom = true;
+}
+
+/* Protocols [plo, phi] without ports go to the protos map, skipping tcp
+ * and udp, whose ports the ports map covers. */
+static void add_protos(struct kctx *k, struct plan_set *protos,
+		       const struct class_box *b, bool local, unsigned plo,
+		       unsigned phi)
+{
+	unsigned start = plo;
+
+	for (unsigned p = plo; p <= phi + 1; p++) {
+		if (p <= phi && !is_port_proto(p))
+			continue;
+		if (start < p)
+			add_elem(k, protos, b, local, start, p - 1, 0, 0);
+		start = p + 1;
+	}
+}
+
+/* One class box becomes one or more elements: its key interval is split
+ * per protocol field (an interval in a concatenation is per field). */
+static void box_elements(struct kctx *k, const struct class_box *b, bool local,
+			 struct plan_set *exact, struct plan_set *ports,
+			 struct plan_set *protos)
+{
+	unsigned p0 = KEY_PROTO(b->key_lo), p1 = KEY_PROTO(b->key_hi);
+
+	for (unsigned p = p0; p <= p1; p++) {
+		unsigned lo = p == p0 ? KEY_PORT(b->key_lo) : 0;
+		unsigned hi = p == p1 ? KEY_PORT(b->key_hi) : 0xffff;
+
+		if (is_port_proto(p)) {
+			bool single = lo == hi && b->peer_lo == b->peer_hi &&
+				      (!local || b->local_lo == b->local_hi);
+
+			add_elem(k, single ? exact : ports, b, local, p, p, lo, hi);
+			continue;
+		}
+		/* a run of port-less protocols: one element for the run */
+		unsigned q = p;
+
+		while (q < p1 && !is_port_proto(q + 1))
+			q++;
+		add_protos(k, protos, b, local, p, q);
+		p = q;
+	}
+}
+
+static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
+			struct plan_chain *chain)
+{
+	static const char *const kinds[] = { "exact", "ports", "protos" };
+	bool local = k->cls->uses_local[d];
+	struct plan_set *sets[3];
+	char name[32];
+
+	for (int i = 0; i < 3; i++) {
+		sets[i] = plan_add_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
+		if (!sets[i]) {
+			k->oom = true;
+			return;
+		}
+	}
+	/* plan_add_set may move earlier sets: look them up again */
+	for (int i = 0; i < 3; i++) {
+		sets[i] = plan_find_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
+		sets[i]->nfields = key_fields(d, f, local, i < 2, sets[i]->fields);
+		sets[i]->interval = i > 0;
+		sets[i]->counter = true;
+	}
+	for (size_t i = 0; i < k->cls->nboxes && !k->oom; i++) {
+		const struct class_box *b = &k->cls->boxes[i];
+
+		if (b->dir == d && b->fam == f)
+			box_elements(k, b, local, sets[0], sets[1], sets[2]);
+	}
+	for (int i = 0; i < 3 && !k->oom; i++) {
+		struct plan_rule *r;
+
+		/* empty maps stay: the kernel rule count is the same for every policy */
+		r = plan_add_rule(chain, NULL);
+		if (!r) {
+			k->oom = true;
+			return;
+		}
+		if (i < 2)
+			stmt(r, PS_L4PROTO_PORTS, 0, NULL);
+		stmt(r, PS_VMAP, 0, sets[i]->name);
+	}
+}
+
+static struct plan_rule *rule_or_oom(struct kctx *k, struct plan_chain *c,
+				     const char *comment)
+{
+	struct plan_rule *r = c ? plan_add_rule(c, comment) : NULL;
+
+	if (!r)
+		k->oom = true;
+	return r;
+}
+
+/* The head of a base chain: loopback, invalid, established flows. */
+static void base_head(struct kctx *k, struct plan_chain *c, enum direction d)
+{
+	struct plan_rule *r;
+
+	if ((r = rule_or_oom(k, c, NULL))) {
+		stmt(r, d == DIR_IN ? PS_IIF_LO : PS_OIF_LO, 0, NULL);
+		r->verdict.kind = PV_ACCEPT;
+	}
+	if ((r = rule_or_oom(k, c, NULL))) {
+		stmt(r, PS_CT_STATE, PLAN_CT_INVALID, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
+	r = rule_or_oom(k, c, d == DIR_IN ? "require-ipsec flow: packet arrived in cleartext" :
+			"require-ipsec flow: packet would leave in cleartext");
+	if (r) {
+		stmt(r, PS_CT_STATE, PLAN_CT_ESTABLISHED | PLAN_CT_RELATED, NULL);
+		stmt(r, PS_CT_MARK_SET_BIT, PLAN_CT_MARK_IPSEC, NULL);
+		stmt(r, d == DIR_IN ? PS_SECPATH_MISSING : PS_RT_IPSEC_MISSING, 0, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
+	if ((r = rule_or_oom(k, c, NULL))) {
+		stmt(r, PS_CT_STATE, PLAN_CT_ESTABLISHED | PLAN_CT_RELATED, NULL);
+		r->verdict.kind = PV_ACCEPT;
+	}
+	if ((r = rule_or_oom(k, c, "IPv6 neighbour discovery"))) {
+		stmt(r, PS_ICMPV6_ND, 0, NULL);
+		r->verdict.kind = PV_ACCEPT;
+	}
+}
+
+static void ipsec_chains(struct kctx *k)
+{
+	struct plan_chain *in = plan_add_chain(k->plan, "ipsec_in", PH_NONE);
+	struct plan_rule *r;
+
+	if ((r = rule_or_oom(k, in, "require-ipsec: arrived in cleartext"))) {
+		stmt(r, PS_SECPATH_MISSING, 0, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
+	if ((r = rule_or_oom(k, in, k->plan->mode == PLAN_ENGINE ?
+			     "to sagated with the carrying SA's SPI; no bypass: fail closed" :
+			     "kernel-only mode: any secpath admits"))) {
+		stmt(r, PS_COUNTER, 0, NULL);
+		stmt(r, PS_CT_MARK_OR, PLAN_CT_MARK_IPSEC, NULL);
+		if (k->plan->mode == PLAN_ENGINE) {
+			stmt(r, PS_MARK_SET_SPI, 0, NULL);
+			r->verdict = (struct plan_verdict){ PV_QUEUE, NULL, k->plan->queue };
+		} else {
+			r->verdict.kind = PV_ACCEPT;
+		}
+	}
+	struct plan_chain *out = plan_add_chain(k->plan, "ipsec_out", PH_NONE);
+
+	if ((r = rule_or_oom(k, out, "require-ipsec: no SA would protect it"))) {
+		stmt(r, PS_RT_IPSEC_MISSING, 0, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
+	if ((r = rule_or_oom(k, out, NULL))) {
+		stmt(r, PS_COUNTER, 0, NULL);
+		stmt(r, PS_CT_MARK_OR, PLAN_CT_MARK_IPSEC, NULL);
+		r->verdict.kind = PV_ACCEPT;
+	}
+}
+
+/* Kernel-only mode: a chain per pinned reqid, shared by rules pinning it. */
+static const char *reqid_chain(struct kctx *k, uint32_t reqid)
+{
+	char name[32], comment[64];
+	struct plan_chain *c;
+	struct plan_rule *r;
+
+	snprintf(name, sizeof(name), "ipsec_in_reqid_%u", reqid);
+	if (plan_find_chain(k->plan, name))
+		return plan_strdup(k->plan, name);
+	c = plan_add_chain(k->plan, name, PH_NONE);
+	snprintf(comment, sizeof(comment), "SA must have reqid %u", reqid);
+	if ((r = rule_or_oom(k, c, comment))) {
+		stmt(r, PS_IPSEC_REQID_NE, reqid, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
+	if ((r = rule_or_oom(k, c, NULL)))
+		r->verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, "ipsec_in"), 0 };
+	return plan_strdup(k->plan, name);
+}
+
+/* Where a rule's elements send packets, unless plain accept / drop. */
+static const char *target_chain(struct kctx *k, const struct rule *r)
+{
+	if (r->action != ACT_REQUIRE_IPSEC)
+		return NULL;
+	if (r->dir == DIR_OUT)
+		return plan_strdup(k->plan, "ipsec_out");
+	if (k->plan->mode == PLAN_KERNEL_ONLY && r->ipsec.has_reqid)
+		return reqid_chain(k, r->ipsec.reqid);
+	return plan_strdup(k->plan, "ipsec_in");
+}
+
+/* Rules with "log": a small chain each that logs, then decides. */
+static void rule_chains(struct kctx *k)
+{
+	for (size_t i = 0; i < k->pol->nrules && !k->oom; i++) {
+		const struct rule *r = &k->pol->rules[i];
+		const char *target = target_chain(k, r);
+		char name[32], prefix[128];
+		struct plan_chain *c;
+		struct plan_rule *pr;
+
+		if (!r->log || !k->cls->info[i].boxes) {
+			k->verdict_chain[i] = target;
+			continue;
+		}
+		snprintf(name, sizeof(name), "log_%zu", i);
+		snprintf(prefix, sizeof(prefix), "sagate %s %s: ", r->name,
+			 action_name(r->action));
+		c = plan_add_chain(k->plan, name, PH_NONE);
+		if ((pr = rule_or_oom(k, c, r->name))) {
+			stmt(pr, PS_LOG, 0, plan_strdup(k->plan, prefix));
+			if (target)
+				pr->verdict = (struct plan_verdict){ PV_GOTO, target, 0 };
+			else
+				pr->verdict.kind = r->action == ACT_PERMIT ? PV_ACCEPT : PV_DROP;
+		}
+		k->verdict_chain[i] = plan_strdup(k->plan, name);
+	}
+}
+
+struct plan *compile_plan(const struct policy *p, const struct classes *c,
+			  const struct compile_opts *o)
+{
+	struct kctx k = { .pol = p, .cls = c };
+	char comment[256];
+
+	k.plan = plan_alloc(o->mode);
+	k.verdict_chain = calloc(p->nrules ? p->nrules : 1, sizeof(*k.verdict_chain));
+	if (!k.plan || !k.verdict_chain)
+		goto fail;
+	k.plan->queue = o->queue;
+	snprintf(comment, sizeof(comment), "sagate policy %s sha256 %.16s", p->file,
+		 p->sha256);
+	k.plan->comment = strdup(comment);
+	/* base chains first, so listings read top-down */
+	plan_add_chain(k.plan, "input", PH_INPUT);
+	plan_add_chain(k.plan, "output", PH_OUTPUT);
+	ipsec_chains(&k);
+	rule_chains(&k);
+	for (int d = 0; d < DIR_COUNT && !k.oom; d++) {
+		const char *base = d == DIR_IN ? "input" : "output";
+
+		plan_find_chain(k.plan, base)->policy_drop = p->defaults[d] == ACT_BLOCK;
+		base_head(&k, plan_find_chain(k.plan, base), (enum direction)d);
+		for (int f = 0; f < AF_COUNT && !k.oom; f++)
+			add_lookups(&k, (enum direction)d, (enum addr_family)f,
+				    plan_find_chain(k.plan, base));
+	}
+	if (k.oom || !k.plan->comment)
+		goto fail;
+	free(k.verdict_chain);
+	return k.plan;
+fail:
+	free(k.verdict_chain);
+	plan_free(k.plan);
+	return NULL;
+}

@@ -1,0 +1,36 @@
+/* compile: policy + classes -> nft plan.
+ *
+ * Kernel layout (table inet sagate):
+ *   input / output base chains, policy = the direction's default;
+ *   loopback accepted; invalid dropped; established flows decided in the
+ *   kernel, but a flow admitted under require-ipsec (ct mark bit) must
+ *   keep arriving decrypted and keep leaving through an SA;
+ *   IPv6 neighbour discovery accepted (IPv6 does not work without it);
+ *   then per direction and family, at most three verdict-map lookups:
+ *     <dir><4|6>_exact   hash:     peer . proto . port   (single values)
+ *     <dir><4|6>_ports   interval: peer . proto . port   (tcp, udp)
+ *     <dir><4|6>_protos  interval: peer . proto          (other protocols)
+ *   (with ". local address" after the peer when a rule names "local").
+ *   Elements are disjoint, so at most one lookup hits; each carries a
+ *   counter and its rule's name as comment.
+ *   require-ipsec elements goto ipsec_in / ipsec_out: no secpath, drop;
+ *   else mark the flow and queue it to sagated (engine mode, no bypass),
+ *   or accept (kernel-only mode, reqid checked in ipsec_in_reqid_N).
+ */
+#ifndef SAGATE_COMPILE_H
+#define SAGATE_COMPILE_H
+
+#include "classify.h"
+#include "model.h"
+#include "plan.h"
+
+struct compile_opts {
+	enum plan_mode mode;
+	uint16_t queue;		/**< NFQUEUE number for engine mode */
+};
+
+/** Build the plan; NULL on OOM. */
+struct plan *compile_plan(const struct policy *p, const struct classes *c,
+			  const struct compile_opts *o);
+
+#endif

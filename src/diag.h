@@ -1,0 +1,46 @@
+/* diag: problems found in a policy, each with the place it came from.
+ *
+ * Code below main() never prints: it appends a diagnostic and returns -1.
+ * The CLI decides how to show them (text or JSON).
+ */
+#ifndef SAGATE_DIAG_H
+#define SAGATE_DIAG_H
+
+#include <stddef.h>
+
+/** How bad a finding is. */
+enum diag_severity {
+	DIAG_WARNING,	/**< policy is usable, but probably not what was meant */
+	DIAG_ERROR,	/**< policy is rejected; nothing is applied */
+};
+
+/** One finding.  Every string is owned by the diag. */
+struct diag {
+	enum diag_severity severity;
+	char *file;	/**< file the problem is in, as the user named it */
+	char *path;	/**< JSON path inside it, e.g. "rules[3].ports[1]"; "" for the whole file */
+	char *rule;	/**< name of the rule it concerns, or NULL */
+	char *message;	/**< what is wrong and what was expected */
+};
+
+/** An ordered, growable list of findings. */
+struct diag_list {
+	struct diag *items;
+	size_t count;
+	size_t cap;
+	size_t errors;	/**< how many items have DIAG_ERROR */
+};
+
+void diag_list_init(struct diag_list *l);
+void diag_list_fini(struct diag_list *l);
+
+/** Append a finding; message is printf-style.  Never fails: on OOM the
+ *  message is replaced by a fixed text so the error is still counted. */
+void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
+	      const char *path, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/** Format one finding as "file: path (rule "x"): error: message". Caller frees. */
+char *diag_format(const struct diag *d);
+
+#endif

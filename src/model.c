@@ -1,0 +1,199 @@
+#include "config.h"
+
+#include "model.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const alg_names[ALG_COUNT_BITS] = {
+	"aes128gcm16", "aes192gcm16", "aes256gcm16", "chacha20poly1305",
+	"aes128", "aes192", "aes256", "aes128ctr", "aes256ctr",
+	"sha1", "sha256", "sha384", "sha512", "null",
+};
+
+const char *model_alg_name(uint32_t bit)
+{
+	for (unsigned i = 0; i < ALG_COUNT_BITS; i++)
+		if (bit == 1u << i)
+			return alg_names[i];
+	return NULL;
+}
+
+uint32_t model_alg_from_name(const char *name)
+{
+	for (unsigned i = 0; i < ALG_COUNT_BITS; i++)
+		if (strcmp(name, alg_names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
+struct policy *policy_alloc(void)
+{
+	struct policy *p = calloc(1, sizeof(*p));
+
+	if (p) {
+		p->defaults[DIR_IN] = ACT_BLOCK;
+		p->defaults[DIR_OUT] = ACT_PERMIT;
+	}
+	return p;
+}
+
+void addr_set_fini(struct addr_set *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static void rule_fini(struct rule *r)
+{
+	free(r->name);
+	free(r->file);
+	free(r->path);
+	free(r->comment);
+	free(r->keys);
+	addr_set_fini(&r->peers);
+	addr_set_fini(&r->local);
+	for (size_t i = 0; i < r->ipsec.ngateways; i++) {
+		addr_set_fini(&r->ipsec.gateways[i].gateway);
+		addr_set_fini(&r->ipsec.gateways[i].inner);
+	}
+	free(r->ipsec.gateways);
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nrules; i++)
+		rule_fini(&p->rules[i]);
+	free(p->rules);
+	free(p->file);
+	free(p->description);
+	free(p);
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct addr_range *x = a, *y = b;
+
+	if (x->fam != y->fam)
+		return x->fam < y->fam ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return 0;
+}
+
+int addr_set_normalize(struct addr_set *s)
+{
+	size_t out = 0;
+
+	if (s->n == 0)
+		return 0;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_range);
+	for (size_t i = 1; i < s->n; i++) {
+		struct addr_range *last = &s->v[out];
+		const struct addr_range *cur = &s->v[i];
+
+		/* merge when overlapping or adjacent (hi + 1 == lo) */
+		if (cur->fam == last->fam &&
+		    (cur->lo <= last->hi || cur->lo - 1 == last->hi)) {
+			if (cur->hi > last->hi)
+				last->hi = cur->hi;
+			continue;
+		}
+		s->v[++out] = *cur;
+	}
+	s->n = out + 1;
+	return 0;
+}
+
+bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].fam == fam && s->v[i].lo <= a && a <= s->v[i].hi)
+			return true;
+	return false;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	const struct key_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+size_t key_ranges_normalize(struct key_range *k, size_t n)
+{
+	size_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(k, n, sizeof(*k), cmp_key);
+	for (size_t i = 1; i < n; i++) {
+		if (k[i].lo <= k[out].hi + 1) {
+			if (k[i].hi > k[out].hi)
+				k[out].hi = k[i].hi;
+			continue;
+		}
+		k[++out] = k[i];
+	}
+	return out + 1;
+}
+
+const char *action_name(enum action a)
+{
+	switch (a) {
+	case ACT_PERMIT: return "permit";
+	case ACT_BLOCK: return "block";
+	case ACT_REQUIRE_IPSEC: return "require-ipsec";
+	}
+	return "?";
+}
+
+const char *direction_name(enum direction d)
+{
+	return d == DIR_IN ? "in" : "out";
+}
+
+const char *mode_name(enum ipsec_mode m)
+{
+	switch (m) {
+	case MODE_ANY: return "any";
+	case MODE_TRANSPORT: return "transport";
+	case MODE_TUNNEL: return "tunnel";
+	}
+	return "?";
+}
+
+static bool addr_set_equal(const struct addr_set *a, const struct addr_set *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].fam != b->v[i].fam || a->v[i].lo != b->v[i].lo ||
+		    a->v[i].hi != b->v[i].hi)
+			return false;
+	return true;
+}
+
+static bool ipsec_equal(const struct ipsec_req *a, const struct ipsec_req *b)
+{
+	if (a->encryption != b->encryption || a->algorithms != b->algorithms ||
+	    a->mode != b->mode || a->has_reqid != b->has_reqid ||
+	    (a->has_reqid && a->reqid != b->reqid) ||
+	    a->ngateways != b->ngateways)
+		return false;
+	for (size_t i = 0; i < a->ngateways; i++)
+		if (!addr_set_equal(&a->gateways[i].gateway, &b->gateways[i].gateway) ||
+		    !addr_set_equal(&a->gateways[i].inner, &b->gateways[i].inner))
+			return false;
+	return true;
+}
+
+bool rule_same_decision(const struct rule *a, const struct rule *b)
+{
+	if (a->action != b->action || a->log != b->log)
+		return false;
+	return a->action != ACT_REQUIRE_IPSEC || ipsec_equal(&a->ipsec, &b->ipsec);
+}

@@ -1,0 +1,156 @@
+/* model: a policy after parsing, independent of JSON and of nftables.
+ *
+ * Every rule's match is normalised into sorted, merged intervals:
+ * peer and local addresses (per family) and "service keys".  A service
+ * key flattens protocol and port into one 24-bit number,
+ * (protocol << 16) | port, so protocols without ports cover all 65536
+ * keys of their protocol and "any protocol" is [0, 0xffffff].  The
+ * classifier then works on three interval dimensions.
+ */
+#ifndef SAGATE_MODEL_H
+#define SAGATE_MODEL_H
+
+#include "addr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** What a rule does with the packets it matches. */
+enum action {
+	ACT_PERMIT,
+	ACT_BLOCK,
+	ACT_REQUIRE_IPSEC,	/**< permit only when carried by a suitable SA */
+};
+
+/** Which way a flow goes, seen from this host. */
+enum direction {
+	DIR_IN,		/**< peer is the source, local port is the destination port */
+	DIR_OUT,	/**< peer is the destination, port is the peer's port */
+	DIR_COUNT
+};
+
+#define KEY_MAX 0xffffffu	/**< largest service key */
+#define KEY(proto, port) (((uint32_t)(proto) << 16) | (uint32_t)(port))
+#define KEY_PROTO(k) ((uint8_t)((k) >> 16))
+#define KEY_PORT(k) ((uint16_t)((k) & 0xffff))
+
+/** A closed interval of service keys. */
+struct key_range {
+	uint32_t lo, hi;
+};
+
+/** IPsec protection a require-ipsec rule asks for. */
+enum ipsec_encryption {
+	ENC_REQUIRED,		/**< the SA must encrypt (default) */
+	ENC_INTEGRITY_OK,	/**< integrity-only SAs (AH, ESP-NULL) are enough */
+};
+
+/** Which SA mode may carry the traffic. */
+enum ipsec_mode {
+	MODE_ANY,		/**< transport, or tunnel through a listed gateway */
+	MODE_TRANSPORT,
+	MODE_TUNNEL,
+};
+
+/** Transforms an SA may use, as a bit mask (see model_alg_names). */
+enum ipsec_alg {
+	ALG_AES128GCM16 = 1u << 0,
+	ALG_AES192GCM16 = 1u << 1,
+	ALG_AES256GCM16 = 1u << 2,
+	ALG_CHACHA20POLY1305 = 1u << 3,
+	ALG_AES128 = 1u << 4,		/* CBC */
+	ALG_AES192 = 1u << 5,
+	ALG_AES256 = 1u << 6,
+	ALG_AES128CTR = 1u << 7,
+	ALG_AES256CTR = 1u << 8,
+	ALG_SHA1 = 1u << 9,		/* HMAC integrity */
+	ALG_SHA256 = 1u << 10,
+	ALG_SHA384 = 1u << 11,
+	ALG_SHA512 = 1u << 12,
+	ALG_NULL = 1u << 13,		/* ESP-NULL: no encryption */
+	ALG_COUNT_BITS = 14
+};
+
+/** Algorithms allowed when a rule names none: AEADs, AES CBC/CTR, SHA-2. */
+#define ALG_DEFAULT_SET (ALG_AES128GCM16 | ALG_AES192GCM16 | ALG_AES256GCM16 | \
+	ALG_CHACHA20POLY1305 | ALG_AES128 | ALG_AES192 | ALG_AES256 | \
+	ALG_AES128CTR | ALG_AES256CTR | ALG_SHA256 | ALG_SHA384 | ALG_SHA512)
+
+/** Name of one algorithm bit, or NULL. */
+const char *model_alg_name(uint32_t bit);
+/** Bit of a name, or 0 when unknown. */
+uint32_t model_alg_from_name(const char *name);
+
+/** A list of address intervals, sorted and merged, both families mixed
+ *  (all IPv4 intervals first). */
+struct addr_set {
+	struct addr_range *v;
+	size_t n;
+	bool any;	/**< written as "any" (absent) in the policy */
+};
+
+/** A tunnel gateway and the inner addresses it may vouch for. */
+struct ipsec_gateway {
+	struct addr_set gateway;	/**< outer SA peer addresses */
+	struct addr_set inner;		/**< inner sources it may carry */
+};
+
+/** What an SA must be like to satisfy a require-ipsec rule. */
+struct ipsec_req {
+	enum ipsec_encryption encryption;
+	uint32_t algorithms;		/**< mask of enum ipsec_alg */
+	enum ipsec_mode mode;
+	struct ipsec_gateway *gateways;
+	size_t ngateways;
+	bool has_reqid;
+	uint32_t reqid;
+};
+
+/** One policy rule, in file order. */
+struct rule {
+	char *name;
+	char *file;		/**< file it was written in */
+	char *path;		/**< its JSON path there, "rules[3]" */
+	enum action action;
+	enum direction dir;
+	struct addr_set peers;	/**< remote side */
+	struct addr_set local;	/**< this host's addresses it applies to */
+	struct key_range *keys;	/**< protocol / port, sorted and merged */
+	size_t nkeys;
+	struct ipsec_req ipsec;	/**< meaningful for ACT_REQUIRE_IPSEC only */
+	bool log;
+	char *comment;		/**< may be NULL */
+};
+
+/** A whole policy: what the parser produces and everything else reads. */
+struct policy {
+	char *file;		/**< top-level file as named by the user */
+	char *description;	/**< may be NULL */
+	enum action defaults[DIR_COUNT];	/**< ACT_PERMIT or ACT_BLOCK */
+	struct rule *rules;
+	size_t nrules;
+	char sha256[65];	/**< hex digest of the top-level file's bytes */
+};
+
+struct policy *policy_alloc(void);
+void policy_free(struct policy *p);
+
+void addr_set_fini(struct addr_set *s);
+/** Sort and merge overlapping / adjacent intervals.  Returns 0 or -1 (OOM). */
+int addr_set_normalize(struct addr_set *s);
+/** Does the set hold this address? */
+bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a);
+
+/** Sort and merge key ranges in place; returns the new count. */
+size_t key_ranges_normalize(struct key_range *k, size_t n);
+
+const char *action_name(enum action a);
+const char *direction_name(enum direction d);
+const char *mode_name(enum ipsec_mode m);
+
+/** Do two rules decide the same way (action, IPsec requirement, logging)?
+ *  Used to find redundant rules. */
+bool rule_same_decision(const struct rule *a, const struct rule *b);
+
+#endif

@@ -1,0 +1,329 @@
+#include "config.h"
+
+#include "parse.h"
+#include "parse_int.h"
+#include "sha256.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const policy_keys[] = {
+	"version", "description", "include", "hosts", "services", "defaults",
+	"rules", NULL
+};
+static const char *const include_keys[] = {
+	"version", "description", "include", "hosts", "services", NULL
+};
+static const char *const defaults_keys[] = { "in", "out", NULL };
+
+const char *pjson_type(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number with a fraction";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "something else";
+}
+
+static bool key_allowed(const char *key, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (strcmp(key, *allowed) == 0)
+			return true;
+	return false;
+}
+
+void pcheck_keys(struct pctx *c, json_t *obj, const char *const *allowed,
+		 const char *file, const char *path, const char *rule)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		char list[512] = "", p[512];
+		size_t used = 0;
+
+		if (key_allowed(key, allowed))
+			continue;
+		for (const char *const *a = allowed; *a; a++)
+			used += (size_t)snprintf(list + used, used < sizeof(list) ?
+						 sizeof(list) - used : 0, "%s%s",
+						 a == allowed ? "" : ", ", *a);
+		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", key);
+		perr(c, file, p, rule, "unknown key \"%s\" (expected one of: %s)",
+		     key, list);
+	}
+}
+
+static struct loaded_file *file_add(struct pctx *c, const char *display,
+				    const char *real)
+{
+	struct loaded_file *f;
+
+	if (grow_array(&c->files, &c->capfiles, c->nfiles + 1, sizeof(*c->files))) {
+		c->oom = true;
+		return NULL;
+	}
+	f = &c->files[c->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->display = strdup(display);
+	f->real = strdup(real);
+	if (!f->display || !f->real)
+		c->oom = true;
+	return f;
+}
+
+static struct loaded_file *file_find(struct pctx *c, const char *real)
+{
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i].real, real) == 0)
+			return &c->files[i];
+	return NULL;
+}
+
+/* Read and decode one file.  On failure, reports at (from, from_path). */
+static json_t *load_json(struct pctx *c, const char *file, const char *from,
+			 const char *from_path, char sha[65])
+{
+	json_error_t jerr;
+	size_t len;
+	char *buf;
+	json_t *root;
+
+	if (read_file_limited(file, c->max_size, &buf, &len) < 0) {
+		if (errno == EFBIG)
+			perr(c, from ? from : file, from_path, NULL,
+			     "%s: file is larger than the limit of %zu bytes",
+			     file, c->max_size);
+		else
+			perr(c, from ? from : file, from_path, NULL,
+			     "cannot read %s: %s", file, strerror(errno));
+		return NULL;
+	}
+	if (sha)
+		sha256_hex(buf, len, sha);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (!root)
+		perr(c, file, "", NULL, "invalid JSON at line %d, column %d: %s",
+		     jerr.line, jerr.column, jerr.text);
+	return root;
+}
+
+static void check_version(struct pctx *c, json_t *root, const char *file)
+{
+	json_t *v = json_object_get(root, "version");
+
+	if (!v)
+		perr(c, file, "version", NULL,
+		     "missing \"version\" (expected 1, the only version so far)");
+	else if (!json_is_integer(v))
+		perr(c, file, "version", NULL, "expected the integer 1, got %s",
+		     pjson_type(v));
+	else if (json_integer_value(v) != 1)
+		perr(c, file, "version", NULL,
+		     "unsupported version %lld (this sagate reads version 1)",
+		     (long long)json_integer_value(v));
+}
+
+static void load_tree(struct pctx *c, const char *file, const char *from,
+		      const char *from_path, int depth);
+
+static void load_includes(struct pctx *c, json_t *root, const char *file,
+			  int depth)
+{
+	json_t *inc = json_object_get(root, "include"), *v;
+	char *copy, *dir;
+	size_t i;
+
+	if (!inc)
+		return;
+	if (!json_is_array(inc)) {
+		perr(c, file, "include", NULL,
+		     "expected an array of file names, got %s", pjson_type(inc));
+		return;
+	}
+	copy = strdup(file);
+	if (!copy) {
+		c->oom = true;
+		return;
+	}
+	dir = dirname(copy);
+	json_array_foreach(inc, i, v) {
+		char path[64], *target = NULL;
+		const char *name;
+
+		snprintf(path, sizeof(path), "include[%zu]", i);
+		if (!json_is_string(v)) {
+			perr(c, file, path, NULL, "expected a file name, got %s",
+			     pjson_type(v));
+			continue;
+		}
+		name = json_string_value(v);
+		if (name[0] == '/' ? !(target = strdup(name)) :
+		    asprintf(&target, "%s/%s", dir, name) < 0) {
+			c->oom = true;
+			break;
+		}
+		if (depth + 1 >= PARSE_MAX_INCLUDE_DEPTH)
+			perr(c, file, path, NULL, "includes nest deeper than %d files",
+			     PARSE_MAX_INCLUDE_DEPTH);
+		else
+			load_tree(c, target, file, path, depth + 1);
+		free(target);
+	}
+	free(copy);
+}
+
+/* Load file and, depth first, everything it includes; collect their
+ * definitions.  depth 0 is the policy itself. */
+static void load_tree(struct pctx *c, const char *file, const char *from,
+		      const char *from_path, int depth)
+{
+	char real[PATH_MAX];
+	struct loaded_file *f;
+	json_t *root;
+	size_t idx;
+
+	if (!realpath(file, real)) {
+		perr(c, from ? from : file, from ? from_path : "", NULL,
+		     "cannot read %s: %s", file, strerror(errno));
+		return;
+	}
+	f = file_find(c, real);
+	if (f && f->active) {
+		perr(c, from, from_path, NULL,
+		     "include cycle: %s is already being read", file);
+		return;
+	}
+	if (f)
+		return;	/* included twice without a cycle: read once */
+	root = load_json(c, file, from, from_path, depth ? NULL : c->top_sha);
+	if (!root)
+		return;
+	f = file_add(c, file, real);
+	if (!f) {
+		json_decref(root);
+		return;
+	}
+	f->root = root;
+	idx = (size_t)(f - c->files);
+	if (!json_is_object(root)) {
+		perr(c, file, "", NULL, "expected a JSON object at the top, got %s",
+		     pjson_type(root));
+		return;
+	}
+	check_version(c, root, file);
+	pcheck_keys(c, root, depth ? include_keys : policy_keys, file, "", NULL);
+	if (depth) {
+		if (json_object_get(root, "rules"))
+			perr(c, file, "rules", NULL,
+			     "only the policy file itself may hold rules; included files hold hosts and services");
+		if (json_object_get(root, "defaults"))
+			perr(c, file, "defaults", NULL,
+			     "only the policy file itself may set defaults");
+	}
+	c->files[idx].active = true;
+	load_includes(c, root, file, depth);
+	c->files[idx].active = false;
+	pdefs_collect(c, c->files[idx].root, c->files[idx].display);
+}
+
+static enum action parse_default(struct pctx *c, json_t *d, const char *key,
+				 const char *file, enum action dflt)
+{
+	json_t *v = json_object_get(d, key);
+	char path[32];
+	const char *s;
+
+	if (!v)
+		return dflt;
+	snprintf(path, sizeof(path), "defaults.%s", key);
+	s = json_is_string(v) ? json_string_value(v) : NULL;
+	if (s && strcmp(s, "permit") == 0)
+		return ACT_PERMIT;
+	if (s && strcmp(s, "block") == 0)
+		return ACT_BLOCK;
+	perr(c, file, path, NULL, "expected \"permit\" or \"block\", got %s%s%s",
+	     s ? "\"" : "", s ? s : pjson_type(v), s ? "\"" : "");
+	return dflt;
+}
+
+static void parse_top(struct pctx *c, json_t *root, const char *file,
+		      struct policy *p)
+{
+	json_t *d = json_object_get(root, "defaults");
+	json_t *desc = json_object_get(root, "description");
+	json_t *rules = json_object_get(root, "rules");
+
+	if (desc && !json_is_string(desc))
+		perr(c, file, "description", NULL, "expected a string, got %s",
+		     pjson_type(desc));
+	else if (desc && !(p->description = strdup(json_string_value(desc))))
+		c->oom = true;
+	if (d && !json_is_object(d)) {
+		perr(c, file, "defaults", NULL, "expected an object, got %s",
+		     pjson_type(d));
+	} else if (d) {
+		pcheck_keys(c, d, defaults_keys, file, "defaults", NULL);
+		p->defaults[DIR_IN] = parse_default(c, d, "in", file, ACT_BLOCK);
+		p->defaults[DIR_OUT] = parse_default(c, d, "out", file, ACT_PERMIT);
+	}
+	if (!rules)
+		perr(c, file, "rules", NULL, "missing \"rules\" (an array of rules)");
+	else if (!json_is_array(rules))
+		perr(c, file, "rules", NULL, "expected an array of rules, got %s",
+		     pjson_type(rules));
+	else
+		prules_parse(c, rules, file, p);
+}
+
+static void pctx_fini(struct pctx *c)
+{
+	pdefs_free(c);
+	for (size_t i = 0; i < c->nfiles; i++) {
+		json_decref(c->files[i].root);
+		free(c->files[i].display);
+		free(c->files[i].real);
+	}
+	free(c->files);
+}
+
+struct policy *parse_policy_file(const char *path, const struct parse_opts *opts,
+				 struct diag_list *diags)
+{
+	struct pctx c = { .diags = diags };
+	size_t errors_before = diags->errors;
+	struct policy *p = policy_alloc();
+
+	c.max_size = opts && opts->max_file_size ? opts->max_file_size :
+		     PARSE_DEFAULT_MAX_SIZE;
+	if (!p || !(p->file = strdup(path))) {
+		policy_free(p);
+		diag_add(diags, DIAG_ERROR, path, "", NULL, "out of memory");
+		return NULL;
+	}
+	load_tree(&c, path, NULL, "", 0);
+	memcpy(p->sha256, c.top_sha, sizeof(p->sha256));
+	if (c.nfiles && json_is_object(c.files[0].root))
+		parse_top(&c, c.files[0].root, c.files[0].display, p);
+	if (c.oom)
+		diag_add(diags, DIAG_ERROR, path, "", NULL, "out of memory");
+	pctx_fini(&c);
+	if (diags->errors > errors_before) {
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}

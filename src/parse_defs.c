@@ -1,0 +1,526 @@
+#include "config.h"
+
+#include "parse.h"
+#include "parse_int.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	unsigned number;
+} protos[] = {
+	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 },
+	{ "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 }, { "sctp", 132 },
+};
+
+int parse_proto_number(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
+		if (strcmp(name, protos[i].name) == 0)
+			return (int)protos[i].number;
+	return -1;
+}
+
+const char *parse_proto_name(unsigned proto)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
+		if (protos[i].number == proto)
+			return protos[i].name;
+	return NULL;
+}
+
+static bool valid_def_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 48 || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+static struct hostdef *host_find(struct pctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->nhosts; i++)
+		if (strcmp(c->hosts[i].name, name) == 0)
+			return &c->hosts[i];
+	return NULL;
+}
+
+static struct svcdef *svc_find(struct pctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->nsvcs; i++)
+		if (strcmp(c->svcs[i].name, name) == 0)
+			return &c->svcs[i];
+	return NULL;
+}
+
+static bool def_name_ok(struct pctx *c, const char *kind, const char *name,
+			const char *file, const char *path, const char *first_file,
+			const char *first_path)
+{
+	if (!valid_def_name(name)) {
+		perr(c, file, path, NULL,
+		     "%s name \"%s\" must be 1-48 letters, digits, '_', '.' or '-', starting with a letter or digit",
+		     kind, name);
+		return false;
+	}
+	if (first_file) {
+		perr(c, file, path, NULL, "%s \"%s\" is already defined at %s: %s",
+		     kind, name, first_file, first_path);
+		return false;
+	}
+	return true;
+}
+
+static void collect_hosts(struct pctx *c, json_t *hosts, const char *file)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(hosts, name, v) {
+		struct hostdef *dup = host_find(c, name), *h;
+		char *path;
+
+		if (asprintf(&path, "hosts.%s", name) < 0) {
+			c->oom = true;
+			return;
+		}
+		if (!def_name_ok(c, "host group", name, file, path,
+				 dup ? dup->file : NULL, dup ? dup->path : NULL) ||
+		    grow_array(&c->hosts, &c->caphosts, c->nhosts + 1,
+			       sizeof(*c->hosts))) {
+			free(path);
+			continue;
+		}
+		h = &c->hosts[c->nhosts++];
+		memset(h, 0, sizeof(*h));
+		h->name = name;
+		h->value = v;
+		h->file = file;
+		h->path = path;
+	}
+}
+
+static void collect_services(struct pctx *c, json_t *svcs, const char *file)
+{
+	static const char *const svc_keys[] = { "protocol", "ports", NULL };
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(svcs, name, v) {
+		struct svcdef *dup = svc_find(c, name), *s;
+		size_t cap = 0, i;
+		json_t *ent;
+		char *path;
+
+		if (asprintf(&path, "services.%s", name) < 0) {
+			c->oom = true;
+			return;
+		}
+		if (!def_name_ok(c, "service", name, file, path,
+				 dup ? dup->file : NULL, dup ? dup->path : NULL) ||
+		    grow_array(&c->svcs, &c->capsvcs, c->nsvcs + 1, sizeof(*c->svcs))) {
+			free(path);
+			continue;
+		}
+		s = &c->svcs[c->nsvcs++];
+		memset(s, 0, sizeof(*s));
+		s->name = name;
+		s->file = file;
+		s->path = path;
+		if (json_is_object(v))
+			v = json_pack("[O]", v);
+		else
+			json_incref(v);
+		if (!json_is_array(v) || json_array_size(v) == 0) {
+			perr(c, file, path, NULL,
+			     "expected {\"protocol\": ..., \"ports\": ...} or a non-empty array of them");
+			json_decref(v);
+			continue;
+		}
+		json_array_foreach(v, i, ent) {
+			char p[600];
+			struct key_range *k = NULL;
+			size_t nk = 0;
+
+			snprintf(p, sizeof(p), json_array_size(v) > 1 ? "%s[%zu]" : "%s",
+				 path, i);
+			if (!json_is_object(ent)) {
+				perr(c, file, p, NULL, "expected an object, got %s",
+				     pjson_type(ent));
+				continue;
+			}
+			pcheck_keys(c, ent, svc_keys, file, p, NULL);
+			if (!json_object_get(ent, "protocol")) {
+				perr(c, file, p, NULL, "a service needs \"protocol\"");
+				continue;
+			}
+			if (!pkeys_parse(c, json_object_get(ent, "protocol"),
+					 json_object_get(ent, "ports"), file, p, NULL,
+					 &k, &nk))
+				continue;
+			if (grow_array(&s->keys, &cap, s->nkeys + nk, sizeof(*k)) == 0) {
+				memcpy(s->keys + s->nkeys, k, nk * sizeof(*k));
+				s->nkeys += nk;
+			} else {
+				c->oom = true;
+			}
+			free(k);
+		}
+		s->nkeys = key_ranges_normalize(s->keys, s->nkeys);
+		json_decref(v);
+	}
+}
+
+void pdefs_collect(struct pctx *c, json_t *root, const char *file)
+{
+	json_t *hosts = json_object_get(root, "hosts");
+	json_t *svcs = json_object_get(root, "services");
+
+	if (hosts && !json_is_object(hosts))
+		perr(c, file, "hosts", NULL,
+		     "expected an object of host groups, got %s", pjson_type(hosts));
+	else if (hosts)
+		collect_hosts(c, hosts, file);
+	if (svcs && !json_is_object(svcs))
+		perr(c, file, "services", NULL,
+		     "expected an object of services, got %s", pjson_type(svcs));
+	else if (svcs)
+		collect_services(c, svcs, file);
+}
+
+void pdefs_free(struct pctx *c)
+{
+	for (size_t i = 0; i < c->nhosts; i++) {
+		free(c->hosts[i].path);
+		addr_set_fini(&c->hosts[i].set);
+	}
+	free(c->hosts);
+	for (size_t i = 0; i < c->nsvcs; i++) {
+		free(c->svcs[i].path);
+		free(c->svcs[i].keys);
+	}
+	free(c->svcs);
+}
+
+static bool set_append(struct pctx *c, struct addr_set *s, size_t *cap,
+		       const struct addr_range *r, size_t n)
+{
+	if (grow_array(&s->v, cap, s->n + n, sizeof(*r))) {
+		c->oom = true;
+		return false;
+	}
+	memcpy(s->v + s->n, r, n * sizeof(*r));
+	s->n += n;
+	return true;
+}
+
+static bool host_resolve(struct pctx *c, struct hostdef *h, const char *file,
+			 const char *path, const char *rule);
+
+static bool host_one(struct pctx *c, const char *s, const char *file,
+		     const char *path, const char *rule, struct addr_set *set,
+		     size_t *cap)
+{
+	struct addr_range r;
+	char net[128];
+
+	if (s[0] == '@') {
+		struct hostdef *h = host_find(c, s + 1);
+
+		if (!h) {
+			perr(c, file, path, rule, "undefined host group \"%s\"", s + 1);
+			return false;
+		}
+		return host_resolve(c, h, file, path, rule) &&
+		       set_append(c, set, cap, h->set.v, h->set.n);
+	}
+	switch (addr_parse(s, &r)) {
+	case ADDR_OK:
+		return set_append(c, set, cap, &r, 1);
+	case ADDR_HOST_BITS:
+		addr_range_format(&r, net, sizeof(net));
+		perr(c, file, path, rule,
+		     "\"%s\" has host bits set below the prefix (did you mean %s?)",
+		     s, net);
+		return false;
+	case ADDR_BAD_PREFIX:
+		perr(c, file, path, rule,
+		     "\"%s\": prefix length must be 0-32 for IPv4, 0-128 for IPv6", s);
+		return false;
+	case ADDR_RANGE_REVERSED:
+		perr(c, file, path, rule,
+		     "range \"%s\" is reversed: its first address is above its last", s);
+		return false;
+	case ADDR_RANGE_MIXED:
+		perr(c, file, path, rule,
+		     "range \"%s\" mixes IPv4 and IPv6", s);
+		return false;
+	case ADDR_BAD_SYNTAX:
+		break;
+	}
+	perr(c, file, path, rule,
+	     "\"%s\" is not an address, CIDR, address range or @host-group", s);
+	return false;
+}
+
+bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
+		  const char *rule, struct addr_set *set)
+{
+	size_t cap = set->n, i;
+	bool ok = true;
+	json_t *e;
+
+	if (json_is_string(v))
+		return host_one(c, json_string_value(v), file, path, rule, set, &cap) &&
+		       addr_set_normalize(set) == 0;
+	if (!json_is_array(v)) {
+		perr(c, file, path, rule,
+		     "expected an address, CIDR, range, @group or an array of them, got %s",
+		     pjson_type(v));
+		return false;
+	}
+	if (json_array_size(v) == 0) {
+		perr(c, file, path, rule,
+		     "empty list matches nothing (leave the key out to mean any)");
+		return false;
+	}
+	json_array_foreach(v, i, e) {
+		char p[600];
+
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (!json_is_string(e)) {
+			perr(c, file, p, rule, "expected a string, got %s", pjson_type(e));
+			ok = false;
+			continue;
+		}
+		ok &= host_one(c, json_string_value(e), file, p, rule, set, &cap);
+	}
+	return ok && addr_set_normalize(set) == 0;
+}
+
+static bool host_resolve(struct pctx *c, struct hostdef *h, const char *file,
+			 const char *path, const char *rule)
+{
+	switch (h->state) {
+	case HOST_DONE:
+		return true;
+	case HOST_FAILED:
+		return false;
+	case HOST_RESOLVING:
+		perr(c, h->file, h->path, NULL,
+		     "host group \"%s\" refers back to itself (a cycle through @%s)",
+		     h->name, h->name);
+		h->state = HOST_FAILED;
+		return false;
+	case HOST_NEW:
+		break;
+	}
+	(void)file; (void)path; (void)rule;
+	h->state = HOST_RESOLVING;
+	if (phosts_parse(c, h->value, h->file, h->path, NULL, &h->set)) {
+		if (h->state == HOST_RESOLVING)
+			h->state = HOST_DONE;
+	} else {
+		h->state = HOST_FAILED;
+	}
+	return h->state == HOST_DONE;
+}
+
+/* A port: an integer, or a string "N" / "LO-HI". */
+static bool port_one(struct pctx *c, json_t *v, const char *file, const char *path,
+		     const char *rule, unsigned *lo, unsigned *hi)
+{
+	long long a, b;
+	char *end;
+
+	if (json_is_integer(v)) {
+		a = b = json_integer_value(v);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+
+		if (!isdigit((unsigned char)s[0]))
+			goto bad;
+		a = strtoll(s, &end, 10);
+		b = a;
+		if (*end == '-' && isdigit((unsigned char)end[1]))
+			b = strtoll(end + 1, &end, 10);
+		if (*end)
+			goto bad;
+	} else {
+		perr(c, file, path, rule,
+		     "expected a port number or a \"low-high\" range, got %s",
+		     pjson_type(v));
+		return false;
+	}
+	if (a == 0 || b == 0) {
+		perr(c, file, path, rule, "port 0 is not a real port (use 1-65535)");
+		return false;
+	}
+	if (a < 0 || b < 0 || a > 65535 || b > 65535) {
+		perr(c, file, path, rule, "port %lld is outside 1-65535",
+		     (a < 0 || a > 65535) ? a : b);
+		return false;
+	}
+	if (a > b) {
+		perr(c, file, path, rule,
+		     "port range %lld-%lld is reversed (low must come first)", a, b);
+		return false;
+	}
+	*lo = (unsigned)a;
+	*hi = (unsigned)b;
+	return true;
+bad:
+	perr(c, file, path, rule,
+	     "\"%s\" is not a port number or a \"low-high\" range",
+	     json_string_value(v));
+	return false;
+}
+
+/* Protocol list: "tcp", ["tcp", "udp"] or "any". Fills numbers; -1 = any. */
+static bool protos_parse(struct pctx *c, json_t *v, const char *file,
+			 const char *path, const char *rule, int *out, size_t *n)
+{
+	json_t *arr = json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
+	bool ok = true;
+	size_t i;
+	json_t *e;
+
+	*n = 0;
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > 8) {
+		perr(c, file, path, rule,
+		     "expected a protocol name or an array of 1-8 of them, got %s",
+		     pjson_type(v));
+		json_decref(arr);
+		return false;
+	}
+	json_array_foreach(arr, i, e) {
+		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+		int num = s ? (strcmp(s, "any") == 0 ? -1 : parse_proto_number(s)) : -2;
+
+		if (num == -2 || (num == -1 && s && strcmp(s, "any") != 0)) {
+			char p[600];
+
+			snprintf(p, sizeof(p), json_is_string(v) ? "%s" : "%s[%zu]",
+				 path, i);
+			perr(c, file, p, rule,
+			     "unknown protocol %s%s%s (expected tcp, udp, icmp, icmpv6, esp, ah, gre, sctp or any)",
+			     s ? "\"" : "", s ? s : pjson_type(e), s ? "\"" : "");
+			ok = false;
+			continue;
+		}
+		out[(*n)++] = num;
+	}
+	json_decref(arr);
+	return ok;
+}
+
+bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
+		 const char *path, const char *rule, struct key_range **keys,
+		 size_t *nkeys)
+{
+	char ppath[600], tpath[600];
+	unsigned plo[256], phi[256];
+	size_t np = 0, nports = 0, cap = 0, i;
+	int nums[8];
+	bool ok = true;
+	json_t *e;
+
+	snprintf(ppath, sizeof(ppath), "%s%sprotocol", path, *path ? "." : "");
+	snprintf(tpath, sizeof(tpath), "%s%sports", path, *path ? "." : "");
+	*keys = NULL;
+	*nkeys = 0;
+	if (proto && !protos_parse(c, proto, file, ppath, rule, nums, &np))
+		return false;
+	if (!proto) {
+		nums[0] = -1;
+		np = 1;
+	}
+	if (ports) {
+		json_t *arr = json_is_array(ports) ? json_incref(ports) :
+			      json_pack("[O]", ports);
+
+		if (json_array_size(arr) == 0 || json_array_size(arr) > 256) {
+			perr(c, file, tpath, rule, "expected 1-256 ports or port ranges");
+			ok = false;
+		}
+		json_array_foreach(arr, i, e) {
+			char p[640];
+
+			if (i >= 256)
+				break;
+			snprintf(p, sizeof(p), json_is_array(ports) ? "%s[%zu]" : "%s",
+				 tpath, i);
+			if (port_one(c, e, file, p, rule, &plo[nports], &phi[nports]))
+				nports++;
+			else
+				ok = false;
+		}
+		json_decref(arr);
+		for (i = 0; i < np && ok; i++)
+			if (nums[i] != 6 && nums[i] != 17) {
+				perr(c, file, tpath, rule,
+				     "ports need protocol tcp or udp; %s%s%s has no ports",
+				     nums[i] < 0 ? "" : "\"",
+				     nums[i] < 0 ? (proto ? "\"any\"" : "a rule without \"protocol\"") :
+				     parse_proto_name((unsigned)nums[i]),
+				     nums[i] < 0 ? "" : "\"");
+				ok = false;
+			}
+	}
+	if (!ok)
+		return false;
+	for (i = 0; i < np; i++) {
+		size_t need = *nkeys + (nports ? nports : 1);
+
+		if (grow_array(keys, &cap, need, sizeof(**keys))) {
+			c->oom = true;
+			return false;
+		}
+		if (nums[i] < 0) {
+			(*keys)[(*nkeys)++] = (struct key_range){ 0, KEY_MAX };
+		} else if (!nports) {
+			(*keys)[(*nkeys)++] = (struct key_range){
+				KEY(nums[i], 0), KEY(nums[i], 0xffff) };
+		} else {
+			for (size_t j = 0; j < nports; j++)
+				(*keys)[(*nkeys)++] = (struct key_range){
+					KEY(nums[i], plo[j]), KEY(nums[i], phi[j]) };
+		}
+	}
+	*nkeys = key_ranges_normalize(*keys, *nkeys);
+	return true;
+}
+
+bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
+	       const char *rule, struct key_range **keys, size_t *nkeys, size_t *cap)
+{
+	struct svcdef *s;
+
+	if (!json_is_string(name)) {
+		perr(c, file, path, rule, "expected a service name, got %s",
+		     pjson_type(name));
+		return false;
+	}
+	s = svc_find(c, json_string_value(name));
+	if (!s) {
+		perr(c, file, path, rule, "undefined service \"%s\"",
+		     json_string_value(name));
+		return false;
+	}
+	if (grow_array(keys, cap, *nkeys + s->nkeys, sizeof(**keys))) {
+		c->oom = true;
+		return false;
+	}
+	memcpy(*keys + *nkeys, s->keys, s->nkeys * sizeof(**keys));
+	*nkeys += s->nkeys;
+	return true;
+}

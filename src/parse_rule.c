@@ -1,0 +1,406 @@
+#include "config.h"
+
+#include "parse.h"
+#include "parse_int.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const rule_keys[] = {
+	"name", "action", "direction", "peers", "local", "protocol", "ports",
+	"services", "ipsec", "log", "comment", NULL
+};
+static const char *const ipsec_keys[] = {
+	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
+};
+static const char *const gateway_keys[] = { "gateway", "inner", NULL };
+
+#define RULE_NAME_MAX 48
+
+static bool valid_rule_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > RULE_NAME_MAX || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+/* Match one string against a table of names; -1 when absent, -2 on error. */
+static int pick(struct pctx *c, json_t *obj, const char *key,
+		const char *const *names, const char *file, const char *rpath,
+		const char *rule)
+{
+	json_t *v = json_object_get(obj, key);
+	char path[600], list[256] = "";
+	size_t used = 0;
+
+	if (!v)
+		return -1;
+	if (json_is_string(v))
+		for (int i = 0; names[i]; i++)
+			if (strcmp(json_string_value(v), names[i]) == 0)
+				return i;
+	for (int i = 0; names[i]; i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
+					 i == 0 ? "" : names[i + 1] ? ", " : " or ",
+					 names[i]);
+	snprintf(path, sizeof(path), "%s.%s", rpath, key);
+	if (json_is_string(v))
+		perr(c, file, path, rule, "unknown %s \"%s\" (expected %s)", key,
+		     json_string_value(v), list);
+	else
+		perr(c, file, path, rule, "expected %s, got %s", list, pjson_type(v));
+	return -2;
+}
+
+static bool parse_gateways(struct pctx *c, json_t *v, const char *file,
+			   const char *path, const char *rule, struct ipsec_req *req)
+{
+	size_t i;
+	json_t *g;
+	bool ok = true;
+
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		perr(c, file, path, rule,
+		     "expected a non-empty array of {\"gateway\": ..., \"inner\": [...]}");
+		return false;
+	}
+	req->gateways = calloc(json_array_size(v), sizeof(*req->gateways));
+	if (!req->gateways) {
+		c->oom = true;
+		return false;
+	}
+	json_array_foreach(v, i, g) {
+		struct ipsec_gateway *gw = &req->gateways[req->ngateways++];
+		char p[640], q[660];
+
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (!json_is_object(g)) {
+			perr(c, file, p, rule, "expected an object, got %s", pjson_type(g));
+			ok = false;
+			continue;
+		}
+		pcheck_keys(c, g, gateway_keys, file, p, rule);
+		snprintf(q, sizeof(q), "%s.gateway", p);
+		if (!json_object_get(g, "gateway")) {
+			perr(c, file, q, rule, "missing \"gateway\" (the tunnel's outer peer)");
+			ok = false;
+		} else {
+			ok &= phosts_parse(c, json_object_get(g, "gateway"), file, q,
+					   rule, &gw->gateway);
+		}
+		snprintf(q, sizeof(q), "%s.inner", p);
+		if (!json_object_get(g, "inner")) {
+			perr(c, file, q, rule,
+			     "missing \"inner\" (the addresses this gateway may vouch for)");
+			ok = false;
+		} else {
+			ok &= phosts_parse(c, json_object_get(g, "inner"), file, q, rule,
+					   &gw->inner);
+		}
+	}
+	return ok;
+}
+
+static bool parse_algorithms(struct pctx *c, json_t *v, const char *file,
+			     const char *path, const char *rule, uint32_t *mask)
+{
+	size_t i;
+	json_t *e;
+	bool ok = true;
+
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		perr(c, file, path, rule, "expected a non-empty array of algorithm names");
+		return false;
+	}
+	*mask = 0;
+	json_array_foreach(v, i, e) {
+		uint32_t bit = json_is_string(e) ?
+			       model_alg_from_name(json_string_value(e)) : 0;
+		char p[640];
+
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (!bit) {
+			perr(c, file, p, rule,
+			     "unknown algorithm %s%s%s (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)",
+			     json_is_string(e) ? "\"" : "",
+			     json_is_string(e) ? json_string_value(e) : pjson_type(e),
+			     json_is_string(e) ? "\"" : "");
+			ok = false;
+		}
+		*mask |= bit;
+	}
+	return ok;
+}
+
+#define ALG_ENCRYPTING (ALG_AES128GCM16 | ALG_AES192GCM16 | ALG_AES256GCM16 | \
+	ALG_CHACHA20POLY1305 | ALG_AES128 | ALG_AES192 | ALG_AES256 | \
+	ALG_AES128CTR | ALG_AES256CTR)
+
+static void check_ipsec_consistency(struct pctx *c, const struct ipsec_req *req,
+				    const char *file, const char *path,
+				    const char *rule)
+{
+	char p[640];
+
+	snprintf(p, sizeof(p), "%s.algorithms", path);
+	if (req->encryption == ENC_REQUIRED && (req->algorithms & ALG_NULL))
+		perr(c, file, p, rule,
+		     "\"null\" (ESP without encryption) contradicts encryption \"required\"");
+	else if (req->encryption == ENC_REQUIRED && !(req->algorithms & ALG_ENCRYPTING))
+		perr(c, file, p, rule,
+		     "no encryption algorithm listed, but encryption is \"required\"");
+	snprintf(p, sizeof(p), "%s.gateways", path);
+	if (req->mode == MODE_TRANSPORT && req->ngateways)
+		perr(c, file, p, rule,
+		     "gateways vouch for tunnel-mode SAs; mode \"transport\" cannot use them");
+	if (req->mode == MODE_TUNNEL && !req->ngateways)
+		perr(c, file, p, rule,
+		     "mode \"tunnel\" needs at least one gateway (who may vouch for whom)");
+}
+
+static bool parse_ipsec(struct pctx *c, json_t *v, const char *file,
+			const char *rpath, const char *rule, struct ipsec_req *req)
+{
+	static const char *const enc[] = { "required", "integrity-only-allowed", NULL };
+	static const char *const modes[] = { "any", "transport", "tunnel", NULL };
+	char path[600], p[640];
+	size_t errs = c->diags->errors;
+	json_t *x;
+	int i;
+
+	req->encryption = ENC_REQUIRED;
+	req->algorithms = ALG_DEFAULT_SET;
+	req->mode = MODE_ANY;
+	if (!v)
+		return true;
+	snprintf(path, sizeof(path), "%s.ipsec", rpath);
+	if (!json_is_object(v)) {
+		perr(c, file, path, rule, "expected an object, got %s", pjson_type(v));
+		return false;
+	}
+	pcheck_keys(c, v, ipsec_keys, file, path, rule);
+	if ((i = pick(c, v, "encryption", enc, file, path, rule)) >= 0)
+		req->encryption = i ? ENC_INTEGRITY_OK : ENC_REQUIRED;
+	if ((i = pick(c, v, "mode", modes, file, path, rule)) >= 0)
+		req->mode = (enum ipsec_mode)i;
+	snprintf(p, sizeof(p), "%s.algorithms", path);
+	if ((x = json_object_get(v, "algorithms")))
+		parse_algorithms(c, x, file, p, rule, &req->algorithms);
+	snprintf(p, sizeof(p), "%s.gateways", path);
+	if ((x = json_object_get(v, "gateways")))
+		parse_gateways(c, x, file, p, rule, req);
+	snprintf(p, sizeof(p), "%s.reqid", path);
+	if ((x = json_object_get(v, "reqid"))) {
+		json_int_t n = json_is_integer(x) ? json_integer_value(x) : 0;
+
+		if (n < 1 || n > (json_int_t)UINT32_MAX)
+			perr(c, file, p, rule, "expected an integer 1-4294967295, got %s",
+			     json_is_integer(x) ? "one out of range" : pjson_type(x));
+		req->has_reqid = true;
+		req->reqid = (uint32_t)n;
+	}
+	if (c->diags->errors == errs)
+		check_ipsec_consistency(c, req, file, path, rule);
+	return c->diags->errors == errs;
+}
+
+static void parse_match(struct pctx *c, json_t *o, const char *file,
+			const char *path, const char *rule, struct rule *r)
+{
+	json_t *svcs = json_object_get(o, "services");
+	json_t *proto = json_object_get(o, "protocol");
+	json_t *ports = json_object_get(o, "ports");
+	char p[640];
+
+	if (svcs && (proto || ports)) {
+		snprintf(p, sizeof(p), "%s.services", path);
+		perr(c, file, p, rule,
+		     "use either \"services\" or \"protocol\"/\"ports\", not both");
+		return;
+	}
+	if (svcs) {
+		size_t cap = 0, i;
+		json_t *arr = json_is_array(svcs) ? json_incref(svcs) :
+			      json_pack("[O]", svcs), *e;
+
+		snprintf(p, sizeof(p), "%s.services", path);
+		if (json_array_size(arr) == 0)
+			perr(c, file, p, rule, "empty list of services matches nothing");
+		json_array_foreach(arr, i, e) {
+			char q[660];
+
+			snprintf(q, sizeof(q), json_is_array(svcs) ? "%s[%zu]" : "%s", p, i);
+			psvc_keys(c, e, file, q, rule, &r->keys, &r->nkeys, &cap);
+		}
+		json_decref(arr);
+		r->nkeys = key_ranges_normalize(r->keys, r->nkeys);
+		return;
+	}
+	pkeys_parse(c, proto, ports, file, path, rule, &r->keys, &r->nkeys);
+}
+
+static void any_set(struct addr_set *s)
+{
+	s->v = calloc(2, sizeof(*s->v));
+	if (!s->v)
+		return;
+	s->v[0] = (struct addr_range){ AF4, 0, addr_max(AF4) };
+	s->v[1] = (struct addr_range){ AF6, 0, addr_max(AF6) };
+	s->n = 2;
+	s->any = true;
+}
+
+static bool set_has_family(const struct addr_set *s, enum addr_family f)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].fam == f)
+			return true;
+	return false;
+}
+
+static void parse_hosts_key(struct pctx *c, json_t *o, const char *key,
+			    const char *file, const char *path, const char *rule,
+			    struct addr_set *set)
+{
+	json_t *v = json_object_get(o, key);
+	char p[640];
+
+	if (!v) {
+		any_set(set);
+		if (!set->v)
+			c->oom = true;
+		return;
+	}
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	phosts_parse(c, v, file, p, rule, set);
+}
+
+static void parse_flags(struct pctx *c, json_t *o, const char *file,
+			const char *path, const char *rule, struct rule *r)
+{
+	json_t *log = json_object_get(o, "log"), *cm = json_object_get(o, "comment");
+	char p[640];
+
+	if (log && !json_is_boolean(log)) {
+		snprintf(p, sizeof(p), "%s.log", path);
+		perr(c, file, p, rule, "expected true or false, got %s", pjson_type(log));
+	}
+	r->log = log && json_is_true(log);
+	if (cm && !json_is_string(cm)) {
+		snprintf(p, sizeof(p), "%s.comment", path);
+		perr(c, file, p, rule, "expected a string, got %s", pjson_type(cm));
+	} else if (cm && !(r->comment = strdup(json_string_value(cm)))) {
+		c->oom = true;
+	}
+}
+
+/* Returns the rule name for messages (NULL when missing or invalid). */
+static const char *parse_name(struct pctx *c, json_t *o, const char *file,
+			      const char *path, struct policy *p)
+{
+	json_t *v = json_object_get(o, "name");
+	const char *name;
+	char q[640];
+
+	snprintf(q, sizeof(q), "%s.name", path);
+	if (!v) {
+		perr(c, file, q, NULL, "missing \"name\" (every rule needs a unique name)");
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		perr(c, file, q, NULL, "expected a string, got %s", pjson_type(v));
+		return NULL;
+	}
+	name = json_string_value(v);
+	if (!valid_rule_name(name)) {
+		perr(c, file, q, NULL,
+		     "rule name \"%s\" must be 1-%d letters, digits, '_', '.' or '-', starting with a letter or digit",
+		     name, RULE_NAME_MAX);
+		return NULL;
+	}
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].name && strcmp(p->rules[i].name, name) == 0) {
+			perr(c, file, q, name, "duplicate rule name; first used at %s",
+			     p->rules[i].path);
+			break;
+		}
+	return name;
+}
+
+static void parse_rule(struct pctx *c, json_t *o, const char *file,
+		       const char *path, struct policy *p, struct rule *r)
+{
+	static const char *const actions[] = { "permit", "block", "require-ipsec", NULL };
+	static const char *const dirs[] = { "in", "out", NULL };
+	const char *name = parse_name(c, o, file, path, p);
+	int i;
+
+	r->name = strdup(name ? name : "");
+	r->file = strdup(file);
+	r->path = strdup(path);
+	if (!r->name || !r->file || !r->path)
+		c->oom = true;
+	pcheck_keys(c, o, rule_keys, file, path, name);
+	i = pick(c, o, "action", actions, file, path, name);
+	if (i == -1) {
+		char q[640];
+
+		snprintf(q, sizeof(q), "%s.action", path);
+		perr(c, file, q, name,
+		     "missing \"action\" (expected \"permit\", \"block\" or \"require-ipsec\")");
+	}
+	r->action = i >= 0 ? (enum action)i : ACT_BLOCK;
+	i = pick(c, o, "direction", dirs, file, path, name);
+	r->dir = i > 0 ? DIR_OUT : DIR_IN;
+	parse_hosts_key(c, o, "peers", file, path, name, &r->peers);
+	parse_hosts_key(c, o, "local", file, path, name, &r->local);
+	parse_match(c, o, file, path, name, r);
+	if (json_object_get(o, "ipsec") && r->action != ACT_REQUIRE_IPSEC) {
+		char q[640];
+
+		snprintf(q, sizeof(q), "%s.ipsec", path);
+		perr(c, file, q, name,
+		     "\"ipsec\" options only apply to action \"require-ipsec\"");
+	} else {
+		parse_ipsec(c, json_object_get(o, "ipsec"), file, path, name, &r->ipsec);
+	}
+	parse_flags(c, o, file, path, name, r);
+	if (r->peers.n && r->local.n &&
+	    !(set_has_family(&r->peers, AF4) && set_has_family(&r->local, AF4)) &&
+	    !(set_has_family(&r->peers, AF6) && set_has_family(&r->local, AF6)))
+		perr(c, file, path, name,
+		     "\"peers\" and \"local\" share no address family: the rule can never match");
+}
+
+void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p)
+{
+	size_t i;
+	json_t *o;
+
+	p->rules = calloc(json_array_size(rules) ? json_array_size(rules) : 1,
+			  sizeof(*p->rules));
+	if (!p->rules) {
+		c->oom = true;
+		return;
+	}
+	json_array_foreach(rules, i, o) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "rules[%zu]", i);
+		if (!json_is_object(o)) {
+			perr(c, file, path, NULL, "expected a rule object, got %s",
+			     pjson_type(o));
+			continue;
+		}
+		parse_rule(c, o, file, path, p, &p->rules[p->nrules]);
+		p->nrules++;
+	}
+}

@@ -1,0 +1,128 @@
+#include "config.h"
+
+#include "plan.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct plan *plan_alloc(enum plan_mode mode)
+{
+	struct plan *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->mode = mode;
+	return p;
+}
+
+void plan_free(struct plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nsets; i++)
+		free(p->sets[i].elems);
+	free(p->sets);
+	for (size_t i = 0; i < p->nchains; i++) {
+		for (size_t j = 0; j < p->chains[i].nrules; j++)
+			free(p->chains[i].rules[j].comment);
+		free(p->chains[i].rules);
+	}
+	free(p->chains);
+	for (size_t i = 0; i < p->nstrings; i++)
+		free(p->strings[i]);
+	free(p->strings);
+	free(p->comment);
+	free(p);
+}
+
+struct plan_set *plan_add_set(struct plan *p, const char *name)
+{
+	struct plan_set *s;
+
+	if (grow_array(&p->sets, &p->capsets, p->nsets + 1, sizeof(*p->sets)))
+		return NULL;
+	s = &p->sets[p->nsets++];
+	memset(s, 0, sizeof(*s));
+	strncpy(s->name, name, sizeof(s->name) - 1);
+	return s;
+}
+
+struct plan_chain *plan_add_chain(struct plan *p, const char *name, enum plan_hook hook)
+{
+	struct plan_chain *c;
+
+	if (grow_array(&p->chains, &p->capchains, p->nchains + 1, sizeof(*p->chains)))
+		return NULL;
+	c = &p->chains[p->nchains++];
+	memset(c, 0, sizeof(*c));
+	strncpy(c->name, name, sizeof(c->name) - 1);
+	c->hook = hook;
+	return c;
+}
+
+struct plan_chain *plan_find_chain(struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->nchains; i++)
+		if (strcmp(p->chains[i].name, name) == 0)
+			return &p->chains[i];
+	return NULL;
+}
+
+struct plan_set *plan_find_set(struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->nsets; i++)
+		if (strcmp(p->sets[i].name, name) == 0)
+			return &p->sets[i];
+	return NULL;
+}
+
+struct plan_rule *plan_add_rule(struct plan_chain *c, const char *comment)
+{
+	struct plan_rule *r;
+
+	if (grow_array(&c->rules, &c->cap, c->nrules + 1, sizeof(*c->rules)))
+		return NULL;
+	r = &c->rules[c->nrules];
+	memset(r, 0, sizeof(*r));
+	if (comment && !(r->comment = strdup(comment)))
+		return NULL;
+	c->nrules++;
+	return r;
+}
+
+int plan_add_elem(struct plan_set *s, const struct plan_elem *e)
+{
+	if (grow_array(&s->elems, &s->cap, s->nelems + 1, sizeof(*e)))
+		return -1;
+	s->elems[s->nelems++] = *e;
+	return 0;
+}
+
+const char *plan_strdup(struct plan *p, const char *s)
+{
+	char *d;
+
+	if (grow_array(&p->strings, &p->capstrings, p->nstrings + 1,
+		       sizeof(*p->strings)) || !(d = strdup(s)))
+		return NULL;
+	p->strings[p->nstrings++] = d;
+	return d;
+}
+
+size_t plan_rule_count(const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nchains; i++)
+		n += p->chains[i].nrules;
+	return n;
+}
+
+size_t plan_elem_count(const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nsets; i++)
+		n += p->sets[i].nelems;
+	return n;
+}

@@ -1,0 +1,144 @@
+/* plan: what sagate wants the kernel to hold, before any netlink.
+ *
+ * compile.c builds it from the classes, plan_print.c renders it as an
+ * `nft -f` script, and the apply stage turns it into libnftnl objects.
+ * One table, "inet sagate"; the statement vocabulary below is the whole
+ * set of things sagate ever asks of nftables.
+ */
+#ifndef SAGATE_PLAN_H
+#define SAGATE_PLAN_H
+
+#include "addr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLAN_TABLE "sagate"
+#define PLAN_CT_MARK_IPSEC 0x80000000u	/**< conntrack mark bit: flow admitted under require-ipsec */
+
+/** A field of a set key, in packet terms. */
+enum plan_field {
+	PF_SADDR4, PF_DADDR4, PF_SADDR6, PF_DADDR6, PF_L4PROTO, PF_DPORT,
+};
+
+/** What a set element or a rule ends with. */
+enum plan_verdict_kind {
+	PV_NONE,	/**< rule continues */
+	PV_ACCEPT,
+	PV_DROP,
+	PV_GOTO,	/**< goto chain */
+	PV_JUMP,	/**< jump chain */
+	PV_QUEUE,	/**< queue num N, never bypass: fail closed */
+};
+
+struct plan_verdict {
+	enum plan_verdict_kind kind;
+	const char *chain;	/**< for GOTO / JUMP; a plan_strdup'ed name */
+	uint16_t queue;		/**< for QUEUE */
+};
+
+/** One element: a box in key space; every field is an interval. */
+struct plan_elem {
+	u128 lo[4], hi[4];	/**< per key field */
+	struct plan_verdict verdict;
+	uint32_t rule;		/**< policy rule index, for comments and counters */
+};
+
+/** A set or verdict map. */
+struct plan_set {
+	char name[32];
+	enum plan_field fields[4];
+	size_t nfields;
+	bool interval;		/**< false: exact-match hash */
+	bool counter;		/**< per-element counters */
+	struct plan_elem *elems;
+	size_t nelems, cap;
+};
+
+/** Statement kinds, each a small piece of a rule. */
+enum plan_stmt_kind {
+	PS_IIF_LO,		/**< meta iif "lo" */
+	PS_OIF_LO,		/**< meta oif "lo" */
+	PS_CT_STATE,		/**< ct state in mask (arg: PLAN_CT_*) */
+	PS_CT_MARK_SET_BIT,	/**< ct mark & arg == arg (a match) */
+	PS_SECPATH_MISSING,	/**< meta ipsec missing: not decrypted here */
+	PS_RT_IPSEC_MISSING,	/**< rt ipsec missing: route will not transform */
+	PS_IPSEC_REQID_NE,	/**< ipsec in reqid != arg */
+	PS_ICMPV6_ND,		/**< icmpv6 neighbour / router discovery */
+	PS_L4PROTO_PORTS,	/**< meta l4proto { tcp, udp } */
+	PS_VMAP,		/**< key fields of set str: vmap @str */
+	PS_COUNTER,
+	PS_LOG,			/**< log prefix str */
+	PS_CT_MARK_OR,		/**< ct mark set ct mark | arg */
+	PS_MARK_SET_SPI,	/**< meta mark set ipsec in spi (libnftnl only) */
+};
+
+#define PLAN_CT_INVALID 0x1
+#define PLAN_CT_ESTABLISHED 0x2
+#define PLAN_CT_RELATED 0x4
+#define PLAN_CT_NEW 0x8
+
+struct plan_stmt {
+	enum plan_stmt_kind kind;
+	uint32_t arg;
+	const char *str;	/**< log prefix, or the set name for PS_VMAP; owned by the plan */
+};
+
+/** A rule: statements, then a verdict. */
+struct plan_rule {
+	struct plan_stmt stmts[8];
+	size_t nstmts;
+	struct plan_verdict verdict;
+	char *comment;		/**< owned; may be NULL */
+};
+
+/** Base chain hooks. */
+enum plan_hook { PH_NONE, PH_INPUT, PH_OUTPUT };
+
+struct plan_chain {
+	char name[32];
+	enum plan_hook hook;
+	bool policy_drop;	/**< base chains: the direction's default */
+	struct plan_rule *rules;
+	size_t nrules, cap;
+};
+
+/** How require-ipsec flows are admitted. */
+enum plan_mode {
+	PLAN_ENGINE,		/**< new flows with a secpath go to sagated's queue */
+	PLAN_KERNEL_ONLY,	/**< meta ipsec / ipsec in reqid alone */
+};
+
+struct plan {
+	enum plan_mode mode;
+	uint16_t queue;		/**< queue number in engine mode */
+	char *comment;		/**< table comment: source file and hash */
+	struct plan_set *sets;
+	size_t nsets, capsets;
+	struct plan_chain *chains;
+	size_t nchains, capchains;
+	char **strings;		/**< owned strings referenced by statements */
+	size_t nstrings, capstrings;
+};
+
+struct plan *plan_alloc(enum plan_mode mode);
+void plan_free(struct plan *p);
+
+/** Add an empty set / chain; NULL on OOM.  Pointers stay valid until the
+ *  next add of the same kind; plan_finish freezes them. */
+struct plan_set *plan_add_set(struct plan *p, const char *name);
+struct plan_chain *plan_add_chain(struct plan *p, const char *name, enum plan_hook hook);
+struct plan_chain *plan_find_chain(struct plan *p, const char *name);
+struct plan_set *plan_find_set(struct plan *p, const char *name);
+/** Append a rule to a chain; NULL on OOM. */
+struct plan_rule *plan_add_rule(struct plan_chain *c, const char *comment);
+int plan_add_elem(struct plan_set *s, const struct plan_elem *e);
+/** Keep a copy of a string for the plan's lifetime; NULL on OOM. */
+const char *plan_strdup(struct plan *p, const char *s);
+
+/** Kernel rules in the plan (the number that must not grow with policy rules). */
+size_t plan_rule_count(const struct plan *p);
+size_t plan_elem_count(const struct plan *p);
+
+#endif

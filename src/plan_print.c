@@ -1,0 +1,289 @@
+#include "config.h"
+
+#include "parse.h"
+#include "plan_print.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *field_expr(enum plan_field f)
+{
+	switch (f) {
+	case PF_SADDR4: return "ip saddr";
+	case PF_DADDR4: return "ip daddr";
+	case PF_SADDR6: return "ip6 saddr";
+	case PF_DADDR6: return "ip6 daddr";
+	case PF_L4PROTO: return "meta l4proto";
+	case PF_DPORT: return "th dport";
+	}
+	return "?";
+}
+
+static const char *field_type(enum plan_field f)
+{
+	switch (f) {
+	case PF_SADDR4:
+	case PF_DADDR4: return "ipv4_addr";
+	case PF_SADDR6:
+	case PF_DADDR6: return "ipv6_addr";
+	case PF_L4PROTO: return "inet_proto";
+	case PF_DPORT: return "inet_service";
+	}
+	return "?";
+}
+
+static int format_field(char *buf, size_t len, enum plan_field f, u128 lo, u128 hi)
+{
+	char a[128];
+
+	if (f == PF_L4PROTO) {
+		const char *n = parse_proto_name((unsigned)lo);
+
+		if (lo == hi)
+			return n ? snprintf(buf, len, "%s", n) :
+				   snprintf(buf, len, "%u", (unsigned)lo);
+		return snprintf(buf, len, "%u-%u", (unsigned)lo, (unsigned)hi);
+	}
+	if (f == PF_DPORT)
+		return lo == hi ? snprintf(buf, len, "%u", (unsigned)lo) :
+		       snprintf(buf, len, "%u-%u", (unsigned)lo, (unsigned)hi);
+	struct addr_range r = { f == PF_SADDR4 || f == PF_DADDR4 ? AF4 : AF6, lo, hi };
+
+	addr_range_format(&r, a, sizeof(a));
+	return snprintf(buf, len, "%s", a);
+}
+
+int plan_format_elem_key(char *buf, size_t len, const struct plan_set *s,
+			 const struct plan_elem *e)
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < s->nfields; i++) {
+		if (i)
+			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, " . ");
+		used += (size_t)format_field(buf + used, used < len ? len - used : 0,
+					     s->fields[i], e->lo[i], e->hi[i]);
+	}
+	return (int)used;
+}
+
+int plan_format_verdict(char *buf, size_t len, const struct plan_verdict *v)
+{
+	switch (v->kind) {
+	case PV_NONE: return snprintf(buf, len, "%s", "");
+	case PV_ACCEPT: return snprintf(buf, len, "accept");
+	case PV_DROP: return snprintf(buf, len, "drop");
+	case PV_GOTO: return snprintf(buf, len, "goto %s", v->chain);
+	case PV_JUMP: return snprintf(buf, len, "jump %s", v->chain);
+	case PV_QUEUE: return snprintf(buf, len, "queue num %u", v->queue);
+	}
+	return snprintf(buf, len, "?");
+}
+
+static void print_ct_state(FILE *f, uint32_t m)
+{
+	static const char *const names[] = { "invalid", "established", "related", "new" };
+	bool first = true;
+
+	fputs("ct state ", f);
+	for (int i = 0; i < 4; i++)
+		if (m & (1u << i)) {
+			fprintf(f, "%s%s", first ? "" : ",", names[i]);
+			first = false;
+		}
+}
+
+static void print_vmap(FILE *f, const struct plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->nsets; i++) {
+		const struct plan_set *s = &plan->sets[i];
+
+		if (strcmp(s->name, name))
+			continue;
+		for (size_t j = 0; j < s->nfields; j++)
+			fprintf(f, "%s%s", j ? " . " : "", field_expr(s->fields[j]));
+		fprintf(f, " vmap @%s", name);
+	}
+}
+
+static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt *s)
+{
+	switch (s->kind) {
+	case PS_IIF_LO: fputs("iif \"lo\"", f); break;
+	case PS_OIF_LO: fputs("oif \"lo\"", f); break;
+	case PS_CT_STATE: print_ct_state(f, s->arg); break;
+	case PS_CT_MARK_SET_BIT: fprintf(f, "ct mark & 0x%08x == 0x%08x", s->arg, s->arg); break;
+	case PS_SECPATH_MISSING: fputs("meta ipsec missing", f); break;
+	case PS_RT_IPSEC_MISSING: fputs("rt ipsec missing", f); break;
+	case PS_IPSEC_REQID_NE: fprintf(f, "ipsec in reqid != %u", s->arg); break;
+	case PS_ICMPV6_ND:
+		fputs("ip6 hoplimit 255 icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }", f);
+		break;
+	case PS_L4PROTO_PORTS: fputs("meta l4proto { tcp, udp }", f); break;
+	case PS_VMAP: print_vmap(f, plan, s->str); break;
+	case PS_COUNTER: fputs("counter", f); break;
+	case PS_LOG: fprintf(f, "log prefix \"%s\"", s->str); break;
+	case PS_CT_MARK_OR: fprintf(f, "ct mark set ct mark | 0x%08x", s->arg); break;
+	case PS_MARK_SET_SPI: break;	/* see print_rule */
+	}
+}
+
+static void print_rule(FILE *f, const struct plan *plan, const struct plan_rule *r)
+{
+	char v[96];
+	bool sep = false;
+
+	for (size_t i = 0; i < r->nstmts; i++)
+		if (r->stmts[i].kind == PS_MARK_SET_SPI)
+			fputs("\t\t# + meta mark set ipsec in spi: hands the carrying SA's SPI to sagated;\n"
+			      "\t\t#   sagate apply builds it with libnftnl, nft's own syntax cannot say it\n", f);
+	fputs("\t\t", f);
+	for (size_t i = 0; i < r->nstmts; i++) {
+		if (r->stmts[i].kind == PS_MARK_SET_SPI)
+			continue;
+		if (sep)
+			fputc(' ', f);
+		print_stmt(f, plan, &r->stmts[i]);
+		sep = true;
+	}
+	plan_format_verdict(v, sizeof(v), &r->verdict);
+	if (*v)
+		fprintf(f, "%s%s", sep ? " " : "", v);
+	if (r->comment)
+		fprintf(f, " comment \"%s\"", r->comment);
+	fputc('\n', f);
+}
+
+static void print_set(FILE *f, const struct plan_set *s, const struct policy *pol)
+{
+	char key[512], v[96];
+
+	fprintf(f, "\tmap %s {\n\t\ttype ", s->name);
+	for (size_t i = 0; i < s->nfields; i++)
+		fprintf(f, "%s%s", i ? " . " : "", field_type(s->fields[i]));
+	fputs(" : verdict\n", f);
+	if (s->interval)
+		fputs("\t\tflags interval\n", f);
+	if (s->counter)
+		fputs("\t\tcounter\n", f);
+	if (!s->nelems) {
+		fputs("\t}\n\n", f);
+		return;
+	}
+	fputs("\t\telements = {", f);
+	for (size_t i = 0; i < s->nelems; i++) {
+		const struct plan_elem *e = &s->elems[i];
+
+		plan_format_elem_key(key, sizeof(key), s, e);
+		plan_format_verdict(v, sizeof(v), &e->verdict);
+		fprintf(f, "%s\n\t\t\t%s comment \"%s\" : %s", i ? "," : "", key,
+			pol->rules[e->rule].name, v);
+	}
+	fputs("\n\t\t}\n\t}\n\n", f);
+}
+
+static void print_chain(FILE *f, const struct plan *plan, const struct plan_chain *c)
+{
+	fprintf(f, "\tchain %s {\n", c->name);
+	if (c->hook != PH_NONE)
+		fprintf(f, "\t\ttype filter hook %s priority filter; policy %s;\n",
+			c->hook == PH_INPUT ? "input" : "output",
+			c->policy_drop ? "drop" : "accept");
+	for (size_t i = 0; i < c->nrules; i++)
+		print_rule(f, plan, &c->rules[i]);
+	fputs("\t}\n", f);
+}
+
+int plan_print_nft(FILE *f, const struct plan *plan, const struct policy *pol)
+{
+	bool first = true;
+
+	fprintf(f, "#!/usr/sbin/nft -f\n"
+		"# compiled by sagate %s from %s (sha256 %s)\n"
+		"# mode: %s; %zu kernel rules, %zu set elements for %zu policy rules\n"
+		"# Loading replaces table inet sagate in one transaction and touches nothing else.\n\n",
+		PACKAGE_VERSION, pol->file, pol->sha256,
+		plan->mode == PLAN_ENGINE ? "engine (require-ipsec flows are queued to sagated)" :
+		"kernel-only (require-ipsec checked by the kernel alone)",
+		plan_rule_count(plan), plan_elem_count(plan), pol->nrules);
+	fprintf(f, "table inet %s\ndelete table inet %s\n\ntable inet %s {\n"
+		"\tcomment \"%s\"\n\n", PLAN_TABLE, PLAN_TABLE, PLAN_TABLE, plan->comment);
+	for (size_t i = 0; i < plan->nsets; i++)
+		print_set(f, &plan->sets[i], pol);
+	for (size_t i = 0; i < plan->nchains; i++) {
+		if (!first)
+			fputc('\n', f);
+		print_chain(f, plan, &plan->chains[i]);
+		first = false;
+	}
+	fputs("}\n", f);
+	return ferror(f) ? -1 : 0;
+}
+
+static json_t *set_json(const struct plan_set *s, const struct policy *pol)
+{
+	json_t *o = json_object(), *fields = json_array(), *elems = json_array();
+	char key[512], v[96];
+
+	for (size_t i = 0; i < s->nfields; i++)
+		json_array_append_new(fields, json_string(field_expr(s->fields[i])));
+	for (size_t i = 0; i < s->nelems; i++) {
+		plan_format_elem_key(key, sizeof(key), s, &s->elems[i]);
+		plan_format_verdict(v, sizeof(v), &s->elems[i].verdict);
+		json_array_append_new(elems, json_pack("{s:s, s:s, s:s}", "key", key,
+						       "verdict", v, "rule",
+						       pol->rules[s->elems[i].rule].name));
+	}
+	json_object_set_new(o, "name", json_string(s->name));
+	json_object_set_new(o, "key", fields);
+	json_object_set_new(o, "interval", json_boolean(s->interval));
+	json_object_set_new(o, "elements", elems);
+	return o;
+}
+
+static json_t *chain_json(const struct plan *plan, const struct plan_chain *c)
+{
+	json_t *rules = json_array();
+
+	for (size_t i = 0; i < c->nrules; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&text, &len);
+
+		if (!m)
+			continue;
+		print_rule(m, plan, &c->rules[i]);
+		fclose(m);
+		while (len && (text[len - 1] == '\n'))
+			text[--len] = '\0';
+		/* drop the indentation and the explanatory comment lines */
+		char *line = strrchr(text, '\n');
+
+		json_array_append_new(rules, json_string((line ? line + 1 : text) +
+						  strspn(line ? line + 1 : text, "\t")));
+		free(text);
+	}
+	return json_pack("{s:s, s:s?, s:s?, s:o}", "name", c->name,
+			 "hook", c->hook == PH_INPUT ? "input" :
+			 c->hook == PH_OUTPUT ? "output" : NULL,
+			 "policy", c->hook == PH_NONE ? NULL :
+			 c->policy_drop ? "drop" : "accept",
+			 "rules", rules);
+}
+
+json_t *plan_to_json(const struct plan *plan, const struct policy *pol)
+{
+	json_t *sets = json_array(), *chains = json_array();
+
+	for (size_t i = 0; i < plan->nsets; i++)
+		json_array_append_new(sets, set_json(&plan->sets[i], pol));
+	for (size_t i = 0; i < plan->nchains; i++)
+		json_array_append_new(chains, chain_json(plan, &plan->chains[i]));
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o}",
+			 "table", "inet " PLAN_TABLE,
+			 "mode", plan->mode == PLAN_ENGINE ? "engine" : "kernel-only",
+			 "policy", pol->file, "sha256", pol->sha256,
+			 "kernel_rules", (json_int_t)plan_rule_count(plan),
+			 "elements", (json_int_t)plan_elem_count(plan),
+			 "sets", sets, "chains", chains);
+}

@@ -1,0 +1,98 @@
+/* sagate: the admin command.  Parses the command line, dispatches to the
+ * subcommand, returns its exit status. */
+#include "config.h"
+
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: sagate [OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Host firewall whose rules can require IPsec.\n"
+	"\n"
+	"Commands:\n"
+	"  check FILE      validate a policy; report errors and warnings\n"
+	"  compile FILE    print the nftables ruleset the policy compiles to\n"
+	"\n"
+	"Options:\n"
+	"  -j, --json        machine-readable output\n"
+	"  -k, --no-engine   kernel-only mode: enforce require-ipsec without sagated\n"
+	"  -q, --queue N     NFQUEUE number for sagated (default 0)\n"
+	"  -h, --help        show this help\n"
+	"  -V, --version     show the version\n"
+	"\n"
+	"Exit status: 0 ok, 1 policy errors, 2 usage error, 3 system error.\n"
+	"See sagate(8) and sagate.json(5).\n";
+
+struct command {
+	const char *name;
+	int (*run)(const struct cli_opts *, const char *file);
+};
+
+static const struct command commands[] = {
+	{ "check", cli_check },
+	{ "compile", cli_compile },
+};
+
+static int parse_queue(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || *end || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-engine", no_argument, NULL, 'k' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_opts o = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jkq:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': o.json = true; break;
+		case 'k': o.no_engine = true; break;
+		case 'q':
+			if (parse_queue(optarg, &o.queue) < 0) {
+				fprintf(stderr, "sagate: --queue takes a number 0-65535, not \"%s\"\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case 'V': printf("sagate %s\n", PACKAGE_VERSION); return EXIT_OK;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) != 0)
+			continue;
+		if (argc - optind != 2) {
+			fprintf(stderr, "sagate %s: expected exactly one policy FILE\n",
+				commands[i].name);
+			return EXIT_USAGE;
+		}
+		return commands[i].run(&o, argv[optind + 1]);
+	}
+	fprintf(stderr, "sagate: unknown command \"%s\" (see sagate --help)\n",
+		argv[optind]);
+	return EXIT_USAGE;
+}

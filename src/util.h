@@ -1,0 +1,20 @@
+/* util: small helpers shared by every module. */
+#ifndef SAGATE_UTIL_H
+#define SAGATE_UTIL_H
+
+#include <stddef.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/** strdup that tolerates NULL (returns NULL). */
+char *xstrdup_or_null(const char *s);
+
+/** Grow *arr (element size esz) so that it can hold at least need items.
+ *  Returns 0, or -1 on OOM with *arr untouched. */
+int grow_array(void *arr, size_t *cap, size_t need, size_t esz);
+
+/** Read a whole file into a NUL-terminated buffer of at most max bytes.
+ *  Returns 0; -1 with errno set (EFBIG when the file is larger than max). */
+int read_file_limited(const char *path, size_t max, char **buf, size_t *len);
+
+#endif
