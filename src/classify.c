@@ -450,7 +450,8 @@ static void tree_finish(struct cctx *c, size_t idx, size_t l, size_t r)
 	struct node *nd = &c->nodes[idx];
 	struct ivec own = { 0 }, kids = { 0 };
 
-	qsort(nd->own, nd->nown, sizeof(*nd->own), cmp_item);
+	if (nd->nown > 1)
+		qsort(nd->own, nd->nown, sizeof(*nd->own), cmp_item);
 	for (size_t i = 0; i < nd->nown; i++)
 		iv_push(c, &own, nd->own[i].lo, nd->own[i].hi);
 	if (r - l > 1) {
@@ -781,7 +782,8 @@ struct classes *classify(const struct policy *p, unsigned flags)
 	}
 	if (c.oom)
 		goto fail;
-	qsort(cl->boxes, cl->nboxes, sizeof(*cl->boxes), cmp_box);
+	if (cl->nboxes > 1)
+		qsort(cl->boxes, cl->nboxes, sizeof(*cl->boxes), cmp_box);
 	analyse_finish(&c);
 	cl->analysed = flags & CLASSIFY_ANALYSE;
 	free(c.differs);

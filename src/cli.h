@@ -9,9 +9,9 @@
 /** Exit statuses, documented in sagate(8). */
 enum cli_exit {
 	EXIT_OK = 0,		/**< done; warnings may have been printed */
-	EXIT_POLICY = 1,	/**< the policy has errors; nothing was changed */
+	EXIT_POLICY = 1,	/**< the policy is unreadable or has errors; nothing was changed */
 	EXIT_USAGE = 2,		/**< bad command line */
-	EXIT_SYSTEM = 3,	/**< the system failed us: memory, files, kernel */
+	EXIT_SYSTEM = 3,	/**< the system failed us: memory, output, kernel */
 };
 
 /** Options common to every subcommand. */

@@ -39,7 +39,7 @@ static int load(const struct cli_opts *o, const char *file, struct loaded *l)
 			 "out of memory while compiling");
 		return EXIT_SYSTEM;
 	}
-	findings_add(l->pol, l->cls, &l->diags);
+	findings_add(l->pol, l->cls, co.mode, &l->diags);
 	return EXIT_OK;
 }
 
@@ -76,14 +76,15 @@ static json_t *diags_json(const struct diag_list *d)
 	return a;
 }
 
-static void dump_json(json_t *j)
+/* Print and release j; -1 when it could not be written. */
+static int dump_json(json_t *j)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	int rc = s && printf("%s\n", s) >= 0 && fflush(stdout) == 0 ? 0 : -1;
 
-	if (s)
-		printf("%s\n", s);
 	free(s);
 	json_decref(j);
+	return rc;
 }
 
 int cli_check(const struct cli_opts *o, const char *file)
@@ -107,7 +108,8 @@ int cli_check(const struct cli_opts *o, const char *file)
 					    json_integer((json_int_t)plan_elem_count(l.plan)));
 			json_object_set_new(j, "sha256", json_string(l.pol->sha256));
 		}
-		dump_json(j);
+		if (dump_json(j) < 0)
+			rc = EXIT_SYSTEM;
 	} else {
 		print_diags(stdout, &l.diags);
 		if (rc == EXIT_OK)
@@ -131,9 +133,8 @@ int cli_compile(const struct cli_opts *o, const char *file)
 	/* findings go to stderr so that stdout stays a loadable script */
 	print_diags(stderr, &l.diags);
 	if (rc == EXIT_OK) {
-		if (o->json)
-			dump_json(plan_to_json(l.plan, l.pol));
-		else if (plan_print_nft(stdout, l.plan, l.pol) < 0)
+		if (o->json ? dump_json(plan_to_json(l.plan, l.pol)) < 0 :
+		    plan_print_nft(stdout, l.plan, l.pol) < 0 || fflush(stdout) != 0)
 			rc = EXIT_SYSTEM;
 	}
 	unload(&l);

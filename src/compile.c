@@ -30,7 +30,7 @@ static void stmt(struct plan_rule *r, enum plan_stmt_kind k, uint32_t arg,
 
 static bool is_port_proto(unsigned proto)
 {
-	return proto == 6 || proto == 17;
+	return proto == 6 || proto == 17 || proto == 132;
 }
 
 /* Key fields of a direction / family's maps. */
@@ -84,8 +84,14 @@ static void add_elem(struct kctx *k, struct plan_set *s, const struct class_box 
 		k->oom = true;
 }
 
-/* Protocols [plo, phi] without ports go to the protos map, skipping tcp
- * and udp, whose ports the ports map covers. */
+/* ICMP of the other family never occurs: no element for it. */
+static bool foreign_icmp(unsigned proto, enum addr_family f)
+{
+	return (proto == 1 && f == AF6) || (proto == 58 && f == AF4);
+}
+
+/* Protocols [plo, phi] without ports go to the protos map, skipping tcp,
+ * udp and sctp, whose ports the ports map covers. */
 static void add_protos(struct kctx *k, struct plan_set *protos,
 		       const struct class_box *b, bool local, unsigned plo,
 		       unsigned phi)
@@ -93,7 +99,7 @@ static void add_protos(struct kctx *k, struct plan_set *protos,
 	unsigned start = plo;
 
 	for (unsigned p = plo; p <= phi + 1; p++) {
-		if (p <= phi && !is_port_proto(p))
+		if (p <= phi && !is_port_proto(p) && !foreign_icmp(p, b->fam))
 			continue;
 		if (start < p)
 			add_elem(k, protos, b, local, start, p - 1, 0, 0);
@@ -169,7 +175,8 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		}
 		if (i < 2)
 			stmt(r, PS_L4PROTO_PORTS, 0, NULL);
-		stmt(r, PS_VMAP, 0, sets[i]->name);
+		/* by a copy of the name: later sets may move this one */
+		stmt(r, PS_VMAP, 0, plan_strdup(k->plan, sets[i]->name));
 	}
 }
 
@@ -304,8 +311,13 @@ static void rule_chains(struct kctx *k)
 		snprintf(prefix, sizeof(prefix), "sagate %s %s: ", r->name,
 			 action_name(r->action));
 		c = plan_add_chain(k->plan, name, PH_NONE);
+		/* a flood must not flood the log: the limit gates the log
+		 * statement only, the verdict follows in a rule of its own */
 		if ((pr = rule_or_oom(k, c, r->name))) {
+			stmt(pr, PS_LIMIT, PLAN_LOG_RATE, NULL);
 			stmt(pr, PS_LOG, 0, plan_strdup(k->plan, prefix));
+		}
+		if ((pr = rule_or_oom(k, c, r->name))) {
 			if (target)
 				pr->verdict = (struct plan_verdict){ PV_GOTO, target, 0 };
 			else

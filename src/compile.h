@@ -8,7 +8,7 @@
  *   IPv6 neighbour discovery accepted (IPv6 does not work without it);
  *   then per direction and family, at most three verdict-map lookups:
  *     <dir><4|6>_exact   hash:     peer . proto . port   (single values)
- *     <dir><4|6>_ports   interval: peer . proto . port   (tcp, udp)
+ *     <dir><4|6>_ports   interval: peer . proto . port   (tcp, udp, sctp)
  *     <dir><4|6>_protos  interval: peer . proto          (other protocols)
  *   (with ". local address" after the peer when a rule names "local").
  *   Elements are disjoint, so at most one lookup hits; each carries a

@@ -29,13 +29,69 @@ static void shadowed(const struct policy *p, const struct class_rule_info *in,
 			 "rule can never match: every packet it matches is decided by earlier rules");
 }
 
+static bool has_family(const struct addr_set *s, enum addr_family f)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].fam == f)
+			return true;
+	return false;
+}
+
+/* Keys that are only ICMP (or only ICMPv6), for peers of the other family. */
+static void icmp_family(const struct rule *r, struct diag_list *diags)
+{
+	bool only4 = true, only6 = true;
+
+	for (size_t i = 0; i < r->nkeys; i++) {
+		only4 &= KEY_PROTO(r->keys[i].lo) == 1 && KEY_PROTO(r->keys[i].hi) == 1;
+		only6 &= KEY_PROTO(r->keys[i].lo) == 58 && KEY_PROTO(r->keys[i].hi) == 58;
+	}
+	if (only4 && !has_family(&r->peers, AF4))
+		diag_add(diags, DIAG_WARNING, r->file, r->path, r->name,
+			 "protocol icmp is IPv4 only, but every peer is IPv6: the rule matches nothing (use icmpv6)");
+	if (only6 && !has_family(&r->peers, AF6))
+		diag_add(diags, DIAG_WARNING, r->file, r->path, r->name,
+			 "protocol icmpv6 is IPv6 only, but every peer is IPv4: the rule matches nothing (use icmp)");
+}
+
+static bool ipsec_is_default(const struct ipsec_req *q)
+{
+	return q->encryption == ENC_REQUIRED && q->algorithms == ALG_DEFAULT_SET &&
+	       q->mode == MODE_ANY && !q->ngateways && !q->has_reqid;
+}
+
+/* What the kernel alone cannot check: outbound, only that the route
+ * transforms; in kernel-only mode inbound, only that a secpath exists
+ * (and the reqid). */
+static void enforcement(const struct policy *p, enum plan_mode mode,
+			struct diag_list *diags)
+{
+	size_t inbound = 0;
+
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (r->action != ACT_REQUIRE_IPSEC)
+			continue;
+		if (r->dir == DIR_OUT && !ipsec_is_default(&r->ipsec))
+			diag_add(diags, DIAG_WARNING, r->file, r->path, r->name,
+				 "outbound require-ipsec is enforced as \"leaves only through an IPsec policy\"; its ipsec options are not checked");
+		inbound += r->dir == DIR_IN;
+	}
+	if (mode == PLAN_KERNEL_ONLY && inbound)
+		diag_add(diags, DIAG_WARNING, p->file, "", NULL,
+			 "kernel-only mode: %zu inbound require-ipsec rule%s enforced as \"arrived through IPsec\" (and the reqid, where pinned); encryption, algorithms, mode and gateways are checked only by sagated",
+			 inbound, inbound == 1 ? " is" : "s are");
+}
+
 void findings_add(const struct policy *p, const struct classes *c,
-		  struct diag_list *diags)
+		  enum plan_mode mode, struct diag_list *diags)
 {
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct class_rule_info *in = &c->info[i];
 		const struct rule *r = &p->rules[i];
 
+		icmp_family(r, diags);
 		if (!in->boxes) {
 			shadowed(p, in, r, diags);
 		} else if (in->redundant && in->redundant_with == CLASS_NONE) {
@@ -48,4 +104,5 @@ void findings_add(const struct policy *p, const struct classes *c,
 				 p->rules[in->redundant_with].name);
 		}
 	}
+	enforcement(p, mode, diags);
 }

@@ -5,10 +5,13 @@
 #include "classify.h"
 #include "diag.h"
 #include "model.h"
+#include "plan.h"
 
-/** Add a warning for every rule that can never match and every rule that
- *  is redundant.  c must come from classify(..., CLASSIFY_ANALYSE). */
+/** Add a warning for every rule that can never match, every redundant
+ *  rule, ICMP rules whose peers are of the other family, and IPsec
+ *  options that the chosen mode cannot enforce.  c must come from
+ *  classify(..., CLASSIFY_ANALYSE). */
 void findings_add(const struct policy *p, const struct classes *c,
-		  struct diag_list *diags);
+		  enum plan_mode mode, struct diag_list *diags);
 
 #endif

@@ -130,7 +130,8 @@ struct policy {
 	enum action defaults[DIR_COUNT];	/**< ACT_PERMIT or ACT_BLOCK */
 	struct rule *rules;
 	size_t nrules;
-	char sha256[65];	/**< hex digest of the top-level file's bytes */
+	char sha256[65];	/**< hex SHA-256 over the digests of the policy file and
+				     every file it includes, in reading order */
 };
 
 struct policy *policy_alloc(void);

@@ -16,8 +16,11 @@ static const char *const policy_keys[] = {
 	"version", "description", "include", "hosts", "services", "defaults",
 	"rules", NULL
 };
+/* rules and defaults are known keys of an included file, but rejected
+ * with a message of their own */
 static const char *const include_keys[] = {
-	"version", "description", "include", "hosts", "services", NULL
+	"version", "description", "include", "hosts", "services", "rules",
+	"defaults", NULL
 };
 static const char *const defaults_keys[] = { "in", "out", NULL };
 
@@ -102,10 +105,13 @@ static json_t *load_json(struct pctx *c, const char *file, const char *from,
 	json_t *root;
 
 	if (read_file_limited(file, c->max_size, &buf, &len) < 0) {
-		if (errno == EFBIG)
-			perr(c, from ? from : file, from_path, NULL,
+		if (errno == EFBIG && from)
+			perr(c, from, from_path, NULL,
 			     "%s: file is larger than the limit of %zu bytes",
 			     file, c->max_size);
+		else if (errno == EFBIG)
+			perr(c, file, "", NULL,
+			     "file is larger than the limit of %zu bytes", c->max_size);
 		else
 			perr(c, from ? from : file, from_path, NULL,
 			     "cannot read %s: %s", file, strerror(errno));
@@ -191,7 +197,7 @@ static void load_includes(struct pctx *c, json_t *root, const char *file,
 static void load_tree(struct pctx *c, const char *file, const char *from,
 		      const char *from_path, int depth)
 {
-	char real[PATH_MAX];
+	char real[PATH_MAX], sha[65] = "";
 	struct loaded_file *f;
 	json_t *root;
 	size_t idx;
@@ -209,11 +215,11 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 	}
 	if (f)
 		return;	/* included twice without a cycle: read once */
-	root = load_json(c, file, from, from_path, depth ? NULL : c->top_sha);
-	if (!root)
-		return;
-	f = file_add(c, file, real);
-	if (!f) {
+	root = load_json(c, file, from, from_path, sha);
+	f = file_add(c, file, real);	/* even when broken: report it once */
+	if (f)
+		memcpy(f->sha, sha, sizeof(sha));
+	if (!f || !root) {
 		json_decref(root);
 		return;
 	}
@@ -234,6 +240,10 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 			perr(c, file, "defaults", NULL,
 			     "only the policy file itself may set defaults");
 	}
+	if (depth && json_object_get(root, "description") &&
+	    !json_is_string(json_object_get(root, "description")))
+		perr(c, file, "description", NULL, "expected a string, got %s",
+		     pjson_type(json_object_get(root, "description")));
 	c->files[idx].active = true;
 	load_includes(c, root, file, depth);
 	c->files[idx].active = false;
@@ -289,6 +299,22 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		prules_parse(c, rules, file, p);
 }
 
+/* One digest for the policy and everything it includes: SHA-256 over
+ * the files' own digests, in the order they were read. */
+static void policy_digest(struct pctx *c, char out[65])
+{
+	char *all = calloc(c->nfiles ? c->nfiles : 1, 64);
+
+	if (!all) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < c->nfiles; i++)
+		memcpy(all + 64 * i, c->files[i].sha, 64);
+	sha256_hex(all, 64 * c->nfiles, out);
+	free(all);
+}
+
 static void pctx_fini(struct pctx *c)
 {
 	pdefs_free(c);
@@ -315,7 +341,8 @@ struct policy *parse_policy_file(const char *path, const struct parse_opts *opts
 		return NULL;
 	}
 	load_tree(&c, path, NULL, "", 0);
-	memcpy(p->sha256, c.top_sha, sizeof(p->sha256));
+	policy_digest(&c, p->sha256);
+	pdefs_validate(&c);
 	if (c.nfiles && json_is_object(c.files[0].root))
 		parse_top(&c, c.files[0].root, c.files[0].display, p);
 	if (c.oom)

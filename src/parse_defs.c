@@ -166,7 +166,7 @@ static void collect_services(struct pctx *c, json_t *svcs, const char *file)
 					 json_object_get(ent, "ports"), file, p, NULL,
 					 &k, &nk))
 				continue;
-			if (grow_array(&s->keys, &cap, s->nkeys + nk, sizeof(*k)) == 0) {
+			if (nk && grow_array(&s->keys, &cap, s->nkeys + nk, sizeof(*k)) == 0) {
 				memcpy(s->keys + s->nkeys, k, nk * sizeof(*k));
 				s->nkeys += nk;
 			} else {
@@ -213,6 +213,8 @@ void pdefs_free(struct pctx *c)
 static bool set_append(struct pctx *c, struct addr_set *s, size_t *cap,
 		       const struct addr_range *r, size_t n)
 {
+	if (n == 0)
+		return true;
 	if (grow_array(&s->v, cap, s->n + n, sizeof(*r))) {
 		c->oom = true;
 		return false;
@@ -365,8 +367,11 @@ static bool port_one(struct pctx *c, json_t *v, const char *file, const char *pa
 		return false;
 	}
 	if (a < 0 || b < 0 || a > 65535 || b > 65535) {
-		perr(c, file, path, rule, "port %lld is outside 1-65535",
-		     (a < 0 || a > 65535) ? a : b);
+		if (json_is_string(v))
+			perr(c, file, path, rule, "port \"%s\" is outside 1-65535",
+			     json_string_value(v));
+		else
+			perr(c, file, path, rule, "port %lld is outside 1-65535", a);
 		return false;
 	}
 	if (a > b) {
@@ -397,8 +402,9 @@ static bool protos_parse(struct pctx *c, json_t *v, const char *file,
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > 8) {
 		perr(c, file, path, rule,
-		     "expected a protocol name or an array of 1-8 of them, got %s",
-		     pjson_type(v));
+		     "expected a protocol name or an array of 1-8 of them, got %s%s",
+		     json_is_array(v) ? (json_array_size(v) ? "too many, " : "an empty ") : "",
+		     json_is_array(v) && json_array_size(v) ? "" : pjson_type(v));
 		json_decref(arr);
 		return false;
 	}
@@ -466,9 +472,9 @@ bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 		}
 		json_decref(arr);
 		for (i = 0; i < np && ok; i++)
-			if (nums[i] != 6 && nums[i] != 17) {
+			if (nums[i] != 6 && nums[i] != 17 && nums[i] != 132) {
 				perr(c, file, tpath, rule,
-				     "ports need protocol tcp or udp; %s%s%s has no ports",
+				     "ports need protocol tcp, udp or sctp; %s%s%s has no ports",
 				     nums[i] < 0 ? "" : "\"",
 				     nums[i] < 0 ? (proto ? "\"any\"" : "a rule without \"protocol\"") :
 				     parse_proto_name((unsigned)nums[i]),
@@ -516,6 +522,8 @@ bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 		     json_string_value(name));
 		return false;
 	}
+	if (s->nkeys == 0)
+		return true;
 	if (grow_array(keys, cap, *nkeys + s->nkeys, sizeof(**keys))) {
 		c->oom = true;
 		return false;
@@ -523,4 +531,12 @@ bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	memcpy(*keys + *nkeys, s->keys, s->nkeys * sizeof(**keys));
 	*nkeys += s->nkeys;
 	return true;
+}
+
+void pdefs_validate(struct pctx *c)
+{
+	/* groups no rule uses must still be valid: an error there is a typo
+	 * that would bite the day a rule starts using the group */
+	for (size_t i = 0; i < c->nhosts; i++)
+		host_resolve(c, &c->hosts[i], c->hosts[i].file, c->hosts[i].path, NULL);
 }

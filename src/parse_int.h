@@ -33,6 +33,7 @@ struct loaded_file {
 	char *real;		/**< realpath, for cycle detection */
 	json_t *root;
 	bool active;		/**< on the include stack right now */
+	char sha[65];		/**< SHA-256 of its bytes, hex */
 };
 
 /** Everything one parse run carries. */
@@ -45,7 +46,6 @@ struct pctx {
 	size_t nhosts, caphosts;
 	struct svcdef *svcs;
 	size_t nsvcs, capsvcs;
-	char top_sha[65];	/**< digest of the policy file's bytes */
 	bool oom;
 };
 
@@ -74,6 +74,8 @@ bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 /** Append the keys of a named service. */
 bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	       const char *rule, struct key_range **keys, size_t *nkeys, size_t *cap);
+/** Resolve every host group, used or not, reporting its errors. */
+void pdefs_validate(struct pctx *c);
 void pdefs_free(struct pctx *c);
 
 /* parse_rule.c */

@@ -127,7 +127,11 @@ static bool parse_algorithms(struct pctx *c, json_t *v, const char *file,
 		char p[640];
 
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
-		if (!bit) {
+		if (!json_is_string(e)) {
+			perr(c, file, p, rule, "expected an algorithm name, got %s",
+			     pjson_type(e));
+			ok = false;
+		} else if (!bit) {
 			perr(c, file, p, rule,
 			     "unknown algorithm %s%s%s (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)",
 			     json_is_string(e) ? "\"" : "",
@@ -194,6 +198,8 @@ static bool parse_ipsec(struct pctx *c, json_t *v, const char *file,
 	snprintf(p, sizeof(p), "%s.algorithms", path);
 	if ((x = json_object_get(v, "algorithms")))
 		parse_algorithms(c, x, file, p, rule, &req->algorithms);
+	else if (req->encryption == ENC_INTEGRITY_OK)
+		req->algorithms |= ALG_NULL;	/* else integrity-only could never pass */
 	snprintf(p, sizeof(p), "%s.gateways", path);
 	if ((x = json_object_get(v, "gateways")))
 		parse_gateways(c, x, file, p, rule, req);
@@ -201,9 +207,12 @@ static bool parse_ipsec(struct pctx *c, json_t *v, const char *file,
 	if ((x = json_object_get(v, "reqid"))) {
 		json_int_t n = json_is_integer(x) ? json_integer_value(x) : 0;
 
-		if (n < 1 || n > (json_int_t)UINT32_MAX)
+		if (!json_is_integer(x))
 			perr(c, file, p, rule, "expected an integer 1-4294967295, got %s",
-			     json_is_integer(x) ? "one out of range" : pjson_type(x));
+			     pjson_type(x));
+		else if (n < 1 || n > (json_int_t)UINT32_MAX)
+			perr(c, file, p, rule, "reqid %lld is outside 1-4294967295",
+			     (long long)n);
 		req->has_reqid = true;
 		req->reqid = (uint32_t)n;
 	}

@@ -16,6 +16,7 @@
 
 #define PLAN_TABLE "sagate"
 #define PLAN_CT_MARK_IPSEC 0x80000000u	/**< conntrack mark bit: flow admitted under require-ipsec */
+#define PLAN_LOG_RATE 10	/**< log lines per second per logging rule */
 
 /** A field of a set key, in packet terms. */
 enum plan_field {
@@ -66,9 +67,10 @@ enum plan_stmt_kind {
 	PS_RT_IPSEC_MISSING,	/**< rt ipsec missing: route will not transform */
 	PS_IPSEC_REQID_NE,	/**< ipsec in reqid != arg */
 	PS_ICMPV6_ND,		/**< icmpv6 neighbour / router discovery */
-	PS_L4PROTO_PORTS,	/**< meta l4proto { tcp, udp } */
+	PS_L4PROTO_PORTS,	/**< meta l4proto { tcp, udp, sctp }: protocols with ports */
 	PS_VMAP,		/**< key fields of set str: vmap @str */
 	PS_COUNTER,
+	PS_LIMIT,		/**< limit rate arg/second burst 2*arg packets */
 	PS_LOG,			/**< log prefix str */
 	PS_CT_MARK_OR,		/**< ct mark set ct mark | arg */
 	PS_MARK_SET_SPI,	/**< meta mark set ipsec in spi (libnftnl only) */

@@ -119,27 +119,33 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 	case PS_ICMPV6_ND:
 		fputs("ip6 hoplimit 255 icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }", f);
 		break;
-	case PS_L4PROTO_PORTS: fputs("meta l4proto { tcp, udp }", f); break;
+	case PS_L4PROTO_PORTS: fputs("meta l4proto { tcp, udp, sctp }", f); break;
 	case PS_VMAP: print_vmap(f, plan, s->str); break;
 	case PS_COUNTER: fputs("counter", f); break;
+	case PS_LIMIT: fprintf(f, "limit rate %u/second burst %u packets", s->arg, 2 * s->arg); break;
 	case PS_LOG: fprintf(f, "log prefix \"%s\"", s->str); break;
 	case PS_CT_MARK_OR: fprintf(f, "ct mark set ct mark | 0x%08x", s->arg); break;
-	case PS_MARK_SET_SPI: break;	/* see print_rule */
+	case PS_MARK_SET_SPI: fputs("meta mark set ipsec in spi", f); break;
 	}
 }
 
-static void print_rule(FILE *f, const struct plan *plan, const struct plan_rule *r)
+/* as_nft: write what `nft -f` can load.  nft's parser has no syntax for
+ * setting the mark from the xfrm expression, so there that statement
+ * becomes a comment; the JSON output keeps it in line. */
+static void print_rule(FILE *f, const struct plan *plan, const struct plan_rule *r,
+		       bool as_nft)
 {
 	char v[96];
 	bool sep = false;
 
-	for (size_t i = 0; i < r->nstmts; i++)
+	for (size_t i = 0; i < r->nstmts && as_nft; i++)
 		if (r->stmts[i].kind == PS_MARK_SET_SPI)
 			fputs("\t\t# + meta mark set ipsec in spi: hands the carrying SA's SPI to sagated;\n"
 			      "\t\t#   sagate apply builds it with libnftnl, nft's own syntax cannot say it\n", f);
-	fputs("\t\t", f);
+	if (as_nft)
+		fputs("\t\t", f);
 	for (size_t i = 0; i < r->nstmts; i++) {
-		if (r->stmts[i].kind == PS_MARK_SET_SPI)
+		if (as_nft && r->stmts[i].kind == PS_MARK_SET_SPI)
 			continue;
 		if (sep)
 			fputc(' ', f);
@@ -151,7 +157,8 @@ static void print_rule(FILE *f, const struct plan *plan, const struct plan_rule 
 		fprintf(f, "%s%s", sep ? " " : "", v);
 	if (r->comment)
 		fprintf(f, " comment \"%s\"", r->comment);
-	fputc('\n', f);
+	if (as_nft)
+		fputc('\n', f);
 }
 
 static void print_set(FILE *f, const struct plan_set *s, const struct policy *pol)
@@ -190,7 +197,7 @@ static void print_chain(FILE *f, const struct plan *plan, const struct plan_chai
 			c->hook == PH_INPUT ? "input" : "output",
 			c->policy_drop ? "drop" : "accept");
 	for (size_t i = 0; i < c->nrules; i++)
-		print_rule(f, plan, &c->rules[i]);
+		print_rule(f, plan, &c->rules[i], true);
 	fputs("\t}\n", f);
 }
 
@@ -252,15 +259,9 @@ static json_t *chain_json(const struct plan *plan, const struct plan_chain *c)
 
 		if (!m)
 			continue;
-		print_rule(m, plan, &c->rules[i]);
+		print_rule(m, plan, &c->rules[i], false);
 		fclose(m);
-		while (len && (text[len - 1] == '\n'))
-			text[--len] = '\0';
-		/* drop the indentation and the explanatory comment lines */
-		char *line = strrchr(text, '\n');
-
-		json_array_append_new(rules, json_string((line ? line + 1 : text) +
-						  strspn(line ? line + 1 : text, "\t")));
+		json_array_append_new(rules, json_string(text));
 		free(text);
 	}
 	return json_pack("{s:s, s:s?, s:s?, s:o}", "name", c->name,

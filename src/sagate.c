@@ -25,7 +25,7 @@ static const char usage[] =
 	"  -h, --help        show this help\n"
 	"  -V, --version     show the version\n"
 	"\n"
-	"Exit status: 0 ok, 1 policy errors, 2 usage error, 3 system error.\n"
+	"Exit status: 0 ok, 1 policy unreadable or wrong, 2 usage error, 3 system error.\n"
 	"See sagate(8) and sagate.json(5).\n";
 
 struct command {
@@ -41,9 +41,12 @@ static const struct command commands[] = {
 static int parse_queue(const char *s, uint16_t *out)
 {
 	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	unsigned long v;
 
-	if (!*s || *end || v > 65535)
+	if (*s < '0' || *s > '9')	/* strtoul would take " 5" and "+5" */
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v > 65535)
 		return -1;
 	*out = (uint16_t)v;
 	return 0;

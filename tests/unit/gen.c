@@ -68,18 +68,21 @@ static void gen_addrs(const struct gen_opts *o, struct addr_set *set, uint64_t *
 	addr_set_normalize(set);
 }
 
-/* A host has few addresses of its own: pick among four. */
+/* A host has few addresses of its own: one or two of four IPv4
+ * addresses, and one IPv6 address, so that every peer family can match. */
 static void gen_local(struct addr_set *set, uint64_t *s)
 {
 	static const uint32_t mine[] = { 0x0a000005, 0x0a000006, 0x0a000007, 0x0a000020 };
 	size_t n = 1 + gen_rand(s) % 2;
+	u128 v6 = ((u128)0xfd00 << 112) + 5 + gen_rand(s) % 2;
 
-	set->v = calloc(n, sizeof(*set->v));
+	set->v = calloc(n + 1, sizeof(*set->v));
 	for (size_t i = 0; i < n; i++) {
 		u128 a = mine[gen_rand(s) % 4];
 
 		set->v[set->n++] = (struct addr_range){ AF4, a, a };
 	}
+	set->v[set->n++] = (struct addr_range){ AF6, v6, v6 };
 	addr_set_normalize(set);
 }
 

@@ -1,0 +1,111 @@
+#include "config.h"
+
+#include "bundle.h"
+#include "parse.h"
+
+#include <stdio.h>
+
+static json_t *addrs_json(const struct addr_set *s)
+{
+	json_t *a = json_array();
+	char buf[128];
+
+	for (size_t i = 0; i < s->n; i++) {
+		addr_range_format(&s->v[i], buf, sizeof(buf));
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
+/* Key ranges as service entries: one per protocol. */
+static json_t *keys_json(const struct key_range *k, size_t n)
+{
+	json_t *entries = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		for (unsigned p = KEY_PROTO(k[i].lo); p <= KEY_PROTO(k[i].hi); p++) {
+			unsigned lo = p == KEY_PROTO(k[i].lo) ? KEY_PORT(k[i].lo) : 0;
+			unsigned hi = p == KEY_PROTO(k[i].hi) ? KEY_PORT(k[i].hi) : 0xffff;
+			const char *name = parse_proto_name(p);
+			json_t *e;
+			char range[16];
+
+			if (!name)
+				continue;	/* only reachable through "any", handled by the caller */
+			e = json_pack("{s:s}", "protocol", name);
+			if (lo != 0 || hi != 0xffff) {
+				snprintf(range, sizeof(range), "%u-%u", lo, hi);
+				json_object_set_new(e, "ports", json_pack("[s]", range));
+			}
+			json_array_append_new(entries, e);
+		}
+	}
+	return entries;
+}
+
+static json_t *ipsec_json(const struct ipsec_req *q)
+{
+	json_t *o = json_object(), *algs = json_array();
+
+	json_object_set_new(o, "encryption", json_string(q->encryption == ENC_REQUIRED ?
+							 "required" : "integrity-only-allowed"));
+	for (unsigned b = 0; b < ALG_COUNT_BITS; b++)
+		if (q->algorithms & (1u << b))
+			json_array_append_new(algs, json_string(model_alg_name(1u << b)));
+	json_object_set_new(o, "algorithms", algs);
+	json_object_set_new(o, "mode", json_string(mode_name(q->mode)));
+	if (q->ngateways) {
+		json_t *gws = json_array();
+
+		for (size_t i = 0; i < q->ngateways; i++)
+			json_array_append_new(gws, json_pack("{s:o, s:o}",
+				"gateway", addrs_json(&q->gateways[i].gateway),
+				"inner", addrs_json(&q->gateways[i].inner)));
+		json_object_set_new(o, "gateways", gws);
+	}
+	if (q->has_reqid)
+		json_object_set_new(o, "reqid", json_integer(q->reqid));
+	return o;
+}
+
+static bool keys_are_any(const struct rule *r)
+{
+	return r->nkeys == 1 && r->keys[0].lo == 0 && r->keys[0].hi == KEY_MAX;
+}
+
+json_t *bundle_from_policy(const struct policy *p)
+{
+	json_t *rules = json_array(), *services = json_object();
+	json_t *root;
+
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+		json_t *o = json_pack("{s:s, s:s, s:s}", "name", r->name,
+				      "action", action_name(r->action),
+				      "direction", direction_name(r->dir));
+
+		if (!r->peers.any)
+			json_object_set_new(o, "peers", addrs_json(&r->peers));
+		if (!r->local.any)
+			json_object_set_new(o, "local", addrs_json(&r->local));
+		if (!keys_are_any(r)) {
+			/* a rule's keys may mix protocols and ports freely: keep
+			 * them as a service of its own */
+			json_object_set_new(services, r->name, keys_json(r->keys, r->nkeys));
+			json_object_set_new(o, "services", json_string(r->name));
+		}
+		if (r->action == ACT_REQUIRE_IPSEC)
+			json_object_set_new(o, "ipsec", ipsec_json(&r->ipsec));
+		if (r->log)
+			json_object_set_new(o, "log", json_true());
+		if (r->comment)
+			json_object_set_new(o, "comment", json_string(r->comment));
+		json_array_append_new(rules, o);
+	}
+	root = json_pack("{s:i, s:s, s:{s:s, s:s}, s:o, s:o}", "version", 1,
+			 "description", p->description ? p->description : "",
+			 "defaults", "in", action_name(p->defaults[DIR_IN]),
+			 "out", action_name(p->defaults[DIR_OUT]),
+			 "services", services, "rules", rules);
+	return root;
+}

@@ -1,0 +1,129 @@
+/* Compiler: the kernel's rule count does not grow with the policy, and
+ * elements say exactly what the classes say. */
+#include "config.h"
+
+#include "classify.h"
+#include "compile.h"
+#include "gen.h"
+#include "plan_print.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct plan *compile_generated(size_t nrules, size_t *elems)
+{
+	struct gen_opts o = { .nrules = nrules, .addr_span = 1u << 20,
+			      .port_span = 60000, .use_v6 = true, .wide_pct = 2 };
+	struct compile_opts co = { PLAN_ENGINE, 0 };
+	uint64_t s = 4242;
+	struct policy *p = gen_policy(&o, &s);
+	struct classes *c = classify(p, 0);
+	struct plan *plan;
+
+	cr_assert_not_null(c);
+	plan = compile_plan(p, c, &co);
+	cr_assert_not_null(plan);
+	*elems = plan_elem_count(plan);
+	classes_free(c);
+	policy_free(p);
+	return plan;
+}
+
+Test(compile, kernel_rules_do_not_grow_with_policy_rules)
+{
+	size_t e10, e10k;
+	struct plan *small = compile_generated(10, &e10);
+	struct plan *large = compile_generated(10000, &e10k);
+
+	cr_assert_eq(plan_rule_count(small), plan_rule_count(large),
+		     "10 rules -> %zu kernel rules, 10,000 rules -> %zu",
+		     plan_rule_count(small), plan_rule_count(large));
+	cr_assert_gt(e10k, 100 * e10, "elements: %zu vs %zu", e10k, e10);
+	cr_log_info("10 rules: %zu kernel rules, %zu elements; 10,000 rules: %zu kernel rules, %zu elements",
+		    plan_rule_count(small), e10, plan_rule_count(large), e10k);
+	plan_free(small);
+	plan_free(large);
+}
+
+static struct rule make_rule(const char *name, enum action a, u128 peer_lo,
+			     u128 peer_hi, uint32_t key_lo, uint32_t key_hi)
+{
+	struct rule r = { 0 };
+
+	r.name = strdup(name);
+	r.file = strdup("t");
+	r.path = strdup("rules[0]");
+	r.action = a;
+	r.dir = DIR_IN;
+	r.peers.v = calloc(1, sizeof(*r.peers.v));
+	r.peers.v[0] = (struct addr_range){ AF4, peer_lo, peer_hi };
+	r.peers.n = 1;
+	r.local.v = calloc(2, sizeof(*r.local.v));
+	r.local.v[0] = (struct addr_range){ AF4, 0, addr_max(AF4) };
+	r.local.v[1] = (struct addr_range){ AF6, 0, addr_max(AF6) };
+	r.local.n = 2;
+	r.local.any = true;
+	r.keys = calloc(1, sizeof(*r.keys));
+	r.keys[0] = (struct key_range){ key_lo, key_hi };
+	r.nkeys = 1;
+	r.ipsec.algorithms = ALG_DEFAULT_SET;
+	return r;
+}
+
+/* A host inside a network, the host first: its port is cut out of the
+ * network's elements, the host's own element goes to the exact map, and
+ * the network's any-protocol range is split per protocol field (tcp, udp
+ * and sctp into the ports map, the rest into the protos map, no ICMPv6). */
+Test(compile, elements_of_overlapping_rules)
+{
+	struct policy *p = policy_alloc();
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct classes *c;
+	struct plan *plan;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	p->file = strdup("t.json");
+	p->rules = calloc(2, sizeof(*p->rules));
+	p->rules[0] = make_rule("host", ACT_REQUIRE_IPSEC, 0x0a000005, 0x0a000005,
+				KEY(6, 5432), KEY(6, 5432));
+	p->rules[1] = make_rule("net", ACT_PERMIT, 0x0a000000, 0x0a0000ff, 0, KEY_MAX);
+	p->nrules = 2;
+	c = classify(p, CLASSIFY_ANALYSE);
+	plan = compile_plan(p, c, &co);
+	f = open_memstream(&text, &len);
+	plan_print_nft(f, plan, p);
+	fclose(f);
+	static const char *const want[] = {
+		"10.0.0.5 . tcp . 5432 comment \"host\" : goto ipsec_in",
+		/* the host's address: the network everywhere but 5432 */
+		"10.0.0.5 . tcp . 0-5431 comment \"net\" : accept",
+		"10.0.0.5 . tcp . 5433-65535 comment \"net\" : accept",
+		"10.0.0.5 . udp . 0-65535 comment \"net\" : accept",
+		/* around it: the whole network, per protocol field */
+		"10.0.0.0-10.0.0.4 . tcp . 0-65535 comment \"net\" : accept",
+		"10.0.0.6-10.0.0.255 . udp . 0-65535 comment \"net\" : accept",
+		"10.0.0.0-10.0.0.4 . 0-5 comment \"net\" : accept",
+		"10.0.0.0-10.0.0.4 . 7-16 comment \"net\" : accept",
+		"10.0.0.0-10.0.0.4 . 18-57 comment \"net\" : accept",
+		"10.0.0.0-10.0.0.4 . 59-131 comment \"net\" : accept",
+		"10.0.0.0-10.0.0.4 . sctp . 0-65535 comment \"net\" : accept",
+		"10.0.0.0-10.0.0.4 . 133-255 comment \"net\" : accept",
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert(strstr(text, want[i]), "missing \"%s\" in\n%s", want[i], text);
+	/* the host; its address: tcp x2, udp, sctp + 5 port-less protocol
+	 * runs; the two ranges around it: tcp, udp, sctp + 5 runs each */
+	cr_assert_eq(plan_elem_count(plan), 1 + (4 + 5) + 2 * (3 + 5), "%zu elements",
+		     plan_elem_count(plan));
+	cr_assert_null(strstr(text, ". icmpv6 comment"), "no ICMPv6 elements for IPv4 peers");
+	cr_assert_eq(c->info[0].boxes, 1);
+	cr_assert(!c->info[1].redundant);
+	free(text);
+	plan_free(plan);
+	classes_free(c);
+	policy_free(p);
+}

@@ -1,0 +1,310 @@
+/* Parser: every error class gives the exact message at the exact place,
+ * and all errors of a file are reported in one run. */
+#include "config.h"
+
+#include "parse.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/sagate-parse-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static char *write_file(const char *name, const char *text)
+{
+	char *path;
+	FILE *f;
+
+	cr_assert_neq(asprintf(&path, "%s/%s", dir, name), -1);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Parse text as a policy; it must fail with exactly one error, at path,
+ * for rule (or NULL), with exactly this message. */
+static void expect_error(const char *text, const char *path, const char *rule,
+			 const char *message)
+{
+	char *file = write_file("p.json", text);
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_null(p, "policy was accepted: %s", text);
+	cr_assert_eq(d.errors, 1, "%zu errors for %s (first: %s)", d.errors, text,
+		     d.count ? d.items[0].message : "none");
+	cr_assert_str_eq(d.items[0].file, file);
+	cr_assert_str_eq(d.items[0].path, path);
+	if (rule)
+		cr_assert_str_eq(d.items[0].rule ? d.items[0].rule : "(none)", rule);
+	else
+		cr_assert_null(d.items[0].rule, "unexpected rule %s", d.items[0].rule);
+	cr_assert_str_eq(d.items[0].message, message);
+	diag_list_fini(&d);
+	free(file);
+}
+
+#define RULE(x) "{\"version\": 1, \"rules\": [" x "]}"
+
+TestSuite(parse, .init = setup, .fini = teardown);
+
+Test(parse, valid_policy_is_accepted)
+{
+	char *file = write_file("ok.json",
+		"{\"version\": 1, \"hosts\": {\"a\": [\"10.0.0.0/8\", \"fd00::1-fd00::9\"]},"
+		" \"services\": {\"pg\": {\"protocol\": \"tcp\", \"ports\": [5432, \"6000-6010\"]}},"
+		" \"defaults\": {\"in\": \"block\", \"out\": \"block\"},"
+		" \"rules\": [{\"name\": \"r1\", \"action\": \"require-ipsec\", \"peers\": \"@a\","
+		" \"services\": \"pg\", \"ipsec\": {\"reqid\": 7, \"mode\": \"transport\"}}]}");
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p);
+	cr_assert_eq(d.count, 0);
+	cr_assert_eq(p->nrules, 1);
+	cr_assert_eq(p->defaults[DIR_OUT], ACT_BLOCK);
+	cr_assert_eq(p->rules[0].nkeys, 2);
+	cr_assert_eq(p->rules[0].keys[0].lo, KEY(6, 5432));
+	cr_assert_eq(p->rules[0].keys[1].hi, KEY(6, 6010));
+	cr_assert_eq(p->rules[0].peers.n, 2);
+	cr_assert(p->rules[0].ipsec.has_reqid && p->rules[0].ipsec.reqid == 7);
+	cr_assert_eq(p->rules[0].ipsec.algorithms, ALG_DEFAULT_SET);
+	cr_assert_eq(strlen(p->sha256), 64);
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
+}
+
+Test(parse, json_syntax)
+{
+	expect_error("{\"version\": 1,\n \"rules\": [}", "", NULL,
+		     "invalid JSON at line 2, column 12: unexpected token near '}'");
+}
+
+Test(parse, duplicate_json_key)
+{
+	expect_error("{\"version\": 1, \"version\": 1, \"rules\": []}", "", NULL,
+		     "invalid JSON at line 1, column 24: duplicate object key near '\"version\"'");
+}
+
+Test(parse, version)
+{
+	expect_error("{\"rules\": []}", "version", NULL,
+		     "missing \"version\" (expected 1, the only version so far)");
+	expect_error("{\"version\": 2, \"rules\": []}", "version", NULL,
+		     "unsupported version 2 (this sagate reads version 1)");
+}
+
+Test(parse, unknown_top_key)
+{
+	expect_error("{\"version\": 1, \"rulez\": [], \"rules\": []}", "rulez", NULL,
+		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, rules)");
+}
+
+Test(parse, rule_name)
+{
+	expect_error(RULE("{\"action\": \"permit\"}"), "rules[0].name", NULL,
+		     "missing \"name\" (every rule needs a unique name)");
+	expect_error(RULE("{\"name\": \"a b\", \"action\": \"permit\"}"), "rules[0].name", NULL,
+		     "rule name \"a b\" must be 1-48 letters, digits, '_', '.' or '-', starting with a letter or digit");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\"}, {\"name\": \"a\", \"action\": \"block\"}"),
+		     "rules[1].name", "a", "duplicate rule name; first used at rules[0]");
+}
+
+Test(parse, action_and_direction)
+{
+	expect_error(RULE("{\"name\": \"a\"}"), "rules[0].action", "a",
+		     "missing \"action\" (expected \"permit\", \"block\" or \"require-ipsec\")");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"allow\"}"), "rules[0].action", "a",
+		     "unknown action \"allow\" (expected \"permit\", \"block\" or \"require-ipsec\")");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"direction\": \"inbound\"}"),
+		     "rules[0].direction", "a", "unknown direction \"inbound\" (expected \"in\" or \"out\")");
+}
+
+Test(parse, unknown_rule_key_and_types)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"port\": 22}"), "rules[0].port", "a",
+		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, protocol, ports, services, ipsec, log, comment)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"log\": \"yes\"}"), "rules[0].log", "a",
+		     "expected true or false, got a string");
+}
+
+Test(parse, addresses)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": [\"10.0.0.256\"]}"),
+		     "rules[0].peers[0]", "a",
+		     "\"10.0.0.256\" is not an address, CIDR, address range or @host-group");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": [\"10.1.2.3/16\"]}"),
+		     "rules[0].peers[0]", "a",
+		     "\"10.1.2.3/16\" has host bits set below the prefix (did you mean 10.1.0.0/16?)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"fd00::/129\"}"),
+		     "rules[0].peers", "a",
+		     "\"fd00::/129\": prefix length must be 0-32 for IPv4, 0-128 for IPv6");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": [\"10.0.0.9-10.0.0.1\"]}"),
+		     "rules[0].peers[0]", "a",
+		     "range \"10.0.0.9-10.0.0.1\" is reversed: its first address is above its last");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": [\"10.0.0.1-fd00::1\"]}"),
+		     "rules[0].peers[0]", "a", "range \"10.0.0.1-fd00::1\" mixes IPv4 and IPv6");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": []}"),
+		     "rules[0].peers", "a", "empty list matches nothing (leave the key out to mean any)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"10.0.0.1\", \"local\": \"fd00::1\"}"),
+		     "rules[0]", "a", "\"peers\" and \"local\" share no address family: the rule can never match");
+}
+
+Test(parse, host_groups)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"@nope\"}"),
+		     "rules[0].peers", "a", "undefined host group \"nope\"");
+	expect_error("{\"version\": 1, \"hosts\": {\"x\": \"@y\", \"y\": [\"@x\"]}, \"rules\": ["
+		     "{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"@x\"}]}",
+		     "hosts.x", NULL, "host group \"x\" refers back to itself (a cycle through @x)");
+}
+
+Test(parse, ports)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"tcp\", \"ports\": [0]}"),
+		     "rules[0].ports[0]", "a", "port 0 is not a real port (use 1-65535)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"tcp\", \"ports\": 70000}"),
+		     "rules[0].ports", "a", "port 70000 is outside 1-65535");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"udp\", \"ports\": [\"20-10\"]}"),
+		     "rules[0].ports[0]", "a", "port range 20-10 is reversed (low must come first)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"icmp\", \"ports\": [1]}"),
+		     "rules[0].ports", "a", "ports need protocol tcp, udp or sctp; \"icmp\" has no ports");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"ports\": [22]}"),
+		     "rules[0].ports", "a", "ports need protocol tcp, udp or sctp; a rule without \"protocol\" has no ports");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"tcpp\"}"),
+		     "rules[0].protocol", "a",
+		     "unknown protocol \"tcpp\" (expected tcp, udp, icmp, icmpv6, esp, ah, gre, sctp or any)");
+}
+
+Test(parse, services)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"services\": \"pg\"}"),
+		     "rules[0].services", "a", "undefined service \"pg\"");
+	expect_error("{\"version\": 1, \"services\": {\"pg\": {\"protocol\": \"tcp\", \"ports\": 5432}}, \"rules\": ["
+		     "{\"name\": \"a\", \"action\": \"permit\", \"services\": \"pg\", \"ports\": [1]}]}",
+		     "rules[0].services", "a", "use either \"services\" or \"protocol\"/\"ports\", not both");
+}
+
+Test(parse, ipsec_options)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"ipsec\": {}}"), "rules[0].ipsec", "a",
+		     "\"ipsec\" options only apply to action \"require-ipsec\"");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"require-ipsec\", \"ipsec\": {\"mode\": \"beet\"}}"),
+		     "rules[0].ipsec.mode", "a",
+		     "unknown mode \"beet\" (expected \"any\", \"transport\" or \"tunnel\")");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"require-ipsec\", \"ipsec\": {\"algorithms\": [\"des\"]}}"),
+		     "rules[0].ipsec.algorithms[0]", "a",
+		     "unknown algorithm \"des\" (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"require-ipsec\", \"ipsec\": {\"algorithms\": [\"null\", \"sha256\"]}}"),
+		     "rules[0].ipsec.algorithms", "a",
+		     "\"null\" (ESP without encryption) contradicts encryption \"required\"");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"require-ipsec\", \"ipsec\": {\"mode\": \"tunnel\"}}"),
+		     "rules[0].ipsec.gateways", "a",
+		     "mode \"tunnel\" needs at least one gateway (who may vouch for whom)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"require-ipsec\", \"ipsec\": {\"reqid\": 0}}"),
+		     "rules[0].ipsec.reqid", "a", "reqid 0 is outside 1-4294967295");
+}
+
+/* Parse file; return the diags (caller finis). */
+static struct diag_list parse_diags(const char *file)
+{
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	policy_free(p);
+	return d;
+}
+
+Test(parse, include_cycle_and_missing)
+{
+	char *inc = write_file("inc.json", "{\"version\": 1, \"include\": [\"p.json\", \"nope.json\"]}");
+	char *pol = write_file("p.json", "{\"version\": 1, \"include\": [\"inc.json\"], \"rules\": []}");
+	struct diag_list d = parse_diags(pol);
+	char *want;
+
+	cr_assert_eq(d.errors, 2);
+	cr_assert_str_eq(d.items[0].file, inc);
+	cr_assert_str_eq(d.items[0].path, "include[0]");
+	cr_assert_neq(asprintf(&want, "include cycle: %s/p.json is already being read", dir), -1);
+	cr_assert_str_eq(d.items[0].message, want, "got %s", d.items[0].message);
+	free(want);
+	cr_assert_str_eq(d.items[1].path, "include[1]");
+	cr_assert_neq(asprintf(&want, "cannot read %s/nope.json: No such file or directory", dir), -1);
+	cr_assert_str_eq(d.items[1].message, want, "got %s", d.items[1].message);
+	free(want);
+	diag_list_fini(&d);
+	free(inc);
+	free(pol);
+}
+
+Test(parse, included_files_hold_no_rules_and_no_duplicates)
+{
+	char *inc = write_file("inc.json", "{\"version\": 1, \"hosts\": {\"a\": \"10.0.0.1\"}, \"rules\": []}");
+	char *pol = write_file("p.json", "{\"version\": 1, \"include\": [\"inc.json\"],"
+			       " \"hosts\": {\"a\": \"10.0.0.2\"}, \"rules\": []}");
+	struct diag_list d = parse_diags(pol);
+
+	cr_assert_eq(d.errors, 2);
+	cr_assert_str_eq(d.items[0].path, "rules");
+	cr_assert_str_eq(d.items[0].message,
+			 "only the policy file itself may hold rules; included files hold hosts and services");
+	cr_assert_str_eq(d.items[1].file, pol);
+	cr_assert_str_eq(d.items[1].path, "hosts.a");
+	cr_assert(strstr(d.items[1].message, "host group \"a\" is already defined at "),
+		  "got %s", d.items[1].message);
+	diag_list_fini(&d);
+	free(inc);
+	free(pol);
+}
+
+Test(parse, every_error_is_reported)
+{
+	char *pol = write_file("p.json", RULE(
+		"{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"tcp\", \"ports\": [0, 70000, \"9-1\"]},"
+		"{\"name\": \"b\", \"action\": \"nope\", \"peers\": [\"1.2.3.4/8\", \"@x\"]},"
+		"{\"name\": \"a\", \"action\": \"block\", \"extra\": 1}"));
+	struct diag_list d = parse_diags(pol);
+
+	cr_assert_eq(d.errors, 8, "got %zu errors", d.errors);
+	diag_list_fini(&d);
+	free(pol);
+}
+
+Test(parse, file_size_limit)
+{
+	struct parse_opts o = { .max_file_size = 64 };
+	char *pol = write_file("big.json", RULE("{\"name\": \"a\", \"action\": \"permit\", \"comment\": \"0123456789012345678901234567890123456789\"}"));
+	struct diag_list d;
+
+	diag_list_init(&d);
+	cr_assert_null(parse_policy_file(pol, &o, &d));
+	cr_assert_eq(d.errors, 1);
+	cr_assert(strstr(d.items[0].message, "file is larger than the limit of 64 bytes"),
+		  "got %s", d.items[0].message);
+	diag_list_fini(&d);
+	free(pol);
+}
