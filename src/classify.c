@@ -738,7 +738,7 @@ static void analyse_finish(struct cctx *c)
 	for (size_t i = 0; i < cl->nrules; i++) {
 		struct class_rule_info *in = &cl->info[i];
 
-		in->redundant = in->boxes && !c->differs[i];
+		in->redundant = c->track_next && in->boxes && !c->differs[i];
 		if (!in->redundant)
 			in->redundant_with = CLASS_NONE;
 		if (in->boxes)

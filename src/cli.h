@@ -19,9 +19,15 @@ struct cli_opts {
 	bool json;		/**< --json: machine-readable output */
 	bool no_engine;		/**< --no-engine: kernel-only require-ipsec */
 	uint16_t queue;		/**< --queue N */
+	bool dry_run;		/**< --dry-run: the kernel validates, nothing changes */
+	unsigned confirm;	/**< --confirm SECONDS: roll back unless confirmed */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);
 int cli_compile(const struct cli_opts *o, const char *file);
+int cli_apply(const struct cli_opts *o, const char *file);
+int cli_confirm(const struct cli_opts *o);
+int cli_rollback(const struct cli_opts *o);
+int cli_flush(const struct cli_opts *o);
 
 #endif

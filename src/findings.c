@@ -92,6 +92,8 @@ void findings_add(const struct policy *p, const struct classes *c,
 		const struct rule *r = &p->rules[i];
 
 		icmp_family(r, diags);
+		if (!c->analysed)
+			continue;
 		if (!in->boxes) {
 			shadowed(p, in, r, diags);
 		} else if (in->redundant && in->redundant_with == CLASS_NONE) {

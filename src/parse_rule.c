@@ -311,11 +311,45 @@ static void parse_flags(struct pctx *c, json_t *o, const char *file,
 	}
 }
 
+/* Rule names seen so far, for the duplicate check: open addressing over
+ * rule indices, so that 100,000 rules cost 100,000 probes, not n^2. */
+struct name_index {
+	uint32_t *slot;		/* rule index + 1; 0 = empty */
+	size_t mask;
+};
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* The earlier rule with this name, or NULL after remembering rule idx. */
+static const struct rule *name_seen(struct name_index *ix, const struct policy *p,
+				    const char *name, size_t idx)
+{
+	size_t i = name_hash(name) & ix->mask;
+
+	for (; ix->slot[i]; i = (i + 1) & ix->mask) {
+		const struct rule *r = &p->rules[ix->slot[i] - 1];
+
+		if (r->name && strcmp(r->name, name) == 0)
+			return r;
+	}
+	ix->slot[i] = (uint32_t)idx + 1;
+	return NULL;
+}
+
 /* Returns the rule name for messages (NULL when missing or invalid). */
 static const char *parse_name(struct pctx *c, json_t *o, const char *file,
-			      const char *path, struct policy *p)
+			      const char *path, struct policy *p,
+			      struct name_index *ix)
 {
 	json_t *v = json_object_get(o, "name");
+	const struct rule *first;
 	const char *name;
 	char q[640];
 
@@ -335,21 +369,22 @@ static const char *parse_name(struct pctx *c, json_t *o, const char *file,
 		     name, RULE_NAME_MAX);
 		return NULL;
 	}
-	for (size_t i = 0; i < p->nrules; i++)
-		if (p->rules[i].name && strcmp(p->rules[i].name, name) == 0) {
-			perr(c, file, q, name, "duplicate rule name; first used at %s",
-			     p->rules[i].path);
-			break;
-		}
+	first = name_seen(ix, p, name, p->nrules);
+	if (first)
+		perr(c, file, q, name, "duplicate rule name; first used at %s", first->path);
 	return name;
 }
 
 static void parse_rule(struct pctx *c, json_t *o, const char *file,
-		       const char *path, struct policy *p, struct rule *r)
+		       const char *path, struct policy *p, struct rule *r,
+		       struct name_index *ix)
 {
 	static const char *const actions[] = { "permit", "block", "require-ipsec", NULL };
 	static const char *const dirs[] = { "in", "out", NULL };
-	const char *name = parse_name(c, o, file, path, p);
+	const char *name;
+
+	/* the rule being parsed is looked up by index: name it first */
+	name = parse_name(c, o, file, path, p, ix);
 	int i;
 
 	r->name = strdup(name ? name : "");
@@ -391,12 +426,17 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 
 void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p)
 {
-	size_t i;
+	size_t n = json_array_size(rules), size = 16, i;
+	struct name_index ix;
 	json_t *o;
 
-	p->rules = calloc(json_array_size(rules) ? json_array_size(rules) : 1,
-			  sizeof(*p->rules));
-	if (!p->rules) {
+	while (size < 2 * n)
+		size *= 2;
+	ix.mask = size - 1;
+	ix.slot = calloc(size, sizeof(*ix.slot));
+	p->rules = calloc(n ? n : 1, sizeof(*p->rules));
+	if (!p->rules || !ix.slot) {
+		free(ix.slot);
 		c->oom = true;
 		return;
 	}
@@ -409,7 +449,8 @@ void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy
 			     pjson_type(o));
 			continue;
 		}
-		parse_rule(c, o, file, path, p, &p->rules[p->nrules]);
+		parse_rule(c, o, file, path, p, &p->rules[p->nrules], &ix);
 		p->nrules++;
 	}
+	free(ix.slot);
 }

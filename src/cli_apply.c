@@ -1,0 +1,326 @@
+/* sagate apply / rollback / confirm / flush / status: the commands that
+ * change or read the live firewall.  The kernel is changed only through
+ * nft_apply (one transaction), and the state directory only after the
+ * kernel took the change. */
+#include "config.h"
+
+#include "cli.h"
+#include "cli_common.h"
+#include "compile.h"
+#include "nft_apply.h"
+#include "state.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *mode_text(enum plan_mode m)
+{
+	return m == PLAN_ENGINE ? "engine" : "kernel-only";
+}
+
+/* The kernel rejected the engine layout but takes the kernel-only one:
+ * it has no nft queue expression (CONFIG_NFT_QUEUE).  Then, as the
+ * design asks, fall back to kernel-only mode with a clear warning. */
+static int engine_or_fallback(struct loaded *l, const char *file, uint16_t queue)
+{
+	struct diag_list probe;
+	struct loaded k;
+	int ok;
+
+	diag_list_init(&probe);
+	ok = nft_apply(l->plan, l->pol, true, &probe) == 0;
+	diag_list_fini(&probe);
+	if (ok)
+		return EXIT_OK;
+	if (cli_load(file, PLAN_KERNEL_ONLY, queue, false, &k) != EXIT_OK) {
+		cli_unload(&k);
+		return EXIT_SYSTEM;
+	}
+	diag_list_init(&probe);
+	ok = nft_apply(k.plan, k.pol, true, &probe) == 0;
+	diag_list_fini(&probe);
+	if (!ok) {	/* not the queue: let the real apply report the error */
+		cli_unload(&k);
+		return EXIT_OK;
+	}
+	diag_add(&k.diags, DIAG_WARNING, file, "", NULL,
+		 "this kernel rejects the engine layout (no nft queue expression): applying kernel-only mode, where require-ipsec means only \"arrived through IPsec\"");
+	cli_unload(l);
+	*l = k;
+	return EXIT_OK;
+}
+
+static bool confirm_pending(const char *dir)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/pending", dir);
+	return access(path, F_OK) == 0;
+}
+
+static int apply_loaded(const struct cli_opts *o, const char *file, struct loaded *l,
+			enum plan_mode mode)
+{
+	struct state_meta m = { .source = (char *)file, .mode = mode, .queue = o->queue };
+	const char *dir = state_dir();
+	unsigned gen;
+
+	memcpy(m.sha256, l->pol->sha256, sizeof(m.sha256));
+	if (o->dry_run) {
+		if (nft_apply(l->plan, l->pol, true, &l->diags) < 0)
+			return EXIT_SYSTEM;
+		printf("%s: dry run: the kernel accepts %zu kernel rules and %zu set elements (%s mode); nothing was changed\n",
+		       file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode));
+		return EXIT_OK;
+	}
+	/* record first, switch after: a failed apply leaves no trace */
+	gen = state_prepare(dir, l->pol, &m, &l->diags);
+	if (!gen)
+		return EXIT_SYSTEM;
+	if (nft_apply(l->plan, l->pol, false, &l->diags) < 0) {
+		state_discard(dir, gen);
+		return EXIT_SYSTEM;
+	}
+	if (state_commit(dir, gen, &l->diags) < 0) {
+		diag_add(&l->diags, DIAG_ERROR, dir, "", NULL,
+			 "the kernel holds the new policy, but it could not be recorded: rollback will not know it");
+		return EXIT_SYSTEM;
+	}
+	printf("%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)\n",
+	       file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), gen);
+	return EXIT_OK;
+}
+
+/* A bundle's table comment names the file the policy first came from, so
+ * that status and listings read the same after a rollback. */
+static int name_source(struct loaded *l, const struct state_meta *m)
+{
+	char *c;
+
+	if (asprintf(&c, "sagate policy %s sha256 %.16s", m->source, m->sha256) < 0)
+		return EXIT_SYSTEM;
+	free(l->plan->comment);
+	l->plan->comment = c;
+	return EXIT_OK;
+}
+
+/* Apply the generation behind `previous` and make it current. */
+static int rollback_to_previous(const char *dir, struct diag_list *d)
+{
+	unsigned prev = state_generation(dir, "previous");
+	struct state_meta m;
+	struct loaded l;
+	char *path;
+	int rc;
+
+	if (!prev) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL, "no previous policy to return to");
+		return EXIT_POLICY;
+	}
+	if (state_read_meta(dir, prev, &m, d) < 0)
+		return EXIT_SYSTEM;
+	path = state_policy_path(dir, prev);
+	rc = path ? cli_load(path, m.mode, m.queue, false, &l) : EXIT_SYSTEM;
+	if (path && rc == EXIT_OK)
+		rc = name_source(&l, &m);
+	if (path && rc == EXIT_OK && nft_apply(l.plan, l.pol, false, &l.diags) < 0)
+		rc = EXIT_SYSTEM;
+	if (rc == EXIT_OK && state_swap(dir, &l.diags) < 0)
+		rc = EXIT_SYSTEM;
+	if (path) {
+		for (size_t i = 0; i < l.diags.count; i++)
+			if (l.diags.items[i].severity == DIAG_ERROR)
+				diag_add(d, DIAG_ERROR, l.diags.items[i].file, l.diags.items[i].path,
+					 l.diags.items[i].rule, "%s", l.diags.items[i].message);
+		cli_unload(&l);
+	}
+	if (rc == EXIT_OK)
+		printf("rolled back to generation %u (%s, applied from %s)\n", prev,
+		       mode_text(m.mode), m.source);
+	free(path);
+	state_meta_fini(&m);
+	return rc;
+}
+
+/* The commit-confirm watcher: a detached process that rolls back at the
+ * deadline unless `sagate confirm` removed the pending file first.  The
+ * rename is the lock: whoever moves or removes "pending" first wins. */
+static void watcher(const char *dir, time_t deadline)
+{
+	char pending[4096], expired[4096];
+	struct diag_list d;
+	struct timespec ts;
+
+	snprintf(pending, sizeof(pending), "%s/pending", dir);
+	snprintf(expired, sizeof(expired), "%s/pending.expired", dir);
+	while (time(NULL) < deadline) {
+		ts.tv_sec = deadline - time(NULL);
+		ts.tv_nsec = 0;
+		nanosleep(&ts, NULL);
+	}
+	if (rename(pending, expired) < 0)
+		_exit(0);	/* confirmed in time */
+	diag_list_init(&d);
+	openlog("sagate", LOG_PID, LOG_DAEMON);
+	if (rollback_to_previous(dir, &d) == EXIT_OK)
+		syslog(LOG_WARNING, "apply was not confirmed in time: rolled back");
+	else
+		for (size_t i = 0; i < d.count; i++)
+			syslog(LOG_ERR, "rollback after an unconfirmed apply failed: %s",
+			       d.items[i].message);
+	unlink(expired);
+	diag_list_fini(&d);
+	_exit(0);
+}
+
+static int start_watcher(const char *dir, unsigned seconds, unsigned gen,
+			 struct diag_list *d)
+{
+	char path[4096];
+	time_t deadline = time(NULL) + seconds;
+	pid_t pid;
+	int fds[2];
+	json_t *j;
+
+	if (pipe(fds) < 0)
+		return -1;
+	fflush(NULL);	/* or the child would print our buffered output again */
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(fds[0]);
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		/* detached from the terminal: an SSH session may die */
+		pid_t me = getpid();
+
+		if (write(fds[1], &me, sizeof(me)) != sizeof(me))
+			_exit(1);
+		close(fds[1]);
+		freopen("/dev/null", "r", stdin);
+		freopen("/dev/null", "w", stdout);
+		freopen("/dev/null", "w", stderr);
+		watcher(dir, deadline);
+	}
+	close(fds[1]);
+	pid_t wpid = 0;
+
+	if (read(fds[0], &wpid, sizeof(wpid)) != sizeof(wpid))
+		wpid = 0;
+	close(fds[0]);
+	snprintf(path, sizeof(path), "%s/pending", dir);
+	j = json_pack("{s:i, s:I, s:i}", "generation", gen,
+		      "deadline", (json_int_t)deadline, "watcher", (int)wpid);
+	if (!j || state_write_json(path, j, d) < 0) {
+		json_decref(j);
+		return -1;
+	}
+	json_decref(j);
+	return 0;
+}
+
+int cli_apply(const struct cli_opts *o, const char *file)
+{
+	enum plan_mode mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
+	struct loaded l;
+	int rc;
+
+	if (!o->dry_run && confirm_pending(state_dir())) {
+		fprintf(stderr, "sagate apply: an earlier apply --confirm is waiting: run `sagate confirm` or `sagate rollback` first\n");
+		return EXIT_USAGE;
+	}
+	rc = cli_load(file, mode, o->queue, false, &l);
+	if (rc == EXIT_OK && mode == PLAN_ENGINE) {
+		rc = engine_or_fallback(&l, file, o->queue);
+		if (l.plan)
+			mode = l.plan->mode;
+	}
+	if (rc == EXIT_OK)
+		rc = apply_loaded(o, file, &l, mode);
+	if (rc == EXIT_OK && o->confirm && !o->dry_run &&
+	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), "current"),
+			  &l.diags) < 0) {
+		diag_add(&l.diags, DIAG_ERROR, state_dir(), "", NULL,
+			 "could not start the confirm timer: rolling back now");
+		struct diag_list d;
+
+		diag_list_init(&d);
+		rollback_to_previous(state_dir(), &d);
+		diag_list_fini(&d);
+		rc = EXIT_SYSTEM;
+	} else if (rc == EXIT_OK && o->confirm && !o->dry_run) {
+		printf("run `sagate confirm` within %u seconds, or this apply is rolled back\n",
+		       o->confirm);
+	}
+	cli_print_diags(stderr, &l.diags);
+	if (rc == EXIT_POLICY)
+		fprintf(stderr, "%s: not applied; the live firewall is unchanged\n", file);
+	cli_unload(&l);
+	return rc;
+}
+
+int cli_confirm(const struct cli_opts *o)
+{
+	char path[4096];
+	json_t *j;
+	json_error_t err;
+
+	(void)o;
+	snprintf(path, sizeof(path), "%s/pending", state_dir());
+	j = json_load_file(path, 0, &err);
+	if (unlink(path) < 0) {
+		fprintf(stderr, "sagate confirm: nothing to confirm (%s)\n",
+			errno == ENOENT ? "no apply --confirm is waiting, or it already rolled back" :
+			strerror(errno));
+		json_decref(j);
+		return EXIT_POLICY;
+	}
+	/* the watcher would find nothing to do; spare it the wait */
+	if (json_is_integer(json_object_get(j, "watcher")) &&
+	    json_integer_value(json_object_get(j, "watcher")) > 1)
+		kill((pid_t)json_integer_value(json_object_get(j, "watcher")), SIGTERM);
+	json_decref(j);
+	printf("confirmed: the applied policy stays\n");
+	return EXIT_OK;
+}
+
+int cli_rollback(const struct cli_opts *o)
+{
+	struct diag_list d;
+	char path[4096];
+	int rc;
+
+	(void)o;
+	snprintf(path, sizeof(path), "%s/pending", state_dir());
+	if (unlink(path) == 0)
+		printf("cancelled the pending confirm\n");
+	diag_list_init(&d);
+	rc = rollback_to_previous(state_dir(), &d);
+	cli_print_diags(stderr, &d);
+	diag_list_fini(&d);
+	return rc;
+}
+
+int cli_flush(const struct cli_opts *o)
+{
+	struct diag_list d;
+	int rc;
+
+	diag_list_init(&d);
+	rc = nft_flush_table(o->dry_run, &d) < 0 ? EXIT_SYSTEM : EXIT_OK;
+	cli_print_diags(stderr, &d);
+	diag_list_fini(&d);
+	if (rc == EXIT_OK)
+		printf(o->dry_run ? "dry run: table inet sagate would be removed\n" :
+		       "table inet sagate removed; other tables untouched\n");
+	return rc;
+}

@@ -1,0 +1,76 @@
+#include "config.h"
+
+#include "cli.h"
+#include "cli_common.h"
+#include "compile.h"
+#include "findings.h"
+#include "parse.h"
+
+#include <stdlib.h>
+
+int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse,
+	     struct loaded *l)
+{
+	struct compile_opts co = { mode, queue };
+
+	diag_list_init(&l->diags);
+	l->cls = NULL;
+	l->plan = NULL;
+	l->pol = parse_policy_file(file, NULL, &l->diags);
+	if (!l->pol)
+		return EXIT_POLICY;
+	l->cls = classify(l->pol, analyse ? CLASSIFY_ANALYSE : 0);
+	if (l->cls)
+		l->plan = compile_plan(l->pol, l->cls, &co);
+	if (!l->plan) {
+		diag_add(&l->diags, DIAG_ERROR, file, "", NULL,
+			 "out of memory while compiling");
+		return EXIT_SYSTEM;
+	}
+	findings_add(l->pol, l->cls, co.mode, &l->diags);
+	return EXIT_OK;
+}
+
+void cli_unload(struct loaded *l)
+{
+	plan_free(l->plan);
+	classes_free(l->cls);
+	policy_free(l->pol);
+	diag_list_fini(&l->diags);
+}
+
+void cli_print_diags(FILE *f, const struct diag_list *d)
+{
+	for (size_t i = 0; i < d->count; i++) {
+		char *s = diag_format(&d->items[i]);
+
+		fprintf(f, "%s\n", s ? s : "out of memory");
+		free(s);
+	}
+}
+
+json_t *cli_diags_json(const struct diag_list *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->count; i++) {
+		const struct diag *x = &d->items[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s?, s:s}",
+			"severity", x->severity == DIAG_ERROR ? "error" : "warning",
+			"file", x->file ? x->file : "", "path", x->path ? x->path : "",
+			"rule", x->rule, "message", x->message ? x->message : "out of memory"));
+	}
+	return a;
+}
+
+int cli_dump_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	int rc = s && printf("%s\n", s) >= 0 && fflush(stdout) == 0 ? 0 : -1;
+
+	free(s);
+	json_decref(j);
+	return rc;
+}
+

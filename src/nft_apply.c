@@ -1,0 +1,278 @@
+#include "config.h"
+
+#include "nft_apply.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+
+/* Largest acknowledgement: an error that echoes a whole message (when the
+ * kernel will not cap it) is one element list (64 KiB) plus headers. */
+#define RECV_BUF (128u << 10)
+/* Socket memory an acknowledgement takes in the receive queue (skb
+ * overhead included), with room to spare. */
+#define ACK_TRUESIZE 2048u
+/* sendmsg() runs the whole transaction before it returns, so every
+ * acknowledgement is queued by then; this only bounds a broken kernel. */
+#define ACK_TIMEOUT_MS 10000
+
+struct acks {
+	const struct nft_batch *b;
+	struct diag_list *d;
+	const char *file;
+	size_t acked;		/* acknowledgements of our messages, errors included */
+	size_t errors;
+	bool batch_failed;	/* an error blamed on BATCH_BEGIN: nothing else follows */
+	bool lost;		/* the receive queue overflowed */
+	bool garbled;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The extended ack: the kernel's message and the offset of the attribute it
+ * blamed, both optional, after the (possibly capped) copy of our header. */
+static void parse_ext_ack(const struct nlmsghdr *nlh, const struct nlmsgerr *e,
+			  const char **msg, uint32_t *off)
+{
+	size_t hlen = sizeof(*e);
+	const struct nlattr *a;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+		if (e->msg.nlmsg_len < sizeof(struct nlmsghdr))
+			return;
+		hlen += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	}
+	if (mnl_nlmsg_size(hlen) > nlh->nlmsg_len)
+		return;
+	mnl_attr_for_each(a, nlh, hlen) {
+		switch (mnl_attr_get_type(a)) {
+		case NLMSGERR_ATTR_MSG:
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+				*msg = mnl_attr_get_str(a);
+			break;
+		case NLMSGERR_ATTR_OFFS:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				*off = mnl_attr_get_u32(a);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int on_error(const struct nlmsghdr *nlh, void *data)
+{
+	struct acks *c = data;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const char *kmsg = NULL;
+	uint32_t seq, off = 0;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+		c->garbled = true;
+		return MNL_CB_OK;
+	}
+	seq = e->msg.nlmsg_seq;
+	if (!nft_batch_has_seq(c->b, seq))
+		return MNL_CB_OK;	/* not ours */
+	if (nft_batch_is_begin(c->b, seq))
+		c->batch_failed = true;
+	else
+		c->acked++;
+	if (e->error == 0)
+		return MNL_CB_OK;
+	parse_ext_ack(nlh, e, &kmsg, &off);
+	nft_batch_report(c->b, seq, off, -e->error, kmsg, c->d);
+	c->errors++;
+	return MNL_CB_OK;
+}
+
+static void set_buf(int fd, int force, int plain, size_t want)
+{
+	int v = want > (size_t)(INT32_MAX / 2) ? INT32_MAX / 2 : (int)want;
+
+	/* FORCE needs CAP_NET_ADMIN (which an apply has); else up to rmem_max */
+	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, plain, &v, sizeof(v));
+}
+
+static struct mnl_socket *open_socket(const struct nft_batch_stats *st, const char *file,
+				      struct diag_list *d)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	int one = 1, fd;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		diag_add(d, DIAG_ERROR, file, "", NULL, "netlink socket for nf_tables: %s",
+			 strerror(errno));
+		if (nl)
+			mnl_socket_close(nl);
+		return NULL;
+	}
+	/* old kernels lack these: errors then come without text or offset */
+	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	fd = mnl_socket_get_fd(nl);
+	/* the transaction is one sendmsg(): the send buffer must hold it all,
+	 * the receive buffer every acknowledgement */
+	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, st->bytes + (64u << 10));
+	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, st->acks * ACK_TRUESIZE + (256u << 10));
+	return nl;
+}
+
+static int send_batch(struct mnl_socket *nl, const struct nft_batch *b,
+		      const struct nft_batch_stats *st, const char *file, struct diag_list *d)
+{
+	size_t n = nft_batch_iovec_len(b);
+	struct iovec *iov = calloc(n, sizeof(*iov));
+	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	struct msghdr msg = { .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iovlen = n };
+	ssize_t sent;
+
+	if (!iov) {
+		diag_add(d, DIAG_ERROR, file, "", NULL, "out of memory");
+		return -1;
+	}
+	nft_batch_iovec(b, iov);
+	msg.msg_iov = iov;
+	do
+		sent = sendmsg(mnl_socket_get_fd(nl), &msg, 0);
+	while (sent < 0 && errno == EINTR);
+	free(iov);
+	if (sent < 0) {
+		diag_add(d, DIAG_ERROR, file, "", NULL,
+			 "sending the transaction (%zu bytes, %zu messages): %s%s", st->bytes,
+			 st->messages, strerror(errno),
+			 errno == EMSGSIZE ? " (the socket send buffer is too small)" : "");
+		return -1;
+	}
+	if ((size_t)sent != st->bytes) {
+		diag_add(d, DIAG_ERROR, file, "", NULL, "sent %zd of %zu bytes", sent, st->bytes);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read every acknowledgement, then decide. */
+static int read_acks(struct mnl_socket *nl, struct acks *c, size_t expected)
+{
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = on_error };
+	int fd = mnl_socket_get_fd(nl);
+	char *buf = malloc(RECV_BUF);
+
+	if (!buf) {
+		diag_add(c->d, DIAG_ERROR, c->file, "", NULL, "out of memory");
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = recv(fd, buf, RECV_BUF, MSG_DONTWAIT);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (n > 0) {
+			if (mnl_cb_run2(buf, (size_t)n, 0, mnl_socket_get_portid(nl), NULL, c,
+					ctl, NLMSG_MIN_TYPE) < 0)
+				c->garbled = true;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ENOBUFS) {
+			c->lost = true;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			diag_add(c->d, DIAG_ERROR, c->file, "", NULL,
+				 "reading acknowledgements: %s", strerror(errno));
+			break;
+		}
+		/* queue drained */
+		if (c->acked >= expected || c->batch_failed || c->lost)
+			break;
+		if (poll(&p, 1, ACK_TIMEOUT_MS) <= 0)
+			break;
+	}
+	free(buf);
+	if (c->lost)
+		diag_add(c->d, DIAG_ERROR, c->file, "", NULL,
+			 "acknowledgements were lost (receive queue overflow): the outcome is "
+			 "unknown, check `nft list table inet %s`", PLAN_TABLE);
+	else if (c->garbled)
+		diag_add(c->d, DIAG_ERROR, c->file, "", NULL, "malformed acknowledgement from the kernel");
+	else if (c->acked < expected && !c->batch_failed && !c->errors)
+		diag_add(c->d, DIAG_ERROR, c->file, "", NULL,
+			 "the kernel acknowledged %zu of %zu messages", c->acked, expected);
+	if (c->lost || c->garbled || c->errors || c->batch_failed || c->acked < expected)
+		return -1;
+	return 0;
+}
+
+static int run(const struct nft_batch *b, const char *file, struct diag_list *d,
+	       struct nft_batch_stats *st)
+{
+	struct acks c = { .b = b, .d = d, .file = file };
+	struct mnl_socket *nl;
+	int ret = -1;
+
+	nft_batch_get_stats(b, st);
+	nl = open_socket(st, file, d);
+	if (!nl)
+		return -1;
+	if (send_batch(nl, b, st, file, d) == 0)
+		ret = read_acks(nl, &c, st->acks);
+	mnl_socket_close(nl);
+	return ret;
+}
+
+int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
+		       struct nft_apply_stats *st, struct diag_list *d)
+{
+	struct nft_apply_stats local;
+	struct nft_batch *b;
+	double t0 = now(), t1;
+	int ret;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	b = nft_build_plan(p, pol, dry_run ? NFT_BUILD_CHECK : 0, d);
+	t1 = now();
+	st->build_seconds = t1 - t0;
+	if (!b)
+		return -1;
+	ret = run(b, pol->file, d, &st->batch);
+	st->kernel_seconds = now() - t1;
+	nft_batch_free(b);
+	return ret;
+}
+
+int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
+	      struct diag_list *d)
+{
+	return nft_apply_measured(p, pol, dry_run, NULL, d);
+}
+
+int nft_flush_table(bool dry_run, struct diag_list *d)
+{
+	struct nft_batch_stats st;
+	struct nft_batch *b = nft_build_flush(dry_run ? NFT_BUILD_CHECK : 0, d);
+	int ret;
+
+	if (!b)
+		return -1;
+	ret = run(b, "table inet " PLAN_TABLE, d, &st);
+	nft_batch_free(b);
+	return ret;
+}

@@ -1,0 +1,42 @@
+/* nft_apply: send a plan to the kernel as one nf_tables transaction.
+ *
+ * The transaction replaces table inet sagate and nothing else; it all
+ * lands or none of it does.  Every message asks for an acknowledgement
+ * and every acknowledgement is read before the result is decided; a
+ * kernel error becomes a diagnostic that names the policy rule behind
+ * the failing message (see nft_build.h), with the kernel's extended-ack
+ * text when it gave one.  Needs CAP_NET_ADMIN in the network namespace.
+ */
+#ifndef SAGATE_NFT_APPLY_H
+#define SAGATE_NFT_APPLY_H
+
+#include "diag.h"
+#include "model.h"
+#include "nft_build.h"
+#include "plan.h"
+
+#include <stdbool.h>
+
+/** What an apply cost. */
+struct nft_apply_stats {
+	struct nft_batch_stats batch;
+	double build_seconds;	/**< plan -> netlink messages */
+	double kernel_seconds;	/**< sendmsg() and reading every acknowledgement */
+};
+
+/** Replace table inet sagate with plan p (pol names the rules).
+ *  dry_run: the kernel checks the whole transaction, then discards it
+ *  (the batch has no end message), so nothing changes.
+ *  Returns 0, or -1 with errors added to d. */
+int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
+	      struct diag_list *d);
+
+/** nft_apply, and what it cost (st may be NULL). */
+int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
+		       struct nft_apply_stats *st, struct diag_list *d);
+
+/** Delete table inet sagate; no error when there is none.  Other tables
+ *  are not touched.  Returns 0, or -1 with errors added to d. */
+int nft_flush_table(bool dry_run, struct diag_list *d);
+
+#endif

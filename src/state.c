@@ -1,0 +1,255 @@
+#include "config.h"
+
+#include "bundle.h"
+#include "state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void state_meta_fini(struct state_meta *m)
+{
+	free(m->source);
+	m->source = NULL;
+}
+
+const char *state_dir(void)
+{
+	const char *d = getenv("SAGATE_STATE_DIR");
+
+	return d && *d ? d : STATE_DEFAULT_DIR;
+}
+
+static int fail(struct diag_list *d, const char *path, const char *what)
+{
+	diag_add(d, DIAG_ERROR, path, "", NULL, "%s: %s", what, strerror(errno));
+	return -1;
+}
+
+int state_write_json(const char *path, json_t *j, struct diag_list *d)
+{
+	char tmp[PATH_MAX];
+	int fd, rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(d, tmp, "cannot create");
+	if (json_dumpfd(j, fd, JSON_INDENT(1) | JSON_PRESERVE_ORDER) < 0 ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+		fail(d, tmp, "cannot write");
+	} else if (close(fd) < 0) {
+		fd = -1;
+		fail(d, tmp, "cannot write");
+	} else {
+		fd = -1;
+		rc = rename(tmp, path) < 0 ? fail(d, path, "cannot rename into place") : 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+static void gen_dir(char *buf, size_t len, const char *dir, unsigned gen)
+{
+	snprintf(buf, len, "%s/gen-%06u", dir, gen);
+}
+
+char *state_policy_path(const char *dir, unsigned gen)
+{
+	char *p;
+
+	return asprintf(&p, "%s/gen-%06u/policy.json", dir, gen) < 0 ? NULL : p;
+}
+
+unsigned state_generation(const char *dir, const char *which)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+	unsigned gen;
+
+	snprintf(link, sizeof(link), "%s/%s", dir, which);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	return sscanf(target, "gen-%u", &gen) == 1 ? gen : 0;
+}
+
+/* Highest generation number present, so a new one never reuses a name. */
+static unsigned last_generation(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	unsigned max = 0, g;
+
+	if (!dh)
+		return 0;
+	while ((e = readdir(dh)))
+		if (sscanf(e->d_name, "gen-%u", &g) == 1 && g > max)
+			max = g;
+	closedir(dh);
+	return max;
+}
+
+static json_t *meta_json(const struct state_meta *m)
+{
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}", "source", m->source,
+			 "sha256", m->sha256,
+			 "mode", m->mode == PLAN_ENGINE ? "engine" : "kernel-only",
+			 "queue", m->queue, "applied_at", (json_int_t)m->applied_at,
+			 "generation", m->generation);
+}
+
+unsigned state_prepare(const char *dir, const struct policy *p,
+		       const struct state_meta *m, struct diag_list *d)
+{
+	struct state_meta meta = *m;
+	char gdir[PATH_MAX], path[PATH_MAX + 16];
+	json_t *bundle, *mj;
+	unsigned gen;
+	int rc;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fail(d, dir, "cannot create the state directory");
+		return 0;
+	}
+	gen = last_generation(dir) + 1;
+	gen_dir(gdir, sizeof(gdir), dir, gen);
+	if (mkdir(gdir, 0700) < 0) {
+		fail(d, gdir, "cannot create");
+		return 0;
+	}
+	meta.generation = gen;
+	meta.applied_at = (long long)time(NULL);
+	bundle = bundle_from_policy(p);
+	mj = meta_json(&meta);
+	snprintf(path, sizeof(path), "%s/policy.json", gdir);
+	rc = bundle && mj ? state_write_json(path, bundle, d) : -1;
+	snprintf(path, sizeof(path), "%s/meta.json", gdir);
+	if (rc == 0)
+		rc = state_write_json(path, mj, d);
+	json_decref(bundle);
+	json_decref(mj);
+	if (rc < 0) {
+		if (!bundle || !mj)
+			diag_add(d, DIAG_ERROR, dir, "", NULL, "out of memory");
+		state_discard(dir, gen);
+		return 0;
+	}
+	return gen;
+}
+
+void state_discard(const char *dir, unsigned gen)
+{
+	char gdir[PATH_MAX], path[PATH_MAX + 16];
+
+	gen_dir(gdir, sizeof(gdir), dir, gen);
+	snprintf(path, sizeof(path), "%s/policy.json", gdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/meta.json", gdir);
+	unlink(path);
+	rmdir(gdir);
+}
+
+/* Point link `which` at generation gen, atomically. */
+static int set_link(const char *dir, const char *which, unsigned gen,
+		    struct diag_list *d)
+{
+	char link[PATH_MAX], tmp[PATH_MAX + 16], target[32];
+
+	snprintf(link, sizeof(link), "%s/%s", dir, which);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", link, (int)getpid());
+	snprintf(target, sizeof(target), "gen-%06u", gen);
+	unlink(tmp);
+	if (symlink(target, tmp) < 0)
+		return fail(d, tmp, "cannot create");
+	if (rename(tmp, link) < 0) {
+		unlink(tmp);
+		return fail(d, link, "cannot switch");
+	}
+	return 0;
+}
+
+/* Remove generations beyond the newest STATE_KEEP, except linked ones. */
+static void prune(const char *dir)
+{
+	unsigned last = last_generation(dir), cur = state_generation(dir, "current");
+	unsigned prev = state_generation(dir, "previous");
+
+	for (unsigned g = 1; last > STATE_KEEP && g <= last - STATE_KEEP; g++)
+		if (g != cur && g != prev)
+			state_discard(dir, g);
+}
+
+int state_commit(const char *dir, unsigned gen, struct diag_list *d)
+{
+	unsigned cur = state_generation(dir, "current");
+
+	if (cur && set_link(dir, "previous", cur, d) < 0)
+		return -1;
+	if (set_link(dir, "current", gen, d) < 0)
+		return -1;
+	prune(dir);
+	return 0;
+}
+
+int state_swap(const char *dir, struct diag_list *d)
+{
+	unsigned cur = state_generation(dir, "current");
+	unsigned prev = state_generation(dir, "previous");
+
+	if (!prev) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL, "no previous policy to return to");
+		return -1;
+	}
+	if (set_link(dir, "current", prev, d) < 0)
+		return -1;
+	return cur ? set_link(dir, "previous", cur, d) : 0;
+}
+
+int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
+		    struct diag_list *d)
+{
+	char path[PATH_MAX];
+	json_error_t err;
+	json_t *j, *v;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(path, sizeof(path), "%s/gen-%06u/meta.json", dir, gen);
+	j = json_load_file(path, 0, &err);
+	if (!j) {
+		diag_add(d, DIAG_ERROR, path, "", NULL, "cannot read: %s", err.text);
+		return -1;
+	}
+	/* our own file, but a disk can lie: check every field we use */
+	if (!json_is_string(v = json_object_get(j, "source")) ||
+	    !(m->source = strdup(json_string_value(v))) ||
+	    !json_is_string(v = json_object_get(j, "sha256")) ||
+	    strlen(json_string_value(v)) != 64 ||
+	    !json_is_string(json_object_get(j, "mode")) ||
+	    !json_is_integer(json_object_get(j, "queue")) ||
+	    !json_is_integer(json_object_get(j, "applied_at"))) {
+		diag_add(d, DIAG_ERROR, path, "", NULL, "damaged state file");
+		json_decref(j);
+		state_meta_fini(m);
+		return -1;
+	}
+	memcpy(m->sha256, json_string_value(v), 65);
+	m->mode = strcmp(json_string_value(json_object_get(j, "mode")), "engine") ?
+		  PLAN_KERNEL_ONLY : PLAN_ENGINE;
+	m->queue = (uint16_t)json_integer_value(json_object_get(j, "queue"));
+	m->applied_at = json_integer_value(json_object_get(j, "applied_at"));
+	m->generation = gen;
+	json_decref(j);
+	return 0;
+}

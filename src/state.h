@@ -1,0 +1,63 @@
+/* state: what sagate applied, kept on disk for rollback and status.
+ *
+ * Layout of the state directory (default /var/lib/sagate):
+ *   gen-NNNNNN/policy.json   the applied policy as a bundle (bundle.h)
+ *   gen-NNNNNN/meta.json     source file, digest, mode, queue, time
+ *   current -> gen-...       what the kernel should hold
+ *   previous -> gen-...      what it held before (rollback target)
+ *   pending                  a commit-confirm that has not been confirmed
+ * A generation is written completely (write, fsync, rename) before a
+ * symlink is switched to it by rename(2), so a crash at any moment leaves
+ * either the old or the new state, never half of one.
+ */
+#ifndef SAGATE_STATE_H
+#define SAGATE_STATE_H
+
+#include "diag.h"
+#include "model.h"
+#include "plan.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define STATE_DEFAULT_DIR "/var/lib/sagate"
+#define STATE_KEEP 10		/**< generations kept; older ones are removed */
+
+/** What a generation records besides the policy. */
+struct state_meta {
+	char *source;		/**< policy file as the user named it */
+	char sha256[65];	/**< digest of the policy as read then */
+	enum plan_mode mode;
+	uint16_t queue;
+	long long applied_at;	/**< seconds since the epoch */
+	unsigned generation;
+};
+
+void state_meta_fini(struct state_meta *m);
+
+/** The directory to use: SAGATE_STATE_DIR if set, else the default. */
+const char *state_dir(void);
+
+/** Write a new generation for p (not yet current).  Returns its number,
+ *  or 0 with an error in d. */
+unsigned state_prepare(const char *dir, const struct policy *p,
+		       const struct state_meta *m, struct diag_list *d);
+/** Make generation gen current; the old current becomes previous. */
+int state_commit(const char *dir, unsigned gen, struct diag_list *d);
+/** Remove a prepared generation that was never committed. */
+void state_discard(const char *dir, unsigned gen);
+/** Swap current and previous (after a rollback was applied). */
+int state_swap(const char *dir, struct diag_list *d);
+
+/** Generation behind "current" or "previous": 0 when there is none. */
+unsigned state_generation(const char *dir, const char *which);
+/** Paths of a generation's files; caller frees. */
+char *state_policy_path(const char *dir, unsigned gen);
+/** Read a generation's meta; 0 or -1 with an error in d. */
+int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
+		    struct diag_list *d);
+
+/** Write a small JSON file atomically (temp file, fsync, rename). */
+int state_write_json(const char *path, json_t *j, struct diag_list *d);
+
+#endif
