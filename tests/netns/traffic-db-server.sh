@@ -16,45 +16,20 @@ tmp=$(mktemp -d)
 . "$top/tests/lib/netns.sh"
 netns_require_root
 cleanup() {
-	ip netns del "$db" 2>/dev/null
-	ip netns del "$net" 2>/dev/null
+	topo_down "$db" "$net"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-ip netns add "$db" && ip netns add "$net" || exit 1
-ip link add veth-db netns "$db" type veth peer name veth-net netns "$net" || exit 1
-ip -n "$db" link set lo up
-ip -n "$net" link set lo up
-ip -n "$db" link set veth-db up
-ip -n "$net" link set veth-net up
-ip -n "$db" addr add 10.77.0.10/24 dev veth-db
-ip -n "$db" addr add fd77::10/64 dev veth-db nodad
-# the other hosts: an app server, an admin, a stranger
-for a in 10.77.0.21 10.77.0.30 10.77.0.66; do ip -n "$net" addr add $a/24 dev veth-net; done
-for a in fd77::21 fd77::30 fd77::66; do ip -n "$net" addr add $a/64 dev veth-net nodad; done
+. "$top/tests/lib/topology.sh"
+topo_up "$db" "$net" || { echo "FAIL: cannot build the namespaces"; exit 1; }
 
 cd "$top" || exit 1
 "$sagate" compile --no-engine policies/db-server.json >"$tmp/db.nft" 2>/dev/null &&
 	ip netns exec "$db" nft -f "$tmp/db.nft" || { bad "load the db-server ruleset"; exit 1; }
 
-# tcp FROM DST PORT: prints "open" (reset or accept came back) or "dropped"
-tcp() {
-	local out
-	out=$(ip netns exec "$net" timeout 2 bash -c \
-		"exec 3<>/dev/tcp/$2/$3" 2>&1)
-	case $? in
-	0) echo open ;;
-	124) echo dropped ;;
-	*) grep -q "refused" <<<"$out" && echo open || echo "error: $out" ;;
-	esac
-}
-# the source address is chosen by binding: route via a per-source rule is
-# overkill, so we give each probe its own source with ip's "src" hint
 probe_from() {	# SRC DST PORT
-	local dst=$2
-	ip -n "$net" route replace "$dst" dev veth-net src "$1" 2>/dev/null
-	tcp "$1" "$dst" "$3"
+	tcp_probe "$net" "$@"
 }
 counter() {	# ELEMENT-COMMENT: packets of every element with that rule name
 	ip netns exec "$db" nft list table inet sagate |
