@@ -29,5 +29,7 @@ int cli_apply(const struct cli_opts *o, const char *file);
 int cli_confirm(const struct cli_opts *o);
 int cli_rollback(const struct cli_opts *o);
 int cli_flush(const struct cli_opts *o);
+int cli_status(const struct cli_opts *o);
+int cli_list(const struct cli_opts *o);
 
 #endif

@@ -449,37 +449,36 @@ static int check_elem(struct nft_batch *b, const struct plan_set *s,
 		      const struct plan_elem *e)
 {
 	const struct rule *r = elem_rule(b, e);
+	const char *why = NULL;
 	char key[512];
 
-	plan_format_elem_key(key, sizeof(key), s, e);
-	if (!r) {
-		fail(b, NULL, "map %s element %s: rule index %u is not in the policy",
-		     s->name, key, e->rule);
-		return -1;
-	}
-	for (size_t i = 0; i < s->nfields; i++) {
+	for (size_t i = 0; i < s->nfields && !why; i++)
 		if (e->lo[i] > e->hi[i] || e->hi[i] > field_max(s->fields[i]) ||
-		    (!s->interval && e->lo[i] != e->hi[i])) {
-			fail(b, r, "map %s element %s: field %zu is not a valid %s",
-			     s->name, key, i + 1, s->interval ? "range" : "single value");
-			return -1;
-		}
-	}
+		    (!s->interval && e->lo[i] != e->hi[i]))
+			why = s->interval ? "a field is not a valid range" :
+			      "a field is not a single value";
 	switch (e->verdict.kind) {
 	case PV_ACCEPT:
 	case PV_DROP:
-		return 0;
+		break;
 	case PV_GOTO:
 	case PV_JUMP:
-		if (e->verdict.chain)
-			return 0;
+		if (!e->verdict.chain)
+			why = "goto / jump without a chain";
 		break;
 	case PV_NONE:
 	case PV_QUEUE:
+		why = "a verdict map element must accept, drop, goto or jump";
 		break;
 	}
-	fail(b, r, "map %s element %s: a verdict map element must accept, drop, goto or jump",
-	     s->name, key);
+	if (r && !why)
+		return 0;
+	plan_format_elem_key(key, sizeof(key), s, e);
+	if (!r)
+		fail(b, NULL, "map %s element %s: rule index %u is not in the policy",
+		     s->name, key, e->rule);
+	else
+		fail(b, r, "map %s element %s: %s", s->name, key, why);
 	return -1;
 }
 

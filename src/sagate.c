@@ -22,9 +22,11 @@ static const char usage[] =
 	"  confirm         keep what `apply --confirm` applied\n"
 	"  rollback        return to the policy applied before the current one\n"
 	"  flush           remove table inet sagate (and nothing else)\n"
+	"  status          what is applied, and whether the kernel holds it\n"
+	"  list            per policy rule: kernel elements and their counters\n"
 	"\n"
 	"Options:\n"
-	"  -j, --json          machine-readable output (check, compile)\n"
+	"  -j, --json          machine-readable output (check, compile, status, list)\n"
 	"  -k, --no-engine     kernel-only mode: enforce require-ipsec without sagated\n"
 	"  -q, --queue N       NFQUEUE number for sagated (default 0)\n"
 	"  -n, --dry-run       apply, flush: the kernel validates, nothing changes\n"
@@ -49,6 +51,8 @@ static const struct command commands[] = {
 	{ "confirm", NULL, cli_confirm },
 	{ "rollback", NULL, cli_rollback },
 	{ "flush", NULL, cli_flush },
+	{ "status", NULL, cli_status },
+	{ "list", NULL, cli_list },
 };
 
 static int parse_seconds(const char *s, unsigned *out)

@@ -48,6 +48,13 @@ grep -q 'comment "sagate policy policies/db-server.json' "$tmp/db" &&
 	ok "the table names its source policy" || bad "table comment"
 grep -q "tcp dport 9999" "$tmp/db" && ok "the foreign table survived apply" || bad "foreign table lost"
 
+st=$(SAGATE_STATE_DIR=$SAGATE_STATE_DIR in_ns "$sagate" --json status)
+[ "$(jq -r .kernel <<<"$st")" = "matches the applied policy" ] &&
+	[ "$(jq -r .applied.source <<<"$st")" = policies/db-server.json ] &&
+	ok "status: the kernel holds the applied policy" || bad "status: $st"
+n=$(in_ns "$sagate" --json list | jq '.rules | length')
+[ "$n" = 6 ] && ok "list: one line per policy rule" || bad "list: $n rules"
+
 sg apply --dry-run -k policies/web-server.json >/dev/null
 same_as "$tmp/db" "dry run over a live policy changes nothing"
 
@@ -87,6 +94,8 @@ sg confirm >/dev/null
 
 sg flush >/dev/null && ok "flush" || bad "flush"
 same_as "$tmp/foreign" "flush removes table inet sagate and nothing else"
+[ "$(in_ns "$sagate" --json status | jq -r .kernel)" = missing ] &&
+	ok "status after flush: the table is missing" || bad "status after flush"
 sg flush >/dev/null && ok "flush without a table is not an error" || bad "second flush"
 
 # a killed apply: the transaction is one sendmsg, so the kernel holds the

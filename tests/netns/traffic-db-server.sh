@@ -97,6 +97,11 @@ if ip netns exec "$net" ping -4 -c 3 -i 0.2 -W 2 -I 10.77.0.21 10.77.0.10 >/dev/
 else
 	bad "a permitted ICMP flow stopped"
 fi
+# sagate list reads the same counters back from the kernel
+pk=$(ip netns exec "$db" "$sagate" --json list | jq '[.rules[] | select(.rule == "postgresql-others") | .packets] | add')
+[ "${pk:-0}" -gt 0 ] && ok "sagate list shows the kernel's counters (postgresql-others: $pk packets)" ||
+	bad "sagate list: postgresql-others shows ${pk:-nothing}"
+
 # a permit rule: the web server's http from anyone gets through (a reset
 # comes back from the closed port), ssh from a stranger does not
 "$sagate" compile --no-engine policies/web-server.json >"$tmp/web.nft" 2>/dev/null &&

@@ -1,0 +1,220 @@
+/* sagate status / list: what is live, read from the kernel, next to what
+ * the state directory says was applied. */
+#include "config.h"
+
+#include "cli.h"
+#include "cli_common.h"
+#include "nft_read.h"
+#include "parse.h"
+#include "state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Everything status and list report. */
+struct view {
+	struct diag_list diags;
+	struct nft_live live;
+	struct state_meta meta;	/* valid when gen */
+	unsigned gen, prev;
+	struct policy *pol;	/* the applied bundle, for rule order; may be NULL */
+	json_t *pending;	/* the pending confirm, or NULL */
+};
+
+static int view_load(struct view *v)
+{
+	const char *dir = state_dir();
+	char path[4096];
+
+	memset(v, 0, sizeof(*v));
+	diag_list_init(&v->diags);
+	if (nft_read_live(&v->live, &v->diags) < 0)
+		return EXIT_SYSTEM;
+	v->gen = state_generation(dir, "current");
+	v->prev = state_generation(dir, "previous");
+	if (v->gen && state_read_meta(dir, v->gen, &v->meta, &v->diags) == 0) {
+		char *pp = state_policy_path(dir, v->gen);
+
+		v->pol = pp ? parse_policy_file(pp, NULL, &v->diags) : NULL;
+		free(pp);
+	} else {
+		v->gen = 0;
+	}
+	snprintf(path, sizeof(path), "%s/pending", dir);
+	v->pending = json_load_file(path, 0, NULL);
+	return EXIT_OK;
+}
+
+static void view_fini(struct view *v)
+{
+	nft_live_fini(&v->live);
+	state_meta_fini(&v->meta);
+	policy_free(v->pol);
+	json_decref(v->pending);
+	diag_list_fini(&v->diags);
+}
+
+/* Does the live table carry the applied policy's source and digest? */
+static const char *kernel_state(const struct view *v)
+{
+	char want[64];
+
+	if (!v->live.present)
+		return "missing";
+	if (!v->gen)
+		return "present, but no applied policy is recorded here";
+	snprintf(want, sizeof(want), "sha256 %.16s", v->meta.sha256);
+	return v->live.comment && strstr(v->live.comment, want) ? "matches the applied policy" :
+	       "differs from the applied policy";
+}
+
+static uint64_t cleartext_drops(const struct nft_live *l)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < l->nrules; i++)
+		if (strstr(l->rules[i].comment, "in cleartext") ||
+		    strstr(l->rules[i].comment, "would leave in cleartext") ||
+		    strstr(l->rules[i].comment, "no SA would protect it"))
+			n += l->rules[i].packets;
+	return n;
+}
+
+static void time_text(long long t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+int cli_status(const struct cli_opts *o)
+{
+	struct view v;
+	int rc = view_load(&v);
+	char when[64] = "";
+
+	if (rc != EXIT_OK) {
+		cli_print_diags(stderr, &v.diags);
+		view_fini(&v);
+		return rc;
+	}
+	if (v.gen)
+		time_text(v.meta.applied_at, when, sizeof(when));
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I}",
+			"kernel", kernel_state(&v), "table_present", v.live.present,
+			"table_comment", v.live.comment,
+			"sets", (json_int_t)v.live.sets, "elements", (json_int_t)v.live.elements,
+			"cleartext_dropped", (json_int_t)cleartext_drops(&v.live));
+
+		if (v.gen)
+			json_object_set_new(j, "applied", json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}",
+				"source", v.meta.source, "sha256", v.meta.sha256,
+				"mode", v.meta.mode == PLAN_ENGINE ? "engine" : "kernel-only",
+				"generation", v.gen, "applied_at", when, "queue", v.meta.queue));
+		if (v.prev)
+			json_object_set_new(j, "previous_generation", json_integer(v.prev));
+		if (v.pending)
+			json_object_set(j, "pending_confirm", v.pending);
+		rc = cli_dump_json(j) < 0 ? EXIT_SYSTEM : EXIT_OK;
+	} else {
+		if (v.gen)
+			printf("policy:    %s (generation %u, %s mode, applied %s)\n"
+			       "digest:    %s\n", v.meta.source, v.gen,
+			       v.meta.mode == PLAN_ENGINE ? "engine" : "kernel-only", when,
+			       v.meta.sha256);
+		else
+			printf("policy:    none applied (state directory %s)\n", state_dir());
+		printf("kernel:    table inet sagate %s\n", kernel_state(&v));
+		if (v.live.present)
+			printf("contents:  %zu sets, %zu elements; %llu packets dropped for arriving or leaving in cleartext on require-ipsec flows\n",
+			       v.live.sets, v.live.elements,
+			       (unsigned long long)cleartext_drops(&v.live));
+		if (v.prev)
+			printf("rollback:  to generation %u\n", v.prev);
+		if (v.pending && json_is_integer(json_object_get(v.pending, "deadline"))) {
+			time_text(json_integer_value(json_object_get(v.pending, "deadline")),
+				  when, sizeof(when));
+			printf("confirm:   pending: rolled back at %s unless `sagate confirm`\n", when);
+		}
+	}
+	cli_print_diags(stderr, &v.diags);
+	view_fini(&v);
+	return rc;
+}
+
+/* One line per policy rule, in policy order, with the kernel's counters
+ * of the elements that carry its name; then the kernel's own rules. */
+int cli_list(const struct cli_opts *o)
+{
+	struct view v;
+	int rc = view_load(&v);
+	json_t *rules = json_array(), *kernel = json_array();
+
+	if (rc != EXIT_OK) {
+		cli_print_diags(stderr, &v.diags);
+		view_fini(&v);
+		json_decref(rules);
+		json_decref(kernel);
+		return rc;
+	}
+	if (!o->json)
+		printf("%-32s %-13s %-4s %9s %12s %14s\n", "RULE", "ACTION", "DIR",
+		       "ELEMENTS", "PACKETS", "BYTES");
+	for (size_t i = 0; v.pol && i < v.pol->nrules; i++) {
+		const struct rule *r = &v.pol->rules[i];
+		const struct nft_count *c = nft_live_elem(&v.live, r->name);
+		unsigned long long pk = c ? c->packets : 0, by = c ? c->bytes : 0;
+
+		if (o->json)
+			json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}",
+				"rule", r->name, "action", action_name(r->action),
+				"direction", direction_name(r->dir),
+				"elements", (json_int_t)(c ? c->objects : 0),
+				"packets", (json_int_t)pk, "bytes", (json_int_t)by));
+		else
+			printf("%-32s %-13s %-4s %9zu %12llu %14llu\n", r->name,
+			       action_name(r->action), direction_name(r->dir),
+			       c ? c->objects : 0, pk, by);
+	}
+	/* no recorded policy (loaded by other means): list what the kernel has */
+	for (size_t i = 0; !v.pol && i < v.live.nelems; i++) {
+		const struct nft_count *c = &v.live.elems[i];
+
+		if (o->json)
+			json_array_append_new(rules, json_pack("{s:s, s:I, s:I, s:I}",
+				"rule", c->comment, "elements", (json_int_t)c->objects,
+				"packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes));
+		else
+			printf("%-32s %-13s %-4s %9zu %12llu %14llu\n", c->comment, "?", "?",
+			       c->objects, (unsigned long long)c->packets,
+			       (unsigned long long)c->bytes);
+	}
+	for (size_t i = 0; i < v.live.nrules; i++) {
+		const struct nft_count *c = &v.live.rules[i];
+
+		if (o->json)
+			json_array_append_new(kernel, json_pack("{s:s, s:I, s:I}",
+				"comment", c->comment, "packets", (json_int_t)c->packets,
+				"bytes", (json_int_t)c->bytes));
+		else
+			printf("%-51s %9s %12llu %14llu\n", c->comment, "(kernel)",
+			       (unsigned long long)c->packets, (unsigned long long)c->bytes);
+	}
+	if (o->json)
+		rc = cli_dump_json(json_pack("{s:b, s:o, s:o}", "table_present",
+					     v.live.present, "rules", rules,
+					     "kernel_rules", kernel)) < 0 ? EXIT_SYSTEM : EXIT_OK;
+	else {
+		json_decref(rules);
+		json_decref(kernel);
+		if (!v.live.present)
+			printf("(table inet sagate is not loaded: every counter is zero)\n");
+	}
+	cli_print_diags(stderr, &v.diags);
+	view_fini(&v);
+	return rc;
+}

@@ -1,0 +1,347 @@
+#include "config.h"
+
+#include "nft_read.h"
+#include "plan.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REQ_BUF 4096		/* one request: a header and a few names */
+#define RECV_BUF (64u << 10)	/* a dump reply: the kernel fills pages of up to 16 KiB */
+
+/* One dump or get: its socket, and where the replies go. */
+struct reader {
+	struct mnl_socket *nl;
+	uint32_t portid, seq;
+	struct nft_live *live;
+	struct diag_list *d;
+	char **set_names;
+	size_t nset_names, capset;
+	bool oom;
+};
+
+static int udata_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **out = data;
+	uint8_t len = nftnl_udata_len(attr);
+	const char *v = nftnl_udata_get(attr);
+
+	/* every comment type is 0 in its own namespace (table, rule, element);
+	 * distrust the kernel's copy: it must be a terminated string */
+	if (nftnl_udata_type(attr) == 0 && len > 0 && v[len - 1] == '\0')
+		*out = v;
+	return 0;
+}
+
+static const char *comment_of(const void *udata, uint32_t len)
+{
+	const char *c = NULL;
+
+	if (udata && len)
+		nftnl_udata_parse(udata, len, udata_comment_cb, &c);
+	return c;
+}
+
+static struct nft_count *count_for(struct reader *r, struct nft_count **arr,
+				   size_t *n, const char *comment)
+{
+	size_t cap = *n;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*arr)[i].comment, comment) == 0)
+			return &(*arr)[i];
+	/* grow_array doubles from the count: fine for these few hundred names */
+	if (grow_array(arr, &cap, *n + 1, sizeof(**arr)) ||
+	    !((*arr)[*n].comment = strdup(comment))) {
+		r->oom = true;
+		return NULL;
+	}
+	(*arr)[*n].packets = (*arr)[*n].bytes = 0;
+	(*arr)[*n].objects = 0;
+	return &(*arr)[(*n)++];
+}
+
+struct ctr {
+	uint64_t packets, bytes;
+	bool seen;
+};
+
+static int counter_cb(struct nftnl_expr *e, void *data)
+{
+	struct ctr *c = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (name && strcmp(name, "counter") == 0) {
+		c->packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		c->bytes += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+		c->seen = true;
+	}
+	return 0;
+}
+
+/* Send one request and feed every reply to cb. */
+static int talk(struct reader *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nlh->nlmsg_seq;
+	char *buf = malloc(RECV_BUF);
+	ssize_t n = 0;
+	int ret = MNL_CB_OK, err;
+
+	if (!buf || mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0) {
+		free(buf);
+		return -1;
+	}
+	while ((n = mnl_socket_recvfrom(r->nl, buf, RECV_BUF)) > 0) {
+		ret = mnl_cb_run(buf, (size_t)n, seq, r->portid, cb, data);
+		if (ret <= MNL_CB_STOP)
+			break;
+	}
+	err = errno;
+	free(buf);
+	errno = err;
+	return n < 0 || ret < 0 ? -1 : 0;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	uint32_t len = 0;
+	const void *ud;
+	const char *c;
+
+	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
+		nftnl_table_free(t);
+		return MNL_CB_ERROR;
+	}
+	r->live->present = true;
+	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+	if ((c = comment_of(ud, len)) && !(r->live->comment = strdup(c)))
+		r->oom = true;
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	const char *name;
+
+	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+	/* anonymous sets (rules' own { tcp, udp }) have no counters we show */
+	if (name && name[0] != '_' && strncmp(name, "__", 2) != 0) {
+		if (grow_array(&r->set_names, &r->capset, r->nset_names + 1,
+			       sizeof(*r->set_names)) ||
+		    !(r->set_names[r->nset_names] = strdup(name)))
+			r->oom = true;
+		else
+			r->nset_names++;
+	}
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+
+	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	it = nftnl_set_elems_iter_create(s);
+	while (it && (e = nftnl_set_elems_iter_next(it))) {
+		uint32_t len = 0;
+		const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+		const char *c = comment_of(ud, len);
+		struct ctr ctr = { 0 };
+		struct nft_count *nc;
+
+		r->live->elements++;
+		if (!c)
+			continue;
+		nftnl_set_elem_expr_foreach(e, counter_cb, &ctr);
+		nc = count_for(r, &r->live->elems, &r->live->nelems, c);
+		if (nc) {
+			nc->packets += ctr.packets;
+			nc->bytes += ctr.bytes;
+			nc->objects++;
+		}
+	}
+	if (it)
+		nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_rule *ru = nftnl_rule_alloc();
+	struct ctr ctr = { 0 };
+	uint32_t len = 0;
+	const void *ud;
+	const char *c;
+
+	if (!ru || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
+		nftnl_rule_free(ru);
+		return MNL_CB_ERROR;
+	}
+	ud = nftnl_rule_get_data(ru, NFTNL_RULE_USERDATA, &len);
+	nftnl_expr_foreach(ru, counter_cb, &ctr);
+	if ((c = comment_of(ud, len)) && ctr.seen) {
+		struct nft_count *nc = count_for(r, &r->live->rules, &r->live->nrules, c);
+
+		if (nc) {
+			nc->packets += ctr.packets;
+			nc->bytes += ctr.bytes;
+			nc->objects++;
+		}
+	}
+	nftnl_rule_free(ru);
+	return MNL_CB_OK;
+}
+
+static struct nlmsghdr *request(struct reader *r, char *buf, uint16_t type,
+				uint16_t flags)
+{
+	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags | NLM_F_ACK, ++r->seq);
+}
+
+static int read_table(struct reader *r)
+{
+	char buf[REQ_BUF];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (!t)
+		return -1;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PLAN_TABLE);
+	nlh = request(r, buf, NFT_MSG_GETTABLE, 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	rc = talk(r, nlh, table_cb, r);
+	if (rc < 0 && errno == ENOENT)
+		return 0;	/* no table: nothing else to read */
+	return rc;
+}
+
+static int read_sets(struct reader *r)
+{
+	char buf[REQ_BUF];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (!s)
+		return -1;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
+	nlh = request(r, buf, NFT_MSG_GETSET, NLM_F_DUMP);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	rc = talk(r, nlh, set_cb, r);
+	for (size_t i = 0; rc == 0 && i < r->nset_names; i++) {
+		s = nftnl_set_alloc();
+		if (!s)
+			return -1;
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, r->set_names[i]);
+		nlh = request(r, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+		rc = talk(r, nlh, elem_cb, r);
+		r->live->sets++;
+	}
+	return rc;
+}
+
+static int read_rules(struct reader *r)
+{
+	char buf[REQ_BUF];
+	struct nftnl_rule *ru = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!ru)
+		return -1;
+	nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, PLAN_TABLE);
+	nlh = request(r, buf, NFT_MSG_GETRULE, NLM_F_DUMP);
+	nftnl_rule_nlmsg_build_payload(nlh, ru);
+	nftnl_rule_free(ru);
+	return talk(r, nlh, rule_cb, r);
+}
+
+int nft_read_live(struct nft_live *out, struct diag_list *d)
+{
+	struct reader r = { .live = out, .d = d };
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	r.nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!r.nl || mnl_socket_bind(r.nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		diag_add(d, DIAG_ERROR, "", "", NULL, "cannot open a netfilter netlink socket: %s",
+			 strerror(errno));
+		goto out;
+	}
+	r.portid = mnl_socket_get_portid(r.nl);
+	r.seq = (uint32_t)time(NULL);
+	rc = read_table(&r);
+	if (rc == 0 && out->present)
+		rc = read_sets(&r);
+	if (rc == 0 && out->present)
+		rc = read_rules(&r);
+	if (rc < 0)
+		diag_add(d, DIAG_ERROR, "", "", NULL,
+			 "cannot read table inet %s from the kernel: %s", PLAN_TABLE,
+			 strerror(errno));
+	if (r.oom) {
+		diag_add(d, DIAG_ERROR, "", "", NULL, "out of memory");
+		rc = -1;
+	}
+out:
+	for (size_t i = 0; i < r.nset_names; i++)
+		free(r.set_names[i]);
+	free(r.set_names);
+	if (r.nl)
+		mnl_socket_close(r.nl);
+	return rc;
+}
+
+void nft_live_fini(struct nft_live *l)
+{
+	for (size_t i = 0; i < l->nelems; i++)
+		free(l->elems[i].comment);
+	for (size_t i = 0; i < l->nrules; i++)
+		free(l->rules[i].comment);
+	free(l->elems);
+	free(l->rules);
+	free(l->comment);
+	memset(l, 0, sizeof(*l));
+}
+
+const struct nft_count *nft_live_elem(const struct nft_live *l, const char *comment)
+{
+	for (size_t i = 0; i < l->nelems; i++)
+		if (strcmp(l->elems[i].comment, comment) == 0)
+			return &l->elems[i];
+	return NULL;
+}

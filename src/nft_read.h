@@ -1,0 +1,39 @@
+/* nft_read: what the kernel holds in table inet sagate, read back with
+ * libnftnl: the table's comment and the counters of every set element
+ * and rule, summed per comment (a policy rule's name for elements).
+ * sagate status / list show these, never numbers from our own memory. */
+#ifndef SAGATE_NFT_READ_H
+#define SAGATE_NFT_READ_H
+
+#include "diag.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Counters summed over the kernel objects that carry one comment. */
+struct nft_count {
+	char *comment;
+	uint64_t packets, bytes;
+	size_t objects;		/**< elements or rules behind the sums */
+};
+
+/** The live table. */
+struct nft_live {
+	bool present;		/**< table inet sagate exists */
+	char *comment;		/**< its comment (may be NULL) */
+	struct nft_count *elems;	/**< per element comment */
+	size_t nelems;
+	struct nft_count *rules;	/**< per rule comment (chains' own rules) */
+	size_t nrules;
+	size_t sets, elements;	/**< totals */
+};
+
+/** Read the table; 0, or -1 with an error in d.  A missing table is not
+ *  an error (present = false). */
+int nft_read_live(struct nft_live *out, struct diag_list *d);
+void nft_live_fini(struct nft_live *l);
+/** The sums for one comment, or NULL. */
+const struct nft_count *nft_live_elem(const struct nft_live *l, const char *comment);
+
+#endif
