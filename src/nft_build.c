@@ -144,7 +144,8 @@ static int page_add(struct nft_batch *b)
 	if (grow_array(&b->pages, &b->cappages, b->npages + 1, sizeof(*b->pages)))
 		return -1;
 	pg = &b->pages[b->npages];
-	pg->buf = malloc(PAGE_LIMIT + PAGE_OVERRUN);
+	/* zeroed: attribute padding is sent to the kernel as it is */
+	pg->buf = calloc(1, PAGE_LIMIT + PAGE_OVERRUN);
 	if (!pg->buf)
 		return -1;
 	pg->mb = mnl_nlmsg_batch_start(pg->buf, PAGE_LIMIT);

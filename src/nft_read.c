@@ -229,7 +229,7 @@ static struct nlmsghdr *request(struct reader *r, char *buf, uint16_t type,
 
 static int read_table(struct reader *r)
 {
-	char buf[REQ_BUF];
+	char buf[REQ_BUF] = { 0 };	/* attribute padding goes out too */
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 	int rc;
@@ -248,7 +248,7 @@ static int read_table(struct reader *r)
 
 static int read_sets(struct reader *r)
 {
-	char buf[REQ_BUF];
+	char buf[REQ_BUF] = { 0 };	/* attribute padding goes out too */
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
 	int rc;
@@ -277,7 +277,7 @@ static int read_sets(struct reader *r)
 
 static int read_rules(struct reader *r)
 {
-	char buf[REQ_BUF];
+	char buf[REQ_BUF] = { 0 };	/* attribute padding goes out too */
 	struct nftnl_rule *ru = nftnl_rule_alloc();
 	struct nlmsghdr *nlh;
 
