@@ -57,12 +57,51 @@ static int engine_or_fallback(struct loaded *l, const char *file, uint16_t queue
 	return EXIT_OK;
 }
 
+/* The watcher of a pending confirm, from the pending file (0: none). */
+static pid_t pending_watcher(const char *path)
+{
+	json_t *j = json_load_file(path, 0, NULL);
+	json_t *w = json_object_get(j, "watcher");
+	pid_t pid = json_is_integer(w) && json_integer_value(w) > 1 ?
+		    (pid_t)json_integer_value(w) : 0;
+
+	json_decref(j);
+	return pid;
+}
+
+/* Remove the pending confirm and stop its watcher.  Returns 0 when there
+ * was one to cancel. */
+static int cancel_pending(const char *dir)
+{
+	char path[4096];
+	pid_t w;
+
+	snprintf(path, sizeof(path), "%s/pending", dir);
+	w = pending_watcher(path);
+	if (unlink(path) < 0)
+		return -1;
+	if (w)
+		kill(w, SIGTERM);
+	return 0;
+}
+
+/* Is an apply --confirm waiting?  A pending file whose watcher is gone
+ * (the machine rebooted, or someone killed it) can never roll back:
+ * drop it, and say so. */
 static bool confirm_pending(const char *dir)
 {
 	char path[4096];
+	pid_t w;
 
 	snprintf(path, sizeof(path), "%s/pending", dir);
-	return access(path, F_OK) == 0;
+	if (access(path, F_OK) < 0)
+		return false;
+	w = pending_watcher(path);
+	if (w && (kill(w, 0) == 0 || errno == EPERM))
+		return true;
+	unlink(path);
+	fprintf(stderr, "sagate: dropped a pending confirm whose timer is gone (reboot?); the policy it guarded stays applied\n");
+	return false;
 }
 
 static int apply_loaded(const struct cli_opts *o, const char *file, struct loaded *l,
@@ -149,6 +188,22 @@ static int rollback_to_previous(const char *dir, struct diag_list *d)
 	return rc;
 }
 
+/* Undo the current apply: the previous generation, or, when the current
+ * one was the first, the state before it: no table inet sagate. */
+static int undo_apply(const char *dir, struct diag_list *d)
+{
+	char link[4096];
+
+	if (state_generation(dir, "previous"))
+		return rollback_to_previous(dir, d);
+	if (nft_flush_table(false, d) < 0)
+		return EXIT_SYSTEM;
+	snprintf(link, sizeof(link), "%s/current", dir);
+	unlink(link);
+	printf("removed table inet sagate: there was no earlier policy\n");
+	return EXIT_OK;
+}
+
 /* The commit-confirm watcher: a detached process that rolls back at the
  * deadline unless `sagate confirm` removed the pending file first.  The
  * rename is the lock: whoever moves or removes "pending" first wins. */
@@ -167,9 +222,14 @@ static void watcher(const char *dir, time_t deadline)
 	}
 	if (rename(pending, expired) < 0)
 		_exit(0);	/* confirmed in time */
+	if (pending_watcher(expired) != getpid()) {
+		/* a later apply's confirm, not ours: put it back */
+		rename(expired, pending);
+		_exit(0);
+	}
 	diag_list_init(&d);
 	openlog("sagate", LOG_PID, LOG_DAEMON);
-	if (rollback_to_previous(dir, &d) == EXIT_OK)
+	if (undo_apply(dir, &d) == EXIT_OK)
 		syslog(LOG_WARNING, "apply was not confirmed in time: rolled back");
 	else
 		for (size_t i = 0; i < d.count; i++)
@@ -251,11 +311,7 @@ int cli_apply(const struct cli_opts *o, const char *file)
 			  &l.diags) < 0) {
 		diag_add(&l.diags, DIAG_ERROR, state_dir(), "", NULL,
 			 "could not start the confirm timer: rolling back now");
-		struct diag_list d;
-
-		diag_list_init(&d);
-		rollback_to_previous(state_dir(), &d);
-		diag_list_fini(&d);
+		undo_apply(state_dir(), &l.diags);
 		rc = EXIT_SYSTEM;
 	} else if (rc == EXIT_OK && o->confirm && !o->dry_run) {
 		printf("run `sagate confirm` within %u seconds, or this apply is rolled back\n",
@@ -270,25 +326,13 @@ int cli_apply(const struct cli_opts *o, const char *file)
 
 int cli_confirm(const struct cli_opts *o)
 {
-	char path[4096];
-	json_t *j;
-	json_error_t err;
-
 	(void)o;
-	snprintf(path, sizeof(path), "%s/pending", state_dir());
-	j = json_load_file(path, 0, &err);
-	if (unlink(path) < 0) {
+	if (cancel_pending(state_dir()) < 0) {
 		fprintf(stderr, "sagate confirm: nothing to confirm (%s)\n",
 			errno == ENOENT ? "no apply --confirm is waiting, or it already rolled back" :
 			strerror(errno));
-		json_decref(j);
 		return EXIT_POLICY;
 	}
-	/* the watcher would find nothing to do; spare it the wait */
-	if (json_is_integer(json_object_get(j, "watcher")) &&
-	    json_integer_value(json_object_get(j, "watcher")) > 1)
-		kill((pid_t)json_integer_value(json_object_get(j, "watcher")), SIGTERM);
-	json_decref(j);
 	printf("confirmed: the applied policy stays\n");
 	return EXIT_OK;
 }
@@ -296,15 +340,15 @@ int cli_confirm(const struct cli_opts *o)
 int cli_rollback(const struct cli_opts *o)
 {
 	struct diag_list d;
-	char path[4096];
+	bool pending = cancel_pending(state_dir()) == 0;
 	int rc;
 
 	(void)o;
-	snprintf(path, sizeof(path), "%s/pending", state_dir());
-	if (unlink(path) == 0)
+	if (pending)
 		printf("cancelled the pending confirm\n");
 	diag_list_init(&d);
-	rc = rollback_to_previous(state_dir(), &d);
+	/* undoing an unconfirmed first apply leaves no table, like the timer */
+	rc = pending ? undo_apply(state_dir(), &d) : rollback_to_previous(state_dir(), &d);
 	cli_print_diags(stderr, &d);
 	diag_list_fini(&d);
 	return rc;

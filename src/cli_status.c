@@ -111,10 +111,11 @@ int cli_status(const struct cli_opts *o)
 			"cleartext_dropped", (json_int_t)cleartext_drops(&v.live));
 
 		if (v.gen)
-			json_object_set_new(j, "applied", json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}",
+			json_object_set_new(j, "applied", json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}",
 				"source", v.meta.source, "sha256", v.meta.sha256,
 				"mode", v.meta.mode == PLAN_ENGINE ? "engine" : "kernel-only",
-				"generation", v.gen, "applied_at", when, "queue", v.meta.queue));
+				"generation", v.gen, "applied_at", (json_int_t)v.meta.applied_at,
+				"queue", v.meta.queue));
 		if (v.prev)
 			json_object_set_new(j, "previous_generation", json_integer(v.prev));
 		if (v.pending)
@@ -207,7 +208,7 @@ int cli_list(const struct cli_opts *o)
 	if (o->json)
 		rc = cli_dump_json(json_pack("{s:b, s:o, s:o}", "table_present",
 					     v.live.present, "rules", rules,
-					     "kernel_rules", kernel)) < 0 ? EXIT_SYSTEM : EXIT_OK;
+					     "chain_rules", kernel)) < 0 ? EXIT_SYSTEM : EXIT_OK;
 	else {
 		json_decref(rules);
 		json_decref(kernel);

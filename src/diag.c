@@ -61,9 +61,10 @@ char *diag_format(const struct diag *d)
 
 	if (d->rule && asprintf(&rule, " (rule \"%s\")", d->rule) < 0)
 		return NULL;
-	n = asprintf(&out, "%s%s%s%s: %s: %s", d->file ? d->file : "",
+	/* kernel and system errors have no file: start with the severity */
+	n = asprintf(&out, "%s%s%s%s%s%s: %s", d->file ? d->file : "",
 		     d->path && *d->path ? ": " : "", d->path ? d->path : "",
-		     rule ? rule : "", sev,
+		     rule ? rule : "", d->file && *d->file ? ": " : "", sev,
 		     d->message ? d->message : "out of memory");
 	free(rule);
 	return n < 0 ? NULL : out;

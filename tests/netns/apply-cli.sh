@@ -98,10 +98,35 @@ same_as "$tmp/foreign" "flush removes table inet sagate and nothing else"
 	ok "status after flush: the table is missing" || bad "status after flush"
 sg flush >/dev/null && ok "flush without a table is not an error" || bad "second flush"
 
+# --confirm on the very first apply: the state before it had no table
+SAGATE_STATE_DIR=$tmp/state-first in_ns "$sagate" flush >/dev/null 2>&1
+SAGATE_STATE_DIR=$tmp/state-first in_ns "$sagate" apply -k --confirm 1 policies/db-server.json >/dev/null 2>&1
+for _ in $(seq 1 50); do
+	[ -e "$tmp/state-first/pending" ] || [ -e "$tmp/state-first/pending.expired" ] || break
+	sleep 0.2
+done
+same_as "$tmp/foreign" "an unconfirmed first apply is undone: no table, as before it"
+
+# a cancelled confirm's timer must not roll back a later apply
+sg apply -k policies/db-server.json >/dev/null
+sg apply -k --confirm 2 policies/web-server.json >/dev/null
+sg rollback >/dev/null
+sg apply -k --confirm 60 policies/bastion.json >/dev/null
+ruleset >"$tmp/bastion2"
+sleep 3
+same_as "$tmp/bastion2" "rollback stopped the old timer: a later apply is not rolled back by it"
+sg confirm >/dev/null && ok "the later apply's confirm is still pending and confirms" ||
+	bad "the later confirm was lost"
+
+# a pending confirm whose timer is gone (reboot) does not block applies
+printf '{"generation": 1, "deadline": 1, "watcher": 999999}\n' >"$SAGATE_STATE_DIR/pending"
+sg apply -k policies/db-server.json >/dev/null && ok "a stale pending confirm is dropped, apply goes on" ||
+	bad "a stale pending confirm blocked apply"
+
 # a killed apply: the transaction is one sendmsg, so the kernel holds the
 # old ruleset or the new one, never a mix.  The kills are spread over the
 # time a whole apply takes, so some land while the kernel works.
-bench/gen-policy 20000 7 >"$tmp/big.json"
+bench/gen-policy 10000 7 >"$tmp/big.json"
 t0=$(date +%s%N)
 sg apply -k "$tmp/big.json" >/dev/null
 full=$((($(date +%s%N) - t0) / 1000000))
@@ -118,7 +143,7 @@ for pct in 10 30 50 70 85 95; do
 	ruleset >"$tmp/now"
 	if cmp -s "$tmp/now" "$tmp/db2"; then
 		:
-	elif grep -q "big.json" "$tmp/now" && grep -q 'comment "r19999"' "$tmp/now"; then
+	elif grep -q "big.json" "$tmp/now" && grep -q 'comment "r9999"' "$tmp/now"; then
 		cp "$tmp/now" "$tmp/db2"	# the kill came after the commit
 	else
 		bad "after kill -9 at ${delay}s the ruleset is neither the old nor the new one"
