@@ -36,14 +36,34 @@ static int fail(struct diag_list *d, const char *path, const char *what)
 int state_write_json(const char *path, json_t *j, struct diag_list *d)
 {
 	char tmp[PATH_MAX];
+	/* one buffer, one write: json_dumpfd issues a syscall per token,
+	 * which made recording a 10,000-rule policy take seconds */
+	char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	size_t len = text ? strlen(text) : 0, off = 0;
 	int fd, rc = -1;
 
+	if (!text) {
+		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
+		return -1;
+	}
+	text[len] = '\0';
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		free(text);
 		return fail(d, tmp, "cannot create");
-	if (json_dumpfd(j, fd, JSON_INDENT(1) | JSON_PRESERVE_ORDER) < 0 ||
-	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+	}
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(text);
+	if (off < len || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
 		fail(d, tmp, "cannot write");
 	} else if (close(fd) < 0) {
 		fd = -1;
