@@ -297,11 +297,13 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen,
 			if (end - off < sizeof(struct nlattr))
 				return fail(why, whylen, "%zu stray bytes after the last attribute",
 					    end - off);
+			if (a->nla_len < sizeof(struct nlattr))
+				return fail(why, whylen,
+					    "attribute %u at offset %zu: length %u is below the 4-byte attribute header",
+					    mnl_attr_get_type(a), off, a->nla_len);
 			return fail(why, whylen,
-				    "attribute %u at offset %zu: length %u is %s the %zu bytes left",
-				    mnl_attr_get_type(a), off, a->nla_len,
-				    a->nla_len < sizeof(struct nlattr) ? "below its header, in" : "beyond",
-				    end - off);
+				    "attribute %u at offset %zu: length %u runs beyond the %zu bytes left",
+				    mnl_attr_get_type(a), off, a->nla_len, end - off);
 		}
 		type = mnl_attr_get_type(a);
 		if (type <= SAGATE_XFRMA_KNOWN && attr_rules[type].name) {
