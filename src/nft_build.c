@@ -53,8 +53,7 @@ enum {
 /* nftables' byte order tags in set userdata (NFTNL_UDATA_SET_*BYTEORDER) */
 enum { BO_INVALID = 0, BO_HOST = 1, BO_BIG = 2 };
 
-/* Register numbers as nft writes them: 32-bit slot n is a 128-bit
- * register when it starts one. */
+/* Every single-value load goes to 128-bit register 1, as nft does. */
 #define REG_FIRST NFT_REG_1
 
 enum origin_kind { O_BATCH, O_TABLE, O_CHAIN, O_SET, O_ELEMS, O_ANON, O_RULE };
@@ -628,6 +627,8 @@ static struct nftnl_expr *rb_add(struct rb *rb, uint8_t kind)
 	return e;
 }
 
+/* A concatenation is loaded into consecutive 32-bit slots; nft names a
+ * slot by its 128-bit register when it starts one (netlink_put_register). */
 static uint32_t reg_of_slot(uint32_t slot)
 {
 	return slot % 4 == 0 ? REG_FIRST + slot / 4 : NFT_REG32_00 + slot;
@@ -1327,7 +1328,8 @@ void nft_batch_report(const struct nft_batch *b, uint32_t seq, uint32_t offset,
 	}
 	switch ((enum origin_kind)o->kind) {
 	case O_BATCH:
-		diag_add(d, DIAG_ERROR, file, "", NULL, "transaction: %s", what);
+		diag_add(d, DIAG_ERROR, file, "", NULL, "transaction: %s%s", what,
+			 err == EPERM ? " (changing nf_tables needs CAP_NET_ADMIN)" : "");
 		break;
 	case O_TABLE:
 		diag_add(d, DIAG_ERROR, file, "", NULL, "%s table inet %s: %s",
