@@ -141,9 +141,9 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
  * that status and listings read the same after a rollback. */
 static int name_source(struct loaded *l, const struct state_meta *m)
 {
-	char *c;
+	char *c = compile_table_comment(m->source, m->sha256);
 
-	if (asprintf(&c, "sagate policy %s sha256 %.16s", m->source, m->sha256) < 0)
+	if (!c)
 		return EXIT_SYSTEM;
 	free(l->plan->comment);
 	l->plan->comment = c;

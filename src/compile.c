@@ -327,23 +327,37 @@ static void rule_chains(struct kctx *k)
 	}
 }
 
+char *compile_table_comment(const char *source, const char *sha256)
+{
+	const char *slash = strrchr(source, '/');
+	char *c;
+
+	/* nft refuses comments over 128 bytes: a long path keeps its file name */
+	if (asprintf(&c, "sagate policy %s sha256 %.16s", source, sha256) < 0)
+		return NULL;
+	if (strlen(c) > 127 && slash) {
+		free(c);
+		if (asprintf(&c, "sagate policy .../%.80s sha256 %.16s", slash + 1, sha256) < 0)
+			return NULL;
+	}
+	return c;
+}
+
 struct plan *compile_plan(const struct policy *p, const struct classes *c,
 			  const struct compile_opts *o)
 {
 	struct kctx k = { .pol = p, .cls = c };
-	char comment[256];
 
 	k.plan = plan_alloc(o->mode);
 	k.verdict_chain = calloc(p->nrules ? p->nrules : 1, sizeof(*k.verdict_chain));
 	if (!k.plan || !k.verdict_chain)
 		goto fail;
 	k.plan->queue = o->queue;
-	snprintf(comment, sizeof(comment), "sagate policy %s sha256 %.16s", p->file,
-		 p->sha256);
-	k.plan->comment = strdup(comment);
+	k.plan->comment = compile_table_comment(p->file, p->sha256);
 	/* base chains first, so listings read top-down */
-	plan_add_chain(k.plan, "input", PH_INPUT);
-	plan_add_chain(k.plan, "output", PH_OUTPUT);
+	if (!k.plan->comment || !plan_add_chain(k.plan, "input", PH_INPUT) ||
+	    !plan_add_chain(k.plan, "output", PH_OUTPUT))
+		goto fail;
 	ipsec_chains(&k);
 	rule_chains(&k);
 	for (int d = 0; d < DIR_COUNT && !k.oom; d++) {

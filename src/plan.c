@@ -39,7 +39,9 @@ struct plan_set *plan_add_set(struct plan *p, const char *name)
 {
 	struct plan_set *s;
 
-	if (grow_array(&p->sets, &p->capsets, p->nsets + 1, sizeof(*p->sets)))
+	/* names are ours and short; a cut one could collide with another */
+	if (strlen(name) >= sizeof(s->name) ||
+	    grow_array(&p->sets, &p->capsets, p->nsets + 1, sizeof(*p->sets)))
 		return NULL;
 	s = &p->sets[p->nsets++];
 	memset(s, 0, sizeof(*s));
@@ -51,7 +53,8 @@ struct plan_chain *plan_add_chain(struct plan *p, const char *name, enum plan_ho
 {
 	struct plan_chain *c;
 
-	if (grow_array(&p->chains, &p->capchains, p->nchains + 1, sizeof(*p->chains)))
+	if (strlen(name) >= sizeof(c->name) ||
+	    grow_array(&p->chains, &p->capchains, p->nchains + 1, sizeof(*p->chains)))
 		return NULL;
 	c = &p->chains[p->nchains++];
 	memset(c, 0, sizeof(*c));
