@@ -1,0 +1,118 @@
+/* Internal to nft_build*.c: the batch being built and what it remembers
+ * for errors, shared by nft_build.c (pages, table, chains, sets, the
+ * transaction), nft_rule.c (rules) and nft_report.c (errors back to the
+ * policy). */
+#ifndef SAGATE_NFT_BUILD_INT_H
+#define SAGATE_NFT_BUILD_INT_H
+
+#include "nft_build.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/udata.h>
+
+/* nftables' page size: a ruleset of millions of elements still needs only
+ * a few dozen iovecs for its single sendmsg(). */
+#define PAGE_LIMIT (2u << 20)
+/* A message that crosses the limit is moved to a fresh page, so a page
+ * must hold one more message past it; none is larger than an element
+ * list (below) plus its headers. */
+#define PAGE_OVERRUN (128u << 10)
+/* NFTA_SET_ELEM_LIST_ELEMENTS is a single attribute: its length is a u16. */
+#define ELEMS_NEST_MAX 0xffffu
+/* Upper bound of one element's attributes: two 64-byte keys, a verdict
+ * with a 32-byte chain name, 256 bytes of comment, a counter. */
+#define ELEM_MAX_SIZE 768u
+#define USERDATA_MAX 256	/* the kernel's NFT_USERDATA_MAXLEN */
+#define LOOPBACK_IFINDEX 1	/* "lo" is ifindex 1 in every namespace */
+#define MAX_EXPRS 64		/* expressions of one rule: 8 statements, a verdict */
+#define STMT_VERDICT UINT32_MAX
+
+/* nftables' data type numbers (its src/datatype.h): set key types are
+ * built from them, 6 bits per concatenated field, as nft does, so that
+ * nft lists our sets with the right types. */
+enum {
+	DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_PROTO = 12, DT_INET_SERVICE = 13,
+	DT_ICMP6_TYPE = 29,
+};
+#define DT_BITS 6
+/* nftables' byte order tags in set userdata (NFTNL_UDATA_SET_*BYTEORDER) */
+enum { BO_INVALID = 0, BO_HOST = 1, BO_BIG = 2 };
+
+/* Every single-value load goes to 128-bit register 1, as nft does. */
+#define REG_FIRST NFT_REG_1
+
+enum origin_kind { O_BATCH, O_TABLE, O_CHAIN, O_SET, O_ELEMS, O_ANON, O_RULE };
+
+/* What produced one message; msgs[seq - seq0]. */
+struct origin {
+	uint8_t kind;
+	uint16_t type;		/* NFT_MSG_* */
+	uint32_t obj;		/* set (O_SET, O_ELEMS) or chain (O_CHAIN, O_ANON, O_RULE) */
+	uint32_t idx;		/* O_ELEMS: first element; O_ANON, O_RULE: rule */
+	size_t mark0, nmarks;	/* where elements / expressions start in it */
+};
+
+/* Offset of an element (what: its index) or of a rule expression (what:
+ * its statement, expr: index into expr_names) inside a message. */
+struct mark {
+	uint32_t off;
+	uint32_t what;
+	uint8_t expr;
+};
+
+/* The expressions a rule is made of (mark.expr). */
+enum { X_META = 1, X_CMP, X_BITWISE, X_PAYLOAD, X_LOOKUP, X_BYTEORDER, X_CT, X_RT,
+       X_XFRM, X_COUNTER, X_LOG, X_IMMEDIATE, X_QUEUE, X_LIMIT };
+
+static const char *const expr_names[] = {
+	[X_META] = "meta", [X_CMP] = "cmp", [X_BITWISE] = "bitwise",
+	[X_PAYLOAD] = "payload", [X_LOOKUP] = "lookup", [X_BYTEORDER] = "byteorder",
+	[X_CT] = "ct", [X_RT] = "rt", [X_XFRM] = "xfrm", [X_COUNTER] = "counter",
+	[X_LOG] = "log", [X_IMMEDIATE] = "immediate", [X_QUEUE] = "queue",
+	[X_LIMIT] = "limit",
+};
+
+struct page {
+	char *buf;
+	struct mnl_nlmsg_batch *mb;
+};
+
+struct nft_batch {
+	const struct plan *plan;
+	const struct policy *pol;
+	struct diag_list *d;
+	struct page *pages;
+	size_t npages, cappages;
+	struct origin *msgs;
+	size_t nmsgs, capmsgs;
+	struct mark *marks;
+	size_t nmarks, capmarks;
+	uint32_t seq0;
+	uint32_t next_anon_id;
+	size_t elements;
+	struct nftnl_udata_buf **rule_ud;	/* element comments, per policy rule */
+	bool failed;
+};
+
+/* nft_build.c */
+void nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void nftb_oom(struct nft_batch *b);
+int nftb_msg_done(struct nft_batch *b, struct origin o);
+int nftb_mark_add(struct nft_batch *b, uint32_t off, uint32_t what, uint8_t expr);
+struct nlmsghdr *nftb_msg_start(struct nft_batch *b, uint16_t type, uint16_t flags);
+struct nftnl_udata_buf *nftb_comment_udata(uint8_t type, const char *s);
+size_t nftb_field_space(enum plan_field f);
+uint32_t nftb_set_id(size_t si);
+const struct rule *nftb_elem_rule(const struct nft_batch *b, const struct plan_elem *e);
+uint32_t nftb_verdict_code(const struct plan_verdict *v);
+struct nlattr *nftb_elems_start(struct nlmsghdr *nlh,
+				const char *set, uint32_t id);
+/* nft_rule.c */
+int nftb_put_rule(struct nft_batch *b, uint32_t ci, uint32_t ri);
+
+#endif

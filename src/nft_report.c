@@ -1,0 +1,155 @@
+#include "config.h"
+
+#include "nft_build.h"
+#include "nft_build_int.h"
+#include "plan_print.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+/* --- errors back to the policy ------------------------------------------- */
+
+static const struct mark *find_mark(const struct nft_batch *b, const struct origin *o,
+				    uint32_t off)
+{
+	const struct mark *m = NULL;
+
+	for (size_t i = 0; off && i < o->nmarks; i++) {
+		if (b->marks[o->mark0 + i].off > off)
+			break;
+		m = &b->marks[o->mark0 + i];
+	}
+	return m;
+}
+
+static const char *stmt_name(enum plan_stmt_kind k)
+{
+	switch (k) {
+	case PS_IIF_LO: return "iif \"lo\"";
+	case PS_OIF_LO: return "oif \"lo\"";
+	case PS_CT_STATE: return "ct state";
+	case PS_CT_MARK_SET_BIT: return "ct mark &";
+	case PS_SECPATH_MISSING: return "meta ipsec missing";
+	case PS_RT_IPSEC_MISSING: return "rt ipsec missing";
+	case PS_IPSEC_REQID_NE: return "ipsec in reqid";
+	case PS_ICMPV6_ND: return "icmpv6 type { nd-* }";
+	case PS_L4PROTO_PORTS: return "meta l4proto { tcp, udp, sctp }";
+	case PS_VMAP: return "vmap";
+	case PS_COUNTER: return "counter";
+	case PS_LIMIT: return "limit";
+	case PS_LOG: return "log";
+	case PS_CT_MARK_OR: return "ct mark set";
+	case PS_MARK_SET_SPI: return "meta mark set ipsec in spi";
+	}
+	return "?";
+}
+
+/* The policy rule a plan rule stands for: its comment is the rule's name
+ * in the per-rule chains (log_N). */
+static const struct rule *rule_by_name(const struct nft_batch *b, const char *name)
+{
+	for (size_t i = 0; b->pol && name && i < b->pol->nrules; i++)
+		if (strcmp(b->pol->rules[i].name, name) == 0)
+			return &b->pol->rules[i];
+	return NULL;
+}
+
+static void report_rule(const struct nft_batch *b, const struct origin *o, uint32_t off,
+			const char *what, struct diag_list *d)
+{
+	const struct plan_chain *c = &b->plan->chains[o->obj];
+	const struct plan_rule *pr = &c->rules[o->idx];
+	const struct mark *m = o->kind == O_RULE ? find_mark(b, o, off) : NULL;
+	const struct rule *r = rule_by_name(b, pr->comment);
+	char stmt[160] = "", v[96];
+
+	if (m && m->what == STMT_VERDICT) {
+		plan_format_verdict(v, sizeof(v), &pr->verdict);
+		snprintf(stmt, sizeof(stmt), ", statement \"%s\"", v);
+	} else if (m && m->what < pr->nstmts) {
+		snprintf(stmt, sizeof(stmt), ", statement \"%s\"", stmt_name(pr->stmts[m->what].kind));
+	}
+	if (m && m->expr && m->expr < ARRAY_SIZE(expr_names)) {
+		size_t n = strlen(stmt);
+
+		snprintf(stmt + n, sizeof(stmt) - n, " (expression \"%s\")", expr_names[m->expr]);
+	}
+	diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
+		 r ? r->name : NULL, "chain %s rule %u%s%s%s%s%s: %s", c->name, o->idx + 1,
+		 pr->comment ? " \"" : "", pr->comment ? pr->comment : "",
+		 pr->comment ? "\"" : "", o->kind == O_ANON ? ", its anonymous set" : "",
+		 stmt, what);
+}
+
+static void report_elems(const struct nft_batch *b, const struct origin *o, uint32_t off,
+			 const char *what, struct diag_list *d)
+{
+	const struct plan_set *s = &b->plan->sets[o->obj];
+	const struct mark *m = find_mark(b, o, off);
+	const struct plan_elem *e = &s->elems[m ? m->what : o->idx];
+	const struct rule *r = nftb_elem_rule(b, e);
+	char key[512], v[96];
+
+	plan_format_elem_key(key, sizeof(key), s, e);
+	plan_format_verdict(v, sizeof(v), &e->verdict);
+	if (m)
+		diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
+			 r ? r->name : NULL, "map %s element %s : %s: %s", s->name, key, v, what);
+	else
+		diag_add(d, DIAG_ERROR, b->pol ? b->pol->file : "nft", "", NULL,
+			 "map %s, elements %u to %zu (the first from rule \"%s\"): %s", s->name,
+			 o->idx + 1, (size_t)o->idx + o->nmarks, r ? r->name : "?", what);
+}
+
+void nft_batch_report(const struct nft_batch *b, uint32_t seq, uint32_t offset,
+		      int err, const char *kmsg, struct diag_list *d)
+{
+	const char *file = b->pol ? b->pol->file : "nft";
+	const struct origin *o;
+	const struct mark *m;
+	char what[512];
+
+	snprintf(what, sizeof(what), "%s%s%s%s", strerror(err), kmsg && *kmsg ? " (kernel: " : "",
+		 kmsg && *kmsg ? kmsg : "", kmsg && *kmsg ? ")" : "");
+	if (!nft_batch_has_seq(b, seq)) {
+		diag_add(d, DIAG_ERROR, file, "", NULL, "kernel error for a message not sent: %s", what);
+		return;
+	}
+	o = &b->msgs[seq - b->seq0];
+	m = (o->kind == O_RULE) ? find_mark(b, o, offset) : NULL;
+	if (err == ENOENT && m && m->expr != X_LOOKUP && m->expr != X_IMMEDIATE) {
+		size_t n = strlen(what);
+
+		snprintf(what + n, sizeof(what) - n,
+			 "; this kernel has no nf_tables \"%s\" expression", expr_names[m->expr]);
+	}
+	switch ((enum origin_kind)o->kind) {
+	case O_BATCH:
+		diag_add(d, DIAG_ERROR, file, "", NULL, "transaction: %s%s", what,
+			 err == EPERM ? " (changing nf_tables needs CAP_NET_ADMIN)" : "");
+		break;
+	case O_TABLE:
+		diag_add(d, DIAG_ERROR, file, "", NULL, "%s table inet %s: %s",
+			 o->type == NFT_MSG_DELTABLE ? "deleting" : "creating", PLAN_TABLE, what);
+		break;
+	case O_CHAIN:
+		diag_add(d, DIAG_ERROR, file, "", NULL, "chain %s: %s",
+			 b->plan->chains[o->obj].name, what);
+		break;
+	case O_SET:
+		diag_add(d, DIAG_ERROR, file, "", NULL, "map %s: %s", b->plan->sets[o->obj].name, what);
+		break;
+	case O_ELEMS:
+		report_elems(b, o, offset, what, d);
+		break;
+	case O_ANON:
+	case O_RULE:
+		report_rule(b, o, offset, what, d);
+		break;
+	}
+}
