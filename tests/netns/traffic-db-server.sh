@@ -111,4 +111,33 @@ r=$(probe_from 10.77.0.66 10.77.0.10 80)
 r=$(probe_from 10.77.0.66 10.77.0.10 22)
 [ "$r" = dropped ] && ok "web-server: ssh from a stranger is blocked" || bad "web-server: ssh: $r"
 
+# Re-applying over a live policy keeps established connections: conntrack
+# entries outlive the table's replacement and the new table accepts them.
+export SAGATE_STATE_DIR=$tmp/state
+ip netns exec "$db" "$sagate" apply -k policies/web-server.json >/dev/null 2>&1 ||
+	bad "sagate apply web-server"
+ip netns exec "$db" busybox nc -l -p 80 -e /bin/cat &
+server=$!
+for _ in $(seq 1 50); do	# wait until it listens
+	ip netns exec "$db" ss -ltn 2>/dev/null | grep -q ':80 ' && break
+	sleep 0.1
+done
+ip -n "$net" route replace 10.77.0.10 dev veth-net src 10.77.0.66
+coproc CONN { ip netns exec "$net" bash -c 'exec 3<>/dev/tcp/10.77.0.10/80 || exit 1
+	while read -r line; do echo "$line" >&3; read -r -t 3 reply <&3 || exit 1; echo "$reply"; done'; }
+echo before >&"${CONN[1]}"
+read -r -t 5 r1 <&"${CONN[0]}"
+ip netns exec "$db" "$sagate" apply -k policies/web-server.json >/dev/null 2>&1 &&
+	ip netns exec "$db" "$sagate" apply -k policies/bastion.json >/dev/null 2>&1 ||
+	bad "re-apply"
+echo after >&"${CONN[1]}"
+read -r -t 5 r2 <&"${CONN[0]}"
+if [ "${r1:-}" = before ] && [ "${r2:-}" = after ]; then
+	ok "an established connection survives two applies over the live policy"
+else
+	bad "established connection across apply: got '${r1:-}' then '${r2:-}'"
+fi
+kill "$server" 2>/dev/null
+eval "exec ${CONN[1]}>&-" 2>/dev/null
+
 summary
