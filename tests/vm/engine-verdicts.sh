@@ -1,0 +1,164 @@
+#!/bin/bash
+# Runs inside the QEMU guest (tests/vm/vm-run), whose Debian kernel has
+# ESP and the nft queue expression: the host kernel has neither.
+#
+# sagated deciding queued flows of the db-server policy (engine mode) with
+# real ESP transport SAs between an app server and the database server:
+#  - over an AES-GCM SA, PostgreSQL is accepted and logged under rule
+#    "postgresql";
+#  - over an ESP-null SA (integrity only), it is dropped as not encrypted;
+#  - with sagated killed, the queue has no listener: dropped (fail closed);
+#  - restarted, accepted again; SIGHUP reloads; SIGTERM exits 0.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+sagate=${SAGATE:-$top/sagate}
+sagated=${SAGATED:-$top/sagated}
+. "$top/tests/lib/netns.sh"
+. "$top/tests/lib/topology.sh"
+db=sgvm-db-$$ net=sgvm-net-$$
+export SAGATE_STATE_DIR=/tmp/sagate-vm-state-$$
+log=/tmp/sagated-vm-$$.log
+dpid=
+cleanup() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	topo_down "$db" "$net"
+	rm -rf "$SAGATE_STATE_DIR" "$log"
+}
+trap cleanup EXIT
+
+for m in nf_tables nft_queue nft_xfrm nfnetlink_queue xfrm_user esp4 veth; do
+	modprobe "$m" || bad "modprobe $m"
+done
+topo_up "$db" "$net" || { bad "namespaces"; summary; exit 1; }
+# static neighbours: no ARP that the IPsec policies could catch
+mac_db=$(ip -n "$db" link show veth-db | awk '/link\/ether/ { print $2 }')
+mac_net=$(ip -n "$net" link show veth-net | awk '/link\/ether/ { print $2 }')
+ip -n "$net" neigh replace 10.77.0.10 dev veth-net lladdr "$mac_db" nud permanent
+for a in 10.77.0.21 10.77.0.66; do
+	ip -n "$db" neigh replace $a dev veth-db lladdr "$mac_net" nud permanent
+done
+
+app=10.77.0.21 dbaddr=10.77.0.10
+aead='rfc4106(gcm(aes))'
+k1=0x0123456789abcdef0123456789abcdef01234567
+k2=0x89abcdef0123456789abcdef0123456789abcdef
+ka=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+sa_policies() {
+	ip -n "$net" xfrm policy add src $app dst $dbaddr dir out \
+		tmpl src $app dst $dbaddr proto esp reqid 7 mode transport &&
+	ip -n "$net" xfrm policy add src $dbaddr dst $app dir in \
+		tmpl src $dbaddr dst $app proto esp reqid 7 mode transport &&
+	ip -n "$db" xfrm policy add src $dbaddr dst $app dir out \
+		tmpl src $dbaddr dst $app proto esp reqid 7 mode transport &&
+	ip -n "$db" xfrm policy add src $app dst $dbaddr dir in \
+		tmpl src $app dst $dbaddr proto esp reqid 7 mode transport
+}
+sa_up() {	# ESP transport (AES-GCM) between app and db, both directions, both ends
+	local ns
+	for ns in "$db" "$net"; do
+		ip -n "$ns" xfrm state add src $app dst $dbaddr proto esp spi 0x1000 reqid 7 \
+			mode transport aead "$aead" $k1 128 sel src $app dst $dbaddr || return 1
+		ip -n "$ns" xfrm state add src $dbaddr dst $app proto esp spi 0x2000 reqid 7 \
+			mode transport aead "$aead" $k2 128 sel src $dbaddr dst $app || return 1
+	done
+	sa_policies
+}
+sa_up_null() {	# ESP-null: integrity (HMAC-SHA-256-128) without encryption
+	local ns
+	for ns in "$db" "$net"; do
+		ip -n "$ns" xfrm state add src $app dst $dbaddr proto esp spi 0x3000 reqid 7 \
+			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
+			sel src $app dst $dbaddr || return 1
+		ip -n "$ns" xfrm state add src $dbaddr dst $app proto esp spi 0x4000 reqid 7 \
+			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
+			sel src $dbaddr dst $app || return 1
+	done
+	sa_policies
+}
+sa_down() {
+	for ns in "$db" "$net"; do
+		ip -n "$ns" xfrm policy flush
+		ip -n "$ns" xfrm state flush
+	done
+}
+daemon_start() {	# start sagated in db, wait for its ready line
+	local i
+	: >"$log"
+	ip netns exec "$db" "$sagated" >>"$log" 2>&1 &
+	dpid=$!
+	for i in $(seq 1 100); do
+		grep -q '"event":"ready"' "$log" && return 0
+		kill -0 "$dpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+daemon_stop() {	# SIG; the exit status
+	local st
+	kill -"$1" "$dpid" 2>/dev/null
+	wait "$dpid"
+	st=$?
+	dpid=
+	return $st
+}
+log_has() {	# lines of the log holding every argument
+	local l
+	while IFS= read -r l; do
+		local all=1 s
+		for s in "$@"; do [[ $l == *"$s"* ]] || { all=0; break; }; done
+		[ $all = 1 ] && return 0
+	done <"$log"
+	return 1
+}
+
+cd "$top" || exit 1
+out=$(ip netns exec "$db" "$sagate" apply policies/db-server.json 2>&1)
+grep -q "engine mode" <<<"$out" && ok "apply in engine mode" || bad "apply: $out"
+
+sa_up || bad "ESP (AES-GCM) SAs"
+daemon_start && ok "sagated is ready" || { bad "sagated not ready: $(cat "$log")"; summary; exit 1; }
+log_has '"event":"ready"' '"queue":0' && ok "ready line names queue 0" || bad "ready line: $(grep ready "$log")"
+
+r=$(tcp_probe "$net" $app $dbaddr 5432)
+[ "$r" = open ] && ok "PostgreSQL over AES-GCM ESP: accepted by sagated" ||
+	bad "PostgreSQL over AES-GCM ESP: $r"
+log_has '"verdict":"accept"' '"reason":"accept"' '"rule":"postgresql"' '"src":"10.77.0.21"' \
+	'"dport":5432' '"spi":"0x00001000"' &&
+	ok "log: accept line naming rule postgresql and SPI 0x1000" ||
+	bad "no accept line: $(cat "$log")"
+
+sa_down
+sa_up_null || bad "ESP-null SAs"
+r=$(tcp_probe "$net" $app $dbaddr 5432)
+[ "$r" = dropped ] && ok "PostgreSQL over ESP-null: dropped" || bad "PostgreSQL over ESP-null: $r"
+log_has '"verdict":"drop"' '"reason":"drop-not-encrypted"' '"rule":"postgresql"' '"spi":"0x00003000"' &&
+	ok "log: drop-not-encrypted for the ESP-null SA" ||
+	bad "no not-encrypted line: $(tail -5 "$log")"
+
+sa_down
+sa_up || bad "ESP (AES-GCM) SAs again"
+kill -HUP "$dpid"
+for i in $(seq 1 30); do log_has '"event":"reloaded"' && break; sleep 0.1; done
+log_has '"event":"reloaded"' && ok "SIGHUP reloads the policy" || bad "no reload line: $(tail -3 "$log")"
+daemon_stop TERM && ok "SIGTERM: sagated exits 0" || bad "SIGTERM: exit status $?"
+log_has '"event":"stopped"' && ok "log: stopped line" || bad "no stopped line"
+
+r=$(tcp_probe "$net" $app $dbaddr 5432)
+[ "$r" = dropped ] && ok "sagated stopped: PostgreSQL over AES-GCM ESP dropped (fail closed)" ||
+	bad "sagated stopped: $r"
+
+ip netns exec "$db" "$sagated" >/dev/null 2>&1 &
+p1=$!
+sleep 1
+kill -9 $p1 2>/dev/null; wait $p1 2>/dev/null
+r=$(tcp_probe "$net" $app $dbaddr 5432)
+[ "$r" = dropped ] && ok "sagated killed (SIGKILL): dropped (fail closed)" || bad "sagated killed: $r"
+
+daemon_start && ok "sagated restarted" || bad "restart: $(cat "$log")"
+log_has '"event":"ready"' '"sas":2' && ok "restart: the dump found db's 2 SAs" ||
+	bad "restart ready line: $(grep ready "$log")"
+r=$(tcp_probe "$net" $app $dbaddr 5432)
+[ "$r" = open ] && ok "restarted: PostgreSQL over AES-GCM ESP accepted again" || bad "restarted: $r"
+
+daemon_stop TERM || bad "second SIGTERM: $?"
+summary
