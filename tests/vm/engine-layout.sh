@@ -14,6 +14,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
 . "$top/tests/lib/netns.sh"
 . "$top/tests/lib/topology.sh"
+. "$top/tests/vm/lib-site.sh"
 db=sgvm-db-$$ net=sgvm-net-$$
 export SAGATE_STATE_DIR=/tmp/sagate-vm-state-$$
 cleanup() {
@@ -22,45 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for m in nf_tables nft_queue nft_xfrm nfnetlink_queue xfrm_user esp4 veth; do
-	modprobe "$m" || bad "modprobe $m"
-done
-topo_up "$db" "$net" || { bad "namespaces"; summary; exit 1; }
-# static neighbours: no ARP that the IPsec policies could catch
-mac_db=$(ip -n "$db" link show veth-db | awk '/link\/ether/ { print $2 }')
-mac_net=$(ip -n "$net" link show veth-net | awk '/link\/ether/ { print $2 }')
-ip -n "$net" neigh replace 10.77.0.10 dev veth-net lladdr "$mac_db" nud permanent
-for a in 10.77.0.21 10.77.0.66; do
-	ip -n "$db" neigh replace $a dev veth-db lladdr "$mac_net" nud permanent
-done
+site_up || { bad "namespaces"; summary; exit 1; }
 
-app=10.77.0.21 dbaddr=10.77.0.10
-aead='rfc4106(gcm(aes))'
-k1=0x0123456789abcdef0123456789abcdef01234567
-k2=0x89abcdef0123456789abcdef0123456789abcdef
-sa_up() {	# ESP transport between app and db, both directions, both ends
-	local ns
-	for ns in "$db" "$net"; do
-		ip -n "$ns" xfrm state add src $app dst $dbaddr proto esp spi 0x1000 reqid 7 \
-			mode transport aead "$aead" $k1 128 sel src $app dst $dbaddr || return 1
-		ip -n "$ns" xfrm state add src $dbaddr dst $app proto esp spi 0x2000 reqid 7 \
-			mode transport aead "$aead" $k2 128 sel src $dbaddr dst $app || return 1
-	done
-	ip -n "$net" xfrm policy add src $app dst $dbaddr dir out \
-		tmpl src $app dst $dbaddr proto esp reqid 7 mode transport &&
-	ip -n "$net" xfrm policy add src $dbaddr dst $app dir in \
-		tmpl src $dbaddr dst $app proto esp reqid 7 mode transport &&
-	ip -n "$db" xfrm policy add src $dbaddr dst $app dir out \
-		tmpl src $dbaddr dst $app proto esp reqid 7 mode transport &&
-	ip -n "$db" xfrm policy add src $app dst $dbaddr dir in \
-		tmpl src $app dst $dbaddr proto esp reqid 7 mode transport
-}
-sa_down() {
-	for ns in "$db" "$net"; do
-		ip -n "$ns" xfrm policy flush
-		ip -n "$ns" xfrm state flush
-	done
-}
 rule_counter() {	# CHAIN COMMENT-SUBSTRING: packets of that rule's counter
 	ip netns exec "$db" nft list chain inet sagate "$1" |
 		awk -v c="$2" 'index($0, c) { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
