@@ -5,6 +5,7 @@
 #include "compile.h"
 #include "findings.h"
 #include "parse.h"
+#include "state.h"
 
 #include <stdlib.h>
 
@@ -16,7 +17,9 @@ int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse
 	diag_list_init(&l->diags);
 	l->cls = NULL;
 	l->plan = NULL;
-	l->pol = parse_policy_file(file, NULL, &l->diags);
+	struct parse_opts po = { state_owns(file) ? STATE_MAX_BUNDLE : 0 };
+
+	l->pol = parse_policy_file(file, &po, &l->diags);
 	if (!l->pol)
 		return EXIT_POLICY;
 	l->cls = classify(l->pol, analyse ? CLASSIFY_ANALYSE : 0);

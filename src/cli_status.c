@@ -37,7 +37,9 @@ static int view_load(struct view *v)
 	if (v->gen && state_read_meta(dir, v->gen, &v->meta, &v->diags) == 0) {
 		char *pp = state_policy_path(dir, v->gen);
 
-		v->pol = pp ? parse_policy_file(pp, NULL, &v->diags) : NULL;
+		struct parse_opts po = { STATE_MAX_BUNDLE };
+
+		v->pol = pp ? parse_policy_file(pp, &po, &v->diags) : NULL;
 		free(pp);
 	} else {
 		v->gen = 0;

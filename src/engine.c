@@ -157,11 +157,12 @@ static int policy_source(const struct engine_src *src, char **path, uint16_t *qu
 /* Parse and classify path.  0, or -1 (logged). */
 static int policy_load(const char *path, struct policy **pol, struct classes **cls)
 {
+	struct parse_opts po = { state_owns(path) ? STATE_MAX_BUNDLE : 0 };
 	struct diag_list d;
 
 	diag_list_init(&d);
 	*cls = NULL;
-	*pol = parse_policy_file(path, NULL, &d);
+	*pol = parse_policy_file(path, &po, &d);
 	if (!*pol || d.errors) {
 		for (size_t i = 0; i < d.count; i++) {
 			char *s = diag_format(&d.items[i]);

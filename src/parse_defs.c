@@ -45,20 +45,66 @@ static bool valid_def_name(const char *s)
 	return true;
 }
 
+static size_t nhash(const char *s)
+{
+	size_t h = 14695981039346656037u;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
+}
+
+int nindex_add(struct nindex *ix, const char *name, size_t idx)
+{
+	if (2 * (ix->n + 1) > ix->cap) {
+		struct nindex big = { calloc(ix->cap ? 2 * ix->cap : 64, sizeof(*big.slot)),
+				      ix->cap ? 2 * ix->cap : 64, 0 };
+
+		if (!big.slot)
+			return -1;
+		for (size_t i = 0; i < ix->cap; i++)
+			if (ix->slot[i].name)
+				nindex_add(&big, ix->slot[i].name, ix->slot[i].idx);
+		free(ix->slot);
+		*ix = big;
+	}
+	for (size_t i = nhash(name) & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1))
+		if (!ix->slot[i].name) {
+			ix->slot[i] = (struct nslot){ name, idx };
+			ix->n++;
+			return 0;
+		}
+}
+
+long nindex_find(const struct nindex *ix, const char *name)
+{
+	if (!ix->cap)
+		return -1;
+	for (size_t i = nhash(name) & (ix->cap - 1); ix->slot[i].name;
+	     i = (i + 1) & (ix->cap - 1))
+		if (strcmp(ix->slot[i].name, name) == 0)
+			return (long)ix->slot[i].idx;
+	return -1;
+}
+
+void nindex_fini(struct nindex *ix)
+{
+	free(ix->slot);
+	memset(ix, 0, sizeof(*ix));
+}
+
 static struct hostdef *host_find(struct pctx *c, const char *name)
 {
-	for (size_t i = 0; i < c->nhosts; i++)
-		if (strcmp(c->hosts[i].name, name) == 0)
-			return &c->hosts[i];
-	return NULL;
+	long i = nindex_find(&c->host_ix, name);
+
+	return i < 0 ? NULL : &c->hosts[i];
 }
 
 static struct svcdef *svc_find(struct pctx *c, const char *name)
 {
-	for (size_t i = 0; i < c->nsvcs; i++)
-		if (strcmp(c->svcs[i].name, name) == 0)
-			return &c->svcs[i];
-	return NULL;
+	long i = nindex_find(&c->svc_ix, name);
+
+	return i < 0 ? NULL : &c->svcs[i];
 }
 
 static bool def_name_ok(struct pctx *c, const char *kind, const char *name,
@@ -99,6 +145,11 @@ static void collect_hosts(struct pctx *c, json_t *hosts, const char *file)
 			free(path);
 			continue;
 		}
+		if (nindex_add(&c->host_ix, name, c->nhosts) < 0) {
+			c->oom = true;
+			free(path);
+			return;
+		}
 		h = &c->hosts[c->nhosts++];
 		memset(h, 0, sizeof(*h));
 		h->name = name;
@@ -129,6 +180,11 @@ static void collect_services(struct pctx *c, json_t *svcs, const char *file)
 		    grow_array(&c->svcs, &c->capsvcs, c->nsvcs + 1, sizeof(*c->svcs))) {
 			free(path);
 			continue;
+		}
+		if (nindex_add(&c->svc_ix, name, c->nsvcs) < 0) {
+			c->oom = true;
+			free(path);
+			return;
 		}
 		s = &c->svcs[c->nsvcs++];
 		memset(s, 0, sizeof(*s));
@@ -198,6 +254,8 @@ void pdefs_collect(struct pctx *c, json_t *root, const char *file)
 
 void pdefs_free(struct pctx *c)
 {
+	nindex_fini(&c->host_ix);
+	nindex_fini(&c->svc_ix);
 	for (size_t i = 0; i < c->nhosts; i++) {
 		free(c->hosts[i].path);
 		addr_set_fini(&c->hosts[i].set);

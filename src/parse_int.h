@@ -36,6 +36,23 @@ struct loaded_file {
 	char sha[65];		/**< SHA-256 of its bytes, hex */
 };
 
+/** Names to indices, open addressing; names are borrowed (JSON keys that
+ *  live as long as the parse).  Policies of 100,000 rules bundle each
+ *  rule's service under its own name, so a linear search is quadratic. */
+struct nindex {
+	struct nslot {
+		const char *name;
+		size_t idx;
+	} *slot;
+	size_t cap, n;
+};
+
+/** Remember name -> idx; -1 on OOM. */
+int nindex_add(struct nindex *ix, const char *name, size_t idx);
+/** The index of name, or -1. */
+long nindex_find(const struct nindex *ix, const char *name);
+void nindex_fini(struct nindex *ix);
+
 /** Everything one parse run carries. */
 struct pctx {
 	struct diag_list *diags;
@@ -46,6 +63,7 @@ struct pctx {
 	size_t nhosts, caphosts;
 	struct svcdef *svcs;
 	size_t nsvcs, capsvcs;
+	struct nindex host_ix, svc_ix;
 	bool oom;
 };
 

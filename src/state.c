@@ -20,6 +20,13 @@ void state_meta_fini(struct state_meta *m)
 	m->source = NULL;
 }
 
+bool state_owns(const char *path)
+{
+	size_t n = strlen(state_dir());
+
+	return strncmp(path, state_dir(), n) == 0 && path[n] == '/';
+}
+
 const char *state_dir(void)
 {
 	const char *d = getenv("SAGATE_STATE_DIR");
@@ -38,7 +45,7 @@ int state_write_json(const char *path, json_t *j, struct diag_list *d)
 	char tmp[PATH_MAX];
 	/* one buffer, one write: json_dumpfd issues a syscall per token,
 	 * which made recording a 10,000-rule policy take seconds */
-	char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	size_t len = text ? strlen(text) : 0, off = 0;
 	int fd, rc = -1;
 

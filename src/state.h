@@ -18,10 +18,17 @@
 #include "plan.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define STATE_DEFAULT_DIR "/var/lib/sagate"
 #define STATE_KEEP 10		/**< generations kept; older ones are removed */
+/** Largest bundle read back: ours, so larger than a hand-written policy
+ *  may be (a 100,000-rule policy bundles to about 30 MB). */
+#define STATE_MAX_BUNDLE (1u << 30)
+
+/** Is path a file inside the state directory (a bundle we wrote)? */
+bool state_owns(const char *path);
 
 /** What a generation records besides the policy. */
 struct state_meta {
