@@ -311,42 +311,24 @@ static void parse_flags(struct pctx *c, json_t *o, const char *file,
 	}
 }
 
-/* Rule names seen so far, for the duplicate check: open addressing over
- * rule indices, so that 100,000 rules cost 100,000 probes, not n^2. */
-struct name_index {
-	uint32_t *slot;		/* rule index + 1; 0 = empty */
-	size_t mask;
-};
-
-static uint32_t name_hash(const char *s)
+/* The earlier rule with this name, or NULL after remembering rule idx.
+ * The name is the JSON string, alive for the whole parse. */
+static const struct rule *name_seen(struct pctx *c, struct nindex *ix,
+				    const struct policy *p, const char *name, size_t idx)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	long first = nindex_find(ix, name);
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
-/* The earlier rule with this name, or NULL after remembering rule idx. */
-static const struct rule *name_seen(struct name_index *ix, const struct policy *p,
-				    const char *name, size_t idx)
-{
-	size_t i = name_hash(name) & ix->mask;
-
-	for (; ix->slot[i]; i = (i + 1) & ix->mask) {
-		const struct rule *r = &p->rules[ix->slot[i] - 1];
-
-		if (r->name && strcmp(r->name, name) == 0)
-			return r;
-	}
-	ix->slot[i] = (uint32_t)idx + 1;
+	if (first >= 0)
+		return &p->rules[first];
+	if (nindex_add(ix, name, idx) < 0)
+		c->oom = true;
 	return NULL;
 }
 
 /* Returns the rule name for messages (NULL when missing or invalid). */
 static const char *parse_name(struct pctx *c, json_t *o, const char *file,
 			      const char *path, struct policy *p,
-			      struct name_index *ix)
+			      struct nindex *ix)
 {
 	json_t *v = json_object_get(o, "name");
 	const struct rule *first;
@@ -369,7 +351,7 @@ static const char *parse_name(struct pctx *c, json_t *o, const char *file,
 		     name, RULE_NAME_MAX);
 		return NULL;
 	}
-	first = name_seen(ix, p, name, p->nrules);
+	first = name_seen(c, ix, p, name, p->nrules);
 	if (first)
 		perr(c, file, q, name, "duplicate rule name; first used at %s", first->path);
 	return name;
@@ -377,7 +359,7 @@ static const char *parse_name(struct pctx *c, json_t *o, const char *file,
 
 static void parse_rule(struct pctx *c, json_t *o, const char *file,
 		       const char *path, struct policy *p, struct rule *r,
-		       struct name_index *ix)
+		       struct nindex *ix)
 {
 	static const char *const actions[] = { "permit", "block", "require-ipsec", NULL };
 	static const char *const dirs[] = { "in", "out", NULL };
@@ -426,17 +408,12 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 
 void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p)
 {
-	size_t n = json_array_size(rules), size = 16, i;
-	struct name_index ix;
+	size_t n = json_array_size(rules), i;
+	struct nindex ix = { 0 };
 	json_t *o;
 
-	while (size < 2 * n)
-		size *= 2;
-	ix.mask = size - 1;
-	ix.slot = calloc(size, sizeof(*ix.slot));
 	p->rules = calloc(n ? n : 1, sizeof(*p->rules));
-	if (!p->rules || !ix.slot) {
-		free(ix.slot);
+	if (!p->rules) {
 		c->oom = true;
 		return;
 	}
@@ -452,5 +429,5 @@ void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy
 		parse_rule(c, o, file, path, p, &p->rules[p->nrules], &ix);
 		p->nrules++;
 	}
-	free(ix.slot);
+	nindex_fini(&ix);
 }
