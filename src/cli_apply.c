@@ -8,6 +8,7 @@
 #include "cli_common.h"
 #include "compile.h"
 #include "nft_apply.h"
+#include "util.h"
 #include "state.h"
 
 #include <errno.h>
@@ -121,12 +122,14 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	}
 	/* record first, switch after: a failed apply leaves no trace */
 	gen = state_prepare(dir, l->pol, &m, &l->diags);
+	trace_phase("record");
 	if (!gen)
 		return EXIT_SYSTEM;
 	if (nft_apply(l->plan, l->pol, false, &l->diags) < 0) {
 		state_discard(dir, gen);
 		return EXIT_SYSTEM;
 	}
+	trace_phase("kernel");
 	if (state_commit(dir, gen, &l->diags) < 0) {
 		diag_add(&l->diags, DIAG_ERROR, dir, "", NULL,
 			 "the kernel holds the new policy, but it could not be recorded: rollback will not know it");

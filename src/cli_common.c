@@ -6,6 +6,7 @@
 #include "findings.h"
 #include "parse.h"
 #include "state.h"
+#include "util.h"
 
 #include <stdlib.h>
 
@@ -19,18 +20,23 @@ int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse
 	l->plan = NULL;
 	struct parse_opts po = { state_owns(file) ? STATE_MAX_BUNDLE : 0 };
 
+	trace_phase("start");
 	l->pol = parse_policy_file(file, &po, &l->diags);
+	trace_phase("parse");
 	if (!l->pol)
 		return EXIT_POLICY;
 	l->cls = classify(l->pol, analyse ? CLASSIFY_ANALYSE : 0);
+	trace_phase("classify");
 	if (l->cls)
 		l->plan = compile_plan(l->pol, l->cls, &co);
+	trace_phase("compile");
 	if (!l->plan) {
 		diag_add(&l->diags, DIAG_ERROR, file, "", NULL,
 			 "out of memory while compiling");
 		return EXIT_SYSTEM;
 	}
 	findings_add(l->pol, l->cls, co.mode, &l->diags);
+	trace_phase("findings");
 	return EXIT_OK;
 }
 

@@ -70,6 +70,7 @@ void policy_free(struct policy *p)
 	free(p->rules);
 	free(p->file);
 	free(p->description);
+	free(p->text);
 	free(p);
 }
 

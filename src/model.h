@@ -132,6 +132,10 @@ struct policy {
 	size_t nrules;
 	char sha256[65];	/**< hex SHA-256 over the digests of the policy file and
 				     every file it includes, in reading order */
+	char *text;		/**< the bytes of the policy file when it includes
+				     nothing (so apply can record it as it is),
+				     else NULL */
+	size_t text_len;
 };
 
 struct policy *policy_alloc(void);

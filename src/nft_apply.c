@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "nft_apply.h"
+#include "util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -248,6 +249,7 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
 		st = &local;
 	memset(st, 0, sizeof(*st));
 	b = nft_build_plan(p, pol, dry_run ? NFT_BUILD_CHECK : 0, d);
+	trace_phase("netlink-build");
 	t1 = now();
 	st->build_seconds = t1 - t0;
 	if (!b)

@@ -97,7 +97,7 @@ static struct loaded_file *file_find(struct pctx *c, const char *real)
 
 /* Read and decode one file.  On failure, reports at (from, from_path). */
 static json_t *load_json(struct pctx *c, const char *file, const char *from,
-			 const char *from_path, char sha[65])
+			 const char *from_path, char sha[65], char **keep, size_t *keep_len)
 {
 	json_error_t jerr;
 	size_t len;
@@ -120,7 +120,12 @@ static json_t *load_json(struct pctx *c, const char *file, const char *from,
 	if (sha)
 		sha256_hex(buf, len, sha);
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(buf);
+	if (keep) {
+		*keep = buf;
+		*keep_len = len;
+	} else {
+		free(buf);
+	}
 	if (!root)
 		perr(c, file, "", NULL, "invalid JSON at line %d, column %d: %s",
 		     jerr.line, jerr.column, jerr.text);
@@ -215,10 +220,18 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 	}
 	if (f)
 		return;	/* included twice without a cycle: read once */
-	root = load_json(c, file, from, from_path, sha);
+	char *text = NULL;
+	size_t text_len = 0;
+
+	root = load_json(c, file, from, from_path, sha, depth ? NULL : &text, &text_len);
 	f = file_add(c, file, real);	/* even when broken: report it once */
-	if (f)
+	if (f) {
 		memcpy(f->sha, sha, sizeof(sha));
+		f->text = text;
+		f->text_len = text_len;
+	} else {
+		free(text);
+	}
 	if (!f || !root) {
 		json_decref(root);
 		return;
@@ -320,6 +333,7 @@ static void pctx_fini(struct pctx *c)
 	pdefs_free(c);
 	for (size_t i = 0; i < c->nfiles; i++) {
 		json_decref(c->files[i].root);
+		free(c->files[i].text);
 		free(c->files[i].display);
 		free(c->files[i].real);
 	}
@@ -347,6 +361,11 @@ struct policy *parse_policy_file(const char *path, const struct parse_opts *opts
 		parse_top(&c, c.files[0].root, c.files[0].display, p);
 	if (c.oom)
 		diag_add(diags, DIAG_ERROR, path, "", NULL, "out of memory");
+	if (c.nfiles == 1) {	/* self-contained: its bytes are the record */
+		p->text = c.files[0].text;
+		p->text_len = c.files[0].text_len;
+		c.files[0].text = NULL;
+	}
 	pctx_fini(&c);
 	if (diags->errors > errors_before) {
 		policy_free(p);

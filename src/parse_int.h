@@ -34,6 +34,8 @@ struct loaded_file {
 	json_t *root;
 	bool active;		/**< on the include stack right now */
 	char sha[65];		/**< SHA-256 of its bytes, hex */
+	char *text;		/**< its bytes (kept for the top-level file only) */
+	size_t text_len;
 };
 
 /** Names to indices, open addressing; names are borrowed (JSON keys that

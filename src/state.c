@@ -40,26 +40,18 @@ static int fail(struct diag_list *d, const char *path, const char *what)
 	return -1;
 }
 
-int state_write_json(const char *path, json_t *j, struct diag_list *d)
+/* Write len bytes to path: a temporary file, fsync, rename over. */
+static int write_atomic(const char *path, const char *text, size_t len,
+			struct diag_list *d)
 {
 	char tmp[PATH_MAX];
-	/* one buffer, one write: json_dumpfd issues a syscall per token,
-	 * which made recording a 10,000-rule policy take seconds */
-	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	size_t len = text ? strlen(text) : 0, off = 0;
+	size_t off = 0;
 	int fd, rc = -1;
 
-	if (!text) {
-		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
-		return -1;
-	}
-	text[len] = '\0';
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		free(text);
+	if (fd < 0)
 		return fail(d, tmp, "cannot create");
-	}
 	while (off < len) {
 		ssize_t n = write(fd, text + off, len - off);
 
@@ -69,8 +61,7 @@ int state_write_json(const char *path, json_t *j, struct diag_list *d)
 			break;
 		off += (size_t)n;
 	}
-	free(text);
-	if (off < len || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+	if (off < len || fsync(fd) < 0) {
 		fail(d, tmp, "cannot write");
 	} else if (close(fd) < 0) {
 		fd = -1;
@@ -83,6 +74,27 @@ int state_write_json(const char *path, json_t *j, struct diag_list *d)
 		close(fd);
 	if (rc < 0)
 		unlink(tmp);
+	return rc;
+}
+
+int state_write_json(const char *path, json_t *j, struct diag_list *d)
+{
+	/* one buffer, one write: json_dumpfd issues a syscall per token,
+	 * which made recording a 10,000-rule policy take seconds */
+	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	size_t len = text ? strlen(text) : 0;
+	char *nl;
+	int rc;
+
+	if (!text || !(nl = realloc(text, len + 2))) {
+		free(text);
+		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
+		return -1;
+	}
+	nl[len] = '\n';
+	nl[len + 1] = '\0';
+	rc = write_atomic(path, nl, len + 1, d);
+	free(nl);
 	return rc;
 }
 
@@ -158,10 +170,17 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 	}
 	meta.generation = gen;
 	meta.applied_at = (long long)time(NULL);
-	bundle = bundle_from_policy(p);
+	/* a policy that includes nothing is recorded byte for byte (fast,
+	 * and rollback re-reads exactly what was applied); one with includes
+	 * is flattened into a self-contained bundle */
+	bundle = p->text ? json_true() : bundle_from_policy(p);
 	mj = meta_json(&meta);
 	snprintf(path, sizeof(path), "%s/policy.json", gdir);
-	rc = bundle && mj ? state_write_json(path, bundle, d) : -1;
+	if (bundle && mj)
+		rc = p->text ? write_atomic(path, p->text, p->text_len, d) :
+		     state_write_json(path, bundle, d);
+	else
+		rc = -1;
 	snprintf(path, sizeof(path), "%s/meta.json", gdir);
 	if (rc == 0)
 		rc = state_write_json(path, mj, d);

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 char *xstrdup_or_null(const char *s)
@@ -82,4 +84,21 @@ out:
 	close(fd);
 	errno = err;
 	return err ? -1 : 0;
+}
+
+void trace_phase(const char *phase)
+{
+	static int on = -1;
+	static struct timespec last;
+	struct timespec now;
+
+	if (on < 0)
+		on = getenv("SAGATE_TRACE_TIME") != NULL;
+	if (!on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last.tv_sec || last.tv_nsec)
+		fprintf(stderr, "sagate: time: %-12s %.3f s\n", phase,
+			(double)(now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) / 1e9);
+	last = now;
 }

@@ -17,4 +17,9 @@ int grow_array(void *arr, size_t *cap, size_t need, size_t esz);
  *  Returns 0; -1 with errno set (EFBIG when the file is larger than max). */
 int read_file_limited(const char *path, size_t max, char **buf, size_t *len);
 
+/** With SAGATE_TRACE_TIME set in the environment, print on stderr how long
+ *  the phase that ends now took (since the previous call, or the first
+ *  call).  For finding where a slow apply goes; silent otherwise. */
+void trace_phase(const char *phase);
+
 #endif
