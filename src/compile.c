@@ -136,6 +136,256 @@ static void box_elements(struct kctx *k, const struct class_box *b, bool local,
 	}
 }
 
+/* --- the bucket layout (large policies) ----------------------------------- */
+
+/* The kernel's concatenated interval maps cost time in proportion to
+ * their size on every lookup, and quadratic time to load.  Above this
+ * many boxes that need intervals, a direction and family splits them by
+ * peer address into buckets of BUCKET_BOXES: an interval map on the peer
+ * address (the kernel's rbtree: log(buckets)) jumps to the bucket's
+ * chain, whose interval maps stay small.  Below it, one map is as fast
+ * and the kernel rule count stays the same for every policy. */
+#define BUCKET_LAYOUT_MIN 1024
+#define BUCKET_BOXES 512
+
+/* SAGATE_BUCKET_LAYOUT_MIN overrides the threshold (tests and tuning). */
+static size_t bucket_layout_min(void)
+{
+	const char *s = getenv("SAGATE_BUCKET_LAYOUT_MIN");
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return BUCKET_LAYOUT_MIN;
+	v = strtoull(s, &end, 10);
+	return *end ? BUCKET_LAYOUT_MIN : (size_t)v;
+}
+
+/* A box that is one exact element: one peer, one port of tcp/udp/sctp. */
+static bool box_is_exact(const struct class_box *b)
+{
+	return b->peer_lo == b->peer_hi && b->key_lo == b->key_hi &&
+	       is_port_proto(KEY_PROTO(b->key_lo));
+}
+
+static int cmp_box_peer(const void *a, const void *b)
+{
+	const struct class_box *x = *(const struct class_box *const *)a;
+	const struct class_box *y = *(const struct class_box *const *)b;
+
+	return x->peer_lo < y->peer_lo ? -1 : x->peer_lo > y->peer_lo;
+}
+
+/* The boxes of one direction and family that need intervals, by peer. */
+static const struct class_box **interval_boxes(struct kctx *k, enum direction d,
+					       enum addr_family f, size_t *n)
+{
+	const struct class_box **v = malloc((k->cls->nboxes ? k->cls->nboxes : 1) * sizeof(*v));
+
+	*n = 0;
+	if (!v) {
+		k->oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < k->cls->nboxes; i++) {
+		const struct class_box *b = &k->cls->boxes[i];
+
+		if (b->dir == d && b->fam == f && !box_is_exact(b))
+			v[(*n)++] = b;
+	}
+	qsort(v, *n, sizeof(*v), cmp_box_peer);
+	return v;
+}
+
+/* Bucket starts: every BUCKET_BOXES-th box's first address (a bucket
+ * holds at least that many boxes that start in it). */
+static u128 *bucket_starts(const struct class_box **v, size_t n, size_t *nb)
+{
+	u128 *st = malloc((n / BUCKET_BOXES + 1) * sizeof(*st));
+
+	*nb = 0;
+	for (size_t i = 0; st && i < n; i += BUCKET_BOXES)
+		if (*nb == 0 || v[i]->peer_lo > st[*nb - 1])
+			st[(*nb)++] = v[i]->peer_lo;
+	return st;
+}
+
+/* A box over more buckets than this goes to the direction's shared
+ * ports / protos maps instead of into every bucket it spans: a few wide
+ * rules (a /8, "any") must not fill every bucket. */
+#define BUCKET_SPAN_MAX 2
+
+struct bucket_sets {
+	size_t exact, map, ports, protos;	/* plan set indices */
+	size_t first;				/* bucket i: first + 2i, +1 */
+};
+
+static void bucket_chain(struct kctx *k, const char *name, const char *ports,
+			 const char *protos)
+{
+	struct plan_chain *c = plan_add_chain(k->plan, name, PH_NONE);
+	struct plan_rule *r;
+
+	if (!c || !(r = plan_add_rule(c, NULL))) {
+		k->oom = true;
+		return;
+	}
+	stmt(r, PS_L4PROTO_PORTS, 0, NULL);
+	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, ports));
+	if (!(r = plan_add_rule(c, NULL))) {
+		k->oom = true;
+		return;
+	}
+	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, protos));
+}
+
+/* The maps and chains: name_exact, name_bucket, and per bucket a chain
+ * name_bN with maps name_bN_ports and name_bN_protos. */
+static void bucket_objects(struct kctx *k, enum direction d, enum addr_family f,
+			   const u128 *st, size_t nb, struct bucket_sets *bs)
+{
+	char base[16], name[32], ports[32], protos[32];
+	struct plan_set *s;
+
+	set_name(base, sizeof(base), d, f, "b");
+	base[strlen(base) - 2] = '\0';		/* "in4" */
+	bs->exact = k->plan->nsets;
+	bs->ports = bs->exact + 1;
+	bs->protos = bs->exact + 2;
+	bs->map = bs->exact + 3;
+	bs->first = bs->exact + 4;
+	if (!plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "exact")) ||
+	    !plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "ports")) ||
+	    !plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "protos")) ||
+	    !plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "bucket"))) {
+		k->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < nb && !k->oom; i++) {
+		snprintf(name, sizeof(name), "%s_b%zu", base, i);
+		snprintf(ports, sizeof(ports), "%s_ports", name);
+		snprintf(protos, sizeof(protos), "%s_protos", name);
+		if (!plan_add_set(k->plan, ports) || !plan_add_set(k->plan, protos))
+			k->oom = true;
+		bucket_chain(k, name, ports, protos);
+	}
+	for (size_t i = bs->exact; i < k->plan->nsets && !k->oom; i++) {
+		bool with_port = i == bs->exact || i == bs->ports ||
+				 (i >= bs->first && (i - bs->first) % 2 == 0);
+
+		s = &k->plan->sets[i];
+		s->counter = i != bs->map;
+		s->interval = i != bs->exact;
+		s->nfields = key_fields(d, f, false, with_port, s->fields);
+	}
+	if (k->oom)
+		return;
+	s = &k->plan->sets[bs->map];
+	s->nfields = 1;		/* the peer address */
+	for (size_t i = 0; i < nb && !k->oom; i++) {
+		struct plan_elem e = { .rule = PLAN_NO_RULE };
+
+		e.lo[0] = st[i];
+		e.hi[0] = i + 1 < nb ? st[i + 1] - 1 : addr_max(f);
+		snprintf(name, sizeof(name), "%s_b%zu", base, i);
+		e.verdict = (struct plan_verdict){ PV_JUMP, plan_strdup(k->plan, name), 0 };
+		if (plan_add_elem(s, &e))
+			k->oom = true;
+	}
+}
+
+/* Every box in the buckets its peer interval overlaps, cut to each. */
+static void bucket_elements(struct kctx *k, const struct class_box **v, size_t n,
+			    const u128 *st, size_t nb, const struct bucket_sets *bs)
+{
+	struct plan_set *sets = k->plan->sets;
+	size_t i = 0;
+
+	for (size_t j = 0; j < k->cls->nboxes && !k->oom; j++) {
+		const struct class_box *b = &k->cls->boxes[j];
+
+		if (b->dir == v[0]->dir && b->fam == v[0]->fam && box_is_exact(b))
+			box_elements(k, b, false, &sets[bs->exact], NULL, NULL);
+	}
+	for (size_t x = 0; x < n && !k->oom; x++) {
+		const struct class_box *b = v[x];
+		size_t last = i;
+
+		while (i + 1 < nb && st[i + 1] <= b->peer_lo)
+			i++;
+		while (last + 1 < nb && st[last + 1] <= b->peer_hi)
+			last++;
+		if (last - i + 1 > BUCKET_SPAN_MAX) {
+			box_elements(k, b, false, &sets[bs->exact], &sets[bs->ports],
+				     &sets[bs->protos]);
+			continue;
+		}
+		for (size_t q = i; q < nb && st[q] <= b->peer_hi && !k->oom; q++) {
+			struct class_box cut = *b;
+			u128 end = q + 1 < nb ? st[q + 1] - 1 : addr_max(b->fam);
+
+			if (cut.peer_lo < st[q])
+				cut.peer_lo = st[q];
+			if (cut.peer_hi > end)
+				cut.peer_hi = end;
+			box_elements(k, &cut, false, &sets[bs->exact], &sets[bs->first + 2 * q],
+				     &sets[bs->first + 2 * q + 1]);
+		}
+	}
+}
+
+static void vmap_rule(struct kctx *k, struct plan_chain *chain, enum plan_stmt_kind guard,
+		      const char *set)
+{
+	struct plan_rule *r = plan_add_rule(chain, NULL);
+
+	if (!r) {
+		k->oom = true;
+		return;
+	}
+	if (guard)
+		stmt(r, guard, 0, NULL);
+	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, set));
+}
+
+/* Large policies: exact boxes in one hash map, as before; the others
+ * through the buckets.  false (nothing added) when the direction and
+ * family has few interval boxes or names "local". */
+static bool bucket_lookups(struct kctx *k, enum direction d, enum addr_family f,
+			   struct plan_chain *chain)
+{
+	size_t n, nb, ci = (size_t)(chain - k->plan->chains);
+	const struct class_box **v = interval_boxes(k, d, f, &n);
+	struct bucket_sets bs;
+	u128 *st;
+
+	if (!v || n == 0 || n < bucket_layout_min()) {
+		free(v);
+		return k->oom;
+	}
+	st = bucket_starts(v, n, &nb);
+	if (!st) {
+		free(v);
+		k->oom = true;
+		return true;
+	}
+	bucket_objects(k, d, f, st, nb, &bs);
+	if (!k->oom)
+		bucket_elements(k, v, n, st, nb, &bs);
+	chain = &k->plan->chains[ci];	/* bucket chains may have moved it */
+	if (!k->oom)
+		vmap_rule(k, chain, PS_L4PROTO_PORTS, k->plan->sets[bs.exact].name);
+	if (!k->oom)
+		vmap_rule(k, chain, 0, k->plan->sets[bs.map].name);
+	if (!k->oom)
+		vmap_rule(k, chain, PS_L4PROTO_PORTS, k->plan->sets[bs.ports].name);
+	if (!k->oom)
+		vmap_rule(k, chain, 0, k->plan->sets[bs.protos].name);
+	free(st);
+	free(v);
+	return true;
+}
+
 static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 			struct plan_chain *chain)
 {
@@ -144,6 +394,8 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	struct plan_set *sets[3];
 	char name[32];
 
+	if (!local && bucket_lookups(k, d, f, chain))
+		return;
 	for (int i = 0; i < 3; i++) {
 		sets[i] = plan_add_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
 		if (!sets[i]) {

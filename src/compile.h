@@ -11,6 +11,15 @@
  *     <dir><4|6>_ports   interval: peer . proto . port   (tcp, udp, sctp)
  *     <dir><4|6>_protos  interval: peer . proto          (other protocols)
  *   (with ". local address" after the peer when a rule names "local").
+ *   Large policies (over 1,024 interval boxes in a direction and family,
+ *   and no "local") split the interval maps by peer address: the kernel
+ *   searches a concatenated interval map in time proportional to its
+ *   size, so
+ *     <dir><4|6>_bucket  interval: peer -> jump <dir><4|6>_bN
+ *     <dir><4|6>_bN      chain: _bN_ports, then _bN_protos (as above)
+ *   with about 512 boxes per bucket; boxes wider than two buckets stay in
+ *   the shared _ports / _protos maps.  Then the kernel rule count grows by
+ *   two per bucket.
  *   Elements are disjoint, so at most one lookup hits; each carries a
  *   counter and its rule's name as comment.
  *   require-ipsec elements goto ipsec_in / ipsec_out: no secpath, drop;

@@ -278,19 +278,22 @@ static struct nftnl_expr *counter_expr(struct nft_batch *b)
 	return e;
 }
 
-/* Maps hold verdicts; nftables has no concatenated single-field intervals. */
+/* Maps hold verdicts. */
 static int check_set(struct nft_batch *b, const struct plan_set *s)
 {
 	if (s->nfields < 1 || s->nfields > 4) {
 		nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name, s->nfields);
 		return -1;
 	}
-	if (s->interval && s->nfields < 2) {
-		nftb_fail(b, NULL, "map %s: an interval map with a single key field is not supported "
-		     "(sagate writes intervals as concatenated key ranges)", s->name);
-		return -1;
-	}
 	return 0;
+}
+
+/* An interval map of one key field is the kernel's rbtree: an element per
+ * interval start, and one flagged as an end after it.  Several fields
+ * make a concatenation, where one element carries both ends. */
+static bool single_interval(const struct plan_set *s)
+{
+	return s->interval && s->nfields == 1;
 }
 
 static int put_set(struct nft_batch *b, size_t si)
@@ -311,13 +314,14 @@ static int put_set(struct nft_batch *b, size_t si)
 		lens[i] = (uint8_t)field_len(s->fields[i]);
 	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_MAP |
-			  (s->interval ? NFT_SET_INTERVAL | NFT_SET_CONCAT : 0));
+			  (s->interval ? NFT_SET_INTERVAL : 0) |
+			  (s->interval && !single_interval(s) ? NFT_SET_CONCAT : 0));
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, 0);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
-	if (s->interval &&
+	if (s->interval && !single_interval(s) &&
 	    nftnl_set_set_data(ns, NFTNL_SET_DESC_CONCAT, lens,
 			       (uint32_t)(s->nfields * sizeof(lens[0]))) < 0)
 		goto nomem;
@@ -356,6 +360,15 @@ const struct rule *nftb_elem_rule(const struct nft_batch *b, const struct plan_e
 	return b->pol && e->rule < b->pol->nrules ? &b->pol->rules[e->rule] : NULL;
 }
 
+/* The key just after k (big-endian + 1); false when k is the last one. */
+static bool key_next(uint8_t *k, size_t n)
+{
+	for (size_t i = n; i-- > 0;)
+		if (++k[i] != 0)
+			return true;
+	return false;
+}
+
 /* What the encoder would silently truncate, and what a map cannot hold. */
 static int check_elem(struct nft_batch *b, const struct plan_set *s,
 		      const struct plan_elem *e)
@@ -383,7 +396,7 @@ static int check_elem(struct nft_batch *b, const struct plan_set *s,
 		why = "a verdict map element must accept, drop, goto or jump";
 		break;
 	}
-	if (r && !why)
+	if ((r || e->rule == PLAN_NO_RULE) && !why)
 		return 0;
 	plan_format_elem_key(key, sizeof(key), s, e);
 	if (!r)
@@ -420,16 +433,55 @@ static const struct nftnl_udata_buf *elem_comment(struct nft_batch *b, const str
 	return b->rule_ud[ri];
 }
 
+/* A single-field interval ends with an element of its own: the first key
+ * after it, flagged as an end (none when the interval runs to the last
+ * key).  An end and the next interval's start may share a key. */
+static int put_interval_end(struct nft_batch *b, const struct plan_set *s,
+			    const struct plan_elem *e, struct nlmsghdr *nlh, int index)
+{
+	struct nftnl_set_elem *el;
+	uint8_t key[64];
+	size_t klen = encode_key(s, e->hi, key);
+
+	if (!key_next(key, klen))
+		return 0;
+	el = nftnl_set_elem_alloc();
+	if (!el || nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen) < 0) {
+		if (el)
+			nftnl_set_elem_free(el);
+		nftb_oom(b);
+		return -1;
+	}
+	nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	nftnl_set_elem_nlmsg_build(nlh, el, index);
+	nftnl_set_elem_free(el);
+	return 1;
+}
+
+static int put_elem_data(const struct plan_set *s, const struct plan_elem *e,
+			 struct nftnl_set_elem *el)
+{
+	(void)s;
+	nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, nftb_verdict_code(&e->verdict));
+	if (e->verdict.kind == PV_GOTO || e->verdict.kind == PV_JUMP)
+		return nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e->verdict.chain);
+	return 0;
+}
+
+/* One plan element: one kernel element, or two for a single-field interval.
+ * Returns the number of kernel elements written, -1 on failure. */
 static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct plan_elem *e,
 		    struct nlmsghdr *nlh, int index)
 {
 	struct nftnl_set_elem *el;
-	const struct nftnl_udata_buf *ud;
+	const struct nftnl_udata_buf *ud = NULL;
 	uint8_t key[64];
 	size_t klen;
 	int ret = -1;
 
-	if (check_elem(b, s, e) || !(ud = elem_comment(b, nftb_elem_rule(b, e), e->rule)))
+	if (check_elem(b, s, e))
+		return -1;
+	if (e->rule != PLAN_NO_RULE && !(ud = elem_comment(b, nftb_elem_rule(b, e), e->rule)))
 		return -1;
 	el = nftnl_set_elem_alloc();
 	if (!el)
@@ -437,27 +489,25 @@ static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct 
 	klen = encode_key(s, e->lo, key);
 	if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen) < 0)
 		goto nomem;
-	if (s->interval) {
+	if (s->interval && !single_interval(s)) {
 		encode_key(s, e->hi, key);
 		if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key, (uint32_t)klen) < 0)
 			goto nomem;
 	}
-	nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, nftb_verdict_code(&e->verdict));
-	if ((e->verdict.kind == PV_GOTO || e->verdict.kind == PV_JUMP) &&
-	    nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e->verdict.chain) < 0)
+	if (put_elem_data(s, e, el) < 0)
 		goto nomem;
-	if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0)
+	if (ud && nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(ud),
+				     nftnl_udata_buf_len(ud)) < 0)
 		goto nomem;
-	if (s->counter) {
-		struct nftnl_expr *c = counter_expr(b);
-
-		if (!c)
-			goto out;
-		nftnl_set_elem_add_expr(el, c);
-	}
+	/* no counter of its own: the kernel gives every element a copy of
+	 * the set's counter, which spares it parsing one per element */
 	nftnl_set_elem_nlmsg_build(nlh, el, index);
-	ret = 0;
+	ret = 1;
+	if (single_interval(s)) {
+		int end = put_interval_end(b, s, e, nlh, index + 1);
+
+		ret = end < 0 ? -1 : 1 + end;
+	}
 	goto out;
 nomem:
 	nftb_oom(b);
@@ -490,14 +540,17 @@ static int put_elems(struct nft_batch *b, size_t si)
 				    .obj = (uint32_t)si, .idx = (uint32_t)i,
 				    .mark0 = b->nmarks };
 
+		int index = 1, n;
+
 		while (i < s->nelems) {
 			char *tail = mnl_nlmsg_get_payload_tail(nlh);
 
-			if ((size_t)(tail - (char *)list) + ELEM_MAX_SIZE > ELEMS_NEST_MAX)
+			if ((size_t)(tail - (char *)list) + 2 * ELEM_MAX_SIZE > ELEMS_NEST_MAX)
 				break;
 			if (nftb_mark_add(b, (uint32_t)(tail - (char *)nlh), (uint32_t)i, 0) ||
-			    put_elem(b, s, &s->elems[i], nlh, (int)(i - o.idx + 1)))
+			    (n = put_elem(b, s, &s->elems[i], nlh, index)) < 0)
 				return -1;
+			index += n;
 			i++;
 		}
 		mnl_attr_nest_end(nlh, list);

@@ -176,6 +176,10 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		struct ctr ctr = { 0 };
 		struct nft_count *nc;
 
+		/* the end of a single-field interval is half of one element */
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END))
+			continue;
 		r->live->elements++;
 		if (!c)
 			continue;

@@ -43,8 +43,11 @@ struct plan_verdict {
 struct plan_elem {
 	u128 lo[4], hi[4];	/**< per key field */
 	struct plan_verdict verdict;
-	uint32_t rule;		/**< policy rule index, for comments and counters */
+	uint32_t rule;		/**< policy rule index, for comments and counters;
+				     PLAN_NO_RULE: part of the layout, not of a rule */
 };
+
+#define PLAN_NO_RULE UINT32_MAX
 
 /** A set or verdict map. */
 struct plan_set {

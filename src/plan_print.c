@@ -183,8 +183,11 @@ static void print_set(FILE *f, const struct plan_set *s, const struct policy *po
 
 		plan_format_elem_key(key, sizeof(key), s, e);
 		plan_format_verdict(v, sizeof(v), &e->verdict);
-		fprintf(f, "%s\n\t\t\t%s comment \"%s\" : %s", i ? "," : "", key,
-			pol->rules[e->rule].name, v);
+		if (e->rule == PLAN_NO_RULE)
+			fprintf(f, "%s\n\t\t\t%s : %s", i ? "," : "", key, v);
+		else
+			fprintf(f, "%s\n\t\t\t%s comment \"%s\" : %s", i ? "," : "", key,
+				pol->rules[e->rule].name, v);
 	}
 	fputs("\n\t\t}\n\t}\n\n", f);
 }
@@ -237,8 +240,9 @@ static json_t *set_json(const struct plan_set *s, const struct policy *pol)
 	for (size_t i = 0; i < s->nelems; i++) {
 		plan_format_elem_key(key, sizeof(key), s, &s->elems[i]);
 		plan_format_verdict(v, sizeof(v), &s->elems[i].verdict);
-		json_array_append_new(elems, json_pack("{s:s, s:s, s:s}", "key", key,
+		json_array_append_new(elems, json_pack("{s:s, s:s, s:s?}", "key", key,
 						       "verdict", v, "rule",
+						       s->elems[i].rule == PLAN_NO_RULE ? NULL :
 						       pol->rules[s->elems[i].rule].name));
 	}
 	json_object_set_new(o, "name", json_string(s->name));

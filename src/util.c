@@ -89,16 +89,21 @@ out:
 void trace_phase(const char *phase)
 {
 	static int on = -1;
-	static struct timespec last;
-	struct timespec now;
+	static struct timespec last, last_cpu;
+	struct timespec now, cpu;
 
 	if (on < 0)
 		on = getenv("SAGATE_TRACE_TIME") != NULL;
 	if (!on)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	/* CPU time too: on a busy machine it says more than the wall clock */
 	if (last.tv_sec || last.tv_nsec)
-		fprintf(stderr, "sagate: time: %-12s %.3f s\n", phase,
-			(double)(now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) / 1e9);
+		fprintf(stderr, "sagate: time: %-13s %.3f s (cpu %.3f s)\n", phase,
+			(double)(now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) / 1e9,
+			(double)(cpu.tv_sec - last_cpu.tv_sec) +
+			(cpu.tv_nsec - last_cpu.tv_nsec) / 1e9);
 	last = now;
+	last_cpu = cpu;
 }

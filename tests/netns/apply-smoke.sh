@@ -1,8 +1,9 @@
 #!/bin/bash
 # sagate's own netlink apply (src/nft_apply.c) against `nft -f`, in a
 # throwaway network namespace (never the host's own rules):
-#  - for every shipped policy, the table nft loads from `sagate compile`
-#    and the table nft_apply builds with libnftnl list identically;
+#  - for every shipped policy, and a generated one in the bucket layout,
+#    the table nft loads from `sagate compile` and the table nft_apply
+#    builds with libnftnl list identically;
 #  - applying again replaces the table; a dry run changes nothing, with or
 #    without a table; a flush removes only table inet sagate;
 #  - a plan the kernel must reject (overlapping interval elements) fails,
@@ -65,8 +66,15 @@ listing() {
 ruleset() { in_ns nft -j list ruleset; }
 has_table() { in_ns nft list table inet sagate >/dev/null 2>&1; }
 
-for pol in policies/*.json; do
+# a generated policy large enough for the bucket layout (see compile.c)
+"$top/bench/gen-policy" 3000 3 >"$tmp/generated-buckets.json"
+for pol in policies/*.json "$tmp/generated-buckets.json"; do
 	name=$(basename "$pol" .json)
+	if [ "$name" = generated-buckets ]; then
+		export SAGATE_BUCKET_LAYOUT_MIN=256
+	else
+		unset SAGATE_BUCKET_LAYOUT_MIN
+	fi
 	if ! "$sagate" compile --no-engine "$pol" >"$tmp/a.nft" 2>/dev/null; then
 		bad "$name: sagate compile"
 		continue
@@ -134,6 +142,7 @@ for pol in policies/*.json; do
 		bad "$name: dry run without a table failed: $(cat "$tmp/out")"
 	fi
 done
+unset SAGATE_BUCKET_LAYOUT_MIN
 
 pol=policies/db-server.json
 

@@ -30,18 +30,55 @@ static struct plan *compile_generated(size_t nrules, size_t *elems)
 	return plan;
 }
 
+/* One map per kind: the kernel rule count is the same for every policy. */
 Test(compile, kernel_rules_do_not_grow_with_policy_rules)
 {
 	size_t e10, e10k;
-	struct plan *small = compile_generated(10, &e10);
-	struct plan *large = compile_generated(10000, &e10k);
+	struct plan *small, *large;
 
+	setenv("SAGATE_BUCKET_LAYOUT_MIN", "1000000000", 1);
+	small = compile_generated(10, &e10);
+	large = compile_generated(10000, &e10k);
+	unsetenv("SAGATE_BUCKET_LAYOUT_MIN");
 	cr_assert_eq(plan_rule_count(small), plan_rule_count(large),
 		     "10 rules -> %zu kernel rules, 10,000 rules -> %zu",
 		     plan_rule_count(small), plan_rule_count(large));
 	cr_assert_gt(e10k, 100 * e10, "elements: %zu vs %zu", e10k, e10);
 	cr_log_info("10 rules: %zu kernel rules, %zu elements; 10,000 rules: %zu kernel rules, %zu elements",
 		    plan_rule_count(small), e10, plan_rule_count(large), e10k);
+	plan_free(small);
+	plan_free(large);
+}
+
+/* The bucket layout adds two kernel rules (a bucket's chain) per several
+ * hundred interval elements, and wide boxes do not fill every bucket:
+ * bucket maps hold, on average, about the boxes that start in them. */
+Test(compile, buckets_keep_maps_small)
+{
+	size_t e10, e10k, biggest = 0, buckets = 0, in_buckets = 0;
+	struct plan *small = compile_generated(10, &e10);
+	struct plan *large = compile_generated(10000, &e10k);
+	size_t extra = plan_rule_count(large) - plan_rule_count(small);
+
+	for (size_t i = 0; i < large->nsets; i++) {
+		const struct plan_set *s = &large->sets[i];
+
+		if (!strstr(s->name, "_b") || strstr(s->name, "_bucket"))
+			continue;
+		in_buckets += s->nelems;
+		if (strstr(s->name, "_ports"))
+			buckets++;
+		if (s->nelems > biggest)
+			biggest = s->nelems;
+	}
+	cr_assert_gt(buckets, 1, "a 10,000-rule policy should use buckets");
+	/* two per bucket chain, two per direction and family for the wide maps */
+	cr_assert_leq(extra, 2 * buckets + 8, "%zu extra kernel rules for %zu buckets", extra, buckets);
+	cr_assert_leq(extra * 100, e10k, "%zu extra kernel rules for %zu elements", extra, e10k);
+	cr_assert_leq(in_buckets, 2 * 512 * buckets, "%zu elements in %zu buckets", in_buckets,
+		      buckets);
+	cr_log_info("10,000 rules: %zu buckets holding %zu elements (largest map %zu), %zu kernel rules",
+		    buckets, in_buckets, biggest, plan_rule_count(large));
 	plan_free(small);
 	plan_free(large);
 }
