@@ -53,22 +53,26 @@ static const char *comment_of(const void *udata, uint32_t len)
 	return c;
 }
 
-static struct nft_count *count_for(struct reader *r, struct nft_count **arr,
-				   size_t *n, const char *comment)
+/* The sums for comment, made when new.  A 100,000-rule policy has as
+ * many distinct comments: found through the index, not by searching. */
+static struct nft_count *count_for(struct reader *r, struct nft_count **arr, size_t *n,
+				   size_t *cap, struct nindex *ix, const char *comment)
 {
-	size_t cap = *n;
+	long i = nindex_find(ix, comment);
+	char *copy;
 
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*arr)[i].comment, comment) == 0)
-			return &(*arr)[i];
-	/* grow_array doubles from the count: fine for these few hundred names */
-	if (grow_array(arr, &cap, *n + 1, sizeof(**arr)) ||
-	    !((*arr)[*n].comment = strdup(comment))) {
+	if (i >= 0)
+		return &(*arr)[i];
+	if (grow_array(arr, cap, *n + 1, sizeof(**arr)) || !(copy = strdup(comment))) {
 		r->oom = true;
 		return NULL;
 	}
-	(*arr)[*n].packets = (*arr)[*n].bytes = 0;
-	(*arr)[*n].objects = 0;
+	if (nindex_add(ix, copy, *n) < 0) {
+		free(copy);
+		r->oom = true;
+		return NULL;
+	}
+	(*arr)[*n] = (struct nft_count){ .comment = copy };
 	return &(*arr)[(*n)++];
 }
 
@@ -184,7 +188,8 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		if (!c)
 			continue;
 		nftnl_set_elem_expr_foreach(e, counter_cb, &ctr);
-		nc = count_for(r, &r->live->elems, &r->live->nelems, c);
+		nc = count_for(r, &r->live->elems, &r->live->nelems, &r->live->capelems,
+			       &r->live->elem_ix, c);
 		if (nc) {
 			nc->packets += ctr.packets;
 			nc->bytes += ctr.bytes;
@@ -213,7 +218,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	ud = nftnl_rule_get_data(ru, NFTNL_RULE_USERDATA, &len);
 	nftnl_expr_foreach(ru, counter_cb, &ctr);
 	if ((c = comment_of(ud, len)) && ctr.seen) {
-		struct nft_count *nc = count_for(r, &r->live->rules, &r->live->nrules, c);
+		struct nft_count *nc = count_for(r, &r->live->rules, &r->live->nrules,
+						 &r->live->caprules, &r->live->rule_ix, c);
 
 		if (nc) {
 			nc->packets += ctr.packets;
@@ -338,14 +344,15 @@ void nft_live_fini(struct nft_live *l)
 		free(l->rules[i].comment);
 	free(l->elems);
 	free(l->rules);
+	nindex_fini(&l->elem_ix);
+	nindex_fini(&l->rule_ix);
 	free(l->comment);
 	memset(l, 0, sizeof(*l));
 }
 
 const struct nft_count *nft_live_elem(const struct nft_live *l, const char *comment)
 {
-	for (size_t i = 0; i < l->nelems; i++)
-		if (strcmp(l->elems[i].comment, comment) == 0)
-			return &l->elems[i];
-	return NULL;
+	long i = nindex_find(&l->elem_ix, comment);
+
+	return i < 0 ? NULL : &l->elems[i];
 }

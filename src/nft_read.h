@@ -6,6 +6,7 @@
 #define SAGATE_NFT_READ_H
 
 #include "diag.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,9 +24,11 @@ struct nft_live {
 	bool present;		/**< table inet sagate exists */
 	char *comment;		/**< its comment (may be NULL) */
 	struct nft_count *elems;	/**< per element comment */
-	size_t nelems;
+	size_t nelems, capelems;
+	struct nindex elem_ix;		/**< comment -> index in elems */
 	struct nft_count *rules;	/**< per rule comment (chains' own rules) */
-	size_t nrules;
+	size_t nrules, caprules;
+	struct nindex rule_ix;
 	size_t sets, elements;	/**< totals */
 };
 

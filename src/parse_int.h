@@ -4,6 +4,7 @@
 
 #include "diag.h"
 #include "model.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -38,22 +39,6 @@ struct loaded_file {
 	size_t text_len;
 };
 
-/** Names to indices, open addressing; names are borrowed (JSON keys that
- *  live as long as the parse).  Policies of 100,000 rules bundle each
- *  rule's service under its own name, so a linear search is quadratic. */
-struct nindex {
-	struct nslot {
-		const char *name;
-		size_t idx;
-	} *slot;
-	size_t cap, n;
-};
-
-/** Remember name -> idx; -1 on OOM. */
-int nindex_add(struct nindex *ix, const char *name, size_t idx);
-/** The index of name, or -1. */
-long nindex_find(const struct nindex *ix, const char *name);
-void nindex_fini(struct nindex *ix);
 
 /** Everything one parse run carries. */
 struct pctx {

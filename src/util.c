@@ -107,3 +107,51 @@ void trace_phase(const char *phase)
 	last = now;
 	last_cpu = cpu;
 }
+
+static size_t nhash(const char *s)
+{
+	size_t h = 14695981039346656037u;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
+}
+
+int nindex_add(struct nindex *ix, const char *name, size_t idx)
+{
+	if (2 * (ix->n + 1) > ix->cap) {
+		struct nindex big = { calloc(ix->cap ? 2 * ix->cap : 64, sizeof(*big.slot)),
+				      ix->cap ? 2 * ix->cap : 64, 0 };
+
+		if (!big.slot)
+			return -1;
+		for (size_t i = 0; i < ix->cap; i++)
+			if (ix->slot[i].name)
+				nindex_add(&big, ix->slot[i].name, ix->slot[i].idx);
+		free(ix->slot);
+		*ix = big;
+	}
+	for (size_t i = nhash(name) & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1))
+		if (!ix->slot[i].name) {
+			ix->slot[i] = (struct nslot){ name, idx };
+			ix->n++;
+			return 0;
+		}
+}
+
+long nindex_find(const struct nindex *ix, const char *name)
+{
+	if (!ix->cap)
+		return -1;
+	for (size_t i = nhash(name) & (ix->cap - 1); ix->slot[i].name;
+	     i = (i + 1) & (ix->cap - 1))
+		if (strcmp(ix->slot[i].name, name) == 0)
+			return (long)ix->slot[i].idx;
+	return -1;
+}
+
+void nindex_fini(struct nindex *ix)
+{
+	free(ix->slot);
+	memset(ix, 0, sizeof(*ix));
+}

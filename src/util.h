@@ -17,6 +17,23 @@ int grow_array(void *arr, size_t *cap, size_t need, size_t esz);
  *  Returns 0; -1 with errno set (EFBIG when the file is larger than max). */
 int read_file_limited(const char *path, size_t max, char **buf, size_t *len);
 
+/** Names to indices, open addressing; names are borrowed (they must live
+ *  as long as the index).  With 100,000 policy rules, a linear search by
+ *  name anywhere is quadratic. */
+struct nindex {
+	struct nslot {
+		const char *name;
+		size_t idx;
+	} *slot;
+	size_t cap, n;
+};
+
+/** Remember name -> idx; -1 on OOM. */
+int nindex_add(struct nindex *ix, const char *name, size_t idx);
+/** The index of name, or -1. */
+long nindex_find(const struct nindex *ix, const char *name);
+void nindex_fini(struct nindex *ix);
+
 /** With SAGATE_TRACE_TIME set in the environment, print on stderr how long
  *  the phase that ends now took (since the previous call, or the first
  *  call).  For finding where a slow apply goes; silent otherwise. */
