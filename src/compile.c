@@ -465,6 +465,16 @@ static void base_head(struct kctx *k, struct plan_chain *c, enum direction d)
 		stmt(r, PS_COUNTER, 0, NULL);
 		r->verdict.kind = PV_DROP;
 	}
+	/* decrypted, but by an SA of another binding than the flow's own:
+	 * a peer with an SA of its own must not take over a flow admitted
+	 * through someone else's */
+	if (d == DIR_IN && (r = rule_or_oom(k, c, "require-ipsec flow: packet arrived through an SA of another binding (reqid)"))) {
+		stmt(r, PS_CT_STATE, PLAN_CT_ESTABLISHED | PLAN_CT_RELATED, NULL);
+		stmt(r, PS_CT_MARK_SET_BIT, PLAN_CT_MARK_IPSEC, NULL);
+		stmt(r, PS_BIND_MISSING, 0, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
 	if ((r = rule_or_oom(k, c, NULL))) {
 		stmt(r, PS_CT_STATE, PLAN_CT_ESTABLISHED | PLAN_CT_RELATED, NULL);
 		r->verdict.kind = PV_ACCEPT;
@@ -473,6 +483,27 @@ static void base_head(struct kctx *k, struct plan_chain *c, enum direction d)
 		stmt(r, PS_ICMPV6_ND, 0, NULL);
 		r->verdict.kind = PV_ACCEPT;
 	}
+}
+
+/* A require-ipsec flow being admitted: its conntrack mark becomes the
+ * reqid of the SA it came (or goes) through, with the require-ipsec bit,
+ * and that pair joins the set of bindings the established check knows. */
+static void admit_marks(struct plan_rule *r, uint32_t dir)
+{
+	stmt(r, PS_COUNTER, 0, NULL);
+	stmt(r, PS_CT_MARK_SET_REQID, dir, NULL);
+	stmt(r, PS_CT_MARK_OR, PLAN_CT_MARK_IPSEC, NULL);
+	stmt(r, PS_BIND_ADD, dir, NULL);
+}
+
+static void binding_set(struct kctx *k)
+{
+	struct plan_set *s = plan_add_set(k->plan, PLAN_BOUND_SET);
+
+	if (!s)
+		k->oom = true;
+	else
+		s->binding = true;
 }
 
 static void ipsec_chains(struct kctx *k)
@@ -488,8 +519,7 @@ static void ipsec_chains(struct kctx *k)
 	if ((r = rule_or_oom(k, in, k->plan->mode == PLAN_ENGINE ?
 			     "to sagated with the carrying SA's SPI; no bypass: fail closed" :
 			     "kernel-only mode: any secpath admits"))) {
-		stmt(r, PS_COUNTER, 0, NULL);
-		stmt(r, PS_CT_MARK_OR, PLAN_CT_MARK_IPSEC, NULL);
+		admit_marks(r, 0);
 		if (k->plan->mode == PLAN_ENGINE) {
 			stmt(r, PS_MARK_SET_SPI, 0, NULL);
 			r->verdict = (struct plan_verdict){ PV_QUEUE, NULL, k->plan->queue };
@@ -505,8 +535,7 @@ static void ipsec_chains(struct kctx *k)
 		r->verdict.kind = PV_DROP;
 	}
 	if ((r = rule_or_oom(k, out, NULL))) {
-		stmt(r, PS_COUNTER, 0, NULL);
-		stmt(r, PS_CT_MARK_OR, PLAN_CT_MARK_IPSEC, NULL);
+		admit_marks(r, PLAN_DIR_OUT);
 		r->verdict.kind = PV_ACCEPT;
 	}
 }
@@ -610,6 +639,7 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 	if (!k.plan->comment || !plan_add_chain(k.plan, "input", PH_INPUT) ||
 	    !plan_add_chain(k.plan, "output", PH_OUTPUT))
 		goto fail;
+	binding_set(&k);
 	ipsec_chains(&k);
 	rule_chains(&k);
 	for (int d = 0; d < DIR_COUNT && !k.oom; d++) {

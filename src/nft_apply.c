@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "nft_apply.h"
+#include "nft_read.h"
 #include "util.h"
 
 #include <errno.h>
@@ -237,18 +238,35 @@ static int run(const struct nft_batch *b, const char *file, struct diag_list *d,
 	return ret;
 }
 
+/* The flows that require-ipsec rules admitted are bound to their SA's
+ * reqid through the live PLAN_BOUND_SET; a new table gets its bindings,
+ * or their next packets would be dropped. */
+static int carry_bindings(const struct plan *p, uint8_t **bound, size_t *n,
+			  struct diag_list *d)
+{
+	for (size_t i = 0; i < p->nsets; i++)
+		if (p->sets[i].binding)
+			return nft_read_bound(bound, n, d);
+	return 0;
+}
+
 int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
 		       struct nft_apply_stats *st, struct diag_list *d)
 {
 	struct nft_apply_stats local;
 	struct nft_batch *b;
+	uint8_t *bound = NULL;
+	size_t nbound = 0;
 	double t0 = now(), t1;
 	int ret;
 
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	b = nft_build_plan(p, pol, dry_run ? NFT_BUILD_CHECK : 0, d);
+	if (carry_bindings(p, &bound, &nbound, d) < 0)
+		return -1;
+	b = nft_build_plan_bound(p, pol, dry_run ? NFT_BUILD_CHECK : 0, bound, nbound, d);
+	free(bound);
 	trace_phase("netlink-build");
 	t1 = now();
 	st->build_seconds = t1 - t0;

@@ -22,6 +22,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/xfrm.h>
 
 
 void nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
@@ -281,6 +282,8 @@ static struct nftnl_expr *counter_expr(struct nft_batch *b)
 /* Maps hold verdicts. */
 static int check_set(struct nft_batch *b, const struct plan_set *s)
 {
+	if (s->binding)
+		return 0;
 	if (s->nfields < 1 || s->nfields > 4) {
 		nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name, s->nfields);
 		return -1;
@@ -562,6 +565,117 @@ static int put_elems(struct nft_batch *b, size_t si)
 	return 0;
 }
 
+/* --- the binding set ------------------------------------------------------ */
+
+static int put_bound_elems(struct nft_batch *b, size_t si, const uint8_t *bound,
+			   size_t nbound)
+{
+	size_t i = 0;
+
+	while (i < nbound) {
+		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
+						      NLM_F_CREATE | NLM_F_EXCL);
+		struct nlattr *list = nftb_elems_start(nlh, PLAN_BOUND_SET, nftb_set_id(si));
+		struct origin o = { .kind = O_SET, .type = NFT_MSG_NEWSETELEM, .obj = (uint32_t)si };
+
+		for (int index = 1; i < nbound; i++, index++) {
+			char *tail = mnl_nlmsg_get_payload_tail(nlh);
+
+			if ((size_t)(tail - (char *)list) + 64 > ELEMS_NEST_MAX)
+				break;
+			struct nlattr *el = mnl_attr_nest_start(nlh, (uint16_t)index);
+			struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+
+			mnl_attr_put(nlh, NFTA_DATA_VALUE, NFT_BOUND_KEY_LEN,
+				     bound + i * NFT_BOUND_KEY_LEN);
+			mnl_attr_nest_end(nlh, k);
+			mnl_attr_nest_end(nlh, el);
+		}
+		mnl_attr_nest_end(nlh, list);
+		if (nftb_msg_done(b, o))
+			return -1;
+	}
+	b->elements += nbound;
+	return 0;
+}
+
+/* nft's description of "typeof ct mark . ipsec in reqid" in the set's
+ * userdata (its expression kinds and attributes), so that nft lists the
+ * set as it would have made it. */
+enum { NFT_EXPR_CT = 12, NFT_EXPR_CONCAT = 13, NFT_EXPR_XFRM = 27 };
+enum { UD_TYPEOF_EXPR = 0, UD_TYPEOF_DATA = 1 };
+
+static bool put_typeof_part(struct nftnl_udata_buf *ud, uint8_t index, uint32_t kind,
+			    const uint32_t *attrs, uint8_t nattrs)
+{
+	struct nftnl_udata *part = nftnl_udata_nest_start(ud, index), *data;
+	bool ok = part && nftnl_udata_put_u32(ud, UD_TYPEOF_EXPR, kind) &&
+		  (data = nftnl_udata_nest_start(ud, UD_TYPEOF_DATA));
+
+	for (uint8_t i = 0; ok && i < nattrs; i++)
+		ok = nftnl_udata_put_u32(ud, i, attrs[i]);
+	if (ok) {
+		nftnl_udata_nest_end(ud, data);
+		nftnl_udata_nest_end(ud, part);
+	}
+	return ok;
+}
+
+static bool put_bound_typeof(struct nftnl_udata_buf *ud)
+{
+	static const uint32_t ct[] = { NFT_CT_MARK, (uint32_t)-1 };	/* key, no direction */
+	static const uint32_t xfrm[] = { NFT_XFRM_KEY_REQID, XFRM_POLICY_IN, 0 };	/* key, dir, spnum */
+	struct nftnl_udata *t = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_KEY_TYPEOF), *data;
+	bool ok = t && nftnl_udata_put_u32(ud, UD_TYPEOF_EXPR, NFT_EXPR_CONCAT) &&
+		  (data = nftnl_udata_nest_start(ud, UD_TYPEOF_DATA)) &&
+		  put_typeof_part(ud, 0, NFT_EXPR_CT, ct, 2) &&
+		  put_typeof_part(ud, 1, NFT_EXPR_XFRM, xfrm, 3);
+
+	if (ok) {
+		nftnl_udata_nest_end(ud, data);
+		nftnl_udata_nest_end(ud, t);
+	}
+	return ok;
+}
+
+/* The PLAN_BOUND_SET: filled by the packet path (dynamic), and with the
+ * bindings carried over from the table this transaction replaces. */
+static int put_binding_set(struct nft_batch *b, size_t si, const uint8_t *bound,
+			   size_t nbound)
+{
+	const struct plan_set *s = &b->plan->sets[si];
+	struct nftnl_set *ns = nftnl_set_alloc();
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
+	struct nlmsghdr *nlh;
+	int ret = -1;
+
+	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
+	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BO_INVALID) ||
+	    !put_bound_typeof(ud) ||
+	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			       nftnl_udata_buf_len(ud)) < 0) {
+		nftb_oom(b);
+		goto out;
+	}
+	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL);
+	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, DT_MARK << DT_BITS | DT_INTEGER);
+	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, NFT_BOUND_KEY_LEN);
+	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
+	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, 65535);	/* nft's default for a dynamic set */
+	nlh = nftb_msg_start(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
+	nftnl_set_nlmsg_build_payload(nlh, ns);
+	ret = nftb_msg_done(b, (struct origin){ .kind = O_SET, .type = NFT_MSG_NEWSET,
+					   .obj = (uint32_t)si });
+	if (!ret && nbound)
+		ret = put_bound_elems(b, si, bound, nbound);
+out:
+	nftnl_udata_buf_free(ud);
+	if (ns)
+		nftnl_set_free(ns);
+	return ret;
+}
+
 /* --- the transaction ------------------------------------------------------- */
 
 static struct nft_batch *batch_new(const struct plan *p, const struct policy *pol,
@@ -617,6 +731,13 @@ static struct nft_batch *finish(struct nft_batch *b, int ret)
 struct nft_batch *nft_build_plan(const struct plan *p, const struct policy *pol,
 				 unsigned flags, struct diag_list *d)
 {
+	return nft_build_plan_bound(p, pol, flags, NULL, 0, d);
+}
+
+struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy *pol,
+				       unsigned flags, const uint8_t *bound, size_t nbound,
+				       struct diag_list *d)
+{
 	struct nft_batch *b = batch_new(p, pol, d);
 	int ret;
 
@@ -632,7 +753,8 @@ struct nft_batch *nft_build_plan(const struct plan *p, const struct policy *pol,
 	for (size_t i = 0; i < p->nchains && !ret; i++)
 		ret = put_chain(b, i);
 	for (size_t i = 0; i < p->nsets && !ret; i++)
-		ret = put_set(b, i) || put_elems(b, i);
+		ret = p->sets[i].binding ? put_binding_set(b, i, bound, nbound) :
+		      put_set(b, i) || put_elems(b, i);
 	for (size_t i = 0; i < p->nchains && !ret; i++)
 		for (size_t j = 0; j < p->chains[i].nrules && !ret; j++)
 			ret = nftb_put_rule(b, (uint32_t)i, (uint32_t)j);

@@ -55,6 +55,16 @@ struct nft_batch_stats {
 struct nft_batch *nft_build_plan(const struct plan *p, const struct policy *pol,
 				 unsigned flags, struct diag_list *d);
 
+/** Size of one key of the PLAN_BOUND_SET: ct mark . reqid. */
+#define NFT_BOUND_KEY_LEN 8
+
+/** As nft_build_plan, with nbound keys (NFT_BOUND_KEY_LEN bytes each, as
+ *  the kernel holds them) put back into the PLAN_BOUND_SET: the bindings
+ *  of flows admitted before this transaction must survive it. */
+struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy *pol,
+				       unsigned flags, const uint8_t *bound, size_t nbound,
+				       struct diag_list *d);
+
 /** Build the transaction that deletes table inet sagate, whether or not
  *  it exists.  NULL after adding an error to d. */
 struct nft_batch *nft_build_flush(unsigned flags, struct diag_list *d);

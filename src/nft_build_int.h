@@ -36,7 +36,7 @@
  * nft lists our sets with the right types. */
 enum {
 	DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_PROTO = 12, DT_INET_SERVICE = 13,
-	DT_ICMP6_TYPE = 29,
+	DT_ICMP6_TYPE = 29, DT_MARK = 19, DT_INTEGER = 4,
 };
 #define DT_BITS 6
 /* nftables' byte order tags in set userdata (NFTNL_UDATA_SET_*BYTEORDER) */
@@ -66,14 +66,14 @@ struct mark {
 
 /* The expressions a rule is made of (mark.expr). */
 enum { X_META = 1, X_CMP, X_BITWISE, X_PAYLOAD, X_LOOKUP, X_BYTEORDER, X_CT, X_RT,
-       X_XFRM, X_COUNTER, X_LOG, X_IMMEDIATE, X_QUEUE, X_LIMIT };
+       X_XFRM, X_COUNTER, X_LOG, X_IMMEDIATE, X_QUEUE, X_LIMIT, X_DYNSET };
 
 static const char *const expr_names[] = {
 	[X_META] = "meta", [X_CMP] = "cmp", [X_BITWISE] = "bitwise",
 	[X_PAYLOAD] = "payload", [X_LOOKUP] = "lookup", [X_BYTEORDER] = "byteorder",
 	[X_CT] = "ct", [X_RT] = "rt", [X_XFRM] = "xfrm", [X_COUNTER] = "counter",
 	[X_LOG] = "log", [X_IMMEDIATE] = "immediate", [X_QUEUE] = "queue",
-	[X_LIMIT] = "limit",
+	[X_LIMIT] = "limit", [X_DYNSET] = "dynset",
 };
 
 struct page {

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "nft_read.h"
+#include "nft_build.h"
 #include "plan.h"
 #include "util.h"
 
@@ -25,6 +26,8 @@ struct reader {
 	struct mnl_socket *nl;
 	uint32_t portid, seq;
 	struct nft_live *live;
+	uint8_t *bound;		/* nft_read_bound: keys read so far */
+	size_t nbound, capbound;
 	struct diag_list *d;
 	char **set_names;
 	size_t nset_names, capset;
@@ -282,6 +285,76 @@ static int read_sets(struct reader *r)
 		rc = talk(r, nlh, elem_cb, r);
 		r->live->sets++;
 	}
+	return rc;
+}
+
+static int bound_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+
+	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	it = nftnl_set_elems_iter_create(s);
+	while (it && (e = nftnl_set_elems_iter_next(it))) {
+		uint32_t len = 0;
+		const void *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+		if (!k || len != NFT_BOUND_KEY_LEN)
+			continue;
+		if (grow_array(&r->bound, &r->capbound, (r->nbound + 1) * NFT_BOUND_KEY_LEN, 1)) {
+			r->oom = true;
+			break;
+		}
+		memcpy(r->bound + r->nbound++ * NFT_BOUND_KEY_LEN, k, NFT_BOUND_KEY_LEN);
+	}
+	if (it)
+		nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int nft_read_bound(uint8_t **keys, size_t *n, struct diag_list *d)
+{
+	char buf[REQ_BUF] = { 0 };
+	struct nft_live dummy;
+	struct reader r = { .live = &dummy };
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int rc = -1;
+
+	*keys = NULL;
+	*n = 0;
+	r.nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!s || !r.nl || mnl_socket_bind(r.nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	r.portid = mnl_socket_get_portid(r.nl);
+	r.seq = (uint32_t)time(NULL);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, PLAN_BOUND_SET);
+	nlh = request(&r, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	rc = talk(&r, nlh, bound_cb, &r);
+	if (rc < 0 && errno == ENOENT)
+		rc = 0;		/* no table or no set yet: nothing to keep */
+out:
+	if (rc < 0)
+		diag_add(d, DIAG_ERROR, "", "", NULL,
+			 "cannot read the flow bindings of table inet %s: %s", PLAN_TABLE,
+			 r.oom ? "out of memory" : strerror(errno));
+	if (rc == 0) {
+		*keys = r.bound;
+		*n = r.nbound;
+	} else {
+		free(r.bound);
+	}
+	nftnl_set_free(s);
+	if (r.nl)
+		mnl_socket_close(r.nl);
 	return rc;
 }
 

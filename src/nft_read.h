@@ -36,6 +36,11 @@ struct nft_live {
  *  an error (present = false). */
 int nft_read_live(struct nft_live *out, struct diag_list *d);
 void nft_live_fini(struct nft_live *l);
+
+/** The keys of the live PLAN_BOUND_SET (NFT_BOUND_KEY_LEN bytes each;
+ *  none when there is no table or set).  0, or -1 with an error in d;
+ *  caller frees *keys. */
+int nft_read_bound(uint8_t **keys, size_t *n, struct diag_list *d);
 /** The sums for one comment, or NULL. */
 const struct nft_count *nft_live_elem(const struct nft_live *l, const char *comment);
 

@@ -135,19 +135,25 @@ static void x_ct(struct rb *rb, uint32_t key, uint16_t reg_attr)
 	}
 }
 
-static void x_xfrm(struct rb *rb, uint32_t key)
+/* ipsec in|out key of the outermost SA into dreg */
+static void x_xfrm_dir(struct rb *rb, uint32_t key, uint8_t dir, uint32_t dreg)
 {
 	struct nftnl_expr *e = rb_add(rb, X_XFRM);
 
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_DREG, REG_FIRST);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_DREG, dreg);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_KEY, key);
-		nftnl_expr_set_u8(e, NFTNL_EXPR_XFRM_DIR, XFRM_POLICY_IN);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_XFRM_DIR, dir);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_SPNUM, 0);
 	}
 }
 
-static void x_lookup(struct rb *rb, const char *set, uint32_t id, bool vmap)
+static void x_xfrm(struct rb *rb, uint32_t key)
+{
+	x_xfrm_dir(rb, key, XFRM_POLICY_IN, REG_FIRST);
+}
+
+static struct nftnl_expr *x_lookup(struct rb *rb, const char *set, uint32_t id, bool vmap)
 {
 	struct nftnl_expr *e = rb_add(rb, X_LOOKUP);
 
@@ -159,6 +165,7 @@ static void x_lookup(struct rb *rb, const char *set, uint32_t id, bool vmap)
 			rb->failed = true;
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
 	}
+	return e;
 }
 
 /* An anonymous constant set of one-byte keys, sent before the rule that
@@ -314,6 +321,55 @@ static void st_l4proto_ports(struct rb *rb)
 		x_lookup(rb, "__set%d", id, false);
 }
 
+/* ct mark . ipsec in|out reqid, laid out as nft lays out the pair */
+static void load_binding(struct rb *rb, uint8_t dir)
+{
+	x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG);
+	x_xfrm_dir(rb, NFT_XFRM_KEY_REQID, dir, reg_of_slot(1));
+}
+
+static const struct plan_set *bound_set(struct rb *rb, size_t *si)
+{
+	const struct plan_set *s = find_set(rb->b->plan, PLAN_BOUND_SET, si);
+
+	if (!s) {
+		rb->failed = true;
+		nftb_fail(rb->b, NULL, "chain %s rule %u: the plan has no set %s",
+			  rb->b->plan->chains[rb->chain].name, rb->rule + 1, PLAN_BOUND_SET);
+	}
+	return s;
+}
+
+static void st_bind_add(struct rb *rb, uint8_t dir)
+{
+	struct nftnl_expr *e;
+	size_t si;
+
+	if (!bound_set(rb, &si))
+		return;
+	load_binding(rb, dir);
+	if ((e = rb_add(rb, X_DYNSET))) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, REG_FIRST);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, nftb_set_id(si));
+		if (nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PLAN_BOUND_SET) < 0)
+			rb->failed = true;
+	}
+}
+
+static void st_bind_missing(struct rb *rb)
+{
+	struct nftnl_expr *e;
+	size_t si;
+
+	if (!bound_set(rb, &si))
+		return;
+	load_binding(rb, XFRM_POLICY_IN);
+	e = x_lookup(rb, PLAN_BOUND_SET, nftb_set_id(si), false);
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+}
+
 static void put_stmt(struct rb *rb, const struct plan_stmt *st)
 {
 	struct nftnl_expr *e;
@@ -383,6 +439,17 @@ static void put_stmt(struct rb *rb, const struct plan_stmt *st)
 	case PS_MARK_SET_SPI:	/* meta mark set ipsec in spi: nft cannot parse it */
 		x_xfrm(rb, NFT_XFRM_KEY_SPI);
 		x_meta_set(rb, NFT_META_MARK, REG_FIRST);
+		break;
+	case PS_CT_MARK_SET_REQID:	/* ct mark set ipsec in|out reqid: nor this */
+		x_xfrm_dir(rb, NFT_XFRM_KEY_REQID,
+			   st->arg & PLAN_DIR_OUT ? XFRM_POLICY_OUT : XFRM_POLICY_IN, REG_FIRST);
+		x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_SREG);
+		break;
+	case PS_BIND_ADD:
+		st_bind_add(rb, st->arg & PLAN_DIR_OUT ? XFRM_POLICY_OUT : XFRM_POLICY_IN);
+		break;
+	case PS_BIND_MISSING:
+		st_bind_missing(rb);
 		break;
 	}
 }

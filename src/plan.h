@@ -16,6 +16,9 @@
 
 #define PLAN_TABLE "sagate"
 #define PLAN_CT_MARK_IPSEC 0x80000000u	/**< conntrack mark bit: flow admitted under require-ipsec */
+/** The set of (conntrack mark . reqid) pairs that bind require-ipsec flows
+ *  to the SA binding they were admitted with (see compile.h). */
+#define PLAN_BOUND_SET "ipsec_bound"
 #define PLAN_LOG_RATE 10	/**< log lines per second per logging rule */
 
 /** A field of a set key, in packet terms. */
@@ -56,6 +59,8 @@ struct plan_set {
 	size_t nfields;
 	bool interval;		/**< false: exact-match hash */
 	bool counter;		/**< per-element counters */
+	bool binding;		/**< the PLAN_BOUND_SET: typeof ct mark . ipsec in
+				     reqid, filled by the packet path */
 	struct plan_elem *elems;
 	size_t nelems, cap;
 };
@@ -77,7 +82,13 @@ enum plan_stmt_kind {
 	PS_LOG,			/**< log prefix str */
 	PS_CT_MARK_OR,		/**< ct mark set ct mark | arg */
 	PS_MARK_SET_SPI,	/**< meta mark set ipsec in spi (libnftnl only) */
+	PS_CT_MARK_SET_REQID,	/**< ct mark set ipsec in|out reqid (libnftnl only;
+				     arg: PLAN_DIR_OUT for out) */
+	PS_BIND_ADD,		/**< add @ipsec_bound { ct mark . ipsec in|out reqid } */
+	PS_BIND_MISSING,	/**< ct mark . ipsec in reqid != @ipsec_bound */
 };
+
+#define PLAN_DIR_OUT 0x1	/**< arg of the ipsec statements: the outbound SA */
 
 #define PLAN_CT_INVALID 0x1
 #define PLAN_CT_ESTABLISHED 0x2

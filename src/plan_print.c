@@ -126,26 +126,50 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 	case PS_LOG: fprintf(f, "log prefix \"%s\"", s->str); break;
 	case PS_CT_MARK_OR: fprintf(f, "ct mark set ct mark | 0x%08x", s->arg); break;
 	case PS_MARK_SET_SPI: fputs("meta mark set ipsec in spi", f); break;
+	case PS_CT_MARK_SET_REQID:
+		fprintf(f, "ct mark set ipsec %s reqid", s->arg & PLAN_DIR_OUT ? "out" : "in");
+		break;
+	case PS_BIND_ADD:
+		fprintf(f, "add @%s { ct mark . ipsec %s reqid }", PLAN_BOUND_SET,
+			s->arg & PLAN_DIR_OUT ? "out" : "in");
+		break;
+	case PS_BIND_MISSING:
+		fprintf(f, "ct mark . ipsec in reqid != @%s", PLAN_BOUND_SET);
+		break;
 	}
 }
 
-/* as_nft: write what `nft -f` can load.  nft's parser has no syntax for
- * setting the mark from the xfrm expression, so there that statement
- * becomes a comment; the JSON output keeps it in line. */
+/* Statements nft's parser has no syntax for: setting a mark from the
+ * xfrm expression.  sagate apply builds them with libnftnl. */
+static bool libnftnl_only(const struct plan_stmt *s)
+{
+	return s->kind == PS_MARK_SET_SPI || s->kind == PS_CT_MARK_SET_REQID;
+}
+
+/* as_nft: write what `nft -f` can load: there the statements above
+ * become comments (without them a flow's mark is the require-ipsec bit
+ * alone, and its binding is checked per reqid rather than per flow);
+ * the JSON output keeps them in line. */
 static void print_rule(FILE *f, const struct plan *plan, const struct plan_rule *r,
 		       bool as_nft)
 {
 	char v[96];
 	bool sep = false;
 
-	for (size_t i = 0; i < r->nstmts && as_nft; i++)
+	for (size_t i = 0; i < r->nstmts && as_nft; i++) {
 		if (r->stmts[i].kind == PS_MARK_SET_SPI)
 			fputs("\t\t# + meta mark set ipsec in spi: hands the carrying SA's SPI to sagated;\n"
 			      "\t\t#   sagate apply builds it with libnftnl, nft's own syntax cannot say it\n", f);
+		if (r->stmts[i].kind == PS_CT_MARK_SET_REQID)
+			fprintf(f, "\t\t# + ct mark set ipsec %s reqid (before the | below): binds the flow\n"
+				"\t\t#   to its SA's reqid; sagate apply builds it with libnftnl, nft's\n"
+				"\t\t#   own syntax cannot say it\n",
+				r->stmts[i].arg & PLAN_DIR_OUT ? "out" : "in");
+	}
 	if (as_nft)
 		fputs("\t\t", f);
 	for (size_t i = 0; i < r->nstmts; i++) {
-		if (as_nft && r->stmts[i].kind == PS_MARK_SET_SPI)
+		if (as_nft && libnftnl_only(&r->stmts[i]))
 			continue;
 		if (sep)
 			fputc(' ', f);
@@ -165,6 +189,11 @@ static void print_set(FILE *f, const struct plan_set *s, const struct policy *po
 {
 	char key[512], v[96];
 
+	if (s->binding) {
+		fprintf(f, "\tset %s {\n\t\ttypeof ct mark . ipsec in reqid\n"
+			"\t\tflags dynamic\n\t}\n\n", s->name);
+		return;
+	}
 	fprintf(f, "\tmap %s {\n\t\ttype ", s->name);
 	for (size_t i = 0; i < s->nfields; i++)
 		fprintf(f, "%s%s", i ? " . " : "", field_type(s->fields[i]));

@@ -59,9 +59,16 @@ ip netns add "$ns" || { echo "FAIL: cannot create a network namespace"; exit 1; 
 
 # listings compared without counter values (nothing flows in the namespace,
 # but a listing should not depend on that)
+# The one statement nft's syntax cannot say, ct mark set ipsec in|out
+# reqid (sagate compile leaves it as a comment), is taken out of both.
 listing() {
 	in_ns nft list table inet sagate 2>/dev/null |
-		sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/g'
+		sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/g; s/ct mark set ipsec (in|out) reqid //'
+}
+json_listing() {
+	in_ns nft -j list table inet sagate |
+		jq -S 'del(.. | .handle?) | del(.. | select(type == "object" and has("mangle") and
+			(.mangle.value | type == "object" and has("ipsec"))))'
 }
 ruleset() { in_ns nft -j list ruleset; }
 has_table() { in_ns nft list table inet sagate >/dev/null 2>&1; }
@@ -84,7 +91,7 @@ for pol in policies/*.json "$tmp/generated-buckets.json"; do
 		continue
 	fi
 	listing >"$tmp/ref"
-	in_ns nft -j list table inet sagate | jq -S 'del(.. | .handle?)' >"$tmp/ref.json"
+	json_listing >"$tmp/ref.json"
 
 	if in_ns "$prog" flush >"$tmp/out" && ! has_table; then
 		ok "$name: flush removes table inet sagate"
@@ -103,7 +110,7 @@ for pol in policies/*.json "$tmp/generated-buckets.json"; do
 		bad "$name: applied table differs from nft -f's:"
 		cat "$tmp/diff"
 	fi
-	in_ns nft -j list table inet sagate | jq -S 'del(.. | .handle?)' >"$tmp/got.json"
+	json_listing >"$tmp/got.json"
 	if cmp -s "$tmp/ref.json" "$tmp/got.json"; then
 		ok "$name: JSON listing identical too"
 	else
