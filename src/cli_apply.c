@@ -26,36 +26,34 @@ static const char *mode_text(enum plan_mode m)
 	return m == PLAN_ENGINE ? "engine" : "kernel-only";
 }
 
-/* The kernel rejected the engine layout but takes the kernel-only one:
- * it has no nft queue expression (CONFIG_NFT_QUEUE).  Then, as the
- * design asks, fall back to kernel-only mode with a clear warning. */
-static int engine_or_fallback(struct loaded *l, const char *file, uint16_t queue)
+/* The kernel rejected the engine layout: when it takes the kernel-only
+ * one (a dry run), it lacks the nft queue expression (CONFIG_NFT_QUEUE).
+ * Then, as the design asks, *l becomes the kernel-only plan, with a
+ * clear warning.  Trying the engine layout for real first (and this
+ * only after a failure) spares every apply on a capable kernel a second
+ * pass through the kernel. */
+static bool fall_back_to_kernel_only(struct loaded *l, const char *file, uint16_t queue)
 {
 	struct diag_list probe;
 	struct loaded k;
-	int ok;
+	bool ok;
 
-	diag_list_init(&probe);
-	ok = nft_apply(l->plan, l->pol, true, &probe) == 0;
-	diag_list_fini(&probe);
-	if (ok)
-		return EXIT_OK;
 	if (cli_load(file, PLAN_KERNEL_ONLY, queue, false, &k) != EXIT_OK) {
 		cli_unload(&k);
-		return EXIT_SYSTEM;
+		return false;
 	}
 	diag_list_init(&probe);
 	ok = nft_apply(k.plan, k.pol, true, &probe) == 0;
 	diag_list_fini(&probe);
-	if (!ok) {	/* not the queue: let the real apply report the error */
+	if (!ok) {	/* not the queue: the engine layout's errors stand */
 		cli_unload(&k);
-		return EXIT_OK;
+		return false;
 	}
 	diag_add(&k.diags, DIAG_WARNING, file, "", NULL,
 		 "this kernel rejects the engine layout (no nft queue expression): applying kernel-only mode, where require-ipsec means only \"arrived through IPsec\"");
 	cli_unload(l);
 	*l = k;
-	return EXIT_OK;
+	return true;
 }
 
 /* The watcher of a pending confirm, from the pending file (0: none). */
@@ -105,17 +103,21 @@ static bool confirm_pending(const char *dir)
 	return false;
 }
 
+/* *rejected: the kernel refused the transaction (nothing changed). */
 static int apply_loaded(const struct cli_opts *o, const char *file, struct loaded *l,
-			enum plan_mode mode)
+			enum plan_mode mode, bool *rejected)
 {
 	struct state_meta m = { .source = (char *)file, .mode = mode, .queue = o->queue };
 	const char *dir = state_dir();
 	unsigned gen;
 
 	memcpy(m.sha256, l->pol->sha256, sizeof(m.sha256));
+	*rejected = false;
 	if (o->dry_run) {
-		if (nft_apply(l->plan, l->pol, true, &l->diags) < 0)
+		if (nft_apply(l->plan, l->pol, true, &l->diags) < 0) {
+			*rejected = true;
 			return EXIT_SYSTEM;
+		}
 		printf("%s: dry run: the kernel accepts %zu kernel rules and %zu set elements (%s mode); nothing was changed\n",
 		       file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode));
 		return EXIT_OK;
@@ -127,6 +129,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 		return EXIT_SYSTEM;
 	if (nft_apply(l->plan, l->pol, false, &l->diags) < 0) {
 		state_discard(dir, gen);
+		*rejected = true;
 		return EXIT_SYSTEM;
 	}
 	trace_phase("kernel");
@@ -294,6 +297,7 @@ static int start_watcher(const char *dir, unsigned seconds, unsigned gen,
 int cli_apply(const struct cli_opts *o, const char *file)
 {
 	enum plan_mode mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
+	bool rejected = false;
 	struct loaded l;
 	int rc;
 
@@ -302,13 +306,13 @@ int cli_apply(const struct cli_opts *o, const char *file)
 		return EXIT_USAGE;
 	}
 	rc = cli_load(file, mode, o->queue, false, &l);
-	if (rc == EXIT_OK && mode == PLAN_ENGINE) {
-		rc = engine_or_fallback(&l, file, o->queue);
-		if (l.plan)
-			mode = l.plan->mode;
-	}
 	if (rc == EXIT_OK)
-		rc = apply_loaded(o, file, &l, mode);
+		rc = apply_loaded(o, file, &l, mode, &rejected);
+	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE &&
+	    fall_back_to_kernel_only(&l, file, o->queue)) {
+		mode = PLAN_KERNEL_ONLY;
+		rc = apply_loaded(o, file, &l, mode, &rejected);
+	}
 	if (rc == EXIT_OK && o->confirm && !o->dry_run &&
 	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), "current"),
 			  &l.diags) < 0) {
