@@ -82,7 +82,8 @@ static void pv_push(struct cctx *c, struct pvec *pv, u128 lo, u128 hi,
 		last->hi = hi;
 		return;
 	}
-	if (grow_array(&pv->v, &pv->cap, pv->n + 1, sizeof(*pv->v))) {
+	/* hot: a call per piece only when the vector must grow */
+	if (pv->n == pv->cap && grow_array(&pv->v, &pv->cap, pv->n + 1, sizeof(*pv->v))) {
 		c->oom = true;
 		return;
 	}
@@ -98,7 +99,7 @@ static void iv_push(struct cctx *c, struct ivec *iv, u128 lo, u128 hi)
 			last->hi = hi;
 		return;
 	}
-	if (grow_array(&iv->v, &iv->cap, iv->n + 1, sizeof(*iv->v))) {
+	if (iv->n == iv->cap && grow_array(&iv->v, &iv->cap, iv->n + 1, sizeof(*iv->v))) {
 		c->oom = true;
 		return;
 	}
@@ -202,6 +203,13 @@ static void iv_union(struct cctx *c, const struct ivec *a, const struct ivec *b,
 		     struct ivec *out)
 {
 	size_t i = 0, j = 0;
+
+	/* one allocation of the most it can hold, not a doubling series */
+	if (a->n + b->n > out->cap &&
+	    grow_array(&out->v, &out->cap, out->n + a->n + b->n, sizeof(*out->v))) {
+		c->oom = true;
+		return;
+	}
 
 	while (i < a->n || j < b->n) {
 		if (j >= b->n || (i < a->n && a->v[i].lo <= b->v[j].lo)) {
