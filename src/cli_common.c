@@ -8,6 +8,7 @@
 #include "state.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse,
 	     struct loaded *l)
@@ -47,6 +48,20 @@ void cli_print_diags(FILE *f, const struct diag_list *d)
 	for (size_t i = 0; i < d->count; i++) {
 		char *s = diag_format(&d->items[i]);
 
+		fprintf(f, "%s\n", s ? s : "out of memory");
+		free(s);
+	}
+}
+
+void cli_print_errors(FILE *f, const struct diag_list *d)
+{
+	for (size_t i = 0; i < d->count; i++) {
+		const struct diag *x = &d->items[i];
+		char *s;
+
+		if (x->severity != DIAG_ERROR && strcmp(x->file ? x->file : "", "xfrm") != 0)
+			continue;
+		s = diag_format(x);
 		fprintf(f, "%s\n", s ? s : "out of memory");
 		free(s);
 	}

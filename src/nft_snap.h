@@ -1,0 +1,50 @@
+/* nft_snap: the shape of what the kernel holds, for audit: table inet
+ * sagate's chains (hook, priority, policy, rule comments), sets and the
+ * comments of their elements; and every other table's base chains on the
+ * input / output hooks.  Read with libnftnl; layout-agnostic: nothing
+ * here knows which chains or maps sagate compiles. */
+#ifndef SAGATE_NFT_SNAP_H
+#define SAGATE_NFT_SNAP_H
+
+#include "diag.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** A chain.  Base chains have has_hook. */
+struct snap_chain {
+	char *family;		/**< "inet", "ip", "ip6", ... */
+	char *table, *name;
+	bool has_hook;
+	uint32_t hooknum;	/**< NF_INET_LOCAL_IN = 1, NF_INET_LOCAL_OUT = 3 */
+	int32_t prio;
+	bool policy_drop;
+	char **comments;	/**< one per rule, in order; "" for none */
+	size_t nrules;
+	bool accepts;		/**< some rule ends in an immediate accept */
+};
+
+/** A set of table inet sagate and its elements' comments. */
+struct snap_set {
+	char *name;
+	char **comments;	/**< one per element (interval ends not counted); "" for none */
+	size_t nelems;
+};
+
+struct nft_snap {
+	bool present;		/**< table inet sagate exists */
+	char *comment;
+	struct snap_chain *chains;	/**< of table inet sagate */
+	size_t nchains;
+	struct snap_set *sets;
+	size_t nsets;
+	struct snap_chain *foreign;	/**< base chains of other tables on input / output */
+	size_t nforeign;
+};
+
+/** Read it all; 0, or -1 with an error in d. */
+int nft_snap_read(struct nft_snap *s, struct diag_list *d);
+void nft_snap_fini(struct nft_snap *s);
+
+#endif
