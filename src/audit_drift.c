@@ -37,13 +37,25 @@ static uint32_t hook_num(enum plan_hook h)
 	return h == PH_INPUT ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT;
 }
 
-/* The comments of a plan chain's rules, as the kernel would show them. */
-static size_t plan_count(const struct plan_chain *c, const char *comment)
+/* A rule's name as nft_snap gives it: its comment, else the map it looks up. */
+static const char *plan_sig(const struct plan_rule *r, char *buf, size_t len)
 {
+	buf[0] = '\0';
+	if (r->comment && *r->comment)
+		return r->comment;
+	for (size_t i = 0; i < r->nstmts; i++)
+		if (r->stmts[i].kind == PS_VMAP && r->stmts[i].str)
+			snprintf(buf, len, "vmap @%s", r->stmts[i].str);
+	return buf;
+}
+
+static size_t plan_count(const struct plan_chain *c, const char *sig)
+{
+	char buf[64];
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->nrules; i++)
-		n += strcmp(c->rules[i].comment ? c->rules[i].comment : "", comment) == 0;
+		n += strcmp(plan_sig(&c->rules[i], buf, sizeof(buf)), sig) == 0;
 	return n;
 }
 
@@ -55,16 +67,17 @@ static void chain_rules(const struct plan_chain *pc, const struct snap_chain *sc
 
 	snprintf(obj, sizeof(obj), "chain %s", pc->name);
 	for (size_t i = 0; i < pc->nrules; i++) {
-		const char *c = pc->rules[i].comment ? pc->rules[i].comment : "";
+		char b1[64], b2[64];
+		const char *c = plan_sig(&pc->rules[i], b1, sizeof(b1));
 		size_t want = plan_count(pc, c), have = count_str(sc->comments, sc->nrules, c);
 		bool first = true;
 
-		for (size_t k = 0; k < i && first; k++)	/* report each comment once */
-			first = strcmp(pc->rules[k].comment ? pc->rules[k].comment : "", c) != 0;
+		for (size_t k = 0; k < i && first; k++)	/* report each once */
+			first = strcmp(plan_sig(&pc->rules[k], b2, sizeof(b2)), c) != 0;
 		if (first && have < want)
 			audit_add(out, AUDIT_ERROR, "drift-rule-removed", NULL, obj,
 				  "%zu of %zu rule(s) \"%s\" missing from the live chain", want - have,
-				  want, *c ? c : "(no comment)");
+				  want, *c ? c : "(no comment, no map)");
 	}
 	for (size_t i = 0; i < sc->nrules; i++) {
 		const char *c = sc->comments[i];
@@ -73,7 +86,7 @@ static void chain_rules(const struct plan_chain *pc, const struct snap_chain *sc
 		if (have > want && count_str(sc->comments, i, c) == 0)
 			audit_add(out, AUDIT_ERROR, "drift-rule-added", NULL, obj,
 				  "%zu rule(s) \"%s\" in the live chain that the policy does not compile to",
-				  have - want, *c ? c : "(no comment)");
+				  have - want, *c ? c : "(no comment, no map)");
 	}
 }
 

@@ -183,10 +183,13 @@ void audit_spd(const struct policy *p, const struct xfrm_spd_list *spd, struct a
 		for (size_t k = 0; k < r->peers.n; k++) {
 			const struct addr_range *a = &r->peers.v[k];
 			char peer[128];
-			bool req, opt;
+			bool req, opt, req2, opt2;
 
-			/* the interval's first address stands for it */
+			/* its first and last address stand for the interval */
 			spd_cover(spd, dir, a->fam, a->lo, &req, &opt);
+			spd_cover(spd, dir, a->fam, a->hi, &req2, &opt2);
+			req = req && req2;
+			opt = (opt || req) && (opt2 || req2);
 			addr_range_format(a, peer, sizeof(peer));
 			if (!req && !opt)
 				audit_add(out, AUDIT_WARNING, "spd-missing", r->name, NULL,

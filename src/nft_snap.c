@@ -172,19 +172,37 @@ static int accept_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+/* The named (not anonymous) set a rule looks up: its verdict map. */
+static int lookup_cb(struct nftnl_expr *e, void *data)
+{
+	const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME), *set;
+
+	if (n && strcmp(n, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET) &&
+	    (set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)) && strncmp(set, "__", 2) != 0)
+		snprintf(data, 64, "vmap @%s", set);
+	return 0;
+}
+
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct snap_rd *r = data;
 	struct nftnl_rule *ru = nftnl_rule_alloc();
 	uint32_t len = 0;
 	const void *ud;
+	const char *c;
+	char vmap[64] = "";
 
 	if (!ru || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
 		nftnl_rule_free(ru);
 		return MNL_CB_ERROR;
 	}
 	ud = nftnl_rule_get_data(ru, NFTNL_RULE_USERDATA, &len);
-	push(r, &r->chain->comments, &r->chain->nrules, comment_of(ud, len));
+	c = comment_of(ud, len);
+	if (!*c) {
+		nftnl_expr_foreach(ru, lookup_cb, vmap);
+		c = vmap;
+	}
+	push(r, &r->chain->comments, &r->chain->nrules, c);
 	nftnl_expr_foreach(ru, accept_cb, &r->chain->accepts);
 	nftnl_rule_free(ru);
 	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;

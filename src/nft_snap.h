@@ -20,7 +20,8 @@ struct snap_chain {
 	uint32_t hooknum;	/**< NF_INET_LOCAL_IN = 1, NF_INET_LOCAL_OUT = 3 */
 	int32_t prio;
 	bool policy_drop;
-	char **comments;	/**< one per rule, in order; "" for none */
+	char **comments;	/**< one per rule, in order: its comment, else "vmap @SET" for a
+				     map lookup, else "" */
 	size_t nrules;
 	bool accepts;		/**< some rule ends in an immediate accept */
 };
