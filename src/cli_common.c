@@ -82,6 +82,16 @@ json_t *cli_diags_json(const struct diag_list *d)
 	return a;
 }
 
+json_t *cli_result(const char *command, bool ok, json_t *rest)
+{
+	json_t *j = json_pack("{s:s, s:b}", "command", command, "ok", ok);
+
+	if (j && rest)
+		json_object_update(j, rest);
+	json_decref(rest);
+	return j;
+}
+
 int cli_dump_json(json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;

@@ -44,6 +44,9 @@ void cli_print_diags(FILE *f, const struct diag_list *d);
  *  policy's own warnings are `sagate check`'s to show. */
 void cli_print_errors(FILE *f, const struct diag_list *d);
 json_t *cli_diags_json(const struct diag_list *d);
+/** {"command": command, "ok": ok} followed by rest's members (rest is
+ *  released); the head every command's JSON output starts with. */
+json_t *cli_result(const char *command, bool ok, json_t *rest);
 /** Print and release j; -1 when it could not be written. */
 int cli_dump_json(json_t *j);
 
