@@ -10,7 +10,9 @@
 #  - AES-CBC + HMAC-SHA-256 from an admin: satisfies "ssh-admins" but not
 #    "postgresql" (algorithms, and peer);
 #  explain: accept over the GCM SA, drop (not encrypted) over ESP-null,
-#  drop (unknown SA) for an SPI nobody has.
+#  drop (unknown SA) for an SPI nobody has;
+#  audit of db-server applied in engine mode with no sagated running:
+#  engine-not-running (error, exit 4), and one SA in use per rule.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
@@ -23,7 +25,7 @@ cleanup() {
 	rm -rf "$SAGATE_STATE_DIR"
 }
 trap cleanup EXIT
-for m in xfrm_user esp4 ah4 esp6 nf_tables; do
+for m in xfrm_user esp4 ah4 esp6 nf_tables nft_queue nft_xfrm nfnetlink_queue; do
 	modprobe "$m" 2>/dev/null || bad "modprobe $m"
 done
 ip netns add "$ns" || { bad "netns"; summary; exit 1; }
@@ -78,4 +80,21 @@ ex() {	# SPI SRC PORT -> outcome reason
 	ok "explain: an unknown SPI is dropped" || bad "explain unknown: $(ex 0x9999 10.77.0.21 5432)"
 [ "$(ex 0x1004 10.77.0.30 22)" = "accept accept" ] && ok "explain: CBC SA admits ssh" ||
 	bad "explain cbc: $(ex 0x1004 10.77.0.30 22)"
+
+out=$(ip netns exec "$ns" "$sagate" apply policies/db-server.json 2>&1)
+grep -q "engine mode" <<<"$out" && ok "apply in engine mode" || bad "apply: $out"
+au=$(ip netns exec "$ns" "$sagate" --json audit)
+rc=$?
+[ $rc -eq 4 ] &&
+	[ "$(jq -r '.findings[] | select(.kind == "engine-not-running") | .severity' <<<"$au")" = error ] &&
+	ok "audit: engine mode without sagated is an error (exit 4)" ||
+	bad "audit engine: exit $rc: $(jq -c '[.findings[] | select(.severity != "info")]' <<<"$au")"
+inuse() { jq -r --arg r "$1" '.findings[] | select(.kind == "sas-in-use" and .rule == $r) | .message' <<<"$au"; }
+[[ $(inuse postgresql) == "1 SA(s)"* ]] && [[ $(inuse ssh-admins) == "1 SA(s)"* ]] &&
+	ok "audit: one SA in use per require-ipsec rule" ||
+	bad "sas-in-use: $(inuse postgresql) / $(inuse ssh-admins)"
+ex=$(ip netns exec "$ns" "$sagate" --json explain --from 10.77.0.21 --to $db --proto tcp --port 5432 --ipsec spi=0x1001)
+[ "$(jq -r '"\(.mode) \(.kernel.verdict) \(.outcome)"' <<<"$ex")" = "engine queue accept" ] &&
+	ok "explain on the applied policy: queued, the engine accepts" ||
+	bad "explain applied: $(jq -c '{mode, kernel: .kernel.verdict, outcome}' <<<"$ex")"
 summary
