@@ -168,6 +168,8 @@ static void print_text(json_t *j)
 	if ((x = json_object_get(e, "note")))
 		printf("   %s\n", json_string_value(x));
 	printf("outcome: %s\n", json_string_value(json_object_get(j, "outcome")));
+	if ((x = json_object_get(j, "note")))
+		printf("note: %s\n", json_string_value(x));
 }
 
 int cli_explain(const struct cli_opts *o, const char *file)

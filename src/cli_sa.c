@@ -99,7 +99,7 @@ int cli_sa(const struct cli_opts *o)
 	size_t n = 0;
 	json_t *a = json_array(), *x;
 
-	if (rc == EXIT_POLICY && !o->policy && l.diags.errors && !l.pol) {
+	if (rc == EXIT_POLICY && !o->policy && !state_generation(state_dir(), "current")) {
 		rc = EXIT_OK;	/* nothing applied: SAs without rules */
 		diag_list_fini(&l.diags);
 	}
@@ -111,7 +111,7 @@ int cli_sa(const struct cli_opts *o)
 		json_array_append_new(a, sa_json(l.pol, v[i], now));
 	if (rc == EXIT_OK && o->json) {
 		rc = cli_dump_json(json_pack("{s:s, s:b, s:s?, s:O}", "command", "sa", "ok", 1,
-					     "policy", l.pol ? l.pol->file : NULL, "sas", a)) < 0 ?
+					     "policy", o->policy ? o->policy : m.source, "sas", a)) < 0 ?
 		     EXIT_SYSTEM : EXIT_OK;
 	} else if (rc == EXIT_OK) {
 		json_array_foreach(a, n, x)

@@ -260,5 +260,8 @@ json_t *explain_packet(const struct explain_ctx *c, const struct explain_req *q)
 		      "packet", packet_json(q), "policy", rule_json(c, &q->key),
 		      "mode", c->plan->mode == PLAN_ENGINE ? "engine" : "kernel-only",
 		      "kernel", kern, "engine", eng, "outcome", outcome);
+	if (j && !q->local_given && c->cls->uses_local[q->key.dir])
+		json_object_set_new(j, "note", json_string(
+			"the policy has rules that name local addresses: give this host's address (--to, or --from with --out) for an exact answer"));
 	return j;
 }
