@@ -63,11 +63,20 @@ void audit_spd(const struct policy *p, const struct xfrm_spd_list *spd, struct a
 
 /** The live table vs the plan: "table-missing", "digest-mismatch",
  *  "drift-chain-added/removed/changed", "drift-rule-added/removed",
- *  "drift-set-added/removed", "drift-element-added/removed"; and
+ *  "drift-set-added/removed", "drift-element-added/removed/changed"; and
  *  "foreign-chain-before" for another table's base chain on input /
  *  output that runs before ours and accepts. */
 void audit_drift(const struct plan *plan, const struct policy *p, const struct nft_snap *s,
 		 struct audit_list *out);
+
+/** Can set ss be compared with ps key by key (the kernel's keys have the
+ *  layout of ps's fields; not a one-field interval set)? */
+bool audit_elems_comparable(const struct plan_set *ps, const struct snap_set *ss);
+/** Compare ps and ss element by element: "drift-element-added",
+ *  "drift-element-removed" (with the key) and "drift-element-changed"
+ *  (same key, another verdict); at most 5 of each, then a count. */
+void audit_set_exact(const struct policy *pol, const struct plan_set *ps,
+		     const struct snap_set *ss, struct audit_list *out);
 
 /** What the engine needs: engine-mode plans queue; is a sagated process
  *  alive and a queue of the plan's number bound?  proc is the /proc to

@@ -183,6 +183,8 @@ static void sets(const struct plan *p, const struct policy *pol, const struct nf
 		if (!ss)
 			audit_add(out, AUDIT_ERROR, "drift-set-removed", NULL, obj,
 				  "the policy compiles to map %s; the live table has none", p->sets[i].name);
+		else if (audit_elems_comparable(&p->sets[i], ss))
+			audit_set_exact(pol, &p->sets[i], ss, out);
 		else
 			set_elems(pol, &p->sets[i], ss, out);
 	}

@@ -234,6 +234,46 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
+static void copy_key(struct nftnl_set_elem *e, uint16_t attr, uint8_t *out, uint32_t *len)
+{
+	uint32_t n = 0;
+	const void *k = nftnl_set_elem_is_set(e, attr) ? nftnl_set_elem_get(e, attr, &n) : NULL;
+
+	*len = k && n <= SNAP_KEY_MAX ? n : 0;
+	if (*len)
+		memcpy(out, k, *len);
+}
+
+/* Append an element: its comment, key(s) and verdict.  Both arrays
+ * grow together, by doubling: maps hold up to hundreds of thousands. */
+static void elem_push(struct snap_rd *r, struct snap_set *set, struct nftnl_set_elem *e,
+		      const char *comment)
+{
+	size_t c1 = set->cap, c2 = set->cap;
+	struct snap_elem *x;
+	char *c;
+
+	if (grow_array(&set->elems, &c1, set->nelems + 1, sizeof(*set->elems)) < 0 ||
+	    grow_array(&set->comments, &c2, set->nelems + 1, sizeof(*set->comments)) < 0 ||
+	    !(c = strdup(comment))) {
+		r->oom = true;
+		return;
+	}
+	set->cap = c1 < c2 ? c1 : c2;
+	x = &set->elems[set->nelems];
+	memset(x, 0, sizeof(*x));
+	copy_key(e, NFTNL_SET_ELEM_KEY, x->key, &x->key_len);
+	copy_key(e, NFTNL_SET_ELEM_KEY_END, x->key_end, &x->key_end_len);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
+		x->has_verdict = true;
+		x->verdict = (int32_t)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+	}
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
+	    !(x->chain = xstrdup_or_null(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN))))
+		r->oom = true;
+	set->comments[set->nelems++] = c;
+}
+
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct snap_rd *r = data;
@@ -253,7 +293,7 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END))
 			continue;	/* the end of an rbtree interval, not an element of its own */
-		push(r, &r->set->comments, &r->set->nelems, comment_of(ud, len));
+		elem_push(r, r->set, e, comment_of(ud, len));
 	}
 	if (it)
 		nftnl_set_elems_iter_destroy(it);
@@ -433,9 +473,13 @@ void nft_snap_fini(struct nft_snap *s)
 	for (size_t i = 0; i < s->nforeign; i++)
 		chain_fini(&s->foreign[i]);
 	for (size_t i = 0; i < s->nsets; i++) {
-		for (size_t j = 0; j < s->sets[i].nelems; j++)
+		for (size_t j = 0; j < s->sets[i].nelems; j++) {
 			free(s->sets[i].comments[j]);
+			if (s->sets[i].elems)
+				free(s->sets[i].elems[j].chain);
+		}
 		free(s->sets[i].comments);
+		free(s->sets[i].elems);
 		free(s->sets[i].name);
 	}
 	free(s->chains);

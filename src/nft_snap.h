@@ -26,11 +26,23 @@ struct snap_chain {
 	bool accepts;		/**< some rule ends in an immediate accept */
 };
 
-/** A set of table inet sagate and its elements' comments. */
+#define SNAP_KEY_MAX 64	/**< longest key kept: four 16-byte fields */
+
+/** One element as the kernel holds it. */
+struct snap_elem {
+	uint8_t key[SNAP_KEY_MAX], key_end[SNAP_KEY_MAX];
+	uint32_t key_len, key_end_len;	/**< 0: absent (or longer than SNAP_KEY_MAX) */
+	bool has_verdict;
+	int32_t verdict;	/**< NF_ACCEPT, NF_DROP, NFT_GOTO, NFT_JUMP, ... */
+	char *chain;		/**< goto / jump target, or NULL */
+};
+
+/** A set of table inet sagate and its elements. */
 struct snap_set {
 	char *name;
 	char **comments;	/**< one per element (interval ends not counted); "" for none */
-	size_t nelems;
+	struct snap_elem *elems;	/**< parallel to comments */
+	size_t nelems, cap;
 };
 
 struct nft_snap {

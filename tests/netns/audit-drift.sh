@@ -66,10 +66,22 @@ has never-hit info && ok "unused rules are reported as info" || bad "never-hit m
 
 in_ns nft add element inet sagate in4_ports '{ 10.9.9.9 . tcp . 80 : accept }'
 expect drift-element-added error 4 "an element added by hand"
+jq -r '.findings[] | select(.kind == "drift-element-added") | .message' "$tmp/out" |
+	grep -q '10.9.9.9 . tcp . 80' && ok "the added element is named by its key" ||
+	bad "added: $(jq -c .findings "$tmp/out")"
 reapply
 
 in_ns nft delete element inet sagate in4_protos '{ 10.77.0.10 . icmp }'
 expect drift-element-removed error 4 "an element deleted by hand"
+reapply
+
+# the require-ipsec element of an admin's ssh turned into a plain accept
+in_ns nft delete element inet sagate in4_exact '{ 10.77.0.30 . tcp . 22 }'
+in_ns nft add element inet sagate in4_exact '{ 10.77.0.30 . tcp . 22 comment "ssh-admins" : accept }'
+expect drift-element-changed error 4 "an element's verdict changed by hand"
+jq -r '.findings[] | select(.kind == "drift-element-changed") | .message' "$tmp/out" |
+	grep -q 'live verdict is accept, the policy.s is goto ipsec_in' &&
+	ok "the changed element names both verdicts" || bad "changed: $(jq -c .findings "$tmp/out")"
 reapply
 
 h=$(in_ns nft -a list chain inet sagate input | awk '/vmap @in4_protos/ { print $NF }')
