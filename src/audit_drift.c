@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "audit.h"
+#include "plan_print.h"
 
 #include <linux/netfilter.h>
 #include <stdio.h>
@@ -37,21 +38,24 @@ static uint32_t hook_num(enum plan_hook h)
 	return h == PH_INPUT ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT;
 }
 
-/* A rule's name as nft_snap gives it: its comment, else the map it looks up. */
+/* A rule's signature as nft_snap gives it: its comment, else the map it
+ * looks up; then the verdict it ends with. */
 static const char *plan_sig(const struct plan_rule *r, char *buf, size_t len)
 {
-	buf[0] = '\0';
-	if (r->comment && *r->comment)
-		return r->comment;
+	char name[64] = "", v[96];
+
 	for (size_t i = 0; i < r->nstmts; i++)
 		if (r->stmts[i].kind == PS_VMAP && r->stmts[i].str)
-			snprintf(buf, len, "vmap @%s", r->stmts[i].str);
+			snprintf(name, sizeof(name), "vmap @%s", r->stmts[i].str);
+	plan_format_verdict(v, sizeof(v), &r->verdict);
+	snprintf(buf, len, "%s%s%s", r->comment && *r->comment ? r->comment : name,
+		 *v ? " -> " : "", v);
 	return buf;
 }
 
 static size_t plan_count(const struct plan_chain *c, const char *sig)
 {
-	char buf[64];
+	char buf[512];
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->nrules; i++)
@@ -67,7 +71,7 @@ static void chain_rules(const struct plan_chain *pc, const struct snap_chain *sc
 
 	snprintf(obj, sizeof(obj), "chain %s", pc->name);
 	for (size_t i = 0; i < pc->nrules; i++) {
-		char b1[64], b2[64];
+		char b1[512], b2[512];
 		const char *c = plan_sig(&pc->rules[i], b1, sizeof(b1));
 		size_t want = plan_count(pc, c), have = count_str(sc->comments, sc->nrules, c);
 		bool first = true;

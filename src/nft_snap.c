@@ -14,6 +14,7 @@
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -172,14 +173,44 @@ static int accept_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-/* The named (not anonymous) set a rule looks up: its verdict map. */
-static int lookup_cb(struct nftnl_expr *e, void *data)
+/* What identifies a rule without decoding it: the named (not anonymous)
+ * map it looks up, and the verdict it ends with. */
+struct rule_sig {
+	char vmap[64];
+	char verdict[96];
+};
+
+static void imm_verdict(struct nftnl_expr *e, struct rule_sig *s)
 {
+	const char *chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ?
+			    nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : "?";
+
+	switch ((int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT)) {
+	case NF_ACCEPT: snprintf(s->verdict, sizeof(s->verdict), "accept"); break;
+	case NF_DROP: snprintf(s->verdict, sizeof(s->verdict), "drop"); break;
+	case NFT_GOTO: snprintf(s->verdict, sizeof(s->verdict), "goto %s", chain); break;
+	case NFT_JUMP: snprintf(s->verdict, sizeof(s->verdict), "jump %s", chain); break;
+	case NFT_RETURN: snprintf(s->verdict, sizeof(s->verdict), "return"); break;
+	default: break;
+	}
+}
+
+static int sig_cb(struct nftnl_expr *e, void *data)
+{
+	struct rule_sig *s = data;
 	const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME), *set;
 
-	if (n && strcmp(n, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET) &&
+	if (!n)
+		return 0;
+	if (strcmp(n, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET) &&
 	    (set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)) && strncmp(set, "__", 2) != 0)
-		snprintf(data, 64, "vmap @%s", set);
+		snprintf(s->vmap, sizeof(s->vmap), "vmap @%s", set);
+	else if (strcmp(n, "immediate") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT))
+		imm_verdict(e, s);
+	else if (strcmp(n, "queue") == 0)
+		snprintf(s->verdict, sizeof(s->verdict), "queue num %u",
+			 nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_NUM) ?
+			 nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM) : 0);
 	return 0;
 }
 
@@ -187,10 +218,11 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct snap_rd *r = data;
 	struct nftnl_rule *ru = nftnl_rule_alloc();
+	struct rule_sig sig = { "", "" };
 	uint32_t len = 0;
 	const void *ud;
 	const char *c;
-	char vmap[64] = "";
+	char text[512];
 
 	if (!ru || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
 		nftnl_rule_free(ru);
@@ -198,11 +230,10 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	ud = nftnl_rule_get_data(ru, NFTNL_RULE_USERDATA, &len);
 	c = comment_of(ud, len);
-	if (!*c) {
-		nftnl_expr_foreach(ru, lookup_cb, vmap);
-		c = vmap;
-	}
-	push(r, &r->chain->comments, &r->chain->nrules, c);
+	nftnl_expr_foreach(ru, sig_cb, &sig);
+	snprintf(text, sizeof(text), "%s%s%s", *c ? c : sig.vmap, *sig.verdict ? " -> " : "",
+		 sig.verdict);
+	push(r, &r->chain->comments, &r->chain->nrules, text);
 	nftnl_expr_foreach(ru, accept_cb, &r->chain->accepts);
 	nftnl_rule_free(ru);
 	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;

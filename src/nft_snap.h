@@ -20,8 +20,10 @@ struct snap_chain {
 	uint32_t hooknum;	/**< NF_INET_LOCAL_IN = 1, NF_INET_LOCAL_OUT = 3 */
 	int32_t prio;
 	bool policy_drop;
-	char **comments;	/**< one per rule, in order: its comment, else "vmap @SET" for a
-				     map lookup, else "" */
+	char **comments;	/**< one per rule, in order: its signature, the comment (else
+				     "vmap @SET" for a map lookup, else ""), then " -> VERDICT"
+				     when it ends with one ("drop", "goto ipsec_in",
+				     "queue num 0") */
 	size_t nrules;
 	bool accepts;		/**< some rule ends in an immediate accept */
 };

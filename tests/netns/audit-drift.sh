@@ -89,6 +89,17 @@ in_ns nft delete rule inet sagate input handle "$h"
 expect drift-rule-removed error 4 "a chain rule deleted by hand"
 reapply
 
+# the kernel's cleartext drop for require-ipsec flows turned into an accept,
+# comment and all
+h=$(in_ns nft -a list chain inet sagate ipsec_in | awk '/meta ipsec missing/ { print $NF }')
+in_ns nft replace rule inet sagate ipsec_in handle "$h" \
+	meta ipsec missing counter accept comment '"require-ipsec: arrived in cleartext"'
+expect drift-rule-removed error 4 "a chain rule's verdict changed by hand"
+jq -r '.findings[] | select(.kind == "drift-rule-added") | .message' "$tmp/out" |
+	grep -q 'arrived in cleartext -> accept' && ok "the changed rule is named with its verdict" ||
+	bad "rule changed: $(jq -c .findings "$tmp/out")"
+reapply
+
 in_ns nft add chain inet sagate extra
 expect drift-chain-added error 4 "a chain added by hand"
 reapply

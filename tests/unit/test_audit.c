@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "audit_util.h"
+#include "plan_print.h"
 #include "xfrm_policy.h"
 
 #include <sys/stat.h>
@@ -249,12 +250,15 @@ static void snap_from_plan(const struct plan *pl, const struct policy *p, struct
 		sc->comments = strs(c->nrules);
 		sc->nrules = c->nrules;
 		for (size_t k = 0; k < c->nrules; k++) {
-			char buf[64] = "";
+			char buf[64] = "", v[96], sig[256];
 
 			for (size_t j = 0; j < c->rules[k].nstmts; j++)
 				if (c->rules[k].stmts[j].kind == PS_VMAP)
 					snprintf(buf, sizeof(buf), "vmap @%s", c->rules[k].stmts[j].str);
-			sc->comments[k] = strdup(c->rules[k].comment ? c->rules[k].comment : buf);
+			plan_format_verdict(v, sizeof(v), &c->rules[k].verdict);
+			snprintf(sig, sizeof(sig), "%s%s%s",
+				 c->rules[k].comment ? c->rules[k].comment : buf, *v ? " -> " : "", v);
+			sc->comments[k] = strdup(sig);
 		}
 	}
 	s->sets = calloc(pl->nsets, sizeof(*s->sets));
@@ -335,6 +339,33 @@ Test(audit_drift, clean_then_each_change)
 	audit_drift(f.pl, f.p, &f.s, &f.l);
 	cr_assert_eq(kinds(&f.l, "table-missing", NULL), 1);
 	cr_assert_eq(f.l.n, 1);
+	drift_fini(&f);
+}
+
+Test(audit_drift, chain_rule_verdict_changed)
+{
+	struct drift_fx f;
+	struct snap_chain *in = NULL;
+
+	drift_setup(&f);
+	for (size_t i = 0; i < f.s.nchains && !in; i++)
+		if (strcmp(f.s.chains[i].name, "input") == 0)
+			in = &f.s.chains[i];
+	cr_assert_not_null(in);
+	for (size_t k = 0; k < in->nrules; k++) {
+		char *arrow = strstr(in->comments[k], " -> drop"), *changed;
+
+		if (arrow) {	/* the first dropping rule now accepts */
+			*arrow = '\0';
+			cr_assert_gt(asprintf(&changed, "%s -> accept", in->comments[k]), 0);
+			free(in->comments[k]);
+			in->comments[k] = changed;
+			break;
+		}
+	}
+	audit_drift(f.pl, f.p, &f.s, &f.l);
+	cr_assert_eq(kinds(&f.l, "drift-rule-removed", NULL), 1);
+	cr_assert_eq(kinds(&f.l, "drift-rule-added", NULL), 1);
 	drift_fini(&f);
 }
 
