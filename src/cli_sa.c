@@ -18,7 +18,8 @@ static json_t *rules_json(const struct policy *p, const struct xfrm_sa *sa, uint
 	json_t *a = json_array();
 	char why[512];
 
-	for (size_t i = 0; p && i < p->nrules; i++) {
+	/* an outbound SA carries nothing a rule admits */
+	for (size_t i = 0; p && sa->dir != XFRM_SA_OUT && i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
 		enum decide_reason d;
 

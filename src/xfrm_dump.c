@@ -81,6 +81,8 @@ out:
 		diag_add(x->d, DIAG_ERROR, "xfrm", "", NULL,
 			 "cannot dump the kernel's %s over XFRM netlink: %s (root or CAP_NET_ADMIN is needed)",
 			 x->what, strerror(errno));
+	if (buf)
+		explicit_bzero(buf, DUMP_BUF);	/* SA dumps carry key material */
 	free(buf);
 	if (nl)
 		mnl_socket_close(nl);
