@@ -57,6 +57,11 @@ json_t *audit_json(const struct audit_list *l);
 void audit_policy(const struct policy *p, const struct classes *c, enum plan_mode mode,
 		  struct audit_list *out);
 
+/** Rules that name only one family's addresses of a host group (from
+ *  the "hosts" of source, the policy file as written, and its includes)
+ *  that has both: "family-counterpart".  ICMP-only rules are exempt. */
+void audit_families(const struct policy *p, const char *source, struct audit_list *out);
+
 /** require-ipsec rules against the SPD: peers no IPsec policy covers
  *  ("spd-missing"), and peers covered only at "level use" ("spd-optional"). */
 void audit_spd(const struct policy *p, const struct xfrm_spd_list *spd, struct audit_list *out);

@@ -121,6 +121,53 @@ Test(audit_policy, cleartext_wide)
 		"cleartext-wide", NULL, NULL), 0);
 }
 
+/* family-counterpart: the groups come from the source file itself */
+static size_t family_kind(const char *rules, const char *rule)
+{
+	char dir[] = "/tmp/sagate-fam-XXXXXX", path[64], inc[96];
+	struct audit_list l = { 0 };
+	struct diag_list d;
+	struct policy *p;
+	size_t n;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(inc, sizeof(inc), "%s/hosts.json", dir);
+	cr_assert_not_null(f = fopen(inc, "w"));
+	fputs("{\"version\": 1, \"hosts\": {\"db\": [\"10.0.0.5\", \"2001:db8::5\"], "
+	      "\"site\": [\"@db\", \"10.9.0.0/16\"], \"v4only\": \"10.1.0.1\"}}", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "{\"version\": 1, \"include\": [\"hosts.json\"], \"rules\": [%s]}", rules);
+	fclose(f);
+	diag_list_init(&d);
+	p = parse_policy_file(path, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "?");
+	audit_families(p, path, &l);
+	n = kinds(&l, "family-counterpart", rule);
+	if (n)
+		cr_assert(strstr(l.v[0].message, "host group \"db\""), "%s", l.v[0].message);
+	audit_list_fini(&l);
+	diag_list_fini(&d);
+	policy_free(p);
+	unlink(path);
+	unlink(inc);
+	rmdir(dir);
+	return n;
+}
+
+Test(audit_policy, family_counterpart)
+{
+	cr_assert_eq(family_kind("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"10.0.0.5\", \"protocol\": \"tcp\", \"ports\": 5432}", "r"), 1);
+	cr_assert_eq(family_kind("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"2001:db8::5\", \"protocol\": \"tcp\", \"ports\": 5432}", "r"), 1);
+	/* both families, a group of one family, other hosts, ICMP: fine */
+	cr_assert_eq(family_kind("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"@db\", \"protocol\": \"tcp\", \"ports\": 5432}", NULL), 0);
+	cr_assert_eq(family_kind("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"10.1.0.1\", \"protocol\": \"tcp\", \"ports\": 5432}", NULL), 0);
+	cr_assert_eq(family_kind("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"192.0.2.1\", \"protocol\": \"tcp\", \"ports\": 5432}", NULL), 0);
+	cr_assert_eq(family_kind("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"10.0.0.5\", \"protocol\": \"icmp\"}", NULL), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* SPD */
 
