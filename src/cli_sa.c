@@ -34,6 +34,14 @@ static json_t *rules_json(const struct policy *p, const struct xfrm_sa *sa, uint
 	return a;
 }
 
+/* What a byte or packet limit leaves; null for none (XFRM_INF). */
+static json_t *limit_left(uint64_t limit, uint64_t used)
+{
+	if (limit == UINT64_MAX)
+		return json_null();
+	return json_integer(limit > used ? (json_int_t)(limit - used) : 0);
+}
+
 static json_t *life_json(const struct xfrm_sa *sa, uint64_t now)
 {
 	long long hard = sa_match_time_left(sa, now, false), soft = sa_match_time_left(sa, now, true);
@@ -43,6 +51,9 @@ static json_t *life_json(const struct xfrm_sa *sa, uint64_t now)
 
 	json_object_set_new(j, "hard_seconds_left", hard < 0 ? json_null() : json_integer(hard));
 	json_object_set_new(j, "soft_seconds_left", soft < 0 ? json_null() : json_integer(soft));
+	json_object_set_new(j, "hard_bytes_left", limit_left(sa->life.hard_bytes, sa->life.bytes));
+	json_object_set_new(j, "hard_packets_left",
+			    limit_left(sa->life.hard_packets, sa->life.packets));
 	return j;
 }
 
@@ -84,6 +95,9 @@ static void print_sa(json_t *x)
 		       (long long)json_integer_value(json_object_get(life, "soft_seconds_left")));
 	else
 		printf("    lifetime: no time limit\n");
+	if (json_is_integer(json_object_get(life, "hard_bytes_left")))
+		printf("    bytes left: %lld\n",
+		       (long long)json_integer_value(json_object_get(life, "hard_bytes_left")));
 	json_array_foreach(json_object_get(x, "rules"), i, r)
 		printf("    %s %s\n", json_is_true(json_object_get(r, "satisfies")) ? "ok:  " : "fail:",
 		       json_string_value(json_object_get(r, "why")));
