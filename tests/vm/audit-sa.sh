@@ -34,7 +34,7 @@ db=10.77.0.10
 k20=0x0123456789abcdef0123456789abcdef01234567
 k32=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 x src 10.77.0.21 dst $db proto esp spi 0x1001 reqid 1 mode transport \
-	aead 'rfc4106(gcm(aes))' $k20 128 || bad "GCM SA"
+	aead 'rfc4106(gcm(aes))' $k20 128 limit time-soft 3000 limit time-hard 3600 || bad "GCM SA"
 x src 10.77.0.22 dst $db proto esp spi 0x1002 reqid 2 mode transport \
 	enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $k32 128 || bad "ESP-null SA"
 x src 10.77.0.30 dst $db proto ah spi 0x1003 reqid 3 mode transport \
@@ -64,6 +64,10 @@ expect 0x00001004 postgresql "false drop-sa-peer" "an admin's SA fails postgresq
 [ "$(jq -r '.sas[] | select(.spi == "0x00001001") | .encrypts' <<<"$sa")" = true ] &&
 	[ "$(jq -r '.sas[] | select(.spi == "0x00001002") | .encrypts' <<<"$sa")" = false ] &&
 	ok "sa: encrypts flag" || bad "sa: encrypts flag"
+left=$(jq '.sas[] | select(.spi == "0x00001001") | .lifetime.hard_seconds_left' <<<"$sa")
+[ "$left" -gt 3500 ] 2>/dev/null && [ "$left" -le 3600 ] &&
+	[ "$(jq '.sas[] | select(.spi == "0x00001002") | .lifetime.hard_seconds_left' <<<"$sa")" = null ] &&
+	ok "sa: time left before the hard limit ($left s), none without one" || bad "sa lifetime: $left"
 txt=$(ip netns exec "$ns" "$sagate" sa --policy policies/db-server.json)
 grep -q 'integrity-only (esp .*fails rule "postgresql", which requires encryption' <<<"$txt" &&
 	ok "sa text: integrity-only names the rule" || bad "sa text: $txt"
