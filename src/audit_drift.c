@@ -135,44 +135,61 @@ static const char *elem_comment(const struct policy *pol, const struct plan_elem
 	return pol && e->rule < pol->nrules ? pol->rules[e->rule].name : "";
 }
 
-static size_t plan_elems(const struct policy *pol, const struct plan_set *ps, const char *c)
+static int str_cmp(const void *a, const void *b)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < ps->nelems; i++)
-		n += strcmp(elem_comment(pol, &ps->elems[i]), c) == 0;
-	return n;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Elements per comment (the policy rule's name). */
+/* Run of equal strings starting at v[*i]: its length; *i moves past it. */
+static size_t run(const char **v, size_t n, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < n && strcmp(v[*i], v[start]) == 0)
+		(*i)++;
+	return *i - start;
+}
+
+/* Elements per comment (the policy rule's name), both sides sorted: maps
+ * that cannot be compared key by key may still be large. */
 static void set_elems(const struct policy *pol, const struct plan_set *ps,
 		      const struct snap_set *ss, struct audit_list *out)
 {
+	const char **want = calloc(ps->nelems + 1, sizeof(*want));
+	const char **have = calloc(ss->nelems + 1, sizeof(*have));
+	size_t i = 0, j = 0;
 	char obj[64];
 
+	if (!want || !have) {
+		out->oom = true;
+		goto out;
+	}
 	snprintf(obj, sizeof(obj), "set %s", ps->name);
-	for (size_t i = 0; i < ps->nelems; i++) {
-		const char *c = elem_comment(pol, &ps->elems[i]);
-		size_t want = plan_elems(pol, ps, c), have = count_str(ss->comments, ss->nelems, c);
-		bool first = true;
+	for (size_t k = 0; k < ps->nelems; k++)
+		want[k] = elem_comment(pol, &ps->elems[k]);
+	for (size_t k = 0; k < ss->nelems; k++)
+		have[k] = ss->comments[k];
+	qsort(want, ps->nelems, sizeof(*want), str_cmp);
+	qsort(have, ss->nelems, sizeof(*have), str_cmp);
+	while (i < ps->nelems || j < ss->nelems) {
+		int c = i == ps->nelems ? 1 : j == ss->nelems ? -1 : strcmp(want[i], have[j]);
+		const char *name = c <= 0 ? want[i] : have[j];
+		size_t w = c <= 0 ? run(want, ps->nelems, &i) : 0;
+		size_t h = c >= 0 ? run(have, ss->nelems, &j) : 0;
 
-		for (size_t k = 0; k < i && first; k++)
-			first = strcmp(elem_comment(pol, &ps->elems[k]), c) != 0;
-		if (first && have < want)
-			audit_add(out, AUDIT_ERROR, "drift-element-removed", *c ? c : NULL, obj,
+		if (h < w)
+			audit_add(out, AUDIT_ERROR, "drift-element-removed", *name ? name : NULL, obj,
 				  "%zu of %zu element(s) of rule \"%s\" are missing from the live map",
-				  want - have, want, c);
-	}
-	for (size_t i = 0; i < ss->nelems; i++) {
-		const char *c = ss->comments[i];
-		size_t have = count_str(ss->comments, ss->nelems, c), want = plan_elems(pol, ps, c);
-
-		if (have > want && count_str(ss->comments, i, c) == 0)
-			audit_add(out, AUDIT_ERROR, "drift-element-added", *c ? c : NULL, obj,
+				  w - h, w, name);
+		else if (h > w)
+			audit_add(out, AUDIT_ERROR, "drift-element-added", *name ? name : NULL, obj,
 				  "%zu element(s) %s%s%s in the live map that the policy does not compile to",
-				  have - want, *c ? "named \"" : "without a policy rule's name", c,
-				  *c ? "\"" : "");
+				  h - w, *name ? "named \"" : "without a policy rule's name", name,
+				  *name ? "\"" : "");
 	}
+out:
+	free(want);
+	free(have);
 }
 
 static void sets(const struct plan *p, const struct policy *pol, const struct nft_snap *s,

@@ -115,57 +115,81 @@ static bool icmp_only(const struct rule *r)
 	return r->nkeys > 0;
 }
 
-static void check_rule(const struct rule *r, json_t *groups, struct audit_list *out)
+/* A host group with its addresses resolved and merged. */
+struct group {
+	const char *name;
+	struct addr_set set;
+};
+
+static void check_rule(const struct rule *r, const struct group *g, size_t ng,
+		       struct audit_list *out)
 {
 	enum addr_family has = family_count(&r->peers, AF4) ? AF4 : AF6;
-	const char *best = NULL, *name;
-	size_t best_n = 0, other_n = 0;
-	json_t *v;
+	const struct group *best = NULL;
 	char other[128] = "";
+	size_t other_n = 0;
 
 	if (r->peers.any || !r->peers.n || family_count(&r->peers, has) != r->peers.n ||
 	    icmp_only(r))
 		return;
-	json_object_foreach(groups, name, v) {
-		struct addr_set g = { NULL, 0, false };
+	for (size_t i = 0; i < ng; i++)
+		if (family_count(&g[i].set, !has) && inside(&r->peers, &g[i].set, has) &&
+		    (!best || family_count(&g[i].set, has) < family_count(&best->set, has)))
+			best = &g[i];
+	if (!best)
+		return;
+	other_n = family_count(&best->set, !has);
+	for (size_t i = 0; i < best->set.n && !*other; i++)
+		if (best->set.v[i].fam != has)
+			addr_range_format(&best->set.v[i], other, sizeof(other));
+	audit_add(out, AUDIT_WARNING, "family-counterpart", r->name, NULL,
+		  "%s: names only the %s addresses of host group \"%s\", which also has %s ones (%s%s): their %s traffic falls to a later rule or the default",
+		  r->path, has == AF4 ? "IPv4" : "IPv6", best->name, has == AF4 ? "IPv6" : "IPv4",
+		  other, other_n > 1 ? ", ..." : "", has == AF4 ? "IPv6" : "IPv4");
+}
+
+/* Every group that has both families, resolved once. */
+static struct group *mixed_groups(json_t *groups, size_t *n, bool *oom)
+{
+	struct group *v = calloc(json_object_size(groups) + 1, sizeof(*v));
+	const char *name;
+	json_t *x;
+
+	*n = 0;
+	if (!v) {
+		*oom = true;
+		return NULL;
+	}
+	json_object_foreach(groups, name, x) {
+		struct group *g = &v[*n];
 		size_t cap = 0;
 
-		resolve(groups, name, &g, &cap, 0);
-		if (addr_set_normalize(&g) < 0) {
-			out->oom = true;
-			free(g.v);
-			return;
-		}
-		if (family_count(&g, !has) && inside(&r->peers, &g, has) &&
-		    (!best || family_count(&g, has) < best_n)) {
-			best = name;
-			best_n = family_count(&g, has);
-			other_n = family_count(&g, !has);
-			for (size_t i = 0; i < g.n; i++)
-				if (g.v[i].fam != has) {
-					addr_range_format(&g.v[i], other, sizeof(other));
-					break;
-				}
-		}
-		free(g.v);
+		g->name = name;
+		resolve(groups, name, &g->set, &cap, 0);
+		if (addr_set_normalize(&g->set) < 0)
+			*oom = true;
+		if (family_count(&g->set, AF4) && family_count(&g->set, AF6))
+			(*n)++;
+		else
+			free(g->set.v), g->set.v = NULL, g->set.n = 0;
 	}
-	if (best)
-		audit_add(out, AUDIT_WARNING, "family-counterpart", r->name, NULL,
-			  "%s: names only the %s addresses of host group \"%s\", which also has %s ones (%s%s): their %s traffic falls to a later rule or the default",
-			  r->path, has == AF4 ? "IPv4" : "IPv6", best, has == AF4 ? "IPv6" : "IPv4",
-			  other, other_n > 1 ? ", ..." : "", has == AF4 ? "IPv6" : "IPv4");
+	return v;
 }
 
 void audit_families(const struct policy *p, const char *source, struct audit_list *out)
 {
 	json_t *groups = json_object();
+	struct group *g = NULL;
+	size_t ng = 0;
 
-	if (!groups || !source) {
-		json_decref(groups);
-		return;
-	}
-	read_hosts(source, groups, 0);
-	for (size_t i = 0; json_object_size(groups) && i < p->nrules; i++)
-		check_rule(&p->rules[i], groups, out);
+	if (groups && source)
+		read_hosts(source, groups, 0);
+	if (groups && json_object_size(groups))
+		g = mixed_groups(groups, &ng, &out->oom);
+	for (size_t i = 0; ng && i < p->nrules; i++)
+		check_rule(&p->rules[i], g, ng, out);
+	for (size_t i = 0; g && i < ng; i++)
+		free(g[i].set.v);
+	free(g);
 	json_decref(groups);
 }

@@ -43,24 +43,39 @@ static bool contradicts(const struct rule *a, const struct rule *b)
 	       keys_subset(a, b);
 }
 
-/* Flags the rules found contradicting; returns how many. */
-static size_t contradictions(const struct policy *p, bool *dead, struct audit_list *out)
+static void contradiction(const struct rule *a, const struct rule *b, struct audit_list *out)
 {
-	size_t n = 0;
+	audit_add(out, AUDIT_ERROR, "contradiction", b->name, NULL,
+		  "%s: rule \"%s\" (%s) says %s for the same peers and ports, and comes first: \"%s\" never decides anything",
+		  b->path, a->name, a->path, action_name(a->action), b->name);
+}
 
-	for (size_t j = 0; j < p->nrules; j++)
-		for (size_t i = 0; i < j && !dead[j]; i++) {
-			const struct rule *a = &p->rules[i], *b = &p->rules[j];
+/* Flags the rules found contradicting.  Only a rule that decides nothing
+ * (no box) can be contradicted, and the earlier rule that covers it is
+ * among those the classifier found shadowing it; without that analysis,
+ * every earlier rule is a candidate. */
+static void contradictions(const struct policy *p, const struct classes *c, bool *dead,
+			   struct audit_list *out)
+{
+	for (size_t j = 0; j < p->nrules; j++) {
+		const struct class_rule_info *in = &c->info[j];
 
-			if (!contradicts(a, b))
-				continue;
-			dead[j] = true;
-			n++;
-			audit_add(out, AUDIT_ERROR, "contradiction", b->name, NULL,
-				  "%s: rule \"%s\" (%s) says %s for the same peers and ports, and comes first: \"%s\" never decides anything",
-				  b->path, a->name, a->path, action_name(a->action), b->name);
+		if (in->boxes)
+			continue;
+		for (int k = 0; c->analysed && k < 3 && !dead[j]; k++) {
+			uint32_t i = in->shadowed_by[k];
+
+			if (i != CLASS_NONE && i < j && contradicts(&p->rules[i], &p->rules[j])) {
+				dead[j] = true;
+				contradiction(&p->rules[i], &p->rules[j], out);
+			}
 		}
-	return n;
+		for (size_t i = 0; !c->analysed && i < j && !dead[j]; i++)
+			if (contradicts(&p->rules[i], &p->rules[j])) {
+				dead[j] = true;
+				contradiction(&p->rules[i], &p->rules[j], out);
+			}
+	}
 }
 
 /* A peer interval wider than a /16 (IPv4) or a /32 (IPv6). */
@@ -138,7 +153,7 @@ void audit_policy(const struct policy *p, const struct classes *c, enum plan_mod
 		return;
 	}
 	diag_list_init(&d);
-	contradictions(p, dead, out);
+	contradictions(p, c, dead, out);
 	findings_add(p, c, mode, &d);
 	for (size_t i = 0; i < d.count; i++) {
 		const struct diag *x = &d.items[i];

@@ -86,20 +86,57 @@ void audit_engine(const struct plan *plan, const char *proc, struct audit_list *
 			  q, proc);
 }
 
+/* Which policy rules have elements in the plan; NULL on OOM. */
+static bool *compiled_rules(const struct plan *plan, size_t nrules)
+{
+	bool *v = calloc(nrules + 1, sizeof(*v));
+
+	for (size_t s = 0; v && s < plan->nsets; s++)
+		for (size_t e = 0; e < plan->sets[s].nelems; e++)
+			if (plan->sets[s].elems[e].rule < nrules)
+				v[plan->sets[s].elems[e].rule] = true;
+	return v;
+}
+
+static int count_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct nft_count *const *)a)->comment,
+		      (*(const struct nft_count *const *)b)->comment);
+}
+
+/* The live counters sorted by comment, for bsearch; NULL on OOM. */
+static const struct nft_count **count_index(const struct nft_live *live)
+{
+	const struct nft_count **v = calloc(live->nelems + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < live->nelems; i++)
+		v[i] = &live->elems[i];
+	if (v)
+		qsort(v, live->nelems, sizeof(*v), count_cmp);
+	return v;
+}
+
 static void never_hit(const struct plan *plan, const struct policy *p,
 		      const struct nft_live *live, struct audit_list *out)
 {
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct nft_count *c = nft_live_elem(live, p->rules[i].name);
-		bool compiled = false;
+	bool *compiled = compiled_rules(plan, p->nrules);
+	const struct nft_count **ix = count_index(live);
 
-		for (size_t s = 0; s < plan->nsets && !compiled; s++)
-			for (size_t e = 0; e < plan->sets[s].nelems && !compiled; e++)
-				compiled = plan->sets[s].elems[e].rule == i;
-		if (compiled && (!c || c->packets == 0))
+	for (size_t i = 0; compiled && ix && i < p->nrules; i++) {
+		struct nft_count key = { .comment = p->rules[i].name };
+		const struct nft_count *kp = &key, *const *c;
+
+		if (!compiled[i])
+			continue;
+		c = bsearch(&kp, ix, live->nelems, sizeof(*ix), count_cmp);
+		if (!c || (*c)->packets == 0)
 			audit_add(out, AUDIT_INFO, "never-hit", p->rules[i].name, NULL,
 				  "no packet has matched this rule since the table was loaded");
 	}
+	if (!compiled || !ix)
+		out->oom = true;
+	free(compiled);
+	free(ix);
 }
 
 static bool drops_cleartext(const struct plan_rule *r)
@@ -111,26 +148,32 @@ static bool drops_cleartext(const struct plan_rule *r)
 	return false;
 }
 
-/* Policy rules whose elements lead into chain c, comma-separated. */
+/* Policy rules whose elements lead into chain c, comma-separated (the
+ * first few: a bucketed plan may send thousands there). */
 static void rules_into(const struct plan *plan, const struct policy *p, const char *c,
 		       char *buf, size_t len)
 {
-	size_t used = 0;
+	bool *in = calloc(p->nrules + 1, sizeof(*in));
+	size_t used = 0, n = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < p->nrules && used < len; i++) {
-		bool in = false;
+	for (size_t s = 0; in && s < plan->nsets; s++)
+		for (size_t e = 0; e < plan->sets[s].nelems; e++) {
+			const struct plan_elem *x = &plan->sets[s].elems[e];
 
-		for (size_t s = 0; s < plan->nsets && !in; s++)
-			for (size_t e = 0; e < plan->sets[s].nelems && !in; e++) {
-				const struct plan_elem *x = &plan->sets[s].elems[e];
-
-				in = x->rule == i && x->verdict.chain && strcmp(x->verdict.chain, c) == 0;
-			}
-		if (in)
+			if (x->rule < p->nrules && x->verdict.chain && strcmp(x->verdict.chain, c) == 0)
+				in[x->rule] = true;
+		}
+	for (size_t i = 0; in && i < p->nrules; i++) {
+		if (!in[i])
+			continue;
+		if (++n <= 8 && used < len)
 			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
 						 p->rules[i].name);
 	}
+	if (n > 8 && used < len)
+		snprintf(buf + used, len - used, " and %zu more", n - 8);
+	free(in);
 }
 
 static const struct nft_count *live_rule(const struct nft_live *l, const char *comment)
