@@ -12,7 +12,11 @@ enum cli_exit {
 	EXIT_POLICY = 1,	/**< the policy is unreadable or has errors; nothing was changed */
 	EXIT_USAGE = 2,		/**< bad command line */
 	EXIT_SYSTEM = 3,	/**< the system failed us: memory, output, kernel */
+	EXIT_FINDINGS = 4,	/**< audit: a finding at or above --fail-on */
 };
+
+/** Severity of an audit finding; --fail-on takes one. */
+enum cli_level { LEVEL_INFO, LEVEL_WARNING, LEVEL_ERROR, LEVEL_NEVER };
 
 /** Options common to every subcommand. */
 struct cli_opts {
@@ -21,6 +25,14 @@ struct cli_opts {
 	uint16_t queue;		/**< --queue N */
 	bool dry_run;		/**< --dry-run: the kernel validates, nothing changes */
 	unsigned confirm;	/**< --confirm SECONDS: roll back unless confirmed */
+	const char *from, *to;	/**< explain: --from / --to ADDR */
+	const char *proto;	/**< explain: --proto NAME|NUMBER */
+	int port;		/**< explain: --port N; -1 when not given */
+	const char *ipsec;	/**< explain: --ipsec none|spi=0x..|reqid=N */
+	bool out;		/**< explain: --out, the packet leaves this host */
+	const char *policy;	/**< sa: --policy FILE */
+	enum cli_level fail_on;	/**< audit: --fail-on LEVEL (default error) */
+	bool fail_on_given;	/**< --fail-on was on the command line */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);
@@ -31,5 +43,8 @@ int cli_rollback(const struct cli_opts *o);
 int cli_flush(const struct cli_opts *o);
 int cli_status(const struct cli_opts *o);
 int cli_list(const struct cli_opts *o);
+int cli_explain(const struct cli_opts *o, const char *file);	/* file may be NULL */
+int cli_sa(const struct cli_opts *o);
+int cli_audit(const struct cli_opts *o, const char *file);	/* file may be NULL */
 
 #endif

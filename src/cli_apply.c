@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,55 @@
 static const char *mode_text(enum plan_mode m)
 {
 	return m == PLAN_ENGINE ? "engine" : "kernel-only";
+}
+
+static void say(json_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A line of text output; with --json (res), one of its "messages". */
+static void say(json_t *res, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (!res) {
+		vprintf(fmt, ap);
+		putchar('\n');
+	} else if (vasprintf(&s, fmt, ap) >= 0) {
+		json_t *m = json_object_get(res, "messages");
+
+		if (!m)
+			json_object_set_new(res, "messages", m = json_array());
+		json_array_append_new(m, json_string(s));
+		free(s);
+	}
+	va_end(ap);
+}
+
+/* The --json result object: {"command", "ok", "exit", ...res, "diagnostics"};
+ * without --json, the diagnostics on stderr. */
+static int finish(json_t *res, const char *command, int rc, const struct diag_list *d)
+{
+	json_t *j;
+
+	if (!res) {
+		cli_print_diags(stderr, d);
+		return rc;
+	}
+	j = json_pack("{s:s, s:b, s:i}", "command", command, "ok", rc == EXIT_OK, "exit", rc);
+	json_object_update(j, res);
+	json_decref(res);
+	json_object_set_new(j, "diagnostics", cli_diags_json(d));
+	return cli_dump_json(j) < 0 && rc == EXIT_OK ? EXIT_SYSTEM : rc;
+}
+
+static void set_counts(json_t *res, const char *file, const struct loaded *l,
+		       enum plan_mode mode)
+{
+	if (res)
+		json_object_update_new(res, json_pack("{s:s, s:s, s:I, s:I}", "file", file,
+			"mode", mode_text(mode), "kernel_rules", (json_int_t)plan_rule_count(l->plan),
+			"elements", (json_int_t)plan_elem_count(l->plan)));
 }
 
 /* The kernel rejected the engine layout: when it takes the kernel-only
@@ -105,7 +155,7 @@ static bool confirm_pending(const char *dir)
 
 /* *rejected: the kernel refused the transaction (nothing changed). */
 static int apply_loaded(const struct cli_opts *o, const char *file, struct loaded *l,
-			enum plan_mode mode, bool *rejected)
+			enum plan_mode mode, json_t *res, bool *rejected)
 {
 	struct state_meta m = { .source = (char *)file, .mode = mode, .queue = o->queue };
 	const char *dir = state_dir();
@@ -118,8 +168,9 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 			*rejected = true;
 			return EXIT_SYSTEM;
 		}
-		printf("%s: dry run: the kernel accepts %zu kernel rules and %zu set elements (%s mode); nothing was changed\n",
-		       file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode));
+		say(res, "%s: dry run: the kernel accepts %zu kernel rules and %zu set elements (%s mode); nothing was changed",
+		    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode));
+		set_counts(res, file, l, mode);
 		return EXIT_OK;
 	}
 	/* record first, switch after: a failed apply leaves no trace */
@@ -138,8 +189,11 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 			 "the kernel holds the new policy, but it could not be recorded: rollback will not know it");
 		return EXIT_SYSTEM;
 	}
-	printf("%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)\n",
-	       file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), gen);
+	say(res, "%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)",
+	    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), gen);
+	set_counts(res, file, l, mode);
+	if (res)
+		json_object_set_new(res, "generation", json_integer(gen));
 	return EXIT_OK;
 }
 
@@ -157,7 +211,7 @@ static int name_source(struct loaded *l, const struct state_meta *m)
 }
 
 /* Apply the generation behind `previous` and make it current. */
-static int rollback_to_previous(const char *dir, struct diag_list *d)
+static int rollback_to_previous(const char *dir, struct diag_list *d, json_t *res)
 {
 	unsigned prev = state_generation(dir, "previous");
 	struct state_meta m;
@@ -187,8 +241,11 @@ static int rollback_to_previous(const char *dir, struct diag_list *d)
 		cli_unload(&l);
 	}
 	if (rc == EXIT_OK)
-		printf("rolled back to generation %u (%s, applied from %s)\n", prev,
-		       mode_text(m.mode), m.source);
+		say(res, "rolled back to generation %u (%s, applied from %s)", prev,
+		    mode_text(m.mode), m.source);
+	if (rc == EXIT_OK && res)
+		json_object_update_new(res, json_pack("{s:i, s:s, s:s, s:b}", "generation", prev,
+			"mode", mode_text(m.mode), "source", m.source, "table_removed", 0));
 	free(path);
 	state_meta_fini(&m);
 	return rc;
@@ -196,17 +253,19 @@ static int rollback_to_previous(const char *dir, struct diag_list *d)
 
 /* Undo the current apply: the previous generation, or, when the current
  * one was the first, the state before it: no table inet sagate. */
-static int undo_apply(const char *dir, struct diag_list *d)
+static int undo_apply(const char *dir, struct diag_list *d, json_t *res)
 {
 	char link[4096];
 
 	if (state_generation(dir, "previous"))
-		return rollback_to_previous(dir, d);
+		return rollback_to_previous(dir, d, res);
 	if (nft_flush_table(false, d) < 0)
 		return EXIT_SYSTEM;
 	snprintf(link, sizeof(link), "%s/current", dir);
 	unlink(link);
-	printf("removed table inet sagate: there was no earlier policy\n");
+	say(res, "removed table inet sagate: there was no earlier policy");
+	if (res)
+		json_object_set_new(res, "table_removed", json_true());
 	return EXIT_OK;
 }
 
@@ -235,7 +294,7 @@ static void watcher(const char *dir, time_t deadline)
 	}
 	diag_list_init(&d);
 	openlog("sagate", LOG_PID, LOG_DAEMON);
-	if (undo_apply(dir, &d) == EXIT_OK)
+	if (undo_apply(dir, &d, NULL) == EXIT_OK)
 		syslog(LOG_WARNING, "apply was not confirmed in time: rolled back");
 	else
 		for (size_t i = 0; i < d.count; i++)
@@ -298,34 +357,38 @@ int cli_apply(const struct cli_opts *o, const char *file)
 {
 	enum plan_mode mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
 	bool rejected = false;
+	json_t *res = o->json ? json_pack("{s:b}", "dry_run", o->dry_run) : NULL;
 	struct loaded l;
 	int rc;
 
 	if (!o->dry_run && confirm_pending(state_dir())) {
 		fprintf(stderr, "sagate apply: an earlier apply --confirm is waiting: run `sagate confirm` or `sagate rollback` first\n");
+		json_decref(res);
 		return EXIT_USAGE;
 	}
 	rc = cli_load(file, mode, o->queue, false, &l);
 	if (rc == EXIT_OK)
-		rc = apply_loaded(o, file, &l, mode, &rejected);
+		rc = apply_loaded(o, file, &l, mode, res, &rejected);
 	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE &&
 	    fall_back_to_kernel_only(&l, file, o->queue)) {
 		mode = PLAN_KERNEL_ONLY;
-		rc = apply_loaded(o, file, &l, mode, &rejected);
+		rc = apply_loaded(o, file, &l, mode, res, &rejected);
 	}
 	if (rc == EXIT_OK && o->confirm && !o->dry_run &&
 	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), "current"),
 			  &l.diags) < 0) {
 		diag_add(&l.diags, DIAG_ERROR, state_dir(), "", NULL,
 			 "could not start the confirm timer: rolling back now");
-		undo_apply(state_dir(), &l.diags);
+		undo_apply(state_dir(), &l.diags, NULL);
 		rc = EXIT_SYSTEM;
 	} else if (rc == EXIT_OK && o->confirm && !o->dry_run) {
-		printf("run `sagate confirm` within %u seconds, or this apply is rolled back\n",
-		       o->confirm);
+		say(res, "run `sagate confirm` within %u seconds, or this apply is rolled back",
+		    o->confirm);
+		if (res)
+			json_object_set_new(res, "confirm_seconds", json_integer(o->confirm));
 	}
-	cli_print_diags(stderr, &l.diags);
-	if (rc == EXIT_POLICY)
+	rc = finish(res, "apply", rc, &l.diags);
+	if (rc == EXIT_POLICY && !o->json)
 		fprintf(stderr, "%s: not applied; the live firewall is unchanged\n", file);
 	cli_unload(&l);
 	return rc;
@@ -333,45 +396,53 @@ int cli_apply(const struct cli_opts *o, const char *file)
 
 int cli_confirm(const struct cli_opts *o)
 {
-	(void)o;
+	json_t *res = o->json ? json_object() : NULL;
+	struct diag_list d;
+	int rc = EXIT_OK;
+
+	diag_list_init(&d);
 	if (cancel_pending(state_dir()) < 0) {
-		fprintf(stderr, "sagate confirm: nothing to confirm (%s)\n",
-			errno == ENOENT ? "no apply --confirm is waiting, or it already rolled back" :
-			strerror(errno));
-		return EXIT_POLICY;
+		diag_add(&d, DIAG_ERROR, state_dir(), "", NULL, "nothing to confirm (%s)",
+			 errno == ENOENT ? "no apply --confirm is waiting, or it already rolled back" :
+			 strerror(errno));
+		rc = EXIT_POLICY;
+	} else {
+		say(res, "confirmed: the applied policy stays");
 	}
-	printf("confirmed: the applied policy stays\n");
-	return EXIT_OK;
+	rc = finish(res, "confirm", rc, &d);
+	diag_list_fini(&d);
+	return rc;
 }
 
 int cli_rollback(const struct cli_opts *o)
 {
 	struct diag_list d;
 	bool pending = cancel_pending(state_dir()) == 0;
+	json_t *res = o->json ? json_pack("{s:b}", "cancelled_confirm", pending) : NULL;
 	int rc;
 
-	(void)o;
 	if (pending)
-		printf("cancelled the pending confirm\n");
+		say(res, "cancelled the pending confirm");
 	diag_list_init(&d);
 	/* undoing an unconfirmed first apply leaves no table, like the timer */
-	rc = pending ? undo_apply(state_dir(), &d) : rollback_to_previous(state_dir(), &d);
-	cli_print_diags(stderr, &d);
+	rc = pending ? undo_apply(state_dir(), &d, res) : rollback_to_previous(state_dir(), &d, res);
+	rc = finish(res, "rollback", rc, &d);
 	diag_list_fini(&d);
 	return rc;
 }
 
 int cli_flush(const struct cli_opts *o)
 {
+	json_t *res = o->json ? json_pack("{s:b}", "dry_run", o->dry_run) : NULL;
 	struct diag_list d;
 	int rc;
 
 	diag_list_init(&d);
 	rc = nft_flush_table(o->dry_run, &d) < 0 ? EXIT_SYSTEM : EXIT_OK;
-	cli_print_diags(stderr, &d);
-	diag_list_fini(&d);
 	if (rc == EXIT_OK)
-		printf(o->dry_run ? "dry run: table inet sagate would be removed\n" :
-		       "table inet sagate removed; other tables untouched\n");
+		say(res, "%s", o->dry_run ? "dry run: table inet sagate would be removed" :
+		    "table inet sagate removed; other tables untouched");
+	rc = finish(res, "flush", rc, &d);
+	diag_list_fini(&d);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse,
 	     struct loaded *l)
@@ -58,6 +59,20 @@ void cli_print_diags(FILE *f, const struct diag_list *d)
 	}
 }
 
+void cli_print_errors(FILE *f, const struct diag_list *d)
+{
+	for (size_t i = 0; i < d->count; i++) {
+		const struct diag *x = &d->items[i];
+		char *s;
+
+		if (x->severity != DIAG_ERROR && strcmp(x->file ? x->file : "", "xfrm") != 0)
+			continue;
+		s = diag_format(x);
+		fprintf(f, "%s\n", s ? s : "out of memory");
+		free(s);
+	}
+}
+
 json_t *cli_diags_json(const struct diag_list *d)
 {
 	json_t *a = json_array();
@@ -71,6 +86,16 @@ json_t *cli_diags_json(const struct diag_list *d)
 			"rule", x->rule, "message", x->message ? x->message : "out of memory"));
 	}
 	return a;
+}
+
+json_t *cli_result(const char *command, bool ok, json_t *rest)
+{
+	json_t *j = json_pack("{s:s, s:b}", "command", command, "ok", ok);
+
+	if (j && rest)
+		json_object_update(j, rest);
+	json_decref(rest);
+	return j;
 }
 
 int cli_dump_json(json_t *j)

@@ -28,8 +28,25 @@ int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse
 	     struct loaded *l);
 void cli_unload(struct loaded *l);
 
+struct cli_opts;
+struct state_meta;
+/** Load the applied policy (state directory, generation "current") as
+ *  it was applied: its mode and queue, its table comment.  m gets the
+ *  generation's meta (state_meta_fini it).  Exit status as cli_load. */
+int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m);
+/** file, or the applied policy when file is NULL (mode and queue from
+ *  the options for a file). */
+int cli_load_either(const struct cli_opts *o, const char *file, bool analyse,
+		    struct loaded *l, struct state_meta *m);
+
 void cli_print_diags(FILE *f, const struct diag_list *d);
+/** Only the errors, and the warnings about kernel state ("xfrm"): the
+ *  policy's own warnings are `sagate check`'s to show. */
+void cli_print_errors(FILE *f, const struct diag_list *d);
 json_t *cli_diags_json(const struct diag_list *d);
+/** {"command": command, "ok": ok} followed by rest's members (rest is
+ *  released); the head every command's JSON output starts with. */
+json_t *cli_result(const char *command, bool ok, json_t *rest);
 /** Print and release j; -1 when it could not be written. */
 int cli_dump_json(json_t *j);
 

@@ -30,7 +30,7 @@ int cli_check(const struct cli_opts *o, const char *file)
 					    json_integer((json_int_t)plan_elem_count(l.plan)));
 			json_object_set_new(j, "sha256", json_string(l.pol->sha256));
 		}
-		if (cli_dump_json(j) < 0)
+		if (cli_dump_json(cli_result("check", rc == EXIT_OK, j)) < 0)
 			rc = EXIT_SYSTEM;
 	} else {
 		cli_print_diags(stdout, &l.diags);
@@ -55,7 +55,7 @@ int cli_compile(const struct cli_opts *o, const char *file)
 	/* findings go to stderr so that stdout stays a loadable script */
 	cli_print_diags(stderr, &l.diags);
 	if (rc == EXIT_OK) {
-		if (o->json ? cli_dump_json(plan_to_json(l.plan, l.pol)) < 0 :
+		if (o->json ? cli_dump_json(cli_result("compile", true, plan_to_json(l.plan, l.pol))) < 0 :
 		    plan_print_nft(stdout, l.plan, l.pol) < 0 || fflush(stdout) != 0)
 			rc = EXIT_SYSTEM;
 	}

@@ -122,7 +122,7 @@ int cli_status(const struct cli_opts *o)
 			json_object_set_new(j, "previous_generation", json_integer(v.prev));
 		if (v.pending)
 			json_object_set(j, "pending_confirm", v.pending);
-		rc = cli_dump_json(j) < 0 ? EXIT_SYSTEM : EXIT_OK;
+		rc = cli_dump_json(cli_result("status", true, j)) < 0 ? EXIT_SYSTEM : EXIT_OK;
 	} else {
 		if (v.gen)
 			printf("policy:    %s (generation %u, %s mode, applied %s)\n"
@@ -208,9 +208,9 @@ int cli_list(const struct cli_opts *o)
 			       (unsigned long long)c->packets, (unsigned long long)c->bytes);
 	}
 	if (o->json)
-		rc = cli_dump_json(json_pack("{s:b, s:o, s:o}", "table_present",
-					     v.live.present, "rules", rules,
-					     "chain_rules", kernel)) < 0 ? EXIT_SYSTEM : EXIT_OK;
+		rc = cli_dump_json(cli_result("list", true, json_pack("{s:b, s:o, s:o}",
+					     "table_present", v.live.present, "rules", rules,
+					     "chain_rules", kernel))) < 0 ? EXIT_SYSTEM : EXIT_OK;
 	else {
 		json_decref(rules);
 		json_decref(kernel);

@@ -330,6 +330,13 @@ static enum decide_reason check_sa(const struct decide_ctx *ctx, const struct ru
 	return DECIDE_ACCEPT_OK;
 }
 
+enum decide_reason decide_check_sa(const struct decide_ctx *ctx, const struct rule *r,
+				   const struct xfrm_sa *sa, const struct decide_pkt *p,
+				   uint64_t now)
+{
+	return check_sa(ctx, r, sa, p, now);
+}
+
 struct verdict decide(const struct decide_ctx *ctx, const void *data, size_t len,
 		      uint32_t mark, uint64_t now)
 {

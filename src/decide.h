@@ -100,6 +100,14 @@ uint32_t decide_rule_lookup(const struct decide_ctx *ctx, const struct packet_ke
  *  not checked here)?  An unset selector admits everything. */
 bool decide_selector_match(const struct xfrm_sel *sel, const struct decide_pkt *p);
 
+/** The checks decide() runs once it has the rule and the SA, in its
+ *  order: lifetime, mode and origin (peer / gateway), selector,
+ *  encryption, algorithms, reqid.  For the admin commands (explain, sa),
+ *  which ask "would this SA satisfy this rule for this packet". */
+enum decide_reason decide_check_sa(const struct decide_ctx *ctx, const struct rule *r,
+				   const struct xfrm_sa *sa, const struct decide_pkt *p,
+				   uint64_t now);
+
 /** The verdict for one queued packet: data / len as copied by NFQUEUE,
  *  mark the packet mark (the SPI, network byte order, as skb->mark
  *  holds it), now in seconds since the epoch. */

@@ -24,36 +24,109 @@ static const char usage[] =
 	"  flush           remove table inet sagate (and nothing else)\n"
 	"  status          what is applied, and whether the kernel holds it\n"
 	"  list            per policy rule: kernel elements and their counters\n"
+	"  explain [FILE]  what happens to one packet, and why (--from, --proto, ...)\n"
+	"  sa              the kernel's IPsec SAs and the require-ipsec rules each satisfies\n"
+	"  audit [FILE]    live table vs applied policy, policy defects, usage\n"
 	"\n"
 	"Options:\n"
-	"  -j, --json          machine-readable output (check, compile, status, list)\n"
+	"  -j, --json          machine-readable output\n"
 	"  -k, --no-engine     kernel-only mode: enforce require-ipsec without sagated\n"
 	"  -q, --queue N       NFQUEUE number for sagated (default 0)\n"
 	"  -n, --dry-run       apply, flush: the kernel validates, nothing changes\n"
 	"  -c, --confirm SECS  apply: roll back unless `sagate confirm` runs in time\n"
 	"  -s, --state-dir DIR where applied policies are kept (default " STATE_DEFAULT_DIR ")\n"
-	"  -h, --help        show this help\n"
-	"  -V, --version     show the version\n"
+	"      --from ADDR     explain: the packet's source\n"
+	"      --to ADDR       explain: the packet's destination\n"
+	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
+	"      --port N        explain: destination port (tcp, udp, sctp)\n"
+	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
+	"      --out           explain: the packet leaves this host (default: arrives)\n"
+	"      --policy FILE   sa: check SAs against FILE, not the applied policy\n"
+	"      --fail-on LEVEL audit: exit 4 on a finding of LEVEL or worse: info,\n"
+	"                      warning, error (the default) or never\n"
+	"  -h, --help          show this help\n"
+	"  -V, --version       show the version\n"
 	"\n"
-	"Exit status: 0 ok, 1 policy unreadable or wrong, 2 usage error, 3 system error.\n"
+	"Exit status: 0 ok, 1 policy unreadable or wrong, 2 usage error, 3 system error,\n"
+	"4 audit found something at or above --fail-on.\n"
 	"See sagate(8) and sagate.json(5).\n";
 
 struct command {
 	const char *name;
 	int (*run_file)(const struct cli_opts *, const char *file);	/* takes FILE */
 	int (*run)(const struct cli_opts *);				/* takes nothing */
+	bool file_optional;		/* run_file with FILE or NULL */
 };
 
 static const struct command commands[] = {
-	{ "check", cli_check, NULL },
-	{ "compile", cli_compile, NULL },
-	{ "apply", cli_apply, NULL },
-	{ "confirm", NULL, cli_confirm },
-	{ "rollback", NULL, cli_rollback },
-	{ "flush", NULL, cli_flush },
-	{ "status", NULL, cli_status },
-	{ "list", NULL, cli_list },
+	{ "check", cli_check, NULL, false },
+	{ "compile", cli_compile, NULL, false },
+	{ "apply", cli_apply, NULL, false },
+	{ "confirm", NULL, cli_confirm, false },
+	{ "rollback", NULL, cli_rollback, false },
+	{ "flush", NULL, cli_flush, false },
+	{ "status", NULL, cli_status, false },
+	{ "list", NULL, cli_list, false },
+	{ "explain", cli_explain, NULL, true },
+	{ "sa", NULL, cli_sa, false },
+	{ "audit", cli_audit, NULL, true },
 };
+
+enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON };
+
+static int parse_level(const char *s, enum cli_level *out)
+{
+	static const char *const names[] = { "info", "warning", "error", "never" };
+
+	for (int i = 0; i <= LEVEL_NEVER; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum cli_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_port(const char *s, int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v > 65535)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* The explain / sa / audit options; 0, or an exit status after a message. */
+static int long_only(int c, struct cli_opts *o)
+{
+	switch (c) {
+	case OPT_FROM: o->from = optarg; return 0;
+	case OPT_TO: o->to = optarg; return 0;
+	case OPT_PROTO: o->proto = optarg; return 0;
+	case OPT_IPSEC: o->ipsec = optarg; return 0;
+	case OPT_OUT: o->out = true; return 0;
+	case OPT_POLICY: o->policy = optarg; return 0;
+	case OPT_PORT:
+		if (parse_port(optarg, &o->port) == 0)
+			return 0;
+		fprintf(stderr, "sagate: --port takes a number 0-65535, not \"%s\"\n", optarg);
+		return EXIT_USAGE;
+	case OPT_FAIL_ON:
+		if (parse_level(optarg, &o->fail_on) == 0) {
+			o->fail_on_given = true;
+			return 0;
+		}
+		fprintf(stderr, "sagate: --fail-on takes info, warning, error or never, not \"%s\"\n",
+			optarg);
+		return EXIT_USAGE;
+	}
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
 
 static int parse_seconds(const char *s, unsigned *out)
 {
@@ -92,12 +165,20 @@ int main(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "confirm", required_argument, NULL, 'c' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "proto", required_argument, NULL, OPT_PROTO },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "ipsec", required_argument, NULL, OPT_IPSEC },
+		{ "out", no_argument, NULL, OPT_OUT },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_opts o = { 0 };
-	int c;
+	struct cli_opts o = { .port = -1, .fail_on = LEVEL_NEVER };
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "jkq:nc:s:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -126,7 +207,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case 'V': printf("sagate %s\n", PACKAGE_VERSION); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
+		default:
+			if ((rc = long_only(c, &o)) != 0)
+				return rc;
+			break;
 		}
 	}
 	if (optind >= argc) {
@@ -136,6 +220,13 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
+		if (commands[i].file_optional && argc - optind > 2) {
+			fprintf(stderr, "sagate %s: takes at most one policy FILE\n",
+				commands[i].name);
+			return EXIT_USAGE;
+		}
+		if (commands[i].file_optional)
+			return commands[i].run_file(&o, argc - optind == 2 ? argv[optind + 1] : NULL);
 		if (commands[i].run_file && argc - optind != 2) {
 			fprintf(stderr, "sagate %s: expected exactly one policy FILE\n",
 				commands[i].name);

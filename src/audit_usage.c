@@ -1,0 +1,237 @@
+#include "config.h"
+
+#include "audit.h"
+#include "sa_match.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Does the plan hand packets to a queue (engine mode)?  *queue gets it. */
+static bool plan_queues(const struct plan *p, uint16_t *queue)
+{
+	for (size_t i = 0; i < p->nchains; i++)
+		for (size_t k = 0; k < p->chains[i].nrules; k++)
+			if (p->chains[i].rules[k].verdict.kind == PV_QUEUE) {
+				*queue = p->chains[i].rules[k].verdict.queue;
+				return true;
+			}
+	for (size_t i = 0; i < p->nsets; i++)
+		for (size_t k = 0; k < p->sets[i].nelems; k++)
+			if (p->sets[i].elems[k].verdict.kind == PV_QUEUE) {
+				*queue = p->sets[i].elems[k].verdict.queue;
+				return true;
+			}
+	return false;
+}
+
+static bool process_running(const char *proc, const char *name)
+{
+	DIR *d = opendir(proc);
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[512], comm[64] = "";
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/comm", proc, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		found = strcmp(comm, name) == 0;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Is queue number q bound (a line of nfnetlink_queue starts with it)? */
+static bool queue_bound(const char *proc, uint16_t q)
+{
+	char path[512], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/net/netfilter/nfnetlink_queue", proc);
+	if (!(f = fopen(path, "r")))
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned n;
+
+		found = sscanf(line, "%u", &n) == 1 && n == q;
+	}
+	fclose(f);
+	return found;
+}
+
+void audit_engine(const struct plan *plan, const char *proc, struct audit_list *out)
+{
+	uint16_t q = 0;
+
+	if (!plan_queues(plan, &q))
+		return;
+	if (!process_running(proc, "sagated"))
+		audit_add(out, AUDIT_ERROR, "engine-not-running", NULL, "sagated",
+			  "the policy queues new require-ipsec flows to sagated (queue %u), but no sagated process runs: those flows are all dropped",
+			  q);
+	else if (!queue_bound(proc, q))
+		audit_add(out, AUDIT_ERROR, "queue-unbound", NULL, "sagated",
+			  "sagated runs, but no program is bound to queue %u in this network namespace (%s/net/netfilter/nfnetlink_queue): require-ipsec flows are dropped",
+			  q, proc);
+}
+
+/* Which policy rules have elements in the plan; NULL on OOM. */
+static bool *compiled_rules(const struct plan *plan, size_t nrules)
+{
+	bool *v = calloc(nrules + 1, sizeof(*v));
+
+	for (size_t s = 0; v && s < plan->nsets; s++)
+		for (size_t e = 0; e < plan->sets[s].nelems; e++)
+			if (plan->sets[s].elems[e].rule < nrules)
+				v[plan->sets[s].elems[e].rule] = true;
+	return v;
+}
+
+static int count_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct nft_count *const *)a)->comment,
+		      (*(const struct nft_count *const *)b)->comment);
+}
+
+/* The live counters sorted by comment, for bsearch; NULL on OOM. */
+static const struct nft_count **count_index(const struct nft_live *live)
+{
+	const struct nft_count **v = calloc(live->nelems + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < live->nelems; i++)
+		v[i] = &live->elems[i];
+	if (v)
+		qsort(v, live->nelems, sizeof(*v), count_cmp);
+	return v;
+}
+
+static void never_hit(const struct plan *plan, const struct policy *p,
+		      const struct nft_live *live, struct audit_list *out)
+{
+	bool *compiled = compiled_rules(plan, p->nrules);
+	const struct nft_count **ix = count_index(live);
+
+	for (size_t i = 0; compiled && ix && i < p->nrules; i++) {
+		struct nft_count key = { .comment = p->rules[i].name };
+		const struct nft_count *kp = &key, *const *c;
+
+		if (!compiled[i])
+			continue;
+		c = bsearch(&kp, ix, live->nelems, sizeof(*ix), count_cmp);
+		if (!c || (*c)->packets == 0)
+			audit_add(out, AUDIT_INFO, "never-hit", p->rules[i].name, NULL,
+				  "no packet has matched this rule since the table was loaded");
+	}
+	if (!compiled || !ix)
+		out->oom = true;
+	free(compiled);
+	free(ix);
+}
+
+static bool drops_cleartext(const struct plan_rule *r)
+{
+	for (size_t i = 0; i < r->nstmts; i++)
+		if ((r->stmts[i].kind == PS_SECPATH_MISSING || r->stmts[i].kind == PS_RT_IPSEC_MISSING) &&
+		    r->verdict.kind == PV_DROP)
+			return true;
+	return false;
+}
+
+/* Policy rules whose elements lead into chain c, comma-separated (the
+ * first few: a bucketed plan may send thousands there). */
+static void rules_into(const struct plan *plan, const struct policy *p, const char *c,
+		       char *buf, size_t len)
+{
+	bool *in = calloc(p->nrules + 1, sizeof(*in));
+	size_t used = 0, n = 0;
+
+	buf[0] = '\0';
+	for (size_t s = 0; in && s < plan->nsets; s++)
+		for (size_t e = 0; e < plan->sets[s].nelems; e++) {
+			const struct plan_elem *x = &plan->sets[s].elems[e];
+
+			if (x->rule < p->nrules && x->verdict.chain && strcmp(x->verdict.chain, c) == 0)
+				in[x->rule] = true;
+		}
+	for (size_t i = 0; in && i < p->nrules; i++) {
+		if (!in[i])
+			continue;
+		if (++n <= 8 && used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+						 p->rules[i].name);
+	}
+	if (n > 8 && used < len)
+		snprintf(buf + used, len - used, " and %zu more", n - 8);
+	free(in);
+}
+
+static const struct nft_count *live_rule(const struct nft_live *l, const char *comment)
+{
+	for (size_t i = 0; comment && i < l->nrules; i++)
+		if (strcmp(l->rules[i].comment, comment) == 0)
+			return &l->rules[i];
+	return NULL;
+}
+
+static void cleartext(const struct plan *plan, const struct policy *p,
+		      const struct nft_live *live, struct audit_list *out)
+{
+	char names[1024], obj[64];
+
+	for (size_t i = 0; i < plan->nchains; i++)
+		for (size_t k = 0; k < plan->chains[i].nrules; k++) {
+			const struct plan_rule *r = &plan->chains[i].rules[k];
+			const struct nft_count *c = live_rule(live, r->comment);
+
+			if (!drops_cleartext(r))
+				continue;
+			rules_into(plan, p, plan->chains[i].name, names, sizeof(names));
+			snprintf(obj, sizeof(obj), "chain %s", plan->chains[i].name);
+			audit_add(out, c && c->packets ? AUDIT_WARNING : AUDIT_INFO, "cleartext-dropped",
+				  NULL, obj, "%llu packet(s) dropped for arriving or leaving without IPsec on require-ipsec flows (rules: %s)",
+				  (unsigned long long)(c ? c->packets : 0),
+				  *names ? names : "established flows admitted under require-ipsec");
+		}
+}
+
+struct sa_count {
+	const struct rule *r;
+	uint64_t now;
+	size_t n;
+};
+
+static void count_sa(const struct xfrm_sa *sa, void *arg)
+{
+	struct sa_count *c = arg;
+
+	c->n += sa_match_rule(c->r, sa, c->now, NULL) == DECIDE_ACCEPT_OK;
+}
+
+void audit_usage(const struct plan *plan, const struct policy *p, const struct nft_live *live,
+		 const struct xfrm_cache *sas, uint64_t now, struct audit_list *out)
+{
+	if (live && live->present) {
+		never_hit(plan, p, live, out);
+		cleartext(plan, p, live, out);
+	}
+	for (size_t i = 0; sas && i < p->nrules; i++) {
+		struct sa_count c = { &p->rules[i], now, 0 };
+
+		if (c.r->action != ACT_REQUIRE_IPSEC || c.r->dir != DIR_IN)
+			continue;
+		xfrm_cache_foreach(sas, count_sa, &c);
+		audit_add(out, AUDIT_INFO, "sas-in-use", c.r->name, NULL,
+			  "%zu SA(s) in the kernel satisfy this rule now", c.n);
+	}
+}

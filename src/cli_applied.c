@@ -1,0 +1,58 @@
+/* The policy a command works on: a FILE given on the command line, or
+ * the one applied (the state directory's current generation). */
+#include "config.h"
+
+#include "cli.h"
+#include "cli_common.h"
+#include "compile.h"
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m)
+{
+	const char *dir = state_dir();
+	unsigned gen = state_generation(dir, "current");
+	char *path, *c;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	diag_list_init(&l->diags);
+	l->pol = NULL;
+	l->cls = NULL;
+	l->plan = NULL;
+	if (!gen) {
+		diag_add(&l->diags, DIAG_ERROR, dir, "", NULL,
+			 "no policy is applied (state directory %s has no \"current\"): name a policy FILE",
+			 dir);
+		return EXIT_POLICY;
+	}
+	if (state_read_meta(dir, gen, m, &l->diags) < 0)
+		return EXIT_SYSTEM;
+	diag_list_fini(&l->diags);
+	path = state_policy_path(dir, gen);
+	if (!path)
+		return EXIT_SYSTEM;
+	rc = cli_load(path, m->mode, m->queue, analyse, l);
+	free(path);
+	if (rc != EXIT_OK)
+		return rc;
+	/* the kernel's table comment names the file the policy came from */
+	if (!(c = compile_table_comment(m->source, m->sha256)))
+		return EXIT_SYSTEM;
+	free(l->plan->comment);
+	l->plan->comment = c;
+	return EXIT_OK;
+}
+
+int cli_load_either(const struct cli_opts *o, const char *file, bool analyse,
+		    struct loaded *l, struct state_meta *m)
+{
+	if (!file)
+		return cli_load_applied(analyse, l, m);
+	memset(m, 0, sizeof(*m));
+	m->mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
+	m->queue = o->queue;
+	return cli_load(file, m->mode, m->queue, analyse, l);
+}

@@ -1,0 +1,133 @@
+/* sagate audit: the policy's defects, the live kernel against it, and
+ * what is used; findings with severities, exit 4 at --fail-on. */
+#include "config.h"
+
+#include "audit.h"
+#include "cli.h"
+#include "cli_common.h"
+#include "state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* What the kernel holds; NULL members when it could not be read. */
+struct kernel_view {
+	struct nft_snap snap;
+	bool snap_ok;
+	struct nft_live live;
+	bool live_ok;
+	struct xfrm_spd_list spd;
+	bool spd_ok;
+	struct xfrm_cache *sas;
+};
+
+static void kernel_read(struct kernel_view *k, struct audit_list *out)
+{
+	struct diag_list d;
+
+	memset(k, 0, sizeof(*k));
+	diag_list_init(&d);
+	k->snap_ok = nft_snap_read(&k->snap, &d) == 0;
+	k->live_ok = k->snap_ok && nft_read_live(&k->live, &d) == 0;
+	k->spd_ok = xfrm_dump_spd(&k->spd, &d) == 0;
+	k->sas = xfrm_cache_alloc();
+	if (k->sas && xfrm_dump_sas(k->sas, &d) < 0) {
+		xfrm_cache_free(k->sas);
+		k->sas = NULL;
+	}
+	for (size_t i = 0; i < d.count; i++)
+		audit_add(out, d.items[i].severity == DIAG_ERROR ? AUDIT_WARNING : AUDIT_INFO,
+			  "kernel-unreadable", NULL, d.items[i].file, "%s", d.items[i].message);
+	diag_list_fini(&d);
+}
+
+static void kernel_fini(struct kernel_view *k)
+{
+	nft_snap_fini(&k->snap);
+	nft_live_fini(&k->live);
+	xfrm_spd_list_fini(&k->spd);
+	xfrm_cache_free(k->sas);
+}
+
+static void run_audits(const struct loaded *l, const char *source, struct kernel_view *k,
+		       struct audit_list *out)
+{
+	audit_policy(l->pol, l->cls, l->plan->mode, out);
+	audit_families(l->pol, source, out);
+	if (k->spd_ok)
+		audit_spd(l->pol, &k->spd, out);
+	if (k->snap_ok)
+		audit_drift(l->plan, l->pol, &k->snap, out);
+	/* the engine matters only where this policy is the live one */
+	if (k->snap_ok && k->snap.present && k->snap.comment && l->plan->comment &&
+	    strcmp(k->snap.comment, l->plan->comment) == 0)
+		audit_engine(l->plan, "/proc", out);
+	audit_usage(l->plan, l->pol, k->live_ok ? &k->live : NULL, k->sas,
+		    (uint64_t)time(NULL), out);
+}
+
+static const char *level_name(enum cli_level l)
+{
+	static const char *const n[] = { "info", "warning", "error", "never" };
+
+	return n[l];
+}
+
+static int print(const struct cli_opts *o, const struct loaded *l, const char *source,
+		 const struct audit_list *a, int rc)
+{
+	size_t count[3] = { 0 };
+
+	for (size_t i = 0; i < a->n; i++)
+		count[a->v[i].severity]++;
+	if (o->json)
+		return cli_dump_json(json_pack("{s:s, s:b, s:s, s:o, s:{s:I, s:I, s:I}, s:s, s:i}",
+			"command", "audit", "ok", rc == EXIT_OK, "policy", source,
+			"findings", audit_json(a), "counts", "error", (json_int_t)count[AUDIT_ERROR],
+			"warning", (json_int_t)count[AUDIT_WARNING], "info", (json_int_t)count[AUDIT_INFO],
+			"fail_on", level_name(o->fail_on), "exit", rc)) < 0 ? EXIT_SYSTEM : rc;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct audit_finding *f = &a->v[i];
+
+		printf("%-7s %-22s ", audit_severity_name(f->severity), f->kind);
+		if (f->rule)
+			printf("rule \"%s\": ", f->rule);
+		if (f->object)
+			printf("%s: ", f->object);
+		printf("%s\n", f->message ? f->message : "out of memory");
+	}
+	printf("audit of %s: %zu error(s), %zu warning(s), %zu info\n", source,
+	       count[AUDIT_ERROR], count[AUDIT_WARNING], count[AUDIT_INFO]);
+	return fflush(stdout) == 0 ? rc : EXIT_SYSTEM;
+}
+
+int cli_audit(const struct cli_opts *o, const char *file)
+{
+	struct cli_opts opts = *o;
+	struct loaded l;
+	struct state_meta m;
+	struct audit_list a = { 0 };
+	struct kernel_view k;
+	int rc = cli_load_either(o, file, true, &l, &m);
+
+	if (opts.fail_on == LEVEL_NEVER && !o->fail_on_given)
+		opts.fail_on = LEVEL_ERROR;
+	if (rc == EXIT_OK) {
+		kernel_read(&k, &a);
+		/* the applied bundle has its groups expanded: read the source */
+		run_audits(&l, file ? file : m.source, &k, &a);
+		kernel_fini(&k);
+		if (a.oom)
+			rc = EXIT_SYSTEM;
+		else if (opts.fail_on != LEVEL_NEVER && audit_max_severity(&a) >= (int)opts.fail_on)
+			rc = EXIT_FINDINGS;
+		rc = print(&opts, &l, file ? file : m.source ? m.source : l.pol->file, &a, rc);
+	}
+	cli_print_errors(stderr, &l.diags);
+	audit_list_fini(&a);
+	state_meta_fini(&m);
+	cli_unload(&l);
+	return rc;
+}

@@ -1,0 +1,521 @@
+#include "config.h"
+
+#include "nft_snap.h"
+#include "plan.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RECV_BUF (64u << 10)
+
+/* One netlink conversation and where its replies go. */
+struct snap_rd {
+	struct mnl_socket *nl;
+	uint32_t portid, seq;
+	struct nft_snap *s;
+	struct snap_chain *chain;	/* rule dump: the chain being filled */
+	struct snap_set *set;		/* element dump: the set being filled */
+	struct snap_chain *all;		/* chain dump of every table */
+	size_t nall, capall;
+	size_t cap;
+	bool oom;
+};
+
+static void chain_fini(struct snap_chain *c);
+
+static const char *family_name(uint32_t f)
+{
+	switch (f) {
+	case NFPROTO_INET: return "inet";
+	case NFPROTO_IPV4: return "ip";
+	case NFPROTO_IPV6: return "ip6";
+	case NFPROTO_ARP: return "arp";
+	case NFPROTO_BRIDGE: return "bridge";
+	case NFPROTO_NETDEV: return "netdev";
+	default: return "unknown";
+	}
+}
+
+static int comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **out = data;
+	uint8_t len = nftnl_udata_len(attr);
+	const char *v = nftnl_udata_get(attr);
+
+	if (nftnl_udata_type(attr) == 0 && len > 0 && v[len - 1] == '\0')
+		*out = v;
+	return 0;
+}
+
+static const char *comment_of(const void *ud, uint32_t len)
+{
+	const char *c = NULL;
+
+	if (ud && len)
+		nftnl_udata_parse(ud, len, comment_cb, &c);
+	return c ? c : "";
+}
+
+/* Append a copy of s to a string array. */
+static void push(struct snap_rd *r, char ***arr, size_t *n, const char *s)
+{
+	size_t cap = *n;
+	char *c;
+
+	if (grow_array(arr, &cap, *n + 1, sizeof(**arr)) < 0 || !(c = strdup(s))) {
+		r->oom = true;
+		return;
+	}
+	(*arr)[(*n)++] = c;
+}
+
+static int talk(struct snap_rd *r, struct nlmsghdr *nlh, mnl_cb_t cb)
+{
+	uint32_t seq = nlh->nlmsg_seq;
+	char *buf = malloc(RECV_BUF);
+	ssize_t n = 0;
+	int ret = MNL_CB_OK, err;
+
+	if (!buf || mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0) {
+		free(buf);
+		return -1;
+	}
+	while ((n = mnl_socket_recvfrom(r->nl, buf, RECV_BUF)) > 0) {
+		ret = mnl_cb_run(buf, (size_t)n, seq, r->portid, cb, r);
+		if (ret <= MNL_CB_STOP)
+			break;
+	}
+	err = errno;
+	free(buf);
+	errno = err;
+	return n < 0 || ret < 0 ? -1 : 0;
+}
+
+static struct nlmsghdr *hdr(struct snap_rd *r, char *buf, uint16_t type, uint16_t family,
+			    uint16_t flags)
+{
+	return nftnl_nlmsg_build_hdr(buf, type, family, flags | NLM_F_ACK, ++r->seq);
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct snap_rd *r = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	uint32_t len = 0;
+	const void *ud;
+
+	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
+		nftnl_table_free(t);
+		return MNL_CB_ERROR;
+	}
+	r->s->present = true;
+	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+	if (!(r->s->comment = strdup(comment_of(ud, len))))
+		r->oom = true;
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct snap_rd *r = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct snap_chain *sc;
+
+	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
+		nftnl_chain_free(c);
+		return MNL_CB_ERROR;
+	}
+	if (grow_array(&r->all, &r->capall, r->nall + 1, sizeof(*r->all)) < 0) {
+		r->oom = true;
+		nftnl_chain_free(c);
+		return MNL_CB_ERROR;
+	}
+	sc = &r->all[r->nall++];
+	memset(sc, 0, sizeof(*sc));
+	sc->family = strdup(family_name(nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY)));
+	sc->table = xstrdup_or_null(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
+	sc->name = xstrdup_or_null(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	if (!sc->family || !sc->table || !sc->name)
+		r->oom = true;
+	if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
+		sc->has_hook = true;
+		sc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+		sc->prio = nftnl_chain_is_set(c, NFTNL_CHAIN_PRIO) ?
+			   (int32_t)nftnl_chain_get_u32(c, NFTNL_CHAIN_PRIO) : 0;
+		sc->policy_drop = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) &&
+				  nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
+	}
+	nftnl_chain_free(c);
+	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int accept_cb(struct nftnl_expr *e, void *data)
+{
+	const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (n && strcmp(n, "immediate") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT) &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) == NF_ACCEPT)
+		*(bool *)data = true;
+	return 0;
+}
+
+/* What identifies a rule without decoding it: the named (not anonymous)
+ * map it looks up, and the verdict it ends with. */
+struct rule_sig {
+	char vmap[64];
+	char verdict[96];
+};
+
+static void imm_verdict(struct nftnl_expr *e, struct rule_sig *s)
+{
+	const char *chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ?
+			    nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : "?";
+
+	switch ((int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT)) {
+	case NF_ACCEPT: snprintf(s->verdict, sizeof(s->verdict), "accept"); break;
+	case NF_DROP: snprintf(s->verdict, sizeof(s->verdict), "drop"); break;
+	case NFT_GOTO: snprintf(s->verdict, sizeof(s->verdict), "goto %s", chain); break;
+	case NFT_JUMP: snprintf(s->verdict, sizeof(s->verdict), "jump %s", chain); break;
+	case NFT_RETURN: snprintf(s->verdict, sizeof(s->verdict), "return"); break;
+	default: break;
+	}
+}
+
+static int sig_cb(struct nftnl_expr *e, void *data)
+{
+	struct rule_sig *s = data;
+	const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME), *set;
+
+	if (!n)
+		return 0;
+	if (strcmp(n, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET) &&
+	    (set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)) && strncmp(set, "__", 2) != 0)
+		snprintf(s->vmap, sizeof(s->vmap), "vmap @%s", set);
+	else if (strcmp(n, "immediate") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT))
+		imm_verdict(e, s);
+	else if (strcmp(n, "queue") == 0)
+		snprintf(s->verdict, sizeof(s->verdict), "queue num %u",
+			 nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_NUM) ?
+			 nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM) : 0);
+	return 0;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct snap_rd *r = data;
+	struct nftnl_rule *ru = nftnl_rule_alloc();
+	struct rule_sig sig = { "", "" };
+	uint32_t len = 0;
+	const void *ud;
+	const char *c;
+	char text[512];
+
+	if (!ru || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
+		nftnl_rule_free(ru);
+		return MNL_CB_ERROR;
+	}
+	ud = nftnl_rule_get_data(ru, NFTNL_RULE_USERDATA, &len);
+	c = comment_of(ud, len);
+	nftnl_expr_foreach(ru, sig_cb, &sig);
+	snprintf(text, sizeof(text), "%s%s%s", *c ? c : sig.vmap, *sig.verdict ? " -> " : "",
+		 sig.verdict);
+	push(r, &r->chain->comments, &r->chain->nrules, text);
+	nftnl_expr_foreach(ru, accept_cb, &r->chain->accepts);
+	nftnl_rule_free(ru);
+	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct snap_rd *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	const char *name;
+	size_t cap = r->s->nsets;
+
+	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+	/* anonymous sets belong to their rule */
+	if (name && !(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)) {
+		if (grow_array(&r->s->sets, &cap, r->s->nsets + 1, sizeof(*r->s->sets)) < 0) {
+			r->oom = true;
+		} else {
+			memset(&r->s->sets[r->s->nsets], 0, sizeof(*r->s->sets));
+			if (!(r->s->sets[r->s->nsets++].name = strdup(name)))
+				r->oom = true;
+		}
+	}
+	nftnl_set_free(s);
+	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static void copy_key(struct nftnl_set_elem *e, uint16_t attr, uint8_t *out, uint32_t *len)
+{
+	uint32_t n = 0;
+	const void *k = nftnl_set_elem_is_set(e, attr) ? nftnl_set_elem_get(e, attr, &n) : NULL;
+
+	*len = k && n <= SNAP_KEY_MAX ? n : 0;
+	if (*len)
+		memcpy(out, k, *len);
+}
+
+/* Append an element: its comment, key(s) and verdict.  Both arrays
+ * grow together, by doubling: maps hold up to hundreds of thousands. */
+static void elem_push(struct snap_rd *r, struct snap_set *set, struct nftnl_set_elem *e,
+		      const char *comment)
+{
+	size_t c1 = set->cap, c2 = set->cap;
+	struct snap_elem *x;
+	char *c;
+
+	if (grow_array(&set->elems, &c1, set->nelems + 1, sizeof(*set->elems)) < 0 ||
+	    grow_array(&set->comments, &c2, set->nelems + 1, sizeof(*set->comments)) < 0 ||
+	    !(c = strdup(comment))) {
+		r->oom = true;
+		return;
+	}
+	set->cap = c1 < c2 ? c1 : c2;
+	x = &set->elems[set->nelems];
+	memset(x, 0, sizeof(*x));
+	copy_key(e, NFTNL_SET_ELEM_KEY, x->key, &x->key_len);
+	copy_key(e, NFTNL_SET_ELEM_KEY_END, x->key_end, &x->key_end_len);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
+		x->has_verdict = true;
+		x->verdict = (int32_t)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+	}
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
+	    !(x->chain = xstrdup_or_null(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN))))
+		r->oom = true;
+	set->comments[set->nelems++] = c;
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct snap_rd *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+
+	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	it = nftnl_set_elems_iter_create(s);
+	while (it && (e = nftnl_set_elems_iter_next(it))) {
+		uint32_t len = 0;
+		const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END))
+			continue;	/* the end of an rbtree interval, not an element of its own */
+		elem_push(r, r->set, e, comment_of(ud, len));
+	}
+	if (it)
+		nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int read_table(struct snap_rd *r)
+{
+	char buf[4096] = { 0 };
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (!t)
+		return -1;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PLAN_TABLE);
+	nlh = hdr(r, buf, NFT_MSG_GETTABLE, NFPROTO_INET, 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	rc = talk(r, nlh, table_cb);
+	return rc < 0 && errno == ENOENT ? 0 : rc;
+}
+
+static int read_rules(struct snap_rd *r, struct snap_chain *c, uint16_t family)
+{
+	char buf[4096] = { 0 };
+	struct nftnl_rule *ru = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!ru)
+		return -1;
+	nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, c->table);
+	nftnl_rule_set_str(ru, NFTNL_RULE_CHAIN, c->name);
+	nlh = hdr(r, buf, NFT_MSG_GETRULE, family, NLM_F_DUMP);
+	nftnl_rule_nlmsg_build_payload(nlh, ru);
+	nftnl_rule_free(ru);
+	r->chain = c;
+	return talk(r, nlh, rule_cb);
+}
+
+static uint16_t family_num(const char *f)
+{
+	return strcmp(f, "inet") == 0 ? NFPROTO_INET : strcmp(f, "ip") == 0 ? NFPROTO_IPV4 :
+	       strcmp(f, "ip6") == 0 ? NFPROTO_IPV6 : strcmp(f, "arp") == 0 ? NFPROTO_ARP :
+	       strcmp(f, "bridge") == 0 ? NFPROTO_BRIDGE : NFPROTO_NETDEV;
+}
+
+static bool ours(const struct snap_chain *c)
+{
+	return strcmp(c->family, "inet") == 0 && strcmp(c->table, PLAN_TABLE) == 0;
+}
+
+static bool foreign_filter(const struct snap_chain *c)
+{
+	uint16_t f = family_num(c->family);
+
+	return !ours(c) && c->has_hook && (c->hooknum == NF_INET_LOCAL_IN ||
+	       c->hooknum == NF_INET_LOCAL_OUT) &&
+	       (f == NFPROTO_INET || f == NFPROTO_IPV4 || f == NFPROTO_IPV6);
+}
+
+/* Keep c in *arr, or free it. */
+static void keep_or_free(struct snap_rd *r, struct snap_chain **arr, size_t *n, size_t *cap,
+			 struct snap_chain *c)
+{
+	if (arr && grow_array(arr, cap, *n + 1, sizeof(*c)) == 0) {
+		(*arr)[(*n)++] = *c;
+		return;
+	}
+	if (arr)
+		r->oom = true;
+	chain_fini(c);
+}
+
+/* Every chain of every table; ours and the foreign base chains kept. */
+static int read_chains(struct snap_rd *r)
+{
+	char buf[4096] = { 0 };
+	struct nlmsghdr *nlh = hdr(r, buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP);
+	int rc = talk(r, nlh, chain_cb);
+	size_t capo = 0, capf = 0;
+
+	for (size_t i = 0; i < r->nall; i++) {
+		struct snap_chain *c = &r->all[i];
+		bool mine = ours(c), other = !mine && foreign_filter(c);
+
+		if (rc == 0 && (mine || other))
+			rc = read_rules(r, c, family_num(c->family));
+		if (mine)
+			keep_or_free(r, &r->s->chains, &r->s->nchains, &capo, c);
+		else if (other)
+			keep_or_free(r, &r->s->foreign, &r->s->nforeign, &capf, c);
+		else
+			keep_or_free(r, NULL, NULL, NULL, c);
+	}
+	free(r->all);
+	r->all = NULL;
+	r->nall = 0;
+	return rc;
+}
+
+static int read_sets(struct snap_rd *r)
+{
+	char buf[4096] = { 0 };
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (!s)
+		return -1;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
+	nlh = hdr(r, buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	rc = talk(r, nlh, set_cb);
+	for (size_t i = 0; rc == 0 && i < r->s->nsets; i++) {
+		if (!(s = nftnl_set_alloc()))
+			return -1;
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, r->s->sets[i].name);
+		nlh = hdr(r, buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+		r->set = &r->s->sets[i];
+		rc = talk(r, nlh, elem_cb);
+	}
+	return rc;
+}
+
+int nft_snap_read(struct nft_snap *s, struct diag_list *d)
+{
+	struct snap_rd r = { .s = s };
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	r.nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!r.nl || mnl_socket_bind(r.nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		diag_add(d, DIAG_ERROR, "nftables", "", NULL,
+			 "cannot open a netfilter netlink socket: %s", strerror(errno));
+		goto out;
+	}
+	r.portid = mnl_socket_get_portid(r.nl);
+	r.seq = (uint32_t)time(NULL);
+	rc = read_table(&r);
+	if (rc == 0)
+		rc = read_chains(&r);
+	if (rc == 0 && s->present)
+		rc = read_sets(&r);
+	if (rc < 0 && !r.oom)
+		diag_add(d, DIAG_ERROR, "nftables", "", NULL,
+			 "cannot read the ruleset from the kernel: %s", strerror(errno));
+	if (r.oom) {
+		diag_add(d, DIAG_ERROR, "nftables", "", NULL, "out of memory reading the ruleset");
+		rc = -1;
+	}
+out:
+	if (r.nl)
+		mnl_socket_close(r.nl);
+	return rc;
+}
+
+static void chain_fini(struct snap_chain *c)
+{
+	for (size_t i = 0; i < c->nrules; i++)
+		free(c->comments[i]);
+	free(c->comments);
+	free(c->family);
+	free(c->table);
+	free(c->name);
+}
+
+void nft_snap_fini(struct nft_snap *s)
+{
+	for (size_t i = 0; i < s->nchains; i++)
+		chain_fini(&s->chains[i]);
+	for (size_t i = 0; i < s->nforeign; i++)
+		chain_fini(&s->foreign[i]);
+	for (size_t i = 0; i < s->nsets; i++) {
+		for (size_t j = 0; j < s->sets[i].nelems; j++) {
+			free(s->sets[i].comments[j]);
+			if (s->sets[i].elems)
+				free(s->sets[i].elems[j].chain);
+		}
+		free(s->sets[i].comments);
+		free(s->sets[i].elems);
+		free(s->sets[i].name);
+	}
+	free(s->chains);
+	free(s->foreign);
+	free(s->sets);
+	free(s->comment);
+	memset(s, 0, sizeof(*s));
+}

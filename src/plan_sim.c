@@ -1,0 +1,244 @@
+#include "config.h"
+
+#include "plan_print.h"
+#include "plan_sim.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SIM_MAX_DEPTH 16
+
+/* The packet's value for one key field, or false when the field does
+ * not apply (another family). */
+static bool field_value(enum plan_field f, const struct plan_sim_pkt *k, u128 *v)
+{
+	bool in = k->key.dir == DIR_IN;
+
+	switch (f) {
+	case PF_SADDR4:
+	case PF_SADDR6:
+		*v = in ? k->key.peer : k->key.local;
+		return (f == PF_SADDR4) == (k->key.fam == AF4);
+	case PF_DADDR4:
+	case PF_DADDR6:
+		*v = in ? k->key.local : k->key.peer;
+		return (f == PF_DADDR4) == (k->key.fam == AF4);
+	case PF_L4PROTO:
+		*v = KEY_PROTO(k->key.key);
+		return true;
+	case PF_DPORT:
+		*v = KEY_PORT(k->key.key);
+		return true;
+	}
+	return false;
+}
+
+static const struct plan_elem *set_lookup(const struct plan_set *s, const struct plan_sim_pkt *k)
+{
+	for (size_t e = 0; e < s->nelems; e++) {
+		size_t f;
+
+		for (f = 0; f < s->nfields; f++) {
+			u128 v;
+
+			if (!field_value(s->fields[f], k, &v) || v < s->elems[e].lo[f] ||
+			    v > s->elems[e].hi[f])
+				break;
+		}
+		if (f == s->nfields)
+			return &s->elems[e];
+	}
+	return NULL;
+}
+
+static const struct plan_set *find_set(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->nsets; i++)
+		if (strcmp(p->sets[i].name, name) == 0)
+			return &p->sets[i];
+	return NULL;
+}
+
+static const struct plan_chain *find_chain(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->nchains; i++)
+		if (strcmp(p->chains[i].name, name) == 0)
+			return &p->chains[i];
+	return NULL;
+}
+
+/* Does one match statement hold for the first packet of a new flow? */
+static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
+		       struct plan_sim_result *res)
+{
+	uint8_t proto = KEY_PROTO(k->key.key);
+
+	switch (s->kind) {
+	case PS_IIF_LO:
+	case PS_OIF_LO:
+	case PS_CT_MARK_SET_BIT:	/* a new flow carries no mark yet */
+	case PS_ICMPV6_ND:		/* explain knows no ICMP types */
+		return false;
+	case PS_CT_STATE:
+		return (s->arg & PLAN_CT_NEW) != 0;
+	case PS_SECPATH_MISSING:
+	case PS_RT_IPSEC_MISSING:
+		return !k->secpath;
+	case PS_IPSEC_REQID_NE:
+		if (!k->reqid_known) {
+			res->reqid_unknown = true;
+			return false;
+		}
+		return k->reqid != s->arg;
+	case PS_L4PROTO_PORTS:
+		return proto == 6 || proto == 17 || proto == 132;
+	default:
+		return true;	/* actions: counter, log, limit, marks; vmap apart */
+	}
+}
+
+/* Text of a rule's match statements, enough to recognise it. */
+static void rule_text(char *buf, size_t len, const struct plan_rule *r)
+{
+	static const char *const names[] = {
+		[PS_IIF_LO] = "iif lo", [PS_OIF_LO] = "oif lo", [PS_CT_STATE] = "ct state",
+		[PS_CT_MARK_SET_BIT] = "ct mark bit", [PS_SECPATH_MISSING] = "meta ipsec missing",
+		[PS_RT_IPSEC_MISSING] = "rt ipsec missing", [PS_IPSEC_REQID_NE] = "ipsec in reqid !=",
+		[PS_ICMPV6_ND] = "icmpv6 nd", [PS_L4PROTO_PORTS] = "l4proto {tcp,udp,sctp}",
+		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
+		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set", [PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->nstmts && used < len; i++) {
+		const struct plan_stmt *s = &r->stmts[i];
+
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "",
+					 (unsigned)s->kind < sizeof(names) / sizeof(names[0]) &&
+					 names[s->kind] ? names[s->kind] : "?");
+		if (used < len && (s->kind == PS_VMAP || s->kind == PS_IPSEC_REQID_NE))
+			used += (size_t)(s->kind == PS_VMAP ?
+				 snprintf(buf + used, len - used, " @%s", s->str) :
+				 snprintf(buf + used, len - used, " %u", s->arg));
+	}
+	if (r->comment && used < len)
+		snprintf(buf + used, len - used, "%scomment \"%s\"", used ? " " : "", r->comment);
+}
+
+static void step(json_t *steps, const char *chain, size_t idx, const char *match,
+		 const struct plan_verdict *v)
+{
+	char vt[96];
+
+	if (!steps)
+		return;
+	plan_format_verdict(vt, sizeof(vt), v);
+	json_array_append_new(steps, json_pack("{s:s, s:I, s:s, s:s}", "chain", chain,
+					       "rule", (json_int_t)idx, "match", match,
+					       "verdict", *vt ? vt : "continue"));
+}
+
+/* One rule: does it match, and with which verdict (a map's or its own)? */
+static bool rule_matches(const struct plan *p, const struct plan_rule *r,
+			 const struct plan_sim_pkt *k, struct plan_sim_result *res,
+			 struct plan_verdict *v, char *txt, size_t len)
+{
+	*v = r->verdict;
+	rule_text(txt, len, r);
+	for (size_t i = 0; i < r->nstmts; i++) {
+		const struct plan_stmt *s = &r->stmts[i];
+		const struct plan_set *set;
+		const struct plan_elem *e;
+		char key[256];
+
+		if (s->kind != PS_VMAP) {
+			if (!stmt_holds(s, k, res))
+				return false;
+			continue;
+		}
+		if (!(set = find_set(p, s->str)) || !(e = set_lookup(set, k)))
+			return false;
+		plan_format_elem_key(key, sizeof(key), set, e);
+		snprintf(txt, len, "map %s element %s", set->name, key);
+		*v = e->verdict;
+		res->rule = e->rule;
+	}
+	return true;
+}
+
+/* Walk chain c; 1 with res->verdict set when a verdict ends the walk,
+ * 0 when the chain ran out (return to the caller), -1 on a loop. */
+static int walk(const struct plan *p, const struct plan_chain *c, const struct plan_sim_pkt *k,
+		struct plan_sim_result *res, json_t *steps, int depth)
+{
+	for (size_t i = 0; i < c->nrules; i++) {
+		struct plan_verdict v;
+		char txt[512];
+		int rc;
+
+		if (!rule_matches(p, &c->rules[i], k, res, &v, txt, sizeof(txt)))
+			continue;
+		step(steps, c->name, i, txt, &v);
+		switch (v.kind) {
+		case PV_NONE:
+			continue;
+		case PV_ACCEPT:
+		case PV_DROP:
+		case PV_QUEUE:
+			res->verdict = v.kind;
+			res->queue = v.queue;
+			return 1;
+		case PV_GOTO:
+		case PV_JUMP:
+			if (depth >= SIM_MAX_DEPTH || !v.chain || !find_chain(p, v.chain))
+				return -1;
+			rc = walk(p, find_chain(p, v.chain), k, res, steps, depth + 1);
+			if (rc != 0 || v.kind == PV_GOTO)
+				return rc;	/* goto: running out returns past this chain */
+			continue;
+		}
+	}
+	return 0;
+}
+
+int plan_sim_run(const struct plan *p, const struct plan_sim_pkt *k,
+		 struct plan_sim_result *res, json_t *steps)
+{
+	enum plan_hook hook = k->key.dir == DIR_IN ? PH_INPUT : PH_OUTPUT;
+
+	memset(res, 0, sizeof(*res));
+	res->rule = CLASS_NONE;
+	for (size_t i = 0; i < p->nchains; i++) {
+		const struct plan_chain *c = &p->chains[i];
+		int rc;
+
+		if (c->hook != hook)
+			continue;
+		rc = walk(p, c, k, res, steps, 0);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			res->by_policy = true;
+			res->verdict = c->policy_drop ? PV_DROP : PV_ACCEPT;
+			if (steps)
+				json_array_append_new(steps, json_pack("{s:s, s:s, s:s}", "chain",
+					c->name, "match", "end of chain: its policy",
+					"verdict", c->policy_drop ? "drop" : "accept"));
+		}
+		return 0;
+	}
+	res->verdict = PV_ACCEPT;	/* no base chain: nothing filters */
+	res->by_policy = true;
+	return 0;
+}
+
+const char *plan_sim_verdict_name(enum plan_verdict_kind v)
+{
+	switch (v) {
+	case PV_ACCEPT: return "accept";
+	case PV_DROP: return "drop";
+	case PV_QUEUE: return "queue";
+	default: return "continue";
+	}
+}

@@ -1,0 +1,66 @@
+#!/bin/bash
+# sagate explain on the shipped db-server policy, offline (no root, no
+# kernel): the deciding rule and outcome for one packet of each kind, in
+# both modes and both output forms, and its usage errors.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+sagate=${SAGATE:-$top/sagate}
+pol=$top/policies/db-server.json
+pass=0 fail=0
+ok() { echo "PASS: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+command -v jq >/dev/null || { echo "SKIP: jq is needed" >&2; exit 77; }
+
+ex() {	# ARGS...: "rule kernel-verdict outcome" of the JSON answer
+	"$sagate" --json explain "$@" "$pol" 2>/dev/null |
+		jq -r '"\(.policy.rule // "default") \(.kernel.verdict) \(.outcome)"'
+}
+want() {	# WANT DESC ARGS...
+	local w=$1 d=$2 got
+	shift 2
+	got=$(ex "$@")
+	[ "$got" = "$w" ] && ok "$d" || bad "$d: got \"$got\", want \"$w\""
+}
+want "postgresql drop drop" "cleartext PostgreSQL from an app server is dropped in the kernel" \
+	--from 10.77.0.21 --to 10.77.0.10 --proto tcp --port 5432
+want "postgresql queue decided by sagated" "with IPsec it is queued to sagated" \
+	--from 10.77.0.21 --proto tcp --port 5432 --ipsec reqid=7
+want "postgresql accept accept" "kernel-only mode admits it over IPsec" \
+	-k --from 10.77.0.21 --proto tcp --port 5432 --ipsec reqid=7
+want "postgresql-others drop drop" "PostgreSQL from a stranger is dropped by its rule" \
+	--from 192.0.2.99 --proto tcp --port 5432
+want "default drop drop" "an unnamed port falls to the default" \
+	--from 192.0.2.99 --proto tcp --port 8080
+want "ike accept accept" "IKE from anyone is accepted" --from 2001:db8::1 --proto udp --port 500
+want "ping-site accept accept" "ping from the site" --from fd77::30 --proto icmpv6
+want "default accept accept" "outbound falls to the default permit" \
+	--out --to 192.0.2.1 --proto tcp --port 443
+
+txt=$("$sagate" explain --from 10.77.0.30 --proto tcp --port 22 "$pol")
+grep -q '^1. policy: rule "ssh-admins"' <<<"$txt" && grep -q '^outcome: drop$' <<<"$txt" &&
+	grep -q 'engine checks for this rule' <<<"$txt" && ok "text output: steps and outcome" ||
+	bad "text output: $txt"
+
+usage() {	# DESC ARGS...: exit status 2
+	local d=$1
+	shift
+	"$sagate" explain "$@" "$pol" >/dev/null 2>&1
+	[ $? -eq 2 ] && ok "usage error: $d" || bad "not a usage error: $d"
+}
+usage "no --from" --proto tcp --port 1
+usage "no --proto" --from 10.0.0.1
+usage "tcp without --port" --from 10.0.0.1 --proto tcp
+usage "--port with icmp" --from 10.0.0.1 --proto icmp --port 1
+usage "a prefix, not an address" --from 10.0.0.0/8 --proto icmp
+usage "mixed families" --from 10.0.0.1 --to ::1 --proto icmp
+usage "spi 0" --from 10.0.0.1 --proto icmp --ipsec spi=0
+usage "a bad --ipsec" --from 10.0.0.1 --proto icmp --ipsec maybe
+usage "an unknown protocol" --from 10.0.0.1 --proto tcpx
+usage "--out without --to" --out --from 10.0.0.1 --proto icmp
+"$sagate" explain --from 10.0.0.1 --proto icmp "$pol" "$pol" >/dev/null 2>&1
+[ $? -eq 2 ] && ok "usage error: two files" || bad "two files accepted"
+"$sagate" explain --from 10.0.0.1 --proto icmp /nonexistent.json >/dev/null 2>&1
+[ $? -eq 1 ] && ok "an unreadable policy exits 1" || bad "unreadable policy"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,99 @@
+/* Shared by test_audit and test_explain: a policy from JSON text, and
+ * SAs made as XFRM messages. */
+#ifndef SAGATE_TEST_AUDIT_UTIL_H
+#define SAGATE_TEST_AUDIT_UTIL_H
+
+#include "classify.h"
+#include "compile.h"
+#include "diag.h"
+#include "parse.h"
+#include "plan.h"
+#include "xfrm.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <libmnl/libmnl.h>
+#include <linux/xfrm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Parse text as a policy file; fails the test when it is rejected. */
+static inline struct policy *tu_policy(const char *text)
+{
+	char dir[] = "/tmp/sagate-tu-XXXXXX", path[64];
+	struct diag_list d;
+	struct policy *p;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	diag_list_init(&d);
+	p = parse_policy_file(path, NULL, &d);
+	cr_assert_not_null(p, "policy rejected: %s", d.count ? d.items[0].message : "?");
+	diag_list_fini(&d);
+	unlink(path);
+	rmdir(dir);
+	return p;
+}
+
+static inline void tu_xaddr(xfrm_address_t *a, const char *s)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a) != 1)
+		cr_assert_eq(inet_pton(AF_INET6, s, a), 1, "bad address %s", s);
+}
+
+/* Put an SA into c: AEAD GCM-128 when gcm, else ESP-null + HMAC-SHA-256. */
+static inline void tu_sa(struct xfrm_cache *c, const char *src, const char *dst,
+			 uint32_t spi, bool gcm, uint64_t now)
+{
+	_Alignas(8) char buf[1024];
+	struct xfrm_usersa_info p;
+	struct nlmsghdr *nlh;
+	unsigned char alg[200];
+	uint32_t bits;
+	char why[256] = "";
+
+	memset(&p, 0, sizeof(p));
+	p.family = strchr(dst, ':') ? AF_INET6 : AF_INET;
+	tu_xaddr(&p.saddr, src);
+	tu_xaddr(&p.id.daddr, dst);
+	p.id.spi = htonl(spi);
+	p.id.proto = 50;
+	p.mode = XFRM_MODE_TRANSPORT;
+	p.reqid = 1;
+	p.lft.soft_byte_limit = p.lft.hard_byte_limit = XFRM_INF;
+	p.lft.soft_packet_limit = p.lft.hard_packet_limit = XFRM_INF;
+	p.curlft.add_time = now - 10;
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = XFRM_MSG_NEWSA;
+	memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(p)), &p, sizeof(p));
+	memset(alg, 0, sizeof(alg));
+	if (gcm) {
+		strcpy((char *)alg, "rfc4106(gcm(aes))");
+		bits = 160;
+		memcpy(alg + 64, &bits, 4);
+		bits = 128;
+		memcpy(alg + 68, &bits, 4);
+		mnl_attr_put(nlh, XFRMA_ALG_AEAD, sizeof(struct xfrm_algo_aead) + 20, alg);
+	} else {
+		strcpy((char *)alg, "ecb(cipher_null)");
+		mnl_attr_put(nlh, XFRMA_ALG_CRYPT, sizeof(struct xfrm_algo), alg);
+		memset(alg, 0, sizeof(alg));
+		strcpy((char *)alg, "hmac(sha256)");
+		bits = 256;
+		memcpy(alg + 64, &bits, 4);
+		bits = 128;
+		memcpy(alg + 68, &bits, 4);
+		mnl_attr_put(nlh, XFRMA_ALG_AUTH_TRUNC, sizeof(struct xfrm_algo_auth) + 32, alg);
+	}
+	cr_assert_eq(xfrm_cache_apply(c, nlh, now, why, sizeof(why)), 1, "%s", why);
+}
+
+#endif
