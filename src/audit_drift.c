@@ -192,6 +192,27 @@ out:
 	free(have);
 }
 
+/* The kernel fills the binding set as it admits require-ipsec flows:
+ * its elements are not the policy's.  Each must pair a conntrack mark
+ * with the reqid it was made from; any other pair would let a flow move
+ * to an SA it was not admitted through. */
+static void binding_elems(const struct snap_set *ss, struct audit_list *out)
+{
+	for (size_t i = 0; i < ss->nelems; i++) {
+		const struct snap_elem *e = &ss->elems[i];
+		uint32_t mark, reqid;
+
+		if (e->key_len != 8)
+			continue;
+		memcpy(&mark, e->key, 4);	/* both in host order, as ct and xfrm load them */
+		memcpy(&reqid, e->key + 4, 4);
+		if (mark != (reqid | PLAN_CT_MARK_IPSEC))
+			audit_add(out, AUDIT_ERROR, "drift-binding-forged", NULL, "set " PLAN_BOUND_SET,
+				  "binding 0x%08x . %u was not made by the kernel (the mark of a flow admitted through reqid %u is 0x%08x): it lets flows move to SAs they were not admitted through",
+				  mark, reqid, reqid, reqid | PLAN_CT_MARK_IPSEC);
+	}
+}
+
 static void sets(const struct plan *p, const struct policy *pol, const struct nft_snap *s,
 		 struct audit_list *out)
 {
@@ -204,6 +225,8 @@ static void sets(const struct plan *p, const struct policy *pol, const struct nf
 		if (!ss)
 			audit_add(out, AUDIT_ERROR, "drift-set-removed", NULL, obj,
 				  "the policy compiles to map %s; the live table has none", p->sets[i].name);
+		else if (p->sets[i].binding)
+			binding_elems(ss, out);
 		else if (audit_elems_comparable(&p->sets[i], ss))
 			audit_set_exact(pol, &p->sets[i], ss, out);
 		else

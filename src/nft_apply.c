@@ -244,9 +244,27 @@ static int run(const struct nft_batch *b, const char *file, struct diag_list *d,
 static int carry_bindings(const struct plan *p, uint8_t **bound, size_t *n,
 			  struct diag_list *d)
 {
+	size_t kept = 0;
+
 	for (size_t i = 0; i < p->nsets; i++)
-		if (p->sets[i].binding)
-			return nft_read_bound(bound, n, d);
+		if (p->sets[i].binding && nft_read_bound(bound, n, d) < 0)
+			return -1;
+	/* only what the kernel makes: mark = reqid | bit (the audit reports
+	 * other pairs as forged; they are not carried into a new table) */
+	for (size_t i = 0; i < *n; i++) {
+		uint32_t mark, reqid;
+
+		memcpy(&mark, *bound + i * NFT_BOUND_KEY_LEN, 4);
+		memcpy(&reqid, *bound + i * NFT_BOUND_KEY_LEN + 4, 4);
+		if (mark == (reqid | PLAN_CT_MARK_IPSEC))
+			memmove(*bound + kept++ * NFT_BOUND_KEY_LEN, *bound + i * NFT_BOUND_KEY_LEN,
+				NFT_BOUND_KEY_LEN);
+	}
+	if (kept < *n)
+		diag_add(d, DIAG_WARNING, "table inet " PLAN_TABLE, "", NULL,
+			 "%zu flow binding(s) in set %s were not made by the kernel: not carried over",
+			 *n - kept, PLAN_BOUND_SET);
+	*n = kept;
 	return 0;
 }
 

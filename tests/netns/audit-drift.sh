@@ -75,6 +75,24 @@ in_ns nft delete element inet sagate in4_protos '{ 10.77.0.10 . icmp }'
 expect drift-element-removed error 4 "an element deleted by hand"
 reapply
 
+# flow bindings: the kernel's own (mark = reqid | bit) are not drift, a
+# forged pair is
+reapply
+in_ns nft add element inet sagate ipsec_bound '{ 0x80000007 . 7 }'
+audit
+[ "$(count error)" = 0 ] && ok "a binding the kernel would make is not drift" ||
+	bad "kernel-made binding reported: $(jq -c '[.findings[] | select(.severity == "error")]' "$tmp/out")"
+in_ns nft add element inet sagate ipsec_bound '{ 0x80000007 . 8 }'
+expect drift-binding-forged error 4 "a forged flow binding"
+reapply
+in_ns nft list set inet sagate ipsec_bound | grep -q '0x80000007 . 8' &&
+	bad "a new apply carried the forged binding over" ||
+	ok "a new apply does not carry the forged binding over"
+in_ns nft list set inet sagate ipsec_bound | grep -q '0x80000007 . 7' &&
+	ok "a new apply carries the kernel's binding over" ||
+	bad "a new apply lost the kernel's binding"
+
+reapply
 # the require-ipsec element of an admin's ssh turned into a plain accept
 in_ns nft delete element inet sagate in4_exact '{ 10.77.0.30 . tcp . 22 }'
 in_ns nft add element inet sagate in4_exact '{ 10.77.0.30 . tcp . 22 comment "ssh-admins" : accept }'
