@@ -544,7 +544,7 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 		if (eq_start(&e->q[i]) < 0)
 			return -1;
 	sigemptyset(&none);
-	while (!*stop && !e->failed) {
+	while (!*stop && !__atomic_load_n(&e->failed, __ATOMIC_ACQUIRE)) {
 		struct pollfd p[2] = {
 			{ mnl_socket_get_fd(e->xnl), POLLIN, 0 },
 			{ e->fail_fd[0], POLLIN, 0 },
@@ -570,7 +570,7 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 		if ((p[0].revents & POLLIN) && xfrm_drain(e) < 0)
 			return -1;
 	}
-	return e->failed ? -1 : 0;
+	return __atomic_load_n(&e->failed, __ATOMIC_ACQUIRE) ? -1 : 0;
 }
 
 static void close_fds(int fd[2])

@@ -78,7 +78,7 @@ struct engine {
 	struct engine_queue *q;		/**< nqueues of them */
 	int stop_fd[2];			/**< main -> queue threads: written once to stop */
 	int fail_fd[2];			/**< queue threads -> main: a thread died */
-	volatile int failed;		/**< a queue thread hit a fatal error */
+	int failed;			/**< a queue thread hit a fatal error (atomic) */
 
 	struct engine_log log;
 };

@@ -334,7 +334,7 @@ static void q_fail(struct engine_queue *q)
 {
 	char c = 1;
 
-	q->e->failed = 1;
+	__atomic_store_n(&q->e->failed, 1, __ATOMIC_RELEASE);
 	if (write(q->e->fail_fd[1], &c, 1) < 0)
 		return;	/* the main thread still sees failed on its next tick */
 }
