@@ -46,6 +46,9 @@ static void q_send(struct engine_queue *q, size_t n)
 	if (!off)
 		return;
 	if (mnl_socket_sendto(q->nl, buf, off) < 0) {
+		/* these packets still wait: make the next accept drop them
+		 * first, as a gap, rather than cover them with its batch */
+		q->vb = (struct vbatch_state){ true, q->pk[0].id - 1 };
 		ESTATS_ADD(q->st.verdict_errors, m);
 		if (engine_log_admit(q->e, time(NULL)))
 			engine_msg("queue-error", "queue %u: verdicts up to packet %u: %s", q->num,

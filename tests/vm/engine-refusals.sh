@@ -171,6 +171,10 @@ sa_down
 # --- wrong peer: admin .30's valid SA carries app .21's flow ---
 sa_pair "$db" 10.77.0.30 $dbaddr 0x5000 || bad "SA of .30 in db"
 sa_pair "$net" $app $dbaddr 0x5000 sel src $app dst $dbaddr || bad "SA in net"
+# the way back, so that a wrongly accepted flow would show as open
+for ns in "$db" "$net"; do
+	sa_pair "$ns" $dbaddr $app 0x5001 sel src $dbaddr dst $app || bad "SA back in $ns"
+done
 sa_policies || bad "policies"
 refused "flow of .21 over the SA of peer .30" $app 5432 0x00005000 drop-sa-peer
 sa_down
