@@ -17,6 +17,11 @@
 #    it may carry -> drop-tunnel-gateway (10.78.0.5 is accepted)
 #  - K flows of several packets: the queue's id counter and sagated's
 #    packet counter grow by exactly K
+#  - --queue 0-3 with a round-robin rule: every queue gets flows, every packet
+#    one verdict; READY=1, RELOADING=1 + READY=1, STOPPING=1 reach a
+#    NOTIFY_SOCKET
+#  - --queue-maxlen 2 on a stopped sagated: of 10 new flows 8 overflow,
+#    dropped by default, accepted unchecked with --fail-open
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
@@ -255,4 +260,100 @@ for r in drop-sa-peer drop-not-encrypted drop-sa-expired drop-tunnel-gateway; do
 	[ "$(jq -r ".drops[\"$r\"]" "$SAGATE_RUN_DIR/sagated.json")" -ge 1 ] &&
 		ok "counters file: $r counted" || bad "counters file: $r not counted"
 done
+
+# --- four queues, one thread each; readiness to a NOTIFY_SOCKET ---
+# A table of our own deals new UDP flows to 7000 round-robin over queues
+# 0-3 (fanout would pick by CPU, the plain range by a hash of the
+# addresses: one queue either way for one sender); sagated decides them
+# (no rule: dropped).  Every queue must have seen 10, and every packet
+# must have had its one verdict.
+notify=/tmp/sagate-notify-$$
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    print(s.recv(4096).decode().replace("\n", " "), flush=True)
+' $notify >$notify.log &
+spid=$!
+for i in $(seq 1 50); do [ -S $notify ] && break; sleep 0.1; done
+ip netns exec "$db" nft -f - <<'NFT'
+table inet fan {
+	chain in { type filter hook input priority -10; udp dport 7000 ct state new queue to numgen inc mod 4; }
+}
+NFT
+NOTIFY_SOCKET=$notify daemon_start --queue 0-3 || bad "sagated --queue 0-3 not ready: $(cat "$log")"
+log_has '"event":"ready"' '"queues":4' && ok "--queue 0-3: ready with 4 queues" ||
+	bad "--queue 0-3: $(grep ready "$log")"
+grep -qx 'READY=1' $notify.log && ok "NOTIFY_SOCKET: READY=1 after start" ||
+	bad "NOTIFY_SOCKET: $(cat $notify.log)"
+[ "$(ip netns exec "$db" awk '$1 <= 3' /proc/net/netfilter/nfnetlink_queue | wc -l)" = 4 ] &&
+	ok "4 queues bound" || bad "queues: $(ip netns exec "$db" cat /proc/net/netfilter/nfnetlink_queue)"
+pk0=$(counter packets)
+ip netns exec "$net" bash -c "for i in \$(seq 1 40); do echo x >/dev/udp/$dbaddr/7000; done"
+wait_counter packets $((pk0 + 40)) && ok "40 UDP flows over 4 queues: 40 verdicts" ||
+	bad "40 UDP flows: packets $pk0 -> $(counter packets)"
+q=$(ip netns exec "$db" awk '$1 <= 3 && $8 == 10 { n++ } $1 <= 3 { t += $3; ids += $8 } END { print n + 0, t + 0, ids + 0 }' \
+	/proc/net/netfilter/nfnetlink_queue)
+[ "$q" = "4 0 40" ] && ok "each queue got 10 flows, none is left waiting, 40 ids in all" ||
+	bad "queues (busy, waiting, ids): $q"
+kill -HUP "$dpid"
+for i in $(seq 1 30); do tail -n +2 $notify.log | grep -q '^READY=1' && break; sleep 0.1; done
+grep -q '^RELOADING=1 MONOTONIC_USEC=' $notify.log && [ "$(grep -c '^READY=1' $notify.log)" = 2 ] &&
+	ok "NOTIFY_SOCKET: RELOADING=1, then READY=1 on SIGHUP" || bad "NOTIFY_SOCKET on SIGHUP: $(cat $notify.log)"
+kill -TERM "$dpid"
+wait "$dpid" && ok "--queue 0-3: SIGTERM exits 0" || bad "--queue 0-3: SIGTERM: exit $?"
+dpid=
+grep -qx 'STOPPING=1' $notify.log && ok "NOTIFY_SOCKET: STOPPING=1 at SIGTERM" ||
+	bad "NOTIFY_SOCKET at SIGTERM: $(cat $notify.log)"
+[ "$(ip netns exec "$db" awk '$1 <= 3' /proc/net/netfilter/nfnetlink_queue | wc -l)" = 0 ] &&
+	ok "all 4 queues unbound at exit" || bad "queues left bound"
+kill $spid 2>/dev/null
+spid=
+rm -f $notify $notify.log
+
+# --- what overflows a stopped queue of --queue-maxlen 2: dropped, or
+# with --fail-open accepted unchecked ---
+# Without sagate's table (its default would drop what the queue lets
+# through), our table queues new UDP flows to 7001 on queue 0; a listener
+# counts what reaches the socket.
+ip netns exec "$db" nft delete table inet sagate
+ip netns exec "$db" nft add rule inet fan in udp dport 7001 ct state new queue num 0
+ip netns exec "$db" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.77.0.10", 7001))
+while True:
+    s.recv(100)
+    print("got", flush=True)
+' >$notify.udp &
+spid=$!
+for mode in closed open; do
+	: >$notify.udp
+	if [ $mode = open ]; then
+		daemon_start --queue-maxlen 2 --fail-open || bad "sagated --fail-open: $(cat "$log")"
+		log_has '"event":"warning"' 'FAIL-OPEN' && ok "--fail-open: warned at start" ||
+			bad "--fail-open: no warning: $(head -3 "$log")"
+	else
+		daemon_start --queue-maxlen 2 || bad "sagated --queue-maxlen 2: $(cat "$log")"
+	fi
+	kill -STOP "$dpid"
+	ip netns exec "$net" bash -c "for i in \$(seq 1 10); do echo x >/dev/udp/$dbaddr/7001; done"
+	want=0
+	[ $mode = open ] && want=8
+	for i in $(seq 1 30); do [ "$(wc -l <$notify.udp)" -ge $want ] && break; sleep 0.1; done
+	sleep 0.5	# nothing more may arrive: give it the chance
+	got=$(wc -l <$notify.udp)
+	[ "$got" = $want ] && ok "fail-$mode: 10 new flows on a stopped queue of 2: $got reach the socket" ||
+		bad "fail-$mode: $got of 10 reached the socket, want $want"
+	kill -CONT "$dpid"
+	wait_counter packets 2 && ok "fail-$mode: the 2 queued got their verdicts" ||
+		bad "fail-$mode: packets $(counter packets)"
+	kill -TERM "$dpid"
+	wait "$dpid" || bad "fail-$mode: SIGTERM: exit $?"
+	dpid=
+done
+kill $spid 2>/dev/null
+spid=
+rm -f $notify.udp
 summary
