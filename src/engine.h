@@ -1,75 +1,110 @@
 /* engine: sagated's work: the loaded policy, the XFRM SA cache kept up to
- * date from netlink, and one verdict per packet of the NFQUEUE queue.
+ * date from netlink, and one verdict per packet of each NFQUEUE queue.
  *
- * Single-threaded, one verdict message per packet (batch verdicts and a
- * worker thread can come later).  Every path that cannot decide is a drop.
- * Nothing here exits; errors are returned and logged.
+ * Threads: the caller's (main) thread owns the XFRM socket, reloads,
+ * the once-a-second housekeeping and the counters file; each queue has a
+ * thread of its own with its own NFQUEUE socket.  The policy, classes,
+ * SA cache and resync flag are shared under one rwlock that prefers
+ * writers: the queue threads hold it for reading while they decide a
+ * burst of packets, the main thread for writing while it applies a
+ * buffer of XFRM messages, sweeps, or swaps a reloaded policy in.
+ *
+ * Every path that cannot decide is a drop.  Nothing here exits; errors
+ * are returned and logged.
  */
 #ifndef SAGATE_ENGINE_H
 #define SAGATE_ENGINE_H
 
 #include "classify.h"
 #include "decide.h"
+#include "estats.h"
 #include "model.h"
 #include "xfrm.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 struct mnl_socket;
+struct engine_queue;
 
-/** Where the policy comes from. */
+/** Where the policy comes from, and how the queues are set up. */
 struct engine_src {
 	const char *policy;	/**< --policy FILE, or NULL: the current generation */
-	int queue;		/**< --queue N, or -1: from the generation's meta */
+	int queue;		/**< --queue N (first of a range), or -1: from the generation */
+	unsigned nqueues;	/**< queues from queue on; 0 means 1 */
+	int rcvbuf;		/**< --rcvbuf BYTES per queue socket, 0: 1 MiB */
+	uint32_t queue_maxlen;	/**< --queue-maxlen, 0: the kernel's default (1024) */
+	bool fail_open;		/**< --fail-open: the kernel accepts what overflows the queue */
+	const char *run_dir;	/**< counters file directory, NULL: estats_run_dir() */
+};
+
+/** The decision-log rate limiter, shared by all threads. */
+struct engine_log {
+	pthread_mutex_t mu;
+	time_t sec;
+	unsigned count;
+	unsigned long long suppressed;
 };
 
 struct engine {
 	struct engine_src src;
-	uint16_t queue;
+	uint16_t queue;			/**< the first queue */
+	unsigned nqueues;
 	char *policy_path;		/**< what was loaded last */
+	time_t started;
+
+	/* shared with the queue threads: read under lock, written under
+	 * lock by the main thread only */
+	pthread_rwlock_t lock;
+	bool lock_ok;
 	struct policy *pol;
 	struct classes *cls;
 	struct xfrm_cache *sas;
+	bool resync;			/**< cache not trusted: new flows are dropped */
 
+	/* main thread only */
 	struct mnl_socket *xnl;		/**< NETLINK_XFRM, groups SA + EXPIRE */
 	uint32_t xportid, xseq;
 	bool dump_running;		/**< our GETSA dump has not ended yet */
 	bool need_dump;			/**< a (re-)dump is due (ENOBUFS) */
-	bool resync;			/**< cache not trusted: new flows are dropped */
-
-	struct mnl_socket *qnl;		/**< NETLINK_NETFILTER, NFQUEUE */
-	uint32_t qportid;
-	bool bound;
-
-	char *buf;			/**< receive buffer */
+	unsigned long long x_enobufs;
+	char *buf;			/**< XFRM receive buffer */
 	size_t buflen;
 
-	/* counters */
-	unsigned long long accepted, dropped, q_enobufs, x_enobufs;
+	struct engine_queue *q;		/**< nqueues of them */
+	int stop_fd[2];			/**< main -> queue threads: written once to stop */
+	int fail_fd[2];			/**< queue threads -> main: a thread died */
+	int failed;			/**< a queue thread hit a fatal error (atomic) */
 
-	/* log rate limit */
-	time_t log_sec;
-	unsigned log_count;
-	unsigned long long log_suppressed;
+	struct engine_log log;
 };
 
-/** Load the policy, open and set up both sockets, dump the SAs.  Returns
- *  0, or -1 (logged on stderr); e must be engine_fini()ed either way. */
+/** Load the policy, open and set up all sockets, dump the SAs, bind the
+ *  queues.  Returns 0, or -1 (logged); e must be engine_fini()ed either
+ *  way.  The queue threads start in engine_run. */
 int engine_init(struct engine *e, const struct engine_src *src);
 /** Reload the policy (SIGHUP); on error the old one stays.  0 or -1. */
 int engine_reload(struct engine *e);
-/** Serve until *stop; *hup triggers engine_reload.  SIGTERM, SIGINT and
- *  SIGHUP must be blocked by the caller (they are unblocked only while
- *  waiting).  0 on a requested stop, -1 on a fatal socket error. */
+/** Serve until *stop; *hup triggers engine_reload (with RELOADING=1 /
+ *  READY=1 to systemd).  SIGTERM, SIGINT and SIGHUP must be blocked by
+ *  the caller (they are unblocked only while waiting).  0 on a requested
+ *  stop, -1 on a fatal socket error. */
 int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup);
+/** The counters of all queues, summed. */
+void engine_counters(const struct engine *e, struct estats *sum);
+/** Write the counters file (estats.h) now.  0 or -1 (logged once). */
+int engine_write_counters(struct engine *e, bool stopped);
 /** Print one event line on stdout: j (an object, consumed) with "time"
- *  added first. */
+ *  added first.  Thread-safe: lines never interleave. */
 void engine_event(json_t *j);
-/** Unbind the queue, close everything, free everything. */
+/** Stop the queue threads, unbind the queues and close their sockets;
+ *  the counters stay readable.  Idempotent. */
+void engine_stop(struct engine *e);
+/** engine_stop, then close and free everything. */
 void engine_fini(struct engine *e);
 
 #endif

@@ -1,22 +1,28 @@
 /* sagated: the verdict engine for require-ipsec flows queued by sagate's
  * ruleset in engine mode.
  *
- *   sagated [--policy FILE] [--queue N]
+ *   sagated [--policy FILE] [--queue N|N-M] [--rcvbuf BYTES]
+ *           [--queue-maxlen N] [--fail-open]
  *
  * Without --policy it serves the generation `sagate apply` made current
  * (its policy bundle, and the queue number from its meta).  One JSON line
- * per decision and per event on stdout; {"event":"ready",...} once both
- * sockets are set up and the SAs are dumped.  SIGTERM / SIGINT: unbind and
- * exit 0.  SIGHUP: reload the policy (the old one stays on error).
+ * per decision and per event on stdout; {"event":"ready",...} (and
+ * READY=1 to systemd) once the SAs are dumped and the queues bound.
+ * SIGTERM / SIGINT: unbind and exit 0.  SIGHUP: reload the policy (the
+ * old one stays on error).  Counters: RUN_DIR/sagated.json.
  *
  * Exit status: 0 stopped by a signal, 1 policy error, 2 usage, 3 system.
  */
 #include "config.h"
 
 #include "engine.h"
+#include "qrange.h"
+#include "sdnotify.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,57 +44,101 @@ static void on_hup(int sig)
 
 static void usage(FILE *f)
 {
-	fputs("usage: sagated [--policy FILE] [--queue N]\n"
-	      "  --policy FILE  serve this policy (default: the applied generation)\n"
-	      "  --queue N      NFQUEUE number (default: from the applied generation, or 0)\n",
+	fputs("usage: sagated [OPTION]...\n"
+	      "  -p, --policy FILE     serve this policy (default: the applied generation)\n"
+	      "  -q, --queue N|N-M     NFQUEUE number, or a range: one thread per queue\n"
+	      "                        (default: from the applied generation, or 0)\n"
+	      "      --rcvbuf BYTES    receive buffer of each queue socket (default 1048576)\n"
+	      "      --queue-maxlen N  packets the kernel holds per queue (default: kernel's, 1024)\n"
+	      "      --fail-open       the kernel ACCEPTS packets that overflow the queue,\n"
+	      "                        unchecked (default: they are dropped)\n"
+	      "  -h, --help            show this help\n"
+	      "Counters: $SAGATE_RUN_DIR/sagated.json (default /run/sagate), every second.\n",
 	      f);
 }
 
-int main(int argc, char **argv)
+/* A decimal between lo and hi. */
+static int parse_num(const char *s, unsigned long lo, unsigned long hi, unsigned long *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	return errno || *end || *v < lo || *v > hi ? -1 : 0;
+}
+
+enum { OPT_RCVBUF = 256, OPT_MAXLEN, OPT_FAIL_OPEN };
+
+/* 0 parsed, 1 --help, -1 usage error (printed). */
+static int parse_args(int argc, char **argv, struct engine_src *src)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' },
 		{ "queue", required_argument, NULL, 'q' },
+		{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
+		{ "queue-maxlen", required_argument, NULL, OPT_MAXLEN },
+		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct engine_src src = { NULL, -1 };
-	struct engine e;
-	struct sigaction sa;
-	sigset_t block;
-	int c, rc;
+	unsigned long v;
+	uint16_t first;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "p:q:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			src.policy = optarg;
+			src->policy = optarg;
 			break;
-		case 'q': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (!*optarg || *end || v < 0 || v > 65535) {
-				fprintf(stderr, "sagated: bad queue number '%s'\n", optarg);
-				return 2;
+		case 'q':
+			if (qrange_parse(optarg, &first, &src->nqueues) < 0) {
+				fprintf(stderr, "sagated: bad queue '%s' (N or N-M, 0-65535, at most %d queues)\n",
+					optarg, QRANGE_MAX);
+				return -1;
 			}
-			src.queue = (int)v;
+			src->queue = first;
 			break;
-		}
+		case OPT_RCVBUF:
+			if (parse_num(optarg, 4096, INT_MAX, &v) < 0) {
+				fprintf(stderr, "sagated: bad --rcvbuf '%s' (bytes, 4096-%d)\n", optarg, INT_MAX);
+				return -1;
+			}
+			src->rcvbuf = (int)v;
+			break;
+		case OPT_MAXLEN:
+			if (parse_num(optarg, 1, UINT32_MAX, &v) < 0) {
+				fprintf(stderr, "sagated: bad --queue-maxlen '%s'\n", optarg);
+				return -1;
+			}
+			src->queue_maxlen = (uint32_t)v;
+			break;
+		case OPT_FAIL_OPEN:
+			src->fail_open = true;
+			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
-			return 2;
+			return -1;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		return -1;
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	return 0;
+}
 
-	/* signals are only delivered while engine_run waits in ppoll */
+/* Signals are only delivered while engine_run waits in ppoll; the queue
+ * threads inherit the blocked mask and never see them. */
+static void signals_setup(void)
+{
+	struct sigaction sa;
+	sigset_t block;
+
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -102,21 +152,54 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static void stopped_event(const struct engine *e)
+{
+	struct estats s;
+	uint64_t dropped = 0;
+
+	engine_counters(e, &s);
+	for (unsigned r = 0; r < ESTATS_REASONS; r++)
+		if (r != DECIDE_ACCEPT_OK)
+			dropped += s.by_reason[r];
+	engine_event(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "event", "stopped",
+			       "accepted", (json_int_t)s.by_reason[DECIDE_ACCEPT_OK],
+			       "dropped", (json_int_t)dropped,
+			       "verdict_messages", (json_int_t)s.verdict_msgs,
+			       "queue_enobufs", (json_int_t)s.q_enobufs,
+			       "xfrm_enobufs", (json_int_t)e->x_enobufs));
+}
+
+int main(int argc, char **argv)
+{
+	struct engine_src src = { .queue = -1 };
+	struct engine e;
+	int rc;
+
+	rc = parse_args(argc, argv, &src);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signals_setup();
 
 	if (engine_init(&e, &src) < 0) {
 		rc = e.pol ? 3 : 1;	/* no policy: 1, sockets: 3 */
 		engine_fini(&e);
 		return rc;
 	}
-	engine_event(json_pack("{s:s, s:i, s:s, s:s, s:I, s:I}", "event", "ready",
-			       "queue", (int)e.queue, "policy", e.policy_path,
+	engine_write_counters(&e, false);
+	engine_event(json_pack("{s:s, s:i, s:i, s:b, s:s, s:s, s:I, s:I}", "event", "ready",
+			       "queue", (int)e.queue, "queues", (int)e.nqueues,
+			       "fail_open", e.src.fail_open, "policy", e.policy_path,
 			       "sha256", e.pol->sha256, "rules", (json_int_t)e.pol->nrules,
 			       "sas", (json_int_t)xfrm_cache_count(e.sas)));
+	sd_notify_send("READY=1");
 	rc = engine_run(&e, &stop_req, &hup_req) < 0 ? 3 : 0;
-	engine_event(json_pack("{s:s, s:I, s:I, s:I, s:I}", "event", "stopped",
-			       "accepted", (json_int_t)e.accepted, "dropped", (json_int_t)e.dropped,
-			       "queue_enobufs", (json_int_t)e.q_enobufs,
-			       "xfrm_enobufs", (json_int_t)e.x_enobufs));
+	sd_notify_send("STOPPING=1");
+	engine_stop(&e);
+	stopped_event(&e);
+	engine_write_counters(&e, true);
 	engine_fini(&e);
 	return rc;
 }

@@ -3,7 +3,7 @@
 SAGATE_DEPS=(
 	build-essential autoconf automake libtool pkg-config
 	libnftnl-dev libmnl-dev libnetfilter-queue-dev libjansson-dev libcriterion-dev
-	nftables iproute2 jq kmod man-db groff-base
+	nftables iproute2 iputils-ping jq kmod man-db groff-base
 	qemu-system-x86 busybox-static cpio
 )
 

@@ -1,0 +1,54 @@
+/* Inside the engine: what engine.c (main thread: policy, XFRM, life) and
+ * engine_queue.c (one thread per NFQUEUE queue) share. */
+#ifndef SAGATE_ENGINE_INT_H
+#define SAGATE_ENGINE_INT_H
+
+#include "engine.h"
+#include "estats.h"
+#include "vbatch.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/** Messages taken from the queue socket per recvmmsg(). */
+#define EQ_BURST 64
+/** Room for one queue message: headers copied (256 bytes) and attributes. */
+#define EQ_SLOT 4096
+
+/** One queue: its socket, its thread, its counters. */
+struct engine_queue {
+	struct engine *e;
+	uint16_t num;
+	struct mnl_socket *nl;
+	bool bound;
+	uint32_t seq;			/**< last config request */
+	char *slots;			/**< EQ_BURST * EQ_SLOT receive buffers */
+	struct mmsghdr mm[EQ_BURST];
+	struct iovec iov[EQ_BURST];
+	struct vbatch_state vb;
+	struct vbatch_pkt pk[EQ_BURST];
+	struct vbatch_msg msg[2 * EQ_BURST];
+	struct estats st;		/**< written by this queue's thread only */
+	pthread_t th;
+	bool running;
+};
+
+/** Log an event with a message (also on stderr). */
+void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** May one more decision line be logged this second?  Thread-safe. */
+bool engine_log_admit(struct engine *e, time_t now);
+/** Flush the count of suppressed lines when the second is over. */
+void engine_log_tick(struct engine *e, time_t now);
+
+/** Open q's socket, bind queue num, set its parameters (copy range,
+ *  maxlen, fail-open).  0, or -1 (logged). */
+int eq_open(struct engine *e, struct engine_queue *q, uint16_t num);
+/** Start q's thread.  0, or -1 (logged). */
+int eq_start(struct engine_queue *q);
+/** Join q's thread (the stop pipe must have been written), unbind the
+ *  queue and close the socket. */
+void eq_close(struct engine_queue *q);
+
+#endif

@@ -1,0 +1,409 @@
+/* One NFQUEUE queue: its socket, and the thread that decides its packets
+ * in bursts (recvmmsg) and answers them with batch verdicts. */
+#include "config.h"
+
+#include "engine_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COPY_RANGE 256		/* the headers decide needs, with IPv6 extensions */
+#define VMSG_LEN 64		/* one verdict message: header, verdict, mark */
+#define DEFAULT_RCVBUF (1 << 20)
+#define DRAIN_BURSTS 16
+#define CFG_BUF 8192		/* one config request */
+
+/* ------------------------------------------------------------------ verdicts */
+
+/* Send the planned verdicts of n packets in one datagram.  Accepts carry
+ * mark 0: the ruleset put the SPI in the mark only to hand it to us;
+ * left there it would reach sockets (tcp_fwmark_accept), policy routing
+ * and mark-matching XFRM policies as if it meant something. */
+static void q_send(struct engine_queue *q, size_t n)
+{
+	char buf[2 * EQ_BURST * VMSG_LEN];
+	size_t m = vbatch_plan(&q->vb, q->pk, n, q->msg), off = 0;
+
+	for (size_t i = 0; i < m; i++) {
+		struct nlmsghdr *nlh = nfq_nlmsg_put(buf + off, NFQNL_MSG_VERDICT_BATCH, q->num);
+
+		nfq_nlmsg_verdict_put(nlh, (int)q->msg[i].id, q->msg[i].accept ? NF_ACCEPT : NF_DROP);
+		if (q->msg[i].accept)
+			nfq_nlmsg_verdict_put_mark(nlh, 0);
+		off += nlh->nlmsg_len;
+	}
+	if (!off)
+		return;
+	if (mnl_socket_sendto(q->nl, buf, off) < 0) {
+		/* these packets still wait: make the next accept drop them
+		 * first, as a gap, rather than cover them with its batch */
+		q->vb = (struct vbatch_state){ true, q->pk[0].id - 1 };
+		ESTATS_ADD(q->st.verdict_errors, m);
+		if (engine_log_admit(q->e, time(NULL)))
+			engine_msg("queue-error", "queue %u: verdicts up to packet %u: %s", q->num,
+				   q->msg[m - 1].id, strerror(errno));
+		return;
+	}
+	ESTATS_ADD(q->st.verdict_msgs, m);
+}
+
+static void log_decision(struct engine *e, const struct verdict *v, unsigned reason,
+			 bool headers)
+{
+	json_t *j;
+	char src[64] = "", dst[64] = "", spi[16];
+
+	if (!engine_log_admit(e, time(NULL)))
+		return;
+	snprintf(spi, sizeof spi, "0x%08x", v->spi);
+	j = json_pack("{s:s, s:s}", "verdict", v->accept ? "accept" : "drop",
+		      "reason", estats_reason_name(reason));
+	if (!j)
+		return;
+	if (v->rule != CLASS_NONE && e->pol && v->rule < e->pol->nrules)
+		json_object_set_new(j, "rule", json_string(e->pol->rules[v->rule].name));
+	else
+		json_object_set_new(j, "rule", json_null());
+	if (headers) {
+		addr_format(v->pkt.key.fam, v->pkt.key.peer, src, sizeof src);
+		addr_format(v->pkt.key.fam, v->pkt.key.local, dst, sizeof dst);
+		json_object_set_new(j, "src", json_string(src));
+		json_object_set_new(j, "dst", json_string(dst));
+		json_object_set_new(j, "proto", json_integer(v->pkt.proto));
+		json_object_set_new(j, "dport", json_integer(v->pkt.dport));
+	}
+	json_object_set_new(j, "spi", json_string(spi));
+	engine_event(j);
+}
+
+/* The verdict for one packet; e->lock is held for reading. */
+static struct verdict q_decide(struct engine *e, const void *data, size_t len, uint32_t mark,
+			       unsigned *reason, bool *headers)
+{
+	struct decide_ctx ctx = { e->pol, e->cls, NULL, NULL, e->sas, false };
+	struct verdict v;
+
+	memset(&v, 0, sizeof v);
+	v.rule = CLASS_NONE;
+	v.spi = xfrm_spi_from_mark(mark);
+	if (!data) {
+		*reason = ESTATS_DROP_NO_PAYLOAD;
+		*headers = false;
+	} else if (!e->pol || !e->cls || !e->sas) {
+		*reason = ESTATS_DROP_NO_POLICY;
+		*headers = decide_parse(data, len, &v.pkt) == DECIDE_ACCEPT_OK;
+	} else if (e->resync) {
+		/* the SA cache may be stale: no new flow until the re-dump ends */
+		*reason = ESTATS_DROP_RESYNC;
+		*headers = decide_parse(data, len, &v.pkt) == DECIDE_ACCEPT_OK;
+	} else {
+		v = decide(&ctx, data, len, mark, (uint64_t)time(NULL));
+		*reason = v.reason;
+		*headers = v.reason != DECIDE_DROP_TRUNCATED && v.reason != DECIDE_DROP_MALFORMED;
+	}
+	return v;
+}
+
+/* Decide one packet message into q->pk[*n]. */
+static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t *n)
+{
+	struct nlattr *attr[NFQA_MAX + 1];
+	const struct nfqnl_msg_packet_hdr *ph;
+	const void *data = NULL;
+	size_t len = 0;
+	uint32_t mark = 0;
+	unsigned reason;
+	bool headers;
+	struct verdict v;
+
+	memset(attr, 0, sizeof attr);
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
+	    nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
+	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof *ph) {
+		/* no packet id: the next verdict's gap handling drops it */
+		if (engine_log_admit(q->e, time(NULL)))
+			engine_msg("queue-error", "queue %u: malformed packet message", q->num);
+		return;
+	}
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	if (attr[NFQA_PAYLOAD]) {
+		data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+		len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	}
+	if (attr[NFQA_MARK] && mnl_attr_get_payload_len(attr[NFQA_MARK]) >= 4)
+		mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+	v = q_decide(q->e, data, len, mark, &reason, &headers);
+	q->pk[*n] = (struct vbatch_pkt){ ntohl(ph->packet_id), v.accept };
+	(*n)++;
+	ESTATS_INC(q->st.by_reason[reason]);
+	log_decision(q->e, &v, reason, headers);
+}
+
+/* Walk one message buffer: packets are decided into q->pk (sent when it
+ * is full); the ack / error of config request seq goes to *ack. */
+static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, int *ack)
+{
+	const struct nlmsghdr *nlh;
+
+	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
+	     nlh = mnl_nlmsg_next(nlh, &len)) {
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
+			int code = mnl_nlmsg_get_payload_len(nlh) >= sizeof *err ? -err->error : EPROTO;
+
+			if (ack && q->seq && nlh->nlmsg_seq == q->seq)
+				*ack = code;
+			else if (code)
+				ESTATS_INC(q->st.verdict_errors);	/* verdicts carry seq 0 */
+			continue;
+		}
+		if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
+			continue;
+		if (*n == EQ_BURST) {
+			q_send(q, *n);
+			*n = 0;
+		}
+		q_packet(q, nlh, n);
+	}
+}
+
+/* One burst: up to EQ_BURST messages from the socket, decided under one
+ * read lock, answered with one send.  Returns how many messages, 0 when
+ * there was nothing, -1 on a fatal error. */
+static int q_burst(struct engine_queue *q, int *ack)
+{
+	struct engine *e = q->e;
+	int fd = mnl_socket_get_fd(q->nl);
+	size_t n = 0;
+	int r;
+
+	for (int i = 0; i < EQ_BURST; i++)
+		q->mm[i].msg_hdr.msg_flags = 0;
+	r = recvmmsg(fd, q->mm, EQ_BURST, MSG_DONTWAIT, NULL);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		if (errno == ENOBUFS) {
+			/* the kernel dropped what did not fit (or accepted it,
+			 * with --fail-open); never fatal */
+			ESTATS_INC(q->st.q_enobufs);
+			if (engine_log_admit(e, time(NULL)))
+				engine_event(json_pack("{s:s, s:i, s:s, s:I}", "event", "queue-enobufs",
+						       "queue", (int)q->num, "message",
+						       e->src.fail_open ? "the queue overran: packets were accepted unchecked (fail-open)"
+									: "the queue overran: packets were dropped",
+						       "count", (json_int_t)__atomic_load_n(&q->st.q_enobufs, __ATOMIC_RELAXED)));
+			return 1;
+		}
+		engine_msg("queue-error", "queue %u: recv: %s", q->num, strerror(errno));
+		return -1;
+	}
+	pthread_rwlock_rdlock(&e->lock);
+	for (int i = 0; i < r; i++)
+		q_walk(q, q->iov[i].iov_base, (int)q->mm[i].msg_len, &n, ack);
+	pthread_rwlock_unlock(&e->lock);
+	q_send(q, n);
+	return r;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+/* Send a config message and wait for its ack (packets arriving meanwhile
+ * are decided).  0 or -1 with errno. */
+static int q_config(struct engine_queue *q, struct nlmsghdr *nlh)
+{
+	int ack = -1;
+	time_t deadline = time(NULL) + 5;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (++q->seq == 0)
+		q->seq = 1;
+	nlh->nlmsg_seq = q->seq;
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	while (ack < 0) {
+		struct pollfd p = { mnl_socket_get_fd(q->nl), POLLIN, 0 };
+
+		if (time(NULL) > deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			return -1;
+		if (q_burst(q, &ack) < 0)
+			return -1;
+	}
+	if (ack) {
+		errno = ack;
+		return -1;
+	}
+	return 0;
+}
+
+static int q_socket(struct engine *e, struct engine_queue *q)
+{
+	int zero = 0, fd, fl;
+	int rcv = e->src.rcvbuf > 0 ? e->src.rcvbuf : DEFAULT_RCVBUF;
+
+	q->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!q->nl) {
+		engine_msg("error", "NETLINK_NETFILTER socket: %s", strerror(errno));
+		return -1;
+	}
+	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		engine_msg("error", "bind NETLINK_NETFILTER: %s", strerror(errno));
+		return -1;
+	}
+	fd = mnl_socket_get_fd(q->nl);
+	/* we want to hear about overruns: count and log them */
+	mnl_socket_setsockopt(q->nl, NETLINK_NO_ENOBUFS, &zero, sizeof zero);
+	/* FORCE passes net.core.rmem_max (we have CAP_NET_ADMIN); else the
+	 * capped size */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv) < 0)
+		engine_msg("warning", "queue %u: receive buffer of %d bytes: %s", q->num, rcv,
+			   strerror(errno));
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		engine_msg("error", "O_NONBLOCK: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int q_params(struct engine *e, struct engine_queue *q)
+{
+	char buf[CFG_BUF];
+	struct nlmsghdr *nlh;
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, COPY_RANGE);
+	if (e->src.queue_maxlen)
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, e->src.queue_maxlen);
+	/* both flags are set explicitly, so a restart without --fail-open
+	 * is fail-closed again */
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(e->src.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+	if (q_config(q, nlh) < 0) {
+		engine_msg("error", "queue %u parameters: %s", q->num, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int eq_open(struct engine *e, struct engine_queue *q, uint16_t num)
+{
+	char buf[CFG_BUF];
+	struct nlmsghdr *nlh;
+
+	q->e = e;
+	q->num = num;
+	q->slots = malloc((size_t)EQ_BURST * EQ_SLOT);
+	if (!q->slots) {
+		engine_msg("error", "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < EQ_BURST; i++) {
+		q->iov[i] = (struct iovec){ q->slots + (size_t)i * EQ_SLOT, EQ_SLOT };
+		q->mm[i].msg_hdr = (struct msghdr){ .msg_iov = &q->iov[i], .msg_iovlen = 1 };
+	}
+	if (q_socket(e, q) < 0)
+		return -1;
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, num);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+	if (q_config(q, nlh) < 0) {
+		engine_msg("error", "bind queue %u: %s%s", num, strerror(errno),
+			   errno == EBUSY ? " (another process holds it)" : "");
+		return -1;
+	}
+	q->bound = true;
+	return q_params(e, q);
+}
+
+/* ------------------------------------------------------------------ thread */
+
+static void q_fail(struct engine_queue *q)
+{
+	char c = 1;
+
+	__atomic_store_n(&q->e->failed, 1, __ATOMIC_RELEASE);
+	if (write(q->e->fail_fd[1], &c, 1) < 0)
+		return;	/* the main thread still sees failed on its next tick */
+}
+
+static void *q_thread(void *arg)
+{
+	struct engine_queue *q = arg;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ mnl_socket_get_fd(q->nl), POLLIN, 0 },
+			{ q->e->stop_fd[0], POLLIN, 0 },
+		};
+		int r = 0;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			engine_msg("error", "queue %u: poll: %s", q->num, strerror(errno));
+			q_fail(q);
+			break;
+		}
+		if (p[1].revents)
+			break;
+		/* drain what is there a burst at a time, but look at the
+		 * stop pipe now and then even under a flood */
+		for (int i = 0; i < DRAIN_BURSTS; i++)
+			if ((r = q_burst(q, NULL)) != EQ_BURST)
+				break;
+		if (r < 0) {
+			q_fail(q);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int eq_start(struct engine_queue *q)
+{
+	int err = pthread_create(&q->th, NULL, q_thread, q);
+
+	if (err) {
+		engine_msg("error", "queue %u: thread: %s", q->num, strerror(err));
+		return -1;
+	}
+	q->running = true;
+	return 0;
+}
+
+void eq_close(struct engine_queue *q)
+{
+	if (q->running)
+		pthread_join(q->th, NULL);
+	q->running = false;
+	if (q->nl && q->bound) {
+		char buf[CFG_BUF];
+		struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
+
+		nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
+		if (q_config(q, nlh) < 0)
+			fprintf(stderr, "sagated: unbind queue %u: %s\n", q->num, strerror(errno));
+		q->bound = false;
+	}
+	if (q->nl)
+		mnl_socket_close(q->nl);
+	q->nl = NULL;
+	free(q->slots);
+	q->slots = NULL;
+}
