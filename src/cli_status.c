@@ -4,10 +4,13 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "estats.h"
 #include "nft_read.h"
 #include "parse.h"
 #include "state.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +95,55 @@ static void time_text(long long t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
 }
 
+/* sagated's counters file (see sagated(8)), with "alive": whether the
+ * process that wrote it still runs.  NULL when there is none. */
+static json_t *engine_counters(char *path, size_t len)
+{
+	json_t *j, *pid;
+
+	snprintf(path, len, "%s/sagated.json", estats_run_dir());
+	j = json_load_file(path, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	pid = json_object_get(j, "pid");
+	json_object_set_new(j, "alive", json_boolean(json_is_integer(pid) &&
+		json_integer_value(pid) > 0 &&
+		(kill((pid_t)json_integer_value(pid), 0) == 0 || errno == EPERM)));
+	return j;
+}
+
+static void print_engine(const json_t *e, const char *path, bool needed)
+{
+	const char *reason;
+	json_t *n;
+	bool first = true;
+
+	if (!e) {
+		if (needed)
+			printf("engine:    no counters at %s: sagated has not run here (or SAGATE_RUN_DIR differs)\n",
+			       path);
+		return;
+	}
+	printf("engine:    sagated pid %lld %s: %lld accepted, %lld dropped",
+	       (long long)json_integer_value(json_object_get(e, "pid")),
+	       json_is_true(json_object_get(e, "alive")) ? "running" : "not running (last counters)",
+	       (long long)json_integer_value(json_object_get(e, "accepted")),
+	       (long long)json_integer_value(json_object_get(e, "dropped")));
+	json_object_foreach((json_t *)json_object_get(e, "drops"), reason, n)
+		if (json_integer_value(n) > 0) {
+			printf("%s%s %lld", first ? " (" : ", ", reason, (long long)json_integer_value(n));
+			first = false;
+		}
+	printf("%s; %lld queue overruns\n", first ? "" : ")",
+	       (long long)json_integer_value(json_object_get(e, "queue_enobufs")));
+}
+
 int cli_status(const struct cli_opts *o)
 {
+	char epath[4096];
+	json_t *engine = engine_counters(epath, sizeof(epath));
 	struct view v;
 	int rc = view_load(&v);
 	char when[64] = "";
@@ -101,6 +151,7 @@ int cli_status(const struct cli_opts *o)
 	if (rc != EXIT_OK) {
 		cli_print_diags(stderr, &v.diags);
 		view_fini(&v);
+		json_decref(engine);
 		return rc;
 	}
 	if (v.gen)
@@ -122,6 +173,8 @@ int cli_status(const struct cli_opts *o)
 			json_object_set_new(j, "previous_generation", json_integer(v.prev));
 		if (v.pending)
 			json_object_set(j, "pending_confirm", v.pending);
+		if (engine)
+			json_object_set(j, "engine", engine);
 		rc = cli_dump_json(cli_result("status", true, j)) < 0 ? EXIT_SYSTEM : EXIT_OK;
 	} else {
 		if (v.gen)
@@ -143,7 +196,9 @@ int cli_status(const struct cli_opts *o)
 				  when, sizeof(when));
 			printf("confirm:   pending: rolled back at %s unless `sagate confirm`\n", when);
 		}
+		print_engine(engine, epath, v.gen && v.meta.mode == PLAN_ENGINE);
 	}
+	json_decref(engine);
 	cli_print_diags(stderr, &v.diags);
 	view_fini(&v);
 	return rc;

@@ -121,5 +121,15 @@ log_has '"event":"ready"' '"sas":2' && ok "restart: the dump found db's 2 SAs" |
 r=$(tcp_probe "$net" $app $dbaddr 5432)
 [ "$r" = open ] && ok "restarted: PostgreSQL over AES-GCM ESP accepted again" || bad "restarted: $r"
 
+# sagate status shows the running engine's counters (sagated.json, 1 s)
+for i in $(seq 1 30); do
+	st=$(ip netns exec "$db" "$sagate" status -j 2>/dev/null)
+	[ "$(jq -r '.engine.accepted // 0' <<<"$st")" -ge 1 ] && break
+	sleep 0.1
+done
+jq -e '.engine.alive == true and .engine.accepted >= 1' <<<"$st" >/dev/null &&
+	ok "sagate status: the running sagated and its accepts" ||
+	bad "sagate status engine: $(jq -c .engine <<<"$st")"
+
 daemon_stop TERM || bad "second SIGTERM: $?"
 summary
