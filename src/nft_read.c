@@ -11,8 +11,6 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
-#include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdlib.h>
@@ -69,26 +67,6 @@ static int counter_cb(struct nftnl_expr *e, void *data)
 		c->seen = true;
 	}
 	return 0;
-}
-
-static int table_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct reader *r = data;
-	struct nftnl_table *t = nftnl_table_alloc();
-	uint32_t len = 0;
-	const void *ud;
-	const char *c;
-
-	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
-		nftnl_table_free(t);
-		return MNL_CB_ERROR;
-	}
-	r->live->present = true;
-	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
-	if ((c = nft_talk_comment(ud, len)) && !(r->live->comment = strdup(c)))
-		r->oom = true;
-	nftnl_table_free(t);
-	return MNL_CB_OK;
 }
 
 static int set_cb(const struct nlmsghdr *nlh, void *data)
@@ -176,55 +154,25 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static struct nlmsghdr *request(struct reader *r, char *buf, uint16_t type,
-				uint16_t flags)
-{
-	return nft_talk_request(&r->t, buf, type, NFPROTO_INET, flags);
-}
-
 static int read_table(struct reader *r)
 {
-	char buf[NFT_TALK_REQ_BUF] = { 0 };	/* attribute padding goes out too */
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	struct nft_talk_table tb;
+	int rc = nft_talk_get_table(&r->t, NFPROTO_INET, PLAN_TABLE, &tb);
 
-	if (!t)
-		return -1;
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PLAN_TABLE);
-	nlh = request(r, buf, NFT_MSG_GETTABLE, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	rc = nft_talk_run(&r->t, nlh, table_cb, r);
-	if (rc < 0 && errno == ENOENT)
-		return 0;	/* no table: nothing else to read */
+	/* no table (present false): nothing else to read */
+	r->live->present = tb.present;
+	r->live->comment = tb.comment;
+	r->oom |= tb.oom;
 	return rc;
 }
 
 static int read_sets(struct reader *r)
 {
-	char buf[NFT_TALK_REQ_BUF] = { 0 };	/* attribute padding goes out too */
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	int rc = nft_talk_dump_sets(&r->t, NFPROTO_INET, PLAN_TABLE, set_cb, r);
 
-	if (!s)
-		return -1;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-	nlh = request(r, buf, NFT_MSG_GETSET, NLM_F_DUMP);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	rc = nft_talk_run(&r->t, nlh, set_cb, r);
 	for (size_t i = 0; rc == 0 && i < r->nset_names; i++) {
-		s = nftnl_set_alloc();
-		if (!s)
-			return -1;
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, r->set_names[i]);
-		nlh = request(r, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
-		rc = nft_talk_run(&r->t, nlh, elem_cb, r);
+		rc = nft_talk_dump_elems(&r->t, NFPROTO_INET, PLAN_TABLE, r->set_names[i],
+					 elem_cb, r);
 		r->live->sets++;
 	}
 	return rc;
@@ -254,22 +202,15 @@ static int bound_cb(const struct nlmsghdr *nlh, void *data)
 
 int nft_read_bound(uint8_t **keys, size_t *n, struct diag_list *d)
 {
-	char buf[NFT_TALK_REQ_BUF] = { 0 };
 	struct nft_live dummy;
 	struct reader r = { .live = &dummy };
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
 	int rc = -1;
 
 	*keys = NULL;
 	*n = 0;
-	if (!s || nft_talk_open(&r.t) < 0)
+	if (nft_talk_open(&r.t) < 0)
 		goto out;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, PLAN_BOUND_SET);
-	nlh = request(&r, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	rc = nft_talk_run(&r.t, nlh, bound_cb, &r);
+	rc = nft_talk_dump_elems(&r.t, NFPROTO_INET, PLAN_TABLE, PLAN_BOUND_SET, bound_cb, &r);
 	if (rc < 0 && errno == ENOENT)
 		rc = 0;		/* no table or no set yet: nothing to keep */
 out:
@@ -283,24 +224,13 @@ out:
 	} else {
 		free(r.bound);
 	}
-	nftnl_set_free(s);
 	nft_talk_close(&r.t);
 	return rc;
 }
 
 static int read_rules(struct reader *r)
 {
-	char buf[NFT_TALK_REQ_BUF] = { 0 };	/* attribute padding goes out too */
-	struct nftnl_rule *ru = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!ru)
-		return -1;
-	nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, PLAN_TABLE);
-	nlh = request(r, buf, NFT_MSG_GETRULE, NLM_F_DUMP);
-	nftnl_rule_nlmsg_build_payload(nlh, ru);
-	nftnl_rule_free(ru);
-	return nft_talk_run(&r->t, nlh, rule_cb, r);
+	return nft_talk_dump_rules(&r->t, NFPROTO_INET, PLAN_TABLE, NULL, rule_cb, r);
 }
 
 int nft_read_live(struct nft_live *out, struct diag_list *d)

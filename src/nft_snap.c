@@ -11,8 +11,6 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
-#include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
@@ -65,36 +63,6 @@ static void push(struct snap_rd *r, char ***arr, size_t *n, const char *s)
 		return;
 	}
 	(*arr)[(*n)++] = c;
-}
-
-static int talk(struct snap_rd *r, struct nlmsghdr *nlh, mnl_cb_t cb)
-{
-	return nft_talk_run(&r->t, nlh, cb, r);
-}
-
-static struct nlmsghdr *hdr(struct snap_rd *r, char *buf, uint16_t type, uint16_t family,
-			    uint16_t flags)
-{
-	return nft_talk_request(&r->t, buf, type, family, flags);
-}
-
-static int table_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct snap_rd *r = data;
-	struct nftnl_table *t = nftnl_table_alloc();
-	uint32_t len = 0;
-	const void *ud;
-
-	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
-		nftnl_table_free(t);
-		return MNL_CB_ERROR;
-	}
-	r->s->present = true;
-	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
-	if (!(r->s->comment = strdup(comment_of(ud, len))))
-		r->oom = true;
-	nftnl_table_free(t);
-	return MNL_CB_OK;
 }
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -294,36 +262,22 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 
 static int read_table(struct snap_rd *r)
 {
-	char buf[NFT_TALK_REQ_BUF] = { 0 };
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	struct nft_talk_table tb;
+	int rc = nft_talk_get_table(&r->t, NFPROTO_INET, PLAN_TABLE, &tb);
 
-	if (!t)
-		return -1;
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PLAN_TABLE);
-	nlh = hdr(r, buf, NFT_MSG_GETTABLE, NFPROTO_INET, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	rc = talk(r, nlh, table_cb);
-	return rc < 0 && errno == ENOENT ? 0 : rc;
+	r->s->present = tb.present;
+	r->s->comment = tb.comment;
+	r->oom |= tb.oom;
+	/* a table without a comment has comment "" in the snapshot */
+	if (tb.present && !tb.comment && !tb.oom && !(r->s->comment = strdup("")))
+		r->oom = true;
+	return rc;
 }
 
 static int read_rules(struct snap_rd *r, struct snap_chain *c, uint16_t family)
 {
-	char buf[NFT_TALK_REQ_BUF] = { 0 };
-	struct nftnl_rule *ru = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!ru)
-		return -1;
-	nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, c->table);
-	nftnl_rule_set_str(ru, NFTNL_RULE_CHAIN, c->name);
-	nlh = hdr(r, buf, NFT_MSG_GETRULE, family, NLM_F_DUMP);
-	nftnl_rule_nlmsg_build_payload(nlh, ru);
-	nftnl_rule_free(ru);
 	r->chain = c;
-	return talk(r, nlh, rule_cb);
+	return nft_talk_dump_rules(&r->t, family, c->table, c->name, rule_cb, r);
 }
 
 static uint16_t family_num(const char *f)
@@ -364,8 +318,9 @@ static void keep_or_free(struct snap_rd *r, struct snap_chain **arr, size_t *n, 
 static int read_chains(struct snap_rd *r)
 {
 	char buf[NFT_TALK_REQ_BUF] = { 0 };
-	struct nlmsghdr *nlh = hdr(r, buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP);
-	int rc = talk(r, nlh, chain_cb);
+	struct nlmsghdr *nlh = nft_talk_request(&r->t, buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC,
+						NLM_F_DUMP);
+	int rc = nft_talk_run(&r->t, nlh, chain_cb, r);
 	size_t capo = 0, capf = 0;
 
 	for (size_t i = 0; i < r->nall; i++) {
@@ -389,28 +344,12 @@ static int read_chains(struct snap_rd *r)
 
 static int read_sets(struct snap_rd *r)
 {
-	char buf[NFT_TALK_REQ_BUF] = { 0 };
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	int rc = nft_talk_dump_sets(&r->t, NFPROTO_INET, PLAN_TABLE, set_cb, r);
 
-	if (!s)
-		return -1;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-	nlh = hdr(r, buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	rc = talk(r, nlh, set_cb);
 	for (size_t i = 0; rc == 0 && i < r->s->nsets; i++) {
-		if (!(s = nftnl_set_alloc()))
-			return -1;
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, r->s->sets[i].name);
-		nlh = hdr(r, buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP);
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
 		r->set = &r->s->sets[i];
-		rc = talk(r, nlh, elem_cb);
+		rc = nft_talk_dump_elems(&r->t, NFPROTO_INET, PLAN_TABLE, r->s->sets[i].name,
+					 elem_cb, r);
 	}
 	return rc;
 }

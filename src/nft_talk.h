@@ -33,6 +33,31 @@ struct nlmsghdr *nft_talk_request(struct nft_talk *t, char *buf, uint16_t type,
  *  the dump or an error.  0, or -1 with errno (ENOENT: no such object). */
 int nft_talk_run(struct nft_talk *t, const struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 
+/** What nft_talk_get_table found. */
+struct nft_talk_table {
+	bool present;
+	char *comment;		/**< a copy, NULL if none; the caller frees it */
+	bool oom;		/**< the comment could not be copied */
+};
+
+/** Get table family/name into *out (zeroed first).  0 also when there is
+ *  no such table (present false); -1 with errno. */
+int nft_talk_get_table(struct nft_talk *t, uint16_t family, const char *table,
+		       struct nft_talk_table *out);
+
+/** Dump the sets of a table into cb(data).  0, or -1 with errno. */
+int nft_talk_dump_sets(struct nft_talk *t, uint16_t family, const char *table,
+		       mnl_cb_t cb, void *data);
+
+/** Dump the elements of one set into cb(data); cb may use nft_talk_elems. */
+int nft_talk_dump_elems(struct nft_talk *t, uint16_t family, const char *table,
+			const char *set, mnl_cb_t cb, void *data);
+
+/** Dump the rules of a table (of its chain chain; NULL: of every chain)
+ *  into cb(data).  0, or -1 with errno. */
+int nft_talk_dump_rules(struct nft_talk *t, uint16_t family, const char *table,
+			const char *chain, mnl_cb_t cb, void *data);
+
 /** Called for each element of a set element dump; any result but
  *  MNL_CB_OK ends the message's walk and is nft_talk_elems' result. */
 typedef int (*nft_talk_elem_cb)(struct nftnl_set_elem *e, void *data);
