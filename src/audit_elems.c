@@ -14,25 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t field_len(enum plan_field f)
-{
-	switch (f) {
-	case PF_SADDR4:
-	case PF_DADDR4: return 4;
-	case PF_SADDR6:
-	case PF_DADDR6: return 16;
-	case PF_L4PROTO: return 1;
-	case PF_DPORT: return 2;
-	}
-	return 0;
-}
-
 static uint32_t encode(const struct plan_set *s, const u128 *v, uint8_t *out)
 {
 	size_t pos = 0;
 
 	for (size_t i = 0; i < s->nfields; i++) {
-		size_t len = field_len(s->fields[i]), sp = (len + 3) & ~(size_t)3;
+		size_t len = plan_field_len(s->fields[i]), sp = (len + 3) & ~(size_t)3;
 
 		if (pos + sp > SNAP_KEY_MAX)
 			return 0;
@@ -49,7 +36,7 @@ static void decode(const struct plan_set *s, const uint8_t *in, u128 *v)
 	size_t pos = 0;
 
 	for (size_t i = 0; i < s->nfields; i++) {
-		size_t len = field_len(s->fields[i]);
+		size_t len = plan_field_len(s->fields[i]);
 
 		v[i] = 0;
 		for (size_t j = 0; j < len; j++)

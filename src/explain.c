@@ -82,17 +82,6 @@ static void add_check(json_t *a, const char *fmt, ...)
 	json_array_append_new(a, json_string(buf));
 }
 
-static void alg_list(char *buf, size_t len, uint32_t mask)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (unsigned b = 0; b < ALG_COUNT_BITS && used < len; b++)
-		if (mask & (1u << b))
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-						 model_alg_name(1u << b));
-}
-
 json_t *explain_rule_checks(const struct rule *r)
 {
 	const struct ipsec_req *q = &r->ipsec;
@@ -109,7 +98,7 @@ json_t *explain_rule_checks(const struct rule *r)
 	add_check(a, q->encryption == ENC_REQUIRED ?
 		  "encryption: the SA encrypts (not AH, ESP-null or AES-GMAC)" :
 		  "encryption: integrity-only SAs (AH, ESP-null) are accepted");
-	alg_list(algs, sizeof(algs), q->algorithms);
+	model_alg_list(algs, sizeof(algs), q->algorithms);
 	add_check(a, "algorithms: every transform of the SA is one of %s", algs);
 	if (q->has_reqid)
 		add_check(a, "reqid: the SA has reqid %u", q->reqid);

@@ -3,6 +3,7 @@
 #include "model.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,19 @@ uint32_t model_alg_from_name(const char *name)
 		if (strcmp(name, alg_names[i]) == 0)
 			return 1u << i;
 	return 0;
+}
+
+void model_alg_list(char *buf, size_t len, uint32_t mask)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	/* snprintf returns what it would have written, so used may pass len
+	 * once the buffer is full; the loop stops there. */
+	for (unsigned b = 0; b < ALG_COUNT_BITS && used < len; b++)
+		if (mask & (1u << b))
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+						 model_alg_name(1u << b));
 }
 
 struct policy *policy_alloc(void)

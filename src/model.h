@@ -81,6 +81,9 @@ enum ipsec_alg {
 const char *model_alg_name(uint32_t bit);
 /** Bit of a name, or 0 when unknown. */
 uint32_t model_alg_from_name(const char *name);
+/** The names of the bits of mask in bit order, e.g. "aes128gcm16, sha256".
+ *  Writes at most len bytes (len > 0); a long list is cut short. */
+void model_alg_list(char *buf, size_t len, uint32_t mask);
 
 /** A list of address intervals, sorted and merged, both families mixed
  *  (all IPv4 intervals first). */

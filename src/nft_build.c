@@ -199,23 +199,10 @@ out:
 
 /* --- sets and elements -------------------------------------------------- */
 
-static size_t field_len(enum plan_field f)
-{
-	switch (f) {
-	case PF_SADDR4:
-	case PF_DADDR4: return 4;
-	case PF_SADDR6:
-	case PF_DADDR6: return 16;
-	case PF_L4PROTO: return 1;
-	case PF_DPORT: return 2;
-	}
-	return 0;
-}
-
 /* Concatenated keys are laid out in 32-bit register slots. */
 size_t nftb_field_space(enum plan_field f)
 {
-	return (field_len(f) + 3) & ~(size_t)3;
+	return (plan_field_len(f) + 3) & ~(size_t)3;
 }
 
 static uint32_t field_dtype(enum plan_field f)
@@ -233,7 +220,7 @@ static uint32_t field_dtype(enum plan_field f)
 
 static u128 field_max(enum plan_field f)
 {
-	size_t bits = field_len(f) * 8;
+	size_t bits = plan_field_len(f) * 8;
 
 	return bits >= 128 ? ~(u128)0 : ((u128)1 << bits) - 1;
 }
@@ -246,7 +233,7 @@ static size_t encode_key(const struct plan_set *s, const u128 *v, uint8_t *out)
 	size_t pos = 0;
 
 	for (size_t i = 0; i < s->nfields; i++) {
-		size_t len = field_len(s->fields[i]), sp = nftb_field_space(s->fields[i]);
+		size_t len = plan_field_len(s->fields[i]), sp = nftb_field_space(s->fields[i]);
 
 		memset(out + pos, 0, sp);
 		for (size_t j = 0; j < len; j++)
@@ -314,7 +301,7 @@ static int put_set(struct nft_batch *b, size_t si)
 		goto nomem;
 	for (size_t i = 0; i < s->nfields; i++) {
 		type = (type << DT_BITS) | field_dtype(s->fields[i]);
-		lens[i] = (uint8_t)field_len(s->fields[i]);
+		lens[i] = (uint8_t)plan_field_len(s->fields[i]);
 	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_MAP |
 			  (s->interval ? NFT_SET_INTERVAL : 0) |

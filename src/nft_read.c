@@ -2,6 +2,7 @@
 
 #include "nft_read.h"
 #include "nft_build.h"
+#include "nft_talk.h"
 #include "plan.h"
 #include "util.h"
 
@@ -10,21 +11,14 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
-#include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define REQ_BUF 4096		/* one request: a header and a few names */
-#define RECV_BUF (64u << 10)	/* a dump reply: the kernel fills pages of up to 16 KiB */
 
 /* One dump or get: its socket, and where the replies go. */
 struct reader {
-	struct mnl_socket *nl;
-	uint32_t portid, seq;
+	struct nft_talk t;
 	struct nft_live *live;
 	uint8_t *bound;		/* nft_read_bound: keys read so far */
 	size_t nbound, capbound;
@@ -33,28 +27,6 @@ struct reader {
 	size_t nset_names, capset;
 	bool oom;
 };
-
-static int udata_comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	const char **out = data;
-	uint8_t len = nftnl_udata_len(attr);
-	const char *v = nftnl_udata_get(attr);
-
-	/* every comment type is 0 in its own namespace (table, rule, element);
-	 * distrust the kernel's copy: it must be a terminated string */
-	if (nftnl_udata_type(attr) == 0 && len > 0 && v[len - 1] == '\0')
-		*out = v;
-	return 0;
-}
-
-static const char *comment_of(const void *udata, uint32_t len)
-{
-	const char *c = NULL;
-
-	if (udata && len)
-		nftnl_udata_parse(udata, len, udata_comment_cb, &c);
-	return c;
-}
 
 /* The sums for comment, made when new.  A 100,000-rule policy has as
  * many distinct comments: found through the index, not by searching. */
@@ -97,49 +69,6 @@ static int counter_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-/* Send one request and feed every reply to cb. */
-static int talk(struct reader *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	uint32_t seq = nlh->nlmsg_seq;
-	char *buf = malloc(RECV_BUF);
-	ssize_t n = 0;
-	int ret = MNL_CB_OK, err;
-
-	if (!buf || mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0) {
-		free(buf);
-		return -1;
-	}
-	while ((n = mnl_socket_recvfrom(r->nl, buf, RECV_BUF)) > 0) {
-		ret = mnl_cb_run(buf, (size_t)n, seq, r->portid, cb, data);
-		if (ret <= MNL_CB_STOP)
-			break;
-	}
-	err = errno;
-	free(buf);
-	errno = err;
-	return n < 0 || ret < 0 ? -1 : 0;
-}
-
-static int table_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct reader *r = data;
-	struct nftnl_table *t = nftnl_table_alloc();
-	uint32_t len = 0;
-	const void *ud;
-	const char *c;
-
-	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
-		nftnl_table_free(t);
-		return MNL_CB_ERROR;
-	}
-	r->live->present = true;
-	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
-	if ((c = comment_of(ud, len)) && !(r->live->comment = strdup(c)))
-		r->oom = true;
-	nftnl_table_free(t);
-	return MNL_CB_OK;
-}
-
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct reader *r = data;
@@ -164,45 +93,36 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int elem_cb(const struct nlmsghdr *nlh, void *data)
+/* One element of a map: counted, and its counter summed by comment. */
+static int elem_one(struct nftnl_set_elem *e, void *data)
 {
 	struct reader *r = data;
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *e;
+	uint32_t len = 0;
+	const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+	const char *c = nft_talk_comment(ud, len);
+	struct ctr ctr = { 0 };
+	struct nft_count *nc;
 
-	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
-		nftnl_set_free(s);
-		return MNL_CB_ERROR;
+	/* the end of a single-field interval is half of one element */
+	if (nft_talk_elem_is_interval_end(e))
+		return MNL_CB_OK;
+	r->live->elements++;
+	if (!c)
+		return MNL_CB_OK;
+	nftnl_set_elem_expr_foreach(e, counter_cb, &ctr);
+	nc = count_for(r, &r->live->elems, &r->live->nelems, &r->live->capelems,
+		       &r->live->elem_ix, c);
+	if (nc) {
+		nc->packets += ctr.packets;
+		nc->bytes += ctr.bytes;
+		nc->objects++;
 	}
-	it = nftnl_set_elems_iter_create(s);
-	while (it && (e = nftnl_set_elems_iter_next(it))) {
-		uint32_t len = 0;
-		const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
-		const char *c = comment_of(ud, len);
-		struct ctr ctr = { 0 };
-		struct nft_count *nc;
-
-		/* the end of a single-field interval is half of one element */
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END))
-			continue;
-		r->live->elements++;
-		if (!c)
-			continue;
-		nftnl_set_elem_expr_foreach(e, counter_cb, &ctr);
-		nc = count_for(r, &r->live->elems, &r->live->nelems, &r->live->capelems,
-			       &r->live->elem_ix, c);
-		if (nc) {
-			nc->packets += ctr.packets;
-			nc->bytes += ctr.bytes;
-			nc->objects++;
-		}
-	}
-	if (it)
-		nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(s);
 	return MNL_CB_OK;
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nft_talk_elems(nlh, elem_one, data);
 }
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
@@ -220,7 +140,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	ud = nftnl_rule_get_data(ru, NFTNL_RULE_USERDATA, &len);
 	nftnl_expr_foreach(ru, counter_cb, &ctr);
-	if ((c = comment_of(ud, len)) && ctr.seen) {
+	if ((c = nft_talk_comment(ud, len)) && ctr.seen) {
 		struct nft_count *nc = count_for(r, &r->live->rules, &r->live->nrules,
 						 &r->live->caprules, &r->live->rule_ix, c);
 
@@ -234,111 +154,63 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static struct nlmsghdr *request(struct reader *r, char *buf, uint16_t type,
-				uint16_t flags)
-{
-	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags | NLM_F_ACK, ++r->seq);
-}
-
 static int read_table(struct reader *r)
 {
-	char buf[REQ_BUF] = { 0 };	/* attribute padding goes out too */
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	struct nft_talk_table tb;
+	int rc = nft_talk_get_table(&r->t, NFPROTO_INET, PLAN_TABLE, &tb);
 
-	if (!t)
-		return -1;
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PLAN_TABLE);
-	nlh = request(r, buf, NFT_MSG_GETTABLE, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	rc = talk(r, nlh, table_cb, r);
-	if (rc < 0 && errno == ENOENT)
-		return 0;	/* no table: nothing else to read */
+	/* no table (present false): nothing else to read */
+	r->live->present = tb.present;
+	r->live->comment = tb.comment;
+	r->oom |= tb.oom;
 	return rc;
 }
 
 static int read_sets(struct reader *r)
 {
-	char buf[REQ_BUF] = { 0 };	/* attribute padding goes out too */
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	int rc = nft_talk_dump_sets(&r->t, NFPROTO_INET, PLAN_TABLE, set_cb, r);
 
-	if (!s)
-		return -1;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-	nlh = request(r, buf, NFT_MSG_GETSET, NLM_F_DUMP);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	rc = talk(r, nlh, set_cb, r);
 	for (size_t i = 0; rc == 0 && i < r->nset_names; i++) {
-		s = nftnl_set_alloc();
-		if (!s)
-			return -1;
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, r->set_names[i]);
-		nlh = request(r, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
-		rc = talk(r, nlh, elem_cb, r);
+		rc = nft_talk_dump_elems(&r->t, NFPROTO_INET, PLAN_TABLE, r->set_names[i],
+					 elem_cb, r);
 		r->live->sets++;
 	}
 	return rc;
 }
 
-static int bound_cb(const struct nlmsghdr *nlh, void *data)
+/* One (ct mark . reqid) pair of the bindings set, kept as its raw key. */
+static int bound_one(struct nftnl_set_elem *e, void *data)
 {
 	struct reader *r = data;
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *e;
+	uint32_t len = 0;
+	const void *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
 
-	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
-		nftnl_set_free(s);
+	if (!k || len != NFT_BOUND_KEY_LEN)
+		return MNL_CB_OK;
+	if (grow_array(&r->bound, &r->capbound, (r->nbound + 1) * NFT_BOUND_KEY_LEN, 1)) {
+		r->oom = true;
 		return MNL_CB_ERROR;
 	}
-	it = nftnl_set_elems_iter_create(s);
-	while (it && (e = nftnl_set_elems_iter_next(it))) {
-		uint32_t len = 0;
-		const void *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	memcpy(r->bound + r->nbound++ * NFT_BOUND_KEY_LEN, k, NFT_BOUND_KEY_LEN);
+	return MNL_CB_OK;
+}
 
-		if (!k || len != NFT_BOUND_KEY_LEN)
-			continue;
-		if (grow_array(&r->bound, &r->capbound, (r->nbound + 1) * NFT_BOUND_KEY_LEN, 1)) {
-			r->oom = true;
-			break;
-		}
-		memcpy(r->bound + r->nbound++ * NFT_BOUND_KEY_LEN, k, NFT_BOUND_KEY_LEN);
-	}
-	if (it)
-		nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(s);
-	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+static int bound_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nft_talk_elems(nlh, bound_one, data);
 }
 
 int nft_read_bound(uint8_t **keys, size_t *n, struct diag_list *d)
 {
-	char buf[REQ_BUF] = { 0 };
 	struct nft_live dummy;
 	struct reader r = { .live = &dummy };
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
 	int rc = -1;
 
 	*keys = NULL;
 	*n = 0;
-	r.nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!s || !r.nl || mnl_socket_bind(r.nl, 0, MNL_SOCKET_AUTOPID) < 0)
+	if (nft_talk_open(&r.t) < 0)
 		goto out;
-	r.portid = mnl_socket_get_portid(r.nl);
-	r.seq = (uint32_t)time(NULL);
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, PLAN_BOUND_SET);
-	nlh = request(&r, buf, NFT_MSG_GETSETELEM, NLM_F_DUMP);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	rc = talk(&r, nlh, bound_cb, &r);
+	rc = nft_talk_dump_elems(&r.t, NFPROTO_INET, PLAN_TABLE, PLAN_BOUND_SET, bound_cb, &r);
 	if (rc < 0 && errno == ENOENT)
 		rc = 0;		/* no table or no set yet: nothing to keep */
 out:
@@ -352,25 +224,13 @@ out:
 	} else {
 		free(r.bound);
 	}
-	nftnl_set_free(s);
-	if (r.nl)
-		mnl_socket_close(r.nl);
+	nft_talk_close(&r.t);
 	return rc;
 }
 
 static int read_rules(struct reader *r)
 {
-	char buf[REQ_BUF] = { 0 };	/* attribute padding goes out too */
-	struct nftnl_rule *ru = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!ru)
-		return -1;
-	nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, PLAN_TABLE);
-	nlh = request(r, buf, NFT_MSG_GETRULE, NLM_F_DUMP);
-	nftnl_rule_nlmsg_build_payload(nlh, ru);
-	nftnl_rule_free(ru);
-	return talk(r, nlh, rule_cb, r);
+	return nft_talk_dump_rules(&r->t, NFPROTO_INET, PLAN_TABLE, NULL, rule_cb, r);
 }
 
 int nft_read_live(struct nft_live *out, struct diag_list *d)
@@ -379,14 +239,11 @@ int nft_read_live(struct nft_live *out, struct diag_list *d)
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	r.nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!r.nl || mnl_socket_bind(r.nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (nft_talk_open(&r.t) < 0) {
 		diag_add(d, DIAG_ERROR, "", "", NULL, "cannot open a netfilter netlink socket: %s",
 			 strerror(errno));
 		goto out;
 	}
-	r.portid = mnl_socket_get_portid(r.nl);
-	r.seq = (uint32_t)time(NULL);
 	rc = read_table(&r);
 	if (rc == 0 && out->present)
 		rc = read_sets(&r);
@@ -404,8 +261,7 @@ out:
 	for (size_t i = 0; i < r.nset_names; i++)
 		free(r.set_names[i]);
 	free(r.set_names);
-	if (r.nl)
-		mnl_socket_close(r.nl);
+	nft_talk_close(&r.t);
 	return rc;
 }
 

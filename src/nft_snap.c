@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "nft_snap.h"
+#include "nft_talk.h"
 #include "plan.h"
 #include "util.h"
 
@@ -10,21 +11,15 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
-#include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define RECV_BUF (64u << 10)
 
 /* One netlink conversation and where its replies go. */
 struct snap_rd {
-	struct mnl_socket *nl;
-	uint32_t portid, seq;
+	struct nft_talk t;
 	struct nft_snap *s;
 	struct snap_chain *chain;	/* rule dump: the chain being filled */
 	struct snap_set *set;		/* element dump: the set being filled */
@@ -49,23 +44,11 @@ static const char *family_name(uint32_t f)
 	}
 }
 
-static int comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	const char **out = data;
-	uint8_t len = nftnl_udata_len(attr);
-	const char *v = nftnl_udata_get(attr);
-
-	if (nftnl_udata_type(attr) == 0 && len > 0 && v[len - 1] == '\0')
-		*out = v;
-	return 0;
-}
-
+/* The snapshot shows a missing comment as "". */
 static const char *comment_of(const void *ud, uint32_t len)
 {
-	const char *c = NULL;
+	const char *c = nft_talk_comment(ud, len);
 
-	if (ud && len)
-		nftnl_udata_parse(ud, len, comment_cb, &c);
 	return c ? c : "";
 }
 
@@ -80,53 +63,6 @@ static void push(struct snap_rd *r, char ***arr, size_t *n, const char *s)
 		return;
 	}
 	(*arr)[(*n)++] = c;
-}
-
-static int talk(struct snap_rd *r, struct nlmsghdr *nlh, mnl_cb_t cb)
-{
-	uint32_t seq = nlh->nlmsg_seq;
-	char *buf = malloc(RECV_BUF);
-	ssize_t n = 0;
-	int ret = MNL_CB_OK, err;
-
-	if (!buf || mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0) {
-		free(buf);
-		return -1;
-	}
-	while ((n = mnl_socket_recvfrom(r->nl, buf, RECV_BUF)) > 0) {
-		ret = mnl_cb_run(buf, (size_t)n, seq, r->portid, cb, r);
-		if (ret <= MNL_CB_STOP)
-			break;
-	}
-	err = errno;
-	free(buf);
-	errno = err;
-	return n < 0 || ret < 0 ? -1 : 0;
-}
-
-static struct nlmsghdr *hdr(struct snap_rd *r, char *buf, uint16_t type, uint16_t family,
-			    uint16_t flags)
-{
-	return nftnl_nlmsg_build_hdr(buf, type, family, flags | NLM_F_ACK, ++r->seq);
-}
-
-static int table_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct snap_rd *r = data;
-	struct nftnl_table *t = nftnl_table_alloc();
-	uint32_t len = 0;
-	const void *ud;
-
-	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
-		nftnl_table_free(t);
-		return MNL_CB_ERROR;
-	}
-	r->s->present = true;
-	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
-	if (!(r->s->comment = strdup(comment_of(ud, len))))
-		r->oom = true;
-	nftnl_table_free(t);
-	return MNL_CB_OK;
 }
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -305,65 +241,43 @@ static void elem_push(struct snap_rd *r, struct snap_set *set, struct nftnl_set_
 	set->comments[set->nelems++] = c;
 }
 
+static int elem_one(struct nftnl_set_elem *e, void *data)
+{
+	struct snap_rd *r = data;
+	uint32_t len = 0;
+	const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+
+	if (!nft_talk_elem_is_interval_end(e))	/* the end of an rbtree interval is no element */
+		elem_push(r, r->set, e, comment_of(ud, len));
+	return MNL_CB_OK;	/* out of memory: elem_cb fails the message once it is walked */
+}
+
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct snap_rd *r = data;
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *e;
+	int ret = nft_talk_elems(nlh, elem_one, r);
 
-	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
-		nftnl_set_free(s);
-		return MNL_CB_ERROR;
-	}
-	it = nftnl_set_elems_iter_create(s);
-	while (it && (e = nftnl_set_elems_iter_next(it))) {
-		uint32_t len = 0;
-		const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
-
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-		    (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END))
-			continue;	/* the end of an rbtree interval, not an element of its own */
-		elem_push(r, r->set, e, comment_of(ud, len));
-	}
-	if (it)
-		nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(s);
-	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+	return ret == MNL_CB_OK && r->oom ? MNL_CB_ERROR : ret;
 }
 
 static int read_table(struct snap_rd *r)
 {
-	char buf[4096] = { 0 };
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	struct nft_talk_table tb;
+	int rc = nft_talk_get_table(&r->t, NFPROTO_INET, PLAN_TABLE, &tb);
 
-	if (!t)
-		return -1;
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PLAN_TABLE);
-	nlh = hdr(r, buf, NFT_MSG_GETTABLE, NFPROTO_INET, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	rc = talk(r, nlh, table_cb);
-	return rc < 0 && errno == ENOENT ? 0 : rc;
+	r->s->present = tb.present;
+	r->s->comment = tb.comment;
+	r->oom |= tb.oom;
+	/* a table without a comment has comment "" in the snapshot */
+	if (tb.present && !tb.comment && !tb.oom && !(r->s->comment = strdup("")))
+		r->oom = true;
+	return rc;
 }
 
 static int read_rules(struct snap_rd *r, struct snap_chain *c, uint16_t family)
 {
-	char buf[4096] = { 0 };
-	struct nftnl_rule *ru = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!ru)
-		return -1;
-	nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, c->table);
-	nftnl_rule_set_str(ru, NFTNL_RULE_CHAIN, c->name);
-	nlh = hdr(r, buf, NFT_MSG_GETRULE, family, NLM_F_DUMP);
-	nftnl_rule_nlmsg_build_payload(nlh, ru);
-	nftnl_rule_free(ru);
 	r->chain = c;
-	return talk(r, nlh, rule_cb);
+	return nft_talk_dump_rules(&r->t, family, c->table, c->name, rule_cb, r);
 }
 
 static uint16_t family_num(const char *f)
@@ -403,9 +317,10 @@ static void keep_or_free(struct snap_rd *r, struct snap_chain **arr, size_t *n, 
 /* Every chain of every table; ours and the foreign base chains kept. */
 static int read_chains(struct snap_rd *r)
 {
-	char buf[4096] = { 0 };
-	struct nlmsghdr *nlh = hdr(r, buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP);
-	int rc = talk(r, nlh, chain_cb);
+	char buf[NFT_TALK_REQ_BUF] = { 0 };
+	struct nlmsghdr *nlh = nft_talk_request(&r->t, buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC,
+						NLM_F_DUMP);
+	int rc = nft_talk_run(&r->t, nlh, chain_cb, r);
 	size_t capo = 0, capf = 0;
 
 	for (size_t i = 0; i < r->nall; i++) {
@@ -429,28 +344,12 @@ static int read_chains(struct snap_rd *r)
 
 static int read_sets(struct snap_rd *r)
 {
-	char buf[4096] = { 0 };
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
-	int rc;
+	int rc = nft_talk_dump_sets(&r->t, NFPROTO_INET, PLAN_TABLE, set_cb, r);
 
-	if (!s)
-		return -1;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-	nlh = hdr(r, buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	rc = talk(r, nlh, set_cb);
 	for (size_t i = 0; rc == 0 && i < r->s->nsets; i++) {
-		if (!(s = nftnl_set_alloc()))
-			return -1;
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, PLAN_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, r->s->sets[i].name);
-		nlh = hdr(r, buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP);
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
 		r->set = &r->s->sets[i];
-		rc = talk(r, nlh, elem_cb);
+		rc = nft_talk_dump_elems(&r->t, NFPROTO_INET, PLAN_TABLE, r->s->sets[i].name,
+					 elem_cb, r);
 	}
 	return rc;
 }
@@ -461,14 +360,11 @@ int nft_snap_read(struct nft_snap *s, struct diag_list *d)
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	r.nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!r.nl || mnl_socket_bind(r.nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (nft_talk_open(&r.t) < 0) {
 		diag_add(d, DIAG_ERROR, "nftables", "", NULL,
 			 "cannot open a netfilter netlink socket: %s", strerror(errno));
 		goto out;
 	}
-	r.portid = mnl_socket_get_portid(r.nl);
-	r.seq = (uint32_t)time(NULL);
 	rc = read_table(&r);
 	if (rc == 0)
 		rc = read_chains(&r);
@@ -482,8 +378,7 @@ int nft_snap_read(struct nft_snap *s, struct diag_list *d)
 		rc = -1;
 	}
 out:
-	if (r.nl)
-		mnl_socket_close(r.nl);
+	nft_talk_close(&r.t);
 	return rc;
 }
 

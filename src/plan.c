@@ -6,6 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Kept here, next to the enum, so the netlink writer (nft_build.c) and
+ * the audit's element comparison (audit_elems.c) lay keys out alike. */
+size_t plan_field_len(enum plan_field f)
+{
+	switch (f) {
+	case PF_SADDR4:
+	case PF_DADDR4: return 4;
+	case PF_SADDR6:
+	case PF_DADDR6: return 16;
+	case PF_L4PROTO: return 1;
+	case PF_DPORT: return 2;
+	}
+	return 0;
+}
+
 struct plan *plan_alloc(enum plan_mode mode)
 {
 	struct plan *p = calloc(1, sizeof(*p));

@@ -26,6 +26,10 @@ enum plan_field {
 	PF_SADDR4, PF_DADDR4, PF_SADDR6, PF_DADDR6, PF_L4PROTO, PF_DPORT,
 };
 
+/** Bytes a field takes in a packet (and in an nf_tables key before
+ *  padding): 4 / 16 for addresses, 1 for the protocol, 2 for a port. */
+size_t plan_field_len(enum plan_field f);
+
 /** What a set element or a rule ends with. */
 enum plan_verdict_kind {
 	PV_NONE,	/**< rule continues */

@@ -104,17 +104,6 @@ long long sa_match_time_left(const struct xfrm_sa *sa, uint64_t now, bool soft)
 	return u < 0 || a < u ? a : u;
 }
 
-static void algs_allowed(char *buf, size_t len, uint32_t mask)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (unsigned b = 0; b < ALG_COUNT_BITS && used < len; b++)
-		if (mask & (1u << b))
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-						 model_alg_name(1u << b));
-}
-
 void sa_match_why(char *buf, size_t len, const struct rule *r,
 		  const struct xfrm_sa *sa, enum decide_reason why, uint64_t now)
 {
@@ -149,7 +138,7 @@ void sa_match_why(char *buf, size_t len, const struct rule *r,
 			 xfrm_proto_name(sa->proto), a, r->name);
 		break;
 	case DECIDE_DROP_ALGORITHM:
-		algs_allowed(b, sizeof(b), r->ipsec.algorithms);
+		model_alg_list(b, sizeof(b), r->ipsec.algorithms);
 		snprintf(buf, len, "algorithms %s: fails rule \"%s\", which allows only %s",
 			 a, r->name, b);
 		break;

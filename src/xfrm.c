@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "xfrm.h"
+#include "xfrm_int.h"
 #include "model.h"
 
 #include <arpa/inet.h>
@@ -17,10 +18,7 @@
 #define SAGATE_XFRMA_KNOWN SAGATE_XFRMA_SA_DIR
 #define SAGATE_IPSEC_PROTO_ANY 255
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
+int xfrm_fail(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -221,16 +219,16 @@ static int check_alg(const struct nlattr *a, const char *what, size_t hdr,
 	uint64_t keybytes;
 
 	if (len < hdr)
-		return fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
-			    what, len, hdr);
+		return xfrm_fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
+				 what, len, hdr);
 	memcpy(&head, p, sizeof(head));
 	if (!memchr(head.alg_name, '\0', sizeof(head.alg_name)))
-		return fail(why, whylen, "%s: algorithm name is not NUL-terminated", what);
+		return xfrm_fail(why, whylen, "%s: algorithm name is not NUL-terminated", what);
 	keybytes = ((uint64_t)head.alg_key_len + 7) / 8;
 	if (len - hdr != keybytes)
-		return fail(why, whylen,
-			    "%s: key length %u bits needs %llu key bytes, the attribute holds %zu",
-			    what, head.alg_key_len, (unsigned long long)keybytes, len - hdr);
+		return xfrm_fail(why, whylen,
+				 "%s: key length %u bits needs %llu key bytes, the attribute holds %zu",
+				 what, head.alg_key_len, (unsigned long long)keybytes, len - hdr);
 	return 0;
 }
 
@@ -254,25 +252,25 @@ static int check_custom(const struct nlattr *a, uint16_t type, char *why,
 		struct xfrm_user_sec_ctx u;
 
 		if (len < sizeof(u))
-			return fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
-				    name, len, sizeof(u));
+			return xfrm_fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
+					 name, len, sizeof(u));
 		memcpy(&u, p, sizeof(u));
 		if (u.len != sizeof(u) + (size_t)u.ctx_len || u.len > len)
-			return fail(why, whylen, "%s: context length %u disagrees with attribute size %zu",
-				    name, (unsigned)u.ctx_len, len);
+			return xfrm_fail(why, whylen, "%s: context length %u disagrees with attribute size %zu",
+					 name, (unsigned)u.ctx_len, len);
 		return 0;
 	}
 	case XFRMA_REPLAY_ESN_VAL: {
 		struct xfrm_replay_state_esn e;
 
 		if (len < sizeof(e))
-			return fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
-				    name, len, sizeof(e));
+			return xfrm_fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
+					 name, len, sizeof(e));
 		memcpy(&e, p, sizeof(e));
 		if (e.bmp_len > XFRMA_REPLAY_ESN_MAX / 32 ||
 		    len != sizeof(e) + (size_t)e.bmp_len * sizeof(uint32_t))
-			return fail(why, whylen, "%s: bitmap of %u words disagrees with attribute size %zu",
-				    name, e.bmp_len, len);
+			return xfrm_fail(why, whylen, "%s: bitmap of %u words disagrees with attribute size %zu",
+					 name, e.bmp_len, len);
 		return 0;
 	}
 	}
@@ -295,15 +293,15 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen,
 
 		if (!mnl_attr_ok(a, (int)(end - off))) {
 			if (end - off < sizeof(struct nlattr))
-				return fail(why, whylen, "%zu stray bytes after the last attribute",
-					    end - off);
+				return xfrm_fail(why, whylen, "%zu stray bytes after the last attribute",
+						 end - off);
 			if (a->nla_len < sizeof(struct nlattr))
-				return fail(why, whylen,
-					    "attribute %u at offset %zu: length %u is below the 4-byte attribute header",
-					    mnl_attr_get_type(a), off, a->nla_len);
-			return fail(why, whylen,
-				    "attribute %u at offset %zu: length %u runs beyond the %zu bytes left",
-				    mnl_attr_get_type(a), off, a->nla_len, end - off);
+				return xfrm_fail(why, whylen,
+						 "attribute %u at offset %zu: length %u is below the 4-byte attribute header",
+						 mnl_attr_get_type(a), off, a->nla_len);
+			return xfrm_fail(why, whylen,
+					 "attribute %u at offset %zu: length %u runs beyond the %zu bytes left",
+					 mnl_attr_get_type(a), off, a->nla_len, end - off);
 		}
 		type = mnl_attr_get_type(a);
 		if (type <= SAGATE_XFRMA_KNOWN && attr_rules[type].name) {
@@ -312,11 +310,11 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen,
 
 			if (r->rule == LEN_EXACT &&
 			    mnl_attr_validate2(a, MNL_TYPE_BINARY, r->n) < 0)
-				return fail(why, whylen, "%s: %zu bytes, expected %zu",
-					    r->name, len, r->n);
+				return xfrm_fail(why, whylen, "%s: %zu bytes, expected %zu",
+						 r->name, len, r->n);
 			if (r->rule == LEN_ARRAY && (len == 0 || len % r->n))
-				return fail(why, whylen, "%s: %zu bytes, not a whole number of %zu-byte records",
-					    r->name, len, r->n);
+				return xfrm_fail(why, whylen, "%s: %zu bytes, not a whole number of %zu-byte records",
+						 r->name, len, r->n);
 			if (r->rule == LEN_CUSTOM && check_custom(a, type, why, whylen) < 0)
 				return -1;
 			tb[type] = a;
@@ -329,7 +327,7 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen,
 /* ------------------------------------------------------------------ */
 /* Messages */
 
-static u128 addr_from(const xfrm_address_t *a, enum addr_family fam)
+u128 xfrm_addr_from(const xfrm_address_t *a, enum addr_family fam)
 {
 	const uint8_t *b = (const uint8_t *)a;
 	unsigned n = fam == AF4 ? 4 : 16;
@@ -340,7 +338,7 @@ static u128 addr_from(const xfrm_address_t *a, enum addr_family fam)
 	return v;
 }
 
-static int family_from(unsigned family, enum addr_family *out)
+int xfrm_family_from(unsigned family, enum addr_family *out)
 {
 	if (family == AF_INET)
 		*out = AF4;
@@ -351,22 +349,22 @@ static int family_from(unsigned family, enum addr_family *out)
 	return 0;
 }
 
-static int sel_from(const struct xfrm_selector *s, struct xfrm_sel *out,
-		    char *why, size_t whylen)
+int xfrm_sel_from(const struct xfrm_selector *s, const char *what,
+		  struct xfrm_sel *out, char *why, size_t whylen)
 {
 	memset(out, 0, sizeof(*out));
 	if (s->family == AF_UNSPEC)
 		return 0;
-	if (family_from(s->family, &out->fam) < 0)
-		return fail(why, whylen, "selector family %u is neither AF_INET nor AF_INET6",
-			    s->family);
+	if (xfrm_family_from(s->family, &out->fam) < 0)
+		return xfrm_fail(why, whylen, "%s family %u is neither AF_INET nor AF_INET6",
+				 what, s->family);
 	if (s->prefixlen_s > (out->fam == AF4 ? 32 : 128) ||
 	    s->prefixlen_d > (out->fam == AF4 ? 32 : 128))
-		return fail(why, whylen, "selector prefix length /%u or /%u is too long for its family",
-			    s->prefixlen_s, s->prefixlen_d);
+		return xfrm_fail(why, whylen, "%s prefix length /%u or /%u is too long for its family",
+				 what, s->prefixlen_s, s->prefixlen_d);
 	out->set = true;
-	out->saddr = addr_from(&s->saddr, out->fam);
-	out->daddr = addr_from(&s->daddr, out->fam);
+	out->saddr = xfrm_addr_from(&s->saddr, out->fam);
+	out->daddr = xfrm_addr_from(&s->daddr, out->fam);
 	out->plen_s = s->prefixlen_s;
 	out->plen_d = s->prefixlen_d;
 	out->proto = s->proto;
@@ -399,11 +397,11 @@ static void life_from(const struct xfrm_lifetime_cfg *cfg,
 static int sa_from_info(const struct xfrm_usersa_info *p, struct xfrm_sa *out,
 			char *why, size_t whylen)
 {
-	if (family_from(p->family, &out->fam) < 0)
-		return fail(why, whylen, "SA family %u is neither AF_INET nor AF_INET6",
-			    p->family);
-	out->saddr = addr_from(&p->saddr, out->fam);
-	out->daddr = addr_from(&p->id.daddr, out->fam);
+	if (xfrm_family_from(p->family, &out->fam) < 0)
+		return xfrm_fail(why, whylen, "SA family %u is neither AF_INET nor AF_INET6",
+				 p->family);
+	out->saddr = xfrm_addr_from(&p->saddr, out->fam);
+	out->daddr = xfrm_addr_from(&p->id.daddr, out->fam);
 	out->spi = ntohl(p->id.spi);
 	out->proto = p->id.proto;
 	out->kmode = p->mode;
@@ -412,7 +410,7 @@ static int sa_from_info(const struct xfrm_usersa_info *p, struct xfrm_sa *out,
 	out->reqid = p->reqid;
 	out->flags = p->flags;
 	life_from(&p->lft, &p->curlft, &out->life);
-	return sel_from(&p->sel, &out->sel, why, whylen);
+	return xfrm_sel_from(&p->sel, "selector", &out->sel, why, whylen);
 }
 
 /* The three algorithm structs share their head: name, key bits, then (not
@@ -460,9 +458,9 @@ static int algs_from(const struct nlattr **tb, struct xfrm_sa *out, char *why,
 {
 	if (tb[XFRMA_ALG_AEAD] && (tb[XFRMA_ALG_CRYPT] || tb[XFRMA_ALG_AUTH] ||
 				   tb[XFRMA_ALG_AUTH_TRUNC]))
-		return fail(why, whylen, "an AEAD together with a cipher or an integrity algorithm");
+		return xfrm_fail(why, whylen, "an AEAD together with a cipher or an integrity algorithm");
 	if (out->proto == XFRM_PROTO_AH && (tb[XFRMA_ALG_AEAD] || tb[XFRMA_ALG_CRYPT]))
-		return fail(why, whylen, "an AH SA with an encryption algorithm");
+		return xfrm_fail(why, whylen, "an AH SA with an encryption algorithm");
 	if (tb[XFRMA_ALG_AEAD])
 		alg_from(tb[XFRMA_ALG_AEAD], sizeof(struct xfrm_algo_aead), XFRM_ALG_AEAD,
 			 &out->aead);
@@ -481,10 +479,10 @@ static int algs_from(const struct nlattr **tb, struct xfrm_sa *out, char *why,
 				 &plain);
 			if (strcmp(plain.name, out->auth.name) != 0 ||
 			    plain.key_bits != out->auth.key_bits)
-				return fail(why, whylen,
-					    "XFRMA_ALG_AUTH (%s, %u bits) and XFRMA_ALG_AUTH_TRUNC (%s, %u bits) disagree",
-					    plain.name, plain.key_bits, out->auth.name,
-					    out->auth.key_bits);
+				return xfrm_fail(why, whylen,
+						 "XFRMA_ALG_AUTH (%s, %u bits) and XFRMA_ALG_AUTH_TRUNC (%s, %u bits) disagree",
+						 plain.name, plain.key_bits, out->auth.name,
+						 out->auth.key_bits);
 		}
 	} else if (tb[XFRMA_ALG_AUTH]) {
 		alg_from(tb[XFRMA_ALG_AUTH], sizeof(struct xfrm_algo), XFRM_ALG_AUTH,
@@ -501,13 +499,13 @@ static int check_len(const struct nlmsghdr *nlh, size_t hdrlen, const char *what
 		     char *why, size_t whylen)
 {
 	if (!nlh)
-		return fail(why, whylen, "no message");
+		return xfrm_fail(why, whylen, "no message");
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN)
-		return fail(why, whylen, "message of %u bytes is shorter than a netlink header",
-			    nlh->nlmsg_len);
+		return xfrm_fail(why, whylen, "message of %u bytes is shorter than a netlink header",
+				 nlh->nlmsg_len);
 	if (nlh->nlmsg_len - MNL_NLMSG_HDRLEN < hdrlen)
-		return fail(why, whylen, "%s: %u payload bytes, shorter than its %zu-byte header",
-			    what, nlh->nlmsg_len - (unsigned)MNL_NLMSG_HDRLEN, hdrlen);
+		return xfrm_fail(why, whylen, "%s: %u payload bytes, shorter than its %zu-byte header",
+				 what, nlh->nlmsg_len - (unsigned)MNL_NLMSG_HDRLEN, hdrlen);
 	return 0;
 }
 
@@ -535,9 +533,9 @@ static int delsa_consistent(const struct xfrm_usersa_id *id,
 	if (id->spi != p->id.spi || id->proto != p->id.proto ||
 	    id->family != p->family ||
 	    memcmp(&id->daddr, &p->id.daddr, sizeof(id->daddr)) != 0)
-		return fail(why, whylen,
-			    "XFRM_MSG_DELSA: its id (spi 0x%08x, proto %u) and XFRMA_SA (spi 0x%08x, proto %u) name different SAs",
-			    ntohl(id->spi), id->proto, ntohl(p->id.spi), p->id.proto);
+		return xfrm_fail(why, whylen,
+				 "XFRM_MSG_DELSA: its id (spi 0x%08x, proto %u) and XFRMA_SA (spi 0x%08x, proto %u) name different SAs",
+				 ntohl(id->spi), id->proto, ntohl(p->id.spi), p->id.proto);
 	return 0;
 }
 
@@ -555,8 +553,8 @@ int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
 		return -1;
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA && nlh->nlmsg_type != XFRM_MSG_UPDSA &&
 	    nlh->nlmsg_type != XFRM_MSG_DELSA)
-		return fail(why, whylen, "message type %u is not an SA message",
-			    nlh->nlmsg_type);
+		return xfrm_fail(why, whylen, "message type %u is not an SA message",
+				 nlh->nlmsg_type);
 	del = nlh->nlmsg_type == XFRM_MSG_DELSA;
 	hdrlen = del ? sizeof(id) : sizeof(info);
 	if (check_len(nlh, hdrlen, msg_name(nlh->nlmsg_type), why, whylen) < 0 ||
@@ -568,10 +566,10 @@ int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
 		memcpy(&id, mnl_nlmsg_get_payload(nlh), sizeof(id));
 		if (!tb[XFRMA_SA]) {
 			/* only the key: enough to delete */
-			if (family_from(id.family, &out->fam) < 0)
-				return fail(why, whylen, "SA family %u is neither AF_INET nor AF_INET6",
-					    id.family);
-			out->daddr = addr_from(&id.daddr, out->fam);
+			if (xfrm_family_from(id.family, &out->fam) < 0)
+				return xfrm_fail(why, whylen, "SA family %u is neither AF_INET nor AF_INET6",
+						 id.family);
+			out->daddr = xfrm_addr_from(&id.daddr, out->fam);
 			out->spi = ntohl(id.spi);
 			out->proto = id.proto;
 			out->key_only = true;
@@ -610,15 +608,15 @@ int xfrm_parse_expire(const struct nlmsghdr *nlh, struct xfrm_sa *out,
 	if (check_len(nlh, 0, "", why, whylen) < 0)
 		return -1;
 	if (nlh->nlmsg_type != XFRM_MSG_EXPIRE)
-		return fail(why, whylen, "message type %u is not XFRM_MSG_EXPIRE",
-			    nlh->nlmsg_type);
+		return xfrm_fail(why, whylen, "message type %u is not XFRM_MSG_EXPIRE",
+				 nlh->nlmsg_type);
 	if (check_len(nlh, sizeof(ue), "XFRM_MSG_EXPIRE", why, whylen) < 0 ||
 	    parse_attrs(nlh, sizeof(ue), tb, why, whylen) < 0)
 		return -1;
 	memcpy(&ue, mnl_nlmsg_get_payload(nlh), sizeof(ue));
 	if (ue.hard > 1)
-		return fail(why, whylen, "XFRM_MSG_EXPIRE: hard flag %u is neither 0 nor 1",
-			    ue.hard);
+		return xfrm_fail(why, whylen, "XFRM_MSG_EXPIRE: hard flag %u is neither 0 nor 1",
+				 ue.hard);
 	if (sa_from_info(&ue.state, out, why, whylen) < 0)
 		return -1;
 	key_attrs(tb, out);
@@ -634,8 +632,8 @@ int xfrm_parse_flush(const struct nlmsghdr *nlh, uint8_t *proto, char *why,
 	if (check_len(nlh, 0, "", why, whylen) < 0)
 		return -1;
 	if (nlh->nlmsg_type != XFRM_MSG_FLUSHSA)
-		return fail(why, whylen, "message type %u is not XFRM_MSG_FLUSHSA",
-			    nlh->nlmsg_type);
+		return xfrm_fail(why, whylen, "message type %u is not XFRM_MSG_FLUSHSA",
+				 nlh->nlmsg_type);
 	if (check_len(nlh, sizeof(f), "XFRM_MSG_FLUSHSA", why, whylen) < 0)
 		return -1;
 	memcpy(&f, mnl_nlmsg_get_payload(nlh), sizeof(f));
@@ -916,7 +914,7 @@ int xfrm_cache_apply(struct xfrm_cache *c, const struct nlmsghdr *nlh,
 		if (xfrm_parse_sa(nlh, &sa, why, whylen) < 0)
 			return -1;
 		if (xfrm_cache_put(c, &sa) < 0)
-			return fail(why, whylen, "out of memory adding SA spi 0x%08x", sa.spi);
+			return xfrm_fail(why, whylen, "out of memory adding SA spi 0x%08x", sa.spi);
 		return 1;
 	case XFRM_MSG_DELSA:
 		if (xfrm_parse_sa(nlh, &sa, why, whylen) < 0)

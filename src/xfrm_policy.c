@@ -1,78 +1,12 @@
 #include "config.h"
 
 #include "xfrm_policy.h"
+#include "xfrm_int.h"
 
-#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static u128 addr_of(const xfrm_address_t *a, enum addr_family fam)
-{
-	const uint8_t *b = (const uint8_t *)a;
-	unsigned n = fam == AF4 ? 4 : 16;
-	u128 v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v = (v << 8) | b[i];
-	return v;
-}
-
-static int fam_of(unsigned family, enum addr_family *out)
-{
-	if (family == AF_INET)
-		*out = AF4;
-	else if (family == AF_INET6)
-		*out = AF6;
-	else
-		return -1;
-	return 0;
-}
-
-static int sel_of(const struct xfrm_selector *s, struct xfrm_sel *out,
-		  char *why, size_t whylen)
-{
-	memset(out, 0, sizeof(*out));
-	if (s->family == AF_UNSPEC)
-		return 0;
-	if (fam_of(s->family, &out->fam) < 0)
-		return fail(why, whylen, "policy selector family %u is neither AF_INET nor AF_INET6",
-			    s->family);
-	if (s->prefixlen_s > (out->fam == AF4 ? 32 : 128) ||
-	    s->prefixlen_d > (out->fam == AF4 ? 32 : 128))
-		return fail(why, whylen, "policy selector prefix /%u or /%u is too long for its family",
-			    s->prefixlen_s, s->prefixlen_d);
-	out->set = true;
-	out->saddr = addr_of(&s->saddr, out->fam);
-	out->daddr = addr_of(&s->daddr, out->fam);
-	out->plen_s = s->prefixlen_s;
-	out->plen_d = s->prefixlen_d;
-	out->proto = s->proto;
-	out->sport = ntohs(s->sport);
-	out->sport_mask = ntohs(s->sport_mask);
-	out->dport = ntohs(s->dport);
-	out->dport_mask = ntohs(s->dport_mask);
-	out->ifindex = s->ifindex;
-	return 0;
-}
 
 static int tmpl_of(const struct xfrm_user_tmpl *t, uint16_t selfam,
 		   struct xfrm_spd_tmpl *out, char *why, size_t whylen)
@@ -87,11 +21,11 @@ static int tmpl_of(const struct xfrm_user_tmpl *t, uint16_t selfam,
 	out->optional = t->optional != 0;
 	if (family == AF_UNSPEC)
 		return 0;
-	if (fam_of(family, &out->fam) < 0)
-		return fail(why, whylen, "policy template family %u is neither AF_INET nor AF_INET6",
-			    family);
-	out->saddr = addr_of(&t->saddr, out->fam);
-	out->daddr = addr_of(&t->id.daddr, out->fam);
+	if (xfrm_family_from(family, &out->fam) < 0)
+		return xfrm_fail(why, whylen, "policy template family %u is neither AF_INET nor AF_INET6",
+				 family);
+	out->saddr = xfrm_addr_from(&t->saddr, out->fam);
+	out->daddr = xfrm_addr_from(&t->id.daddr, out->fam);
 	return 0;
 }
 
@@ -103,11 +37,11 @@ static int tmpls_of(const struct nlattr *a, uint16_t selfam, struct xfrm_spd *ou
 	const struct xfrm_user_tmpl *t = mnl_attr_get_payload(a);
 
 	if (len % sizeof(struct xfrm_user_tmpl))
-		return fail(why, whylen, "XFRMA_TMPL is %zu bytes, not a multiple of the %zu-byte template",
-			    len, sizeof(struct xfrm_user_tmpl));
+		return xfrm_fail(why, whylen, "XFRMA_TMPL is %zu bytes, not a multiple of the %zu-byte template",
+				 len, sizeof(struct xfrm_user_tmpl));
 	if (n > XFRM_SPD_MAX_TMPL)
-		return fail(why, whylen, "XFRMA_TMPL holds %zu templates, more than the kernel's %d",
-			    n, XFRM_SPD_MAX_TMPL);
+		return xfrm_fail(why, whylen, "XFRMA_TMPL holds %zu templates, more than the kernel's %d",
+				 n, XFRM_SPD_MAX_TMPL);
 	for (size_t i = 0; i < n; i++) {
 		struct xfrm_user_tmpl copy;
 
@@ -128,13 +62,13 @@ int xfrm_parse_policy(const struct nlmsghdr *nlh, struct xfrm_spd *out,
 
 	memset(out, 0, sizeof(*out));
 	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY && nlh->nlmsg_type != XFRM_MSG_UPDPOLICY)
-		return fail(why, whylen, "message type %u is not NEWPOLICY / UPDPOLICY",
-			    nlh->nlmsg_type);
+		return xfrm_fail(why, whylen, "message type %u is not NEWPOLICY / UPDPOLICY",
+				 nlh->nlmsg_type);
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + hdr)
-		return fail(why, whylen, "policy message of %u bytes is shorter than its %zu-byte header",
-			    nlh->nlmsg_len, (size_t)MNL_NLMSG_HDRLEN + hdr);
+		return xfrm_fail(why, whylen, "policy message of %u bytes is shorter than its %zu-byte header",
+				 nlh->nlmsg_len, (size_t)MNL_NLMSG_HDRLEN + hdr);
 	memcpy(&info, mnl_nlmsg_get_payload(nlh), sizeof(info));
-	if (sel_of(&info.sel, &out->sel, why, whylen) < 0)
+	if (xfrm_sel_from(&info.sel, "policy selector", &out->sel, why, whylen) < 0)
 		return -1;
 	out->dir = info.dir;
 	out->block = info.action == XFRM_POLICY_BLOCK;

@@ -1,0 +1,28 @@
+/* xfrm_int: helpers xfrm.c shares with the other XFRM parsers
+ * (xfrm_policy.c), which read the same kernel structs.  Internal: it
+ * pulls in <linux/xfrm.h>, which the public headers keep out. */
+#ifndef SAGATE_XFRM_INT_H
+#define SAGATE_XFRM_INT_H
+
+#include "xfrm.h"
+
+#include <linux/xfrm.h>
+#include <stddef.h>
+
+/** Write a reason into why (if why and whylen) and return -1, so a parser
+ *  can reject a message in one statement. */
+int xfrm_fail(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/** A kernel address (network order, in a 16-byte union) in host order. */
+u128 xfrm_addr_from(const xfrm_address_t *a, enum addr_family fam);
+
+/** AF_INET / AF_INET6 as an addr_family; -1 for any other family. */
+int xfrm_family_from(unsigned family, enum addr_family *out);
+
+/** A kernel selector as struct xfrm_sel; AF_UNSPEC leaves it unset.
+ *  what names it in a reason: "selector", "policy selector". */
+int xfrm_sel_from(const struct xfrm_selector *s, const char *what,
+		  struct xfrm_sel *out, char *why, size_t whylen);
+
+#endif
