@@ -59,7 +59,7 @@ for fam in 4 6; do
 	if [ $fam = 4 ]; then dbaddr=10.77.0.10 app=10.77.0.21 admin=10.77.0.30 stranger=10.77.0.66
 	else dbaddr=fd77::10 app=fd77::21 admin=fd77::30 stranger=fd77::66; fi
 
-	if ip netns exec "$net" ping -$fam -c 1 -W 2 -I "$admin" "$dbaddr" >/dev/null 2>&1; then
+	if ip netns exec "$net" ping -$fam -c 3 -i 0.3 -W 2 -I "$admin" "$dbaddr" >/dev/null 2>&1; then
 		ok "IPv$fam: ping from the site is permitted (rule ping-site)"
 	else
 		bad "IPv$fam: ping from the site was not answered"
