@@ -1,0 +1,378 @@
+# The example site with real peers, for the scenario-*.sh scripts in the
+# QEMU guest (tests/vm/vm-run): a `wire` namespace holding a bridge that
+# every host hangs off and that counts, per host, ESP and cleartext
+# PostgreSQL / ssh crossing it; one charon (strongSwan, IKEv2, PSK) per
+# namespace; a private PostgreSQL cluster in `db`.  Source after
+# tests/lib/netns.sh (ok / bad / summary).  Everything lives in namespaces
+# named $IKE_PFX<host> and in $IKE_DIR; ike_down removes it all.
+#
+#   host     IPv4         IPv6       role (rules/hosts.json)
+#   db       10.77.0.10   fd77::10   the database server
+#   app1     10.77.0.21   fd77::21   app server, IPsec to db (transport)
+#   app2     10.77.0.22   fd77::22   app server without IPsec
+#   admin    10.77.0.30   fd77::30   administrator, IPsec to db
+#   mal      10.77.0.66   fd77::66   a stranger on the wire (injects)
+#   gw       10.77.0.40   fd77::40   tunnel gateway for branch-net
+#   branch   10.78.0.5    fd78::5    behind gw (also .200 / ::200)
+#
+# Neighbours are static (no ARP / ND that IPsec policies could catch).
+
+IKE_PFX=${IKE_PFX:-sgi$$-}
+IKE_DIR=${IKE_DIR:-/tmp/sgike-$$}
+IKE_HOSTS="db app1 app2 admin mal gw"
+IKE_PSK=${IKE_PSK:-0sc2FnYXRlLXRlc3QtcHNrLW5vdC1hLXNlY3JldA==}
+declare -A IP4=([db]=10.77.0.10 [app1]=10.77.0.21 [app2]=10.77.0.22 [admin]=10.77.0.30
+	[mal]=10.77.0.66 [gw]=10.77.0.40 [branch]=10.78.0.5)
+declare -A IP6=([db]=fd77::10 [app1]=fd77::21 [app2]=fd77::22 [admin]=fd77::30
+	[mal]=fd77::66 [gw]=fd77::40 [branch]=fd78::5)
+declare -A MAC=([db]=02:77:00:00:00:10 [app1]=02:77:00:00:00:21 [app2]=02:77:00:00:00:22
+	[admin]=02:77:00:00:00:30 [mal]=02:77:00:00:00:66 [gw]=02:77:00:00:00:40)
+
+ns() { echo "$IKE_PFX$1"; }
+nsx() { local h=$1; shift; ip netns exec "$IKE_PFX$h" "$@"; }
+addr() { [ "$1" = 4 ] && echo "${IP4[$2]}" || echo "${IP6[$2]}"; }	# FAMILY HOST
+
+# wait_for TIMEOUT-S COMMAND...: poll COMMAND every 0.2 s until it succeeds
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 5; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+ike_net_up() {
+	local m h p a b=$IKE_DIR/batch
+	for m in nf_tables nft_queue nft_xfrm nfnetlink_queue xfrm_user esp4 esp6 veth bridge; do
+		modprobe "$m" || { echo "lib-ike: modprobe $m failed" >&2; return 1; }
+	done
+	mkdir -p "$IKE_DIR" "$b" && chmod 755 "$IKE_DIR" || return 1
+	# one `ip -batch` per namespace: every exec costs ~50 ms under TCG
+	for h in wire $IKE_HOSTS branch; do ip netns add "$(ns $h)" || return 1; done
+	{
+		for h in $IKE_HOSTS; do
+			echo "link add eth0 address ${MAC[$h]} netns $(ns $h) type veth peer name w-$h netns $(ns wire)"
+		done
+		echo "link add eth0 address 02:78:00:00:00:05 netns $(ns branch) type veth" \
+			"peer name eth1 address 02:78:00:00:00:01 netns $(ns gw)"
+	} >"$b/root"
+	{
+		echo "link add br0 type bridge"
+		echo "link set br0 up"
+		echo "link set lo up"
+		for h in $IKE_HOSTS; do echo "link set w-$h master br0 up"; done
+	} >"$b/wire"
+	for h in $IKE_HOSTS; do
+		{
+			echo "link set lo up"
+			echo "addr add ${IP4[$h]}/24 dev eth0"
+			echo "addr add ${IP6[$h]}/64 dev eth0 nodad"
+			echo "link set eth0 up"
+			for p in $IKE_HOSTS; do
+				[ "$h" = "$p" ] && continue
+				echo "neigh replace ${IP4[$p]} dev eth0 lladdr ${MAC[$p]} nud permanent"
+				echo "neigh replace ${IP6[$p]} dev eth0 lladdr ${MAC[$p]} nud permanent"
+			done
+		} >"$b/$h"
+	done
+	# branch behind gw: its own link, gw routes between the two
+	{
+		echo "link set eth1 up"
+		echo "addr add 10.78.0.1/24 dev eth1"
+		echo "addr add fd78::1/64 dev eth1 nodad"
+		for a in 10.78.0.5 10.78.0.200 fd78::5 fd78::200; do
+			echo "neigh replace $a dev eth1 lladdr 02:78:00:00:00:05 nud permanent"
+		done
+	} >>"$b/gw"
+	{
+		echo "link set lo up"
+		echo "link set eth0 up"
+		for a in 10.78.0.5/24 10.78.0.200/24; do echo "addr add $a dev eth0"; done
+		for a in fd78::5/64 fd78::200/64; do echo "addr add $a dev eth0 nodad"; done
+		echo "neigh replace 10.78.0.1 dev eth0 lladdr 02:78:00:00:00:01 nud permanent"
+		echo "neigh replace fd78::1 dev eth0 lladdr 02:78:00:00:00:01 nud permanent"
+		echo "route add default via 10.78.0.1"
+		echo "route add ::/0 via fd78::1"
+	} >"$b/branch"
+	{
+		echo "route add 10.78.0.0/24 via ${IP4[gw]}"
+		echo "route add fd78::/64 via ${IP6[gw]}"
+	} >>"$b/db"
+	ip -b "$b/root" || return 1
+	for h in wire $IKE_HOSTS branch; do ip -n "$(ns $h)" -b "$b/$h" || { echo "lib-ike: ip -b $b/$h" >&2; return 1; }; done
+	nsx gw sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
+	wire_counters_up
+}
+
+# The wire's nft counters (bridge family, forward hook): per host H,
+# esp_H (ESP sent by H), pg_H (cleartext TCP with port 5432 either way,
+# sent by H), ssh_H (cleartext TCP port 22, sent by H); plus pg_all.
+wire_counters_up() {
+	local h r=""
+	{
+		echo "table bridge sgwire {"
+		for h in $IKE_HOSTS; do echo " counter esp_$h { }"; echo " counter pg_$h { }"; echo " counter ssh_$h { }"; done
+		echo " counter pg_all { }"
+		echo " chain count {"
+		echo "  type filter hook forward priority 0; policy accept;"
+		for h in $IKE_HOSTS; do
+			echo "  ether type ip ip saddr ${IP4[$h]} ip protocol esp counter name esp_$h"
+			echo "  ether type ip6 ip6 saddr ${IP6[$h]} ip6 nexthdr esp counter name esp_$h"
+			for r in "tcp dport 5432" "tcp sport 5432"; do
+				echo "  ether type ip ip saddr ${IP4[$h]} $r counter name pg_$h"
+				echo "  ether type ip6 ip6 saddr ${IP6[$h]} $r counter name pg_$h"
+			done
+			for r in "tcp dport 22" "tcp sport 22"; do
+				echo "  ether type ip ip saddr ${IP4[$h]} $r counter name ssh_$h"
+				echo "  ether type ip6 ip6 saddr ${IP6[$h]} $r counter name ssh_$h"
+			done
+		done
+		echo "  ether type ip tcp dport 5432 counter name pg_all"
+		echo "  ether type ip tcp sport 5432 counter name pg_all"
+		echo "  ether type ip6 tcp dport 5432 counter name pg_all"
+		echo "  ether type ip6 tcp sport 5432 counter name pg_all"
+		echo " }"
+		echo "}"
+	} | nsx wire nft -f -
+}
+wire() { nsx wire nft list counter bridge sgwire "$1" | awk '$1 == "packets" { print $2 }'; }
+wire_reset() { nsx wire nft reset counters table bridge sgwire >/dev/null; }
+
+ike_down() {
+	local h p
+	for h in $IKE_HOSTS branch; do
+		for p in $(ip netns pids "$(ns $h)" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	done
+	for h in $IKE_HOSTS branch wire; do ip netns del "$(ns $h)" 2>/dev/null; done
+	rm -rf "$IKE_DIR"
+	return 0
+}
+
+# --- strongSwan: one charon per namespace ---------------------------------
+
+# charon_start HOST: a private /run and strongswan.conf, vici socket
+# $IKE_DIR/vici-HOST; waits for the socket.
+charon_start() {
+	local h=$1 d=$IKE_DIR/$1
+	mkdir -p "$d"
+	cat >"$d/strongswan.conf" <<-EOF
+		charon {
+			load_modular = yes
+			install_routes = no
+			retransmit_timeout = 2.0
+			retransmit_base = 1.4
+			retransmit_tries = 6
+			plugins {
+				include /etc/strongswan.d/charon/*.conf
+				vici {
+					socket = unix://$IKE_DIR/vici-$h
+				}
+			}
+			filelog {
+				charon-log {
+					path = $d/charon.log
+					default = 1
+					time_format = %T
+				}
+			}
+		}
+		include /etc/strongswan.d/*.conf
+	EOF
+	: >"$d/swanctl.conf"
+	nsx "$h" sh -c "mount -t tmpfs tmpfs /run && mount --bind '$d/strongswan.conf' /etc/strongswan.conf &&
+		exec /usr/lib/ipsec/charon" >"$d/charon.out" 2>&1 &
+	wait_for 30 test -S "$IKE_DIR/vici-$h" && wait_for 10 swan "$h" --stats ||
+		{ echo "charon in $h did not come up: $(tail -5 "$d/charon.out" "$d/charon.log" 2>/dev/null)" >&2; return 1; }
+}
+swan() { local h=$1; shift; swanctl "$@" --uri "unix://$IKE_DIR/vici-$h"; }
+
+# swan_conn HOST NAME LOCAL REMOTE LID RID MODE [LOCAL_TS REMOTE_TS [START [REKEY [ESP]]]]
+# appends one IKEv2 PSK connection with one child NAME to HOST's config.
+swan_conn() {
+	local h=$1 n=$2 l=$3 r=$4 lid=$5 rid=$6 mode=$7 lts=${8:-dynamic} rts=${9:-dynamic}
+	local start=${10:-trap} rekey=${11:-0} esp=${12:-aes128gcm16}
+	cat >>"$IKE_DIR/$h/swanctl.conf" <<-EOF
+		connections {
+			$n {
+				version = 2
+				local_addrs = $l
+				remote_addrs = $r
+				proposals = aes128gcm16-prfsha256-x25519
+				rekey_time = 0
+				dpd_delay = 0
+				local { auth = psk
+					id = $lid }
+				remote { auth = psk
+					id = $rid }
+				children {
+					$n {
+						mode = $mode
+						local_ts = $lts
+						remote_ts = $rts
+						esp_proposals = $esp
+						start_action = $start
+						rekey_time = $rekey
+						life_time = $([ "$rekey" = 0 ] && echo 0 || echo $((rekey * 3)))
+						rand_time = 0
+					}
+				}
+			}
+		}
+		secrets {
+			ike-$n {
+				id-a = $lid
+				id-b = $rid
+				secret = $IKE_PSK
+			}
+		}
+	EOF
+}
+swan_load() { swan "$1" --load-all --file "$IKE_DIR/$1/swanctl.conf" >"$IKE_DIR/$1/load.out" 2>&1 ||
+	{ cat "$IKE_DIR/$1/load.out" >&2; return 1; }; }
+# the CHILD_SA NAME is INSTALLED in HOST
+child_up() { swan "$1" --list-sas --child "$2" 2>/dev/null | grep -q INSTALLED; }
+# swan_initiate HOST CHILD: negotiate and wait (60 s) until installed
+swan_initiate() {
+	swan "$1" --initiate --child "$2" --timeout 60 >>"$IKE_DIR/$1/initiate.out" 2>&1
+	wait_for 60 child_up "$1" "$2"
+}
+# the inbound SPIs HOST holds for CHILD (changes on rekey)
+child_spis() { swan "$1" --list-sas --child "$2" 2>/dev/null | sed -n 's/.*SPIs: \([0-9a-f]*\)_i.*/\1/p; s/.*SPIs: [0-9a-f]*_i \([0-9a-f]*\)_o.*/\1/p' | sort | tr '\n' ' '; }
+
+# The site's IKE: db <-> app1 and db <-> admin in transport mode (one
+# connection per address family, trap on the initiator), db <-> gw in
+# tunnel mode for branch-net.  app2 and mal have none.  REKEY (s) applies
+# to db <-> app1.
+ike_site_up() {
+	local rekey=${1:-0} f h
+	for h in db app1 admin gw; do charon_start $h || return 1; done
+	for f in 4 6; do
+		swan_conn db app1-$f "$(addr $f db)" "$(addr $f app1)" db-$f app1-$f transport dynamic dynamic none "$rekey"
+		swan_conn app1 app1-$f "$(addr $f app1)" "$(addr $f db)" app1-$f db-$f transport dynamic dynamic trap "$rekey"
+		swan_conn db admin-$f "$(addr $f db)" "$(addr $f admin)" db-$f admin-$f transport
+		swan_conn admin admin-$f "$(addr $f admin)" "$(addr $f db)" admin-$f db-$f transport dynamic dynamic trap
+	done
+	swan_conn db gw-4 "${IP4[db]}" "${IP4[gw]}" db-4 gw-4 tunnel "${IP4[db]}/32" 10.78.0.0/24 none
+	swan_conn gw gw-4 "${IP4[gw]}" "${IP4[db]}" gw-4 db-4 tunnel 10.78.0.0/24 "${IP4[db]}/32" trap
+	swan_conn db gw-6 "${IP6[db]}" "${IP6[gw]}" db-6 gw-6 tunnel "${IP6[db]}/128" fd78::/64 none
+	swan_conn gw gw-6 "${IP6[gw]}" "${IP6[db]}" gw-6 db-6 tunnel fd78::/64 "${IP6[db]}/128" trap
+	for h in db app1 admin gw; do swan_load $h || return 1; done
+}
+
+# --- PostgreSQL in db -------------------------------------------------------
+
+pg_up() {
+	local d=$IKE_DIR/pg bin
+	bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+	mkdir -p "$d/sock" && chown -R postgres: "$d" || return 1
+	# initdb takes ~10 s under TCG: once per boot, then copies
+	if [ ! -f /tmp/sgike-pg-template/PG_VERSION ]; then
+		rm -rf /tmp/sgike-pg-template
+		runuser -u postgres -- "$bin/initdb" -D /tmp/sgike-pg-template -A trust -U postgres \
+			>"$d/initdb.out" 2>&1 || { cat "$d/initdb.out" >&2; return 1; }
+	fi
+	cp -a /tmp/sgike-pg-template "$d/data" || return 1
+	{
+		echo "host all all 0.0.0.0/0 trust"
+		echo "host all all ::/0 trust"
+	} >"$d/data/pg_hba.conf"
+	nsx db runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 \
+		-o "-c listen_addresses='${IP4[db]},${IP6[db]}' -c unix_socket_directories='$d/sock' -c port=5432" \
+		start >"$d/pg_ctl.out" 2>&1 || { cat "$d/pg_ctl.out" "$d/server.log" >&2; return 1; }
+}
+# psql_q HOST DBADDR SQL: one query, the bare result on stdout
+psql_q() {
+	nsx "$1" env PGCONNECT_TIMEOUT=${PGTO:-6} psql -h "$2" -U postgres -d postgres -X -At -P pager=off \
+		-c "$3" </dev/null 2>&1
+}
+
+# --- sagate / sagated in db ------------------------------------------------
+
+# sagated_start POLICY: sagated nsx db serving POLICY on queue 0; waits for ready
+sagated_start() {
+	: >"$IKE_DIR/sagated.log"
+	nsx db "$sagated" --policy "$1" --queue 0 >>"$IKE_DIR/sagated.log" 2>&1 &
+	SAGATED_PID=$!
+	wait_for 20 grep -q '"event":"ready"' "$IKE_DIR/sagated.log"
+}
+sagated_stop() { [ -n "${SAGATED_PID:-}" ] && kill "$SAGATED_PID" 2>/dev/null && wait "$SAGATED_PID" 2>/dev/null; SAGATED_PID=; }
+
+# counter packets of the rule with COMMENT in CHAIN of db's table inet sagate
+sagate_counter() {
+	nsx db nft list chain inet sagate "$1" |
+		awk -v c="$2" 'index($0, c) { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
+}
+
+# tcp_try HOST DST PORT: "open" (connected or refused: the packet got
+# through), "dropped" (timeout)
+tcp_try() {
+	local out
+	out=$(nsx "$1" timeout "${TCPTO:-3}" bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1)
+	case $? in
+	0) echo open ;;
+	124) echo dropped ;;
+	*) grep -q "refused" <<<"$out" && echo open || echo "error: $out" ;;
+	esac
+}
+# banner HOST DST PORT: the first line the server sends, or nothing
+banner() {
+	nsx "$1" timeout "${TCPTO:-3}" bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/dev/null
+}
+
+listening() { nsx "$1" ss -Hltn "sport = :$2" | grep -q .; }	# HOST PORT
+
+# sgnet helper (tests/vm/sgnet.c), compiled once into $IKE_DIR
+sgnet_build() {
+	SGNET=$IKE_DIR/sgnet
+	gcc -O2 -o "$SGNET" "$top/tests/vm/sgnet.c" 2>"$IKE_DIR/sgnet.err" || { cat "$IKE_DIR/sgnet.err" >&2; return 1; }
+}
+
+# scenario timing and the summary line
+scenario_begin() { SCEN_T0=$(date +%s.%N); echo "# $1: kernel $(uname -r)"; }
+scenario_end() {
+	local t
+	t=$(awk -v a="$SCEN_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	echo "$(basename "$0" .sh): $pass passed, $fail failed in $t s"
+	[ "$fail" -eq 0 ]
+}
+
+# --- one scenario's site ----------------------------------------------------
+
+# SAGATE_SCENARIO_BREAK=1: the scenarios apply a weakened policy (every
+# require-ipsec rule turned into permit) and must then report FAILs.
+BREAK=${SAGATE_SCENARIO_BREAK:-0}
+# site_policy FILE: FILE, or with BREAK its weakened copy in $IKE_DIR
+site_policy() {
+	local d
+	if [ "$BREAK" = 1 ]; then
+		d=$(cd "$(dirname "$1")" && pwd)
+		jq --arg d "$d" '(.include // []) as $i | .include = ($i | map(if startswith("/") then . else $d + "/" + . end))
+			| (.rules[] | select(.action == "require-ipsec")) |= (.action = "permit" | del(.ipsec))' \
+			"$1" >"$IKE_DIR/weakened.json" && echo "$IKE_DIR/weakened.json"
+	else
+		echo "$1"
+	fi
+}
+
+# ike_scenario_up POLICY [REKEY]: namespaces, wire counters, IKE config
+# (nothing negotiated yet), PostgreSQL and an ssh stand-in in db, POLICY
+# applied in db in engine mode, sagated serving it.  Prints PASS/FAIL
+# lines; returns non-zero when the site is not usable.
+ike_scenario_up() {
+	local pol out
+	[ "$BREAK" = 1 ] && echo "# SAGATE_SCENARIO_BREAK=1: require-ipsec rules weakened to permit: FAILs expected"
+	ike_net_up || { bad "namespaces, bridge and wire counters"; return 1; }
+	ike_site_up "${2:-0}" || { bad "charon in db, app1, admin, gw"; return 1; }
+	pg_up || { bad "PostgreSQL in db"; return 1; }
+	sgnet_build || { bad "compile sgnet"; return 1; }
+	nsx db "$SGNET" listen 22 SSH-2.0-sagate-standin >/dev/null 2>&1 &
+	pol=$(site_policy "$1") || { bad "weakened policy"; return 1; }
+	SITE_POLICY=$pol
+	out=$(nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply "$pol" 2>&1)
+	grep -q "engine mode" <<<"$out" || { bad "sagate apply in engine mode: $out"; return 1; }
+	sagated_start "$pol" || { bad "sagated ready: $(cat "$IKE_DIR/sagated.log")"; return 1; }
+	wait_for 10 listening db 22 || { bad "ssh stand-in listening in db"; return 1; }
+	ok "site up: 7 namespaces + wire, charon x4, PostgreSQL, $(basename "$pol") applied (engine mode), sagated ready"
+}
