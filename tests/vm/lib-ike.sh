@@ -20,6 +20,7 @@
 IKE_PFX=${IKE_PFX:-sgi$$-}
 IKE_DIR=${IKE_DIR:-/tmp/sgike-$$}
 IKE_HOSTS="db app1 app2 admin mal gw"
+IKE_PEERS=${IKE_PEERS:-app1 admin}
 IKE_PSK=${IKE_PSK:-0sc2FnYXRlLXRlc3QtcHNrLW5vdC1hLXNlY3JldA==}
 declare -A IP4=([db]=10.77.0.10 [app1]=10.77.0.21 [app2]=10.77.0.22 [admin]=10.77.0.30
 	[mal]=10.77.0.66 [gw]=10.77.0.40 [branch]=10.78.0.5)
@@ -32,15 +33,16 @@ ns() { echo "$IKE_PFX$1"; }
 nsx() { local h=$1; shift; ip netns exec "$IKE_PFX$h" "$@"; }
 addr() { [ "$1" = 4 ] && echo "${IP4[$2]}" || echo "${IP6[$2]}"; }	# FAMILY HOST
 
-# wait_for TIMEOUT-S COMMAND...: poll COMMAND every 0.2 s until it succeeds
+# wait_for TIMEOUT-S COMMAND...: run COMMAND every 0.2 s until it
+# succeeds, for at most TIMEOUT-S seconds of wall time
 wait_for() {
-	local t=$1 i
+	local end=$((SECONDS + $1))
 	shift
-	for ((i = 0; i < t * 5; i++)); do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.2
 	done
-	return 1
 }
 
 ike_net_up() {
@@ -106,9 +108,10 @@ ike_net_up() {
 	wire_counters_up
 }
 
-# The wire's nft counters (bridge family, forward hook): per host H,
-# esp_H (ESP sent by H), pg_H (cleartext TCP with port 5432 either way,
-# sent by H), ssh_H (cleartext TCP port 22, sent by H); plus pg_all.
+# The wire's nft counters (bridge family, forward hook), by the bridge
+# port a frame came in on, i.e. the host that put it on the wire: esp_H
+# (ESP), pg_H (cleartext TCP with port 5432, either way), ssh_H
+# (cleartext TCP port 22); pg_all: all cleartext 5432.
 wire_counters_up() {
 	local h r=""
 	{
@@ -118,21 +121,21 @@ wire_counters_up() {
 		echo " chain count {"
 		echo "  type filter hook forward priority 0; policy accept;"
 		for h in $IKE_HOSTS; do
-			echo "  ether type ip ip saddr ${IP4[$h]} ip protocol esp counter name esp_$h"
-			echo "  ether type ip6 ip6 saddr ${IP6[$h]} ip6 nexthdr esp counter name esp_$h"
+			echo "  iifname w-$h ether type ip ip protocol esp counter name esp_$h"
+			echo "  iifname w-$h ether type ip6 ip6 nexthdr esp counter name esp_$h"
 			for r in "tcp dport 5432" "tcp sport 5432"; do
-				echo "  ether type ip ip saddr ${IP4[$h]} $r counter name pg_$h"
-				echo "  ether type ip6 ip6 saddr ${IP6[$h]} $r counter name pg_$h"
+				echo "  iifname w-$h ether type ip $r counter name pg_$h"
+				echo "  iifname w-$h ether type ip6 $r counter name pg_$h"
 			done
 			for r in "tcp dport 22" "tcp sport 22"; do
-				echo "  ether type ip ip saddr ${IP4[$h]} $r counter name ssh_$h"
-				echo "  ether type ip6 ip6 saddr ${IP6[$h]} $r counter name ssh_$h"
+				echo "  iifname w-$h ether type ip $r counter name ssh_$h"
+				echo "  iifname w-$h ether type ip6 $r counter name ssh_$h"
 			done
 		done
-		echo "  ether type ip tcp dport 5432 counter name pg_all"
-		echo "  ether type ip tcp sport 5432 counter name pg_all"
-		echo "  ether type ip6 tcp dport 5432 counter name pg_all"
-		echo "  ether type ip6 tcp sport 5432 counter name pg_all"
+		for r in "tcp dport 5432" "tcp sport 5432"; do
+			echo "  ether type ip $r counter name pg_all"
+			echo "  ether type ip6 $r counter name pg_all"
+		done
 		echo " }"
 		echo "}"
 	} | nsx wire nft -f -
@@ -159,7 +162,8 @@ charon_start() {
 	mkdir -p "$d"
 	cat >"$d/strongswan.conf" <<-EOF
 		charon {
-			load_modular = yes
+			load_modular = no
+			load = random nonce aes sha1 sha2 hmac gcm curve25519 kdf kernel-netlink socket-default vici
 			install_routes = no
 			retransmit_timeout = 2.0
 			retransmit_base = 1.4
@@ -186,7 +190,7 @@ charon_start() {
 	wait_for 30 test -S "$IKE_DIR/vici-$h" && wait_for 10 swan "$h" --stats ||
 		{ echo "charon in $h did not come up: $(tail -5 "$d/charon.out" "$d/charon.log" 2>/dev/null)" >&2; return 1; }
 }
-swan() { local h=$1; shift; swanctl "$@" --uri "unix://$IKE_DIR/vici-$h"; }
+swan() { local h=$1; shift; timeout 60 swanctl "$@" --uri "unix://$IKE_DIR/vici-$h"; }
 
 # swan_conn HOST NAME LOCAL REMOTE LID RID MODE [LOCAL_TS REMOTE_TS [START [REKEY [ESP]]]]
 # appends one IKEv2 PSK connection with one child NAME to HOST's config.
@@ -239,27 +243,26 @@ swan_initiate() {
 	wait_for 60 child_up "$1" "$2"
 }
 # the inbound SPIs HOST holds for CHILD (changes on rekey)
-child_spis() { swan "$1" --list-sas --child "$2" 2>/dev/null | sed -n 's/.*SPIs: \([0-9a-f]*\)_i.*/\1/p; s/.*SPIs: [0-9a-f]*_i \([0-9a-f]*\)_o.*/\1/p' | sort | tr '\n' ' '; }
+child_spis() { swan "$1" --list-sas --child "$2" 2>/dev/null | grep -o '[0-9a-f]\{8\}_[io]' | sort | tr '\n' ' '; }
 
-# The site's IKE: db <-> app1 and db <-> admin in transport mode (one
-# connection per address family, trap on the initiator), db <-> gw in
-# tunnel mode for branch-net.  app2 and mal have none.  REKEY (s) applies
-# to db <-> app1.
+# The site's IKE, for the hosts in IKE_PEERS (default "app1 admin"):
+# db <-> app1 and db <-> admin in transport mode, one connection per
+# address family (app1-4, app1-6, ...), trap policies on the initiator.
+# APP1_REKEY (s, default 0 = never): app1 rekeys its CHILD_SAs that often.
+# Scenarios may append more connections (swan_conn) before swan_load.
 ike_site_up() {
-	local rekey=${1:-0} f h
-	for h in db app1 admin gw; do charon_start $h || return 1; done
+	local f h
+	for h in db $IKE_PEERS; do charon_start $h || return 1; done
 	for f in 4 6; do
-		swan_conn db app1-$f "$(addr $f db)" "$(addr $f app1)" db-$f app1-$f transport dynamic dynamic none "$rekey"
-		swan_conn app1 app1-$f "$(addr $f app1)" "$(addr $f db)" app1-$f db-$f transport dynamic dynamic trap "$rekey"
-		swan_conn db admin-$f "$(addr $f db)" "$(addr $f admin)" db-$f admin-$f transport
-		swan_conn admin admin-$f "$(addr $f admin)" "$(addr $f db)" admin-$f db-$f transport dynamic dynamic trap
+		for h in $IKE_PEERS; do
+			[ "$h" = gw ] && continue
+			swan_conn db $h-$f "$(addr $f db)" "$(addr $f $h)" db-$f $h-$f transport dynamic dynamic none
+			swan_conn $h $h-$f "$(addr $f $h)" "$(addr $f db)" $h-$f db-$f transport dynamic dynamic trap \
+				"$([ $h = app1 ] && echo "${APP1_REKEY:-0}" || echo 0)"
+		done
 	done
-	swan_conn db gw-4 "${IP4[db]}" "${IP4[gw]}" db-4 gw-4 tunnel "${IP4[db]}/32" 10.78.0.0/24 none
-	swan_conn gw gw-4 "${IP4[gw]}" "${IP4[db]}" gw-4 db-4 tunnel 10.78.0.0/24 "${IP4[db]}/32" trap
-	swan_conn db gw-6 "${IP6[db]}" "${IP6[gw]}" db-6 gw-6 tunnel "${IP6[db]}/128" fd78::/64 none
-	swan_conn gw gw-6 "${IP6[gw]}" "${IP6[db]}" gw-6 db-6 tunnel fd78::/64 "${IP6[db]}/128" trap
-	for h in db app1 admin gw; do swan_load $h || return 1; done
 }
+swan_load_all() { local h; for h in db $IKE_PEERS; do swan_load $h || return 1; done; }
 
 # --- PostgreSQL in db -------------------------------------------------------
 
@@ -270,7 +273,7 @@ pg_up() {
 	# initdb takes ~10 s under TCG: once per boot, then copies
 	if [ ! -f /tmp/sgike-pg-template/PG_VERSION ]; then
 		rm -rf /tmp/sgike-pg-template
-		runuser -u postgres -- "$bin/initdb" -D /tmp/sgike-pg-template -A trust -U postgres \
+		runuser -u postgres -- "$bin/initdb" -N -D /tmp/sgike-pg-template -A trust -U postgres \
 			>"$d/initdb.out" 2>&1 || { cat "$d/initdb.out" >&2; return 1; }
 	fi
 	cp -a /tmp/sgike-pg-template "$d/data" || return 1
@@ -325,12 +328,59 @@ listening() { nsx "$1" ss -Hltn "sport = :$2" | grep -q .; }	# HOST PORT
 
 # sgnet helper (tests/vm/sgnet.c), compiled once into $IKE_DIR
 sgnet_build() {
-	SGNET=$IKE_DIR/sgnet
-	gcc -O2 -o "$SGNET" "$top/tests/vm/sgnet.c" 2>"$IKE_DIR/sgnet.err" || { cat "$IKE_DIR/sgnet.err" >&2; return 1; }
+	SGNET=/tmp/sgike-bin/sgnet
+	[ -x "$SGNET" ] && [ "$SGNET" -nt "$top/tests/vm/sgnet.c" ] && return 0
+	mkdir -p /tmp/sgike-bin &&
+		gcc -O2 -o "$SGNET" "$top/tests/vm/sgnet.c" 2>"$IKE_DIR/sgnet.err" || { cat "$IKE_DIR/sgnet.err" >&2; return 1; }
 }
 
-# scenario timing and the summary line
-scenario_begin() { SCEN_T0=$(date +%s.%N); echo "# $1: kernel $(uname -r)"; }
+# probes "HOST DST PORT"...: tcp_try them all at once (a drop costs the
+# whole timeout), one result per line, in order
+probes() {
+	local i=0 spec
+	for spec in "$@"; do
+		# shellcheck disable=SC2086
+		tcp_try $spec >"$IKE_DIR/probe.$i" &
+		i=$((i + 1))
+	done
+	wait_jobs_of_probes
+	for ((i = 0; i < $#; i++)); do cat "$IKE_DIR/probe.$i"; done
+}
+wait_jobs_of_probes() { local p; for p in $(jobs -pr); do [ "$p" = "${SAGATED_PID:-}" ] || wait "$p" 2>/dev/null; done; }
+
+# psql sessions that stay open: sess_open NAME HOST DST; sess_query NAME
+# SQL [TIMEOUT]: prints the answer, fails on timeout; sess_close NAME
+declare -A SESS_FD SESS_PID
+sess_open() {
+	local fd
+	mkfifo "$IKE_DIR/$1.in" && : >"$IKE_DIR/$1.out" || return 1
+	nsx "$2" env PGCONNECT_TIMEOUT=20 stdbuf -o0 psql -h "$3" -U postgres -d postgres -X -At -P pager=off \
+		<"$IKE_DIR/$1.in" >"$IKE_DIR/$1.out" 2>&1 &
+	SESS_PID[$1]=$!
+	exec {fd}>"$IKE_DIR/$1.in"
+	SESS_FD[$1]=$fd
+}
+sess_query() {
+	local m="q$RANDOM$RANDOM"
+	echo "select '$m:' || ($2);" >&"${SESS_FD[$1]}" 2>/dev/null || return 1
+	wait_for "${3:-10}" grep -q "^$m:" "$IKE_DIR/$1.out" || return 1
+	sed -n "s/^$m://p" "$IKE_DIR/$1.out"
+}
+sess_close() {
+	local fd=${SESS_FD[$1]:-}
+	[ -n "$fd" ] && exec {fd}>&-
+	[ -n "${SESS_PID[$1]:-}" ] && { kill "${SESS_PID[$1]}" 2>/dev/null; wait "${SESS_PID[$1]}" 2>/dev/null; }
+	SESS_FD[$1]= SESS_PID[$1]=
+}
+# the local port of HOST's established connection to port 5432
+sess_sport() { nsx "$1" ss -Htn state established "dport = :5432" | awk '{ n = split($3, a, ":"); print a[n]; exit }'; }
+
+# scenario timing and the summary line; PASS/FAIL lines carry the
+# scenario's elapsed seconds
+ok() { echo "PASS: $* [$((SECONDS - SCEN_S0)) s]"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $* [$((SECONDS - SCEN_S0)) s]"; fail=$((fail + 1)); }
+SCEN_S0=$SECONDS
+scenario_begin() { SCEN_T0=$(date +%s.%N); SCEN_S0=$SECONDS; echo "# $1: kernel $(uname -r)"; }
 scenario_end() {
 	local t
 	t=$(awk -v a="$SCEN_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -356,7 +406,7 @@ site_policy() {
 	fi
 }
 
-# ike_scenario_up POLICY [REKEY]: namespaces, wire counters, IKE config
+# ike_scenario_up POLICY: namespaces, wire counters, IKE config
 # (nothing negotiated yet), PostgreSQL and an ssh stand-in in db, POLICY
 # applied in db in engine mode, sagated serving it.  Prints PASS/FAIL
 # lines; returns non-zero when the site is not usable.
@@ -364,15 +414,22 @@ ike_scenario_up() {
 	local pol out
 	[ "$BREAK" = 1 ] && echo "# SAGATE_SCENARIO_BREAK=1: require-ipsec rules weakened to permit: FAILs expected"
 	ike_net_up || { bad "namespaces, bridge and wire counters"; return 1; }
-	ike_site_up "${2:-0}" || { bad "charon in db, app1, admin, gw"; return 1; }
+	echo "# [$((SECONDS - SCEN_S0)) s] ike_site_up"
+	ike_site_up || { bad "charon in db $IKE_PEERS"; return 1; }
+	[ -n "${IKE_EXTRA:-}" ] && { $IKE_EXTRA || { bad "extra IKE configuration"; return 1; }; }
+	swan_load_all || { bad "swanctl --load-all"; return 1; }
+	echo "# [$((SECONDS - SCEN_S0)) s] pg_up"
 	pg_up || { bad "PostgreSQL in db"; return 1; }
+	echo "# [$((SECONDS - SCEN_S0)) s] sgnet_build"
 	sgnet_build || { bad "compile sgnet"; return 1; }
 	nsx db "$SGNET" listen 22 SSH-2.0-sagate-standin >/dev/null 2>&1 &
+	echo "# [$((SECONDS - SCEN_S0)) s] apply"
 	pol=$(site_policy "$1") || { bad "weakened policy"; return 1; }
 	SITE_POLICY=$pol
 	out=$(nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply "$pol" 2>&1)
 	grep -q "engine mode" <<<"$out" || { bad "sagate apply in engine mode: $out"; return 1; }
+	echo "# [$((SECONDS - SCEN_S0)) s] sagated_start"
 	sagated_start "$pol" || { bad "sagated ready: $(cat "$IKE_DIR/sagated.log")"; return 1; }
 	wait_for 10 listening db 22 || { bad "ssh stand-in listening in db"; return 1; }
-	ok "site up: 7 namespaces + wire, charon x4, PostgreSQL, $(basename "$pol") applied (engine mode), sagated ready"
+	ok "site up: 8 namespaces, charon in db $IKE_PEERS, PostgreSQL, $(basename "$pol") applied (engine mode), sagated ready"
 }

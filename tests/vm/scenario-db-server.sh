@@ -47,16 +47,13 @@ for f in 4 6; do
 
 	r=$(banner admin "$db" 22)
 	[ "$r" = SSH-2.0-sagate-standin ] && ok "IPv$f: admin over IPsec reaches ssh" || bad "IPv$f: admin ssh: '$r'"
-	r=$(tcp_try app1 "$db" 22)
-	[ "$r" = dropped ] && ok "IPv$f: app1 (valid SA, not an admin) to ssh: dropped" || bad "IPv$f: app1 to ssh: $r"
-	r=$(tcp_try app1 "$db" 8080)
-	[ "$r" = dropped ] && ok "IPv$f: app1 to an unlisted port: dropped" || bad "IPv$f: app1 to 8080: $r"
-	r=$(tcp_try mal "$db" 5432)
-	[ "$r" = dropped ] && ok "IPv$f: mal to 5432: dropped" || bad "IPv$f: mal to 5432: $r"
-	r=$(tcp_try mal "$db" 22)
-	[ "$r" = dropped ] && ok "IPv$f: mal to ssh: dropped" || bad "IPv$f: mal to ssh: $r"
-	r=$(tcp_try app2 "$db" 22)
-	[ "$r" = dropped ] && ok "IPv$f: app2 to ssh: dropped" || bad "IPv$f: app2 to ssh: $r"
+	mapfile -t r <<<"$(probes "app1 $db 22" "app1 $db 8080" "mal $db 5432" "mal $db 22" "app2 $db 22" "app2 $db 8080")"
+	[ "${r[0]}" = dropped ] && ok "IPv$f: app1 (valid SA, not an admin) to ssh: dropped" || bad "IPv$f: app1 to ssh: ${r[0]}"
+	[ "${r[1]}" = dropped ] && ok "IPv$f: app1 to an unlisted port: dropped" || bad "IPv$f: app1 to 8080: ${r[1]}"
+	[ "${r[2]}" = dropped ] && ok "IPv$f: mal to 5432: dropped" || bad "IPv$f: mal to 5432: ${r[2]}"
+	[ "${r[3]}" = dropped ] && ok "IPv$f: mal to ssh: dropped" || bad "IPv$f: mal to ssh: ${r[3]}"
+	[ "${r[4]}" = dropped ] && ok "IPv$f: app2 to ssh: dropped" || bad "IPv$f: app2 to ssh: ${r[4]}"
+	[ "${r[5]}" = dropped ] && ok "IPv$f: app2 to an unlisted port: dropped" || bad "IPv$f: app2 to 8080: ${r[5]}"
 
 	e=$(wire esp_app1) p1=$(wire pg_app1) pd=$(wire pg_db) p2=$(wire pg_app2) sa=$(wire ssh_admin) sd=$(wire ssh_db)
 	[ "$e" -gt 0 ] && ok "IPv$f wire: ESP from app1 ($e packets)" || bad "IPv$f wire: no ESP from app1"
