@@ -13,7 +13,7 @@
 #   admin    10.77.0.30   fd77::30   administrator, IPsec to db
 #   mal      10.77.0.66   fd77::66   a stranger on the wire (injects)
 #   gw       10.77.0.40   fd77::40   tunnel gateway for branch-net
-#   branch   10.78.0.5    fd78::5    behind gw (also .200 / ::200)
+#   branch   10.78.0.5    fd78::5    behind gw (also 10.78.0.200, fd78::8000:0:0:200)
 #
 # Neighbours are static (no ARP / ND that IPsec policies could catch).
 
@@ -84,7 +84,7 @@ ike_net_up() {
 		echo "link set eth1 up"
 		echo "addr add 10.78.0.1/24 dev eth1"
 		echo "addr add fd78::1/64 dev eth1 nodad"
-		for a in 10.78.0.5 10.78.0.200 fd78::5 fd78::200; do
+		for a in 10.78.0.5 10.78.0.200 fd78::5 fd78::8000:0:0:200; do
 			echo "neigh replace $a dev eth1 lladdr 02:78:00:00:00:05 nud permanent"
 		done
 	} >>"$b/gw"
@@ -92,7 +92,7 @@ ike_net_up() {
 		echo "link set lo up"
 		echo "link set eth0 up"
 		for a in 10.78.0.5/24 10.78.0.200/24; do echo "addr add $a dev eth0"; done
-		for a in fd78::5/64 fd78::200/64; do echo "addr add $a dev eth0 nodad"; done
+		for a in fd78::5/64 fd78::8000:0:0:200/64; do echo "addr add $a dev eth0 nodad"; done
 		echo "neigh replace 10.78.0.1 dev eth0 lladdr 02:78:00:00:00:01 nud permanent"
 		echo "neigh replace fd78::1 dev eth0 lladdr 02:78:00:00:00:01 nud permanent"
 		echo "route add default via 10.78.0.1"
@@ -243,7 +243,7 @@ swan_initiate() {
 	wait_for 60 child_up "$1" "$2"
 }
 # the inbound SPIs HOST holds for CHILD (changes on rekey)
-child_spis() { swan "$1" --list-sas --child "$2" 2>/dev/null | grep -o '[0-9a-f]\{8\}_[io]' | sort | tr '\n' ' '; }
+child_spis() { swan "$1" --list-sas --child "$2" 2>/dev/null | awk '$1 == "in" || $1 == "out" { sub(",", "", $2); print $2 }' | sort | tr '\n' ' '; }
 
 # The site's IKE, for the hosts in IKE_PEERS (default "app1 admin"):
 # db <-> app1 and db <-> admin in transport mode, one connection per
@@ -296,7 +296,8 @@ psql_q() {
 # sagated_start POLICY: sagated nsx db serving POLICY on queue 0; waits for ready
 sagated_start() {
 	: >"$IKE_DIR/sagated.log"
-	nsx db "$sagated" --policy "$1" --queue 0 >>"$IKE_DIR/sagated.log" 2>&1 &
+	# not through nsx: $! must be sagated itself (ip netns exec execs it)
+	ip netns exec "$(ns db)" "$sagated" --policy "$1" --queue 0 >>"$IKE_DIR/sagated.log" 2>&1 &
 	SAGATED_PID=$!
 	wait_for 20 grep -q '"event":"ready"' "$IKE_DIR/sagated.log"
 }
@@ -354,7 +355,7 @@ declare -A SESS_FD SESS_PID
 sess_open() {
 	local fd
 	mkfifo "$IKE_DIR/$1.in" && : >"$IKE_DIR/$1.out" || return 1
-	nsx "$2" env PGCONNECT_TIMEOUT=20 stdbuf -o0 psql -h "$3" -U postgres -d postgres -X -At -P pager=off \
+	ip netns exec "$(ns "$2")" env PGCONNECT_TIMEOUT=20 stdbuf -o0 psql -h "$3" -U postgres -d postgres -X -At -P pager=off \
 		<"$IKE_DIR/$1.in" >"$IKE_DIR/$1.out" 2>&1 &
 	SESS_PID[$1]=$!
 	exec {fd}>"$IKE_DIR/$1.in"

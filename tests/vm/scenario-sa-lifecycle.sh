@@ -6,7 +6,8 @@
 #  - rekey: app1 rekeys its CHILD_SAs every few seconds (short lifetimes);
 #    an open psql session keeps answering across a rekey (new SPIs);
 #  - SA lost on db mid-flow (ip xfrm state + policy flush in db while a
-#    query is running): the answer never comes, and nothing goes on the
+#    query of app1's waits on a lock; then the lock is released): the
+#    answer never comes, and nothing goes on the
 #    wire in cleartext (sagate drops db's unprotected reply; its counter
 #    "would leave in cleartext" rises);
 #  - IKE re-established (terminate + trap on app1): a new psql flow works.
@@ -18,7 +19,7 @@ sagated=${SAGATED:-$top/sagated}
 . "$top/tests/lib/netns.sh"
 IKE_PEERS=app1 APP1_REKEY=${APP1_REKEY:-8}
 . "$top/tests/vm/lib-ike.sh"
-trap 'sess_close r4; sess_close r6; sess_close l4; sess_close l6; sagated_stop; ike_down' EXIT
+trap 'sess_close r4; sess_close r6; sess_close l4; sess_close l6; sess_close k4; sess_close k6; sagated_stop; ike_down' EXIT
 scenario_begin "sa-lifecycle"
 
 if ! ike_scenario_up "$top/policies/db-server.json"; then
@@ -26,9 +27,9 @@ if ! ike_scenario_up "$top/policies/db-server.json"; then
 	exit 1
 fi
 
-pg_sleeping() {	# a query sits in pg_sleep on db (asked over the local socket)
+pg_waiting() {	# a query of app1's waits for a lock on db (asked over the local socket)
 	[ "$(nsx db psql -h "$IKE_DIR/pg/sock" -U postgres -X -At -c \
-		"select count(*) from pg_stat_activity where query like '%pg_sleep%' and pid <> pg_backend_pid()" </dev/null)" -ge 1 ]
+		"select count(*) from pg_stat_activity where wait_event_type = 'Lock'" </dev/null)" -ge 1 ]
 }
 spis_changed() { [ "$(child_spis app1 "$1")" != "$2" ] && [ -n "$(child_spis app1 "$1")" ]; }
 for f in 4 6; do
@@ -55,11 +56,19 @@ for f in 4 6; do
 	sess_open l$f app1 "$db"
 	r=$(sess_query l$f "select 20" 20)
 	[ "$r" = 20 ] && ok "IPv$f: second psql session answers" || bad "IPv$f: second session: '$r'"
+	# db answers only once a local session (over db's unix socket, no
+	# IPsec involved) releases an advisory lock: no race with the flush
+	sess_open k$f db "$IKE_DIR/pg/sock"
+	r=$(sess_query k$f "select 'held' from pg_advisory_lock($f)" 20)
+	[ "$r" = held ] || bad "IPv$f: db's local session could not take the lock: '$r'"
 	out0=$(sagate_counter output "would leave in cleartext")
-	echo "select 'late:' || (select 21 from pg_sleep(4));" >&"${SESS_FD[l$f]}"
-	wait_for 10 pg_sleeping || bad "IPv$f: the query did not start on db"
+	echo "select 'late:' || (select 21 from pg_advisory_xact_lock($f));" >&"${SESS_FD[l$f]}"
+	wait_for 30 pg_waiting || bad "IPv$f: app1's query is not waiting on db"
 	nsx db ip xfrm state flush && nsx db ip xfrm policy flush
-	ok "IPv$f: db's SAs and IPsec policies flushed mid-query"
+	ok "IPv$f: db's SAs and IPsec policies flushed while app1's query waits"
+	r=$(sess_query k$f "select pg_advisory_unlock($f)::text" 20)
+	[ "$r" = true ] && ok "IPv$f: db's answer released" || bad "IPv$f: unlock: '$r'"
+	sess_close k$f
 	if wait_for 10 grep -q '^late:' "$IKE_DIR/l$f.out"; then
 		bad "IPv$f: the answer arrived although db has no SA: $(grep late: "$IKE_DIR/l$f.out")"
 	else

@@ -61,7 +61,7 @@ nsx db nft -f - <<-EOF2 || bad "probe table in db"
 			tcp dport 5432 ip saddr 10.78.0.5 counter name good4
 			tcp dport 5432 ip6 saddr fd78::5 counter name good6
 			tcp dport 5432 ip saddr 10.78.0.200 counter name inner4
-			tcp dport 5432 ip6 saddr fd78::200 counter name inner6
+			tcp dport 5432 ip6 saddr fd78::8000:0:0:200 counter name inner6
 			tcp dport 5432 ip saddr ${IP4[app1]} counter name spoof4
 			tcp dport 5432 ip6 saddr ${IP6[app1]} counter name spoof6
 		}
@@ -74,7 +74,7 @@ src_to_db() {	# FAMILY SRC: branch sources its traffic to db from SRC
 
 for f in 4 6; do
 	db=$(addr $f db)
-	[ $f = 4 ] && good=10.78.0.5 inner=10.78.0.200 || good=fd78::5 inner=fd78::200
+	[ $f = 4 ] && good=10.78.0.5 inner=10.78.0.200 || good=fd78::5 inner=fd78::8000:0:0:200
 	swan_initiate gw gw-$f && ok "IPv$f: IKEv2 tunnel SA gw <-> db (branch-net and app1's address)" || bad "IPv$f: no tunnel SA gw <-> db"
 
 	src_to_db $f $good
