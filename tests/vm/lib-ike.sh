@@ -278,6 +278,7 @@ pg_up() {
 	fi
 	cp -a /tmp/sgike-pg-template "$d/data" || return 1
 	{
+		echo "local all all trust"
 		echo "host all all 0.0.0.0/0 trust"
 		echo "host all all ::/0 trust"
 	} >"$d/data/pg_hba.conf"
