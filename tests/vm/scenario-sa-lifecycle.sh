@@ -5,9 +5,10 @@
 # engine mode, sagated), IPv4 and IPv6:
 #  - rekey: app1 rekeys its CHILD_SAs every few seconds (short lifetimes);
 #    an open psql session keeps answering across a rekey (new SPIs);
-#  - SA lost on db mid-flow (ip xfrm state + policy flush in db while a
-#    query of app1's waits on a lock; then the lock is released): the
-#    answer never comes, and nothing goes on the
+#  - SA lost on db mid-flow (a CHILD_SA that does not rekey: a rekey
+#    would restore the protection; ip xfrm state + policy flush in db
+#    while a query of app1's waits on a lock, then the lock is released):
+#    the answer never comes, and nothing goes on the
 #    wire in cleartext (sagate drops db's unprotected reply; its counter
 #    "would leave in cleartext" rises);
 #  - IKE re-established (terminate + trap on app1): a new psql flow works.
@@ -31,14 +32,22 @@ pg_waiting() {	# a query of app1's waits for a lock on db (asked over the local 
 	[ "$(nsx db psql -h "$IKE_DIR/pg/sock" -U postgres -X -At -c \
 		"select count(*) from pg_stat_activity where wait_event_type = 'Lock'" </dev/null)" -ge 1 ]
 }
+app1_rekey() {	# REKEY-S: reload app1's connections with that rekey time
+	local ff
+	: >"$IKE_DIR/app1/swanctl.conf"
+	for ff in 4 6; do
+		swan_conn app1 app1-$ff "$(addr $ff app1)" "$(addr $ff db)" app1-$ff db-$ff transport dynamic dynamic trap "$1"
+	done
+	swan_load app1
+}
 spis_changed() { [ "$(child_spis app1 "$1")" != "$2" ] && [ -n "$(child_spis app1 "$1")" ]; }
 for f in 4 6; do
 	db=$(addr $f db)
 	wire_reset
+	# --- rekey under an open session
+	app1_rekey "$APP1_REKEY" || bad "IPv$f: reload app1's connections with rekeying"
 	swan_initiate app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db (rekey every ${APP1_REKEY} s)" ||
 		bad "IPv$f: no SA app1 <-> db"
-
-	# --- rekey under an open session
 	sess_open r$f app1 "$db"
 	r=$(sess_query r$f "select 10" 20)
 	[ "$r" = 10 ] && ok "IPv$f: psql session over ESP answers" || bad "IPv$f: psql session: '$r'"
@@ -52,7 +61,11 @@ for f in 4 6; do
 	[ "$r" = 11 ] && ok "IPv$f: the same psql session answers after the rekey" || bad "IPv$f: session after rekey: '$r'"
 	sess_close r$f
 
-	# --- SA lost on db while db is about to answer
+	# --- SA lost on db while db is about to answer; a CHILD_SA that does
+	# not rekey, or the next rekey would simply restore the protection
+	app1_rekey 0 || bad "IPv$f: reload app1's connections without rekeying"
+	swan app1 --terminate --ike app1-$f --timeout 20 >/dev/null 2>&1
+	swan_initiate app1 app1-$f && ok "IPv$f: a new CHILD_SA that does not rekey" || bad "IPv$f: no new CHILD_SA"
 	sess_open l$f app1 "$db"
 	r=$(sess_query l$f "select 20" 20)
 	[ "$r" = 20 ] && ok "IPv$f: second psql session answers" || bad "IPv$f: second session: '$r'"
