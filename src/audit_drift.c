@@ -202,11 +202,9 @@ static void binding_elems(const struct snap_set *ss, struct audit_list *out)
 		const struct snap_elem *e = &ss->elems[i];
 		uint32_t mark, reqid;
 
-		if (e->key_len != 8)
+		if (e->key_len != PLAN_BOUND_KEY_LEN)
 			continue;
-		memcpy(&mark, e->key, 4);	/* both in host order, as ct and xfrm load them */
-		memcpy(&reqid, e->key + 4, 4);
-		if (mark != (reqid | PLAN_CT_MARK_IPSEC))
+		if (!plan_bound_key_is_kernels(e->key, &mark, &reqid))
 			audit_add(out, AUDIT_ERROR, "drift-binding-forged", NULL, "set " PLAN_BOUND_SET,
 				  "binding 0x%08x . %u was not made by the kernel (the mark of a flow admitted through reqid %u is 0x%08x): it lets flows move to SAs they were not admitted through",
 				  mark, reqid, reqid, reqid | PLAN_CT_MARK_IPSEC);

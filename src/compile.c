@@ -15,10 +15,19 @@ struct kctx {
 	bool oom;
 };
 
+/* "in4", "out6", ...: the prefix of a direction and family's maps and chains */
+static const char *df_name(char *buf, size_t len, enum direction d, enum addr_family f)
+{
+	snprintf(buf, len, "%s%d", d == DIR_IN ? "in" : "out", f == AF4 ? 4 : 6);
+	return buf;
+}
+
 static const char *set_name(char *buf, size_t len, enum direction d,
 			    enum addr_family f, const char *kind)
 {
-	snprintf(buf, len, "%s%d_%s", d == DIR_IN ? "in" : "out", f == AF4 ? 4 : 6, kind);
+	char df[8];
+
+	snprintf(buf, len, "%s_%s", df_name(df, sizeof(df), d, f), kind);
 	return buf;
 }
 
@@ -247,8 +256,7 @@ static void bucket_objects(struct kctx *k, enum direction d, enum addr_family f,
 	char base[16], name[32], ports[32], protos[32];
 	struct plan_set *s;
 
-	set_name(base, sizeof(base), d, f, "b");
-	base[strlen(base) - 2] = '\0';		/* "in4" */
+	df_name(base, sizeof(base), d, f);
 	bs->exact = k->plan->nsets;
 	bs->ports = bs->exact + 1;
 	bs->protos = bs->exact + 2;

@@ -249,14 +249,12 @@ static int carry_bindings(const struct plan *p, uint8_t **bound, size_t *n,
 	for (size_t i = 0; i < p->nsets; i++)
 		if (p->sets[i].binding && nft_read_bound(bound, n, d) < 0)
 			return -1;
-	/* only what the kernel makes: mark = reqid | bit (the audit reports
-	 * other pairs as forged; they are not carried into a new table) */
+	/* only what the kernel makes (the audit reports other pairs as
+	 * forged; they are not carried into a new table) */
 	for (size_t i = 0; i < *n; i++) {
 		uint32_t mark, reqid;
 
-		memcpy(&mark, *bound + i * NFT_BOUND_KEY_LEN, 4);
-		memcpy(&reqid, *bound + i * NFT_BOUND_KEY_LEN + 4, 4);
-		if (mark == (reqid | PLAN_CT_MARK_IPSEC))
+		if (plan_bound_key_is_kernels(*bound + i * NFT_BOUND_KEY_LEN, &mark, &reqid))
 			memmove(*bound + kept++ * NFT_BOUND_KEY_LEN, *bound + i * NFT_BOUND_KEY_LEN,
 				NFT_BOUND_KEY_LEN);
 	}

@@ -56,7 +56,7 @@ struct nft_batch *nft_build_plan(const struct plan *p, const struct policy *pol,
 				 unsigned flags, struct diag_list *d);
 
 /** Size of one key of the PLAN_BOUND_SET: ct mark . reqid. */
-#define NFT_BOUND_KEY_LEN 8
+#define NFT_BOUND_KEY_LEN PLAN_BOUND_KEY_LEN
 
 /** As nft_build_plan, with nbound keys (NFT_BOUND_KEY_LEN bytes each, as
  *  the kernel holds them) put back into the PLAN_BOUND_SET: the bindings

@@ -144,3 +144,10 @@ size_t plan_elem_count(const struct plan *p)
 		n += p->sets[i].nelems;
 	return n;
 }
+
+bool plan_bound_key_is_kernels(const uint8_t *key, uint32_t *mark, uint32_t *reqid)
+{
+	memcpy(mark, key, sizeof(*mark));
+	memcpy(reqid, key + sizeof(*mark), sizeof(*reqid));
+	return *mark == (*reqid | PLAN_CT_MARK_IPSEC);
+}

@@ -19,6 +19,9 @@
 /** The set of (conntrack mark . reqid) pairs that bind require-ipsec flows
  *  to the SA binding they were admitted with (see compile.h). */
 #define PLAN_BOUND_SET "ipsec_bound"
+/** Its keys: ct mark . reqid, 4 bytes each in host order (as the ct and
+ *  xfrm expressions load them). */
+#define PLAN_BOUND_KEY_LEN 8
 #define PLAN_LOG_RATE 10	/**< log lines per second per logging rule */
 
 /** A field of a set key, in packet terms. */
@@ -160,5 +163,10 @@ const char *plan_strdup(struct plan *p, const char *s);
 /** Kernel rules in the plan (the number that must not grow with policy rules). */
 size_t plan_rule_count(const struct plan *p);
 size_t plan_elem_count(const struct plan *p);
+
+/** Read a PLAN_BOUND_SET key into *mark and *reqid; true when it is a pair
+ *  the kernel makes (mark = reqid | PLAN_CT_MARK_IPSEC).  Any other pair
+ *  would let a flow move to an SA it was not admitted through. */
+bool plan_bound_key_is_kernels(const uint8_t *key, uint32_t *mark, uint32_t *reqid);
 
 #endif
