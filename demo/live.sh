@@ -37,30 +37,6 @@ last_decision() {	# sagated's last verdict line, short
 	tail -n 20 "$log" | grep '"verdict"' | tail -1 |
 		jq -r '"    sagated: \(.verdict) (\(.reason)), rule \(.rule // "-"), SA spi \(.spi // "-") from \(.sa_peer // .src // "-")"' 2>/dev/null
 }
-daemon_start() {
-	: >"$log"
-	ip netns exec "$db" "$sagated" >>"$log" 2>&1 &
-	dpid=$!
-	for _ in $(seq 1 100); do
-		grep -q '"event":"ready"' "$log" && return 0
-		kill -0 "$dpid" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
-ka=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
-sa_up_null() {	# ESP with a null cipher: integrity only
-	local ns
-	for ns in "$db" "$net"; do
-		ip -n "$ns" xfrm state add src $app dst $dbaddr proto esp spi 0x3000 reqid 7 \
-			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
-			sel src $app dst $dbaddr
-		ip -n "$ns" xfrm state add src $dbaddr dst $app proto esp spi 0x4000 reqid 7 \
-			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
-			sel src $dbaddr dst $app
-	done
-	sa_policies
-}
 
 say "Network namespaces: $db (the database server, 10.77.0.10) and $net (app server .21, admin .30, stranger .66)"
 site_up >/dev/null || { echo "cannot build the namespaces"; exit 1; }

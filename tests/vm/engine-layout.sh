@@ -25,10 +25,6 @@ trap cleanup EXIT
 
 site_up || { bad "namespaces"; summary; exit 1; }
 
-rule_counter() {	# CHAIN COMMENT-SUBSTRING: packets of that rule's counter
-	ip netns exec "$db" nft list chain inet sagate "$1" |
-		awk -v c="$2" 'index($0, c) { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
-}
 
 cd "$top" || exit 1
 out=$(ip netns exec "$db" "$sagate" apply policies/db-server.json 2>&1)

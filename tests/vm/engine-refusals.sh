@@ -34,7 +34,6 @@ export SAGATE_STATE_DIR=/tmp/sagate-vm-state-$$
 export SAGATE_RUN_DIR=/tmp/sagate-vm-run-$$
 log=/tmp/sagated-vm-$$.log
 dpid= spid=
-ka=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 gw=10.77.0.40
 cleanup() {
 	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
@@ -44,27 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-daemon_start() {	# start sagated in db, wait for its ready line
-	local i
-	: >"$log"
-	ip netns exec "$db" "$sagated" "$@" >>"$log" 2>&1 &
-	dpid=$!
-	for i in $(seq 1 100); do
-		grep -q '"event":"ready"' "$log" && return 0
-		kill -0 "$dpid" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
-log_has() {	# a line of the log holding every argument
-	local l
-	while IFS= read -r l; do
-		local all=1 s
-		for s in "$@"; do [[ $l == *"$s"* ]] || { all=0; break; }; done
-		[ $all = 1 ] && return 0
-	done <"$log"
-	return 1
-}
 counter() {	# NAME: sagated's counter from its counters file
 	jq -r ".$1" "$SAGATE_RUN_DIR/sagated.json" 2>/dev/null
 }

@@ -29,49 +29,6 @@ trap cleanup EXIT
 
 site_up || { bad "namespaces"; summary; exit 1; }
 
-ka=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
-sa_up_null() {	# ESP-null: integrity (HMAC-SHA-256-128) without encryption
-	local ns
-	for ns in "$db" "$net"; do
-		ip -n "$ns" xfrm state add src $app dst $dbaddr proto esp spi 0x3000 reqid 7 \
-			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
-			sel src $app dst $dbaddr || return 1
-		ip -n "$ns" xfrm state add src $dbaddr dst $app proto esp spi 0x4000 reqid 7 \
-			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
-			sel src $dbaddr dst $app || return 1
-	done
-	sa_policies
-}
-daemon_start() {	# start sagated in db, wait for its ready line
-	local i
-	: >"$log"
-	ip netns exec "$db" "$sagated" >>"$log" 2>&1 &
-	dpid=$!
-	for i in $(seq 1 100); do
-		grep -q '"event":"ready"' "$log" && return 0
-		kill -0 "$dpid" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
-daemon_stop() {	# SIG; the exit status
-	local st
-	kill -"$1" "$dpid" 2>/dev/null
-	wait "$dpid"
-	st=$?
-	dpid=
-	return $st
-}
-log_has() {	# lines of the log holding every argument
-	local l
-	while IFS= read -r l; do
-		local all=1 s
-		for s in "$@"; do [[ $l == *"$s"* ]] || { all=0; break; }; done
-		[ $all = 1 ] && return 0
-	done <"$log"
-	return 1
-}
-
 cd "$top" || exit 1
 out=$(ip netns exec "$db" "$sagate" apply policies/db-server.json 2>&1)
 grep -q "engine mode" <<<"$out" && ok "apply in engine mode" || bad "apply: $out"

@@ -31,10 +31,6 @@ trap cleanup EXIT
 
 site_up || { bad "namespaces"; summary; exit 1; }
 
-rule_counter() {	# CHAIN COMMENT-SUBSTRING: packets of that rule's counter
-	ip netns exec "$db" nft list chain inet sagate "$1" |
-		awk -v c="$2" 'index($0, c) { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
-}
 lines() { wc -l <"$1" 2>/dev/null || echo 0; }
 # wait_growth FILE FROM SECS: the file grows past FROM lines within SECS
 wait_growth() {

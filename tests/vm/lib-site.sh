@@ -2,12 +2,14 @@
 # kernel modules, the db / net namespaces (tests/lib/topology.sh) with
 # static neighbours, and ESP transport SAs between app server and db.
 # Source after tests/lib/netns.sh and tests/lib/topology.sh, with $db and
-# $net set.
+# $net set; the sagated helpers also use $sagated and $log, and keep the
+# daemon's pid in $dpid.
 
 app=10.77.0.21 dbaddr=10.77.0.10
 aead='rfc4106(gcm(aes))'
 k1=0x0123456789abcdef0123456789abcdef01234567
 k2=0x89abcdef0123456789abcdef0123456789abcdef
+ka=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff	# HMAC-SHA-256
 
 site_up() {
 	local m mac_db mac_net a
@@ -54,4 +56,61 @@ sa_down() {
 		ip -n "$ns" xfrm policy flush
 		ip -n "$ns" xfrm state flush
 	done
+}
+
+# ESP with a null cipher between app and db: integrity (HMAC-SHA-256-128)
+# without encryption, reqid 7.
+sa_up_null() {
+	local ns
+	for ns in "$db" "$net"; do
+		ip -n "$ns" xfrm state add src $app dst $dbaddr proto esp spi 0x3000 reqid 7 \
+			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
+			sel src $app dst $dbaddr || return 1
+		ip -n "$ns" xfrm state add src $dbaddr dst $app proto esp spi 0x4000 reqid 7 \
+			mode transport enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' $ka 128 \
+			sel src $dbaddr dst $app || return 1
+	done
+	sa_policies
+}
+
+# rule_counter CHAIN COMMENT-SUBSTRING: packets of that rule's counter in db
+rule_counter() {
+	ip netns exec "$db" nft list chain inet sagate "$1" |
+		awk -v c="$2" 'index($0, c) { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
+}
+
+# daemon_start [OPTIONS]: sagated in db, its output in $log; waits for its
+# ready line (10 s)
+daemon_start() {
+	local i
+	: >"$log"
+	ip netns exec "$db" "$sagated" "$@" >>"$log" 2>&1 &
+	dpid=$!
+	for i in $(seq 1 100); do
+		grep -q '"event":"ready"' "$log" && return 0
+		kill -0 "$dpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# daemon_stop SIG: signal sagated, return its exit status
+daemon_stop() {
+	local st
+	kill -"$1" "$dpid" 2>/dev/null
+	wait "$dpid"
+	st=$?
+	dpid=
+	return $st
+}
+
+# log_has STRING...: some line of $log holds every STRING
+log_has() {
+	local l
+	while IFS= read -r l; do
+		local all=1 s
+		for s in "$@"; do [[ $l == *"$s"* ]] || { all=0; break; }; done
+		[ $all = 1 ] && return 0
+	done <"$log"
+	return 1
 }
