@@ -1,9 +1,9 @@
 #include "config.h"
 
 #include "audit.h"
+#include "engine_probe.h"
 #include "sa_match.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,61 +26,19 @@ static bool plan_queues(const struct plan *p, uint16_t *queue)
 	return false;
 }
 
-static bool process_running(const char *proc, const char *name)
-{
-	DIR *d = opendir(proc);
-	struct dirent *e;
-	bool found = false;
-
-	while (d && !found && (e = readdir(d))) {
-		char path[512], comm[64] = "";
-		FILE *f;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/comm", proc, e->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-		found = strcmp(comm, name) == 0;
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
-/* Is queue number q bound (a line of nfnetlink_queue starts with it)? */
-static bool queue_bound(const char *proc, uint16_t q)
-{
-	char path[512], line[256];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/net/netfilter/nfnetlink_queue", proc);
-	if (!(f = fopen(path, "r")))
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned n;
-
-		found = sscanf(line, "%u", &n) == 1 && n == q;
-	}
-	fclose(f);
-	return found;
-}
-
 void audit_engine(const struct plan *plan, const char *proc, struct audit_list *out)
 {
 	uint16_t q = 0;
+	enum engine_presence e;
 
 	if (!plan_queues(plan, &q))
 		return;
-	if (!process_running(proc, "sagated"))
+	e = engine_presence(proc, q);
+	if (e == ENGINE_NOT_RUNNING)
 		audit_add(out, AUDIT_ERROR, "engine-not-running", NULL, "sagated",
 			  "the policy queues new require-ipsec flows to sagated (queue %u), but no sagated process runs: those flows are all dropped",
 			  q);
-	else if (!queue_bound(proc, q))
+	else if (e == ENGINE_QUEUE_UNBOUND)
 		audit_add(out, AUDIT_ERROR, "queue-unbound", NULL, "sagated",
 			  "sagated runs, but no program is bound to queue %u in this network namespace (%s/net/netfilter/nfnetlink_queue): require-ipsec flows are dropped",
 			  q, proc);

@@ -160,6 +160,8 @@ static void print_text(json_t *j)
 	}
 	if ((x = json_object_get(e, "sa")))
 		printf("   SA: %s\n", json_string_value(x));
+	if ((x = json_object_get(e, "sagated")))
+		printf("   sagated: %s\n", json_string_value(x));
 	if ((x = json_object_get(e, "verdict")))
 		printf("   engine verdict: %s (%s)%s%s\n", json_string_value(x),
 		       json_string_value(json_object_get(e, "reason")),
@@ -190,7 +192,9 @@ int cli_explain(const struct cli_opts *o, const char *file)
 		sas = NULL;	/* explained without the live SA */
 	}
 	if (rc == EXIT_OK) {
-		struct explain_ctx c = { l.pol, l.cls, l.plan, sas, (uint64_t)time(NULL) };
+		/* the applied policy: whether sagated serves its queue counts */
+		struct explain_ctx c = { l.pol, l.cls, l.plan, sas, (uint64_t)time(NULL),
+					 file ? NULL : "/proc" };
 
 		j = explain_packet(&c, &q);
 		if (!j)

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "decide.h"
+#include "engine_probe.h"
 #include "explain.h"
 #include "parse.h"
 #include "plan_sim.h"
@@ -159,9 +160,16 @@ static const char *sa_text(char *buf, size_t len, const struct xfrm_sa *sa)
 	return buf;
 }
 
-/* What sagated would decide, by decide() itself on a packet built from q. */
+static const char *presence_name(enum engine_presence p)
+{
+	return p == ENGINE_SERVING ? "serving" :
+	       p == ENGINE_NOT_RUNNING ? "not-running" : "queue-unbound";
+}
+
+/* What sagated would decide, by decide() itself on a packet built from q;
+ * live (c->proc), nothing at all when no sagated serves the queue. */
 static json_t *engine_json(const struct explain_ctx *c, const struct explain_req *q,
-			   bool queued)
+			   bool queued, uint16_t queue)
 {
 	json_t *j = json_pack("{s:b}", "queued", queued);
 	struct decide_ctx dc = { .policy = c->pol, .classes = c->cls, .sas = c->sas };
@@ -173,6 +181,18 @@ static json_t *engine_json(const struct explain_ctx *c, const struct explain_req
 
 	if (rule != CLASS_NONE && c->pol->rules[rule].action == ACT_REQUIRE_IPSEC)
 		json_object_set_new(j, "checks", explain_rule_checks(&c->pol->rules[rule]));
+	if (queued && c->proc) {
+		enum engine_presence p = engine_presence(c->proc, queue);
+
+		json_object_set_new(j, "sagated", json_string(presence_name(p)));
+		if (p != ENGINE_SERVING) {
+			/* whatever the SA, nobody answers the queue */
+			json_object_set_new(j, "verdict", json_string("drop"));
+			json_object_set_new(j, "reason", json_string("drop-no-sagated"));
+			json_object_set_new(j, "why", json_string(engine_presence_why(p)));
+			return j;
+		}
+	}
 	if (queued && q->ipsec != EXPLAIN_IPSEC_SPI)
 		json_object_set_new(j, "note", json_string("sagated decides by the SA that carried the packet: give --ipsec spi=0xSPI to check one"));
 	if (!queued || q->ipsec != EXPLAIN_IPSEC_SPI)
@@ -238,7 +258,7 @@ json_t *explain_packet(const struct explain_ctx *c, const struct explain_req *q)
 		json_object_set_new(kern, "queue", json_integer(res.queue));
 	if (res.rule != CLASS_NONE && res.rule < c->pol->nrules)
 		json_object_set_new(kern, "element_rule", json_string(c->pol->rules[res.rule].name));
-	eng = engine_json(c, q, queued);
+	eng = engine_json(c, q, queued, res.queue);
 	if (!queued)
 		outcome = plan_sim_verdict_name(res.verdict);
 	else if (json_object_get(eng, "verdict"))

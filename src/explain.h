@@ -38,6 +38,8 @@ struct explain_ctx {
 	const struct plan *plan;
 	const struct xfrm_cache *sas;	/**< live SAs, or NULL (not read) */
 	uint64_t now;
+	const char *proc;		/**< live: the /proc that tells whether
+					 *   sagated serves the queue; NULL offline */
 };
 
 /** The answer (schema in sagate(8), EXPLAIN OUTPUT); NULL on OOM. */

@@ -6,6 +6,8 @@
 #include "explain.h"
 #include "sa_match.h"
 
+#include <sys/stat.h>
+
 #define NOW 1700001000ull
 
 static const char policy_text[] =
@@ -24,6 +26,7 @@ static struct policy *pol;
 static struct classes *cls;
 static struct plan *eng, *kern;
 static struct xfrm_cache *sas;
+static const char *live_proc;	/* explain of the applied policy: this /proc */
 
 static void setup(void)
 {
@@ -54,7 +57,7 @@ TestSuite(explain, .init = setup, .fini = teardown);
 static json_t *ask(const struct plan *pl, enum direction dir, const char *peer, uint8_t proto,
 		   uint16_t port, enum explain_ipsec ip, uint32_t v)
 {
-	struct explain_ctx c = { pol, cls, pl, sas, NOW };
+	struct explain_ctx c = { pol, cls, pl, sas, NOW, live_proc };
 	struct explain_req q;
 	struct addr_range a;
 	json_t *j;
@@ -134,6 +137,64 @@ Test(explain, engine_verdicts_by_sa)
 	j = ask(eng, DIR_IN, "2001:db8::5", 6, 5432, EXPLAIN_IPSEC_SPI, 0x3000);
 	cr_assert_str_eq(str(j, "outcome", NULL), "accept");
 	json_decref(j);
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	cr_assert_not_null(f = fopen(path, "w"), "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void mk(const char *dir, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+}
+
+/* Live, a queued packet meets sagated only if one serves the queue: the
+ * queue rule has no bypass, so without it the kernel drops, SA or not. */
+Test(explain, live_queue_needs_sagated)
+{
+	char dir[] = "/tmp/sagate-proc-XXXXXX", cmd[64];
+	json_t *j;
+
+	cr_assert_not_null(mkdtemp(dir));
+	live_proc = dir;
+	j = ask(eng, DIR_IN, "10.0.0.5", 6, 5432, EXPLAIN_IPSEC_SPI, 0x1000);
+	cr_assert_str_eq(str(j, "engine", "sagated"), "not-running");
+	cr_assert_str_eq(str(j, "engine", "reason"), "drop-no-sagated");
+	cr_assert_str_eq(str(j, "outcome", NULL), "drop");
+	json_decref(j);
+	mk(dir, "77");
+	put_file(dir, "77/comm", "sagated\n");
+	mk(dir, "net");
+	mk(dir, "net/netfilter");
+	put_file(dir, "net/netfilter/nfnetlink_queue", "    3   4242     0 2 65531     0     0        0  1\n");
+	j = ask(eng, DIR_IN, "10.0.0.5", 6, 5432, EXPLAIN_IPSEC_SPI, 0x1000);
+	cr_assert_str_eq(str(j, "engine", "sagated"), "queue-unbound");
+	cr_assert_str_eq(str(j, "outcome", NULL), "drop");
+	json_decref(j);
+	put_file(dir, "net/netfilter/nfnetlink_queue", "    7   4242     0 2 65531     0     0        0  1\n");
+	j = ask(eng, DIR_IN, "10.0.0.5", 6, 5432, EXPLAIN_IPSEC_SPI, 0x1000);
+	cr_assert_str_eq(str(j, "engine", "sagated"), "serving");
+	cr_assert_str_eq(str(j, "engine", "reason"), "accept");
+	cr_assert_str_eq(str(j, "outcome", NULL), "accept");
+	json_decref(j);
+	/* not queued: sagated's absence changes nothing */
+	j = ask(eng, DIR_IN, "192.0.2.1", 6, 80, EXPLAIN_IPSEC_NONE, 0);
+	cr_assert_null(json_object_get(json_object_get(j, "engine"), "sagated"));
+	cr_assert_str_eq(str(j, "outcome", NULL), "accept");
+	json_decref(j);
+	live_proc = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
 
 Test(explain, kernel_only_reqid)
