@@ -3,6 +3,7 @@
 #include "nft_apply.h"
 #include "nft_read.h"
 #include "util.h"
+#include "xfrm_dump.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -241,6 +242,14 @@ static int run(const struct nft_batch *b, const char *file, struct diag_list *d,
 /* The flows that require-ipsec rules admitted are bound to their SA's
  * reqid through the live PLAN_BOUND_SET; a new table gets its bindings,
  * or their next packets would be dropped. */
+static bool plan_has_binding(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nsets; i++)
+		if (p->sets[i].binding)
+			return true;
+	return false;
+}
+
 static int carry_bindings(const struct plan *p, uint8_t **bound, size_t *n,
 			  struct diag_list *d)
 {
@@ -266,6 +275,62 @@ static int carry_bindings(const struct plan *p, uint8_t **bound, size_t *n,
 	return 0;
 }
 
+struct seed {
+	uint8_t *keys;
+	size_t n, cap;
+	bool oom;
+};
+
+static void seed_one(const struct xfrm_sa *sa, void *arg)
+{
+	struct seed *s = arg;
+	uint32_t mark = sa->reqid | PLAN_CT_MARK_IPSEC;
+	uint8_t key[NFT_BOUND_KEY_LEN];
+	uint8_t *k;
+
+	memcpy(key, &mark, sizeof(mark));
+	memcpy(key + sizeof(mark), &sa->reqid, sizeof(sa->reqid));
+	for (size_t i = 0; i < s->n; i++)
+		if (memcmp(s->keys + i * NFT_BOUND_KEY_LEN, key, sizeof(key)) == 0)
+			return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+
+		if (!(k = realloc(s->keys, cap * NFT_BOUND_KEY_LEN))) {
+			s->oom = true;
+			return;
+		}
+		s->keys = k;
+		s->cap = cap;
+	}
+	memcpy(s->keys + s->n++ * NFT_BOUND_KEY_LEN, key, sizeof(key));
+}
+
+/* The pair of every reqid the kernel's SAs carry, so that flows bound to
+ * them live on even when the old set is gone (the table deleted or
+ * flushed by hand before this apply).  A pair admits nothing new: it is
+ * the one the admitting rule adds for that reqid.  Without an SA table
+ * (no xfrm_user), nothing is added. */
+static int seed_bindings(uint8_t **bound, size_t *n, struct diag_list *d)
+{
+	struct xfrm_cache *sas = xfrm_cache_alloc();
+	struct seed s = { *bound, *n, *n, false };
+	struct diag_list quiet;
+
+	if (!sas)
+		return -1;
+	diag_list_init(&quiet);
+	if (xfrm_dump_sas(sas, &quiet) == 0)
+		xfrm_cache_foreach(sas, seed_one, &s);
+	diag_list_fini(&quiet);
+	xfrm_cache_free(sas);
+	*bound = s.keys;
+	*n = s.n;
+	if (s.oom)
+		diag_add(d, DIAG_ERROR, "table inet " PLAN_TABLE, "", NULL, "out of memory");
+	return s.oom ? -1 : 0;
+}
+
 int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
 		       struct nft_apply_stats *st, struct diag_list *d)
 {
@@ -279,8 +344,11 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	if (carry_bindings(p, &bound, &nbound, d) < 0)
+	if (carry_bindings(p, &bound, &nbound, d) < 0 ||
+	    (plan_has_binding(p) && seed_bindings(&bound, &nbound, d) < 0)) {
+		free(bound);
 		return -1;
+	}
 	b = nft_build_plan_bound(p, pol, dry_run ? NFT_BUILD_CHECK : 0, bound, nbound, d);
 	free(bound);
 	trace_phase("netlink-build");
