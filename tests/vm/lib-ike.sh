@@ -288,14 +288,25 @@ pg_up() {
 }
 # psql_q HOST DBADDR SQL: one query, the bare result on stdout
 psql_q() {
-	nsx "$1" env PGCONNECT_TIMEOUT=${PGTO:-6} psql -h "$2" -U postgres -d postgres -X -At -P pager=off \
-		-c "$3" </dev/null 2>&1
+	local out rc seen=unknown from
+	from=$(log_lines)
+	out=$(nsx "$1" env PGCONNECT_TIMEOUT=${PGTO:-6} psql -h "$2" -U postgres -d postgres -X -At -P pager=off \
+		-c "$3" </dev/null 2>&1)
+	rc=$?
+	echo "$out"
+	if [ $rc -eq 0 ] || grep -q "Connection refused" <<<"$out"; then
+		seen=accept
+	elif grep -q "timeout expired" <<<"$out"; then
+		seen=drop
+	fi
+	explain_flow "$1" "$2" 5432 $seen "$from"
 }
 
 # --- sagate / sagated in db ------------------------------------------------
 
 # sagated_start POLICY: sagated nsx db serving POLICY on queue 0; waits for ready
 sagated_start() {
+	explain_log_reset
 	: >"$IKE_DIR/sagated.log"
 	# not through nsx: $! must be sagated itself (ip netns exec execs it)
 	ip netns exec "$(ns db)" "$sagated" --policy "$1" --queue 0 >>"$IKE_DIR/sagated.log" 2>&1 &
@@ -304,6 +315,168 @@ sagated_start() {
 }
 sagated_stop() { [ -n "${SAGATED_PID:-}" ] && kill "$SAGATED_PID" 2>/dev/null && wait "$SAGATED_PID" 2>/dev/null; SAGATED_PID=; }
 
+# --- sagate explain against what happened ----------------------------------
+# Every new flow a scenario makes (tcp_try, probes, banner, psql_q, the
+# first query of a session) is put to `sagate explain` right away: in db
+# when it arrives there, and in each host of EXPLAIN_OUT_HOSTS it leaves
+# (their policy's state is $IKE_DIR/state-HOST), with the SA the kernel
+# holds for it at that moment: the one sagated logged for the flow, else
+# the newest of its peer.  explain's outcome must be what the scenario saw
+# (connected or refused: accept; timed out: drop), and sagated must have
+# logged a decision for the flow exactly when explain says the kernel
+# queued it to a sagated serving the queue.  And every decision in
+# sagated's log is replayed through explain with the SPI sagated logged:
+# the kernel must queue it, and the engine's verdict and rule must be
+# sagated's.  Replays run at each flow and at scenario_end; a scenario
+# that kills sagated or removes SAs calls explain_engine_log first.
+# The helpers mostly run in $(...): what they find goes to files
+# ($IKE_DIR/explain.*), and explain_report turns it into PASS / FAIL.
+EXPLAIN_OUT_HOSTS=${EXPLAIN_OUT_HOSTS:-}
+
+log_lines() { [ -f "$IKE_DIR/sagated.log" ] && wc -l <"$IKE_DIR/sagated.log" || echo 0; }
+# explain_in HOST ARGS...: sagate -j explain in HOST, of its applied policy
+explain_in() {
+	local h=$1 st=$IKE_DIR/state
+	shift
+	[ "$h" = db ] || st=$IKE_DIR/state-$h
+	nsx "$h" env SAGATE_STATE_DIR="$st" "$sagate" -j explain "$@" 2>&1
+}
+# the source address HOST uses to reach DST
+flow_src() { nsx "$1" ip route get "$2" | awk '{ for (i = 1; i < NF; i++) if ($i == "src") { print $(i + 1); exit } }'; }
+# the newest ESP SA SPI that HOST holds from SRC to DST (outer addresses)
+sa_spi() { nsx "$1" ip xfrm state list src "$2" dst "$3" proto esp | awk '$1 == "proto" && $3 == "spi" { s = $4 } END { print s }'; }
+# sagated's decisions after log line FROM, as tab-separated src dst proto
+# dport spi verdict rule (awk: jq costs ~0.6 s a run under TCG)
+logged_decisions() {
+	tail -n +$(($1 + 1)) "$IKE_DIR/sagated.log" 2>/dev/null | awk '
+		function get(k,   v) {
+			if (!match($0, "\"" k "\":(\"[^\"]*\"|[^,}]*)"))
+				return ""
+			v = substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+			gsub(/"/, "", v)
+			return v
+		}
+		/^\{.*"verdict":.*"src":/ {
+			r = get("rule")
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", get("src"), get("dst"), get("proto"), get("dport"),
+				get("spi"), get("verdict"), (r == "null" || r == "" ? "-" : r)
+		}'
+}
+# the SPI sagated logged for SRC -> DST port PORT after log line FROM
+logged_spi() { logged_decisions "$4" | awk -F'\t' -v s="$1" -v d="$2" -v p="$3" '$1 == s && $2 == d && $4 == p { x = $5 } END { print x }'; }
+# explain's outcome in its JSON (a top-level key no nested object has)
+outcome_of() { grep -o '"outcome": *"[^"]*"' | sed 's/.*: *"//; s/"$//'; }
+ipsec_arg() { [ -n "$1" ] && [ "$1" != 0x00000000 ] && echo "spi=$1" || echo none; }
+# explain_note KIND ok|bad|skip [TEXT]: one finding for explain_report
+explain_note() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$IKE_DIR/explain.results"; }
+
+# explain_flow HOST DST PORT SEEN LOG-FROM: TCP from HOST to DST:PORT,
+# SEEN accept / drop / unknown (not checked); LOG-FROM: sagated's log
+# line count when the flow began
+explain_flow() {
+	local h=$1 dst=$2 port=$3 seen=$4 from=${5:-0} src outer spi a o n out="" want=accept kern=""
+	[[ $dst == *[.:]* && $dst != /* ]] || return 0	# not an address: a unix socket
+	explain_engine_log
+	src=$(flow_src "$h" "$dst")
+	if [ "$dst" = "${IP4[db]}" ] || [ "$dst" = "${IP6[db]}" ]; then
+		outer=$src
+		[ "$h" = branch ] && outer=$([[ $dst == *:* ]] && echo "${IP6[gw]}" || echo "${IP4[gw]}")
+		spi=$(logged_spi "$src" "$dst" "$port" "$from")
+		[ -n "$spi" ] || spi=$(sa_spi db "$outer" "$dst")
+		a=$(explain_in db --from "$src" --to "$dst" --proto tcp --port "$port" --ipsec "$(ipsec_arg "$spi")")
+		o=$(outcome_of <<<"$a")
+		out="db: $o (ipsec $(ipsec_arg "$spi"))"
+		[ "$o" = accept ] || want=drop
+		# the kernel's part: queued to a serving sagated exactly when
+		# sagated logged a decision for the flow
+		n=$(logged_decisions "$from" | awk -F'\t' -v s="$src" -v d="$dst" -v p="$port" '$1 == s && $2 == d && $4 == p' | wc -l)
+		if grep -q '"sagated": *"serving"' <<<"$a"; then
+			[ "$n" -gt 0 ] || kern="explain says the kernel queued it to sagated, which logged no decision for it"
+		elif [ "$n" -gt 0 ]; then
+			kern="explain says sagated did not decide it, yet sagated logged $n decision(s) for it"
+		fi
+	fi
+	if [[ " $EXPLAIN_OUT_HOSTS " == *" $h "* ]]; then
+		spi=$(sa_spi "$h" "$src" "$dst")
+		o=$(explain_in "$h" --out --from "$src" --to "$dst" --proto tcp --port "$port" --ipsec "$(ipsec_arg "$spi")" | outcome_of)
+		out="$out${out:+, }$h out: $o (ipsec $(ipsec_arg "$spi"))"
+		[ "$o" = accept ] || want=drop
+	fi
+	[ -n "$out" ] || return 0
+	if [ "$seen" = unknown ]; then
+		explain_note flow skip "$h $src -> $dst:$port: neither through nor timed out; explain: $out"
+	elif [ -n "$kern" ]; then
+		explain_note flow bad "$h $src -> $dst:$port: $kern; explain: $out"
+	elif [ "$want" = "$seen" ]; then
+		explain_note flow ok
+	else
+		explain_note flow bad "$h $src -> $dst:$port was seen to $seen; explain: $out"
+	fi
+}
+
+# explain_engine_log: replay sagated's decisions logged since the last
+# call; one jq over all the answers
+explain_engine_log() {
+	local n pos i=0 src dst proto dport spi v rule
+	n=$(log_lines)
+	pos=$(cat "$IKE_DIR/explain.pos" 2>/dev/null || echo 0)
+	[ "$n" -gt "$pos" ] || return 0
+	echo "$n" >"$IKE_DIR/explain.pos"
+	logged_decisions "$pos" | head -n $((n - pos)) | sort -u >"$IKE_DIR/explain.replay"
+	[ -s "$IKE_DIR/explain.replay" ] || return 0
+	: >"$IKE_DIR/explain.answers"
+	while IFS=$'\t' read -r src dst proto dport spi v rule; do
+		set -- --from "$src" --to "$dst" --proto "$proto"
+		case $proto in 6 | 17 | 132) set -- "$@" --port "$dport" ;; esac
+		explain_in db "$@" --ipsec "$(ipsec_arg "$spi")" >"$IKE_DIR/explain.a$i"
+		cat "$IKE_DIR/explain.a$i" >>"$IKE_DIR/explain.answers"
+		i=$((i + 1))
+	done <"$IKE_DIR/explain.replay"
+	jq -r '[.kernel.verdict, .engine.verdict // "-", .policy.rule // "-", (.engine.why // .error // "")] | @tsv' \
+		"$IKE_DIR/explain.answers" >"$IKE_DIR/explain.got" 2>&1
+	paste "$IKE_DIR/explain.replay" "$IKE_DIR/explain.got" |
+		while IFS=$'\t' read -r src dst proto dport spi v rule kv ev er why; do
+			if [ "$kv $ev $er" = "queue $v $rule" ]; then
+				explain_note decision ok
+			else
+				explain_note decision bad "$src -> $dst proto $proto port $dport spi $spi: sagated $v (rule $rule); explain: kernel $kv, engine $ev, rule $er ${why:-}"
+			fi
+		done
+}
+# sagated starts a new log: what the old one holds is replayed first
+explain_log_reset() {
+	explain_engine_log
+	echo 0 >"$IKE_DIR/explain.pos"
+}
+# explain_report: a FAIL line for each disagreement noted since the last
+# report, a skip note for each flow not checked
+explain_report() {
+	local k r t n
+	n=$(cat "$IKE_DIR/explain.reported" 2>/dev/null || echo 0)
+	[ -f "$IKE_DIR/explain.results" ] || return 0
+	tail -n +$((n + 1)) "$IKE_DIR/explain.results" >"$IKE_DIR/explain.new"	# no /dev/fd in the guest
+	while IFS=$'\t' read -r k r t; do
+		case $r in
+		bad) bad "explain disagrees ($k): $t" ;;
+		skip) echo "# explain: not checked: $t" ;;
+		esac
+	done <"$IKE_DIR/explain.new"
+	wc -l <"$IKE_DIR/explain.results" >"$IKE_DIR/explain.reported"
+}
+# the closing line: what explain was checked against
+explain_summary() {
+	local f d
+	explain_engine_log
+	explain_report
+	f=$(grep -c "^flow	ok" "$IKE_DIR/explain.results" 2>/dev/null)
+	d=$(grep -c "^decision	ok" "$IKE_DIR/explain.results" 2>/dev/null)
+	if [ "${f:-0}" -gt 0 ]; then
+		ok "sagate explain agreed on ${f:-0} flows and ${d:-0} sagated decisions (disagreements: FAIL lines above)"
+	else
+		bad "sagate explain was checked against no flow"
+	fi
+}
+
 # counter packets of the rule with COMMENT in CHAIN of db's table inet sagate
 sagate_counter() {
 	nsx db nft list chain inet sagate "$1" |
@@ -311,8 +484,15 @@ sagate_counter() {
 }
 
 # tcp_try HOST DST PORT: "open" (connected or refused: the packet got
-# through), "dropped" (timeout)
+# through), "dropped" (timeout); explain_flow checks sagate explain on it
 tcp_try() {
+	local r from
+	from=$(log_lines)
+	r=$(tcp_try_raw "$@")
+	echo "$r"
+	explain_flow "$1" "$2" "$3" "$(probe_seen "$r")" "$from"
+}
+tcp_try_raw() {
 	local out
 	out=$(nsx "$1" timeout "${TCPTO:-3}" bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1)
 	case $? in
@@ -321,9 +501,16 @@ tcp_try() {
 	*) grep -q "refused" <<<"$out" && echo open || echo "error: $out" ;;
 	esac
 }
+probe_seen() { case $1 in open) echo accept ;; dropped) echo drop ;; *) echo unknown ;; esac; }
 # banner HOST DST PORT: the first line the server sends, or nothing
 banner() {
-	nsx "$1" timeout "${TCPTO:-3}" bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/dev/null
+	local out rc from
+	from=$(log_lines)
+	out=$(nsx "$1" timeout "${TCPTO:-3}" bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/dev/null)
+	rc=$?
+	echo "$out"
+	# a banner, or a connection that closed (not a timeout): it got through
+	explain_flow "$1" "$2" "$3" "$([ -n "$out" ] || [ $rc -ne 124 ] && echo accept || echo drop)" "$from"
 }
 
 listening() { nsx "$1" ss -Hltn "sport = :$2" | grep -q .; }	# HOST PORT
@@ -339,14 +526,21 @@ sgnet_build() {
 # probes "HOST DST PORT"...: tcp_try them all at once (a drop costs the
 # whole timeout), one result per line, in order
 probes() {
-	local i=0 spec
+	local i=0 spec from
+	from=$(log_lines)
 	for spec in "$@"; do
 		# shellcheck disable=SC2086
-		tcp_try $spec >"$IKE_DIR/probe.$i" &
+		tcp_try_raw $spec >"$IKE_DIR/probe.$i" &
 		i=$((i + 1))
 	done
 	wait_jobs_of_probes
-	for ((i = 0; i < $#; i++)); do cat "$IKE_DIR/probe.$i"; done
+	i=0
+	for spec in "$@"; do
+		cat "$IKE_DIR/probe.$i"
+		# shellcheck disable=SC2086
+		explain_flow $spec "$(probe_seen "$(cat "$IKE_DIR/probe.$i")")" "$from"
+		i=$((i + 1))
+	done
 }
 wait_jobs_of_probes() { local p; for p in $(jobs -pr); do [ "$p" = "${SAGATED_PID:-}" ] || wait "$p" 2>/dev/null; done; }
 
@@ -361,11 +555,17 @@ sess_open() {
 	SESS_PID[$1]=$!
 	exec {fd}>"$IKE_DIR/$1.in"
 	SESS_FD[$1]=$fd
+	echo "$2 $3 $(log_lines)" >"$IKE_DIR/$1.flow"
 }
+# the first query of a session tells whether its flow got in
 sess_query() {
-	local m="q$RANDOM$RANDOM"
-	echo "select '$m:' || ($2);" >&"${SESS_FD[$1]}" 2>/dev/null || return 1
-	wait_for "${3:-10}" grep -q "^$m:" "$IKE_DIR/$1.out" || return 1
+	local m="q$RANDOM$RANDOM" flow="" rc=0
+	[ -f "$IKE_DIR/$1.flow" ] && { flow=$(cat "$IKE_DIR/$1.flow"); rm -f "$IKE_DIR/$1.flow"; }
+	echo "select '$m:' || ($2);" >&"${SESS_FD[$1]}" 2>/dev/null || rc=1
+	[ $rc -eq 0 ] && { wait_for "${3:-10}" grep -q "^$m:" "$IKE_DIR/$1.out" || rc=1; }
+	# shellcheck disable=SC2086
+	[ -n "$flow" ] && explain_flow ${flow% *} 5432 "$([ $rc -eq 0 ] && echo accept || echo drop)" "${flow##* }"
+	[ $rc -eq 0 ] || return 1
 	sed -n "s/^$m://p" "$IKE_DIR/$1.out"
 }
 sess_close() {
@@ -385,6 +585,7 @@ SCEN_S0=$SECONDS
 scenario_begin() { SCEN_T0=$(date +%s.%N); SCEN_S0=$SECONDS; echo "# $1: kernel $(uname -r)"; }
 scenario_end() {
 	local t
+	[ "${EXPLAIN_ON:-0}" = 1 ] && explain_summary
 	t=$(awk -v a="$SCEN_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	echo "$(basename "$0" .sh): $pass passed, $fail failed in $t s"
 	[ "$fail" -eq 0 ]
@@ -433,5 +634,6 @@ ike_scenario_up() {
 	echo "# [$((SECONDS - SCEN_S0)) s] sagated_start"
 	sagated_start "$pol" || { bad "sagated ready: $(cat "$IKE_DIR/sagated.log")"; return 1; }
 	wait_for 10 listening db 22 || { bad "ssh stand-in listening in db"; return 1; }
+	EXPLAIN_ON=1
 	ok "site up: 8 namespaces, charon in db $IKE_PEERS, PostgreSQL, $(basename "$pol") applied (engine mode), sagated ready"
 }

@@ -31,6 +31,7 @@ for f in 4 6; do
 	r=$(sess_query o$f "select 1" 20)
 	[ "$r" = 1 ] && ok "IPv$f: psql session open over ESP" || bad "IPv$f: psql session: '$r'"
 
+	explain_engine_log	# while sagated still serves the queue
 	kill -9 "$SAGATED_PID" && wait "$SAGATED_PID" 2>/dev/null
 	SAGATED_PID=
 	! pgrep -x sagated >/dev/null && ok "IPv$f: sagated killed (SIGKILL)" || bad "IPv$f: a sagated is still running"
