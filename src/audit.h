@@ -88,6 +88,15 @@ void audit_set_exact(const struct policy *pol, const struct plan_set *ps,
  *  read (tests pass their own).  "engine-not-running", "queue-unbound". */
 void audit_engine(const struct plan *plan, const char *proc, struct audit_list *out);
 
+/** Usage: "cleartext-attempts", per source and port that tried a
+ *  require-ipsec class without IPsec (the PLAN_ATTEMPTS sets, v), most
+ *  packets first, with the rule that class belongs to and how long ago
+ *  the last packet came; at most AUDIT_ATTEMPTS_MAX, then one finding
+ *  with the count of the rest. */
+#define AUDIT_ATTEMPTS_MAX 20
+void audit_attempts(const struct policy *p, const struct classes *c,
+		    const struct nft_attempt *v, size_t n, struct audit_list *out);
+
 /** Usage: "never-hit" rules (no packet on any of their elements),
  *  "cleartext-dropped" on require-ipsec chains, "sas-in-use" per
  *  require-ipsec rule (sas may be NULL: not read). */

@@ -225,6 +225,8 @@ static void sets(const struct plan *p, const struct policy *pol, const struct nf
 				  "the policy compiles to map %s; the live table has none", p->sets[i].name);
 		else if (p->sets[i].binding)
 			binding_elems(ss, out);
+		else if (p->sets[i].attempts)
+			continue;	/* the packet path's records: audit_attempts */
 		else if (audit_elems_comparable(&p->sets[i], ss))
 			audit_set_exact(pol, &p->sets[i], ss, out);
 		else

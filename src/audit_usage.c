@@ -193,3 +193,55 @@ void audit_usage(const struct plan *plan, const struct policy *p, const struct n
 			  "%zu SA(s) in the kernel satisfy this rule now", c.n);
 	}
 }
+
+static int by_packets(const void *a, const void *b)
+{
+	const struct nft_attempt *x = a, *y = b;
+
+	if (x->packets != y->packets)
+		return x->packets > y->packets ? -1 : 1;
+	return x->idle_ms < y->idle_ms ? -1 : x->idle_ms > y->idle_ms;
+}
+
+static const char *proto_name(uint8_t p)
+{
+	return p == 6 ? "tcp" : p == 17 ? "udp" : p == 132 ? "sctp" : "?";
+}
+
+void audit_attempts(const struct policy *p, const struct classes *c,
+		    const struct nft_attempt *v, size_t n, struct audit_list *out)
+{
+	struct nft_attempt *s = n ? malloc(n * sizeof(*s)) : NULL;
+	uint64_t rest = 0;
+
+	if (n && !s) {
+		out->oom = true;
+		return;
+	}
+	if (n)
+		memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), by_packets);
+	for (size_t i = 0; i < n; i++) {
+		struct packet_key k = { .dir = DIR_IN, .fam = s[i].fam, .peer = s[i].src,
+					.key = KEY(s[i].proto, s[i].port) };
+		uint32_t r = classify_lookup(c, &k);
+		char src[64], obj[128];
+
+		if (i >= AUDIT_ATTEMPTS_MAX) {
+			rest += s[i].packets;
+			continue;
+		}
+		addr_format(s[i].fam, s[i].src, src, sizeof(src));
+		snprintf(obj, sizeof(obj), "from %s to %s port %u", src, proto_name(s[i].proto), s[i].port);
+		audit_add(out, AUDIT_WARNING, "cleartext-attempts",
+			  r != CLASS_NONE && r < p->nrules ? p->rules[r].name : NULL, obj,
+			  "%llu packet(s) without IPsec dropped, the last %llu s ago",
+			  (unsigned long long)s[i].packets,
+			  (unsigned long long)(s[i].idle_ms / 1000));
+	}
+	if (n > AUDIT_ATTEMPTS_MAX)
+		audit_add(out, AUDIT_WARNING, "cleartext-attempts", NULL, "other sources",
+			  "%zu more source(s) and port(s), %llu packet(s): sagate lists the %d with most packets",
+			  n - AUDIT_ATTEMPTS_MAX, (unsigned long long)rest, AUDIT_ATTEMPTS_MAX);
+	free(s);
+}

@@ -21,6 +21,9 @@ struct kernel_view {
 	struct xfrm_spd_list spd;
 	bool spd_ok;
 	struct xfrm_cache *sas;
+	struct nft_attempt *attempts;	/**< cleartext attempts, by source and port */
+	size_t nattempts;
+	bool attempts_ok;
 };
 
 static void kernel_read(struct kernel_view *k, struct audit_list *out)
@@ -31,6 +34,7 @@ static void kernel_read(struct kernel_view *k, struct audit_list *out)
 	diag_list_init(&d);
 	k->snap_ok = nft_snap_read(&k->snap, &d) == 0;
 	k->live_ok = k->snap_ok && nft_read_live(&k->live, &d) == 0;
+	k->attempts_ok = k->snap_ok && nft_read_attempts(&k->attempts, &k->nattempts, &d) == 0;
 	k->spd_ok = xfrm_dump_spd(&k->spd, &d) == 0;
 	k->sas = xfrm_cache_alloc();
 	if (k->sas && xfrm_dump_sas(k->sas, &d) < 0) {
@@ -49,6 +53,7 @@ static void kernel_fini(struct kernel_view *k)
 	nft_live_fini(&k->live);
 	xfrm_spd_list_fini(&k->spd);
 	xfrm_cache_free(k->sas);
+	free(k->attempts);
 }
 
 static void run_audits(const struct loaded *l, const char *source, struct kernel_view *k,
@@ -66,6 +71,8 @@ static void run_audits(const struct loaded *l, const char *source, struct kernel
 		audit_engine(l->plan, "/proc", out);
 	audit_usage(l->plan, l->pol, k->live_ok ? &k->live : NULL, k->sas,
 		    (uint64_t)time(NULL), out);
+	if (k->attempts_ok)
+		audit_attempts(l->pol, l->cls, k->attempts, k->nattempts, out);
 }
 
 static const char *level_name(enum cli_level l)

@@ -514,11 +514,43 @@ static void binding_set(struct kctx *k)
 		s->binding = true;
 }
 
+/* Who tries require-ipsec ports in cleartext, and when last: for audit
+ * (the drop itself is the next rule's).  Only protocols with ports. */
+static void attempt_sets(struct kctx *k, struct plan_chain *in)
+{
+	static const struct { const char *name, *comment; enum plan_field addr; } fam[] = {
+		{ PLAN_ATTEMPTS4, "require-ipsec: cleartext attempt recorded (IPv4)", PF_SADDR4 },
+		{ PLAN_ATTEMPTS6, "require-ipsec: cleartext attempt recorded (IPv6)", PF_SADDR6 },
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		struct plan_set *s = plan_add_set(k->plan, fam[i].name);
+		struct plan_rule *r;
+		const char *name = s ? plan_strdup(k->plan, fam[i].name) : NULL;
+
+		if (!s || !name) {
+			k->oom = true;
+			return;
+		}
+		s->attempts = true;
+		s->fields[0] = fam[i].addr;
+		s->fields[1] = PF_L4PROTO;
+		s->fields[2] = PF_DPORT;
+		s->nfields = 3;
+		if ((r = rule_or_oom(k, in, fam[i].comment))) {
+			stmt(r, PS_SECPATH_MISSING, 0, NULL);
+			stmt(r, PS_L4PROTO_PORTS, 0, NULL);
+			stmt(r, PS_ATTEMPT_UPDATE, 0, name);
+		}
+	}
+}
+
 static void ipsec_chains(struct kctx *k)
 {
 	struct plan_chain *in = plan_add_chain(k->plan, "ipsec_in", PH_NONE);
 	struct plan_rule *r;
 
+	attempt_sets(k, in);
 	if ((r = rule_or_oom(k, in, "require-ipsec: arrived in cleartext"))) {
 		stmt(r, PS_SECPATH_MISSING, 0, NULL);
 		stmt(r, PS_COUNTER, 0, NULL);

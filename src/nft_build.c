@@ -269,7 +269,7 @@ static struct nftnl_expr *counter_expr(struct nft_batch *b)
 /* Maps hold verdicts. */
 static int check_set(struct nft_batch *b, const struct plan_set *s)
 {
-	if (s->binding)
+	if (s->binding || s->attempts)
 		return 0;
 	if (s->nfields < 1 || s->nfields > 4) {
 		nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name, s->nfields);
@@ -552,6 +552,49 @@ static int put_elems(struct nft_batch *b, size_t si)
 	return 0;
 }
 
+/* --- the cleartext-attempt sets --------------------------------------------- */
+
+/* A PLAN_ATTEMPTS set: "flags dynamic,timeout; timeout 1d; counter", the
+ * packet path adds and refreshes its elements (update), each counting. */
+static int put_attempts_set(struct nft_batch *b, size_t si)
+{
+	const struct plan_set *s = &b->plan->sets[si];
+	struct nftnl_set *ns = nftnl_set_alloc();
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
+	struct nftnl_expr *e = NULL;
+	struct nlmsghdr *nlh;
+	uint32_t type = 0;
+	int ret = -1;
+
+	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
+	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BO_INVALID) ||
+	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			       nftnl_udata_buf_len(ud)) < 0 || !(e = counter_expr(b))) {
+		if (!e)
+			nftb_oom(b);
+		goto out;
+	}
+	for (size_t i = 0; i < s->nfields; i++)
+		type = (type << DT_BITS) | field_dtype(s->fields[i]);
+	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, type);
+	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
+	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
+	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_ATTEMPTS_SIZE);
+	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)PLAN_ATTEMPTS_TIMEOUT * 1000);
+	nftnl_set_add_expr(ns, e);
+	nlh = nftb_msg_start(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
+	nftnl_set_nlmsg_build_payload(nlh, ns);
+	ret = nftb_msg_done(b, (struct origin){ .kind = O_SET, .type = NFT_MSG_NEWSET,
+					   .obj = (uint32_t)si });
+out:
+	nftnl_udata_buf_free(ud);
+	if (ns)
+		nftnl_set_free(ns);
+	return ret;
+}
+
 /* --- the binding set ------------------------------------------------------ */
 
 static int put_bound_elems(struct nft_batch *b, size_t si, const uint8_t *bound,
@@ -741,6 +784,7 @@ struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy
 		ret = put_chain(b, i);
 	for (size_t i = 0; i < p->nsets && !ret; i++)
 		ret = p->sets[i].binding ? put_binding_set(b, i, bound, nbound) :
+		      p->sets[i].attempts ? put_attempts_set(b, i) :
 		      put_set(b, i) || put_elems(b, i);
 	for (size_t i = 0; i < p->nchains && !ret; i++)
 		for (size_t j = 0; j < p->chains[i].nrules && !ret; j++)

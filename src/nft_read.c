@@ -228,6 +228,94 @@ out:
 	return rc;
 }
 
+/* --- cleartext attempts ------------------------------------------------ */
+
+struct attempts {
+	struct nft_attempt *v;
+	size_t n, cap;
+	bool oom;
+};
+
+/* Keys as the kernel holds "saddr . l4proto . dport": each field in a
+ * 4-byte slot, the address and port in network order. */
+static bool attempt_key(const uint8_t *k, uint32_t len, struct nft_attempt *a)
+{
+	size_t alen = len == 12 ? 4 : len == 24 ? 16 : 0;
+
+	if (!alen)
+		return false;
+	a->fam = alen == 4 ? AF4 : AF6;
+	a->src = 0;
+	for (size_t i = 0; i < alen; i++)
+		a->src = a->src << 8 | k[i];
+	a->proto = k[alen];
+	a->port = (uint16_t)(k[alen + 4] << 8 | k[alen + 5]);
+	return true;
+}
+
+static int attempt_one(struct nftnl_set_elem *e, void *data)
+{
+	struct attempts *x = data;
+	uint32_t len = 0;
+	const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	struct ctr ctr = { 0 };
+	struct nft_attempt a = { 0 };
+	uint64_t timeout, left;
+
+	if (!k || !attempt_key(k, len, &a))
+		return MNL_CB_OK;
+	nftnl_set_elem_expr_foreach(e, counter_cb, &ctr);
+	a.packets = ctr.packets;
+	timeout = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT) ?
+		  nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT) : 0;
+	left = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION) ?
+	       nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION) : 0;
+	a.idle_ms = timeout > left ? timeout - left : 0;
+	if (grow_array(&x->v, &x->cap, x->n + 1, sizeof(*x->v))) {
+		x->oom = true;
+		return MNL_CB_ERROR;
+	}
+	x->v[x->n++] = a;
+	return MNL_CB_OK;
+}
+
+static int attempts_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nft_talk_elems(nlh, attempt_one, data);
+}
+
+int nft_read_attempts(struct nft_attempt **v, size_t *n, struct diag_list *d)
+{
+	static const char *const sets[] = { PLAN_ATTEMPTS4, PLAN_ATTEMPTS6 };
+	struct nft_talk t;
+	struct attempts x = { 0 };
+	int rc = -1;
+
+	*v = NULL;
+	*n = 0;
+	if (nft_talk_open(&t) < 0)
+		goto out;
+	for (size_t i = 0; i < 2; i++) {
+		rc = nft_talk_dump_elems(&t, NFPROTO_INET, PLAN_TABLE, sets[i], attempts_cb, &x);
+		if (rc < 0 && errno == ENOENT && !x.oom)
+			rc = 0;		/* no table, or a table from before these sets */
+		if (rc < 0)
+			break;
+	}
+	nft_talk_close(&t);
+out:
+	if (rc < 0) {
+		diag_add(d, DIAG_ERROR, "", "", NULL,
+			 "cannot read the cleartext attempts of table inet %s: %s", PLAN_TABLE,
+			 x.oom ? "out of memory" : strerror(errno));
+		free(x.v);
+		return -1;
+	}
+	*v = x.v;
+	*n = x.n;
+	return 0;
+}
+
 static int read_rules(struct reader *r)
 {
 	return nft_talk_dump_rules(&r->t, NFPROTO_INET, PLAN_TABLE, NULL, rule_cb, r);

@@ -5,6 +5,7 @@
 #ifndef SAGATE_NFT_READ_H
 #define SAGATE_NFT_READ_H
 
+#include "addr.h"
 #include "diag.h"
 #include "util.h"
 
@@ -41,6 +42,21 @@ void nft_live_fini(struct nft_live *l);
  *  none when there is no table or set).  0, or -1 with an error in d;
  *  caller frees *keys. */
 int nft_read_bound(uint8_t **keys, size_t *n, struct diag_list *d);
+/** One record of the PLAN_ATTEMPTS sets: a source that tried a
+ *  require-ipsec class in cleartext. */
+struct nft_attempt {
+	enum addr_family fam;
+	u128 src;
+	uint8_t proto;
+	uint16_t port;
+	uint64_t packets;
+	uint64_t idle_ms;	/**< since its last packet (timeout - expiration) */
+};
+
+/** The records of the live PLAN_ATTEMPTS sets (none when there is no
+ *  table or set).  0, or -1 with an error in d; caller frees *v. */
+int nft_read_attempts(struct nft_attempt **v, size_t *n, struct diag_list *d);
+
 /** The sums for one comment, or NULL. */
 const struct nft_count *nft_live_elem(const struct nft_live *l, const char *comment);
 

@@ -235,20 +235,61 @@ static const struct plan_set *find_set(const struct plan *p, const char *name, s
 	return NULL;
 }
 
+static void load_key(struct rb *rb, const struct plan_set *s);
+
+/* The set a statement names; NULL (and the batch failed) when the plan
+ * has none of that name. */
+static const struct plan_set *stmt_set(struct rb *rb, const struct plan_stmt *st, size_t *si)
+{
+	const struct plan_set *s = find_set(rb->b->plan, st->str, si);
+
+	if (!s) {
+		rb->failed = true;
+		nftb_fail(rb->b, NULL, "chain %s rule %u: a set the plan does not have",
+			  rb->b->plan->chains[rb->chain].name, rb->rule + 1);
+	}
+	return s;
+}
+
 /* key fields . of set vmap @set, laid out as nft lays out a concatenation */
 static void st_vmap(struct rb *rb, const struct plan_stmt *st)
 {
 	size_t si;
-	const struct plan_set *s = find_set(rb->b->plan, st->str, &si);
+	const struct plan_set *s = stmt_set(rb, st, &si);
+
+	if (s) {
+		load_key(rb, s);
+		x_lookup(rb, s->name, nftb_set_id(si), true);
+	}
+}
+
+/* update @set { key fields }: the packet's element is added or its
+ * timeout refreshed, and the set's counter counts it */
+static void st_attempt_update(struct rb *rb, const struct plan_stmt *st)
+{
+	size_t si;
+	const struct plan_set *s = stmt_set(rb, st, &si);
+	struct nftnl_expr *e;
+
+	if (!s)
+		return;
+	load_key(rb, s);
+	if ((e = rb_add(rb, X_DYNSET))) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, REG_FIRST);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, nftb_set_id(si));
+		if (nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, s->name) < 0)
+			rb->failed = true;
+	}
+}
+
+/* the key fields of s into the registers, as nft lays out a concatenation
+ * (with the family check an address payload needs in an inet table) */
+static void load_key(struct rb *rb, const struct plan_set *s)
+{
 	uint32_t slot = 0;
 	int nfproto = 0;
 
-	if (!s) {
-		rb->failed = true;
-		nftb_fail(rb->b, NULL, "chain %s rule %u: vmap of a map the plan does not have",
-		     rb->b->plan->chains[rb->chain].name, rb->rule + 1);
-		return;
-	}
 	for (size_t i = 0; i < s->nfields; i++) {
 		enum plan_field f = s->fields[i];
 
@@ -290,7 +331,6 @@ static void st_vmap(struct rb *rb, const struct plan_stmt *st)
 		}
 		slot += (uint32_t)nftb_field_space(f) / 4;
 	}
-	x_lookup(rb, s->name, nftb_set_id(si), true);
 }
 
 static void st_icmpv6_nd(struct rb *rb)
@@ -450,6 +490,9 @@ static void put_stmt(struct rb *rb, const struct plan_stmt *st)
 		break;
 	case PS_BIND_MISSING:
 		st_bind_missing(rb);
+		break;
+	case PS_ATTEMPT_UPDATE:
+		st_attempt_update(rb, st);
 		break;
 	}
 }

@@ -23,6 +23,14 @@
  *  xfrm expressions load them). */
 #define PLAN_BOUND_KEY_LEN 8
 #define PLAN_LOG_RATE 10	/**< log lines per second per logging rule */
+/** The sets of cleartext attempts on inbound require-ipsec classes, by
+ *  source, protocol and port (IPv4, IPv6): filled by the packet path,
+ *  each element with a counter, kept PLAN_ATTEMPTS_TIMEOUT seconds after
+ *  its last packet; at most PLAN_ATTEMPTS_SIZE sources and ports each. */
+#define PLAN_ATTEMPTS4 "cleartext4"
+#define PLAN_ATTEMPTS6 "cleartext6"
+#define PLAN_ATTEMPTS_TIMEOUT 86400
+#define PLAN_ATTEMPTS_SIZE 4096
 
 /** A field of a set key, in packet terms. */
 enum plan_field {
@@ -68,6 +76,9 @@ struct plan_set {
 	bool counter;		/**< per-element counters */
 	bool binding;		/**< the PLAN_BOUND_SET: typeof ct mark . ipsec in
 				     reqid, filled by the packet path */
+	bool attempts;		/**< a PLAN_ATTEMPTS set: no verdicts, a
+				     timeout and element counters; filled by
+				     the packet path */
 	struct plan_elem *elems;
 	size_t nelems, cap;
 };
@@ -93,6 +104,8 @@ enum plan_stmt_kind {
 				     arg: PLAN_DIR_OUT for out) */
 	PS_BIND_ADD,		/**< add @ipsec_bound { ct mark . ipsec in|out reqid } */
 	PS_BIND_MISSING,	/**< ct mark . ipsec in reqid != @ipsec_bound */
+	PS_ATTEMPT_UPDATE,	/**< update @str { its key fields } (refreshes the
+				     timeout, counts the packet) */
 };
 
 #define PLAN_DIR_OUT 0x1	/**< arg of the ipsec statements: the outbound SA */

@@ -106,6 +106,20 @@ static void print_vmap(FILE *f, const struct plan *plan, const char *name)
 	}
 }
 
+static void print_update(FILE *f, const struct plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->nsets; i++) {
+		const struct plan_set *s = &plan->sets[i];
+
+		if (strcmp(s->name, name))
+			continue;
+		fprintf(f, "update @%s { ", name);
+		for (size_t j = 0; j < s->nfields; j++)
+			fprintf(f, "%s%s", j ? " . " : "", field_expr(s->fields[j]));
+		fputs(" }", f);
+	}
+}
+
 static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt *s)
 {
 	switch (s->kind) {
@@ -136,6 +150,7 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 	case PS_BIND_MISSING:
 		fprintf(f, "ct mark . ipsec in reqid != @%s", PLAN_BOUND_SET);
 		break;
+	case PS_ATTEMPT_UPDATE: print_update(f, plan, s->str); break;
 	}
 }
 
@@ -192,6 +207,14 @@ static void print_set(FILE *f, const struct plan_set *s, const struct policy *po
 	if (s->binding) {
 		fprintf(f, "\tset %s {\n\t\ttypeof ct mark . ipsec in reqid\n"
 			"\t\tflags dynamic\n\t}\n\n", s->name);
+		return;
+	}
+	if (s->attempts) {
+		fprintf(f, "\tset %s {\n\t\ttype ", s->name);
+		for (size_t i = 0; i < s->nfields; i++)
+			fprintf(f, "%s%s", i ? " . " : "", field_type(s->fields[i]));
+		fprintf(f, "\n\t\tsize %u\n\t\tflags dynamic,timeout\n\t\ttimeout %us\n"
+			"\t\tcounter\n\t}\n\n", PLAN_ATTEMPTS_SIZE, PLAN_ATTEMPTS_TIMEOUT);
 		return;
 	}
 	fprintf(f, "\tmap %s {\n\t\ttype ", s->name);

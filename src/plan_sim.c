@@ -92,6 +92,8 @@ static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
 		return k->reqid != s->arg;
 	case PS_L4PROTO_PORTS:
 		return proto == 6 || proto == 17 || proto == 132;
+	case PS_ATTEMPT_UPDATE:	/* loading an address checks the family */
+		return strcmp(s->str, k->key.fam == AF4 ? PLAN_ATTEMPTS4 : PLAN_ATTEMPTS6) == 0;
 	default:
 		return true;	/* actions: counter, log, limit, marks; vmap apart */
 	}
@@ -107,6 +109,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_ICMPV6_ND] = "icmpv6 nd", [PS_L4PROTO_PORTS] = "l4proto {tcp,udp,sctp}",
 		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
 		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set", [PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
+		[PS_ATTEMPT_UPDATE] = "update",
 	};
 	size_t used = 0;
 
@@ -117,8 +120,9 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "",
 					 (unsigned)s->kind < sizeof(names) / sizeof(names[0]) &&
 					 names[s->kind] ? names[s->kind] : "?");
-		if (used < len && (s->kind == PS_VMAP || s->kind == PS_IPSEC_REQID_NE))
-			used += (size_t)(s->kind == PS_VMAP ?
+		if (used < len && (s->kind == PS_VMAP || s->kind == PS_ATTEMPT_UPDATE ||
+				   s->kind == PS_IPSEC_REQID_NE))
+			used += (size_t)(s->kind != PS_IPSEC_REQID_NE ?
 				 snprintf(buf + used, len - used, " @%s", s->str) :
 				 snprintf(buf + used, len - used, " %u", s->arg));
 	}

@@ -109,7 +109,7 @@ reapply
 
 # the kernel's cleartext drop for require-ipsec flows turned into an accept,
 # comment and all
-h=$(in_ns nft -a list chain inet sagate ipsec_in | awk '/meta ipsec missing/ { print $NF }')
+h=$(in_ns nft -a list chain inet sagate ipsec_in | awk '/meta ipsec missing counter/ { print $NF }')
 in_ns nft replace rule inet sagate ipsec_in handle "$h" \
 	meta ipsec missing counter accept comment '"require-ipsec: arrived in cleartext"'
 expect drift-rule-removed error 4 "a chain rule's verdict changed by hand"

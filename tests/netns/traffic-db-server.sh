@@ -102,6 +102,25 @@ pk=$(ip netns exec "$db" "$sagate" --json list | jq '[.rules[] | select(.rule ==
 [ "${pk:-0}" -gt 0 ] && ok "sagate list shows the kernel's counters (postgresql-others: $pk packets)" ||
 	bad "sagate list: postgresql-others shows ${pk:-nothing}"
 
+# who tried the require-ipsec ports in cleartext, by source and port: the
+# kernel's sets cleartext4 / cleartext6, as sagate audit reports them
+ip netns exec "$db" env SAGATE_STATE_DIR="$tmp/state" "$sagate" -j audit policies/db-server.json \
+	>"$tmp/audit.json" 2>"$tmp/audit.err"
+for a in "10.77.0.21|5432|postgresql" "10.77.0.30|22|ssh-admins" "fd77::21|5432|postgresql" "fd77::30|22|ssh-admins"; do
+	IFS='|' read -r src port rule <<<"$a"
+	f=$(jq -c --arg o "from $src to tcp port $port" \
+		'[.findings[] | select(.kind == "cleartext-attempts" and .object == $o)] | .[0] // empty' "$tmp/audit.json")
+	if [ -n "$f" ] && [ "$(jq -r .rule <<<"$f")" = "$rule" ] && [ "$(jq -r .severity <<<"$f")" = warning ] &&
+		jq -r .message <<<"$f" | grep -Eq '^[1-9][0-9]* packet\(s\) without IPsec dropped, the last [0-9]{1,2} s ago$'; then
+		ok "audit: cleartext attempts from $src to tcp port $port, rule $rule: $(jq -r .message <<<"$f")"
+	else
+		bad "audit: no cleartext-attempts finding for $src port $port (rule $rule): $f $(head -c 300 "$tmp/audit.err")"
+	fi
+done
+n=$(jq '[.findings[] | select(.kind == "cleartext-attempts")] | length' "$tmp/audit.json")
+[ "$n" = 4 ] && ok "audit: the stranger's blocked PostgreSQL is not a cleartext attempt on require-ipsec (4 findings)" ||
+	bad "audit: $n cleartext-attempts findings: $(jq -c '[.findings[] | select(.kind == "cleartext-attempts") | .object]' "$tmp/audit.json")"
+
 # a permit rule: the web server's http from anyone gets through (a reset
 # comes back from the closed port), ssh from a stranger does not
 "$sagate" compile --no-engine policies/web-server.json >"$tmp/web.nft" 2>/dev/null &&

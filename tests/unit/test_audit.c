@@ -501,3 +501,43 @@ Test(audit_usage, sas_in_use)
 	xfrm_cache_free(c);
 	drift_fini(&f);
 }
+
+/* Cleartext attempts, as read from the kernel's sets: per source and
+ * port, most packets first, with the rule of the class they tried. */
+Test(audit_usage, cleartext_attempts)
+{
+	struct drift_fx f;
+	struct nft_attempt v[AUDIT_ATTEMPTS_MAX + 5];
+	size_t n = sizeof(v) / sizeof(v[0]);
+
+	drift_setup(&f);
+	audit_attempts(f.p, f.c, NULL, 0, &f.l);
+	cr_assert_eq(f.l.n, 0);
+	memset(v, 0, sizeof(v));
+	for (size_t i = 0; i < n; i++) {
+		v[i].fam = AF4;
+		v[i].src = 0x0a000105;	/* 10.0.1.5: rule db's peer */
+		v[i].proto = 6;
+		v[i].port = 5432;
+		v[i].packets = i + 1;
+		v[i].idle_ms = 61500;
+	}
+	v[3].src = 0x0a000109;		/* no rule has 10.0.1.9: the default's */
+	audit_attempts(f.p, f.c, v, 4, &f.l);
+	cr_assert_eq(f.l.n, 4);
+	cr_assert_eq(kinds(&f.l, "cleartext-attempts", "db"), 3);
+	cr_assert_null(f.l.v[0].rule);		/* most packets first: 10.0.1.9's 4 */
+	cr_assert_str_eq(f.l.v[0].object, "from 10.0.1.9 to tcp port 5432");
+	cr_assert_eq(f.l.v[1].severity, AUDIT_WARNING);
+	cr_assert_str_eq(f.l.v[1].object, "from 10.0.1.5 to tcp port 5432");
+	cr_assert(strstr(f.l.v[1].message, "3 packet(s)"), "%s", f.l.v[1].message);
+	cr_assert(strstr(f.l.v[1].message, "the last 61 s ago"), "%s", f.l.v[1].message);
+	audit_list_fini(&f.l);
+	audit_attempts(f.p, f.c, v, n, &f.l);
+	cr_assert_eq(f.l.n, AUDIT_ATTEMPTS_MAX + 1);
+	cr_assert_eq(kinds(&f.l, "cleartext-attempts", NULL), AUDIT_ATTEMPTS_MAX + 1);
+	cr_assert_str_eq(f.l.v[AUDIT_ATTEMPTS_MAX].object, "other sources");
+	cr_assert(strstr(f.l.v[AUDIT_ATTEMPTS_MAX].message, "5 more source(s) and port(s), 15 packet(s)"),
+		  "%s", f.l.v[AUDIT_ATTEMPTS_MAX].message);
+	drift_fini(&f);
+}

@@ -210,6 +210,10 @@ r=$(PGTO=4 psql_q app2 "${IP4[db]}" "select 1")
 expect cleartext-dropped warning "11. app2's cleartext PostgreSQL attempts dropped"
 jq -e '[.findings[] | select(.kind == "spd-missing" and .rule == "postgresql")] | length > 0' "$A" >/dev/null &&
 	ok "11. and app2's address is without an IPsec policy (spd-missing on postgresql)" || bad "11. spd-missing for app2: $(loud)"
+f=$(jq -c '[.findings[] | select(.kind == "cleartext-attempts" and .object == "from 10.77.0.22 to tcp port 5432")] | .[0] // empty' "$A")
+[ -n "$f" ] && [ "$(jq -r '.severity + " " + .rule' <<<"$f")" = "warning postgresql" ] &&
+	ok "11. and who tried: $(jq -r '.object + ", rule " + .rule + ": " + .message' <<<"$f")" ||
+	bad "11. no cleartext-attempts finding for app2: $(jq -c '[.findings[] | select(.kind == "cleartext-attempts")]' "$A")"
 swan_load app2 && swan_initiate app2 app2-4 || bad "11. app2's SA back"
 reapply	# the drop counter starts again from 0
 clean "11. undone"
