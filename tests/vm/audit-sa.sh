@@ -12,7 +12,8 @@
 #  explain: accept over the GCM SA, drop (not encrypted) over ESP-null,
 #  drop (unknown SA) for an SPI nobody has;
 #  audit of db-server applied in engine mode with no sagated running:
-#  engine-not-running (error, exit 4), and one SA in use per rule.
+#  engine-not-running (error, exit 4), and one SA in use per rule; explain
+#  of that applied policy: queued, no sagated serves the queue: drop.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
@@ -97,8 +98,14 @@ inuse() { jq -r --arg r "$1" '.findings[] | select(.kind == "sas-in-use" and .ru
 [[ $(inuse postgresql) == "1 SA(s)"* ]] && [[ $(inuse ssh-admins) == "1 SA(s)"* ]] &&
 	ok "audit: one SA in use per require-ipsec rule" ||
 	bad "sas-in-use: $(inuse postgresql) / $(inuse ssh-admins)"
+# the applied policy, no sagated: the kernel queues, nobody answers
 ex=$(ip netns exec "$ns" "$sagate" --json explain --from 10.77.0.21 --to $db --proto tcp --port 5432 --ipsec spi=0x1001)
-[ "$(jq -r '"\(.mode) \(.kernel.verdict) \(.outcome)"' <<<"$ex")" = "engine queue accept" ] &&
-	ok "explain on the applied policy: queued, the engine accepts" ||
-	bad "explain applied: $(jq -c '{mode, kernel: .kernel.verdict, outcome}' <<<"$ex")"
+[ "$(jq -r '"\(.mode) \(.kernel.verdict) \(.engine.sagated) \(.engine.reason) \(.outcome)"' <<<"$ex")" = \
+	"engine queue not-running drop-no-sagated drop" ] &&
+	ok "explain on the applied policy without sagated: queued, nothing serves the queue: drop" ||
+	bad "explain applied: $(jq -c '{mode, kernel: .kernel.verdict, engine, outcome}' <<<"$ex")"
+ex=$(ip netns exec "$ns" "$sagate" --json explain policies/db-server.json --from 10.77.0.21 --to $db --proto tcp --port 5432 --ipsec spi=0x1001)
+[ "$(jq -r '"\(.kernel.verdict) \(.engine.sagated // "-") \(.outcome)"' <<<"$ex")" = "queue - accept" ] &&
+	ok "explain of the file: what the engine would decide (accept), sagated's presence aside" ||
+	bad "explain file: $(jq -c '{kernel: .kernel.verdict, engine, outcome}' <<<"$ex")"
 summary
