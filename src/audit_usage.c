@@ -218,9 +218,10 @@ void audit_attempts(const struct policy *p, const struct classes *c,
 		out->oom = true;
 		return;
 	}
-	if (n)
+	if (n) {	/* memcpy and qsort take no NULL, even for 0 bytes */
 		memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), by_packets);
+		qsort(s, n, sizeof(*s), by_packets);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct packet_key k = { .dir = DIR_IN, .fam = s[i].fam, .peer = s[i].src,
 					.key = KEY(s[i].proto, s[i].port) };
