@@ -90,9 +90,11 @@ site_traffic() {
 		nsx mal bash -c "echo ike >/dev/udp/$db/500" || bad "IPv$f traffic: a datagram to IKE"
 	done
 }
-# policy WITH-JQ-EXPR: db-server.json changed by a jq expression on .rules
+# policy WITH-JQ-EXPR: the site's policy changed by a jq expression on
+# .rules, its relative includes made absolute (the copy lives elsewhere)
 policy() {
-	jq --arg d "$top/policies" '.include |= map($d + "/" + .) | .rules |= ('"$1"')' \
+	jq --arg d "$(cd "$(dirname "$SITE_POLICY")" && pwd)" \
+		'.include |= map(if startswith("/") then . else $d + "/" + . end) | .rules |= ('"$1"')' \
 		"$SITE_POLICY" >"$IKE_DIR/planted.json" && echo "$IKE_DIR/planted.json"
 }
 
