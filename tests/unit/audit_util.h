@@ -1,5 +1,5 @@
-/* Shared by test_audit and test_explain: a policy from JSON text, and
- * SAs made as XFRM messages. */
+/* Shared by test_audit and test_explain: a policy from JSON text, SAs
+ * made as XFRM messages, and a fake /proc for engine_presence(). */
 #ifndef SAGATE_TEST_AUDIT_UTIL_H
 #define SAGATE_TEST_AUDIT_UTIL_H
 
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Parse text as a policy file; fails the test when it is rejected. */
@@ -39,6 +40,51 @@ static inline struct policy *tu_policy(const char *text)
 	unlink(path);
 	rmdir(dir);
 	return p;
+}
+
+/* A fake /proc: tu_proc_sagated gives it a process named sagated,
+ * tu_proc_queues writes its net/netfilter/nfnetlink_queue (one line per
+ * bound queue); tu_proc_rm removes it. */
+static inline void tu_proc_put(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	cr_assert_not_null(f = fopen(path, "w"), "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static inline void tu_proc_mkdir(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (stat(path, &st) != 0)
+		cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+}
+
+static inline void tu_proc_sagated(const char *dir)
+{
+	tu_proc_mkdir(dir, "42");
+	tu_proc_put(dir, "42/comm", "sagated\n");
+}
+
+static inline void tu_proc_queues(const char *dir, const char *lines)
+{
+	tu_proc_mkdir(dir, "net");
+	tu_proc_mkdir(dir, "net/netfilter");
+	tu_proc_put(dir, "net/netfilter/nfnetlink_queue", lines);
+}
+
+static inline void tu_proc_rm(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
 
 static inline void tu_xaddr(xfrm_address_t *a, const char *s)

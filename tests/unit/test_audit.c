@@ -449,8 +449,7 @@ Test(audit_engine, not_running)
 	struct drift_fx f;
 	struct compile_opts co = { PLAN_ENGINE, 3 };
 	struct plan *eng;
-	char dir[] = "/tmp/sagate-proc-XXXXXX", path[128];
-	FILE *q;
+	char dir[] = "/tmp/sagate-proc-XXXXXX";
 
 	drift_setup(&f);
 	cr_assert_not_null(mkdtemp(dir));
@@ -460,29 +459,15 @@ Test(audit_engine, not_running)
 	audit_engine(eng, dir, &f.l);
 	cr_assert_eq(kinds(&f.l, "engine-not-running", NULL), 1);
 	cr_assert_eq(f.l.v[0].severity, AUDIT_ERROR);
-	snprintf(path, sizeof(path), "%s/42", dir);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/42/comm", dir);
-	q = fopen(path, "w");
-	fputs("sagated\n", q);
-	fclose(q);
+	tu_proc_sagated(dir);
 	audit_list_fini(&f.l);
 	audit_engine(eng, dir, &f.l);
 	cr_assert_eq(kinds(&f.l, "queue-unbound", NULL), 1);
-	snprintf(path, sizeof(path), "%s/net", dir);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/net/netfilter", dir);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/net/netfilter/nfnetlink_queue", dir);
-	q = fopen(path, "w");
-	fputs("    3   4242     0 2 65531     0     0        0  1\n", q);
-	fclose(q);
+	tu_proc_queues(dir, "    3   4242     0 2 65531     0     0        0  1\n");
 	audit_list_fini(&f.l);
 	audit_engine(eng, dir, &f.l);
 	cr_assert_eq(f.l.n, 0, "%s", f.l.n ? f.l.v[0].message : "");
-	unlink(path);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	cr_assert_eq(system(path), 0);
+	tu_proc_rm(dir);
 	plan_free(eng);
 	drift_fini(&f);
 }

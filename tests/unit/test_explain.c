@@ -6,8 +6,6 @@
 #include "explain.h"
 #include "sa_match.h"
 
-#include <sys/stat.h>
-
 #define NOW 1700001000ull
 
 static const char policy_text[] =
@@ -139,30 +137,11 @@ Test(explain, engine_verdicts_by_sa)
 	json_decref(j);
 }
 
-static void put_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	cr_assert_not_null(f = fopen(path, "w"), "%s", path);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void mk(const char *dir, const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
-}
-
 /* Live, a queued packet meets sagated only if one serves the queue: the
  * queue rule has no bypass, so without it the kernel drops, SA or not. */
 Test(explain, live_queue_needs_sagated)
 {
-	char dir[] = "/tmp/sagate-proc-XXXXXX", cmd[64];
+	char dir[] = "/tmp/sagate-proc-XXXXXX";
 	json_t *j;
 
 	cr_assert_not_null(mkdtemp(dir));
@@ -172,16 +151,13 @@ Test(explain, live_queue_needs_sagated)
 	cr_assert_str_eq(str(j, "engine", "reason"), "drop-no-sagated");
 	cr_assert_str_eq(str(j, "outcome", NULL), "drop");
 	json_decref(j);
-	mk(dir, "77");
-	put_file(dir, "77/comm", "sagated\n");
-	mk(dir, "net");
-	mk(dir, "net/netfilter");
-	put_file(dir, "net/netfilter/nfnetlink_queue", "    3   4242     0 2 65531     0     0        0  1\n");
+	tu_proc_sagated(dir);
+	tu_proc_queues(dir, "    3   4242     0 2 65531     0     0        0  1\n");
 	j = ask(eng, DIR_IN, "10.0.0.5", 6, 5432, EXPLAIN_IPSEC_SPI, 0x1000);
 	cr_assert_str_eq(str(j, "engine", "sagated"), "queue-unbound");
 	cr_assert_str_eq(str(j, "outcome", NULL), "drop");
 	json_decref(j);
-	put_file(dir, "net/netfilter/nfnetlink_queue", "    7   4242     0 2 65531     0     0        0  1\n");
+	tu_proc_queues(dir, "    7   4242     0 2 65531     0     0        0  1\n");
 	j = ask(eng, DIR_IN, "10.0.0.5", 6, 5432, EXPLAIN_IPSEC_SPI, 0x1000);
 	cr_assert_str_eq(str(j, "engine", "sagated"), "serving");
 	cr_assert_str_eq(str(j, "engine", "reason"), "accept");
@@ -193,8 +169,7 @@ Test(explain, live_queue_needs_sagated)
 	cr_assert_str_eq(str(j, "outcome", NULL), "accept");
 	json_decref(j);
 	live_proc = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	tu_proc_rm(dir);
 }
 
 Test(explain, kernel_only_reqid)
