@@ -286,6 +286,16 @@ static bool single_interval(const struct plan_set *s)
 	return s->interval && s->nfields == 1;
 }
 
+/* The NEWSET message of plan set si, built in ns. */
+static int send_set(struct nft_batch *b, size_t si, struct nftnl_set *ns)
+{
+	struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
+
+	nftnl_set_nlmsg_build_payload(nlh, ns);
+	return nftb_msg_done(b, (struct origin){ .kind = O_SET, .type = NFT_MSG_NEWSET,
+					    .obj = (uint32_t)si });
+}
+
 static int put_set(struct nft_batch *b, size_t si)
 {
 	const struct plan_set *s = &b->plan->sets[si];
@@ -293,7 +303,6 @@ static int put_set(struct nft_batch *b, size_t si)
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
 	uint32_t type = 0;
 	uint8_t lens[4] = { 0 };	/* libnftnl keeps field lengths as bytes */
-	struct nlmsghdr *nlh;
 	int ret = -1;
 
 	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
@@ -331,10 +340,7 @@ static int put_set(struct nft_batch *b, size_t si)
 			goto out;
 		nftnl_set_add_expr(ns, e);
 	}
-	nlh = nftb_msg_start(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
-	nftnl_set_nlmsg_build_payload(nlh, ns);
-	ret = nftb_msg_done(b, (struct origin){ .kind = O_SET, .type = NFT_MSG_NEWSET,
-					   .obj = (uint32_t)si });
+	ret = send_set(b, si, ns);
 	goto out;
 nomem:
 	nftb_oom(b);
@@ -562,7 +568,6 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 	struct nftnl_set *ns = nftnl_set_alloc();
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
 	struct nftnl_expr *e = NULL;
-	struct nlmsghdr *nlh;
 	uint32_t type = 0;
 	int ret = -1;
 
@@ -584,10 +589,7 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_ATTEMPTS_SIZE);
 	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)PLAN_ATTEMPTS_TIMEOUT * 1000);
 	nftnl_set_add_expr(ns, e);
-	nlh = nftb_msg_start(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
-	nftnl_set_nlmsg_build_payload(nlh, ns);
-	ret = nftb_msg_done(b, (struct origin){ .kind = O_SET, .type = NFT_MSG_NEWSET,
-					   .obj = (uint32_t)si });
+	ret = send_set(b, si, ns);
 out:
 	nftnl_udata_buf_free(ud);
 	if (ns)
@@ -676,7 +678,6 @@ static int put_binding_set(struct nft_batch *b, size_t si, const uint8_t *bound,
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
-	struct nlmsghdr *nlh;
 	int ret = -1;
 
 	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
@@ -693,10 +694,7 @@ static int put_binding_set(struct nft_batch *b, size_t si, const uint8_t *bound,
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, NFT_BOUND_KEY_LEN);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, 65535);	/* nft's default for a dynamic set */
-	nlh = nftb_msg_start(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
-	nftnl_set_nlmsg_build_payload(nlh, ns);
-	ret = nftb_msg_done(b, (struct origin){ .kind = O_SET, .type = NFT_MSG_NEWSET,
-					   .obj = (uint32_t)si });
+	ret = send_set(b, si, ns);
 	if (!ret && nbound)
 		ret = put_bound_elems(b, si, bound, nbound);
 out:
