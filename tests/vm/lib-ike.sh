@@ -362,8 +362,8 @@ logged_decisions() {
 				get("spi"), get("verdict"), (r == "null" || r == "" ? "-" : r)
 		}'
 }
-# the SPI sagated logged for SRC -> DST port PORT after log line FROM
-logged_spi() { logged_decisions "$4" | awk -F'\t' -v s="$1" -v d="$2" -v p="$3" '$1 == s && $2 == d && $4 == p { x = $5 } END { print x }'; }
+# sagated's decisions for SRC -> DST port PORT after log line FROM
+flow_decisions() { logged_decisions "$4" | awk -F'\t' -v s="$1" -v d="$2" -v p="$3" '$1 == s && $2 == d && $4 == p'; }
 # explain's outcome in its JSON (a top-level key no nested object has)
 outcome_of() { grep -o '"outcome": *"[^"]*"' | sed 's/.*: *"//; s/"$//'; }
 ipsec_arg() { [ -n "$1" ] && [ "$1" != 0x00000000 ] && echo "spi=$1" || echo none; }
@@ -374,14 +374,16 @@ explain_note() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$IKE_DIR/explain.re
 # SEEN accept / drop / unknown (not checked); LOG-FROM: sagated's log
 # line count when the flow began
 explain_flow() {
-	local h=$1 dst=$2 port=$3 seen=$4 from=${5:-0} src outer spi a o n out="" want=accept kern=""
+	local h=$1 dst=$2 port=$3 seen=$4 from=${5:-0} src outer spi a o n dec out="" want=accept kern=""
 	[[ $dst == *[.:]* && $dst != /* ]] || return 0	# not an address: a unix socket
 	explain_engine_log
 	src=$(flow_src "$h" "$dst")
 	if [ "$dst" = "${IP4[db]}" ] || [ "$dst" = "${IP6[db]}" ]; then
 		outer=$src
 		[ "$h" = branch ] && outer=$([[ $dst == *:* ]] && echo "${IP6[gw]}" || echo "${IP4[gw]}")
-		spi=$(logged_spi "$src" "$dst" "$port" "$from")
+		dec=$(flow_decisions "$src" "$dst" "$port" "$from")
+		n=$(grep -c . <<<"$dec")
+		spi=$(tail -n1 <<<"$dec" | cut -f5)
 		[ -n "$spi" ] || spi=$(sa_spi db "$outer" "$dst")
 		a=$(explain_in db --from "$src" --to "$dst" --proto tcp --port "$port" --ipsec "$(ipsec_arg "$spi")")
 		o=$(outcome_of <<<"$a")
@@ -389,7 +391,6 @@ explain_flow() {
 		[ "$o" = accept ] || want=drop
 		# the kernel's part: queued to a serving sagated exactly when
 		# sagated logged a decision for the flow
-		n=$(logged_decisions "$from" | awk -F'\t' -v s="$src" -v d="$dst" -v p="$port" '$1 == s && $2 == d && $4 == p' | wc -l)
 		if grep -q '"sagated": *"serving"' <<<"$a"; then
 			[ "$n" -gt 0 ] || kern="explain says the kernel queued it to sagated, which logged no decision for it"
 		elif [ "$n" -gt 0 ]; then
@@ -583,6 +584,11 @@ ok() { echo "PASS: $* [$((SECONDS - SCEN_S0)) s]"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $* [$((SECONDS - SCEN_S0)) s]"; fail=$((fail + 1)); }
 SCEN_S0=$SECONDS
 scenario_begin() { SCEN_T0=$(date +%s.%N); SCEN_S0=$SECONDS; echo "# $1: kernel $(uname -r)"; }
+# a scenario whose site did not come up: its summary, and out
+scenario_abort() {
+	scenario_end
+	exit 1
+}
 scenario_end() {
 	local t
 	[ "${EXPLAIN_ON:-0}" = 1 ] && explain_summary

@@ -24,10 +24,7 @@ IKE_PEERS="app1 app2 admin"
 trap 'sess_close s; sagated_stop; ike_down' EXIT
 scenario_begin "audit"
 
-if ! ike_scenario_up "$top/policies/db-server.json"; then
-	scenario_end
-	exit 1
-fi
+ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 for f in 4 6; do
 	for h in app1 app2 admin; do
 		swan_initiate $h $h-$f || bad "IPv$f: no SA $h <-> db"

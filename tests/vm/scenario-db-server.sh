@@ -22,10 +22,7 @@ sagated=${SAGATED:-$top/sagated}
 trap 'sagated_stop; ike_down' EXIT
 scenario_begin "db-server"
 
-if ! ike_scenario_up "$top/policies/db-server.json"; then
-	scenario_end
-	exit 1
-fi
+ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 
 for f in 4 6; do
 	db=$(addr $f db)

@@ -25,10 +25,7 @@ trap 'sess_close s4; sess_close s6; sagated_stop; ike_down' EXIT
 scenario_begin "inject"
 n=20
 
-if ! ike_scenario_up "$top/policies/db-server.json"; then
-	scenario_end
-	exit 1
-fi
+ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 nsx db sysctl -qw net.netfilter.nf_conntrack_tcp_be_liberal=1 || bad "conntrack be_liberal in db"
 # after sagate's input chain (priority filter = 0): what got past it
 nsx db nft -f - <<-'EOF2' || bad "probe table in db"

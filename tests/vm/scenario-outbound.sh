@@ -21,10 +21,7 @@ IKE_PEERS=app1
 trap 'sagated_stop; ike_down' EXIT
 scenario_begin "outbound"
 
-if ! ike_scenario_up "$top/policies/db-server.json"; then
-	scenario_end
-	exit 1
-fi
+ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 cat >"$IKE_DIR/app1-out.json" <<EOF2
 {
   "version": 1,

@@ -23,10 +23,7 @@ IKE_PEERS=app1 APP1_REKEY=${APP1_REKEY:-8}
 trap 'sess_close r4; sess_close r6; sess_close l4; sess_close l6; sess_close k4; sess_close k6; sagated_stop; ike_down' EXIT
 scenario_begin "sa-lifecycle"
 
-if ! ike_scenario_up "$top/policies/db-server.json"; then
-	scenario_end
-	exit 1
-fi
+ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 
 pg_waiting() {	# a query of app1's waits for a lock on db (asked over the local socket)
 	[ "$(nsx db psql -h "$IKE_DIR/pg/sock" -U postgres -X -At -c \

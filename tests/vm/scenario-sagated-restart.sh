@@ -18,10 +18,7 @@ IKE_PEERS=app1
 trap 'sess_close o4; sess_close o6; sagated_stop; ike_down' EXIT
 scenario_begin "sagated-restart"
 
-if ! ike_scenario_up "$top/policies/db-server.json"; then
-	scenario_end
-	exit 1
-fi
+ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 
 for f in 4 6; do
 	db=$(addr $f db)

@@ -42,10 +42,7 @@ jq --arg d "$top/policies" '.include |= map($d + "/" + .) | .rules = [
 	             "gateways": [ { "gateway": "@gateways", "inner": ["10.78.0.0/25", "fd78::/65"] } ] } }
 	] + .rules' "$top/policies/db-server.json" >"$IKE_DIR/db-branch.json"
 
-if ! ike_scenario_up "$IKE_DIR/db-branch.json"; then
-	scenario_end
-	exit 1
-fi
+ike_scenario_up "$IKE_DIR/db-branch.json" || scenario_abort
 ip -n "$(ns branch)" addr add "${IP4[app1]}/32" dev eth0 &&
 	ip -n "$(ns branch)" addr add "${IP6[app1]}/128" dev eth0 nodad || bad "app1's addresses on branch"
 nsx db nft -f - <<-EOF2 || bad "probe table in db"
