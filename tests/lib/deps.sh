@@ -5,7 +5,8 @@ SAGATE_DEPS=(
 	libnftnl-dev libmnl-dev libnetfilter-queue-dev libjansson-dev libcriterion-dev
 	nftables iproute2 iputils-ping jq kmod man-db groff-base
 	qemu-system-x86 busybox-static cpio
-	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins postgresql
+	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+	libstrongswan-extra-plugins postgresql
 )
 
 install_deps() {
