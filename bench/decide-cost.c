@@ -2,7 +2,7 @@
  * kernel: decide() (header parse, class lookup, SA lookup and checks) on
  * an accepted IPv4/UDP packet, plus the batch planning of vbatch, timed
  * over many packets.  Built and run by bench/engine on the host, against
- * the tree's libsagate.a.
+ * the tree's src/libsagate-engine.a and src/libsagate-core.a.
  *
  *   decide-cost POLICY.json [PACKETS]
  */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# sagate's own netlink apply (src/nft_apply.c) against `nft -f`, in a
+# sagate's own netlink apply (src/nft/nft_apply.c) against `nft -f`, in a
 # throwaway network namespace (never the host's own rules):
 #  - for every shipped policy, and a generated one in the bucket layout,
 #    the table nft loads from `sagate compile` and the table nft_apply
@@ -14,7 +14,7 @@
 #  - apply time for generated policies (timing is reported, never judged).
 #
 # Needs root.  APPLY_SMOKE names a built tests/netns/apply-smoke.c; when
-# unset the script builds it against src/libsagate.a (run make first).
+# unset the script builds it against the tree's src/libsagate-*.a (run make first).
 # APPLY_SMOKE_BENCH lists the generated policy sizes to time: 10000 by
 # default; "10000 100000" adds the large run, which takes about half an
 # hour on the project's hosts (the kernel's insertion into a concatenated
@@ -47,10 +47,12 @@ prog=${APPLY_SMOKE:-}
 if [ -z "$prog" ]; then
 	prog=$tmp/apply-smoke
 	# shellcheck disable=SC2046
-	if ! gcc -std=gnu11 -O2 -Wall -Wextra -I. -Isrc -Itests/unit \
+	if ! gcc -std=gnu11 -O2 -Wall -Wextra -I. -Itests/unit \
+		-Isrc/base -Isrc/policy -Isrc/compile -Isrc/xfrm -Isrc/verdict -Isrc/nft \
 		$(pkg-config --cflags libnftnl libmnl jansson) \
-		tests/netns/apply-smoke.c tests/unit/gen.c src/nft_build.c src/nft_apply.c \
-		src/libsagate.a $(pkg-config --libs libnftnl libmnl jansson) -o "$prog"; then
+		tests/netns/apply-smoke.c tests/unit/gen.c \
+		src/libsagate-kernel.a src/libsagate-core.a \
+		$(pkg-config --libs libnftnl libmnl jansson) -o "$prog"; then
 		echo "FAIL: cannot build apply-smoke"
 		exit 1
 	fi
