@@ -1,3 +1,5 @@
+/* nft_report: an error the kernel returned for one message of a batch,
+ * mapped back to the policy rule (and statement or element) that made it. */
 #include "config.h"
 
 #include "nft_build.h"

@@ -1,3 +1,5 @@
+/* nft_rule: a plan's chain rules built as nftnl expressions, with the
+ * policy rule's name as their userdata. */
 #include "config.h"
 
 #include "nft_build.h"
