@@ -35,6 +35,11 @@ enum direction {
 #define KEY_PROTO(k) ((uint8_t)((k) >> 16))
 #define KEY_PORT(k) ((uint16_t)((k) & 0xffff))
 
+/** Number of a protocol the policy language names ("tcp": 6), or -1. */
+int model_proto_number(const char *name);
+/** The language's name of a protocol number, or NULL when it has none. */
+const char *model_proto_name(unsigned proto);
+
 /** A closed interval of service keys. */
 struct key_range {
 	uint32_t lo, hi;

@@ -308,3 +308,20 @@ Test(parse, file_size_limit)
 	diag_list_fini(&d);
 	free(pol);
 }
+
+/* the protocol names the parser accepts are the model's, both ways */
+Test(model, proto_names_both_ways)
+{
+	static const char *const names[] = { "icmp", "tcp", "udp", "gre", "esp", "ah", "icmpv6", "sctp" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int n = model_proto_number(names[i]);
+
+		cr_assert_geq(n, 0, "%s", names[i]);
+		cr_assert_str_eq(model_proto_name((unsigned)n), names[i]);
+	}
+	cr_assert_eq(model_proto_number("any"), -1);
+	cr_assert_eq(model_proto_number("TCP"), -1);
+	cr_assert_null(model_proto_name(0));
+	cr_assert_null(model_proto_name(255));
+}
