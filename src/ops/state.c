@@ -14,6 +14,40 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A generation's directory, and the links' target */
+#define GEN_FMT "gen-%06u"
+
+static const char *const file_names[] = {
+	[STATE_CURRENT] = "current",
+	[STATE_PREVIOUS] = "previous",
+	[STATE_PENDING] = "pending",
+	[STATE_PENDING_EXPIRED] = "pending.expired",
+};
+
+/* The number of a generation's name (a directory, a link's target), or 0. */
+static unsigned gen_number(const char *name)
+{
+	unsigned gen;
+
+	return sscanf(name, "gen-%u", &gen) == 1 ? gen : 0;
+}
+
+const char *state_file_name(enum state_file f)
+{
+	return file_names[f];
+}
+
+int state_path(char *buf, size_t len, const char *dir, enum state_file f)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, file_names[f]);
+
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 void state_meta_fini(struct state_meta *m)
 {
 	free(m->source);
@@ -100,28 +134,28 @@ int state_write_json(const char *path, json_t *j, struct diag_list *d)
 
 static void gen_dir(char *buf, size_t len, const char *dir, unsigned gen)
 {
-	snprintf(buf, len, "%s/gen-%06u", dir, gen);
+	snprintf(buf, len, "%s/" GEN_FMT, dir, gen);
 }
 
 char *state_policy_path(const char *dir, unsigned gen)
 {
 	char *p;
 
-	return asprintf(&p, "%s/gen-%06u/policy.json", dir, gen) < 0 ? NULL : p;
+	return asprintf(&p, "%s/" GEN_FMT "/policy.json", dir, gen) < 0 ? NULL : p;
 }
 
-unsigned state_generation(const char *dir, const char *which)
+unsigned state_generation(const char *dir, enum state_file link)
 {
-	char link[PATH_MAX], target[PATH_MAX];
+	char path[PATH_MAX], target[PATH_MAX];
 	ssize_t n;
-	unsigned gen;
 
-	snprintf(link, sizeof(link), "%s/%s", dir, which);
-	n = readlink(link, target, sizeof(target) - 1);
+	if (state_path(path, sizeof(path), dir, link) < 0)
+		return 0;
+	n = readlink(path, target, sizeof(target) - 1);
 	if (n <= 0)
 		return 0;
 	target[n] = '\0';
-	return sscanf(target, "gen-%u", &gen) == 1 ? gen : 0;
+	return gen_number(target);
 }
 
 /* Highest generation number present, so a new one never reuses a name. */
@@ -134,7 +168,7 @@ static unsigned last_generation(const char *dir)
 	if (!dh)
 		return 0;
 	while ((e = readdir(dh)))
-		if (sscanf(e->d_name, "gen-%u", &g) == 1 && g > max)
+		if ((g = gen_number(e->d_name)) > max)
 			max = g;
 	closedir(dh);
 	return max;
@@ -207,15 +241,16 @@ void state_discard(const char *dir, unsigned gen)
 	rmdir(gdir);
 }
 
-/* Point link `which` at generation gen, atomically. */
-static int set_link(const char *dir, const char *which, unsigned gen,
+/* Point link at generation gen, atomically. */
+static int set_link(const char *dir, enum state_file which, unsigned gen,
 		    struct diag_list *d)
 {
 	char link[PATH_MAX], tmp[PATH_MAX + 16], target[32];
 
-	snprintf(link, sizeof(link), "%s/%s", dir, which);
+	if (state_path(link, sizeof(link), dir, which) < 0)
+		return fail(d, dir, "cannot switch");
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", link, (int)getpid());
-	snprintf(target, sizeof(target), "gen-%06u", gen);
+	snprintf(target, sizeof(target), GEN_FMT, gen);
 	unlink(tmp);
 	if (symlink(target, tmp) < 0)
 		return fail(d, tmp, "cannot create");
@@ -229,8 +264,8 @@ static int set_link(const char *dir, const char *which, unsigned gen,
 /* Remove generations beyond the newest STATE_KEEP, except linked ones. */
 static void prune(const char *dir)
 {
-	unsigned last = last_generation(dir), cur = state_generation(dir, "current");
-	unsigned prev = state_generation(dir, "previous");
+	unsigned last = last_generation(dir), cur = state_generation(dir, STATE_CURRENT);
+	unsigned prev = state_generation(dir, STATE_PREVIOUS);
 
 	for (unsigned g = 1; last > STATE_KEEP && g <= last - STATE_KEEP; g++)
 		if (g != cur && g != prev)
@@ -239,11 +274,11 @@ static void prune(const char *dir)
 
 int state_commit(const char *dir, unsigned gen, struct diag_list *d)
 {
-	unsigned cur = state_generation(dir, "current");
+	unsigned cur = state_generation(dir, STATE_CURRENT);
 
-	if (cur && set_link(dir, "previous", cur, d) < 0)
+	if (cur && set_link(dir, STATE_PREVIOUS, cur, d) < 0)
 		return -1;
-	if (set_link(dir, "current", gen, d) < 0)
+	if (set_link(dir, STATE_CURRENT, gen, d) < 0)
 		return -1;
 	prune(dir);
 	return 0;
@@ -251,16 +286,24 @@ int state_commit(const char *dir, unsigned gen, struct diag_list *d)
 
 int state_swap(const char *dir, struct diag_list *d)
 {
-	unsigned cur = state_generation(dir, "current");
-	unsigned prev = state_generation(dir, "previous");
+	unsigned cur = state_generation(dir, STATE_CURRENT);
+	unsigned prev = state_generation(dir, STATE_PREVIOUS);
 
 	if (!prev) {
 		diag_add(d, DIAG_ERROR, dir, "", NULL, "no previous policy to return to");
 		return -1;
 	}
-	if (set_link(dir, "current", prev, d) < 0)
+	if (set_link(dir, STATE_CURRENT, prev, d) < 0)
 		return -1;
-	return cur ? set_link(dir, "previous", cur, d) : 0;
+	return cur ? set_link(dir, STATE_PREVIOUS, cur, d) : 0;
+}
+
+void state_uncommit(const char *dir)
+{
+	char link[PATH_MAX];
+
+	if (state_path(link, sizeof(link), dir, STATE_CURRENT) == 0)
+		unlink(link);
 }
 
 int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
@@ -271,7 +314,7 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 	json_t *j, *v;
 
 	memset(m, 0, sizeof(*m));
-	snprintf(path, sizeof(path), "%s/gen-%06u/meta.json", dir, gen);
+	snprintf(path, sizeof(path), "%s/" GEN_FMT "/meta.json", dir, gen);
 	j = json_load_file(path, 0, &err);
 	if (!j) {
 		diag_add(d, DIAG_ERROR, path, "", NULL, "cannot read: %s", err.text);
