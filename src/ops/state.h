@@ -7,11 +7,14 @@
  *   previous -> gen-...      what it held before (rollback target)
  *   pending                  a commit-confirm that has not been confirmed
  *   pending.expired          the same, taken by its timer at the deadline
- * Only this module spells these names: others ask for paths
- * (state_path, state_policy_path) or name an entry by enum state_file.
  * A generation is written completely (write, fsync, rename) before a
  * symlink is switched to it by rename(2), so a crash at any moment leaves
  * either the old or the new state, never half of one.
+ *
+ * One module, one header, two objects: state.c reads, and alone spells
+ * the names above (others name an entry by enum state_file and ask for
+ * its path); state_write.c records.  sagated only reads, so it links no
+ * writer and, through it, no bundle_from_policy.
  */
 #ifndef SAGATE_STATE_H
 #define SAGATE_STATE_H
@@ -65,6 +68,19 @@ void state_meta_fini(struct state_meta *m);
 /** The directory to use: SAGATE_STATE_DIR if set, else the default. */
 const char *state_dir(void);
 
+/* Reading (state.c) */
+
+/** Generation behind link STATE_CURRENT or STATE_PREVIOUS: 0 when there
+ *  is none. */
+unsigned state_generation(const char *dir, enum state_file link);
+/** Path of a generation's policy file; caller frees (NULL on OOM). */
+char *state_policy_path(const char *dir, unsigned gen);
+/** Read a generation's meta; 0 or -1 with an error in d. */
+int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
+		    struct diag_list *d);
+
+/* Writing (state_write.c) */
+
 /** Write a new generation for p (not yet current).  Returns its number,
  *  or 0 with an error in d. */
 unsigned state_prepare(const char *dir, const struct policy *p,
@@ -78,16 +94,6 @@ int state_swap(const char *dir, struct diag_list *d);
 /** Remove the current link (a first apply undone: nothing is applied).
  *  A missing link is fine. */
 void state_uncommit(const char *dir);
-
-/** Generation behind link STATE_CURRENT or STATE_PREVIOUS: 0 when there
- *  is none. */
-unsigned state_generation(const char *dir, enum state_file link);
-/** Paths of a generation's files; caller frees. */
-char *state_policy_path(const char *dir, unsigned gen);
-/** Read a generation's meta; 0 or -1 with an error in d. */
-int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
-		    struct diag_list *d);
-
 /** Write a small JSON file atomically (temp file, fsync, rename). */
 int state_write_json(const char *path, json_t *j, struct diag_list *d);
 
