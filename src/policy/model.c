@@ -106,6 +106,11 @@ void policy_free(struct policy *p)
 	for (size_t i = 0; i < p->nrules; i++)
 		rule_fini(&p->rules[i]);
 	free(p->rules);
+	for (size_t i = 0; i < p->ngroups; i++) {
+		free(p->groups[i].name);
+		addr_set_fini(&p->groups[i].set);
+	}
+	free(p->groups);
 	free(p->file);
 	free(p->description);
 	free(p->text);

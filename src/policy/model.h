@@ -131,6 +131,14 @@ struct rule {
 	char *comment;		/**< may be NULL */
 };
 
+/** A named host group ("hosts" in the policy file or an include).  Rules
+ *  hold their groups' addresses, not their names: this is for readers
+ *  that need the names (the audit's family-counterpart finding). */
+struct host_group {
+	char *name;
+	struct addr_set set;	/**< its addresses, nested groups expanded */
+};
+
 /** A whole policy: what the parser produces and everything else reads. */
 struct policy {
 	char *file;		/**< top-level file as named by the user */
@@ -144,6 +152,10 @@ struct policy {
 				     nothing (so apply can record it as it is),
 				     else NULL */
 	size_t text_len;
+	struct host_group *groups;	/**< every host group defined, used or not, in
+					     reading order: the policy file's, then each
+					     include's, depth first; none in a bundle */
+	size_t ngroups;
 };
 
 struct policy *policy_alloc(void);

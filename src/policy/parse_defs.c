@@ -520,6 +520,33 @@ bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	return true;
 }
 
+void pdefs_export(struct pctx *c, struct policy *p)
+{
+	if (!c->nhosts)
+		return;
+	if (!(p->groups = calloc(c->nhosts, sizeof(*p->groups)))) {
+		c->oom = true;
+		return;
+	}
+	/* c->hosts holds each file's groups together, in the order the
+	 * files were finished (includes before their includer) */
+	for (size_t f = 0; f < c->nfiles; f++)
+		for (size_t i = 0; i < c->nhosts; i++) {
+			struct hostdef *h = &c->hosts[i];
+			struct host_group *g = &p->groups[p->ngroups];
+
+			if (h->file != c->files[f].display || h->state != HOST_DONE)
+				continue;
+			if (!(g->name = strdup(h->name))) {
+				c->oom = true;
+				return;
+			}
+			g->set = h->set;
+			memset(&h->set, 0, sizeof(h->set));
+			p->ngroups++;
+		}
+}
+
 void pdefs_validate(struct pctx *c)
 {
 	/* groups no rule uses must still be valid: an error there is a typo
