@@ -4,7 +4,9 @@
 # symbols are what it really calls.  The core may open and use no socket
 # (so fuzzing or unit-testing it needs no kernel and no root; libmnl's
 # attribute walkers, which only read a buffer, are fine), and no library
-# may call one above it.  Run from the build directory (make check).
+# may call one above it.  sagated links only what it uses: it reads the
+# state directory but never records a policy.  Run from the build
+# directory (make check).
 set -u
 libdir=${LAYERS_LIBDIR:-src}
 layers=(core kernel ops engine)
@@ -38,4 +40,17 @@ for i in "${!layers[@]}"; do
 	done
 done
 [ $fail -eq 0 ] && echo "PASS: no layer calls a layer above it (${layers[*]})"
+
+# 3. the daemon holds no state writer (state_write.c) nor the bundle writer
+daemon=${SAGATED:-./sagated}
+syms=$(nm --defined-only "$daemon" 2>/dev/null | awk 'NF == 3 { print $3 }')
+if [ -z "$syms" ]; then
+	echo "FAIL: no symbols read from $daemon (not built, or stripped)"
+	fail=1
+elif writers=$(grep -xE 'bundle_from_policy|state_prepare' <<<"$syms"); then
+	echo "FAIL: $daemon links the policy recorder: $(echo $writers)"
+	fail=1
+else
+	echo "PASS: $daemon links no state or bundle writer"
+fi
 exit $fail

@@ -13,7 +13,7 @@
 int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m)
 {
 	const char *dir = state_dir();
-	unsigned gen = state_generation(dir, "current");
+	unsigned gen = state_generation(dir, STATE_CURRENT);
 	char *path, *c;
 	int rc;
 
@@ -24,8 +24,8 @@ int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m)
 	l->plan = NULL;
 	if (!gen) {
 		diag_add(&l->diags, DIAG_ERROR, dir, "", NULL,
-			 "no policy is applied (state directory %s has no \"current\"): name a policy FILE",
-			 dir);
+			 "no policy is applied (state directory %s has no \"%s\"): name a policy FILE",
+			 dir, state_file_name(STATE_CURRENT));
 		return EXIT_POLICY;
 	}
 	if (state_read_meta(dir, gen, m, &l->diags) < 0)

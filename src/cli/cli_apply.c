@@ -12,6 +12,7 @@
 #include "state.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,10 +123,11 @@ static pid_t pending_watcher(const char *path)
  * was one to cancel. */
 static int cancel_pending(const char *dir)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	pid_t w;
 
-	snprintf(path, sizeof(path), "%s/pending", dir);
+	if (state_path(path, sizeof(path), dir, STATE_PENDING) < 0)
+		return -1;
 	w = pending_watcher(path);
 	if (unlink(path) < 0)
 		return -1;
@@ -139,11 +141,10 @@ static int cancel_pending(const char *dir)
  * drop it, and say so. */
 static bool confirm_pending(const char *dir)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	pid_t w;
 
-	snprintf(path, sizeof(path), "%s/pending", dir);
-	if (access(path, F_OK) < 0)
+	if (state_path(path, sizeof(path), dir, STATE_PENDING) < 0 || access(path, F_OK) < 0)
 		return false;
 	w = pending_watcher(path);
 	if (w && (kill(w, 0) == 0 || errno == EPERM))
@@ -213,7 +214,7 @@ static int name_source(struct loaded *l, const struct state_meta *m)
 /* Apply the generation behind `previous` and make it current. */
 static int rollback_to_previous(const char *dir, struct diag_list *d, json_t *res)
 {
-	unsigned prev = state_generation(dir, "previous");
+	unsigned prev = state_generation(dir, STATE_PREVIOUS);
 	struct state_meta m;
 	struct loaded l;
 	char *path;
@@ -255,14 +256,11 @@ static int rollback_to_previous(const char *dir, struct diag_list *d, json_t *re
  * one was the first, the state before it: no table inet sagate. */
 static int undo_apply(const char *dir, struct diag_list *d, json_t *res)
 {
-	char link[4096];
-
-	if (state_generation(dir, "previous"))
+	if (state_generation(dir, STATE_PREVIOUS))
 		return rollback_to_previous(dir, d, res);
 	if (nft_flush_table(false, d) < 0)
 		return EXIT_SYSTEM;
-	snprintf(link, sizeof(link), "%s/current", dir);
-	unlink(link);
+	state_uncommit(dir);
 	say(res, "removed table inet sagate: there was no earlier policy");
 	if (res)
 		json_object_set_new(res, "table_removed", json_true());
@@ -271,15 +269,14 @@ static int undo_apply(const char *dir, struct diag_list *d, json_t *res)
 
 /* The commit-confirm watcher: a detached process that rolls back at the
  * deadline unless `sagate confirm` removed the pending file first.  The
- * rename is the lock: whoever moves or removes "pending" first wins. */
-static void watcher(const char *dir, time_t deadline)
+ * rename is the lock: whoever moves or removes the pending file first
+ * wins. */
+static void watcher(const char *dir, const char *pending, const char *expired,
+		    time_t deadline)
 {
-	char pending[4096], expired[4096];
 	struct diag_list d;
 	struct timespec ts;
 
-	snprintf(pending, sizeof(pending), "%s/pending", dir);
-	snprintf(expired, sizeof(expired), "%s/pending.expired", dir);
 	while (time(NULL) < deadline) {
 		ts.tv_sec = deadline - time(NULL);
 		ts.tv_nsec = 0;
@@ -308,13 +305,17 @@ static void watcher(const char *dir, time_t deadline)
 static int start_watcher(const char *dir, unsigned seconds, unsigned gen,
 			 struct diag_list *d)
 {
-	char path[4096];
+	char pending[PATH_MAX], expired[PATH_MAX];
 	time_t deadline = time(NULL) + seconds;
 	pid_t pid;
 	int fds[2];
 	json_t *j;
 
-	if (pipe(fds) < 0)
+	/* both names before the fork: a watcher that cannot name the file
+	 * it claims at the deadline could never roll back */
+	if (state_path(pending, sizeof(pending), dir, STATE_PENDING) < 0 ||
+	    state_path(expired, sizeof(expired), dir, STATE_PENDING_EXPIRED) < 0 ||
+	    pipe(fds) < 0)
 		return -1;
 	fflush(NULL);	/* or the child would print our buffered output again */
 	pid = fork();
@@ -334,7 +335,7 @@ static int start_watcher(const char *dir, unsigned seconds, unsigned gen,
 		freopen("/dev/null", "r", stdin);
 		freopen("/dev/null", "w", stdout);
 		freopen("/dev/null", "w", stderr);
-		watcher(dir, deadline);
+		watcher(dir, pending, expired, deadline);
 	}
 	close(fds[1]);
 	pid_t wpid = 0;
@@ -342,10 +343,9 @@ static int start_watcher(const char *dir, unsigned seconds, unsigned gen,
 	if (read(fds[0], &wpid, sizeof(wpid)) != sizeof(wpid))
 		wpid = 0;
 	close(fds[0]);
-	snprintf(path, sizeof(path), "%s/pending", dir);
 	j = json_pack("{s:i, s:I, s:i}", "generation", gen,
 		      "deadline", (json_int_t)deadline, "watcher", (int)wpid);
-	if (!j || state_write_json(path, j, d) < 0) {
+	if (!j || state_write_json(pending, j, d) < 0) {
 		json_decref(j);
 		return -1;
 	}
@@ -375,7 +375,7 @@ int cli_apply(const struct cli_opts *o, const char *file)
 		rc = apply_loaded(o, file, &l, mode, res, &rejected);
 	}
 	if (rc == EXIT_OK && o->confirm && !o->dry_run &&
-	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), "current"),
+	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), STATE_CURRENT),
 			  &l.diags) < 0) {
 		diag_add(&l.diags, DIAG_ERROR, state_dir(), "", NULL,
 			 "could not start the confirm timer: rolling back now");

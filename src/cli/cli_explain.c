@@ -5,7 +5,6 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "explain.h"
-#include "parse.h"
 #include "state.h"
 #include "xfrm_dump.h"
 
@@ -42,7 +41,7 @@ static int one_addr(const char *opt, const char *s, struct addr_range *r)
 static int parse_proto(const char *s, uint8_t *out)
 {
 	char *end;
-	long v = parse_proto_number(s);
+	long v = model_proto_number(s);
 
 	if (v < 0 && *s >= '0' && *s <= '9') {
 		v = strtol(s, &end, 10);

@@ -114,7 +114,7 @@ int cli_sa(const struct cli_opts *o)
 	size_t n = 0;
 	json_t *a = json_array(), *x;
 
-	if (rc == EXIT_POLICY && !o->policy && !state_generation(state_dir(), "current")) {
+	if (rc == EXIT_POLICY && !o->policy && !state_generation(state_dir(), STATE_CURRENT)) {
 		rc = EXIT_OK;	/* nothing applied: SAs without rules */
 		diag_list_fini(&l.diags);
 	}

@@ -10,6 +10,7 @@
 #include "state.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +30,14 @@ struct view {
 static int view_load(struct view *v)
 {
 	const char *dir = state_dir();
-	char path[4096];
+	char path[PATH_MAX];
 
 	memset(v, 0, sizeof(*v));
 	diag_list_init(&v->diags);
 	if (nft_read_live(&v->live, &v->diags) < 0)
 		return EXIT_SYSTEM;
-	v->gen = state_generation(dir, "current");
-	v->prev = state_generation(dir, "previous");
+	v->gen = state_generation(dir, STATE_CURRENT);
+	v->prev = state_generation(dir, STATE_PREVIOUS);
 	if (v->gen && state_read_meta(dir, v->gen, &v->meta, &v->diags) == 0) {
 		char *pp = state_policy_path(dir, v->gen);
 
@@ -47,8 +48,8 @@ static int view_load(struct view *v)
 	} else {
 		v->gen = 0;
 	}
-	snprintf(path, sizeof(path), "%s/pending", dir);
-	v->pending = json_load_file(path, 0, NULL);
+	if (state_path(path, sizeof(path), dir, STATE_PENDING) == 0)
+		v->pending = json_load_file(path, 0, NULL);
 	return EXIT_OK;
 }
 

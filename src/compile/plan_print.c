@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include "parse.h"
 #include "plan_print.h"
 
 #include <stdlib.h>
@@ -37,7 +36,7 @@ static int format_field(char *buf, size_t len, enum plan_field f, u128 lo, u128 
 	char a[128];
 
 	if (f == PF_L4PROTO) {
-		const char *n = parse_proto_name((unsigned)lo);
+		const char *n = model_proto_name((unsigned)lo);
 
 		if (lo == hi)
 			return n ? snprintf(buf, len, "%s", n) :

@@ -142,7 +142,7 @@ static int policy_source(const struct engine_src *src, char **path, uint16_t *qu
 		return 0;
 	}
 	dir = state_dir();
-	gen = state_generation(dir, "current");
+	gen = state_generation(dir, STATE_CURRENT);
 	if (!gen) {
 		engine_msg("error", "no applied policy in %s (use --policy FILE)", dir);
 		return -1;

@@ -58,7 +58,8 @@ void audit_policy(const struct policy *p, const struct classes *c, enum plan_mod
 		  struct audit_list *out);
 
 /** Rules that name only one family's addresses of a host group (from
- *  the "hosts" of source, the policy file as written, and its includes)
+ *  the "hosts" of source, the policy file as written, and its includes:
+ *  p's groups when p was read from source, else source parsed again)
  *  that has both: "family-counterpart".  ICMP-only rules are exempt. */
 void audit_families(const struct policy *p, const char *source, struct audit_list *out);
 

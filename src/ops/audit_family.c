@@ -1,83 +1,16 @@
 /* Rules that name only one family's addresses of a host group that has
  * both: the other family's traffic of those hosts falls to a later rule
- * or the default.  The model keeps no group names (they are expanded at
- * parse time), so the groups are read here from the policy's source
- * files: "hosts" of the file and of everything it includes. */
+ * or the default.  Rules keep addresses, not group names: the groups are
+ * the policy's (struct policy groups), from the policy file as written.
+ * The applied policy is a bundle, which has none, so for it that file is
+ * parsed again. */
 #include "config.h"
 
 #include "audit.h"
 #include "parse.h"
-#include "util.h"
 
-#include <jansson.h>
-#include <libgen.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FAMILY_MAX_DEPTH PARSE_MAX_INCLUDE_DEPTH
-
-/* Merge the "hosts" of path and its includes into groups (name -> array). */
-static void read_hosts(const char *path, json_t *groups, int depth)
-{
-	json_t *root = json_load_file(path, 0, NULL), *inc, *v;
-	const char *name;
-	char *copy, *dir;
-	size_t i;
-
-	if (!root || depth >= FAMILY_MAX_DEPTH) {
-		json_decref(root);
-		return;
-	}
-	json_object_foreach(json_object_get(root, "hosts"), name, v)
-		json_object_set(groups, name, v);
-	inc = json_object_get(root, "include");
-	copy = strdup(path);
-	dir = copy ? dirname(copy) : NULL;
-	json_array_foreach(inc, i, v) {
-		char *target = NULL;
-		const char *f = json_string_value(v);
-
-		if (!f || !dir)
-			continue;
-		if (f[0] == '/' ? !!(target = strdup(f)) : asprintf(&target, "%s/%s", dir, f) >= 0)
-			read_hosts(target, groups, depth + 1);
-		free(target);
-	}
-	free(copy);
-	json_decref(root);
-}
-
-static void resolve(json_t *groups, const char *name, struct addr_set *s, size_t *cap,
-		    int depth);
-
-static void resolve_one(json_t *groups, const char *str, struct addr_set *s, size_t *cap,
-			int depth)
-{
-	struct addr_range r;
-
-	if (!str)
-		return;
-	if (str[0] == '@')
-		resolve(groups, str + 1, s, cap, depth + 1);
-	else if (addr_parse(str, &r) == ADDR_OK && grow_array(&s->v, cap, s->n + 1, sizeof(r)) == 0)
-		s->v[s->n++] = r;
-}
-
-/* The addresses of group name (nested "@groups" followed), appended to s. */
-static void resolve(json_t *groups, const char *name, struct addr_set *s, size_t *cap,
-		    int depth)
-{
-	json_t *v = json_object_get(groups, name), *e;
-	size_t i;
-
-	if (depth >= FAMILY_MAX_DEPTH)
-		return;
-	if (json_is_string(v))	/* a group of one */
-		resolve_one(groups, json_string_value(v), s, cap, depth);
-	json_array_foreach(v, i, e)
-		resolve_one(groups, json_string_value(e), s, cap, depth);
-}
 
 static size_t family_count(const struct addr_set *s, enum addr_family f)
 {
@@ -115,17 +48,11 @@ static bool icmp_only(const struct rule *r)
 	return r->nkeys > 0;
 }
 
-/* A host group with its addresses resolved and merged. */
-struct group {
-	const char *name;
-	struct addr_set set;
-};
-
-static void check_rule(const struct rule *r, const struct group *g, size_t ng,
+static void check_rule(const struct rule *r, const struct host_group *const *g, size_t ng,
 		       struct audit_list *out)
 {
 	enum addr_family has = family_count(&r->peers, AF4) ? AF4 : AF6;
-	const struct group *best = NULL;
+	const struct host_group *best = NULL;
 	char other[128] = "";
 	size_t other_n = 0;
 
@@ -133,9 +60,9 @@ static void check_rule(const struct rule *r, const struct group *g, size_t ng,
 	    icmp_only(r))
 		return;
 	for (size_t i = 0; i < ng; i++)
-		if (family_count(&g[i].set, !has) && inside(&r->peers, &g[i].set, has) &&
-		    (!best || family_count(&g[i].set, has) < family_count(&best->set, has)))
-			best = &g[i];
+		if (family_count(&g[i]->set, !has) && inside(&r->peers, &g[i]->set, has) &&
+		    (!best || family_count(&g[i]->set, has) < family_count(&best->set, has)))
+			best = g[i];
 	if (!best)
 		return;
 	other_n = family_count(&best->set, !has);
@@ -148,48 +75,48 @@ static void check_rule(const struct rule *r, const struct group *g, size_t ng,
 		  other, other_n > 1 ? ", ..." : "", has == AF4 ? "IPv6" : "IPv4");
 }
 
-/* Every group that has both families, resolved once. */
-static struct group *mixed_groups(json_t *groups, size_t *n, bool *oom)
+/* The groups of defs that have both families, in defs' order. */
+static const struct host_group **mixed_groups(const struct policy *defs, size_t *n, bool *oom)
 {
-	struct group *v = calloc(json_object_size(groups) + 1, sizeof(*v));
-	const char *name;
-	json_t *x;
+	const struct host_group **v = calloc(defs->ngroups, sizeof(*v));
 
 	*n = 0;
 	if (!v) {
 		*oom = true;
 		return NULL;
 	}
-	json_object_foreach(groups, name, x) {
-		struct group *g = &v[*n];
-		size_t cap = 0;
-
-		g->name = name;
-		resolve(groups, name, &g->set, &cap, 0);
-		if (addr_set_normalize(&g->set) < 0)
-			*oom = true;
-		if (family_count(&g->set, AF4) && family_count(&g->set, AF6))
-			(*n)++;
-		else
-			free(g->set.v), g->set.v = NULL, g->set.n = 0;
-	}
+	for (size_t i = 0; i < defs->ngroups; i++)
+		if (family_count(&defs->groups[i].set, AF4) &&
+		    family_count(&defs->groups[i].set, AF6))
+			v[(*n)++] = &defs->groups[i];
 	return v;
+}
+
+/* The policy file as written, parsed again for its groups.  Its problems
+ * are not the audit's: then there are none. */
+static struct policy *reread(const char *source)
+{
+	struct diag_list d;
+	struct policy *s;
+
+	diag_list_init(&d);
+	s = parse_policy_file(source, NULL, &d);
+	diag_list_fini(&d);
+	return s;
 }
 
 void audit_families(const struct policy *p, const char *source, struct audit_list *out)
 {
-	json_t *groups = json_object();
-	struct group *g = NULL;
+	bool from_source = source && p->file && strcmp(p->file, source) == 0;
+	struct policy *src = source && !from_source ? reread(source) : NULL;
+	const struct policy *defs = from_source ? p : src;
+	const struct host_group **g = NULL;
 	size_t ng = 0;
 
-	if (groups && source)
-		read_hosts(source, groups, 0);
-	if (groups && json_object_size(groups))
-		g = mixed_groups(groups, &ng, &out->oom);
+	if (defs && defs->ngroups)
+		g = mixed_groups(defs, &ng, &out->oom);
 	for (size_t i = 0; ng && i < p->nrules; i++)
 		check_rule(&p->rules[i], g, ng, out);
-	for (size_t i = 0; g && i < ng; i++)
-		free(g[i].set.v);
 	free(g);
-	json_decref(groups);
+	policy_free(src);
 }

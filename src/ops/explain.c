@@ -3,7 +3,6 @@
 #include "decide.h"
 #include "engine_probe.h"
 #include "explain.h"
-#include "parse.h"
 #include "plan_sim.h"
 #include "sa_match.h"
 
@@ -111,7 +110,7 @@ static json_t *packet_json(const struct explain_req *q)
 	char peer[64], local[64], ipsec[48] = "none";
 	const struct packet_key *k = &q->key;
 	uint8_t proto = KEY_PROTO(k->key);
-	const char *pn = parse_proto_name(proto);
+	const char *pn = model_proto_name(proto);
 	bool in = k->dir == DIR_IN;
 
 	addr_format(k->fam, k->peer, peer, sizeof(peer));

@@ -1,18 +1,79 @@
+/* The state directory read (sagated needs no more), and every name in
+ * it.  Writing is in state_write.c. */
 #include "config.h"
 
-#include "bundle.h"
 #include "state.h"
+#include "state_int.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#define GEN_FMT "gen-%06u"
+
+static const char *const file_names[] = {
+	[STATE_CURRENT] = "current",
+	[STATE_PREVIOUS] = "previous",
+	[STATE_PENDING] = "pending",
+	[STATE_PENDING_EXPIRED] = "pending.expired",
+};
+
+static const char *const gen_files[] = {
+	[STATE_GEN_DIR] = "",
+	[STATE_GEN_POLICY] = "/policy.json",
+	[STATE_GEN_META] = "/meta.json",
+};
+
+static int path_printf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* snprintf that fails, as a system call would, when the path is cut */
+static int path_printf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+const char *state_file_name(enum state_file f)
+{
+	return file_names[f];
+}
+
+int state_path(char *buf, size_t len, const char *dir, enum state_file f)
+{
+	return path_printf(buf, len, "%s/%s", dir, file_names[f]);
+}
+
+int state_gen_path(char *buf, size_t len, const char *dir, unsigned gen,
+		   enum state_gen_file f)
+{
+	return path_printf(buf, len, "%s/" GEN_FMT "%s", dir, gen, gen_files[f]);
+}
+
+int state_gen_name(char *buf, size_t len, unsigned gen)
+{
+	return path_printf(buf, len, GEN_FMT, gen);
+}
+
+unsigned state_gen_number(const char *name)
+{
+	unsigned gen;
+
+	return sscanf(name, "gen-%u", &gen) == 1 ? gen : 0;
+}
 
 void state_meta_fini(struct state_meta *m)
 {
@@ -34,233 +95,26 @@ const char *state_dir(void)
 	return d && *d ? d : STATE_DEFAULT_DIR;
 }
 
-static int fail(struct diag_list *d, const char *path, const char *what)
-{
-	diag_add(d, DIAG_ERROR, path, "", NULL, "%s: %s", what, strerror(errno));
-	return -1;
-}
-
-/* Write len bytes to path: a temporary file, fsync, rename over. */
-static int write_atomic(const char *path, const char *text, size_t len,
-			struct diag_list *d)
-{
-	char tmp[PATH_MAX];
-	size_t off = 0;
-	int fd, rc = -1;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fail(d, tmp, "cannot create");
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off < len || fsync(fd) < 0) {
-		fail(d, tmp, "cannot write");
-	} else if (close(fd) < 0) {
-		fd = -1;
-		fail(d, tmp, "cannot write");
-	} else {
-		fd = -1;
-		rc = rename(tmp, path) < 0 ? fail(d, path, "cannot rename into place") : 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
-
-int state_write_json(const char *path, json_t *j, struct diag_list *d)
-{
-	/* one buffer, one write: json_dumpfd issues a syscall per token,
-	 * which made recording a 10,000-rule policy take seconds */
-	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	size_t len = text ? strlen(text) : 0;
-	char *nl;
-	int rc;
-
-	if (!text || !(nl = realloc(text, len + 2))) {
-		free(text);
-		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
-		return -1;
-	}
-	nl[len] = '\n';
-	nl[len + 1] = '\0';
-	rc = write_atomic(path, nl, len + 1, d);
-	free(nl);
-	return rc;
-}
-
-static void gen_dir(char *buf, size_t len, const char *dir, unsigned gen)
-{
-	snprintf(buf, len, "%s/gen-%06u", dir, gen);
-}
-
 char *state_policy_path(const char *dir, unsigned gen)
 {
 	char *p;
 
-	return asprintf(&p, "%s/gen-%06u/policy.json", dir, gen) < 0 ? NULL : p;
+	return asprintf(&p, "%s/" GEN_FMT "%s", dir, gen, gen_files[STATE_GEN_POLICY]) < 0 ?
+	       NULL : p;
 }
 
-unsigned state_generation(const char *dir, const char *which)
+unsigned state_generation(const char *dir, enum state_file link)
 {
-	char link[PATH_MAX], target[PATH_MAX];
+	char path[PATH_MAX], target[PATH_MAX];
 	ssize_t n;
-	unsigned gen;
 
-	snprintf(link, sizeof(link), "%s/%s", dir, which);
-	n = readlink(link, target, sizeof(target) - 1);
+	if (state_path(path, sizeof(path), dir, link) < 0)
+		return 0;
+	n = readlink(path, target, sizeof(target) - 1);
 	if (n <= 0)
 		return 0;
 	target[n] = '\0';
-	return sscanf(target, "gen-%u", &gen) == 1 ? gen : 0;
-}
-
-/* Highest generation number present, so a new one never reuses a name. */
-static unsigned last_generation(const char *dir)
-{
-	DIR *dh = opendir(dir);
-	struct dirent *e;
-	unsigned max = 0, g;
-
-	if (!dh)
-		return 0;
-	while ((e = readdir(dh)))
-		if (sscanf(e->d_name, "gen-%u", &g) == 1 && g > max)
-			max = g;
-	closedir(dh);
-	return max;
-}
-
-static json_t *meta_json(const struct state_meta *m)
-{
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}", "source", m->source,
-			 "sha256", m->sha256,
-			 "mode", m->mode == PLAN_ENGINE ? "engine" : "kernel-only",
-			 "queue", m->queue, "applied_at", (json_int_t)m->applied_at,
-			 "generation", m->generation);
-}
-
-unsigned state_prepare(const char *dir, const struct policy *p,
-		       const struct state_meta *m, struct diag_list *d)
-{
-	struct state_meta meta = *m;
-	char gdir[PATH_MAX], path[PATH_MAX + 16];
-	json_t *bundle, *mj;
-	unsigned gen;
-	int rc;
-
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		fail(d, dir, "cannot create the state directory");
-		return 0;
-	}
-	gen = last_generation(dir) + 1;
-	gen_dir(gdir, sizeof(gdir), dir, gen);
-	if (mkdir(gdir, 0700) < 0) {
-		fail(d, gdir, "cannot create");
-		return 0;
-	}
-	meta.generation = gen;
-	meta.applied_at = (long long)time(NULL);
-	/* a policy that includes nothing is recorded byte for byte (fast,
-	 * and rollback re-reads exactly what was applied); one with includes
-	 * is flattened into a self-contained bundle */
-	bundle = p->text ? json_true() : bundle_from_policy(p);
-	mj = meta_json(&meta);
-	snprintf(path, sizeof(path), "%s/policy.json", gdir);
-	if (bundle && mj)
-		rc = p->text ? write_atomic(path, p->text, p->text_len, d) :
-		     state_write_json(path, bundle, d);
-	else
-		rc = -1;
-	snprintf(path, sizeof(path), "%s/meta.json", gdir);
-	if (rc == 0)
-		rc = state_write_json(path, mj, d);
-	json_decref(bundle);
-	json_decref(mj);
-	if (rc < 0) {
-		if (!bundle || !mj)
-			diag_add(d, DIAG_ERROR, dir, "", NULL, "out of memory");
-		state_discard(dir, gen);
-		return 0;
-	}
-	return gen;
-}
-
-void state_discard(const char *dir, unsigned gen)
-{
-	char gdir[PATH_MAX], path[PATH_MAX + 16];
-
-	gen_dir(gdir, sizeof(gdir), dir, gen);
-	snprintf(path, sizeof(path), "%s/policy.json", gdir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/meta.json", gdir);
-	unlink(path);
-	rmdir(gdir);
-}
-
-/* Point link `which` at generation gen, atomically. */
-static int set_link(const char *dir, const char *which, unsigned gen,
-		    struct diag_list *d)
-{
-	char link[PATH_MAX], tmp[PATH_MAX + 16], target[32];
-
-	snprintf(link, sizeof(link), "%s/%s", dir, which);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", link, (int)getpid());
-	snprintf(target, sizeof(target), "gen-%06u", gen);
-	unlink(tmp);
-	if (symlink(target, tmp) < 0)
-		return fail(d, tmp, "cannot create");
-	if (rename(tmp, link) < 0) {
-		unlink(tmp);
-		return fail(d, link, "cannot switch");
-	}
-	return 0;
-}
-
-/* Remove generations beyond the newest STATE_KEEP, except linked ones. */
-static void prune(const char *dir)
-{
-	unsigned last = last_generation(dir), cur = state_generation(dir, "current");
-	unsigned prev = state_generation(dir, "previous");
-
-	for (unsigned g = 1; last > STATE_KEEP && g <= last - STATE_KEEP; g++)
-		if (g != cur && g != prev)
-			state_discard(dir, g);
-}
-
-int state_commit(const char *dir, unsigned gen, struct diag_list *d)
-{
-	unsigned cur = state_generation(dir, "current");
-
-	if (cur && set_link(dir, "previous", cur, d) < 0)
-		return -1;
-	if (set_link(dir, "current", gen, d) < 0)
-		return -1;
-	prune(dir);
-	return 0;
-}
-
-int state_swap(const char *dir, struct diag_list *d)
-{
-	unsigned cur = state_generation(dir, "current");
-	unsigned prev = state_generation(dir, "previous");
-
-	if (!prev) {
-		diag_add(d, DIAG_ERROR, dir, "", NULL, "no previous policy to return to");
-		return -1;
-	}
-	if (set_link(dir, "current", prev, d) < 0)
-		return -1;
-	return cur ? set_link(dir, "previous", cur, d) : 0;
+	return state_gen_number(target);
 }
 
 int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
@@ -271,7 +125,11 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 	json_t *j, *v;
 
 	memset(m, 0, sizeof(*m));
-	snprintf(path, sizeof(path), "%s/gen-%06u/meta.json", dir, gen);
+	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_META) < 0) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL, "cannot read generation %u: %s", gen,
+			 strerror(errno));
+		return -1;
+	}
 	j = json_load_file(path, 0, &err);
 	if (!j) {
 		diag_add(d, DIAG_ERROR, path, "", NULL, "cannot read: %s", err.text);

@@ -6,9 +6,15 @@
  *   current -> gen-...       what the kernel should hold
  *   previous -> gen-...      what it held before (rollback target)
  *   pending                  a commit-confirm that has not been confirmed
+ *   pending.expired          the same, taken by its timer at the deadline
  * A generation is written completely (write, fsync, rename) before a
  * symlink is switched to it by rename(2), so a crash at any moment leaves
  * either the old or the new state, never half of one.
+ *
+ * One module, one header, two objects: state.c reads, and alone spells
+ * the names above (others name an entry by enum state_file and ask for
+ * its path); state_write.c records.  sagated only reads, so it links no
+ * writer and, through it, no bundle_from_policy.
  */
 #ifndef SAGATE_STATE_H
 #define SAGATE_STATE_H
@@ -19,6 +25,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define STATE_DEFAULT_DIR "/var/lib/sagate"
@@ -26,6 +33,22 @@
 /** Largest bundle read back: ours, so larger than a hand-written policy
  *  may be (a 100,000-rule policy bundles to about 30 MB). */
 #define STATE_MAX_BUNDLE (1u << 30)
+
+/** The entries of the state directory besides the generations. */
+enum state_file {
+	STATE_CURRENT,		/**< link to what the kernel should hold */
+	STATE_PREVIOUS,		/**< link to what it held before */
+	STATE_PENDING,		/**< apply --confirm waiting: JSON {"generation",
+				     "deadline", "watcher"}, written by the cli */
+	STATE_PENDING_EXPIRED,	/**< a pending confirm its watcher renamed away at
+				     the deadline: the rename is the lock */
+};
+
+/** An entry's file name, for messages ("current"). */
+const char *state_file_name(enum state_file f);
+/** Path of entry f of dir into buf.  0, or -1 (errno ENAMETOOLONG) when
+ *  it does not fit. */
+int state_path(char *buf, size_t len, const char *dir, enum state_file f);
 
 /** Is path a file inside the state directory (a bundle we wrote)? */
 bool state_owns(const char *path);
@@ -45,6 +68,19 @@ void state_meta_fini(struct state_meta *m);
 /** The directory to use: SAGATE_STATE_DIR if set, else the default. */
 const char *state_dir(void);
 
+/* Reading (state.c) */
+
+/** Generation behind link STATE_CURRENT or STATE_PREVIOUS: 0 when there
+ *  is none. */
+unsigned state_generation(const char *dir, enum state_file link);
+/** Path of a generation's policy file; caller frees (NULL on OOM). */
+char *state_policy_path(const char *dir, unsigned gen);
+/** Read a generation's meta; 0 or -1 with an error in d. */
+int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
+		    struct diag_list *d);
+
+/* Writing (state_write.c) */
+
 /** Write a new generation for p (not yet current).  Returns its number,
  *  or 0 with an error in d. */
 unsigned state_prepare(const char *dir, const struct policy *p,
@@ -55,15 +91,9 @@ int state_commit(const char *dir, unsigned gen, struct diag_list *d);
 void state_discard(const char *dir, unsigned gen);
 /** Swap current and previous (after a rollback was applied). */
 int state_swap(const char *dir, struct diag_list *d);
-
-/** Generation behind "current" or "previous": 0 when there is none. */
-unsigned state_generation(const char *dir, const char *which);
-/** Paths of a generation's files; caller frees. */
-char *state_policy_path(const char *dir, unsigned gen);
-/** Read a generation's meta; 0 or -1 with an error in d. */
-int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
-		    struct diag_list *d);
-
+/** Remove the current link (a first apply undone: nothing is applied).
+ *  A missing link is fine. */
+void state_uncommit(const char *dir);
 /** Write a small JSON file atomically (temp file, fsync, rename). */
 int state_write_json(const char *path, json_t *j, struct diag_list *d);
 

@@ -1,7 +1,6 @@
 #include "config.h"
 
 #include "bundle.h"
-#include "parse.h"
 
 #include <stdio.h>
 
@@ -26,7 +25,7 @@ static json_t *keys_json(const struct key_range *k, size_t n)
 		for (unsigned p = KEY_PROTO(k[i].lo); p <= KEY_PROTO(k[i].hi); p++) {
 			unsigned lo = p == KEY_PROTO(k[i].lo) ? KEY_PORT(k[i].lo) : 0;
 			unsigned hi = p == KEY_PROTO(k[i].hi) ? KEY_PORT(k[i].hi) : 0xffff;
-			const char *name = parse_proto_name(p);
+			const char *name = model_proto_name(p);
 			json_t *e;
 			char range[16];
 

@@ -7,6 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct {
+	const char *name;
+	unsigned number;
+} protos[] = {
+	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 },
+	{ "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 }, { "sctp", 132 },
+};
+
+int model_proto_number(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
+		if (strcmp(name, protos[i].name) == 0)
+			return (int)protos[i].number;
+	return -1;
+}
+
+const char *model_proto_name(unsigned proto)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
+		if (protos[i].number == proto)
+			return protos[i].name;
+	return NULL;
+}
+
 static const char *const alg_names[ALG_COUNT_BITS] = {
 	"aes128gcm16", "aes192gcm16", "aes256gcm16", "chacha20poly1305",
 	"aes128", "aes192", "aes256", "aes128ctr", "aes256ctr",
@@ -82,6 +106,11 @@ void policy_free(struct policy *p)
 	for (size_t i = 0; i < p->nrules; i++)
 		rule_fini(&p->rules[i]);
 	free(p->rules);
+	for (size_t i = 0; i < p->ngroups; i++) {
+		free(p->groups[i].name);
+		addr_set_fini(&p->groups[i].set);
+	}
+	free(p->groups);
 	free(p->file);
 	free(p->description);
 	free(p->text);

@@ -35,6 +35,11 @@ enum direction {
 #define KEY_PROTO(k) ((uint8_t)((k) >> 16))
 #define KEY_PORT(k) ((uint16_t)((k) & 0xffff))
 
+/** Number of a protocol the policy language names ("tcp": 6), or -1. */
+int model_proto_number(const char *name);
+/** The language's name of a protocol number, or NULL when it has none. */
+const char *model_proto_name(unsigned proto);
+
 /** A closed interval of service keys. */
 struct key_range {
 	uint32_t lo, hi;
@@ -126,6 +131,14 @@ struct rule {
 	char *comment;		/**< may be NULL */
 };
 
+/** A named host group ("hosts" in the policy file or an include).  Rules
+ *  hold their groups' addresses, not their names: this is for readers
+ *  that need the names (the audit's family-counterpart finding). */
+struct host_group {
+	char *name;
+	struct addr_set set;	/**< its addresses, nested groups expanded */
+};
+
 /** A whole policy: what the parser produces and everything else reads. */
 struct policy {
 	char *file;		/**< top-level file as named by the user */
@@ -139,6 +152,10 @@ struct policy {
 				     nothing (so apply can record it as it is),
 				     else NULL */
 	size_t text_len;
+	struct host_group *groups;	/**< every host group defined, used or not, in
+					     reading order: the policy file's, then each
+					     include's, depth first; none in a bundle */
+	size_t ngroups;
 };
 
 struct policy *policy_alloc(void);

@@ -359,6 +359,7 @@ struct policy *parse_policy_file(const char *path, const struct parse_opts *opts
 	pdefs_validate(&c);
 	if (c.nfiles && json_is_object(c.files[0].root))
 		parse_top(&c, c.files[0].root, c.files[0].display, p);
+	pdefs_export(&c, p);
 	if (c.oom)
 		diag_add(diags, DIAG_ERROR, path, "", NULL, "out of memory");
 	if (c.nfiles == 1) {	/* self-contained: its bytes are the record */

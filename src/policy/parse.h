@@ -26,8 +26,4 @@ struct parse_opts {
 struct policy *parse_policy_file(const char *path, const struct parse_opts *opts,
 				 struct diag_list *diags);
 
-/** Names of the protocols the language knows, and their numbers. */
-int parse_proto_number(const char *name);
-const char *parse_proto_name(unsigned proto);
-
 #endif

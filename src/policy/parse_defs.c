@@ -9,30 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-	const char *name;
-	unsigned number;
-} protos[] = {
-	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 },
-	{ "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 }, { "sctp", 132 },
-};
-
-int parse_proto_number(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
-		if (strcmp(name, protos[i].name) == 0)
-			return (int)protos[i].number;
-	return -1;
-}
-
-const char *parse_proto_name(unsigned proto)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
-		if (protos[i].number == proto)
-			return protos[i].name;
-	return NULL;
-}
-
 static bool valid_def_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -421,7 +397,7 @@ static bool protos_parse(struct pctx *c, json_t *v, const char *file,
 	}
 	json_array_foreach(arr, i, e) {
 		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
-		int num = s ? (strcmp(s, "any") == 0 ? -1 : parse_proto_number(s)) : -2;
+		int num = s ? (strcmp(s, "any") == 0 ? -1 : model_proto_number(s)) : -2;
 
 		if (num == -2 || (num == -1 && s && strcmp(s, "any") != 0)) {
 			char p[600];
@@ -488,7 +464,7 @@ bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 				     "ports need protocol tcp, udp or sctp; %s%s%s has no ports",
 				     nums[i] < 0 ? "" : "\"",
 				     nums[i] < 0 ? (proto ? "\"any\"" : "a rule without \"protocol\"") :
-				     parse_proto_name((unsigned)nums[i]),
+				     model_proto_name((unsigned)nums[i]),
 				     nums[i] < 0 ? "" : "\"");
 				ok = false;
 			}
@@ -542,6 +518,33 @@ bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	memcpy(*keys + *nkeys, s->keys, s->nkeys * sizeof(**keys));
 	*nkeys += s->nkeys;
 	return true;
+}
+
+void pdefs_export(struct pctx *c, struct policy *p)
+{
+	if (!c->nhosts)
+		return;
+	if (!(p->groups = calloc(c->nhosts, sizeof(*p->groups)))) {
+		c->oom = true;
+		return;
+	}
+	/* c->hosts holds each file's groups together, in the order the
+	 * files were finished (includes before their includer) */
+	for (size_t f = 0; f < c->nfiles; f++)
+		for (size_t i = 0; i < c->nhosts; i++) {
+			struct hostdef *h = &c->hosts[i];
+			struct host_group *g = &p->groups[p->ngroups];
+
+			if (h->file != c->files[f].display || h->state != HOST_DONE)
+				continue;
+			if (!(g->name = strdup(h->name))) {
+				c->oom = true;
+				return;
+			}
+			g->set = h->set;
+			memset(&h->set, 0, sizeof(h->set));
+			p->ngroups++;
+		}
 }
 
 void pdefs_validate(struct pctx *c)

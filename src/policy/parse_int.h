@@ -81,6 +81,9 @@ bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	       const char *rule, struct key_range **keys, size_t *nkeys, size_t *cap);
 /** Resolve every host group, used or not, reporting its errors. */
 void pdefs_validate(struct pctx *c);
+/** Move the resolved host groups into p->groups, in the order their
+ *  files were read. */
+void pdefs_export(struct pctx *c, struct policy *p);
 void pdefs_free(struct pctx *c);
 
 /* parse_rule.c */

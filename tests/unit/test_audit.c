@@ -168,6 +168,46 @@ Test(audit_policy, family_counterpart)
 	cr_assert_eq(family_kind("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"10.0.0.5\", \"protocol\": \"icmp\"}", NULL), 0);
 }
 
+/* family-counterpart of a policy without groups (the applied bundle):
+ * they come from its source file; of two that fit, the rule is told
+ * about the first read (the policy file's own before its includes'); a
+ * source that is gone or broken gives none. */
+Test(audit_policy, family_counterpart_groups_from_source)
+{
+	char dir[] = "/tmp/sagate-fam-XXXXXX", src[64], inc[64];
+	struct policy *bundle = pol_of("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"10.0.0.5\", \"protocol\": \"tcp\", \"ports\": 5432}");
+	struct audit_list l = { 0 };
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(inc, sizeof(inc), "%s/hosts.json", dir);
+	cr_assert_not_null(f = fopen(inc, "w"));
+	fputs("{\"version\": 1, \"hosts\": {\"aa\": [\"10.0.0.5\", \"2001:db8::5\"]}}", f);
+	fclose(f);
+	snprintf(src, sizeof(src), "%s/p.json", dir);
+	cr_assert_not_null(f = fopen(src, "w"));
+	fputs("{\"version\": 1, \"include\": [\"hosts.json\"], \"hosts\": {\"zz\": "
+	      "[\"2001:db8::5\", \"10.0.0.5\"]}, \"rules\": []}", f);
+	fclose(f);
+	audit_families(bundle, src, &l);
+	cr_assert_eq(kinds(&l, "family-counterpart", "r"), 1);
+	cr_assert(strstr(l.v[0].message, "host group \"zz\""), "%s", l.v[0].message);
+	audit_list_fini(&l);
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_not_null(f = fopen(src, "w"));
+	fputs("{\"version\": 1, \"include\": [\"hosts.json\"], ", f);
+	fclose(f);
+	audit_families(bundle, src, &l);
+	unlink(src);
+	audit_families(bundle, src, &l);
+	cr_assert_eq(l.n, 0);
+	audit_list_fini(&l);
+	unlink(inc);
+	rmdir(dir);
+	policy_free(bundle);
+}
+
 /* ------------------------------------------------------------------ */
 /* SPD */
 

@@ -308,3 +308,51 @@ Test(parse, file_size_limit)
 	diag_list_fini(&d);
 	free(pol);
 }
+
+/* The policy keeps every host group, used or not, resolved, in reading
+ * order: the policy file's, then each include's, depth first. */
+Test(parse, host_groups_in_reading_order)
+{
+	char *a = write_file("a.json", "{\"version\": 1, \"include\": [\"c.json\"],"
+		" \"hosts\": {\"a2\": \"10.0.2.0/24\", \"a1\": [\"@c\", \"fd00::1\"]}}");
+	char *b = write_file("b.json", "{\"version\": 1, \"hosts\": {\"b\": \"10.0.3.1\"}}");
+	char *c = write_file("c.json", "{\"version\": 1, \"hosts\": {\"c\": \"10.0.4.1\"}}");
+	char *file = write_file("p.json", "{\"version\": 1, \"include\": [\"a.json\", \"b.json\"],"
+		" \"hosts\": {\"own\": \"10.0.1.1\"}, \"rules\": []}");
+	static const char *const want[] = { "own", "a2", "a1", "c", "b" };
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "?");
+	cr_assert_eq(p->ngroups, 5);
+	for (size_t i = 0; i < p->ngroups; i++)
+		cr_assert_str_eq(p->groups[i].name, want[i], "group %zu", i);
+	cr_assert_eq(p->groups[2].set.n, 2, "a1 holds @c and its own address");
+	cr_assert_eq(p->groups[2].set.v[0].fam, AF4);
+	cr_assert_eq(p->groups[2].set.v[1].fam, AF6);
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
+	free(a);
+	free(b);
+	free(c);
+}
+
+/* the protocol names the parser accepts are the model's, both ways */
+Test(model, proto_names_both_ways)
+{
+	static const char *const names[] = { "icmp", "tcp", "udp", "gre", "esp", "ah", "icmpv6", "sctp" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int n = model_proto_number(names[i]);
+
+		cr_assert_geq(n, 0, "%s", names[i]);
+		cr_assert_str_eq(model_proto_name((unsigned)n), names[i]);
+	}
+	cr_assert_eq(model_proto_number("any"), -1);
+	cr_assert_eq(model_proto_number("TCP"), -1);
+	cr_assert_null(model_proto_name(0));
+	cr_assert_null(model_proto_name(255));
+}

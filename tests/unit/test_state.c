@@ -1,0 +1,157 @@
+/* state: the directory's layout, which apply-cli.sh and the man page
+ * rely on (gen-NNNNNN, the current / previous links, the confirm files),
+ * and that what state_prepare writes reads back. */
+#include "config.h"
+
+#include "audit_util.h"
+#include "state.h"
+
+#include <errno.h>
+#include <limits.h>
+
+static char dir[] = "/tmp/sagate-state-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(setenv("SAGATE_STATE_DIR", dir, 1), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(state, .init = setup, .fini = teardown);
+
+static const char *const text = "{\"version\": 1, \"rules\": [{\"name\": \"r\", "
+	"\"action\": \"permit\", \"peers\": \"10.0.0.5\", \"protocol\": \"tcp\", \"ports\": 5432}]}";
+
+/* The target of link `name` in the state directory. */
+static void link_is(const char *name, const char *want)
+{
+	char path[PATH_MAX], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (!want) {
+		cr_assert_lt(n, 0, "%s exists", name);
+		return;
+	}
+	cr_assert_gt(n, 0, "%s: %s", name, strerror(errno));
+	target[n] = '\0';
+	cr_assert_str_eq(target, want);
+}
+
+static unsigned prepare(struct policy *p, uint16_t queue)
+{
+	struct state_meta m = { .source = "p.json", .mode = PLAN_ENGINE, .queue = queue };
+	struct diag_list d;
+	unsigned gen;
+
+	memcpy(m.sha256, p->sha256, sizeof(m.sha256));
+	diag_list_init(&d);
+	gen = state_prepare(dir, p, &m, &d);
+	cr_assert_neq(gen, 0, "%s", d.count ? d.items[0].message : "?");
+	diag_list_fini(&d);
+	return gen;
+}
+
+Test(state, names_and_paths)
+{
+	char buf[64];
+
+	cr_assert_str_eq(state_file_name(STATE_CURRENT), "current");
+	cr_assert_str_eq(state_file_name(STATE_PREVIOUS), "previous");
+	cr_assert_str_eq(state_file_name(STATE_PENDING), "pending");
+	cr_assert_str_eq(state_file_name(STATE_PENDING_EXPIRED), "pending.expired");
+	cr_assert_eq(state_path(buf, sizeof(buf), "/var/lib/sagate", STATE_PENDING_EXPIRED), 0);
+	cr_assert_str_eq(buf, "/var/lib/sagate/pending.expired");
+	errno = 0;
+	cr_assert_eq(state_path(buf, 16, "/var/lib/sagate", STATE_PENDING), -1);
+	cr_assert_eq(errno, ENAMETOOLONG);
+}
+
+Test(state, generations_and_links)
+{
+	struct policy *p = tu_policy(text);
+	struct diag_list d;
+	struct state_meta m;
+	char want[PATH_MAX];
+	char *path;
+
+	diag_list_init(&d);
+	cr_assert_eq(prepare(p, 7), 1);
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 0, "prepared is not current");
+	cr_assert_eq(state_commit(dir, 1, &d), 0);
+	link_is("current", "gen-000001");
+	link_is("previous", NULL);
+	cr_assert_eq(prepare(p, 8), 2);
+	cr_assert_eq(state_commit(dir, 2, &d), 0);
+	link_is("current", "gen-000002");
+	link_is("previous", "gen-000001");
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1);
+
+	cr_assert_eq(state_read_meta(dir, 2, &m, &d), 0);
+	cr_assert_str_eq(m.source, "p.json");
+	cr_assert_str_eq(m.sha256, p->sha256);
+	cr_assert_eq(m.mode, PLAN_ENGINE);
+	cr_assert_eq(m.queue, 8);
+	cr_assert_eq(m.generation, 2);
+	state_meta_fini(&m);
+	snprintf(want, sizeof(want), "%s/gen-000002/policy.json", dir);
+	cr_assert_str_eq(path = state_policy_path(dir, 2), want);
+	cr_assert(state_owns(path));
+	free(path);
+
+	cr_assert_eq(state_swap(dir, &d), 0);
+	link_is("current", "gen-000001");
+	link_is("previous", "gen-000002");
+	state_uncommit(dir);
+	link_is("current", NULL);
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 0);
+
+	cr_assert_eq(prepare(p, 9), 3);
+	state_discard(dir, 3);
+	snprintf(want, sizeof(want), "%s/gen-000003", dir);
+	cr_assert_neq(access(want, F_OK), 0, "a discarded generation is gone");
+	cr_assert_eq(d.errors, 0);
+	diag_list_fini(&d);
+	policy_free(p);
+}
+
+/* A policy without includes is recorded as it was; one with (no text)
+ * as a bundle. */
+Test(state, recorded_policy_reads_back)
+{
+	struct policy *p = tu_policy(text), *back;
+	struct parse_opts po = { STATE_MAX_BUNDLE };
+	struct diag_list d;
+	char *path;
+
+	diag_list_init(&d);
+	cr_assert_eq(prepare(p, 0), 1);
+	path = state_policy_path(dir, 1);
+	back = parse_policy_file(path, &po, &d);
+	cr_assert_not_null(back);
+	cr_assert_str_eq(back->sha256, p->sha256, "the bytes as they were");
+	policy_free(back);
+	free(path);
+
+	free(p->text);
+	p->text = NULL;
+	cr_assert_eq(prepare(p, 0), 2);
+	path = state_policy_path(dir, 2);
+	back = parse_policy_file(path, &po, &d);
+	cr_assert_not_null(back, "%s", d.count ? d.items[0].message : "?");
+	cr_assert_eq(back->nrules, 1);
+	cr_assert_str_eq(back->rules[0].name, "r");
+	policy_free(back);
+	free(path);
+	diag_list_fini(&d);
+	policy_free(p);
+}
