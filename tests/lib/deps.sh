@@ -6,7 +6,7 @@ SAGATE_DEPS=(
 	nftables iproute2 iputils-ping jq kmod man-db groff-base
 	qemu-system-x86 busybox-static cpio
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
-	libstrongswan-extra-plugins postgresql
+	libstrongswan-extra-plugins postgresql procps python3-minimal
 )
 
 install_deps() {
