@@ -17,6 +17,10 @@
 #
 # Neighbours are static (no ARP / ND that IPsec policies could catch).
 
+# the plugins charon loads: SAGATE_IKE_PLUGINS, which check_testbed_tools
+# checks before the guest boots
+. "$top/tests/lib/deps.sh"
+
 IKE_PFX=${IKE_PFX:-sgi$$-}
 IKE_DIR=${IKE_DIR:-/tmp/sgike-$$}
 IKE_HOSTS="db app1 app2 admin mal gw"
@@ -163,7 +167,7 @@ charon_start() {
 	cat >"$d/strongswan.conf" <<-EOF
 		charon {
 			load_modular = no
-			load = random nonce aes sha1 sha2 hmac gcm curve25519 kdf kernel-netlink socket-default vici
+			load = $(ike_plugin_names)
 			install_routes = no
 			retransmit_timeout = 2.0
 			retransmit_base = 1.4
