@@ -17,6 +17,10 @@
 #
 # Neighbours are static (no ARP / ND that IPsec policies could catch).
 
+# the plugins charon loads: SAGATE_IKE_PLUGINS, which check_testbed_tools
+# checks before the guest boots
+. "$top/tests/lib/deps.sh"
+
 IKE_PFX=${IKE_PFX:-sgi$$-}
 IKE_DIR=${IKE_DIR:-/tmp/sgike-$$}
 IKE_HOSTS="db app1 app2 admin mal gw"
@@ -163,7 +167,7 @@ charon_start() {
 	cat >"$d/strongswan.conf" <<-EOF
 		charon {
 			load_modular = no
-			load = random nonce aes sha1 sha2 hmac gcm curve25519 kdf kernel-netlink socket-default vici
+			load = $(ike_plugin_names)
 			install_routes = no
 			retransmit_timeout = 2.0
 			retransmit_base = 1.4
@@ -237,10 +241,37 @@ swan_load() { swan "$1" --load-all --file "$IKE_DIR/$1/swanctl.conf" >"$IKE_DIR/
 	{ cat "$IKE_DIR/$1/load.out" >&2; return 1; }; }
 # the CHILD_SA NAME is INSTALLED in HOST
 child_up() { swan "$1" --list-sas --child "$2" 2>/dev/null | grep -q INSTALLED; }
-# swan_initiate HOST CHILD: negotiate and wait (60 s) until installed
+# swan_initiate HOST CHILD: negotiate and wait (60 s) until installed.
+# When the initiate itself fails (no proposal charon can build, no answer
+# after its retransmits) only a negotiation that a trap policy started
+# meanwhile can still install the CHILD_SA: give that 15 s, not 60.
 swan_initiate() {
-	swan "$1" --initiate --child "$2" --timeout 60 >>"$IKE_DIR/$1/initiate.out" 2>&1
-	wait_for 60 child_up "$1" "$2"
+	local rc=0 d=$IKE_DIR/$1
+	swan "$1" --initiate --child "$2" --timeout 60 >"$d/initiate.last" 2>&1 || rc=$?
+	cat "$d/initiate.last" >>"$d/initiate.out"
+	if [ $rc -eq 0 ]; then
+		wait_for 60 child_up "$1" "$2"
+	else
+		wait_for 15 child_up "$1" "$2"
+	fi
+}
+# swan_why HOST: charon's reason for HOST's last failed initiate, from
+# what swanctl --initiate printed: its last line that says what went wrong
+swan_why() {
+	local f=$IKE_DIR/$1/initiate.last r
+	r=$(grep -E 'not supported|failed|unable|invalid|no (matching|acceptable|proposal)|NO_PROPOSAL|AUTHENTICATION_FAILED|timeout|giving up' "$f" 2>/dev/null |
+		grep -v '^initiate failed' | tail -n1)
+	[ -n "$r" ] || r=$(tail -n1 "$f" 2>/dev/null)
+	echo "${r:-swanctl printed nothing}"
+}
+# ike_sa_setup HOST CHILD: a scenario's set-up step, HOST's CHILD_SA
+# negotiated and installed; when it is not, a FAIL naming the step and
+# charon's reason, and the scenario ends here (scenario_abort): every
+# check after it needs the SA and would only wait out its timeouts.
+ike_sa_setup() {
+	swan_initiate "$1" "$2" && return 0
+	bad "set-up step failed: IKEv2 CHILD_SA $2 of $1 not installed ($(swan_why "$1"))"
+	scenario_abort
 }
 # the inbound SPIs HOST holds for CHILD (changes on rekey)
 child_spis() { swan "$1" --list-sas --child "$2" 2>/dev/null | awk '$1 == "in" || $1 == "out" { sub(",", "", $2); print $2 }' | sort | tr '\n' ' '; }
@@ -286,13 +317,17 @@ pg_up() {
 		-o "-c listen_addresses='${IP4[db]},${IP6[db]}' -c unix_socket_directories='$d/sock' -c port=5432" \
 		start >"$d/pg_ctl.out" 2>&1 || { cat "$d/pg_ctl.out" "$d/server.log" >&2; return 1; }
 }
-# psql_q HOST DBADDR SQL: one query, the bare result on stdout
+# psql_q HOST DBADDR SQL: one query, the bare result on stdout.  PGTO
+# (default 6 s) bounds the connect; the whole run gets 30 s more, or a
+# connection whose later packets go unanswered would wait for TCP to give
+# up (~15 minutes).
 psql_q() {
 	local out rc seen=unknown from
 	from=$(log_lines)
-	out=$(nsx "$1" env PGCONNECT_TIMEOUT=${PGTO:-6} psql -h "$2" -U postgres -d postgres -X -At -P pager=off \
-		-c "$3" </dev/null 2>&1)
+	out=$(nsx "$1" timeout $((${PGTO:-6} + 30)) env PGCONNECT_TIMEOUT=${PGTO:-6} \
+		psql -h "$2" -U postgres -d postgres -X -At -P pager=off -c "$3" </dev/null 2>&1)
 	rc=$?
+	[ $rc -eq 124 ] && out="$out${out:+ }(psql: no answer in $((${PGTO:-6} + 30)) s)"
 	echo "$out"
 	if [ $rc -eq 0 ] || grep -q "Connection refused" <<<"$out"; then
 		seen=accept
@@ -584,8 +619,13 @@ ok() { echo "PASS: $* [$((SECONDS - SCEN_S0)) s]"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $* [$((SECONDS - SCEN_S0)) s]"; fail=$((fail + 1)); }
 SCEN_S0=$SECONDS
 scenario_begin() { SCEN_T0=$(date +%s.%N); SCEN_S0=$SECONDS; echo "# $1: kernel $(uname -r)"; }
-# a scenario whose site did not come up: its summary, and out
+# a scenario whose set-up failed (the site, its SAs): FAIL lines for what
+# explain found wrong so far, the count, and out.  No explain summary: its
+# PASS would sum up checks that never ran.
 scenario_abort() {
+	[ "${EXPLAIN_ON:-0}" = 1 ] && explain_report
+	EXPLAIN_ON=0
+	echo "# $(basename "$0" .sh): stopped at a failed set-up step"
 	scenario_end
 	exit 1
 }
@@ -622,24 +662,24 @@ site_policy() {
 ike_scenario_up() {
 	local pol out
 	[ "$BREAK" = 1 ] && echo "# SAGATE_SCENARIO_BREAK=1: require-ipsec rules weakened to permit: FAILs expected"
-	ike_net_up || { bad "namespaces, bridge and wire counters"; return 1; }
+	ike_net_up || { bad "set-up step failed: namespaces, bridge and wire counters"; return 1; }
 	echo "# [$((SECONDS - SCEN_S0)) s] ike_site_up"
-	ike_site_up || { bad "charon in db $IKE_PEERS"; return 1; }
-	[ -n "${IKE_EXTRA:-}" ] && { $IKE_EXTRA || { bad "extra IKE configuration"; return 1; }; }
-	swan_load_all || { bad "swanctl --load-all"; return 1; }
+	ike_site_up || { bad "set-up step failed: charon in db $IKE_PEERS"; return 1; }
+	[ -n "${IKE_EXTRA:-}" ] && { $IKE_EXTRA || { bad "set-up step failed: extra IKE configuration"; return 1; }; }
+	swan_load_all || { bad "set-up step failed: swanctl --load-all"; return 1; }
 	echo "# [$((SECONDS - SCEN_S0)) s] pg_up"
-	pg_up || { bad "PostgreSQL in db"; return 1; }
+	pg_up || { bad "set-up step failed: PostgreSQL in db"; return 1; }
 	echo "# [$((SECONDS - SCEN_S0)) s] sgnet_build"
-	sgnet_build || { bad "compile sgnet"; return 1; }
+	sgnet_build || { bad "set-up step failed: compile sgnet"; return 1; }
 	nsx db "$SGNET" listen 22 SSH-2.0-sagate-standin >/dev/null 2>&1 &
 	echo "# [$((SECONDS - SCEN_S0)) s] apply"
-	pol=$(site_policy "$1") || { bad "weakened policy"; return 1; }
+	pol=$(site_policy "$1") || { bad "set-up step failed: weakened policy"; return 1; }
 	SITE_POLICY=$pol
 	out=$(nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply "$pol" 2>&1)
-	grep -q "engine mode" <<<"$out" || { bad "sagate apply in engine mode: $out"; return 1; }
+	grep -q "engine mode" <<<"$out" || { bad "set-up step failed: sagate apply in engine mode: $out"; return 1; }
 	echo "# [$((SECONDS - SCEN_S0)) s] sagated_start"
-	sagated_start "$pol" || { bad "sagated ready: $(cat "$IKE_DIR/sagated.log")"; return 1; }
-	wait_for 10 listening db 22 || { bad "ssh stand-in listening in db"; return 1; }
+	sagated_start "$pol" || { bad "set-up step failed: sagated ready: $(cat "$IKE_DIR/sagated.log")"; return 1; }
+	wait_for 10 listening db 22 || { bad "set-up step failed: ssh stand-in listening in db"; return 1; }
 	EXPLAIN_ON=1
 	ok "site up: 8 namespaces, charon in db $IKE_PEERS, PostgreSQL, $(basename "$pol") applied (engine mode), sagated ready"
 }

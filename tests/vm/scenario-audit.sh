@@ -27,7 +27,7 @@ scenario_begin "audit"
 ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 for f in 4 6; do
 	for h in app1 app2 admin; do
-		swan_initiate $h $h-$f || bad "IPv$f: no SA $h <-> db"
+		ike_sa_setup $h $h-$f
 	done
 done
 ok "IKEv2 transport SAs app1, app2, admin <-> db, IPv4 and IPv6"

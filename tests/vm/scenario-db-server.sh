@@ -27,10 +27,8 @@ ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 for f in 4 6; do
 	db=$(addr $f db)
 	wire_reset
-	swan_initiate app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db installed" ||
-		bad "IPv$f: no SA app1 <-> db: $(tail -3 "$IKE_DIR/app1/initiate.out")"
-	swan_initiate admin admin-$f && ok "IPv$f: IKEv2 transport SA admin <-> db installed" ||
-		bad "IPv$f: no SA admin <-> db"
+	ike_sa_setup app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db installed"
+	ike_sa_setup admin admin-$f && ok "IPv$f: IKEv2 transport SA admin <-> db installed"
 
 	r=$(psql_q app1 "$db" "select 40 + 2")
 	[ "$r" = 42 ] && ok "IPv$f: app1 over ESP: psql query answered ($r)" || bad "IPv$f: app1 psql: $r"

@@ -41,7 +41,7 @@ past() { nsx db nft list counter inet sgprobe past | awk '$1 == "packets" { prin
 
 for f in 4 6; do
 	db=$(addr $f db) app=$(addr $f app1)
-	swan_initiate app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db" || bad "IPv$f: no SA app1 <-> db"
+	ike_sa_setup app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db"
 	sess_open s$f app1 "$db"
 	r=$(sess_query s$f "select 1 + 1" 20)
 	[ "$r" = 2 ] && ok "IPv$f: app1's psql session over ESP answers" || bad "IPv$f: psql session: '$r' $(cat "$IKE_DIR/s$f.out")"

@@ -48,7 +48,7 @@ app_counter() {
 for f in 4 6; do
 	db=$(addr $f db)
 	wire_reset
-	swan_initiate app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db" || bad "IPv$f: no SA app1 <-> db"
+	ike_sa_setup app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db"
 	r=$(psql_q app1 "$db" "select 7")
 	[ "$r" = 7 ] && ok "IPv$f: with its SA, app1's psql works" || bad "IPv$f: psql with SA: $r"
 	[ "$(wire esp_app1)" -gt 0 ] && [ "$(wire pg_app1)" -eq 0 ] && ok "IPv$f wire: it went as ESP" ||

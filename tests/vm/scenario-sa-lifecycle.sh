@@ -43,8 +43,7 @@ for f in 4 6; do
 	wire_reset
 	# --- rekey under an open session
 	app1_rekey "$APP1_REKEY" || bad "IPv$f: reload app1's connections with rekeying"
-	swan_initiate app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db (rekey every ${APP1_REKEY} s)" ||
-		bad "IPv$f: no SA app1 <-> db"
+	ike_sa_setup app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db (rekey every ${APP1_REKEY} s)"
 	sess_open r$f app1 "$db"
 	r=$(sess_query r$f "select 10" 20)
 	[ "$r" = 10 ] && ok "IPv$f: psql session over ESP answers" || bad "IPv$f: psql session: '$r'"
@@ -62,7 +61,7 @@ for f in 4 6; do
 	# not rekey, or the next rekey would simply restore the protection
 	app1_rekey 0 || bad "IPv$f: reload app1's connections without rekeying"
 	swan app1 --terminate --ike app1-$f --timeout 20 >/dev/null 2>&1
-	swan_initiate app1 app1-$f && ok "IPv$f: a new CHILD_SA that does not rekey" || bad "IPv$f: no new CHILD_SA"
+	ike_sa_setup app1 app1-$f && ok "IPv$f: a new CHILD_SA that does not rekey"
 	sess_open l$f app1 "$db"
 	r=$(sess_query l$f "select 20" 20)
 	[ "$r" = 20 ] && ok "IPv$f: second psql session answers" || bad "IPv$f: second session: '$r'"

@@ -23,7 +23,7 @@ ike_scenario_up "$top/policies/db-server.json" || scenario_abort
 for f in 4 6; do
 	db=$(addr $f db)
 	wire_reset
-	swan_initiate app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db" || bad "IPv$f: no SA app1 <-> db"
+	ike_sa_setup app1 app1-$f && ok "IPv$f: IKEv2 transport SA app1 <-> db"
 	sess_open o$f app1 "$db"
 	r=$(sess_query o$f "select 1" 20)
 	[ "$r" = 1 ] && ok "IPv$f: psql session open over ESP" || bad "IPv$f: psql session: '$r'"

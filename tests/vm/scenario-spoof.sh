@@ -72,7 +72,7 @@ src_to_db() {	# FAMILY SRC: branch sources its traffic to db from SRC
 for f in 4 6; do
 	db=$(addr $f db)
 	[ $f = 4 ] && good=10.78.0.5 inner=10.78.0.200 || good=fd78::5 inner=fd78::8000:0:0:200
-	swan_initiate gw gw-$f && ok "IPv$f: IKEv2 tunnel SA gw <-> db (branch-net and app1's address)" || bad "IPv$f: no tunnel SA gw <-> db"
+	ike_sa_setup gw gw-$f && ok "IPv$f: IKEv2 tunnel SA gw <-> db (branch-net and app1's address)"
 
 	src_to_db $f $good
 	r=$(PGTO=20 psql_q branch "$db" "select 5")
