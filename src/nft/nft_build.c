@@ -47,31 +47,11 @@ void nftb_oom(struct nft_batch *b)
 		nftb_fail(b, NULL, "out of memory while building the netlink batch");
 }
 
-/* --- pages and messages ------------------------------------------------ */
-
-static int page_add(struct nft_batch *b)
-{
-	struct page *pg;
-
-	if (grow_array(&b->pages, &b->cappages, b->npages + 1, sizeof(*b->pages)))
-		return -1;
-	pg = &b->pages[b->npages];
-	/* zeroed: attribute padding is sent to the kernel as it is */
-	pg->buf = calloc(1, PAGE_LIMIT + PAGE_OVERRUN);
-	if (!pg->buf)
-		return -1;
-	pg->mb = mnl_nlmsg_batch_start(pg->buf, PAGE_LIMIT);
-	if (!pg->mb) {
-		free(pg->buf);
-		return -1;
-	}
-	b->npages++;
-	return 0;
-}
+/* --- messages ---------------------------------------------------------- */
 
 static char *msg_buf(struct nft_batch *b)
 {
-	return mnl_nlmsg_batch_current(b->pages[b->npages - 1].mb);
+	return nftnl_batch_buffer(b->nb);
 }
 
 static uint32_t msg_seq(const struct nft_batch *b)
@@ -79,27 +59,32 @@ static uint32_t msg_seq(const struct nft_batch *b)
 	return b->seq0 + (uint32_t)b->nmsgs;
 }
 
+/* libnftnl's pages come from malloc, and libmnl (before 1.0.5) leaves
+ * attribute padding as it finds it: a page is zeroed before use, so that
+ * the kernel is sent what we wrote and nothing of our heap.  buf is where
+ * the page's next message goes, used bytes into it. */
+static void page_zero(char *buf, size_t used)
+{
+	memset(buf, 0, PAGE_LIMIT + PAGE_OVERRUN - used);
+}
+
 /* Close the message just written at msg_buf() and remember its origin. */
 int nftb_msg_done(struct nft_batch *b, struct origin o)
 {
-	struct page *pg = &b->pages[b->npages - 1];
+	char *buf = msg_buf(b);
+	uint32_t len = ((const struct nlmsghdr *)buf)->nlmsg_len;
 
-	if (grow_array(&b->msgs, &b->capmsgs, b->nmsgs + 1, sizeof(*b->msgs)))
-		goto nomem;
-	if (!mnl_nlmsg_batch_next(pg->mb)) {
-		const struct nlmsghdr *nlh = mnl_nlmsg_batch_current(pg->mb);
-
-		if (page_add(b))
-			goto nomem;
-		pg = &b->pages[b->npages - 1];
-		memcpy(mnl_nlmsg_batch_current(pg->mb), nlh, nlh->nlmsg_len);
-		mnl_nlmsg_batch_next(pg->mb);
+	if (grow_array(&b->msgs, &b->capmsgs, b->nmsgs + 1, sizeof(*b->msgs)) ||
+	    nftnl_batch_update(b->nb) < 0) {
+		nftb_oom(b);
+		return -1;
 	}
+	/* past the page limit, the message was moved to the start of a new page */
+	if (msg_buf(b) != buf + len)
+		page_zero(msg_buf(b), len);
 	b->msgs[b->nmsgs++] = o;
+	b->bytes += len;
 	return 0;
-nomem:
-	nftb_oom(b);
-	return -1;
 }
 
 int nftb_mark_add(struct nft_batch *b, uint32_t off, uint32_t what, uint8_t expr)
@@ -722,12 +707,13 @@ static struct nft_batch *batch_new(const struct plan *p, const struct policy *po
 	/* unique enough across runs, as nft does */
 	b->seq0 = (uint32_t)time(NULL);
 	b->next_anon_id = (uint32_t)(p ? p->nsets : 0) + 1;
-	if (page_add(b) ||
+	if (!(b->nb = nftnl_batch_alloc(PAGE_LIMIT, PAGE_OVERRUN)) ||
 	    (pol && !(b->rule_ud = calloc(pol->nrules ? pol->nrules : 1, sizeof(*b->rule_ud))))) {
 		nftb_oom(b);
 		nft_batch_free(b);
 		return NULL;
 	}
+	page_zero(msg_buf(b), 0);
 	return b;
 }
 
@@ -808,11 +794,8 @@ void nft_batch_free(struct nft_batch *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->npages; i++) {
-		mnl_nlmsg_batch_stop(b->pages[i].mb);
-		free(b->pages[i].buf);
-	}
-	free(b->pages);
+	if (b->nb)
+		nftnl_batch_free(b->nb);
 	free(b->msgs);
 	free(b->marks);
 	if (b->rule_ud)
@@ -824,28 +807,24 @@ void nft_batch_free(struct nft_batch *b)
 
 size_t nft_batch_iovec_len(const struct nft_batch *b)
 {
-	return b->npages;
+	return (size_t)nftnl_batch_iovec_len(b->nb);
 }
 
 void nft_batch_iovec(const struct nft_batch *b, struct iovec *iov)
 {
-	for (size_t i = 0; i < b->npages; i++) {
-		iov[i].iov_base = mnl_nlmsg_batch_head(b->pages[i].mb);
-		iov[i].iov_len = mnl_nlmsg_batch_size(b->pages[i].mb);
-	}
+	nftnl_batch_iovec(b->nb, iov, (uint32_t)nft_batch_iovec_len(b));
 }
 
 void nft_batch_get_stats(const struct nft_batch *b, struct nft_batch_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->messages = b->nmsgs;
-	st->pages = b->npages;
+	st->pages = nft_batch_iovec_len(b);
+	st->bytes = b->bytes;
 	st->elements = b->elements;
 	for (size_t i = 0; i < b->nmsgs; i++)
 		if (b->msgs[i].kind != O_BATCH)
 			st->acks++;
-	for (size_t i = 0; i < b->npages; i++)
-		st->bytes += mnl_nlmsg_batch_size(b->pages[i].mb);
 }
 
 bool nft_batch_has_seq(const struct nft_batch *b, uint32_t seq)

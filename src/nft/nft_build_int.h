@@ -1,5 +1,5 @@
 /* Internal to nft_build*.c: the batch being built and what it remembers
- * for errors, shared by nft_build.c (pages, table, chains, sets, the
+ * for errors, shared by nft_build.c (messages, table, chains, sets, the
  * transaction), nft_rule.c (rules) and nft_report.c (errors back to the
  * policy). */
 #ifndef SAGATE_NFT_BUILD_INT_H
@@ -12,14 +12,15 @@
 #include <stdint.h>
 
 #include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
 #include <libnftnl/udata.h>
 
 /* nftables' page size: a ruleset of millions of elements still needs only
  * a few dozen iovecs for its single sendmsg(). */
 #define PAGE_LIMIT (2u << 20)
-/* A message that crosses the limit is moved to a fresh page, so a page
- * must hold one more message past it; none is larger than an element
- * list (below) plus its headers. */
+/* A message that crosses the limit is moved to a fresh page (by
+ * nftnl_batch_update), so a page must hold one more message past it; none
+ * is larger than an element list (below) plus its headers. */
 #define PAGE_OVERRUN (128u << 10)
 /* NFTA_SET_ELEM_LIST_ELEMENTS is a single attribute: its length is a u16. */
 #define ELEMS_NEST_MAX 0xffffu
@@ -76,17 +77,12 @@ static const char *const expr_names[] = {
 	[X_LIMIT] = "limit", [X_DYNSET] = "dynset",
 };
 
-struct page {
-	char *buf;
-	struct mnl_nlmsg_batch *mb;
-};
-
 struct nft_batch {
 	const struct plan *plan;
 	const struct policy *pol;
 	struct diag_list *d;
-	struct page *pages;
-	size_t npages, cappages;
+	struct nftnl_batch *nb;	/* the messages, in pages */
+	size_t bytes;		/* of all messages */
 	struct origin *msgs;
 	size_t nmsgs, capmsgs;
 	struct mark *marks;
