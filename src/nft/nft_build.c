@@ -498,8 +498,7 @@ out:
 	return ret;
 }
 
-struct nlattr *nftb_elems_start(struct nlmsghdr *nlh,
-				const char *set, uint32_t id)
+static struct nlattr *elems_start(struct nlmsghdr *nlh, const char *set, uint32_t id)
 {
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, PLAN_TABLE);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
@@ -516,7 +515,7 @@ static int put_elems(struct nft_batch *b, size_t si)
 	while (i < s->nelems) {
 		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
 						 NLM_F_CREATE | NLM_F_EXCL);
-		struct nlattr *list = nftb_elems_start(nlh, s->name, nftb_set_id(si));
+		struct nlattr *list = elems_start(nlh, s->name, nftb_set_id(si));
 		struct origin o = { .kind = O_ELEMS, .type = NFT_MSG_NEWSETELEM,
 				    .obj = (uint32_t)si, .idx = (uint32_t)i,
 				    .mark0 = b->nmarks };
@@ -541,6 +540,47 @@ static int put_elems(struct nft_batch *b, size_t si)
 	}
 	b->elements += s->nelems;
 	return 0;
+}
+
+/* Elements that are only a key, n of klen bytes at keys, in as few
+ * messages as the element list allows. */
+int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, uint32_t id,
+		       const uint8_t *keys, size_t klen, size_t n)
+{
+	struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+	size_t i = 0;
+	int ret = 0;
+
+	if (!el) {
+		nftb_oom(b);
+		return -1;
+	}
+	while (i < n && !ret) {
+		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
+						      NLM_F_CREATE | NLM_F_EXCL);
+		struct nlattr *list = elems_start(nlh, set, id);
+
+		for (int index = 1; i < n; i++, index++) {
+			char *tail = mnl_nlmsg_get_payload_tail(nlh);
+
+			if ((size_t)(tail - (char *)list) + KEY_ELEM_MAX > ELEMS_NEST_MAX)
+				break;
+			if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, keys + i * klen,
+					       (uint32_t)klen) < 0) {
+				nftb_oom(b);
+				ret = -1;
+				break;
+			}
+			nftnl_set_elem_nlmsg_build(nlh, el, index);
+		}
+		mnl_attr_nest_end(nlh, list);
+		if (!ret)
+			ret = nftb_msg_done(b, o);
+	}
+	nftnl_set_elem_free(el);
+	if (!ret)
+		b->elements += n;
+	return ret;
 }
 
 /* --- the cleartext-attempt sets --------------------------------------------- */
@@ -583,38 +623,6 @@ out:
 }
 
 /* --- the binding set ------------------------------------------------------ */
-
-static int put_bound_elems(struct nft_batch *b, size_t si, const uint8_t *bound,
-			   size_t nbound)
-{
-	size_t i = 0;
-
-	while (i < nbound) {
-		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
-						      NLM_F_CREATE | NLM_F_EXCL);
-		struct nlattr *list = nftb_elems_start(nlh, PLAN_BOUND_SET, nftb_set_id(si));
-		struct origin o = { .kind = O_SET, .type = NFT_MSG_NEWSETELEM, .obj = (uint32_t)si };
-
-		for (int index = 1; i < nbound; i++, index++) {
-			char *tail = mnl_nlmsg_get_payload_tail(nlh);
-
-			if ((size_t)(tail - (char *)list) + 64 > ELEMS_NEST_MAX)
-				break;
-			struct nlattr *el = mnl_attr_nest_start(nlh, (uint16_t)index);
-			struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-
-			mnl_attr_put(nlh, NFTA_DATA_VALUE, NFT_BOUND_KEY_LEN,
-				     bound + i * NFT_BOUND_KEY_LEN);
-			mnl_attr_nest_end(nlh, k);
-			mnl_attr_nest_end(nlh, el);
-		}
-		mnl_attr_nest_end(nlh, list);
-		if (nftb_msg_done(b, o))
-			return -1;
-	}
-	b->elements += nbound;
-	return 0;
-}
 
 /* nft's description of "typeof ct mark . ipsec in reqid" in the set's
  * userdata (its expression kinds and attributes), so that nft lists the
@@ -680,8 +688,12 @@ static int put_binding_set(struct nft_batch *b, size_t si, const uint8_t *bound,
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, 65535);	/* nft's default for a dynamic set */
 	ret = send_set(b, si, ns);
-	if (!ret && nbound)
-		ret = put_bound_elems(b, si, bound, nbound);
+	if (!ret)
+		ret = nftb_put_key_elems(b, (struct origin){ .kind = O_SET,
+							 .type = NFT_MSG_NEWSETELEM,
+							 .obj = (uint32_t)si },
+					 PLAN_BOUND_SET, nftb_set_id(si), bound,
+					 NFT_BOUND_KEY_LEN, nbound);
 out:
 	nftnl_udata_buf_free(ud);
 	if (ns)

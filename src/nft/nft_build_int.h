@@ -24,6 +24,9 @@
 #define PAGE_OVERRUN (128u << 10)
 /* NFTA_SET_ELEM_LIST_ELEMENTS is a single attribute: its length is a u16. */
 #define ELEMS_NEST_MAX 0xffffu
+/* Upper bound of an element that is only a key: three attribute headers
+ * and a key of up to 52 bytes. */
+#define KEY_ELEM_MAX 64u
 /* Upper bound of one element's attributes: two 64-byte keys, a verdict
  * with a 32-byte chain name, 256 bytes of comment, a counter. */
 #define ELEM_MAX_SIZE 768u
@@ -106,8 +109,8 @@ size_t nftb_field_space(enum plan_field f);
 uint32_t nftb_set_id(size_t si);
 const struct rule *nftb_elem_rule(const struct nft_batch *b, const struct plan_elem *e);
 uint32_t nftb_verdict_code(const struct plan_verdict *v);
-struct nlattr *nftb_elems_start(struct nlmsghdr *nlh,
-				const char *set, uint32_t id);
+int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, uint32_t id,
+		       const uint8_t *keys, size_t klen, size_t n);
 /* nft_rule.c */
 int nftb_put_rule(struct nft_batch *b, uint32_t ci, uint32_t ri);
 

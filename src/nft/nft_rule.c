@@ -180,7 +180,6 @@ static uint32_t put_anon_set(struct rb *rb, uint32_t dtype, uint32_t byteorder,
 			    .idx = rb->rule };
 	uint32_t id = b->next_anon_id++;
 	struct nlmsghdr *nlh;
-	struct nlattr *list;
 
 	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
 	    nftnl_set_set_str(ns, NFTNL_SET_NAME, "__set%d") < 0 ||
@@ -202,20 +201,8 @@ static uint32_t put_anon_set(struct rb *rb, uint32_t dtype, uint32_t byteorder,
 		goto out;
 	}
 	o.type = NFT_MSG_NEWSETELEM;
-	nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL);
-	list = nftb_elems_start(nlh, "__set%d", id);
-	for (size_t i = 0; i < n; i++) {
-		struct nlattr *el = mnl_attr_nest_start(nlh, (uint16_t)(i + 1));
-		struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-
-		mnl_attr_put(nlh, NFTA_DATA_VALUE, 1, &keys[i]);
-		mnl_attr_nest_end(nlh, k);
-		mnl_attr_nest_end(nlh, el);
-	}
-	mnl_attr_nest_end(nlh, list);
-	if (nftb_msg_done(b, o))
+	if (nftb_put_key_elems(b, o, "__set%d", id, keys, 1, n))
 		id = 0;
-	b->elements += n;
 out:
 	if (!id)
 		rb->failed = true;
