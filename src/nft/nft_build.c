@@ -103,18 +103,6 @@ struct nlmsghdr *nftb_msg_start(struct nft_batch *b, uint16_t type, uint16_t fla
 				     flags | NLM_F_ACK, msg_seq(b));
 }
 
-/* A comment as userdata of the given type; NULL when it does not fit. */
-struct nftnl_udata_buf *nftb_comment_udata(uint8_t type, const char *s)
-{
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
-
-	if (ud && !nftnl_udata_put_strz(ud, type, s)) {
-		nftnl_udata_buf_free(ud);
-		return NULL;
-	}
-	return ud;
-}
-
 /* --- table, chains ------------------------------------------------------ */
 
 static int put_table(struct nft_batch *b, uint16_t type, const char *comment)
@@ -129,10 +117,10 @@ static int put_table(struct nft_batch *b, uint16_t type, const char *comment)
 		goto out;
 	}
 	if (comment) {
-		ud = nftb_comment_udata(NFTNL_UDATA_TABLE_COMMENT, comment);
+		ud = nftu_comment(NFTNL_UDATA_TABLE_COMMENT, comment);
 		if (!ud) {
 			nftb_fail(b, NULL, "table comment \"%s\" is longer than the kernel keeps (%d bytes)",
-			     comment, USERDATA_MAX - 3);
+			     comment, NFTU_COMMENT_MAX);
 			goto out;
 		}
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
@@ -188,19 +176,6 @@ out:
 size_t nftb_field_space(enum plan_field f)
 {
 	return (plan_field_len(f) + 3) & ~(size_t)3;
-}
-
-static uint32_t field_dtype(enum plan_field f)
-{
-	switch (f) {
-	case PF_SADDR4:
-	case PF_DADDR4: return DT_IPADDR;
-	case PF_SADDR6:
-	case PF_DADDR6: return DT_IP6ADDR;
-	case PF_L4PROTO: return DT_INET_PROTO;
-	case PF_DPORT: return DT_INET_SERVICE;
-	}
-	return 0;
 }
 
 static u128 field_max(enum plan_field f)
@@ -285,22 +260,18 @@ static int put_set(struct nft_batch *b, size_t si)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
-	uint32_t type = 0;
 	uint8_t lens[4] = { 0 };	/* libnftnl keeps field lengths as bytes */
 	int ret = -1;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
-	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0)
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
+	    nftu_set_fields(ns, s->fields, s->nfields, true) < 0)
 		goto nomem;
-	for (size_t i = 0; i < s->nfields; i++) {
-		type = (type << DT_BITS) | field_dtype(s->fields[i]);
+	for (size_t i = 0; i < s->nfields; i++)
 		lens[i] = (uint8_t)plan_field_len(s->fields[i]);
-	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_MAP |
 			  (s->interval ? NFT_SET_INTERVAL : 0) |
 			  (s->interval && !single_interval(s) ? NFT_SET_CONCAT : 0));
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, 0);
@@ -308,15 +279,6 @@ static int put_set(struct nft_batch *b, size_t si)
 	if (s->interval && !single_interval(s) &&
 	    nftnl_set_set_data(ns, NFTNL_SET_DESC_CONCAT, lens,
 			       (uint32_t)(s->nfields * sizeof(lens[0]))) < 0)
-		goto nomem;
-	/* what nft stores for "type a . b : verdict": a concatenation has no
-	 * single byte order */
-	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER,
-				 s->nfields > 1 ? BO_INVALID :
-				 s->fields[0] == PF_L4PROTO ? BO_HOST : BO_BIG) ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATABYTEORDER, BO_INVALID) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0)
 		goto nomem;
 	if (s->counter) {
 		struct nftnl_expr *e = counter_expr(b);
@@ -330,7 +292,6 @@ static int put_set(struct nft_batch *b, size_t si)
 nomem:
 	nftb_oom(b);
 out:
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
 	return ret;
@@ -406,10 +367,10 @@ static const struct nftnl_udata_buf *elem_comment(struct nft_batch *b, const str
 						  uint32_t ri)
 {
 	if (!b->rule_ud[ri]) {
-		b->rule_ud[ri] = nftb_comment_udata(NFTNL_UDATA_SET_ELEM_COMMENT, r->name);
+		b->rule_ud[ri] = nftu_comment(NFTNL_UDATA_SET_ELEM_COMMENT, r->name);
 		if (!b->rule_ud[ri])
 			nftb_fail(b, r, "rule name is longer than a kernel comment can be (%d bytes)",
-			     USERDATA_MAX - 3);
+			     NFTU_COMMENT_MAX);
 	}
 	return b->rule_ud[ri];
 }
@@ -591,24 +552,17 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
 	struct nftnl_expr *e = NULL;
-	uint32_t type = 0;
 	int ret = -1;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
 	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BO_INVALID) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0 || !(e = counter_expr(b))) {
+	    nftu_set_fields(ns, s->fields, s->nfields, false) < 0 || !(e = counter_expr(b))) {
 		if (!e)
 			nftb_oom(b);
 		goto out;
 	}
-	for (size_t i = 0; i < s->nfields; i++)
-		type = (type << DT_BITS) | field_dtype(s->fields[i]);
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_ATTEMPTS_SIZE);
@@ -616,52 +570,12 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 	nftnl_set_add_expr(ns, e);
 	ret = send_set(b, si, ns);
 out:
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
 	return ret;
 }
 
 /* --- the binding set ------------------------------------------------------ */
-
-/* nft's description of "typeof ct mark . ipsec in reqid" in the set's
- * userdata (its expression kinds and attributes), so that nft lists the
- * set as it would have made it. */
-enum { NFT_EXPR_CT = 12, NFT_EXPR_CONCAT = 13, NFT_EXPR_XFRM = 27 };
-enum { UD_TYPEOF_EXPR = 0, UD_TYPEOF_DATA = 1 };
-
-static bool put_typeof_part(struct nftnl_udata_buf *ud, uint8_t index, uint32_t kind,
-			    const uint32_t *attrs, uint8_t nattrs)
-{
-	struct nftnl_udata *part = nftnl_udata_nest_start(ud, index), *data;
-	bool ok = part && nftnl_udata_put_u32(ud, UD_TYPEOF_EXPR, kind) &&
-		  (data = nftnl_udata_nest_start(ud, UD_TYPEOF_DATA));
-
-	for (uint8_t i = 0; ok && i < nattrs; i++)
-		ok = nftnl_udata_put_u32(ud, i, attrs[i]);
-	if (ok) {
-		nftnl_udata_nest_end(ud, data);
-		nftnl_udata_nest_end(ud, part);
-	}
-	return ok;
-}
-
-static bool put_bound_typeof(struct nftnl_udata_buf *ud)
-{
-	static const uint32_t ct[] = { NFT_CT_MARK, (uint32_t)-1 };	/* key, no direction */
-	static const uint32_t xfrm[] = { NFT_XFRM_KEY_REQID, XFRM_POLICY_IN, 0 };	/* key, dir, spnum */
-	struct nftnl_udata *t = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_KEY_TYPEOF), *data;
-	bool ok = t && nftnl_udata_put_u32(ud, UD_TYPEOF_EXPR, NFT_EXPR_CONCAT) &&
-		  (data = nftnl_udata_nest_start(ud, UD_TYPEOF_DATA)) &&
-		  put_typeof_part(ud, 0, NFT_EXPR_CT, ct, 2) &&
-		  put_typeof_part(ud, 1, NFT_EXPR_XFRM, xfrm, 3);
-
-	if (ok) {
-		nftnl_udata_nest_end(ud, data);
-		nftnl_udata_nest_end(ud, t);
-	}
-	return ok;
-}
 
 /* The PLAN_BOUND_SET: filled by the packet path (dynamic), and with the
  * bindings carried over from the table this transaction replaces. */
@@ -670,20 +584,14 @@ static int put_binding_set(struct nft_batch *b, size_t si, const uint8_t *bound,
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
 	int ret = -1;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
-	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BO_INVALID) ||
-	    !put_bound_typeof(ud) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0) {
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 || nftu_set_bound(ns) < 0) {
 		nftb_oom(b);
 		goto out;
 	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL);
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, DT_MARK << DT_BITS | DT_INTEGER);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, NFT_BOUND_KEY_LEN);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, 65535);	/* nft's default for a dynamic set */
@@ -695,7 +603,6 @@ static int put_binding_set(struct nft_batch *b, size_t si, const uint8_t *bound,
 					 PLAN_BOUND_SET, nftb_set_id(si), bound,
 					 NFT_BOUND_KEY_LEN, nbound);
 out:
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
 	return ret;

@@ -6,6 +6,7 @@
 #define SAGATE_NFT_BUILD_INT_H
 
 #include "nft_build.h"
+#include "nft_udata.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,21 +31,9 @@
 /* Upper bound of one element's attributes: two 64-byte keys, a verdict
  * with a 32-byte chain name, 256 bytes of comment, a counter. */
 #define ELEM_MAX_SIZE 768u
-#define USERDATA_MAX 256	/* the kernel's NFT_USERDATA_MAXLEN */
 #define LOOPBACK_IFINDEX 1	/* "lo" is ifindex 1 in every namespace */
 #define MAX_EXPRS 64		/* expressions of one rule: 8 statements, a verdict */
 #define STMT_VERDICT UINT32_MAX
-
-/* nftables' data type numbers (its src/datatype.h): set key types are
- * built from them, 6 bits per concatenated field, as nft does, so that
- * nft lists our sets with the right types. */
-enum {
-	DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_PROTO = 12, DT_INET_SERVICE = 13,
-	DT_ICMP6_TYPE = 29, DT_MARK = 19, DT_INTEGER = 4,
-};
-#define DT_BITS 6
-/* nftables' byte order tags in set userdata (NFTNL_UDATA_SET_*BYTEORDER) */
-enum { BO_INVALID = 0, BO_HOST = 1, BO_BIG = 2 };
 
 /* Every single-value load goes to 128-bit register 1, as nft does. */
 #define REG_FIRST NFT_REG_1
@@ -104,7 +93,6 @@ void nftb_oom(struct nft_batch *b);
 int nftb_msg_done(struct nft_batch *b, struct origin o);
 int nftb_mark_add(struct nft_batch *b, uint32_t off, uint32_t what, uint8_t expr);
 struct nlmsghdr *nftb_msg_start(struct nft_batch *b, uint16_t type, uint16_t flags);
-struct nftnl_udata_buf *nftb_comment_udata(uint8_t type, const char *s);
 size_t nftb_field_space(enum plan_field f);
 uint32_t nftb_set_id(size_t si);
 const struct rule *nftb_elem_rule(const struct nft_batch *b, const struct plan_elem *e);

@@ -170,27 +170,22 @@ static struct nftnl_expr *x_lookup(struct rb *rb, const char *set, uint32_t id, 
 
 /* An anonymous constant set of one-byte keys, sent before the rule that
  * looks it up (the kernel binds it to that rule). */
-static uint32_t put_anon_set(struct rb *rb, uint32_t dtype, uint32_t byteorder,
-			     const uint8_t *keys, size_t n)
+static uint32_t put_anon_set(struct rb *rb, enum nftu_anon kind, const uint8_t *keys, size_t n)
 {
 	struct nft_batch *b = rb->b;
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
 	struct origin o = { .kind = O_ANON, .type = NFT_MSG_NEWSET, .obj = rb->chain,
 			    .idx = rb->rule };
 	uint32_t id = b->next_anon_id++;
 	struct nlmsghdr *nlh;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
 	    nftnl_set_set_str(ns, NFTNL_SET_NAME, "__set%d") < 0 ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, byteorder) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0) {
+	    nftu_set_anon(ns, kind) < 0) {
 		id = 0;
 		goto out;
 	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, dtype);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, 1);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, id);
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, (uint32_t)n);
@@ -206,7 +201,6 @@ static uint32_t put_anon_set(struct rb *rb, uint32_t dtype, uint32_t byteorder,
 out:
 	if (!id)
 		rb->failed = true;
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
 	return id;
@@ -332,7 +326,7 @@ static void st_icmpv6_nd(struct rb *rb)
 	x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST);
 	x_cmp_u8(rb, NFT_CMP_EQ, 58);
 	x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, REG_FIRST);	/* icmpv6 type */
-	id = put_anon_set(rb, DT_ICMP6_TYPE, BO_BIG, types, ARRAY_SIZE(types));
+	id = put_anon_set(rb, NFTU_ANON_ICMPV6_TYPE, types, ARRAY_SIZE(types));
 	if (id)
 		x_lookup(rb, "__set%d", id, false);
 }
@@ -343,7 +337,7 @@ static void st_l4proto_ports(struct rb *rb)
 	uint32_t id;
 
 	x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST);
-	id = put_anon_set(rb, DT_INET_PROTO, BO_HOST, protos, ARRAY_SIZE(protos));
+	id = put_anon_set(rb, NFTU_ANON_L4PROTO, protos, ARRAY_SIZE(protos));
 	if (id)
 		x_lookup(rb, "__set%d", id, false);
 }
@@ -549,7 +543,7 @@ int nftb_put_rule(struct nft_batch *b, uint32_t ci, uint32_t ri)
 	    nftnl_rule_set_str(rb.r, NFTNL_RULE_CHAIN, c->name) < 0)
 		goto nomem;
 	if (pr->comment) {
-		ud = nftb_comment_udata(NFTNL_UDATA_RULE_COMMENT, pr->comment);
+		ud = nftu_comment(NFTNL_UDATA_RULE_COMMENT, pr->comment);
 		if (!ud) {
 			nftb_fail(b, NULL, "chain %s rule %u: comment \"%s\" is longer than the kernel keeps",
 			     c->name, ri + 1, pr->comment);

@@ -5,7 +5,7 @@
 #    the table nft loads from `sagate compile` and the table nft_apply
 #    builds with libnftnl list identically, and every set attribute and
 #    user data TLV nft reads back to print a set (key type, byte orders,
-#    typeof) is one that nft itself writes;
+#    typeof: src/nft/nft_udata.c) is one that nft itself writes;
 #  - applying again replaces the table; a dry run changes nothing, with or
 #    without a table; a flush removes only table inet sagate;
 #  - a plan the kernel must reject (overlapping interval elements) fails,
