@@ -25,7 +25,7 @@
 #include <linux/xfrm.h>
 
 
-void nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
+int nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
 {
 	char *msg = NULL;
 	va_list ap;
@@ -38,13 +38,12 @@ void nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
 		 r ? r->path : "", r ? r->name : NULL, "%s",
 		 n < 0 ? "out of memory" : msg);
 	free(msg);
-	b->failed = true;
+	return -1;
 }
 
-void nftb_oom(struct nft_batch *b)
+int nftb_oom(struct nft_batch *b)
 {
-	if (!b->failed)
-		nftb_fail(b, NULL, "out of memory while building the netlink batch");
+	return nftb_fail(b, NULL, "out of memory while building the netlink batch");
 }
 
 /* --- messages ---------------------------------------------------------- */
@@ -75,10 +74,8 @@ int nftb_msg_done(struct nft_batch *b, struct origin o)
 	uint32_t len = ((const struct nlmsghdr *)buf)->nlmsg_len;
 
 	if (grow_array(&b->msgs, &b->capmsgs, b->nmsgs + 1, sizeof(*b->msgs)) ||
-	    nftnl_batch_update(b->nb) < 0) {
-		nftb_oom(b);
-		return -1;
-	}
+	    nftnl_batch_update(b->nb) < 0)
+		return nftb_oom(b);
 	/* past the page limit, the message was moved to the start of a new page */
 	if (msg_buf(b) != buf + len)
 		page_zero(msg_buf(b), len);
@@ -89,10 +86,8 @@ int nftb_msg_done(struct nft_batch *b, struct origin o)
 
 int nftb_mark_add(struct nft_batch *b, uint32_t off, uint32_t what, uint8_t expr)
 {
-	if (grow_array(&b->marks, &b->capmarks, b->nmarks + 1, sizeof(*b->marks))) {
-		nftb_oom(b);
-		return -1;
-	}
+	if (grow_array(&b->marks, &b->capmarks, b->nmarks + 1, sizeof(*b->marks)))
+		return nftb_oom(b);
 	b->marks[b->nmarks++] = (struct mark){ off, what, expr };
 	return 0;
 }
@@ -116,16 +111,19 @@ static int put_table(struct nft_batch *b, uint16_t type, const char *comment)
 		nftb_oom(b);
 		goto out;
 	}
+	if (comment && strlen(comment) > NFTU_COMMENT_MAX) {
+		nftb_fail(b, NULL, "table comment \"%s\" is longer than the kernel keeps (%d bytes)",
+			  comment, NFTU_COMMENT_MAX);
+		goto out;
+	}
 	if (comment) {
-		ud = nftu_comment(NFTNL_UDATA_TABLE_COMMENT, comment);
-		if (!ud) {
-			nftb_fail(b, NULL, "table comment \"%s\" is longer than the kernel keeps (%d bytes)",
-			     comment, NFTU_COMMENT_MAX);
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+		if (!(ud = nftu_comment(NFTNL_UDATA_TABLE_COMMENT, comment)) ||
+		    nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
+					 nftnl_udata_buf_len(ud)) < 0) {
+			nftb_oom(b);
 			goto out;
 		}
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
-		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
-				     nftnl_udata_buf_len(ud));
 	}
 	/* no NLM_F_EXCL: the first NEWTABLE only makes sure DELTABLE finds one */
 	nlh = nftb_msg_start(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
@@ -187,7 +185,9 @@ static u128 field_max(enum plan_field f)
 
 /* One key in the kernel's layout: each field in network byte order
  * (meta l4proto is one byte, so its host order is the same), padded with
- * zeroes to 4 bytes.  Returns the key length. */
+ * zeroes to 4 bytes.  Returns the key length: at most 4 fields of 16
+ * bytes, which an element's key in libnftnl holds, so that setting one
+ * cannot fail. */
 static size_t encode_key(const struct plan_set *s, const u128 *v, uint8_t *out)
 {
 	size_t pos = 0;
@@ -217,13 +217,11 @@ uint32_t nftb_set_id(size_t si)
 	return (uint32_t)si + 1;
 }
 
-static struct nftnl_expr *counter_expr(struct nft_batch *b)
+/* A set's counter: 0 and *e, or -1. */
+static int counter_expr(struct nft_batch *b, struct nftnl_expr **e)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("counter");
-
-	if (!e)
-		nftb_oom(b);
-	return e;
+	*e = nftnl_expr_alloc("counter");
+	return *e ? 0 : nftb_oom(b);
 }
 
 /* Maps hold verdicts. */
@@ -231,10 +229,9 @@ static int check_set(struct nft_batch *b, const struct plan_set *s)
 {
 	if (s->binding || s->attempts)
 		return 0;
-	if (s->nfields < 1 || s->nfields > 4) {
-		nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name, s->nfields);
-		return -1;
-	}
+	if (s->nfields < 1 || s->nfields > 4)
+		return nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name,
+				 s->nfields);
 	return 0;
 }
 
@@ -260,13 +257,16 @@ static int put_set(struct nft_batch *b, size_t si)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
+	struct nftnl_expr *e;
 	uint8_t lens[4] = { 0 };	/* libnftnl keeps field lengths as bytes */
 	int ret = -1;
 
 	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
 	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
-	    nftu_set_fields(ns, s->fields, s->nfields, true) < 0)
-		goto nomem;
+	    nftu_set_fields(ns, s->fields, s->nfields, true) < 0) {
+		nftb_oom(b);
+		goto out;
+	}
 	for (size_t i = 0; i < s->nfields; i++)
 		lens[i] = (uint8_t)plan_field_len(s->fields[i]);
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_MAP |
@@ -276,21 +276,16 @@ static int put_set(struct nft_batch *b, size_t si)
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, 0);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
-	if (s->interval && !single_interval(s) &&
-	    nftnl_set_set_data(ns, NFTNL_SET_DESC_CONCAT, lens,
-			       (uint32_t)(s->nfields * sizeof(lens[0]))) < 0)
-		goto nomem;
+	/* cannot fail: check_set allowed 4 fields, libnftnl holds 16 */
+	if (s->interval && !single_interval(s))
+		nftnl_set_set_data(ns, NFTNL_SET_DESC_CONCAT, lens,
+				   (uint32_t)(s->nfields * sizeof(lens[0])));
 	if (s->counter) {
-		struct nftnl_expr *e = counter_expr(b);
-
-		if (!e)
+		if (counter_expr(b, &e))
 			goto out;
 		nftnl_set_add_expr(ns, e);
 	}
 	ret = send_set(b, si, ns);
-	goto out;
-nomem:
-	nftb_oom(b);
 out:
 	if (ns)
 		nftnl_set_free(ns);
@@ -366,12 +361,13 @@ uint32_t nftb_verdict_code(const struct plan_verdict *v)
 static const struct nftnl_udata_buf *elem_comment(struct nft_batch *b, const struct rule *r,
 						  uint32_t ri)
 {
-	if (!b->rule_ud[ri]) {
-		b->rule_ud[ri] = nftu_comment(NFTNL_UDATA_SET_ELEM_COMMENT, r->name);
-		if (!b->rule_ud[ri])
-			nftb_fail(b, r, "rule name is longer than a kernel comment can be (%d bytes)",
-			     NFTU_COMMENT_MAX);
-	}
+	if (b->rule_ud[ri])
+		return b->rule_ud[ri];
+	if (strlen(r->name) > NFTU_COMMENT_MAX)
+		nftb_fail(b, r, "rule name is longer than a kernel comment can be (%d bytes)",
+			  NFTU_COMMENT_MAX);
+	else if (!(b->rule_ud[ri] = nftu_comment(NFTNL_UDATA_SET_ELEM_COMMENT, r->name)))
+		nftb_oom(b);
 	return b->rule_ud[ri];
 }
 
@@ -387,13 +383,9 @@ static int put_interval_end(struct nft_batch *b, const struct plan_set *s,
 
 	if (!key_next(key, klen))
 		return 0;
-	el = nftnl_set_elem_alloc();
-	if (!el || nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen) < 0) {
-		if (el)
-			nftnl_set_elem_free(el);
-		nftb_oom(b);
-		return -1;
-	}
+	if (!(el = nftnl_set_elem_alloc()))
+		return nftb_oom(b);
+	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
 	nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
 	nftnl_set_elem_nlmsg_build(nlh, el, index);
 	nftnl_set_elem_free(el);
@@ -425,16 +417,13 @@ static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct 
 		return -1;
 	if (e->rule != PLAN_NO_RULE && !(ud = elem_comment(b, nftb_elem_rule(b, e), e->rule)))
 		return -1;
-	el = nftnl_set_elem_alloc();
-	if (!el)
-		goto nomem;
+	if (!(el = nftnl_set_elem_alloc()))
+		return nftb_oom(b);
 	klen = encode_key(s, e->lo, key);
-	if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen) < 0)
-		goto nomem;
+	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
 	if (s->interval && !single_interval(s)) {
 		encode_key(s, e->hi, key);
-		if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key, (uint32_t)klen) < 0)
-			goto nomem;
+		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key, (uint32_t)klen);
 	}
 	if (put_elem_data(s, e, el) < 0)
 		goto nomem;
@@ -454,8 +443,7 @@ static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct 
 nomem:
 	nftb_oom(b);
 out:
-	if (el)
-		nftnl_set_elem_free(el);
+	nftnl_set_elem_free(el);
 	return ret;
 }
 
@@ -512,10 +500,8 @@ int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, ui
 	size_t i = 0;
 	int ret = 0;
 
-	if (!el) {
-		nftb_oom(b);
-		return -1;
-	}
+	if (!el)
+		return nftb_oom(b);
 	while (i < n && !ret) {
 		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
 						      NLM_F_CREATE | NLM_F_EXCL);
@@ -526,17 +512,11 @@ int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, ui
 
 			if ((size_t)(tail - (char *)list) + KEY_ELEM_MAX > ELEMS_NEST_MAX)
 				break;
-			if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, keys + i * klen,
-					       (uint32_t)klen) < 0) {
-				nftb_oom(b);
-				ret = -1;
-				break;
-			}
+			nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, keys + i * klen, (uint32_t)klen);
 			nftnl_set_elem_nlmsg_build(nlh, el, index);
 		}
 		mnl_attr_nest_end(nlh, list);
-		if (!ret)
-			ret = nftb_msg_done(b, o);
+		ret = nftb_msg_done(b, o);
 	}
 	nftnl_set_elem_free(el);
 	if (!ret)
@@ -552,16 +532,17 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_expr *e = NULL;
+	struct nftnl_expr *e;
 	int ret = -1;
 
 	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
 	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
-	    nftu_set_fields(ns, s->fields, s->nfields, false) < 0 || !(e = counter_expr(b))) {
-		if (!e)
-			nftb_oom(b);
+	    nftu_set_fields(ns, s->fields, s->nfields, false) < 0) {
+		nftb_oom(b);
 		goto out;
 	}
+	if (counter_expr(b, &e))
+		goto out;
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
@@ -653,8 +634,7 @@ static int put_end(struct nft_batch *b, unsigned flags)
 
 static struct nft_batch *finish(struct nft_batch *b, int ret)
 {
-	if (ret || b->failed) {
-		nftb_oom(b);		/* no-op when a specific error was reported */
+	if (ret) {
 		nft_batch_free(b);
 		return NULL;
 	}

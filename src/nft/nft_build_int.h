@@ -32,8 +32,9 @@
  * with a 32-byte chain name, 256 bytes of comment, a counter. */
 #define ELEM_MAX_SIZE 768u
 #define LOOPBACK_IFINDEX 1	/* "lo" is ifindex 1 in every namespace */
-#define MAX_EXPRS 64		/* expressions of one rule: 8 statements, a verdict */
-#define STMT_VERDICT UINT32_MAX
+#define MAX_EXPRS 64		/* expressions of one rule; compiled rules have at most 12 */
+#define STMT_VERDICT UINT32_MAX	/* mark.what, rb.stmt: the rule's verdict */
+#define STMT_NONE (UINT32_MAX - 1)	/* rb.stmt: the rule as a whole */
 
 /* Every single-value load goes to 128-bit register 1, as nft does. */
 #define REG_FIRST NFT_REG_1
@@ -83,13 +84,15 @@ struct nft_batch {
 	uint32_t next_anon_id;
 	size_t elements;
 	struct nftnl_udata_buf **rule_ud;	/* element comments, per policy rule */
-	bool failed;
 };
 
-/* nft_build.c */
-void nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
+/* Errors while building: each adds one diagnostic to b->d and returns -1,
+ * which the caller passes up; the batch is then given up.  "Out of
+ * memory" is said of a failed allocation, and only of one. */
+/* nft_build.c: at policy rule r (NULL: the policy file) */
+int nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void nftb_oom(struct nft_batch *b);
+int nftb_oom(struct nft_batch *b);
 int nftb_msg_done(struct nft_batch *b, struct origin o);
 int nftb_mark_add(struct nft_batch *b, uint32_t off, uint32_t what, uint8_t expr);
 struct nlmsghdr *nftb_msg_start(struct nft_batch *b, uint16_t type, uint16_t flags);
@@ -99,6 +102,10 @@ const struct rule *nftb_elem_rule(const struct nft_batch *b, const struct plan_e
 uint32_t nftb_verdict_code(const struct plan_verdict *v);
 int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, uint32_t id,
 		       const uint8_t *keys, size_t klen, size_t n);
+/* nft_report.c: at rule ri of chain ci, statement stmt (STMT_VERDICT: its
+ * verdict, STMT_NONE: no statement), and the policy rule it stands for */
+int nftb_rule_fail(struct nft_batch *b, uint32_t ci, uint32_t ri, uint32_t stmt,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* nft_rule.c */
 int nftb_put_rule(struct nft_batch *b, uint32_t ci, uint32_t ri);
 

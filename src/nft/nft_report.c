@@ -6,7 +6,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/netfilter/nf_tables.h>
@@ -63,31 +65,68 @@ static const struct rule *rule_by_name(const struct nft_batch *b, const char *na
 	return NULL;
 }
 
+/* ", statement "S"" for statement stmt of pr (STMT_VERDICT: its verdict),
+ * or "" for none. */
+static void stmt_where(char *buf, size_t len, const struct plan_rule *pr, uint32_t stmt)
+{
+	char v[96];
+
+	buf[0] = '\0';
+	if (stmt == STMT_VERDICT) {
+		plan_format_verdict(v, sizeof(v), &pr->verdict);
+		snprintf(buf, len, ", statement \"%s\"", v);
+	} else if (stmt < pr->nstmts) {
+		snprintf(buf, len, ", statement \"%s\"", stmt_name(pr->stmts[stmt].kind));
+	}
+}
+
+/* "chain C rule N "comment"WHERE: MSG", filed under the policy rule that
+ * plan rule ri of chain ci stands for. */
+static void rule_diag(const struct nft_batch *b, uint32_t ci, uint32_t ri, const char *where,
+		      const char *msg, struct diag_list *d)
+{
+	const struct plan_chain *c = &b->plan->chains[ci];
+	const struct plan_rule *pr = &c->rules[ri];
+	const struct rule *r = rule_by_name(b, pr->comment);
+
+	diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
+		 r ? r->name : NULL, "chain %s rule %u%s%s%s%s: %s", c->name, ri + 1,
+		 pr->comment ? " \"" : "", pr->comment ? pr->comment : "",
+		 pr->comment ? "\"" : "", where, msg);
+}
+
+int nftb_rule_fail(struct nft_batch *b, uint32_t ci, uint32_t ri, uint32_t stmt,
+		   const char *fmt, ...)
+{
+	char where[160], *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	stmt_where(where, sizeof(where), &b->plan->chains[ci].rules[ri], stmt);
+	rule_diag(b, ci, ri, where, n < 0 ? "out of memory" : msg, b->d);
+	free(msg);
+	return -1;
+}
+
 static void report_rule(const struct nft_batch *b, const struct origin *o, uint32_t off,
 			const char *what, struct diag_list *d)
 {
-	const struct plan_chain *c = &b->plan->chains[o->obj];
-	const struct plan_rule *pr = &c->rules[o->idx];
+	const struct plan_rule *pr = &b->plan->chains[o->obj].rules[o->idx];
 	const struct mark *m = o->kind == O_RULE ? find_mark(b, o, off) : NULL;
-	const struct rule *r = rule_by_name(b, pr->comment);
-	char stmt[160] = "", v[96];
+	char where[200];
+	size_t n;
 
-	if (m && m->what == STMT_VERDICT) {
-		plan_format_verdict(v, sizeof(v), &pr->verdict);
-		snprintf(stmt, sizeof(stmt), ", statement \"%s\"", v);
-	} else if (m && m->what < pr->nstmts) {
-		snprintf(stmt, sizeof(stmt), ", statement \"%s\"", stmt_name(pr->stmts[m->what].kind));
-	}
-	if (m && m->expr && m->expr < ARRAY_SIZE(expr_names)) {
-		size_t n = strlen(stmt);
-
-		snprintf(stmt + n, sizeof(stmt) - n, " (expression \"%s\")", expr_names[m->expr]);
-	}
-	diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
-		 r ? r->name : NULL, "chain %s rule %u%s%s%s%s%s: %s", c->name, o->idx + 1,
-		 pr->comment ? " \"" : "", pr->comment ? pr->comment : "",
-		 pr->comment ? "\"" : "", o->kind == O_ANON ? ", its anonymous set" : "",
-		 stmt, what);
+	n = (size_t)snprintf(where, sizeof(where), "%s",
+			     o->kind == O_ANON ? ", its anonymous set" : "");
+	if (m)
+		stmt_where(where + n, sizeof(where) - n, pr, m->what);
+	n = strlen(where);
+	if (m && m->expr && m->expr < ARRAY_SIZE(expr_names))
+		snprintf(where + n, sizeof(where) - n, " (expression \"%s\")", expr_names[m->expr]);
+	rule_diag(b, o->obj, o->idx, where, what, d);
 }
 
 static void report_elems(const struct nft_batch *b, const struct origin *o, uint32_t off,
