@@ -58,13 +58,31 @@ static uint32_t msg_seq(const struct nft_batch *b)
 	return b->seq0 + (uint32_t)b->nmsgs;
 }
 
-/* libnftnl's pages come from malloc, and libmnl (before 1.0.5) leaves
- * attribute padding as it finds it: a page is zeroed before use, so that
- * the kernel is sent what we wrote and nothing of our heap.  buf is where
- * the page's next message goes, used bytes into it. */
-static void page_zero(char *buf, size_t used)
+/* A new current page, its next message used bytes into it. */
+static void page_new(struct nft_batch *b, size_t used)
 {
-	memset(buf, 0, PAGE_LIMIT + PAGE_OVERRUN - used);
+	b->zeroed = msg_buf(b);
+	b->page_end = b->zeroed - used + PAGE_LIMIT + PAGE_OVERRUN;
+}
+
+/* Where the next message goes.  libnftnl's pages come from malloc, and
+ * libmnl (before 1.0.5) leaves attribute padding as it finds it: the
+ * page is zeroed ahead of each message, so that the kernel is sent what
+ * we wrote and nothing of our heap.  Ahead, not whole: a page the batch
+ * never fills is not touched. */
+static char *msg_next(struct nft_batch *b)
+{
+	char *buf = msg_buf(b);
+	char *want = b->page_end - buf > PAGE_OVERRUN ? buf + PAGE_OVERRUN : b->page_end;
+
+	while (b->zeroed < want) {
+		size_t n = b->page_end - b->zeroed < ZERO_STEP ?
+			   (size_t)(b->page_end - b->zeroed) : ZERO_STEP;
+
+		memset(b->zeroed, 0, n);
+		b->zeroed += n;
+	}
+	return buf;
 }
 
 /* Close the message just written at msg_buf() and remember its origin. */
@@ -78,7 +96,7 @@ int nftb_msg_done(struct nft_batch *b, struct origin o)
 		return nftb_oom(b);
 	/* past the page limit, the message was moved to the start of a new page */
 	if (msg_buf(b) != buf + len)
-		page_zero(msg_buf(b), len);
+		page_new(b, len);
 	b->msgs[b->nmsgs++] = o;
 	b->bytes += len;
 	return 0;
@@ -94,7 +112,7 @@ int nftb_mark_add(struct nft_batch *b, uint32_t off, uint32_t what, uint8_t expr
 
 struct nlmsghdr *nftb_msg_start(struct nft_batch *b, uint16_t type, uint16_t flags)
 {
-	return nftnl_nlmsg_build_hdr(msg_buf(b), type, NFPROTO_INET,
+	return nftnl_nlmsg_build_hdr(msg_next(b), type, NFPROTO_INET,
 				     flags | NLM_F_ACK, msg_seq(b));
 }
 
@@ -613,13 +631,13 @@ static struct nft_batch *batch_new(const struct plan *p, const struct policy *po
 		nft_batch_free(b);
 		return NULL;
 	}
-	page_zero(msg_buf(b), 0);
+	page_new(b, 0);
 	return b;
 }
 
 static int put_begin(struct nft_batch *b)
 {
-	nftnl_batch_begin(msg_buf(b), msg_seq(b));
+	nftnl_batch_begin(msg_next(b), msg_seq(b));
 	return nftb_msg_done(b, (struct origin){ .kind = O_BATCH, .type = NFNL_MSG_BATCH_BEGIN });
 }
 
@@ -628,7 +646,7 @@ static int put_end(struct nft_batch *b, unsigned flags)
 	/* a check leaves the end out: the kernel validates, then aborts */
 	if (flags & NFT_BUILD_CHECK)
 		return 0;
-	nftnl_batch_end(msg_buf(b), msg_seq(b));
+	nftnl_batch_end(msg_next(b), msg_seq(b));
 	return nftb_msg_done(b, (struct origin){ .kind = O_BATCH, .type = NFNL_MSG_BATCH_END });
 }
 

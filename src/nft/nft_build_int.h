@@ -23,6 +23,9 @@
  * nftnl_batch_update), so a page must hold one more message past it; none
  * is larger than an element list (below) plus its headers. */
 #define PAGE_OVERRUN (128u << 10)
+/* Pages are zeroed this far at a time, ahead of the messages (no message
+ * is larger than PAGE_OVERRUN). */
+#define ZERO_STEP (256u << 10)
 /* NFTA_SET_ELEM_LIST_ELEMENTS is a single attribute: its length is a u16. */
 #define ELEMS_NEST_MAX 0xffffu
 /* Upper bound of an element that is only a key: three attribute headers
@@ -75,6 +78,7 @@ struct nft_batch {
 	const struct policy *pol;
 	struct diag_list *d;
 	struct nftnl_batch *nb;	/* the messages, in pages */
+	char *zeroed, *page_end;	/* the current page is zeroed up to zeroed */
 	size_t bytes;		/* of all messages */
 	struct origin *msgs;
 	size_t nmsgs, capmsgs;
