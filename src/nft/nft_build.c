@@ -25,20 +25,33 @@
 #include <linux/xfrm.h>
 
 
-int nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
+void nftb_diag(const struct nft_batch *b, const struct rule *r, struct diag_list *d,
+	       const char *at, const char *msg)
+{
+	diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
+		 r ? r->name : NULL, "%s%s%s", at, *at ? ": " : "", msg);
+}
+
+int nftb_vfail(struct nft_batch *b, const struct rule *r, const char *at, const char *fmt,
+	       va_list ap)
 {
 	char *msg = NULL;
-	va_list ap;
-	int n;
+	int n = vasprintf(&msg, fmt, ap);
 
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	diag_add(b->d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft",
-		 r ? r->path : "", r ? r->name : NULL, "%s",
-		 n < 0 ? "out of memory" : msg);
+	nftb_diag(b, r, b->d, at, n < 0 ? "out of memory" : msg);
 	free(msg);
 	return -1;
+}
+
+int nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = nftb_vfail(b, r, "", fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 int nftb_oom(struct nft_batch *b)

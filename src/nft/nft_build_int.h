@@ -8,6 +8,7 @@
 #include "nft_build.h"
 #include "nft_udata.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,7 +94,12 @@ struct nft_batch {
 /* Errors while building: each adds one diagnostic to b->d and returns -1,
  * which the caller passes up; the batch is then given up.  "Out of
  * memory" is said of a failed allocation, and only of one. */
-/* nft_build.c: at policy rule r (NULL: the policy file) */
+/* nft_build.c: at policy rule r (NULL: the policy file); at, when not "",
+ * says where in the plan, before the message */
+void nftb_diag(const struct nft_batch *b, const struct rule *r, struct diag_list *d,
+	       const char *at, const char *msg);
+int nftb_vfail(struct nft_batch *b, const struct rule *r, const char *at, const char *fmt,
+	       va_list ap) __attribute__((format(printf, 4, 0)));
 int nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int nftb_oom(struct nft_batch *b);

@@ -8,13 +8,16 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
 /* --- errors back to the policy ------------------------------------------- */
+
+/* "chain C rule N "comment", its anonymous set, statement "S" (expression
+ * "E")": a chain name, a comment the kernel kept, and a little more. */
+#define RULE_AT_MAX 640
 
 static const struct mark *find_mark(const struct nft_batch *b, const struct origin *o,
 				    uint32_t off)
@@ -80,35 +83,34 @@ static void stmt_where(char *buf, size_t len, const struct plan_rule *pr, uint32
 	}
 }
 
-/* "chain C rule N "comment"WHERE: MSG", filed under the policy rule that
- * plan rule ri of chain ci stands for. */
-static void rule_diag(const struct nft_batch *b, uint32_t ci, uint32_t ri, const char *where,
-		      const char *msg, struct diag_list *d)
+/* "chain C rule N "comment"WHERE" in buf, for plan rule ri of chain ci;
+ * returns the policy rule it stands for, if any. */
+static const struct rule *rule_at(const struct nft_batch *b, uint32_t ci, uint32_t ri,
+				  const char *where, char *buf, size_t len)
 {
 	const struct plan_chain *c = &b->plan->chains[ci];
 	const struct plan_rule *pr = &c->rules[ri];
-	const struct rule *r = rule_by_name(b, pr->comment);
 
-	diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
-		 r ? r->name : NULL, "chain %s rule %u%s%s%s%s: %s", c->name, ri + 1,
+	snprintf(buf, len, "chain %s rule %u%s%s%s%s", c->name, ri + 1,
 		 pr->comment ? " \"" : "", pr->comment ? pr->comment : "",
-		 pr->comment ? "\"" : "", where, msg);
+		 pr->comment ? "\"" : "", where);
+	return rule_by_name(b, pr->comment);
 }
 
 int nftb_rule_fail(struct nft_batch *b, uint32_t ci, uint32_t ri, uint32_t stmt,
 		   const char *fmt, ...)
 {
-	char where[160], *msg = NULL;
+	char where[160], at[RULE_AT_MAX];
+	const struct rule *r;
 	va_list ap;
-	int n;
+	int ret;
 
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	stmt_where(where, sizeof(where), &b->plan->chains[ci].rules[ri], stmt);
-	rule_diag(b, ci, ri, where, n < 0 ? "out of memory" : msg, b->d);
-	free(msg);
-	return -1;
+	r = rule_at(b, ci, ri, where, at, sizeof(at));
+	va_start(ap, fmt);
+	ret = nftb_vfail(b, r, at, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 static void report_rule(const struct nft_batch *b, const struct origin *o, uint32_t off,
@@ -116,7 +118,7 @@ static void report_rule(const struct nft_batch *b, const struct origin *o, uint3
 {
 	const struct plan_rule *pr = &b->plan->chains[o->obj].rules[o->idx];
 	const struct mark *m = o->kind == O_RULE ? find_mark(b, o, off) : NULL;
-	char where[200];
+	char where[200], at[RULE_AT_MAX];
 	size_t n;
 
 	n = (size_t)snprintf(where, sizeof(where), "%s",
@@ -126,7 +128,7 @@ static void report_rule(const struct nft_batch *b, const struct origin *o, uint3
 	n = strlen(where);
 	if (m && m->expr && m->expr < ARRAY_SIZE(expr_names))
 		snprintf(where + n, sizeof(where) - n, " (expression \"%s\")", expr_names[m->expr]);
-	rule_diag(b, o->obj, o->idx, where, what, d);
+	nftb_diag(b, rule_at(b, o->obj, o->idx, where, at, sizeof(at)), d, at, what);
 }
 
 static void report_elems(const struct nft_batch *b, const struct origin *o, uint32_t off,
