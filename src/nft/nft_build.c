@@ -25,53 +25,45 @@
 #include <linux/xfrm.h>
 
 
-void nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
+void nftb_diag(const struct nft_batch *b, const struct rule *r, struct diag_list *d,
+	       const char *at, const char *msg)
+{
+	diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
+		 r ? r->name : NULL, "%s%s%s", at, *at ? ": " : "", msg);
+}
+
+int nftb_vfail(struct nft_batch *b, const struct rule *r, const char *at, const char *fmt,
+	       va_list ap)
 {
 	char *msg = NULL;
+	int n = vasprintf(&msg, fmt, ap);
+
+	nftb_diag(b, r, b->d, at, n < 0 ? "out of memory" : msg);
+	free(msg);
+	return -1;
+}
+
+int nftb_fail(struct nft_batch *b, const struct rule *r, const char *fmt, ...)
+{
 	va_list ap;
-	int n;
+	int ret;
 
 	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
+	ret = nftb_vfail(b, r, "", fmt, ap);
 	va_end(ap);
-	diag_add(b->d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft",
-		 r ? r->path : "", r ? r->name : NULL, "%s",
-		 n < 0 ? "out of memory" : msg);
-	free(msg);
-	b->failed = true;
+	return ret;
 }
 
-void nftb_oom(struct nft_batch *b)
+int nftb_oom(struct nft_batch *b)
 {
-	if (!b->failed)
-		nftb_fail(b, NULL, "out of memory while building the netlink batch");
+	return nftb_fail(b, NULL, "out of memory while building the netlink batch");
 }
 
-/* --- pages and messages ------------------------------------------------ */
-
-static int page_add(struct nft_batch *b)
-{
-	struct page *pg;
-
-	if (grow_array(&b->pages, &b->cappages, b->npages + 1, sizeof(*b->pages)))
-		return -1;
-	pg = &b->pages[b->npages];
-	/* zeroed: attribute padding is sent to the kernel as it is */
-	pg->buf = calloc(1, PAGE_LIMIT + PAGE_OVERRUN);
-	if (!pg->buf)
-		return -1;
-	pg->mb = mnl_nlmsg_batch_start(pg->buf, PAGE_LIMIT);
-	if (!pg->mb) {
-		free(pg->buf);
-		return -1;
-	}
-	b->npages++;
-	return 0;
-}
+/* --- messages ---------------------------------------------------------- */
 
 static char *msg_buf(struct nft_batch *b)
 {
-	return mnl_nlmsg_batch_current(b->pages[b->npages - 1].mb);
+	return nftnl_batch_buffer(b->nb);
 }
 
 static uint32_t msg_seq(const struct nft_batch *b)
@@ -79,55 +71,62 @@ static uint32_t msg_seq(const struct nft_batch *b)
 	return b->seq0 + (uint32_t)b->nmsgs;
 }
 
+/* A new current page, its next message used bytes into it. */
+static void page_new(struct nft_batch *b, size_t used)
+{
+	b->zeroed = msg_buf(b);
+	b->page_end = b->zeroed - used + PAGE_LIMIT + PAGE_OVERRUN;
+}
+
+/* Where the next message goes.  libnftnl's pages come from malloc, and
+ * libmnl (before 1.0.5) leaves attribute padding as it finds it: the
+ * page is zeroed ahead of each message, so that the kernel is sent what
+ * we wrote and nothing of our heap.  Ahead, not whole: a page the batch
+ * never fills is not touched. */
+static char *msg_next(struct nft_batch *b)
+{
+	char *buf = msg_buf(b);
+	char *want = b->page_end - buf > PAGE_OVERRUN ? buf + PAGE_OVERRUN : b->page_end;
+
+	while (b->zeroed < want) {
+		size_t n = b->page_end - b->zeroed < ZERO_STEP ?
+			   (size_t)(b->page_end - b->zeroed) : ZERO_STEP;
+
+		memset(b->zeroed, 0, n);
+		b->zeroed += n;
+	}
+	return buf;
+}
+
 /* Close the message just written at msg_buf() and remember its origin. */
 int nftb_msg_done(struct nft_batch *b, struct origin o)
 {
-	struct page *pg = &b->pages[b->npages - 1];
+	char *buf = msg_buf(b);
+	uint32_t len = ((const struct nlmsghdr *)buf)->nlmsg_len;
 
-	if (grow_array(&b->msgs, &b->capmsgs, b->nmsgs + 1, sizeof(*b->msgs)))
-		goto nomem;
-	if (!mnl_nlmsg_batch_next(pg->mb)) {
-		const struct nlmsghdr *nlh = mnl_nlmsg_batch_current(pg->mb);
-
-		if (page_add(b))
-			goto nomem;
-		pg = &b->pages[b->npages - 1];
-		memcpy(mnl_nlmsg_batch_current(pg->mb), nlh, nlh->nlmsg_len);
-		mnl_nlmsg_batch_next(pg->mb);
-	}
+	if (grow_array(&b->msgs, &b->capmsgs, b->nmsgs + 1, sizeof(*b->msgs)) ||
+	    nftnl_batch_update(b->nb) < 0)
+		return nftb_oom(b);
+	/* past the page limit, the message was moved to the start of a new page */
+	if (msg_buf(b) != buf + len)
+		page_new(b, len);
 	b->msgs[b->nmsgs++] = o;
+	b->bytes += len;
 	return 0;
-nomem:
-	nftb_oom(b);
-	return -1;
 }
 
 int nftb_mark_add(struct nft_batch *b, uint32_t off, uint32_t what, uint8_t expr)
 {
-	if (grow_array(&b->marks, &b->capmarks, b->nmarks + 1, sizeof(*b->marks))) {
-		nftb_oom(b);
-		return -1;
-	}
+	if (grow_array(&b->marks, &b->capmarks, b->nmarks + 1, sizeof(*b->marks)))
+		return nftb_oom(b);
 	b->marks[b->nmarks++] = (struct mark){ off, what, expr };
 	return 0;
 }
 
 struct nlmsghdr *nftb_msg_start(struct nft_batch *b, uint16_t type, uint16_t flags)
 {
-	return nftnl_nlmsg_build_hdr(msg_buf(b), type, NFPROTO_INET,
+	return nftnl_nlmsg_build_hdr(msg_next(b), type, NFPROTO_INET,
 				     flags | NLM_F_ACK, msg_seq(b));
-}
-
-/* A comment as userdata of the given type; NULL when it does not fit. */
-struct nftnl_udata_buf *nftb_comment_udata(uint8_t type, const char *s)
-{
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
-
-	if (ud && !nftnl_udata_put_strz(ud, type, s)) {
-		nftnl_udata_buf_free(ud);
-		return NULL;
-	}
-	return ud;
 }
 
 /* --- table, chains ------------------------------------------------------ */
@@ -143,16 +142,19 @@ static int put_table(struct nft_batch *b, uint16_t type, const char *comment)
 		nftb_oom(b);
 		goto out;
 	}
+	if (comment && strlen(comment) > NFTU_COMMENT_MAX) {
+		nftb_fail(b, NULL, "table comment \"%s\" is longer than the kernel keeps (%d bytes)",
+			  comment, NFTU_COMMENT_MAX);
+		goto out;
+	}
 	if (comment) {
-		ud = nftb_comment_udata(NFTNL_UDATA_TABLE_COMMENT, comment);
-		if (!ud) {
-			nftb_fail(b, NULL, "table comment \"%s\" is longer than the kernel keeps (%d bytes)",
-			     comment, USERDATA_MAX - 3);
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+		if (!(ud = nftu_comment(NFTNL_UDATA_TABLE_COMMENT, comment)) ||
+		    nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
+					 nftnl_udata_buf_len(ud)) < 0) {
+			nftb_oom(b);
 			goto out;
 		}
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
-		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
-				     nftnl_udata_buf_len(ud));
 	}
 	/* no NLM_F_EXCL: the first NEWTABLE only makes sure DELTABLE finds one */
 	nlh = nftb_msg_start(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
@@ -205,19 +207,6 @@ size_t nftb_field_space(enum plan_field f)
 	return (plan_field_len(f) + 3) & ~(size_t)3;
 }
 
-static uint32_t field_dtype(enum plan_field f)
-{
-	switch (f) {
-	case PF_SADDR4:
-	case PF_DADDR4: return DT_IPADDR;
-	case PF_SADDR6:
-	case PF_DADDR6: return DT_IP6ADDR;
-	case PF_L4PROTO: return DT_INET_PROTO;
-	case PF_DPORT: return DT_INET_SERVICE;
-	}
-	return 0;
-}
-
 static u128 field_max(enum plan_field f)
 {
 	size_t bits = plan_field_len(f) * 8;
@@ -227,7 +216,9 @@ static u128 field_max(enum plan_field f)
 
 /* One key in the kernel's layout: each field in network byte order
  * (meta l4proto is one byte, so its host order is the same), padded with
- * zeroes to 4 bytes.  Returns the key length. */
+ * zeroes to 4 bytes.  Returns the key length: at most 4 fields of 16
+ * bytes, which an element's key in libnftnl holds, so that setting one
+ * cannot fail. */
 static size_t encode_key(const struct plan_set *s, const u128 *v, uint8_t *out)
 {
 	size_t pos = 0;
@@ -257,13 +248,11 @@ uint32_t nftb_set_id(size_t si)
 	return (uint32_t)si + 1;
 }
 
-static struct nftnl_expr *counter_expr(struct nft_batch *b)
+/* A set's counter: 0 and *e, or -1. */
+static int counter_expr(struct nft_batch *b, struct nftnl_expr **e)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("counter");
-
-	if (!e)
-		nftb_oom(b);
-	return e;
+	*e = nftnl_expr_alloc("counter");
+	return *e ? 0 : nftb_oom(b);
 }
 
 /* Maps hold verdicts. */
@@ -271,10 +260,9 @@ static int check_set(struct nft_batch *b, const struct plan_set *s)
 {
 	if (s->binding || s->attempts)
 		return 0;
-	if (s->nfields < 1 || s->nfields > 4) {
-		nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name, s->nfields);
-		return -1;
-	}
+	if (s->nfields < 1 || s->nfields > 4)
+		return nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name,
+				 s->nfields);
 	return 0;
 }
 
@@ -300,52 +288,36 @@ static int put_set(struct nft_batch *b, size_t si)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
-	uint32_t type = 0;
+	struct nftnl_expr *e;
 	uint8_t lens[4] = { 0 };	/* libnftnl keeps field lengths as bytes */
 	int ret = -1;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
-	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0)
-		goto nomem;
-	for (size_t i = 0; i < s->nfields; i++) {
-		type = (type << DT_BITS) | field_dtype(s->fields[i]);
-		lens[i] = (uint8_t)plan_field_len(s->fields[i]);
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
+	    nftu_set_fields(ns, s->fields, s->nfields, true) < 0) {
+		nftb_oom(b);
+		goto out;
 	}
+	for (size_t i = 0; i < s->nfields; i++)
+		lens[i] = (uint8_t)plan_field_len(s->fields[i]);
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_MAP |
 			  (s->interval ? NFT_SET_INTERVAL : 0) |
 			  (s->interval && !single_interval(s) ? NFT_SET_CONCAT : 0));
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, 0);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
-	if (s->interval && !single_interval(s) &&
-	    nftnl_set_set_data(ns, NFTNL_SET_DESC_CONCAT, lens,
-			       (uint32_t)(s->nfields * sizeof(lens[0]))) < 0)
-		goto nomem;
-	/* what nft stores for "type a . b : verdict": a concatenation has no
-	 * single byte order */
-	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER,
-				 s->nfields > 1 ? BO_INVALID :
-				 s->fields[0] == PF_L4PROTO ? BO_HOST : BO_BIG) ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATABYTEORDER, BO_INVALID) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0)
-		goto nomem;
+	/* cannot fail: check_set allowed 4 fields, libnftnl holds 16 */
+	if (s->interval && !single_interval(s))
+		nftnl_set_set_data(ns, NFTNL_SET_DESC_CONCAT, lens,
+				   (uint32_t)(s->nfields * sizeof(lens[0])));
 	if (s->counter) {
-		struct nftnl_expr *e = counter_expr(b);
-
-		if (!e)
+		if (counter_expr(b, &e))
 			goto out;
 		nftnl_set_add_expr(ns, e);
 	}
 	ret = send_set(b, si, ns);
-	goto out;
-nomem:
-	nftb_oom(b);
 out:
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
 	return ret;
@@ -420,12 +392,13 @@ uint32_t nftb_verdict_code(const struct plan_verdict *v)
 static const struct nftnl_udata_buf *elem_comment(struct nft_batch *b, const struct rule *r,
 						  uint32_t ri)
 {
-	if (!b->rule_ud[ri]) {
-		b->rule_ud[ri] = nftb_comment_udata(NFTNL_UDATA_SET_ELEM_COMMENT, r->name);
-		if (!b->rule_ud[ri])
-			nftb_fail(b, r, "rule name is longer than a kernel comment can be (%d bytes)",
-			     USERDATA_MAX - 3);
-	}
+	if (b->rule_ud[ri])
+		return b->rule_ud[ri];
+	if (strlen(r->name) > NFTU_COMMENT_MAX)
+		nftb_fail(b, r, "rule name is longer than a kernel comment can be (%d bytes)",
+			  NFTU_COMMENT_MAX);
+	else if (!(b->rule_ud[ri] = nftu_comment(NFTNL_UDATA_SET_ELEM_COMMENT, r->name)))
+		nftb_oom(b);
 	return b->rule_ud[ri];
 }
 
@@ -441,13 +414,9 @@ static int put_interval_end(struct nft_batch *b, const struct plan_set *s,
 
 	if (!key_next(key, klen))
 		return 0;
-	el = nftnl_set_elem_alloc();
-	if (!el || nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen) < 0) {
-		if (el)
-			nftnl_set_elem_free(el);
-		nftb_oom(b);
-		return -1;
-	}
+	if (!(el = nftnl_set_elem_alloc()))
+		return nftb_oom(b);
+	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
 	nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
 	nftnl_set_elem_nlmsg_build(nlh, el, index);
 	nftnl_set_elem_free(el);
@@ -479,16 +448,13 @@ static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct 
 		return -1;
 	if (e->rule != PLAN_NO_RULE && !(ud = elem_comment(b, nftb_elem_rule(b, e), e->rule)))
 		return -1;
-	el = nftnl_set_elem_alloc();
-	if (!el)
-		goto nomem;
+	if (!(el = nftnl_set_elem_alloc()))
+		return nftb_oom(b);
 	klen = encode_key(s, e->lo, key);
-	if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen) < 0)
-		goto nomem;
+	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
 	if (s->interval && !single_interval(s)) {
 		encode_key(s, e->hi, key);
-		if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key, (uint32_t)klen) < 0)
-			goto nomem;
+		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key, (uint32_t)klen);
 	}
 	if (put_elem_data(s, e, el) < 0)
 		goto nomem;
@@ -508,13 +474,11 @@ static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct 
 nomem:
 	nftb_oom(b);
 out:
-	if (el)
-		nftnl_set_elem_free(el);
+	nftnl_set_elem_free(el);
 	return ret;
 }
 
-struct nlattr *nftb_elems_start(struct nlmsghdr *nlh,
-				const char *set, uint32_t id)
+static struct nlattr *elems_start(struct nlmsghdr *nlh, const char *set, uint32_t id)
 {
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, PLAN_TABLE);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
@@ -531,7 +495,7 @@ static int put_elems(struct nft_batch *b, size_t si)
 	while (i < s->nelems) {
 		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
 						 NLM_F_CREATE | NLM_F_EXCL);
-		struct nlattr *list = nftb_elems_start(nlh, s->name, nftb_set_id(si));
+		struct nlattr *list = elems_start(nlh, s->name, nftb_set_id(si));
 		struct origin o = { .kind = O_ELEMS, .type = NFT_MSG_NEWSETELEM,
 				    .obj = (uint32_t)si, .idx = (uint32_t)i,
 				    .mark0 = b->nmarks };
@@ -558,6 +522,39 @@ static int put_elems(struct nft_batch *b, size_t si)
 	return 0;
 }
 
+/* Elements that are only a key, n of klen bytes at keys, in as few
+ * messages as the element list allows. */
+int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, uint32_t id,
+		       const uint8_t *keys, size_t klen, size_t n)
+{
+	struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+	size_t i = 0;
+	int ret = 0;
+
+	if (!el)
+		return nftb_oom(b);
+	while (i < n && !ret) {
+		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
+						      NLM_F_CREATE | NLM_F_EXCL);
+		struct nlattr *list = elems_start(nlh, set, id);
+
+		for (int index = 1; i < n; i++, index++) {
+			char *tail = mnl_nlmsg_get_payload_tail(nlh);
+
+			if ((size_t)(tail - (char *)list) + KEY_ELEM_MAX > ELEMS_NEST_MAX)
+				break;
+			nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, keys + i * klen, (uint32_t)klen);
+			nftnl_set_elem_nlmsg_build(nlh, el, index);
+		}
+		mnl_attr_nest_end(nlh, list);
+		ret = nftb_msg_done(b, o);
+	}
+	nftnl_set_elem_free(el);
+	if (!ret)
+		b->elements += n;
+	return ret;
+}
+
 /* --- the cleartext-attempt sets --------------------------------------------- */
 
 /* A PLAN_ATTEMPTS set: "flags dynamic,timeout; timeout 1d; counter", the
@@ -566,24 +563,18 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
-	struct nftnl_expr *e = NULL;
-	uint32_t type = 0;
+	struct nftnl_expr *e;
 	int ret = -1;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
 	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BO_INVALID) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0 || !(e = counter_expr(b))) {
-		if (!e)
-			nftb_oom(b);
+	    nftu_set_fields(ns, s->fields, s->nfields, false) < 0) {
+		nftb_oom(b);
 		goto out;
 	}
-	for (size_t i = 0; i < s->nfields; i++)
-		type = (type << DT_BITS) | field_dtype(s->fields[i]);
+	if (counter_expr(b, &e))
+		goto out;
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_ATTEMPTS_SIZE);
@@ -591,84 +582,12 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 	nftnl_set_add_expr(ns, e);
 	ret = send_set(b, si, ns);
 out:
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
 	return ret;
 }
 
 /* --- the binding set ------------------------------------------------------ */
-
-static int put_bound_elems(struct nft_batch *b, size_t si, const uint8_t *bound,
-			   size_t nbound)
-{
-	size_t i = 0;
-
-	while (i < nbound) {
-		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
-						      NLM_F_CREATE | NLM_F_EXCL);
-		struct nlattr *list = nftb_elems_start(nlh, PLAN_BOUND_SET, nftb_set_id(si));
-		struct origin o = { .kind = O_SET, .type = NFT_MSG_NEWSETELEM, .obj = (uint32_t)si };
-
-		for (int index = 1; i < nbound; i++, index++) {
-			char *tail = mnl_nlmsg_get_payload_tail(nlh);
-
-			if ((size_t)(tail - (char *)list) + 64 > ELEMS_NEST_MAX)
-				break;
-			struct nlattr *el = mnl_attr_nest_start(nlh, (uint16_t)index);
-			struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-
-			mnl_attr_put(nlh, NFTA_DATA_VALUE, NFT_BOUND_KEY_LEN,
-				     bound + i * NFT_BOUND_KEY_LEN);
-			mnl_attr_nest_end(nlh, k);
-			mnl_attr_nest_end(nlh, el);
-		}
-		mnl_attr_nest_end(nlh, list);
-		if (nftb_msg_done(b, o))
-			return -1;
-	}
-	b->elements += nbound;
-	return 0;
-}
-
-/* nft's description of "typeof ct mark . ipsec in reqid" in the set's
- * userdata (its expression kinds and attributes), so that nft lists the
- * set as it would have made it. */
-enum { NFT_EXPR_CT = 12, NFT_EXPR_CONCAT = 13, NFT_EXPR_XFRM = 27 };
-enum { UD_TYPEOF_EXPR = 0, UD_TYPEOF_DATA = 1 };
-
-static bool put_typeof_part(struct nftnl_udata_buf *ud, uint8_t index, uint32_t kind,
-			    const uint32_t *attrs, uint8_t nattrs)
-{
-	struct nftnl_udata *part = nftnl_udata_nest_start(ud, index), *data;
-	bool ok = part && nftnl_udata_put_u32(ud, UD_TYPEOF_EXPR, kind) &&
-		  (data = nftnl_udata_nest_start(ud, UD_TYPEOF_DATA));
-
-	for (uint8_t i = 0; ok && i < nattrs; i++)
-		ok = nftnl_udata_put_u32(ud, i, attrs[i]);
-	if (ok) {
-		nftnl_udata_nest_end(ud, data);
-		nftnl_udata_nest_end(ud, part);
-	}
-	return ok;
-}
-
-static bool put_bound_typeof(struct nftnl_udata_buf *ud)
-{
-	static const uint32_t ct[] = { NFT_CT_MARK, (uint32_t)-1 };	/* key, no direction */
-	static const uint32_t xfrm[] = { NFT_XFRM_KEY_REQID, XFRM_POLICY_IN, 0 };	/* key, dir, spnum */
-	struct nftnl_udata *t = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_KEY_TYPEOF), *data;
-	bool ok = t && nftnl_udata_put_u32(ud, UD_TYPEOF_EXPR, NFT_EXPR_CONCAT) &&
-		  (data = nftnl_udata_nest_start(ud, UD_TYPEOF_DATA)) &&
-		  put_typeof_part(ud, 0, NFT_EXPR_CT, ct, 2) &&
-		  put_typeof_part(ud, 1, NFT_EXPR_XFRM, xfrm, 3);
-
-	if (ok) {
-		nftnl_udata_nest_end(ud, data);
-		nftnl_udata_nest_end(ud, t);
-	}
-	return ok;
-}
 
 /* The PLAN_BOUND_SET: filled by the packet path (dynamic), and with the
  * bindings carried over from the table this transaction replaces. */
@@ -677,28 +596,25 @@ static int put_binding_set(struct nft_batch *b, size_t si, const uint8_t *bound,
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
 	int ret = -1;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
-	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BO_INVALID) ||
-	    !put_bound_typeof(ud) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0) {
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 || nftu_set_bound(ns) < 0) {
 		nftb_oom(b);
 		goto out;
 	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL);
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, DT_MARK << DT_BITS | DT_INTEGER);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, NFT_BOUND_KEY_LEN);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, 65535);	/* nft's default for a dynamic set */
 	ret = send_set(b, si, ns);
-	if (!ret && nbound)
-		ret = put_bound_elems(b, si, bound, nbound);
+	if (!ret)
+		ret = nftb_put_key_elems(b, (struct origin){ .kind = O_SET,
+							 .type = NFT_MSG_NEWSETELEM,
+							 .obj = (uint32_t)si },
+					 PLAN_BOUND_SET, nftb_set_id(si), bound,
+					 NFT_BOUND_KEY_LEN, nbound);
 out:
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
 	return ret;
@@ -722,18 +638,19 @@ static struct nft_batch *batch_new(const struct plan *p, const struct policy *po
 	/* unique enough across runs, as nft does */
 	b->seq0 = (uint32_t)time(NULL);
 	b->next_anon_id = (uint32_t)(p ? p->nsets : 0) + 1;
-	if (page_add(b) ||
+	if (!(b->nb = nftnl_batch_alloc(PAGE_LIMIT, PAGE_OVERRUN)) ||
 	    (pol && !(b->rule_ud = calloc(pol->nrules ? pol->nrules : 1, sizeof(*b->rule_ud))))) {
 		nftb_oom(b);
 		nft_batch_free(b);
 		return NULL;
 	}
+	page_new(b, 0);
 	return b;
 }
 
 static int put_begin(struct nft_batch *b)
 {
-	nftnl_batch_begin(msg_buf(b), msg_seq(b));
+	nftnl_batch_begin(msg_next(b), msg_seq(b));
 	return nftb_msg_done(b, (struct origin){ .kind = O_BATCH, .type = NFNL_MSG_BATCH_BEGIN });
 }
 
@@ -742,14 +659,13 @@ static int put_end(struct nft_batch *b, unsigned flags)
 	/* a check leaves the end out: the kernel validates, then aborts */
 	if (flags & NFT_BUILD_CHECK)
 		return 0;
-	nftnl_batch_end(msg_buf(b), msg_seq(b));
+	nftnl_batch_end(msg_next(b), msg_seq(b));
 	return nftb_msg_done(b, (struct origin){ .kind = O_BATCH, .type = NFNL_MSG_BATCH_END });
 }
 
 static struct nft_batch *finish(struct nft_batch *b, int ret)
 {
-	if (ret || b->failed) {
-		nftb_oom(b);		/* no-op when a specific error was reported */
+	if (ret) {
 		nft_batch_free(b);
 		return NULL;
 	}
@@ -808,11 +724,8 @@ void nft_batch_free(struct nft_batch *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->npages; i++) {
-		mnl_nlmsg_batch_stop(b->pages[i].mb);
-		free(b->pages[i].buf);
-	}
-	free(b->pages);
+	if (b->nb)
+		nftnl_batch_free(b->nb);
 	free(b->msgs);
 	free(b->marks);
 	if (b->rule_ud)
@@ -824,28 +737,24 @@ void nft_batch_free(struct nft_batch *b)
 
 size_t nft_batch_iovec_len(const struct nft_batch *b)
 {
-	return b->npages;
+	return (size_t)nftnl_batch_iovec_len(b->nb);
 }
 
 void nft_batch_iovec(const struct nft_batch *b, struct iovec *iov)
 {
-	for (size_t i = 0; i < b->npages; i++) {
-		iov[i].iov_base = mnl_nlmsg_batch_head(b->pages[i].mb);
-		iov[i].iov_len = mnl_nlmsg_batch_size(b->pages[i].mb);
-	}
+	nftnl_batch_iovec(b->nb, iov, (uint32_t)nft_batch_iovec_len(b));
 }
 
 void nft_batch_get_stats(const struct nft_batch *b, struct nft_batch_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->messages = b->nmsgs;
-	st->pages = b->npages;
+	st->pages = nft_batch_iovec_len(b);
+	st->bytes = b->bytes;
 	st->elements = b->elements;
 	for (size_t i = 0; i < b->nmsgs; i++)
 		if (b->msgs[i].kind != O_BATCH)
 			st->acks++;
-	for (size_t i = 0; i < b->npages; i++)
-		st->bytes += mnl_nlmsg_batch_size(b->pages[i].mb);
 }
 
 bool nft_batch_has_seq(const struct nft_batch *b, uint32_t seq)

@@ -16,8 +16,9 @@
  * message (and, inside it, where each element or rule statement starts),
  * so that a kernel error points back at the policy rule.
  *
- * Messages are written into pages of 2 MiB (as nftables does); all pages
- * are sent with one sendmsg(), which the kernel sees as one transaction.
+ * Messages are written into libnftnl's batch, in pages of 2 MiB (as
+ * nftables does); all pages are sent with one sendmsg(), which the kernel
+ * sees as one transaction.
  */
 #ifndef SAGATE_NFT_BUILD_H
 #define SAGATE_NFT_BUILD_H

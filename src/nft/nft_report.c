@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,10 @@
 #include <linux/netfilter/nfnetlink.h>
 
 /* --- errors back to the policy ------------------------------------------- */
+
+/* "chain C rule N "comment", its anonymous set, statement "S" (expression
+ * "E")": a chain name, a comment the kernel kept, and a little more. */
+#define RULE_AT_MAX 640
 
 static const struct mark *find_mark(const struct nft_batch *b, const struct origin *o,
 				    uint32_t off)
@@ -65,31 +70,67 @@ static const struct rule *rule_by_name(const struct nft_batch *b, const char *na
 	return NULL;
 }
 
+/* ", statement "S"" for statement stmt of pr (STMT_VERDICT: its verdict),
+ * or "" for none. */
+static void stmt_where(char *buf, size_t len, const struct plan_rule *pr, uint32_t stmt)
+{
+	char v[96];
+
+	buf[0] = '\0';
+	if (stmt == STMT_VERDICT) {
+		plan_format_verdict(v, sizeof(v), &pr->verdict);
+		snprintf(buf, len, ", statement \"%s\"", v);
+	} else if (stmt < pr->nstmts) {
+		snprintf(buf, len, ", statement \"%s\"", stmt_name(pr->stmts[stmt].kind));
+	}
+}
+
+/* "chain C rule N "comment"WHERE" in buf, for plan rule ri of chain ci;
+ * returns the policy rule it stands for, if any. */
+static const struct rule *rule_at(const struct nft_batch *b, uint32_t ci, uint32_t ri,
+				  const char *where, char *buf, size_t len)
+{
+	const struct plan_chain *c = &b->plan->chains[ci];
+	const struct plan_rule *pr = &c->rules[ri];
+
+	snprintf(buf, len, "chain %s rule %u%s%s%s%s", c->name, ri + 1,
+		 pr->comment ? " \"" : "", pr->comment ? pr->comment : "",
+		 pr->comment ? "\"" : "", where);
+	return rule_by_name(b, pr->comment);
+}
+
+int nftb_rule_fail(struct nft_batch *b, uint32_t ci, uint32_t ri, uint32_t stmt,
+		   const char *fmt, ...)
+{
+	char where[160], at[RULE_AT_MAX];
+	const struct rule *r;
+	va_list ap;
+	int ret;
+
+	stmt_where(where, sizeof(where), &b->plan->chains[ci].rules[ri], stmt);
+	r = rule_at(b, ci, ri, where, at, sizeof(at));
+	va_start(ap, fmt);
+	ret = nftb_vfail(b, r, at, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 static void report_rule(const struct nft_batch *b, const struct origin *o, uint32_t off,
 			const char *what, struct diag_list *d)
 {
-	const struct plan_chain *c = &b->plan->chains[o->obj];
-	const struct plan_rule *pr = &c->rules[o->idx];
+	const struct plan_rule *pr = &b->plan->chains[o->obj].rules[o->idx];
 	const struct mark *m = o->kind == O_RULE ? find_mark(b, o, off) : NULL;
-	const struct rule *r = rule_by_name(b, pr->comment);
-	char stmt[160] = "", v[96];
+	char where[200], at[RULE_AT_MAX];
+	size_t n;
 
-	if (m && m->what == STMT_VERDICT) {
-		plan_format_verdict(v, sizeof(v), &pr->verdict);
-		snprintf(stmt, sizeof(stmt), ", statement \"%s\"", v);
-	} else if (m && m->what < pr->nstmts) {
-		snprintf(stmt, sizeof(stmt), ", statement \"%s\"", stmt_name(pr->stmts[m->what].kind));
-	}
-	if (m && m->expr && m->expr < ARRAY_SIZE(expr_names)) {
-		size_t n = strlen(stmt);
-
-		snprintf(stmt + n, sizeof(stmt) - n, " (expression \"%s\")", expr_names[m->expr]);
-	}
-	diag_add(d, DIAG_ERROR, r ? r->file : b->pol ? b->pol->file : "nft", r ? r->path : "",
-		 r ? r->name : NULL, "chain %s rule %u%s%s%s%s%s: %s", c->name, o->idx + 1,
-		 pr->comment ? " \"" : "", pr->comment ? pr->comment : "",
-		 pr->comment ? "\"" : "", o->kind == O_ANON ? ", its anonymous set" : "",
-		 stmt, what);
+	n = (size_t)snprintf(where, sizeof(where), "%s",
+			     o->kind == O_ANON ? ", its anonymous set" : "");
+	if (m)
+		stmt_where(where + n, sizeof(where) - n, pr, m->what);
+	n = strlen(where);
+	if (m && m->expr && m->expr < ARRAY_SIZE(expr_names))
+		snprintf(where + n, sizeof(where) - n, " (expression \"%s\")", expr_names[m->expr]);
+	nftb_diag(b, rule_at(b, o->obj, o->idx, where, at, sizeof(at)), d, at, what);
 }
 
 static void report_elems(const struct nft_batch *b, const struct origin *o, uint32_t off,

@@ -22,7 +22,9 @@
 
 /* --- rules ---------------------------------------------------------------- */
 
-/* A rule being built: expressions, and which statement each came from. */
+/* A rule being built: expressions, and which statement each came from.
+ * Every function below adds one diagnostic and returns -1 (or NULL) when
+ * it fails, and the rule is given up. */
 struct rb {
 	struct nft_batch *b;
 	struct nftnl_rule *r;
@@ -31,23 +33,32 @@ struct rb {
 	uint32_t owner[MAX_EXPRS];
 	uint8_t kind[MAX_EXPRS];
 	size_t n;
-	bool failed;
 };
 
 static struct nftnl_expr *rb_add(struct rb *rb, uint8_t kind)
 {
 	struct nftnl_expr *e;
 
-	if (rb->failed)
+	if (rb->n == MAX_EXPRS) {
+		nftb_rule_fail(rb->b, rb->chain, rb->rule, rb->stmt,
+			       "more than %d nf_tables expressions, the most one rule is built with",
+			       MAX_EXPRS);
 		return NULL;
-	if (rb->n == MAX_EXPRS || !(e = nftnl_expr_alloc(expr_names[kind]))) {
-		rb->failed = true;
+	}
+	if (!(e = nftnl_expr_alloc(expr_names[kind]))) {
+		nftb_oom(rb->b);
 		return NULL;
 	}
 	nftnl_rule_add_expr(rb->r, e);
 	rb->owner[rb->n] = rb->stmt;
 	rb->kind[rb->n++] = kind;
 	return e;
+}
+
+/* A string attribute of e; only its copy can fail. */
+static int x_str(struct rb *rb, struct nftnl_expr *e, uint16_t attr, const char *s)
+{
+	return nftnl_expr_set_str(e, attr, s) < 0 ? nftb_oom(rb->b) : 0;
 }
 
 /* A concatenation is loaded into consecutive 32-bit slots; nft names a
@@ -57,174 +68,173 @@ static uint32_t reg_of_slot(uint32_t slot)
 	return slot % 4 == 0 ? REG_FIRST + slot / 4 : NFT_REG32_00 + slot;
 }
 
-static void x_meta_load(struct rb *rb, uint32_t key, uint32_t dreg)
+static int x_meta_load(struct rb *rb, uint32_t key, uint32_t dreg)
 {
 	struct nftnl_expr *e = rb_add(rb, X_META);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	return 0;
 }
 
-static void x_meta_set(struct rb *rb, uint32_t key, uint32_t sreg)
+static int x_meta_set(struct rb *rb, uint32_t key, uint32_t sreg)
 {
 	struct nftnl_expr *e = rb_add(rb, X_META);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+	return 0;
 }
 
-static void x_cmp(struct rb *rb, uint32_t op, const void *data, uint32_t len)
+static int x_cmp(struct rb *rb, uint32_t op, const void *data, uint32_t len)
 {
 	struct nftnl_expr *e = rb_add(rb, X_CMP);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, REG_FIRST);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, REG_FIRST);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	return 0;
 }
 
-static void x_cmp_u32(struct rb *rb, uint32_t op, uint32_t v)
+static int x_cmp_u32(struct rb *rb, uint32_t op, uint32_t v)
 {
-	x_cmp(rb, op, &v, sizeof(v));
+	return x_cmp(rb, op, &v, sizeof(v));
 }
 
-static void x_cmp_u8(struct rb *rb, uint32_t op, uint8_t v)
+static int x_cmp_u8(struct rb *rb, uint32_t op, uint8_t v)
 {
-	x_cmp(rb, op, &v, sizeof(v));
+	return x_cmp(rb, op, &v, sizeof(v));
 }
 
 /* reg 1 = (reg 1 & mask) ^ xor on 4 bytes; nft writes the op attribute
  * for a binary operation but not for a flag test (ct state). */
-static void x_bitwise(struct rb *rb, uint32_t mask, uint32_t xor, bool with_op)
+static int x_bitwise(struct rb *rb, uint32_t mask, uint32_t xor, bool with_op)
 {
 	struct nftnl_expr *e = rb_add(rb, X_BITWISE);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, REG_FIRST);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, REG_FIRST);
-		if (with_op)
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, REG_FIRST);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, REG_FIRST);
+	if (with_op)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
+	return 0;
 }
 
-static void x_payload(struct rb *rb, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
+static int x_payload(struct rb *rb, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
 {
 	struct nftnl_expr *e = rb_add(rb, X_PAYLOAD);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	return 0;
 }
 
-static void x_ct(struct rb *rb, uint32_t key, uint16_t reg_attr)
+static int x_ct(struct rb *rb, uint32_t key, uint16_t reg_attr)
 {
 	struct nftnl_expr *e = rb_add(rb, X_CT);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-		nftnl_expr_set_u32(e, reg_attr, REG_FIRST);
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(e, reg_attr, REG_FIRST);
+	return 0;
 }
 
 /* ipsec in|out key of the outermost SA into dreg */
-static void x_xfrm_dir(struct rb *rb, uint32_t key, uint8_t dir, uint32_t dreg)
+static int x_xfrm_dir(struct rb *rb, uint32_t key, uint8_t dir, uint32_t dreg)
 {
 	struct nftnl_expr *e = rb_add(rb, X_XFRM);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_DREG, dreg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_KEY, key);
-		nftnl_expr_set_u8(e, NFTNL_EXPR_XFRM_DIR, dir);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_SPNUM, 0);
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_KEY, key);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_XFRM_DIR, dir);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_XFRM_SPNUM, 0);
+	return 0;
 }
 
-static void x_xfrm(struct rb *rb, uint32_t key)
+static int x_xfrm(struct rb *rb, uint32_t key)
 {
-	x_xfrm_dir(rb, key, XFRM_POLICY_IN, REG_FIRST);
+	return x_xfrm_dir(rb, key, XFRM_POLICY_IN, REG_FIRST);
 }
 
 static struct nftnl_expr *x_lookup(struct rb *rb, const char *set, uint32_t id, bool vmap)
 {
 	struct nftnl_expr *e = rb_add(rb, X_LOOKUP);
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, REG_FIRST);
-		if (vmap)
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-		if (nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set) < 0)
-			rb->failed = true;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
-	}
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, REG_FIRST);
+	if (vmap)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	if (x_str(rb, e, NFTNL_EXPR_LOOKUP_SET, set))
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
 	return e;
 }
 
+/* add or update @set with the key in register 1 */
+static int x_dynset(struct rb *rb, uint32_t op, const char *set, uint32_t id)
+{
+	struct nftnl_expr *e = rb_add(rb, X_DYNSET);
+
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, REG_FIRST);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, id);
+	return x_str(rb, e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+}
+
 /* An anonymous constant set of one-byte keys, sent before the rule that
- * looks it up (the kernel binds it to that rule). */
-static uint32_t put_anon_set(struct rb *rb, uint32_t dtype, uint32_t byteorder,
-			     const uint8_t *keys, size_t n)
+ * looks it up (the kernel binds it to that rule), then the lookup. */
+static int x_lookup_anon(struct rb *rb, enum nftu_anon kind, const uint8_t *keys, size_t n)
 {
 	struct nft_batch *b = rb->b;
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(USERDATA_MAX);
 	struct origin o = { .kind = O_ANON, .type = NFT_MSG_NEWSET, .obj = rb->chain,
 			    .idx = rb->rule };
 	uint32_t id = b->next_anon_id++;
 	struct nlmsghdr *nlh;
-	struct nlattr *list;
+	int ret = -1;
 
-	if (!ns || !ud || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
 	    nftnl_set_set_str(ns, NFTNL_SET_NAME, "__set%d") < 0 ||
-	    !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, byteorder) ||
-	    nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			       nftnl_udata_buf_len(ud)) < 0) {
-		id = 0;
+	    nftu_set_anon(ns, kind) < 0) {
+		nftb_oom(b);
 		goto out;
 	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, dtype);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, 1);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, id);
 	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, (uint32_t)n);
 	nlh = nftb_msg_start(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
 	nftnl_set_nlmsg_build_payload(nlh, ns);
-	if (nftb_msg_done(b, o)) {
-		id = 0;
-		goto out;
-	}
-	o.type = NFT_MSG_NEWSETELEM;
-	nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL);
-	list = nftb_elems_start(nlh, "__set%d", id);
-	for (size_t i = 0; i < n; i++) {
-		struct nlattr *el = mnl_attr_nest_start(nlh, (uint16_t)(i + 1));
-		struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-
-		mnl_attr_put(nlh, NFTA_DATA_VALUE, 1, &keys[i]);
-		mnl_attr_nest_end(nlh, k);
-		mnl_attr_nest_end(nlh, el);
-	}
-	mnl_attr_nest_end(nlh, list);
 	if (nftb_msg_done(b, o))
-		id = 0;
-	b->elements += n;
+		goto out;
+	o.type = NFT_MSG_NEWSETELEM;
+	if (nftb_put_key_elems(b, o, "__set%d", id, keys, 1, n) == 0 &&
+	    x_lookup(rb, "__set%d", id, false))
+		ret = 0;
 out:
-	if (!id)
-		rb->failed = true;
-	nftnl_udata_buf_free(ud);
 	if (ns)
 		nftnl_set_free(ns);
-	return id;
+	return ret;
 }
 
 static const struct plan_set *find_set(const struct plan *p, const char *name, size_t *si)
@@ -237,57 +247,52 @@ static const struct plan_set *find_set(const struct plan *p, const char *name, s
 	return NULL;
 }
 
-static void load_key(struct rb *rb, const struct plan_set *s);
-
-/* The set a statement names; NULL (and the batch failed) when the plan
- * has none of that name. */
-static const struct plan_set *stmt_set(struct rb *rb, const struct plan_stmt *st, size_t *si)
+/* The set named name; NULL (reported) when the plan has none. */
+static const struct plan_set *plan_set(struct rb *rb, const char *name, size_t *si)
 {
-	const struct plan_set *s = find_set(rb->b->plan, st->str, si);
+	const struct plan_set *s = find_set(rb->b->plan, name, si);
 
-	if (!s) {
-		rb->failed = true;
-		nftb_fail(rb->b, NULL, "chain %s rule %u: a set the plan does not have",
-			  rb->b->plan->chains[rb->chain].name, rb->rule + 1);
-	}
+	if (!s)
+		nftb_rule_fail(rb->b, rb->chain, rb->rule, rb->stmt,
+			       "the plan has no set %s", name ? name : "(none)");
 	return s;
 }
 
-/* key fields . of set vmap @set, laid out as nft lays out a concatenation */
-static void st_vmap(struct rb *rb, const struct plan_stmt *st)
+/* nft converts host-order fields of an interval key (a no-op for one
+ * byte, kept so listings match nft's) */
+static int x_hton_byte(struct rb *rb, uint32_t reg)
 {
-	size_t si;
-	const struct plan_set *s = stmt_set(rb, st, &si);
+	struct nftnl_expr *e = rb_add(rb, X_BYTEORDER);
 
-	if (s) {
-		load_key(rb, s);
-		x_lookup(rb, s->name, nftb_set_id(si), true);
-	}
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
+	return 0;
 }
 
-/* update @set { key fields }: the packet's element is added or its
- * timeout refreshed, and the set's counter counts it */
-static void st_attempt_update(struct rb *rb, const struct plan_stmt *st)
+/* One key field into reg. */
+static int load_field(struct rb *rb, const struct plan_set *s, enum plan_field f, uint32_t reg)
 {
-	size_t si;
-	const struct plan_set *s = stmt_set(rb, st, &si);
-	struct nftnl_expr *e;
-
-	if (!s)
-		return;
-	load_key(rb, s);
-	if ((e = rb_add(rb, X_DYNSET))) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, REG_FIRST);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, nftb_set_id(si));
-		if (nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, s->name) < 0)
-			rb->failed = true;
+	switch (f) {
+	case PF_SADDR4: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, reg);
+	case PF_DADDR4: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg);
+	case PF_SADDR6: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, reg);
+	case PF_DADDR6: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, reg);
+	case PF_DPORT: return x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg);
+	case PF_L4PROTO:
+		return x_meta_load(rb, NFT_META_L4PROTO, reg) ||
+		       (s->interval && x_hton_byte(rb, reg)) ? -1 : 0;
 	}
+	return 0;
 }
 
 /* the key fields of s into the registers, as nft lays out a concatenation
  * (with the family check an address payload needs in an inet table) */
-static void load_key(struct rb *rb, const struct plan_set *s)
+static int load_key(struct rb *rb, const struct plan_set *s)
 {
 	uint32_t slot = 0;
 	int nfproto = 0;
@@ -300,232 +305,210 @@ static void load_key(struct rb *rb, const struct plan_set *s)
 		else if (f == PF_SADDR6 || f == PF_DADDR6)
 			nfproto = NFPROTO_IPV6;
 	}
-	if (nfproto) {	/* inet: the address payload needs its family */
-		x_meta_load(rb, NFT_META_NFPROTO, REG_FIRST);
-		x_cmp_u8(rb, NFT_CMP_EQ, (uint8_t)nfproto);
-	}
+	/* inet: the address payload needs its family */
+	if (nfproto && (x_meta_load(rb, NFT_META_NFPROTO, REG_FIRST) ||
+			x_cmp_u8(rb, NFT_CMP_EQ, (uint8_t)nfproto)))
+		return -1;
 	for (size_t i = 0; i < s->nfields; i++) {
-		enum plan_field f = s->fields[i];
-		uint32_t reg = reg_of_slot(slot);
-
-		switch (f) {
-		case PF_SADDR4: x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, reg); break;
-		case PF_DADDR4: x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg); break;
-		case PF_SADDR6: x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, reg); break;
-		case PF_DADDR6: x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, reg); break;
-		case PF_DPORT: x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg); break;
-		case PF_L4PROTO:
-			x_meta_load(rb, NFT_META_L4PROTO, reg);
-			/* nft converts host-order fields of an interval key (a
-			 * no-op for one byte, kept so listings match nft's) */
-			if (s->interval) {
-				struct nftnl_expr *e = rb_add(rb, X_BYTEORDER);
-
-				if (e) {
-					nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
-					nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
-					nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
-					nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 1);
-					nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
-				}
-			}
-			break;
-		}
-		slot += (uint32_t)nftb_field_space(f) / 4;
+		if (load_field(rb, s, s->fields[i], reg_of_slot(slot)))
+			return -1;
+		slot += (uint32_t)nftb_field_space(s->fields[i]) / 4;
 	}
+	return 0;
 }
 
-static void st_icmpv6_nd(struct rb *rb)
+/* key fields . of set vmap @set, laid out as nft lays out a concatenation */
+static int st_vmap(struct rb *rb, const struct plan_stmt *st)
+{
+	size_t si;
+	const struct plan_set *s = plan_set(rb, st->str, &si);
+
+	return !s || load_key(rb, s) || !x_lookup(rb, s->name, nftb_set_id(si), true) ? -1 : 0;
+}
+
+/* update @set { key fields }: the packet's element is added or its
+ * timeout refreshed, and the set's counter counts it */
+static int st_attempt_update(struct rb *rb, const struct plan_stmt *st)
+{
+	size_t si;
+	const struct plan_set *s = plan_set(rb, st->str, &si);
+
+	return !s || load_key(rb, s) ||
+	       x_dynset(rb, NFT_DYNSET_OP_UPDATE, s->name, nftb_set_id(si)) ? -1 : 0;
+}
+
+static int st_icmpv6_nd(struct rb *rb)
 {
 	static const uint8_t types[] = { 133, 134, 135, 136 };	/* RS, RA, NS, NA */
-	uint32_t id;
 
-	x_meta_load(rb, NFT_META_NFPROTO, REG_FIRST);
-	x_cmp_u8(rb, NFT_CMP_EQ, NFPROTO_IPV6);
-	x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 7, 1, REG_FIRST);	/* hop limit */
-	x_cmp_u8(rb, NFT_CMP_EQ, 255);
-	x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST);
-	x_cmp_u8(rb, NFT_CMP_EQ, 58);
-	x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, REG_FIRST);	/* icmpv6 type */
-	id = put_anon_set(rb, DT_ICMP6_TYPE, BO_BIG, types, ARRAY_SIZE(types));
-	if (id)
-		x_lookup(rb, "__set%d", id, false);
+	return x_meta_load(rb, NFT_META_NFPROTO, REG_FIRST) ||
+	       x_cmp_u8(rb, NFT_CMP_EQ, NFPROTO_IPV6) ||
+	       x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 7, 1, REG_FIRST) ||	/* hop limit */
+	       x_cmp_u8(rb, NFT_CMP_EQ, 255) ||
+	       x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST) ||
+	       x_cmp_u8(rb, NFT_CMP_EQ, 58) ||
+	       x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, REG_FIRST) ||	/* icmpv6 type */
+	       x_lookup_anon(rb, NFTU_ANON_ICMPV6_TYPE, types, ARRAY_SIZE(types)) ? -1 : 0;
 }
 
-static void st_l4proto_ports(struct rb *rb)
+static int st_l4proto_ports(struct rb *rb)
 {
 	static const uint8_t protos[] = { 6, 17, 132 };	/* tcp, udp, sctp */
-	uint32_t id;
 
-	x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST);
-	id = put_anon_set(rb, DT_INET_PROTO, BO_HOST, protos, ARRAY_SIZE(protos));
-	if (id)
-		x_lookup(rb, "__set%d", id, false);
+	return x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST) ||
+	       x_lookup_anon(rb, NFTU_ANON_L4PROTO, protos, ARRAY_SIZE(protos)) ? -1 : 0;
 }
 
 /* ct mark . ipsec in|out reqid, laid out as nft lays out the pair */
-static void load_binding(struct rb *rb, uint8_t dir)
+static int load_binding(struct rb *rb, uint8_t dir)
 {
-	x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG);
-	x_xfrm_dir(rb, NFT_XFRM_KEY_REQID, dir, reg_of_slot(1));
+	return x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG) ||
+	       x_xfrm_dir(rb, NFT_XFRM_KEY_REQID, dir, reg_of_slot(1)) ? -1 : 0;
 }
 
-static const struct plan_set *bound_set(struct rb *rb, size_t *si)
+static int st_bind_add(struct rb *rb, uint8_t dir)
 {
-	const struct plan_set *s = find_set(rb->b->plan, PLAN_BOUND_SET, si);
+	size_t si;
 
-	if (!s) {
-		rb->failed = true;
-		nftb_fail(rb->b, NULL, "chain %s rule %u: the plan has no set %s",
-			  rb->b->plan->chains[rb->chain].name, rb->rule + 1, PLAN_BOUND_SET);
-	}
-	return s;
+	return !plan_set(rb, PLAN_BOUND_SET, &si) || load_binding(rb, dir) ||
+	       x_dynset(rb, NFT_DYNSET_OP_ADD, PLAN_BOUND_SET, nftb_set_id(si)) ? -1 : 0;
 }
 
-static void st_bind_add(struct rb *rb, uint8_t dir)
+static int st_bind_missing(struct rb *rb)
 {
 	struct nftnl_expr *e;
 	size_t si;
 
-	if (!bound_set(rb, &si))
-		return;
-	load_binding(rb, dir);
-	if ((e = rb_add(rb, X_DYNSET))) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, REG_FIRST);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, nftb_set_id(si));
-		if (nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, PLAN_BOUND_SET) < 0)
-			rb->failed = true;
-	}
+	if (!plan_set(rb, PLAN_BOUND_SET, &si) || load_binding(rb, XFRM_POLICY_IN) ||
+	    !(e = x_lookup(rb, PLAN_BOUND_SET, nftb_set_id(si), false)))
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	return 0;
 }
 
-static void st_bind_missing(struct rb *rb)
+static int st_rt_ipsec_missing(struct rb *rb)
 {
-	struct nftnl_expr *e;
-	size_t si;
+	struct nftnl_expr *e = rb_add(rb, X_RT);
 
-	if (!bound_set(rb, &si))
-		return;
-	load_binding(rb, XFRM_POLICY_IN);
-	e = x_lookup(rb, PLAN_BOUND_SET, nftb_set_id(si), false);
-	if (e)
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	if (!e)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, REG_FIRST);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, NFT_RT_XFRM);
+	return x_cmp_u8(rb, NFT_CMP_EQ, 0);
 }
 
-static void put_stmt(struct rb *rb, const struct plan_stmt *st)
+/* limit rate arg/second burst 2*arg packets */
+static int st_limit(struct rb *rb, uint32_t rate)
 {
-	struct nftnl_expr *e;
+	struct nftnl_expr *e = rb_add(rb, X_LIMIT);
 
+	if (!e)
+		return -1;
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 2 * rate);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	return 0;
+}
+
+static int st_log(struct rb *rb, const char *prefix)
+{
+	struct nftnl_expr *e = rb_add(rb, X_LOG);
+
+	return !e || x_str(rb, e, NFTNL_EXPR_LOG_PREFIX, prefix ? prefix : "") ? -1 : 0;
+}
+
+static uint8_t stmt_dir(const struct plan_stmt *st)
+{
+	return st->arg & PLAN_DIR_OUT ? XFRM_POLICY_OUT : XFRM_POLICY_IN;
+}
+
+static int put_stmt(struct rb *rb, const struct plan_stmt *st)
+{
 	switch (st->kind) {
 	case PS_IIF_LO:
 	case PS_OIF_LO:
-		x_meta_load(rb, st->kind == PS_IIF_LO ? NFT_META_IIF : NFT_META_OIF, REG_FIRST);
-		x_cmp_u32(rb, NFT_CMP_EQ, LOOPBACK_IFINDEX);
-		break;
+		return x_meta_load(rb, st->kind == PS_IIF_LO ? NFT_META_IIF : NFT_META_OIF,
+				   REG_FIRST) ||
+		       x_cmp_u32(rb, NFT_CMP_EQ, LOOPBACK_IFINDEX) ? -1 : 0;
 	case PS_CT_STATE:	/* PLAN_CT_* are the kernel's NF_CT_STATE bits */
-		x_ct(rb, NFT_CT_STATE, NFTNL_EXPR_CT_DREG);
-		x_bitwise(rb, st->arg, 0, false);
-		x_cmp_u32(rb, NFT_CMP_NEQ, 0);
-		break;
+		return x_ct(rb, NFT_CT_STATE, NFTNL_EXPR_CT_DREG) ||
+		       x_bitwise(rb, st->arg, 0, false) ||
+		       x_cmp_u32(rb, NFT_CMP_NEQ, 0) ? -1 : 0;
 	case PS_CT_MARK_SET_BIT:
-		x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG);
-		x_bitwise(rb, st->arg, 0, true);
-		x_cmp_u32(rb, NFT_CMP_EQ, st->arg);
-		break;
+		return x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG) ||
+		       x_bitwise(rb, st->arg, 0, true) ||
+		       x_cmp_u32(rb, NFT_CMP_EQ, st->arg) ? -1 : 0;
 	case PS_SECPATH_MISSING:
-		x_meta_load(rb, NFT_META_SECPATH, REG_FIRST);
-		x_cmp_u8(rb, NFT_CMP_EQ, 0);
-		break;
+		return x_meta_load(rb, NFT_META_SECPATH, REG_FIRST) ||
+		       x_cmp_u8(rb, NFT_CMP_EQ, 0) ? -1 : 0;
 	case PS_RT_IPSEC_MISSING:
-		if ((e = rb_add(rb, X_RT))) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, REG_FIRST);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, NFT_RT_XFRM);
-		}
-		x_cmp_u8(rb, NFT_CMP_EQ, 0);
-		break;
+		return st_rt_ipsec_missing(rb);
 	case PS_IPSEC_REQID_NE:
-		x_xfrm(rb, NFT_XFRM_KEY_REQID);
-		x_cmp_u32(rb, NFT_CMP_NEQ, st->arg);
-		break;
+		return x_xfrm(rb, NFT_XFRM_KEY_REQID) ||
+		       x_cmp_u32(rb, NFT_CMP_NEQ, st->arg) ? -1 : 0;
 	case PS_ICMPV6_ND:
-		st_icmpv6_nd(rb);
-		break;
+		return st_icmpv6_nd(rb);
 	case PS_L4PROTO_PORTS:
-		st_l4proto_ports(rb);
-		break;
+		return st_l4proto_ports(rb);
 	case PS_VMAP:
-		st_vmap(rb, st);
-		break;
+		return st_vmap(rb, st);
 	case PS_COUNTER:
-		rb_add(rb, X_COUNTER);
-		break;
-	case PS_LIMIT:	/* limit rate arg/second burst 2*arg packets */
-		if ((e = rb_add(rb, X_LIMIT))) {
-			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, st->arg);
-			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 2 * st->arg);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
-		}
-		break;
+		return rb_add(rb, X_COUNTER) ? 0 : -1;
+	case PS_LIMIT:
+		return st_limit(rb, st->arg);
 	case PS_LOG:
-		if ((e = rb_add(rb, X_LOG)) &&
-		    nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, st->str ? st->str : "") < 0)
-			rb->failed = true;
-		break;
+		return st_log(rb, st->str);
 	case PS_CT_MARK_OR:	/* ct mark set ct mark | arg */
-		x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG);
-		x_bitwise(rb, ~st->arg, st->arg, true);
-		x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_SREG);
-		break;
+		return x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG) ||
+		       x_bitwise(rb, ~st->arg, st->arg, true) ||
+		       x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_SREG) ? -1 : 0;
 	case PS_MARK_SET_SPI:	/* meta mark set ipsec in spi: nft cannot parse it */
-		x_xfrm(rb, NFT_XFRM_KEY_SPI);
-		x_meta_set(rb, NFT_META_MARK, REG_FIRST);
-		break;
+		return x_xfrm(rb, NFT_XFRM_KEY_SPI) ||
+		       x_meta_set(rb, NFT_META_MARK, REG_FIRST) ? -1 : 0;
 	case PS_CT_MARK_SET_REQID:	/* ct mark set ipsec in|out reqid: nor this */
-		x_xfrm_dir(rb, NFT_XFRM_KEY_REQID,
-			   st->arg & PLAN_DIR_OUT ? XFRM_POLICY_OUT : XFRM_POLICY_IN, REG_FIRST);
-		x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_SREG);
-		break;
+		return x_xfrm_dir(rb, NFT_XFRM_KEY_REQID, stmt_dir(st), REG_FIRST) ||
+		       x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_SREG) ? -1 : 0;
 	case PS_BIND_ADD:
-		st_bind_add(rb, st->arg & PLAN_DIR_OUT ? XFRM_POLICY_OUT : XFRM_POLICY_IN);
-		break;
+		return st_bind_add(rb, stmt_dir(st));
 	case PS_BIND_MISSING:
-		st_bind_missing(rb);
-		break;
+		return st_bind_missing(rb);
 	case PS_ATTEMPT_UPDATE:
-		st_attempt_update(rb, st);
-		break;
+		return st_attempt_update(rb, st);
 	}
+	return 0;
 }
 
-static void put_verdict(struct rb *rb, const struct plan_verdict *v)
+static int put_verdict(struct rb *rb, const struct plan_verdict *v)
 {
 	struct nftnl_expr *e;
 
 	rb->stmt = STMT_VERDICT;
 	switch (v->kind) {
 	case PV_NONE:
-		return;
+		return 0;
 	case PV_QUEUE:	/* no NFT_QUEUE_FLAG_BYPASS: fail closed */
-		if ((e = rb_add(rb, X_QUEUE))) {
-			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, v->queue);
-			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
-		}
-		return;
+		if (!(e = rb_add(rb, X_QUEUE)))
+			return -1;
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, v->queue);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+		return 0;
 	case PV_ACCEPT:
 	case PV_DROP:
 	case PV_GOTO:
 	case PV_JUMP:
 		break;
 	}
+	if ((v->kind == PV_GOTO || v->kind == PV_JUMP) && !v->chain)
+		return nftb_rule_fail(rb->b, rb->chain, rb->rule, STMT_NONE,
+				      "goto / jump without a chain");
 	if (!(e = rb_add(rb, X_IMMEDIATE)))
-		return;
+		return -1;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, nftb_verdict_code(v));
-	if ((v->kind == PV_GOTO || v->kind == PV_JUMP) &&
-	    (!v->chain || nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, v->chain) < 0))
-		rb->failed = true;
+	return v->kind == PV_GOTO || v->kind == PV_JUMP ?
+	       x_str(rb, e, NFTNL_EXPR_IMM_CHAIN, v->chain) : 0;
 }
 
 /* Where each expression of the built rule message starts, for errors. */
@@ -549,38 +532,47 @@ static int mark_exprs(struct rb *rb, const struct nlmsghdr *nlh)
 	return 0;
 }
 
+/* The rule's comment as its user data. */
+static int put_comment(struct rb *rb, const char *comment)
+{
+	struct nftnl_udata_buf *ud;
+	int ret;
+
+	if (strlen(comment) > NFTU_COMMENT_MAX)
+		return nftb_fail(rb->b, NULL,
+				 "chain %s rule %u: comment \"%s\" is longer than the kernel keeps",
+				 rb->b->plan->chains[rb->chain].name, rb->rule + 1, comment);
+	ud = nftu_comment(NFTNL_UDATA_RULE_COMMENT, comment);
+	ret = !ud || nftnl_rule_set_data(rb->r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+					 nftnl_udata_buf_len(ud)) < 0 ? nftb_oom(rb->b) : 0;
+	nftnl_udata_buf_free(ud);
+	return ret;
+}
+
 int nftb_put_rule(struct nft_batch *b, uint32_t ci, uint32_t ri)
 {
 	const struct plan_chain *c = &b->plan->chains[ci];
 	const struct plan_rule *pr = &c->rules[ri];
 	struct rb rb = { .b = b, .chain = ci, .rule = ri };
-	struct nftnl_udata_buf *ud = NULL;
 	struct origin o = { .kind = O_RULE, .type = NFT_MSG_NEWRULE, .obj = ci, .idx = ri };
 	struct nlmsghdr *nlh;
 	int ret = -1;
 
 	rb.r = nftnl_rule_alloc();
 	if (!rb.r || nftnl_rule_set_str(rb.r, NFTNL_RULE_TABLE, PLAN_TABLE) < 0 ||
-	    nftnl_rule_set_str(rb.r, NFTNL_RULE_CHAIN, c->name) < 0)
-		goto nomem;
-	if (pr->comment) {
-		ud = nftb_comment_udata(NFTNL_UDATA_RULE_COMMENT, pr->comment);
-		if (!ud) {
-			nftb_fail(b, NULL, "chain %s rule %u: comment \"%s\" is longer than the kernel keeps",
-			     c->name, ri + 1, pr->comment);
-			goto out;
-		}
-		if (nftnl_rule_set_data(rb.r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
-					nftnl_udata_buf_len(ud)) < 0)
-			goto nomem;
+	    nftnl_rule_set_str(rb.r, NFTNL_RULE_CHAIN, c->name) < 0) {
+		nftb_oom(b);
+		goto out;
 	}
-	for (size_t i = 0; i < pr->nstmts && !rb.failed; i++) {
+	if (pr->comment && put_comment(&rb, pr->comment))
+		goto out;
+	for (size_t i = 0; i < pr->nstmts; i++) {
 		rb.stmt = (uint32_t)i;
-		put_stmt(&rb, &pr->stmts[i]);
+		if (put_stmt(&rb, &pr->stmts[i]))
+			goto out;
 	}
-	put_verdict(&rb, &pr->verdict);
-	if (rb.failed)
-		goto nomem;
+	if (put_verdict(&rb, &pr->verdict))
+		goto out;
 	nlh = nftb_msg_start(b, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
 	nftnl_rule_nlmsg_build_payload(nlh, rb.r);
 	o.mark0 = b->nmarks;
@@ -588,11 +580,7 @@ int nftb_put_rule(struct nft_batch *b, uint32_t ci, uint32_t ri)
 		goto out;
 	o.nmarks = b->nmarks - o.mark0;
 	ret = nftb_msg_done(b, o);
-	goto out;
-nomem:
-	nftb_oom(b);
 out:
-	nftnl_udata_buf_free(ud);
 	if (rb.r)
 		nftnl_rule_free(rb.r);
 	return ret;

@@ -10,6 +10,12 @@
  *   apply-smoke bench NRULES [--nft-out=FILE]         generated policy: time
  *                                                     classify+compile, apply;
  *                                                     FILE: the plan as nft text
+ *   apply-smoke sets                                  the sets of table inet
+ *                                                     sagate, anonymous ones too:
+ *                                                     a line per attribute that
+ *                                                     nft lists them by (flags,
+ *                                                     key and data type, length)
+ *                                                     and per user data TLV (hex)
  *
  * Diagnostics go to stdout, one per line.  Exit 0 on success, 1 when the
  * apply failed, 2 on a usage or setup error.  Run it inside a throwaway
@@ -21,6 +27,7 @@
 #include "compile.h"
 #include "gen.h"
 #include "nft_apply.h"
+#include "nft_talk.h"
 #include "parse.h"
 #include "plan.h"
 #include "plan_print.h"
@@ -29,6 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <libnftnl/set.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
 
 struct loaded {
 	struct diag_list diags;
@@ -202,12 +213,71 @@ static int cmd_bench(size_t nrules, const char *nft_out)
 	return ret ? 1 : 0;
 }
 
+/* One line per attribute nft reads back to print a set (its type, typeof,
+ * byte orders), and one per top-level TLV of its user data, so that the
+ * script can check that each one we write is one nft writes. */
+static int udata_cb(const struct nftnl_udata *attr, void *data)
+{
+	const uint8_t *v = nftnl_udata_get(attr);
+
+	printf("set %s udata %u=", (const char *)data, nftnl_udata_type(attr));
+	for (uint8_t i = 0; i < nftnl_udata_len(attr); i++)
+		printf("%02x", v[i]);
+	printf("\n");
+	return 0;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	static const uint16_t attrs[] = { NFTNL_SET_FLAGS, NFTNL_SET_KEY_TYPE, NFTNL_SET_KEY_LEN,
+					  NFTNL_SET_DATA_TYPE, NFTNL_SET_DATA_LEN };
+	static const char *const names[] = { "flags", "key_type", "key_len", "data_type",
+					     "data_len" };
+	struct nftnl_set *s = nftnl_set_alloc();
+	const char *name;
+	const void *ud;
+	uint32_t len = 0;
+
+	(void)data;
+	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		if (s)
+			nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (nftnl_set_is_set(s, attrs[i]))
+			printf("set %s %s=%u\n", name, names[i], nftnl_set_get_u32(s, attrs[i]));
+	ud = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &len);
+	if (ud)
+		nftnl_udata_parse(ud, len, udata_cb, (void *)name);
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int cmd_sets(void)
+{
+	struct nft_talk t;
+	int ret;
+
+	if (nft_talk_open(&t) < 0) {
+		perror("netlink");
+		return 2;
+	}
+	ret = nft_talk_dump_sets(&t, NFPROTO_INET, PLAN_TABLE, set_cb, NULL);
+	if (ret < 0)
+		perror("dumping the sets");
+	nft_talk_close(&t);
+	return ret < 0 ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: apply-smoke apply POLICY [--engine [--queue-as-drop]] [--dry-run]\n"
 		"       apply-smoke flush [--dry-run]\n"
 		"       apply-smoke overlap POLICY [--dry-run]\n"
-		"       apply-smoke bench NRULES [--nft-out=FILE]\n");
+		"       apply-smoke bench NRULES [--nft-out=FILE]\n"
+		"       apply-smoke sets\n");
 }
 
 int main(int argc, char **argv)
@@ -233,6 +303,8 @@ int main(int argc, char **argv)
 	}
 	if (nargs == 2 && strcmp(args[0], "apply") == 0)
 		return cmd_apply(args[1], engine, dry_run, queue_as_drop);
+	if (nargs == 1 && strcmp(args[0], "sets") == 0)
+		return cmd_sets();
 	if (nargs == 1 && strcmp(args[0], "flush") == 0)
 		return cmd_flush(dry_run);
 	if (nargs == 2 && strcmp(args[0], "overlap") == 0)

@@ -3,7 +3,9 @@
 # throwaway network namespace (never the host's own rules):
 #  - for every shipped policy, and a generated one in the bucket layout,
 #    the table nft loads from `sagate compile` and the table nft_apply
-#    builds with libnftnl list identically;
+#    builds with libnftnl list identically, and every set attribute and
+#    user data TLV nft reads back to print a set (key type, byte orders,
+#    typeof: src/nft/nft_udata.c) is one that nft itself writes;
 #  - applying again replaces the table; a dry run changes nothing, with or
 #    without a table; a flush removes only table inet sagate;
 #  - a plan the kernel must reject (overlapping interval elements) fails,
@@ -73,6 +75,7 @@ json_listing() {
 			(.mangle.value | type == "object" and has("ipsec"))))'
 }
 ruleset() { in_ns nft -j list ruleset; }
+set_names() { awk '{ print $2 }' | uniq; }
 has_table() { in_ns nft list table inet sagate >/dev/null 2>&1; }
 
 # a generated policy large enough for the bucket layout (see compile.c)
@@ -94,6 +97,7 @@ for pol in policies/*.json "$tmp/generated-buckets.json"; do
 	fi
 	listing >"$tmp/ref"
 	json_listing >"$tmp/ref.json"
+	in_ns "$prog" sets >"$tmp/ref.sets"
 
 	if in_ns "$prog" flush >"$tmp/out" && ! has_table; then
 		ok "$name: flush removes table inet sagate"
@@ -117,6 +121,16 @@ for pol in policies/*.json "$tmp/generated-buckets.json"; do
 		ok "$name: JSON listing identical too"
 	else
 		bad "$name: JSON listing differs"
+	fi
+	# nft writes more than we do (a typeof for a `type` set, ...): ours
+	# must be a subset of its, over the same sets
+	in_ns "$prog" sets >"$tmp/got.sets"
+	extra=$(comm -13 <(sort "$tmp/ref.sets") <(sort "$tmp/got.sets"))
+	if [ -s "$tmp/got.sets" ] && [ -z "$extra" ] &&
+		[ "$(set_names <"$tmp/ref.sets")" = "$(set_names <"$tmp/got.sets")" ]; then
+		ok "$name: sets carry nft's own key types and user data ($(set_names <"$tmp/got.sets" | wc -l) sets)"
+	else
+		bad "$name: set attributes nft does not write:" $extra
 	fi
 
 	in_ns "$prog" apply "$pol" >"$tmp/out" && listing >"$tmp/got2"
