@@ -17,18 +17,23 @@
 
 #define FAMILY_MAX_DEPTH PARSE_MAX_INCLUDE_DEPTH
 
-/* Merge the "hosts" of path and its includes into groups (name -> array). */
+/* Merge the "hosts" of path and its includes into groups (name -> array).
+ * The files were parsed a moment ago, but may have changed since: they
+ * are read as the parser reads them, never a FIFO or a device. */
 static void read_hosts(const char *path, json_t *groups, int depth)
 {
-	json_t *root = json_load_file(path, 0, NULL), *inc, *v;
+	json_t *root = NULL, *inc, *v;
 	const char *name;
-	char *copy, *dir;
-	size_t i;
+	char *copy, *dir, *buf;
+	size_t i, len;
 
-	if (!root || depth >= FAMILY_MAX_DEPTH) {
-		json_decref(root);
-		return;
+	if (depth < FAMILY_MAX_DEPTH &&
+	    read_file_limited(path, PARSE_DEFAULT_MAX_SIZE, &buf, &len, NULL) == 0) {
+		root = json_loadb(buf, len, 0, NULL);
+		free(buf);
 	}
+	if (!root)
+		return;
 	json_object_foreach(json_object_get(root, "hosts"), name, v)
 		json_object_set(groups, name, v);
 	inc = json_object_get(root, "include");
