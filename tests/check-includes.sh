@@ -6,42 +6,18 @@
 # made for the test live here; the rest are in tests/bad/.
 #
 # Every sagate run gets 10 seconds: one that waits on a FIFO fails.
-# The binary: $SAGATE, else $abs_top_builddir/sagate, else ./sagate.
 set -u
-
-if [ -n "${SAGATE:-}" ]; then
-	sagate=$SAGATE
-elif [ -n "${abs_top_builddir:-}" ]; then
-	sagate=$abs_top_builddir/sagate
-else
-	sagate=./sagate
-fi
-case $sagate in
-/*) ;;
-*) sagate=$PWD/$sagate ;;
-esac
-if [ ! -x "$sagate" ]; then
-	echo "check-includes.sh: no sagate binary at $sagate (set SAGATE)" >&2
-	exit 99
-fi
-
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+sagate=${SAGATE:-$top/sagate}
+case $sagate in /*) ;; *) sagate=$PWD/$sagate ;; esac	# the cases run in $tmp
+. "$top/tests/lib/netns.sh"	# ok, bad, summary; no root needed here
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 99
 mkfifo fifo || exit 99
 ln -s fifo link-to-fifo || exit 99
 export SAGATE_STATE_DIR=$tmp/state
-
-passed=0
-failed=0
-pass() {
-	echo "PASS: $1"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "FAIL: $1${2:+ ($2)}"
-	failed=$((failed + 1))
-}
 
 # policy.json including NAME, with one rule
 including() {
@@ -58,14 +34,14 @@ expect() {
 	timeout 10 "$sagate" "$@" >out 2>&1 </dev/null
 	rc=$?
 	if [ "$rc" -eq 124 ]; then
-		fail "$desc" "sagate $* still running after 10 s"
+		bad "$desc: sagate $* still running after 10 s"
 	elif [ "$rc" -ne 1 ]; then
-		fail "$desc" "sagate $*: exit status $rc, expected 1: $(cat out)"
+		bad "$desc: sagate $*: exit status $rc, expected 1: $(cat out)"
 	elif [ "$(cat out)" != "$want" ]; then
 		diff -u <(printf '%s\n' "$want") out
-		fail "$desc"
+		bad "$desc"
 	else
-		pass "$desc"
+		ok "$desc"
 	fi
 }
 
@@ -100,13 +76,12 @@ expect "an include of /etc/passwd" \
 	"/etc/passwd: error: invalid JSON at line 1, column 4: '[' or '{' expected near the text ending there
 policy.json: 1 error, 0 warnings; nothing would be applied" check policy.json
 if grep -q root out; then
-	fail "an include of /etc/passwd quotes none of it" "$(cat out)"
+	bad "an include of /etc/passwd quotes none of it: $(cat out)"
 else
-	pass "an include of /etc/passwd quotes none of it"
+	ok "an include of /etc/passwd quotes none of it"
 fi
 expect "the policy itself /etc/passwd" \
 	"/etc/passwd: error: invalid JSON at line 1, column 4: '[' or '{' expected near the text ending there
 /etc/passwd: 1 error, 0 warnings; nothing would be applied" check /etc/passwd
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -12,15 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
 ns=sgt-refused-$$
-tmp=$(mktemp -d)
 . "$top/tests/lib/netns.sh"
 netns_require_root
-cleanup() {
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$ns" || { echo "FAIL: cannot create a network namespace"; exit 1; }
+netns_throwaway "$ns"
 in_ns() { ip netns exec "$ns" "$@"; }
 export SAGATE_STATE_DIR=$tmp/state
 cd "$top" || exit 1

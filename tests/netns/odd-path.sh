@@ -11,17 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
 nsa=sgt-odd-a-$$ nsb=sgt-odd-b-$$
-tmp=$(mktemp -d)
 . "$top/tests/lib/netns.sh"
 netns_require_root
-cleanup() {
-	ip netns del "$nsa" 2>/dev/null
-	ip netns del "$nsb" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$nsa" && ip netns add "$nsb" ||
-	{ echo "FAIL: cannot create a network namespace"; exit 1; }
+netns_throwaway "$nsa" "$nsb"
 export SAGATE_STATE_DIR=$tmp/state
 
 # the listing without counter values, and without the statement nft's
