@@ -37,21 +37,46 @@ int grow_array(void *arr, size_t *cap, size_t need, size_t esz)
 	return 0;
 }
 
-int read_file_limited(const char *path, size_t max, char **buf, size_t *len)
+const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symbolic link";
+	}
+	return "a file of an unknown type";
+}
+
+int read_file_limited(const char *path, size_t max, char **buf, size_t *len,
+		      const char **kind)
 {
 	struct stat st;
 	size_t got = 0;
 	char *b = NULL;
-	int fd, err = 0;
+	int fd = -1, err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (kind)
+		*kind = NULL;
+	if (stat(path, &st) < 0)
 		return -1;
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		goto out;
+	if (S_ISREG(st.st_mode)) {
+		/* the path may be something else by now: the open must not
+		 * block on a FIFO, and the descriptor is what counts */
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		if (fstat(fd, &st) < 0) {
+			err = errno;
+			goto out;
+		}
 	}
 	if (!S_ISREG(st.st_mode)) {
+		if (kind)
+			*kind = file_kind(st.st_mode);
 		err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 		goto out;
 	}
@@ -81,7 +106,8 @@ int read_file_limited(const char *path, size_t max, char **buf, size_t *len)
 	b = NULL;
 out:
 	free(b);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	errno = err;
 	return err ? -1 : 0;
 }

@@ -3,6 +3,7 @@
 #define SAGATE_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -13,9 +14,20 @@ char *xstrdup_or_null(const char *s);
  *  Returns 0, or -1 on OOM with *arr untouched. */
 int grow_array(void *arr, size_t *cap, size_t need, size_t esz);
 
-/** Read a whole file into a NUL-terminated buffer of at most max bytes.
- *  Returns 0; -1 with errno set (EFBIG when the file is larger than max). */
-int read_file_limited(const char *path, size_t max, char **buf, size_t *len);
+/** What kind of file a st_mode names, for messages: "a FIFO", "a
+ *  directory", "a character device", ... */
+const char *file_kind(mode_t mode);
+
+/** Read a whole regular file into a NUL-terminated buffer of at most max
+ *  bytes.  Anything else is refused, before it is opened when stat()
+ *  tells (opening a FIFO waits for a writer; opening a device can act on
+ *  it), and again on the open descriptor, in case the path changed in
+ *  between; the open neither blocks nor takes a controlling terminal.
+ *  Returns 0; -1 with errno set (EFBIG when the file is larger than max).
+ *  *kind (when kind is not NULL) is then NULL, or, when the path is not a
+ *  regular file, what it is instead (file_kind()). */
+int read_file_limited(const char *path, size_t max, char **buf, size_t *len,
+		      const char **kind);
 
 /** Names to indices, open addressing; names are borrowed (they must live
  *  as long as the index).  With 100,000 policy rules, a linear search by

@@ -77,34 +77,26 @@ static void set_counts(json_t *res, const char *file, const struct loaded *l,
 			"elements", (json_int_t)plan_elem_count(l->plan)));
 }
 
-/* The kernel rejected the engine layout: when it takes the kernel-only
- * one (a dry run), it lacks the nft queue expression (CONFIG_NFT_QUEUE).
- * Then, as the design asks, *l becomes the kernel-only plan, with a
- * clear warning.  Trying the engine layout for real first (and this
- * only after a failure) spares every apply on a capable kernel a second
- * pass through the kernel. */
-static bool fall_back_to_kernel_only(struct loaded *l, const char *file, uint16_t queue)
+/* The kernel rejected the engine layout; its own errors are in l->diags
+ * and stand.  Kernel-only mode is weaker (any IPsec SA admits a
+ * require-ipsec flow, even ESP-null or AH), so only --no-engine ever
+ * chooses it.  When the kernel takes the kernel-only layout (a dry run),
+ * what it lacks is the nft queue expression: say so, and how to go on. */
+static void explain_engine_refusal(struct loaded *l, const char *file, uint16_t queue)
 {
 	struct diag_list probe;
 	struct loaded k;
-	bool ok;
+	bool kernel_only_loads = false;
 
-	if (cli_load(file, PLAN_KERNEL_ONLY, queue, false, &k) != EXIT_OK) {
-		cli_unload(&k);
-		return false;
+	if (cli_load(file, PLAN_KERNEL_ONLY, queue, false, &k) == EXIT_OK) {
+		diag_list_init(&probe);
+		kernel_only_loads = nft_apply(k.plan, k.pol, true, &probe) == 0;
+		diag_list_fini(&probe);
 	}
-	diag_list_init(&probe);
-	ok = nft_apply(k.plan, k.pol, true, &probe) == 0;
-	diag_list_fini(&probe);
-	if (!ok) {	/* not the queue: the engine layout's errors stand */
-		cli_unload(&k);
-		return false;
-	}
-	diag_add(&k.diags, DIAG_WARNING, file, "", NULL,
-		 "this kernel rejects the engine layout (no nft queue expression): applying kernel-only mode, where require-ipsec means only \"arrived through IPsec\"");
-	cli_unload(l);
-	*l = k;
-	return true;
+	cli_unload(&k);
+	if (kernel_only_loads)
+		diag_add(&l->diags, DIAG_ERROR, file, "", NULL,
+			 "this kernel has no nft queue expression (CONFIG_NFT_QUEUE): sagated cannot be used here; apply with --no-engine to enforce require-ipsec in the kernel alone (then any IPsec SA, even ESP-null or AH, satisfies it)");
 }
 
 /* The watcher of a pending confirm, from the pending file (0: none). */
@@ -369,11 +361,8 @@ int cli_apply(const struct cli_opts *o, const char *file)
 	rc = cli_load(file, mode, o->queue, false, &l);
 	if (rc == EXIT_OK)
 		rc = apply_loaded(o, file, &l, mode, res, &rejected);
-	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE &&
-	    fall_back_to_kernel_only(&l, file, o->queue)) {
-		mode = PLAN_KERNEL_ONLY;
-		rc = apply_loaded(o, file, &l, mode, res, &rejected);
-	}
+	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE)
+		explain_engine_refusal(&l, file, o->queue);
 	if (rc == EXIT_OK && o->confirm && !o->dry_run &&
 	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), STATE_CURRENT),
 			  &l.diags) < 0) {
@@ -388,7 +377,7 @@ int cli_apply(const struct cli_opts *o, const char *file)
 			json_object_set_new(res, "confirm_seconds", json_integer(o->confirm));
 	}
 	rc = finish(res, "apply", rc, &l.diags);
-	if (rc == EXIT_POLICY && !o->json)
+	if ((rc == EXIT_POLICY || rejected) && !o->json)
 		fprintf(stderr, "%s: not applied; the live firewall is unchanged\n", file);
 	cli_unload(&l);
 	return rc;

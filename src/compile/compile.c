@@ -651,16 +651,22 @@ static void rule_chains(struct kctx *k)
 char *compile_table_comment(const char *source, const char *sha256)
 {
 	const char *slash = strrchr(source, '/');
-	char *c;
+	char *esc = malloc(PLAN_ESCAPE_MAX(strlen(source))), *c = NULL;
+	char base[81];
 
-	/* nft refuses comments over 128 bytes: a long path keeps its file name */
-	if (asprintf(&c, "sagate policy %s sha256 %.16s", source, sha256) < 0)
+	if (!esc)
 		return NULL;
-	if (strlen(c) > 127 && slash) {
+	plan_escape(esc, PLAN_ESCAPE_MAX(strlen(source)), source);
+	/* nft refuses comments over 128 bytes: a long path keeps its file name */
+	if (asprintf(&c, "sagate policy %s sha256 %.16s", esc, sha256) < 0) {
+		c = NULL;
+	} else if (strlen(c) > 127) {
 		free(c);
-		if (asprintf(&c, "sagate policy .../%.80s sha256 %.16s", slash + 1, sha256) < 0)
-			return NULL;
+		plan_escape(base, sizeof(base), slash ? slash + 1 : source);
+		if (asprintf(&c, "sagate policy .../%s sha256 %.16s", base, sha256) < 0)
+			c = NULL;
 	}
+	free(esc);
 	return c;
 }
 

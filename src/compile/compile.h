@@ -38,8 +38,9 @@ struct compile_opts {
 	uint16_t queue;		/**< NFQUEUE number for engine mode */
 };
 
-/** The table comment naming the policy's source and digest (at most 127
- *  bytes, as nft allows); caller frees; NULL on OOM. */
+/** The table comment naming the policy's source (through plan_escape)
+ *  and digest, at most 127 bytes, as nft allows; caller frees; NULL on
+ *  OOM. */
 char *compile_table_comment(const char *source, const char *sha256);
 
 /** Build the plan; NULL on OOM. */

@@ -3,6 +3,7 @@
 #include "plan.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,34 @@ size_t plan_field_len(enum plan_field f)
 	case PF_DPORT: return 2;
 	}
 	return 0;
+}
+
+size_t plan_escape(char *buf, size_t len, const char *s)
+{
+	size_t used = 0, n;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char e[5];
+
+		if (ch == '\\')
+			strcpy(e, "\\\\");
+		else if (ch == '\n')
+			strcpy(e, "\\n");
+		else if (ch == '\t')
+			strcpy(e, "\\t");
+		else if (ch == '"' || ch < 0x20 || ch == 0x7f)
+			snprintf(e, sizeof(e), "\\x%02x", ch);
+		else
+			e[0] = (char)ch, e[1] = '\0';
+		n = strlen(e);
+		if (used + n >= len)
+			break;
+		memcpy(buf + used, e, n);
+		used += n;
+	}
+	buf[used] = '\0';
+	return used;
 }
 
 struct plan *plan_alloc(enum plan_mode mode)

@@ -149,7 +149,7 @@ enum plan_mode {
 struct plan {
 	enum plan_mode mode;
 	uint16_t queue;		/**< queue number in engine mode */
-	char *comment;		/**< table comment: source file and hash */
+	char *comment;		/**< table comment: source file (plan_escape'd) and hash */
 	struct plan_set *sets;
 	size_t nsets, capsets;
 	struct plan_chain *chains;
@@ -172,6 +172,18 @@ struct plan_rule *plan_add_rule(struct plan_chain *c, const char *comment);
 int plan_add_elem(struct plan_set *s, const struct plan_elem *e);
 /** Keep a copy of a string for the plan's lifetime; NULL on OOM. */
 const char *plan_strdup(struct plan *p, const char *s);
+
+/** s as text for an nft script's "..." string or # comment: a backslash
+ *  becomes \\, a double quote \x22, a newline \n, a tab \t, any other
+ *  control character \xHH; other bytes stay.  nft's strings have no
+ *  escapes (a quote ends one; a newline ends a comment and starts a
+ *  command), so a string from outside (the source path) reaches a plan or
+ *  a script only through this, and what the kernel holds (apply), what
+ *  `nft -f` loads and what a listing shows are the same text.  Writes
+ *  whole escapes only, at most len - 1 bytes and a NUL (len > 0); returns
+ *  the bytes written.  PLAN_ESCAPE_MAX(n) bytes hold any n-byte string. */
+size_t plan_escape(char *buf, size_t len, const char *s);
+#define PLAN_ESCAPE_MAX(n) (4 * (n) + 1)
 
 /** Kernel rules in the plan (the number that must not grow with policy rules). */
 size_t plan_rule_count(const struct plan *p);

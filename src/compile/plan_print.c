@@ -257,13 +257,20 @@ static void print_chain(FILE *f, const struct plan *plan, const struct plan_chai
 
 int plan_print_nft(FILE *f, const struct plan *plan, const struct policy *pol)
 {
+	char *source = malloc(PLAN_ESCAPE_MAX(strlen(pol->file)));
 	bool first = true;
 
+	if (!source)
+		return -1;
+	/* the table comment came through plan_escape too; the plan's other
+	 * strings are sagate's own words and rule names, which the parser
+	 * keeps to letters, digits and "_.-" */
+	plan_escape(source, PLAN_ESCAPE_MAX(strlen(pol->file)), pol->file);
 	fprintf(f, "#!/usr/sbin/nft -f\n"
 		"# compiled by sagate %s from %s (sha256 %s)\n"
 		"# mode: %s; %zu kernel rules, %zu set elements for %zu policy rules\n"
 		"# Loading replaces table inet sagate in one transaction and touches nothing else.\n\n",
-		PACKAGE_VERSION, pol->file, pol->sha256,
+		PACKAGE_VERSION, source, pol->sha256,
 		plan->mode == PLAN_ENGINE ? "engine (require-ipsec flows are queued to sagated)" :
 		"kernel-only (require-ipsec checked by the kernel alone)",
 		plan_rule_count(plan), plan_elem_count(plan), pol->nrules);
@@ -278,6 +285,7 @@ int plan_print_nft(FILE *f, const struct plan *plan, const struct policy *pol)
 		first = false;
 	}
 	fputs("}\n", f);
+	free(source);
 	return ferror(f) ? -1 : 0;
 }
 

@@ -10,7 +10,7 @@
 
 /** Write the plan as a script that `nft -f` loads atomically: it replaces
  *  table inet sagate and nothing else.  Element comments name the policy
- *  rule.  Returns 0, or -1 on a write error. */
+ *  rule.  Returns 0, or -1 on a write error or OOM. */
 int plan_print_nft(FILE *f, const struct plan *plan, const struct policy *pol);
 
 /** The plan as JSON (sagate's own schema, see sagate(8)); NULL on OOM. */

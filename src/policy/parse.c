@@ -95,17 +95,42 @@ static struct loaded_file *file_find(struct pctx *c, const char *real)
 	return NULL;
 }
 
-/* Read and decode one file.  On failure, reports at (from, from_path). */
+/* jansson's message ends with the text it stopped at ("'[' or '{'
+ * expected near 'root'"), and a few hold bytes of the input ("control
+ * character 0x7", "invalid Unicode '\uDC00'").  A file that is not JSON
+ * may be anything (an include of /etc/shadow): keep jansson's words and
+ * none of the file's. */
+static void json_error_words(const json_error_t *e, char *out, size_t size)
+{
+	static const char *const quoting[] = { " near '", " 0x", " '\\" };
+	size_t n = strlen(e->text);
+
+	for (size_t i = 0; i < ARRAY_SIZE(quoting); i++) {
+		const char *q = strstr(e->text, quoting[i]);
+
+		if (q && (size_t)(q - e->text) < n)
+			n = (size_t)(q - e->text);
+	}
+	snprintf(out, size, "%.*s%s", (int)n, e->text,
+		 strstr(e->text, " near '") ? " near the text ending there" : "");
+}
+
+/* Read and decode one file.  On failure, reports at (from, from_path):
+ * the include that named it, or the file itself. */
 static json_t *load_json(struct pctx *c, const char *file, const char *from,
 			 const char *from_path, char sha[65], char **keep, size_t *keep_len)
 {
+	const char *at = from ? from : file, *kind;
 	json_error_t jerr;
+	char words[sizeof(jerr.text) + 32];
 	size_t len;
 	char *buf;
 	json_t *root;
 
-	if (read_file_limited(file, c->max_size, &buf, &len) < 0) {
-		if (errno == EFBIG && from)
+	if (read_file_limited(file, c->max_size, &buf, &len, &kind) < 0) {
+		if (kind)
+			perr(c, at, from_path, NULL, "%s is not a regular file (%s)", file, kind);
+		else if (errno == EFBIG && from)
 			perr(c, from, from_path, NULL,
 			     "%s: file is larger than the limit of %zu bytes",
 			     file, c->max_size);
@@ -113,8 +138,7 @@ static json_t *load_json(struct pctx *c, const char *file, const char *from,
 			perr(c, file, "", NULL,
 			     "file is larger than the limit of %zu bytes", c->max_size);
 		else
-			perr(c, from ? from : file, from_path, NULL,
-			     "cannot read %s: %s", file, strerror(errno));
+			perr(c, at, from_path, NULL, "cannot read %s: %s", file, strerror(errno));
 		return NULL;
 	}
 	if (sha)
@@ -126,9 +150,11 @@ static json_t *load_json(struct pctx *c, const char *file, const char *from,
 	} else {
 		free(buf);
 	}
-	if (!root)
+	if (!root) {
+		json_error_words(&jerr, words, sizeof(words));
 		perr(c, file, "", NULL, "invalid JSON at line %d, column %d: %s",
-		     jerr.line, jerr.column, jerr.text);
+		     jerr.line, jerr.column, words);
+	}
 	return root;
 }
 

@@ -208,6 +208,25 @@ Test(audit_policy, family_counterpart_groups_from_source)
 	policy_free(bundle);
 }
 
+/* The source is read again after the parse: a FIFO put in its place in
+ * between is refused at once, not waited on. */
+Test(audit_policy, family_source_now_a_fifo, .timeout = 10)
+{
+	char dir[] = "/tmp/sagate-fam-XXXXXX", fifo[64];
+	struct audit_list l = { 0 };
+	struct policy *p = pol_of("{\"name\": \"r\", \"action\": \"permit\", \"peers\": \"10.0.0.5\"}");
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/p.json", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	audit_families(p, fifo, &l);
+	cr_assert_eq(l.n, 0);
+	audit_list_fini(&l);
+	policy_free(p);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 /* ------------------------------------------------------------------ */
 /* SPD */
 

@@ -164,3 +164,43 @@ Test(compile, elements_of_overlapping_rules)
 	classes_free(c);
 	policy_free(p);
 }
+
+/* nft's strings have no escapes: whatever the source path holds, the
+ * table comment is one line without a quote, and says the path. */
+Test(compile, table_comment_escapes_the_path)
+{
+	char *c = compile_table_comment("/etc/a\"b\\c\nflush ruleset\t\x7f.json",
+					"0123456789abcdef0123");
+	char buf[8];
+
+	cr_assert_str_eq(c, "sagate policy /etc/a\\x22b\\\\c\\nflush ruleset\\t\\x7f.json "
+			 "sha256 0123456789abcdef");
+	free(c);
+	/* whole escapes only, when it must cut */
+	cr_assert_eq(plan_escape(buf, sizeof(buf), "ab\ncd"), 6);
+	cr_assert_str_eq(buf, "ab\\ncd");
+	cr_assert_eq(plan_escape(buf, sizeof(buf), "abcdef\n"), 6);
+	cr_assert_str_eq(buf, "abcdef");
+}
+
+/* A long path keeps its file name, escaped, and the comment stays within
+ * the 127 bytes nft allows, with a slash in the path or without. */
+Test(compile, table_comment_of_a_long_path)
+{
+	char path[400], *c;
+
+	memset(path, 'd', sizeof(path));
+	path[0] = '/';
+	path[200] = '/';
+	memset(path + 201, '\n', 100);
+	path[sizeof(path) - 1] = '\0';
+	c = compile_table_comment(path, "0123456789abcdef0123");
+	cr_assert_leq(strlen(c), 127, "%zu bytes: %s", strlen(c), c);
+	cr_assert_null(strchr(c, '\n'));
+	cr_assert(strncmp(c, "sagate policy .../\\n\\n", 22) == 0, "%s", c);
+	cr_assert(strstr(c, "\\n sha256 0123456789abcdef"), "cut inside an escape: %s", c);
+	free(c);
+	c = compile_table_comment(path + 201, "0123456789abcdef0123");
+	cr_assert_leq(strlen(c), 127, "%zu bytes: %s", strlen(c), c);
+	free(c);
+}

@@ -99,13 +99,35 @@ Test(parse, valid_policy_is_accepted)
 Test(parse, json_syntax)
 {
 	expect_error("{\"version\": 1,\n \"rules\": [}", "", NULL,
-		     "invalid JSON at line 2, column 12: unexpected token near '}'");
+		     "invalid JSON at line 2, column 12: unexpected token near the text ending there");
 }
 
 Test(parse, duplicate_json_key)
 {
 	expect_error("{\"version\": 1, \"version\": 1, \"rules\": []}", "", NULL,
-		     "invalid JSON at line 1, column 24: duplicate object key near '\"version\"'");
+		     "invalid JSON at line 1, column 24: duplicate object key near the text ending there");
+}
+
+/* A file that is not JSON may be anything (/etc/shadow): the message
+ * keeps jansson's words, never the file's bytes. */
+Test(parse, json_error_quotes_nothing_of_the_file)
+{
+	expect_error("secret:x:0:0", "", NULL,
+		     "invalid JSON at line 1, column 6: '[' or '{' expected near the text ending there");
+	expect_error("{\"a\": \"sec\x01ret\"}", "", NULL,
+		     "invalid JSON at line 1, column 10: control character near the text ending there");
+	expect_error("{\"a\": \"\\uDC00\"}", "", NULL,
+		     "invalid JSON at line 1, column 14: invalid Unicode near the text ending there");
+	expect_error("{\"a\": \"\xff\"}", "", NULL,
+		     "invalid JSON at line 1, column 7: unable to decode byte near the text ending there");
+}
+
+/* Only a regular file is read: a device is refused at the include that
+ * names it, before it is opened. */
+Test(parse, include_of_a_device)
+{
+	expect_error("{\"version\": 1, \"include\": [\"/dev/null\"], \"rules\": []}",
+		     "include[0]", NULL, "/dev/null is not a regular file (a character device)");
 }
 
 Test(parse, version)
