@@ -308,3 +308,45 @@ Test(parse, file_size_limit)
 	diag_list_fini(&d);
 	free(pol);
 }
+
+/* s repeated n times; the caller frees it. */
+static char *rep(const char *s, int n)
+{
+	size_t len = strlen(s);
+	char *out = malloc(len * (size_t)n + 1);
+
+	cr_assert_not_null(out);
+	for (int i = 0; i < n; i++)
+		memcpy(out + len * (size_t)i, s, len);
+	out[len * (size_t)n] = '\0';
+	return out;
+}
+
+Test(diag, user_text_is_cut_by_characters)
+{
+	char *a70 = rep("a", 70), *a64 = rep("a", 64), *e65 = rep("\xc3\xa9", 65);
+	char *e64 = rep("\xc3\xa9", 64), *w300 = rep("w", 300), *w256 = rep("w", 256);
+	char *want;
+	struct diag_list d;
+
+	diag_list_init(&d);
+	diag_add(&d, DIAG_ERROR, "f.json", e65, a70, "name \"%s\" in %s and \"%s\"", a70, w300, "ok");
+	cr_assert_neq(asprintf(&want, "%s...", e64), -1);
+	cr_assert_str_eq(d.items[0].path, want);	/* 64 characters, 128 bytes */
+	free(want);
+	cr_assert_neq(asprintf(&want, "%s...", a64), -1);
+	cr_assert_str_eq(d.items[0].rule, want);
+	free(want);
+	cr_assert_neq(asprintf(&want, "name \"%s...\" in %s... and \"ok\"", a64, w256), -1);
+	cr_assert_str_eq(d.items[0].message, want);
+	free(want);
+	/* short text, dots in paths and quotes without a partner stay as they are */
+	diag_add(&d, DIAG_ERROR, "f.json", "hosts.a.b[2]", "r", "a \"b\" c\" %s", a64);
+	cr_assert_str_eq(d.items[1].path, "hosts.a.b[2]");
+	cr_assert_str_eq(d.items[1].rule, "r");
+	cr_assert_neq(asprintf(&want, "a \"b\" c\" %s", a64), -1);
+	cr_assert_str_eq(d.items[1].message, want);
+	free(want);
+	diag_list_fini(&d);
+	free(a70), free(a64), free(e65), free(e64), free(w300), free(w256);
+}

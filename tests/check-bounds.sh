@@ -1,0 +1,76 @@
+#!/bin/bash
+# check-bounds.sh: inputs too big to commit, generated here, each run
+# with a time limit and (outside sanitizer builds) a memory limit, and
+# each refused with its exact error:
+#  - a rule name of 1 MB is quoted cut to 64 characters, not whole.
+#
+# The sagate binary: $SAGATE, else ./sagate (the build directory under
+# "make check").  Needs bash and coreutils, not root.
+set -u
+
+sagate=${SAGATE:-./sagate}
+case $sagate in
+/*) ;;
+*) sagate=$PWD/$sagate ;;
+esac
+if [ ! -x "$sagate" ]; then
+	echo "check-bounds.sh: no sagate binary at $sagate (set SAGATE)" >&2
+	exit 99
+fi
+# AddressSanitizer reserves terabytes of address space: no ulimit -v there
+vlimit=1
+if ldd "$sagate" 2>/dev/null | grep -q 'libasan'; then
+	vlimit=
+fi
+
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 99
+
+passed=0
+failed=0
+
+# bounded NAME SECONDS MIB COMMAND...: run it with 8 MiB of stack, at most
+# SECONDS and MIB of address space; stdout and stderr in NAME.out, the
+# exit status in $rc (124: out of time, 128 + N: killed by signal N).
+bounded() {
+	local name=$1 secs=$2 mib=$3
+	shift 3
+	(
+		ulimit -s 8192
+		[ -n "$vlimit" ] && ulimit -v $((mib * 1024))
+		exec timeout "$secs" "$@"
+	) >"$name.out" 2>&1
+	rc=$?
+}
+
+# expect NAME STATUS: the run must have ended with STATUS and printed
+# exactly what is on stdin.
+expect() {
+	local name=$1 status=$2
+	cat >"$name.expect"
+	if [ "$rc" -eq "$status" ] && cmp -s "$name.expect" "$name.out"; then
+		echo "PASS: $name"
+		passed=$((passed + 1))
+		return
+	fi
+	echo "FAIL: $name (exit status $rc, expected $status)"
+	head -c 2000 "$name.out" | diff -u --label expected --label got "$name.expect" - | head -20
+	failed=$((failed + 1))
+}
+
+# --- a rule name of 1 MB ---------------------------------------------------
+a64=$(printf 'a%.0s' $(seq 64))
+{
+	printf '{"version": 1, "rules": [{"name": "'
+	head -c 1000000 /dev/zero | tr '\0' a
+	printf '", "action": "permit"}]}\n'
+} >long-name.json
+bounded long-name 20 512 "$sagate" check long-name.json
+expect long-name 1 <<EOF
+long-name.json: rules[0].name: error: rule name "$a64..." must be 1-48 letters, digits, '_', '.' or '-', starting with a letter or digit
+long-name.json: 1 error, 0 warnings; nothing would be applied
+EOF
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
