@@ -2,7 +2,9 @@
 # check-bounds.sh: inputs too big to commit, generated here, each run
 # with a time limit and (outside sanitizer builds) a memory limit, and
 # each refused with its exact error:
-#  - a rule name of 1 MB is quoted cut to 64 characters, not whole.
+#  - a rule name of 1 MB is quoted cut to 64 characters, not whole;
+#  - host groups nested 9,000 deep (a stack overflow in the resolver
+#    once) stop at 32 with the chain shown, in 8 MiB of stack.
 #
 # The sagate binary: $SAGATE, else ./sagate (the build directory under
 # "make check").  Needs bash and coreutils, not root.
@@ -70,6 +72,20 @@ bounded long-name 20 512 "$sagate" check long-name.json
 expect long-name 1 <<EOF
 long-name.json: rules[0].name: error: rule name "$a64..." must be 1-48 letters, digits, '_', '.' or '-', starting with a letter or digit
 long-name.json: 1 error, 0 warnings; nothing would be applied
+EOF
+
+# --- host groups 9,000 deep: g0 holds @g1 ... g8999 holds @g9000 -------------
+{
+	printf '{"version": 1, "hosts": {'
+	for ((i = 0; i < 9000; i++)); do
+		printf '"g%d": ["@g%d"], ' "$i" $((i + 1))
+	done
+	printf '"g9000": "192.0.2.1"}, "rules": [{"name": "r", "action": "permit", "peers": "@g0"}]}\n'
+} >deep-groups.json
+bounded deep-groups 20 512 "$sagate" check deep-groups.json
+expect deep-groups 1 <<EOF
+deep-groups.json: hosts.g31[0]: error: host groups nest deeper than 32: @g0 -> @g1 -> @g2 -> @g3 -> (25 more) -> @g29 -> @g30 -> @g31 -> @g32
+deep-groups.json: 1 error, 0 warnings; nothing would be applied
 EOF
 
 echo "$passed passed, $failed failed"

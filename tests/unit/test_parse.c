@@ -281,6 +281,59 @@ Test(parse, included_files_hold_no_rules_and_no_duplicates)
 	free(pol);
 }
 
+/* A policy whose rule uses group g0 of a chain n groups deep, g0 holding
+ * @g1 and so on, written g0 first or (reversed) last, as p.json; the
+ * caller frees the name. */
+static char *group_chain_policy(int n, bool reversed)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char *file;
+
+	cr_assert_not_null(f);
+	fprintf(f, "{\"version\": 1, \"hosts\": {");
+	for (int k = 0; k < n; k++) {
+		int i = reversed ? n - 1 - k : k;
+
+		if (i == n - 1)
+			fprintf(f, "%s\"g%d\": \"192.0.2.1\"", k ? ", " : "", i);
+		else
+			fprintf(f, "%s\"g%d\": \"@g%d\"", k ? ", " : "", i, i + 1);
+	}
+	fprintf(f, "}, \"rules\": [{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"@g0\"}]}");
+	fclose(f);
+	file = write_file("p.json", text);
+	free(text);
+	return file;
+}
+
+Test(parse, host_group_depth)
+{
+	for (int reversed = 0; reversed < 2; reversed++) {
+		char *file = group_chain_policy(PARSE_MAX_GROUP_DEPTH, reversed);
+		struct diag_list d;
+		struct policy *p;
+
+		diag_list_init(&d);
+		p = parse_policy_file(file, NULL, &d);
+		cr_assert_not_null(p, "%d groups deep: %s", PARSE_MAX_GROUP_DEPTH,
+				   d.count ? d.items[0].message : "");
+		policy_free(p);
+		diag_list_fini(&d);
+		free(file);
+		file = group_chain_policy(PARSE_MAX_GROUP_DEPTH + 1, reversed);
+		d = parse_diags(file);
+		cr_assert_eq(d.errors, 1);
+		/* at the reference that is one too deep as the resolver meets it */
+		cr_assert_str_eq(d.items[0].path, reversed ? "hosts.g0" : "hosts.g31");
+		cr_assert_str_eq(d.items[0].message,
+			"host groups nest deeper than 32: @g0 -> @g1 -> @g2 -> @g3 -> (25 more) -> @g29 -> @g30 -> @g31 -> @g32");
+		diag_list_fini(&d);
+		free(file);
+	}
+}
+
 Test(parse, every_error_is_reported)
 {
 	char *pol = write_file("p.json", RULE(
