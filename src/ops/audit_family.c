@@ -48,35 +48,38 @@ static void read_hosts(const char *path, json_t *groups, int depth)
 	json_decref(root);
 }
 
-static void resolve(json_t *groups, const char *name, struct addr_set *s, size_t *cap,
-		    int depth);
+static void resolve(json_t *groups, json_t *seen, const char *name, struct addr_set *s,
+		    size_t *cap, int depth);
 
-static void resolve_one(json_t *groups, const char *str, struct addr_set *s, size_t *cap,
-			int depth)
+static void resolve_one(json_t *groups, json_t *seen, const char *str, struct addr_set *s,
+			size_t *cap, int depth)
 {
 	struct addr_range r;
 
 	if (!str)
 		return;
 	if (str[0] == '@')
-		resolve(groups, str + 1, s, cap, depth + 1);
+		resolve(groups, seen, str + 1, s, cap, depth + 1);
 	else if (addr_parse(str, &r) == ADDR_OK && grow_array(&s->v, cap, s->n + 1, sizeof(r)) == 0)
 		s->v[s->n++] = r;
 }
 
-/* The addresses of group name (nested "@groups" followed), appended to s. */
-static void resolve(json_t *groups, const char *name, struct addr_set *s, size_t *cap,
-		    int depth)
+/* The addresses of group name (nested "@groups" followed), appended to s.
+ * A group seen before adds nothing (s is merged at the end): groups that
+ * hold each other 8 times over 15 levels are 8^15 visits otherwise. */
+static void resolve(json_t *groups, json_t *seen, const char *name, struct addr_set *s,
+		    size_t *cap, int depth)
 {
 	json_t *v = json_object_get(groups, name), *e;
 	size_t i;
 
-	if (depth >= FAMILY_MAX_DEPTH)
+	if (depth >= PARSE_MAX_GROUP_DEPTH || json_object_get(seen, name) ||
+	    json_object_set_new(seen, name, json_true()) < 0)
 		return;
 	if (json_is_string(v))	/* a group of one */
-		resolve_one(groups, json_string_value(v), s, cap, depth);
+		resolve_one(groups, seen, json_string_value(v), s, cap, depth);
 	json_array_foreach(v, i, e)
-		resolve_one(groups, json_string_value(e), s, cap, depth);
+		resolve_one(groups, seen, json_string_value(e), s, cap, depth);
 }
 
 static size_t family_count(const struct addr_set *s, enum addr_family f)
@@ -152,12 +155,14 @@ static void check_rule(const struct rule *r, const struct group *g, size_t ng,
 static struct group *mixed_groups(json_t *groups, size_t *n, bool *oom)
 {
 	struct group *v = calloc(json_object_size(groups) + 1, sizeof(*v));
+	json_t *x, *seen = json_object();
 	const char *name;
-	json_t *x;
 
 	*n = 0;
-	if (!v) {
+	if (!v || !seen) {
 		*oom = true;
+		json_decref(seen);
+		free(v);
 		return NULL;
 	}
 	json_object_foreach(groups, name, x) {
@@ -165,7 +170,8 @@ static struct group *mixed_groups(json_t *groups, size_t *n, bool *oom)
 		size_t cap = 0;
 
 		g->name = name;
-		resolve(groups, name, &g->set, &cap, 0);
+		json_object_clear(seen);
+		resolve(groups, seen, name, &g->set, &cap, 0);
 		if (addr_set_normalize(&g->set) < 0)
 			*oom = true;
 		if (family_count(&g->set, AF4) && family_count(&g->set, AF6))
@@ -173,6 +179,7 @@ static struct group *mixed_groups(json_t *groups, size_t *n, bool *oom)
 		else
 			free(g->set.v), g->set.v = NULL, g->set.n = 0;
 	}
+	json_decref(seen);
 	return v;
 }
 
