@@ -7,7 +7,8 @@
 #    once) stop at 32 with the chain shown, in 8 MiB of stack;
 #  - host groups that hold each other 8 times over 15 levels (1.3 kB)
 #    check and audit in a second and 512 MiB (the audit expanded every
-#    reference once: 8^15 visits).
+#    reference once: 8^15 visits), and so do files that include each
+#    other 8 times over 15 levels (the audit read them 8^15 times).
 #
 # The sagate binary: $SAGATE, else ./sagate (the build directory under
 # "make check").  Needs bash and coreutils, not root.
@@ -117,6 +118,28 @@ mv fan-audit.groups fan-audit.out
 [ "$rc" -eq 4 ] && rc=0
 expect fan-audit 0 <<EOF
 warning family-counterpart     rule "v4-only": rules[0]: names only the IPv4 addresses of host group "g0", which also has IPv6 ones (2001:db8::1): their IPv6 traffic falls to a later rule or the default
+EOF
+
+# --- f1.json includes f2.json 8 times, ... f14.json includes f15.json 8 times --
+mkdir inc
+for ((i = 1; i < 15; i++)); do
+	{
+		printf '{"version": 1, "include": ["f%d.json"' $((i + 1))
+		for ((j = 1; j < 8; j++)); do
+			printf ', "f%d.json"' $((i + 1))
+		done
+		printf '], "hosts": {"h%d": "10.0.0.%d"}}\n' "$i" "$i"
+	} >inc/f$i.json
+done
+printf '{"version": 1, "hosts": {"h15": ["192.0.2.1", "2001:db8::1"]}}\n' >inc/f15.json
+printf '{"version": 1, "include": ["inc/f1.json"], "rules": [
+  {"name": "v4-only", "action": "permit", "peers": "192.0.2.1", "protocol": "tcp", "ports": 22}]}\n' >fan-files.json
+bounded fan-files 10 512 "$sagate" audit fan-files.json
+grep -v '^audit of\|^error \|^info ' fan-files.out >fan-files.groups
+mv fan-files.groups fan-files.out
+[ "$rc" -eq 4 ] && rc=0
+expect fan-files 0 <<EOF
+warning family-counterpart     rule "v4-only": rules[0]: names only the IPv4 addresses of host group "h15", which also has IPv6 ones (2001:db8::1): their IPv6 traffic falls to a later rule or the default
 EOF
 
 echo "$passed passed, $failed failed"

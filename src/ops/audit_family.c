@@ -11,16 +11,23 @@
 
 #include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FAMILY_MAX_DEPTH PARSE_MAX_INCLUDE_DEPTH
 
-/* Merge the "hosts" of path and its includes into groups (name -> array). */
-static void read_hosts(const char *path, json_t *groups, int depth)
+/* Merge the "hosts" of path and its includes into groups (name -> array).
+ * Each file is read once (files: real paths read), as the parser reads
+ * it: files that include each other 8 times over 15 levels are 8^15
+ * reads otherwise. */
+static void read_hosts(const char *path, json_t *groups, json_t *files, int depth)
 {
-	json_t *root = json_load_file(path, 0, NULL), *inc, *v;
+	char real[PATH_MAX];
+	bool again = !realpath(path, real) || json_object_get(files, real) ||
+		     json_object_set_new(files, real, json_true()) < 0;
+	json_t *root = again ? NULL : json_load_file(path, 0, NULL), *inc, *v;
 	const char *name;
 	char *copy, *dir;
 	size_t i;
@@ -41,7 +48,7 @@ static void read_hosts(const char *path, json_t *groups, int depth)
 		if (!f || !dir)
 			continue;
 		if (f[0] == '/' ? !!(target = strdup(f)) : asprintf(&target, "%s/%s", dir, f) >= 0)
-			read_hosts(target, groups, depth + 1);
+			read_hosts(target, groups, files, depth + 1);
 		free(target);
 	}
 	free(copy);
@@ -185,12 +192,12 @@ static struct group *mixed_groups(json_t *groups, size_t *n, bool *oom)
 
 void audit_families(const struct policy *p, const char *source, struct audit_list *out)
 {
-	json_t *groups = json_object();
+	json_t *groups = json_object(), *files = json_object();
 	struct group *g = NULL;
 	size_t ng = 0;
 
-	if (groups && source)
-		read_hosts(source, groups, 0);
+	if (groups && files && source)
+		read_hosts(source, groups, files, 0);
 	if (groups && json_object_size(groups))
 		g = mixed_groups(groups, &ng, &out->oom);
 	for (size_t i = 0; ng && i < p->nrules; i++)
@@ -199,4 +206,5 @@ void audit_families(const struct policy *p, const char *source, struct audit_lis
 		free(g[i].set.v);
 	free(g);
 	json_decref(groups);
+	json_decref(files);
 }
