@@ -139,6 +139,8 @@ struct policy {
 				     nothing (so apply can record it as it is),
 				     else NULL */
 	size_t text_len;
+	size_t max_elements;	/**< most kernel set elements it may compile to
+				     ("max-elements"; the parser sets it); 0: no limit */
 };
 
 struct policy *policy_alloc(void);

@@ -119,7 +119,7 @@ Test(parse, version)
 Test(parse, unknown_top_key)
 {
 	expect_error("{\"version\": 1, \"rulez\": [], \"rules\": []}", "rulez", NULL,
-		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, rules)");
+		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, max-elements, rules)");
 }
 
 Test(parse, rule_name)
