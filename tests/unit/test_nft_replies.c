@@ -1,0 +1,94 @@
+/* Replies from nf_tables, crafted: any program with CAP_NET_ADMIN can
+ * plant a rule whose user data lies about its lengths, and a reply may
+ * leave out what the kernel always sends.  The readers must neither read
+ * past what they were given nor trust what is missing. */
+#include "config.h"
+
+#include "nft_talk.h"
+
+#include <criterion/criterion.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* bytes, in a zeroed buffer of 512 (what lies past len reads as 0, so a
+ * reader that goes there finds a terminated string) */
+static char *udata(const void *bytes, size_t len)
+{
+	char *b = calloc(1, 512);
+
+	cr_assert_not_null(b);
+	memcpy(b, bytes, len);
+	return b;
+}
+
+Test(nft_comment, terminated_comment_is_found)
+{
+	char *b = udata("\0\3ab", 5);
+
+	cr_assert_str_eq(nft_talk_comment(b, 5), "ab");
+	free(b);
+}
+
+/* A comment type 0 whose length says 255 in 5 bytes of user data. */
+Test(nft_comment, length_past_the_data_is_no_comment)
+{
+	char *b = udata("\0\377ab", 5);
+
+	cr_assert_null(nft_talk_comment(b, 5));
+	free(b);
+}
+
+/* One byte of user data: the attribute's length byte lies outside. */
+Test(nft_comment, header_past_the_data_is_no_comment)
+{
+	char *b = udata("\0\2a", 4);
+
+	cr_assert_null(nft_talk_comment(b, 1));
+	free(b);
+}
+
+/* A good comment, then an attribute that lies: nothing is trusted. */
+Test(nft_comment, a_lie_after_the_comment_voids_it)
+{
+	char *b = udata("\0\3ab\0\1\200x", 8);
+
+	cr_assert_null(nft_talk_comment(b, 8));
+	cr_assert_str_eq(nft_talk_comment(b, 5), "ab");
+	free(b);
+}
+
+Test(nft_comment, unterminated_is_no_comment)
+{
+	char *b = udata("\0\2ab", 4);
+
+	cr_assert_null(nft_talk_comment(b, 4));
+	free(b);
+}
+
+/* The same lie in a NEWRULE message, through libnftnl's parser, which
+ * copies the user data into a buffer of exactly its length. */
+Test(nft_comment, planted_rule_comment)
+{
+	char buf[4096];
+	struct nftnl_rule *r = nftnl_rule_alloc(), *got = nftnl_rule_alloc();
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, 1);
+	const void *ud;
+	uint32_t len = 0;
+
+	cr_assert(r && got);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "filter");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "input");
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, "\0\377ab", 5);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	cr_assert_eq(nftnl_rule_nlmsg_parse(nlh, got), 0);
+	ud = nftnl_rule_get_data(got, NFTNL_RULE_USERDATA, &len);
+	cr_assert_eq(len, 5);
+	cr_assert_null(nft_talk_comment(ud, len));
+	nftnl_rule_free(r);
+	nftnl_rule_free(got);
+}
