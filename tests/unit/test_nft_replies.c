@@ -4,10 +4,12 @@
  * past what they were given nor trust what is missing. */
 #include "config.h"
 
+#include "nft_snap.h"
 #include "nft_talk.h"
 
 #include <criterion/criterion.h>
 #include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/rule.h>
 #include <linux/netfilter.h>
@@ -91,4 +93,54 @@ Test(nft_comment, planted_rule_comment)
 	cr_assert_null(nft_talk_comment(ud, len));
 	nftnl_rule_free(r);
 	nftnl_rule_free(got);
+}
+
+/* A NEWCHAIN message of chain c, family inet. */
+static struct nlmsghdr *chain_msg(char *buf, struct nftnl_chain *c)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_INET, 0, 1);
+
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nlh;
+}
+
+Test(nft_chain, base_chain_is_taken_apart)
+{
+	char buf[4096];
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct snap_chain sc;
+
+	cr_assert_not_null(c);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "filter");
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "input");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -10);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	cr_assert_eq(nft_snap_chain_parse(chain_msg(buf, c), &sc), 1);
+	cr_assert_str_eq(sc.family, "inet");
+	cr_assert_str_eq(sc.table, "filter");
+	cr_assert_str_eq(sc.name, "input");
+	cr_assert(sc.has_hook && sc.hooknum == NF_INET_LOCAL_IN && sc.prio == -10 && sc.policy_drop);
+	nft_snap_chain_fini(&sc);
+}
+
+/* Without its table, or its name, a chain is left out, not dereferenced. */
+Test(nft_chain, chain_without_table_or_name_is_left_out)
+{
+	char buf[4096];
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct snap_chain sc;
+
+	cr_assert_not_null(c);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "input");
+	cr_assert_eq(nft_snap_chain_parse(chain_msg(buf, c), &sc), 0);
+	cr_assert(!sc.table && !sc.name && !sc.family);
+	nft_snap_chain_fini(&sc);
+	c = nftnl_chain_alloc();
+	cr_assert_not_null(c);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "filter");
+	cr_assert_eq(nft_snap_chain_parse(chain_msg(buf, c), &sc), 0);
+	nft_snap_chain_fini(&sc);
 }
