@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "nft_talk.h"
+#include "util.h"
 
 #include <errno.h>
 #include <libnftnl/common.h>
@@ -60,7 +61,7 @@ int nft_talk_run(struct nft_talk *t, const struct nlmsghdr *nlh, mnl_cb_t cb, vo
 		return -1;
 	}
 	while ((n = mnl_socket_recvfrom(t->nl, buf, RECV_BUF)) > 0) {
-		ret = mnl_cb_run(buf, (size_t)n, seq, t->portid, cb, data);
+		ret = mnl_cb_run(buf, netlink_span(buf, (size_t)n), seq, t->portid, cb, data);
 		if (ret <= MNL_CB_STOP)
 			break;
 	}

@@ -1,11 +1,13 @@
 /* Replies from nf_tables, crafted: any program with CAP_NET_ADMIN can
- * plant a rule whose user data lies about its lengths, and a reply may
- * leave out what the kernel always sends.  The readers must neither read
- * past what they were given nor trust what is missing. */
+ * plant a rule whose user data lies about its lengths, or send a message
+ * whose length lies to our socket, and a reply may leave out what the
+ * kernel always sends.  The readers must neither read past what they
+ * were given nor trust what is missing. */
 #include "config.h"
 
 #include "nft_snap.h"
 #include "nft_talk.h"
+#include "util.h"
 
 #include <criterion/criterion.h>
 #include <libmnl/libmnl.h>
@@ -143,4 +145,60 @@ Test(nft_chain, chain_without_table_or_name_is_left_out)
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "filter");
 	cr_assert_eq(nft_snap_chain_parse(chain_msg(buf, c), &sc), 0);
 	nft_snap_chain_fini(&sc);
+}
+
+/* Messages of 20 bytes each (an aligned header and 4 bytes), at 4-byte
+ * aligned offsets in a heap buffer of exactly len bytes. */
+static char *messages(size_t len, const uint32_t *lens, size_t n)
+{
+	char *b = calloc(1, len);
+
+	cr_assert_not_null(b);
+	for (size_t i = 0; i < n; i++) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(b + 20 * i);
+
+		h->nlmsg_len = lens[i];
+		h->nlmsg_type = NLMSG_MIN_TYPE;	/* data, for the callback */
+	}
+	return b;
+}
+
+static int count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	++*(int *)data;
+	return MNL_CB_OK;
+}
+
+/* libmnl's mnl_nlmsg_ok compares (int)nlmsg_len <= len: 0x80000014 is
+ * negative and passes, and mnl_cb_run walks 2 GiB on.  netlink_span
+ * stops before it. */
+Test(netlink_span, length_over_2_gib_ends_the_walk)
+{
+	uint32_t lens[] = { 20, 0x80000014u, 20 };
+	char *b = messages(60, lens, 3);
+	int seen = 0;
+
+	cr_assert_eq(netlink_span(b, 60), 20);
+	cr_assert_eq(mnl_cb_run(b, netlink_span(b, 60), 0, 0, count_cb, &seen), MNL_CB_OK);
+	cr_assert_eq(seen, 1);
+	free(b);
+}
+
+Test(netlink_span, whole_messages_only)
+{
+	uint32_t good[] = { 20, 20, 20 }, short_hdr[] = { 20, 8 }, past[] = { 20, 21 };
+	char *b = messages(60, good, 3);
+
+	cr_assert_eq(netlink_span(b, 60), 60);
+	cr_assert_eq(netlink_span(b, 59), 40, "a message cut short is not whole");
+	cr_assert_eq(netlink_span(b, 50), 40, "10 bytes are no header");
+	free(b);
+	b = messages(40, short_hdr, 2);
+	cr_assert_eq(netlink_span(b, 40), 20, "a length below the header's");
+	free(b);
+	b = messages(44, past, 2);
+	cr_assert_eq(netlink_span(b, 40), 20, "a length past the end");
+	cr_assert_eq(netlink_span(b, 41), 41, "the last message may end unpadded");
+	free(b);
 }
