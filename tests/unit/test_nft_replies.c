@@ -19,59 +19,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* bytes, in a zeroed buffer of 512 (what lies past len reads as 0, so a
- * reader that goes there finds a terminated string) */
-static char *udata(const void *bytes, size_t len)
+/* User data, in a zeroed buffer of 512 bytes (a reader that goes past
+ * len finds a terminated string there), and the comment its first len
+ * bytes hold. */
+static const struct {
+	const char *what, *bytes;
+	size_t size, len;
+	const char *comment;
+} comments[] = {
+	{ "a terminated comment", "\0\3ab", 5, 5, "ab" },
+	{ "length 255 in 5 bytes", "\0\377ab", 5, 5, NULL },
+	{ "the length byte outside", "\0\2a", 4, 1, NULL },
+	{ "a lie after the comment: nothing is trusted", "\0\3ab\0\1\200x", 8, 8, NULL },
+	{ "the comment before the lie", "\0\3ab\0\1\200x", 8, 5, "ab" },
+	{ "unterminated", "\0\2ab", 4, 4, NULL },
+};
+
+Test(nft_comment, lengths_stay_inside_the_data)
 {
-	char *b = calloc(1, 512);
+	for (size_t i = 0; i < sizeof(comments) / sizeof(comments[0]); i++) {
+		char *b = calloc(1, 512);
+		const char *c;
 
-	cr_assert_not_null(b);
-	memcpy(b, bytes, len);
-	return b;
-}
-
-Test(nft_comment, terminated_comment_is_found)
-{
-	char *b = udata("\0\3ab", 5);
-
-	cr_assert_str_eq(nft_talk_comment(b, 5), "ab");
-	free(b);
-}
-
-/* A comment type 0 whose length says 255 in 5 bytes of user data. */
-Test(nft_comment, length_past_the_data_is_no_comment)
-{
-	char *b = udata("\0\377ab", 5);
-
-	cr_assert_null(nft_talk_comment(b, 5));
-	free(b);
-}
-
-/* One byte of user data: the attribute's length byte lies outside. */
-Test(nft_comment, header_past_the_data_is_no_comment)
-{
-	char *b = udata("\0\2a", 4);
-
-	cr_assert_null(nft_talk_comment(b, 1));
-	free(b);
-}
-
-/* A good comment, then an attribute that lies: nothing is trusted. */
-Test(nft_comment, a_lie_after_the_comment_voids_it)
-{
-	char *b = udata("\0\3ab\0\1\200x", 8);
-
-	cr_assert_null(nft_talk_comment(b, 8));
-	cr_assert_str_eq(nft_talk_comment(b, 5), "ab");
-	free(b);
-}
-
-Test(nft_comment, unterminated_is_no_comment)
-{
-	char *b = udata("\0\2ab", 4);
-
-	cr_assert_null(nft_talk_comment(b, 4));
-	free(b);
+		cr_assert_not_null(b);
+		memcpy(b, comments[i].bytes, comments[i].size);
+		c = nft_talk_comment(b, (uint32_t)comments[i].len);
+		if (comments[i].comment)
+			cr_assert_str_eq(c ? c : "(none)", comments[i].comment, "%s", comments[i].what);
+		else
+			cr_assert_null(c, "%s: got \"%s\"", comments[i].what, c);
+		free(b);
+	}
 }
 
 /* The same lie in a NEWRULE message, through libnftnl's parser, which
@@ -97,30 +75,40 @@ Test(nft_comment, planted_rule_comment)
 	nftnl_rule_free(got);
 }
 
-/* A NEWCHAIN message of chain c, family inet. */
-static struct nlmsghdr *chain_msg(char *buf, struct nftnl_chain *c)
+/* A chain with the table and name given (NULL: left out). */
+static struct nftnl_chain *chain(const char *table, const char *name)
 {
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	cr_assert_not_null(c);
+	if (table)
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	if (name)
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	return c;
+}
+
+/* nft_snap_chain_parse of a NEWCHAIN message of c (freed), family inet. */
+static int parse_chain(struct nftnl_chain *c, struct snap_chain *sc)
+{
+	char buf[4096];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_INET, 0, 1);
 
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
-	return nlh;
+	return nft_snap_chain_parse(nlh, sc);
 }
 
 Test(nft_chain, base_chain_is_taken_apart)
 {
-	char buf[4096];
-	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nftnl_chain *c = chain("filter", "input");
 	struct snap_chain sc;
 
-	cr_assert_not_null(c);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "filter");
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "input");
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -10);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-	cr_assert_eq(nft_snap_chain_parse(chain_msg(buf, c), &sc), 1);
+	cr_assert_eq(parse_chain(c, &sc), 1);
 	cr_assert_str_eq(sc.family, "inet");
 	cr_assert_str_eq(sc.table, "filter");
 	cr_assert_str_eq(sc.name, "input");
@@ -131,19 +119,12 @@ Test(nft_chain, base_chain_is_taken_apart)
 /* Without its table, or its name, a chain is left out, not dereferenced. */
 Test(nft_chain, chain_without_table_or_name_is_left_out)
 {
-	char buf[4096];
-	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct snap_chain sc;
 
-	cr_assert_not_null(c);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "input");
-	cr_assert_eq(nft_snap_chain_parse(chain_msg(buf, c), &sc), 0);
+	cr_assert_eq(parse_chain(chain(NULL, "input"), &sc), 0);
 	cr_assert(!sc.table && !sc.name && !sc.family);
 	nft_snap_chain_fini(&sc);
-	c = nftnl_chain_alloc();
-	cr_assert_not_null(c);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "filter");
-	cr_assert_eq(nft_snap_chain_parse(chain_msg(buf, c), &sc), 0);
+	cr_assert_eq(parse_chain(chain("filter", NULL), &sc), 0);
 	nft_snap_chain_fini(&sc);
 }
 
