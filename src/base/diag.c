@@ -25,10 +25,79 @@ void diag_list_fini(struct diag_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* Bytes of the first max characters of s[0, len): a UTF-8 continuation
+ * byte (10xxxxxx) belongs to the character before it. */
+static size_t char_prefix(const char *s, size_t len, size_t max)
+{
+	size_t i = 0, chars = 0;
+
+	for (; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && chars++ == max)
+			break;
+	return i;
+}
+
+/* Write s[0, len) at out, cut to max characters and "..." when longer;
+ * returns the end.  A cut drops at least a byte and adds three. */
+static char *put_cut(char *out, const char *s, size_t len, size_t max)
+{
+	size_t keep = char_prefix(s, len, max);
+
+	memcpy(out, s, keep);
+	out += keep;
+	if (keep < len) {
+		memcpy(out, "...", 3);
+		out += 3;
+	}
+	return out;
+}
+
+static char *dup_cut(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+	char *out = malloc(char_prefix(s, len, max) + 4);
+
+	if (out)
+		*put_cut(out, s, len, max) = '\0';
+	return out;
+}
+
+/* s with every quoted value ("...") cut to DIAG_QUOTE_MAX characters and
+ * every other run between the characters of seps (which hold '"') cut to
+ * max.  A cut run had over 64 characters, so bytes, and gains at most
+ * two: the output is at most 3 * len / 64 longer. */
+static char *runs_cut(const char *s, const char *seps, size_t max)
+{
+	size_t len = strlen(s);
+	char *out = malloc(len + 3 * (len / DIAG_QUOTE_MAX) + 4), *o = out;
+
+	while (o && *s) {
+		const char *end = *s == '"' ? strchr(s + 1, '"') : NULL;
+		size_t n;
+
+		if (end) {
+			*o++ = '"';
+			o = put_cut(o, s + 1, (size_t)(end - s - 1), DIAG_QUOTE_MAX);
+			*o++ = '"';
+			s = end + 1;
+		} else if (strchr(seps, *s)) {
+			*o++ = *s++;	/* a separator, or a quote without a partner */
+		} else {
+			n = strcspn(s, seps);
+			o = put_cut(o, s, n, max);
+			s += n;
+		}
+	}
+	if (o)
+		*o = '\0';
+	return out;
+}
+
 void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	      const char *path, const char *rule, const char *fmt, ...)
 {
 	struct diag *d;
+	char *raw;
 	va_list ap;
 
 	if (sev == DIAG_ERROR)
@@ -45,12 +114,14 @@ void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	d = &l->items[l->count++];
 	d->severity = sev;
 	d->file = xstrdup_or_null(file ? file : "");
-	d->path = xstrdup_or_null(path ? path : "");
-	d->rule = rule ? xstrdup_or_null(rule) : NULL;
+	d->path = runs_cut(path ? path : "", ".\"", DIAG_QUOTE_MAX);
+	d->rule = rule ? dup_cut(rule, DIAG_QUOTE_MAX) : NULL;
 	va_start(ap, fmt);
-	if (vasprintf(&d->message, fmt, ap) < 0)
-		d->message = NULL;
+	if (vasprintf(&raw, fmt, ap) < 0)
+		raw = NULL;
 	va_end(ap);
+	d->message = raw ? runs_cut(raw, " \"", DIAG_WORD_MAX) : NULL;
+	free(raw);
 }
 
 char *diag_format(const struct diag *d)

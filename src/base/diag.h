@@ -23,6 +23,15 @@ struct diag {
 	char *message;	/**< what is wrong and what was expected */
 };
 
+/** User text a finding repeats is cut, so that a 1 MB rule name cannot
+ *  make a 1 MB error: a quoted value ("...") in the message, the rule name
+ *  and each name in the JSON path to DIAG_QUOTE_MAX characters, any other
+ *  run without a space in the message (a file name) to DIAG_WORD_MAX,
+ *  each then followed by "...".  Characters, not bytes: a cut never
+ *  splits UTF-8. */
+#define DIAG_QUOTE_MAX 64
+#define DIAG_WORD_MAX 256
+
 /** An ordered, growable list of findings. */
 struct diag_list {
 	struct diag *items;
@@ -34,8 +43,9 @@ struct diag_list {
 void diag_list_init(struct diag_list *l);
 void diag_list_fini(struct diag_list *l);
 
-/** Append a finding; message is printf-style.  Never fails: on OOM the
- *  message is replaced by a fixed text so the error is still counted. */
+/** Append a finding; message is printf-style, user text in it cut as
+ *  above.  Never fails: on OOM the message is replaced by a fixed text so
+ *  the error is still counted. */
 void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	      const char *path, const char *rule, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,22 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+size_t netlink_span(const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *h = (const struct nlmsghdr *)((const char *)buf + off);
+		size_t n = h->nlmsg_len;
+
+		if (n < sizeof(*h) || n > len - off)
+			break;
+		n = NLMSG_ALIGN(n);	/* the last message may end unpadded */
+		off += n < len - off ? n : len - off;
+	}
+	return off;
+}
 
 char *xstrdup_or_null(const char *s)
 {

@@ -46,6 +46,14 @@ int nindex_add(struct nindex *ix, const char *name, size_t idx);
 long nindex_find(const struct nindex *ix, const char *name);
 void nindex_fini(struct nindex *ix);
 
+/** How many leading bytes of buf (len received, buf aligned for a
+ *  struct nlmsghdr) hold whole netlink messages, each nlmsg_len compared
+ *  unsigned with what is left.  libmnl's mnl_nlmsg_ok, which mnl_cb_run
+ *  uses, compares it as an int: a length over 2 GiB passes as negative and
+ *  the walk leaves the buffer.  Give mnl_cb_run and mnl_nlmsg_ok loops
+ *  this many bytes, never the length received. */
+size_t netlink_span(const void *buf, size_t len);
+
 /** With SAGATE_TRACE_TIME set in the environment, print on stderr how long
  *  the phase that ends now took (since the previous call, or the first
  *  call).  For finding where a slow apply goes; silent otherwise. */

@@ -15,22 +15,27 @@ int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse
 	     struct loaded *l)
 {
 	struct compile_opts co = { mode, queue };
+	/* what was applied is loaded whatever its size: it passed its limit then */
+	bool applied = state_owns(file);
 
 	diag_list_init(&l->diags);
 	l->cls = NULL;
 	l->plan = NULL;
-	struct parse_opts po = { state_owns(file) ? STATE_MAX_BUNDLE : 0 };
+	struct parse_opts po = { applied ? STATE_MAX_BUNDLE : 0 };
 
 	trace_phase("start");
 	l->pol = parse_policy_file(file, &po, &l->diags);
 	trace_phase("parse");
 	if (!l->pol)
 		return EXIT_POLICY;
-	l->cls = classify(l->pol, analyse ? CLASSIFY_ANALYSE : 0);
+	l->cls = classify(l->pol, (analyse ? CLASSIFY_ANALYSE : 0) |
+			  (applied ? 0 : CLASSIFY_LIMIT));
 	trace_phase("classify");
-	if (l->cls)
+	if (l->cls && !l->cls->over_limit)
 		l->plan = compile_plan(l->pol, l->cls, &co);
 	trace_phase("compile");
+	if (l->cls && compile_over_limit(l->pol, l->cls, l->plan, &l->diags))
+		return EXIT_POLICY;
 	if (!l->plan) {
 		diag_add(&l->diags, DIAG_ERROR, file, "", NULL,
 			 "out of memory while compiling");

@@ -60,6 +60,7 @@ struct cctx {
 	const struct policy *p;
 	struct classes *out;
 	size_t outcap;
+	bool over;		/* past out->max_elements; oom is set too, to end the walk */
 	bool oom;
 	enum direction dir;
 	enum addr_family fam;
@@ -267,6 +268,10 @@ static void emit(struct cctx *c, const struct pvec *t, size_t col_a, size_t col_
 		for (size_t l = 0; l < c->nlocals; l++) {
 			struct class_box *b;
 
+			if (c->out->max_elements && c->out->nboxes == c->out->max_elements) {
+				c->over = c->oom = true;
+				return;
+			}
 			if (grow_array(&c->out->boxes, &c->outcap, c->out->nboxes + 1,
 				       sizeof(*b))) {
 				c->oom = true;
@@ -762,6 +767,27 @@ static void run_pass(struct cctx *c)
 			classify_group(c, (enum direction)d, (enum addr_family)f);
 }
 
+/* a * b, at most SIZE_MAX */
+static size_t mul_sat(size_t a, size_t b)
+{
+	return b && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
+size_t classify_estimate(const struct policy *p)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+		size_t n = mul_sat(mul_sat(r->peers.any || !r->peers.n ? 1 : r->peers.n,
+					   r->local.any || !r->local.n ? 1 : r->local.n),
+				   r->nkeys ? r->nkeys : 1);
+
+		sum = n > SIZE_MAX - sum ? SIZE_MAX : sum + n;
+	}
+	return sum;
+}
+
 struct classes *classify(const struct policy *p, unsigned flags)
 {
 	struct classes *cl = calloc(1, sizeof(*cl));
@@ -781,9 +807,21 @@ struct classes *classify(const struct policy *p, unsigned flags)
 		if (!p->rules[i].local.any)
 			cl->uses_local[p->rules[i].dir] = true;
 	}
+	if (flags & CLASSIFY_LIMIT)
+		cl->max_elements = p->max_elements;
+	c.over = cl->max_elements && classify_estimate(p) > cl->max_elements;
 	/* pass 1 decides by winner only, so boxes merge as far as possible;
 	 * pass 2 tracks runner-ups, which split pieces, and keeps no boxes */
-	run_pass(&c);
+	if (!c.over)
+		run_pass(&c);
+	if (c.over) {
+		free(cl->boxes);
+		cl->boxes = NULL;
+		cl->nboxes = 0;
+		cl->over_limit = true;
+		free(c.differs);
+		return cl;
+	}
 	if (!c.oom && (flags & CLASSIFY_ANALYSE)) {
 		c.track_next = true;
 		run_pass(&c);

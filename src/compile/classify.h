@@ -44,13 +44,28 @@ struct classes {
 	struct class_rule_info *info;	/**< one per policy rule */
 	size_t nrules;
 	bool analysed;		/**< redundant / shadowed_by are filled in */
+	size_t max_elements;	/**< CLASSIFY_LIMIT: the policy's max_elements,
+				     which compile_plan keeps to as well; else 0 */
+	bool over_limit;	/**< more boxes than max_elements: classifying
+				     stopped, there are no boxes */
 };
 
 /** Also find redundant rules and who shadows whom (a second pass). */
 #define CLASSIFY_ANALYSE 0x1
+/** Keep to the policy's max_elements: do not start when classify_estimate
+ *  is over it, stop at more boxes than it (each box is at least one kernel
+ *  set element): over_limit.  The work and memory stay in proportion to
+ *  the limit, whatever the policy asks for. */
+#define CLASSIFY_LIMIT 0x2
 
 /** Classify p.  Returns NULL on OOM. */
 struct classes *classify(const struct policy *p, unsigned flags);
+
+/** What the rules name, before any work: peer address intervals times
+ *  local ones times service key ranges, summed over the rules (at most
+ *  SIZE_MAX).  The classifier's input has this many items; its boxes are
+ *  fewer where rules overlap, more where they cross. */
+size_t classify_estimate(const struct policy *p);
 void classes_free(struct classes *c);
 
 /** A packet as the classifier sees it. */

@@ -12,6 +12,8 @@ struct kctx {
 	const struct classes *cls;
 	struct plan *plan;
 	const char **verdict_chain;	/* per rule: NULL, or the chain its elements goto */
+	size_t max_elems;		/* 0: no limit */
+	size_t nelems;			/* elements so far, added or not */
 	bool oom;
 };
 
@@ -59,6 +61,15 @@ static size_t key_fields(enum direction d, enum addr_family f, bool local,
 	return n;
 }
 
+/* Every element goes through here: past the limit it is only counted. */
+static void elem_add(struct kctx *k, struct plan_set *s, const struct plan_elem *e)
+{
+	if (k->max_elems && k->nelems++ >= k->max_elems)
+		return;
+	if (plan_add_elem(s, e))
+		k->oom = true;
+}
+
 static struct plan_verdict rule_verdict(struct kctx *k, uint32_t rule)
 {
 	const struct rule *r = &k->pol->rules[rule];
@@ -89,8 +100,7 @@ static void add_elem(struct kctx *k, struct plan_set *s, const struct class_box 
 		e.hi[n] = porthi;
 	}
 	e.verdict = rule_verdict(k, b->rule);
-	if (plan_add_elem(s, &e))
-		k->oom = true;
+	elem_add(k, s, &e);
 }
 
 /* ICMP of the other family never occurs: no element for it. */
@@ -297,8 +307,7 @@ static void bucket_objects(struct kctx *k, enum direction d, enum addr_family f,
 		e.hi[0] = i + 1 < nb ? st[i + 1] - 1 : addr_max(f);
 		snprintf(name, sizeof(name), "%s_b%zu", base, i);
 		e.verdict = (struct plan_verdict){ PV_JUMP, plan_strdup(k->plan, name), 0 };
-		if (plan_add_elem(s, &e))
-			k->oom = true;
+		elem_add(k, s, &e);
 	}
 }
 
@@ -680,6 +689,7 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 	if (!k.plan || !k.verdict_chain)
 		goto fail;
 	k.plan->queue = o->queue;
+	k.max_elems = c->max_elements;
 	k.plan->comment = compile_table_comment(p->file, p->sha256);
 	/* base chains first, so listings read top-down */
 	if (!k.plan->comment || !plan_add_chain(k.plan, "input", PH_INPUT) ||
@@ -699,10 +709,37 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 	}
 	if (k.oom || !k.plan->comment)
 		goto fail;
+	if (k.max_elems && k.nelems > k.max_elems)
+		k.plan->elems_needed = k.nelems;
 	free(k.verdict_chain);
 	return k.plan;
 fail:
 	free(k.verdict_chain);
 	plan_free(k.plan);
 	return NULL;
+}
+
+bool compile_over_limit(const struct policy *p, const struct classes *c,
+			const struct plan *plan, struct diag_list *d)
+{
+	size_t est;
+
+	if (plan && plan->elems_needed) {
+		diag_add(d, DIAG_ERROR, p->file, "", NULL,
+			 "the policy needs %zu kernel set elements, more than its limit of %zu; \"max-elements\" raises the limit",
+			 plan->elems_needed, p->max_elements);
+		return true;
+	}
+	if (!c->over_limit)
+		return false;
+	est = classify_estimate(p);
+	if (est > p->max_elements)	/* the classifier did not start */
+		diag_add(d, DIAG_ERROR, p->file, "", NULL,
+			 "the rules name %zu combinations of addresses and ports, about as many kernel set elements, more than the policy's limit of %zu; \"max-elements\" raises the limit",
+			 est, p->max_elements);
+	else
+		diag_add(d, DIAG_ERROR, p->file, "", NULL,
+			 "the policy needs more than the %zu kernel set elements its limit allows; \"max-elements\" raises the limit",
+			 p->max_elements);
+	return true;
 }

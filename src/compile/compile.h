@@ -30,6 +30,7 @@
 #define SAGATE_COMPILE_H
 
 #include "classify.h"
+#include "diag.h"
 #include "model.h"
 #include "plan.h"
 
@@ -43,8 +44,18 @@ struct compile_opts {
  *  OOM. */
 char *compile_table_comment(const char *source, const char *sha256);
 
-/** Build the plan; NULL on OOM. */
+/** Build the plan; NULL on OOM.  Classes classified with CLASSIFY_LIMIT
+ *  bound it too: at most max_elements set elements are added, the rest
+ *  only counted (plan.elems_needed). */
 struct plan *compile_plan(const struct policy *p, const struct classes *c,
 			  const struct compile_opts *o);
+
+/** Does the policy need more kernel set elements than its max_elements
+ *  ("max-elements"), as c (classified with CLASSIFY_LIMIT) or plan
+ *  (compiled from c; NULL: not compiled) found?  Then an error in d says
+ *  so, with the count, or the rules' own estimate when the classifier
+ *  stopped. */
+bool compile_over_limit(const struct policy *p, const struct classes *c,
+			const struct plan *plan, struct diag_list *d);
 
 #endif

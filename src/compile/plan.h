@@ -156,6 +156,9 @@ struct plan {
 	size_t nchains, capchains;
 	char **strings;		/**< owned strings referenced by statements */
 	size_t nstrings, capstrings;
+	size_t elems_needed;	/**< compiled under a limit (classes.max_elements)
+				     and over it: the elements the policy needs (the
+				     sets hold only the first max_elements); else 0 */
 };
 
 struct plan *plan_alloc(enum plan_mode mode);

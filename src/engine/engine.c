@@ -6,6 +6,7 @@
 #include "plan.h"
 #include "sdnotify.h"
 #include "state.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -304,7 +305,7 @@ static int xfrm_input(struct engine *e)
 		engine_msg("xfrm-error", "recv: %s", strerror(errno));
 		return -1;
 	}
-	len = (int)n;
+	len = (int)netlink_span(e->buf, (size_t)n);
 	/* one write lock per buffer, not per message: the queue threads
 	 * wait at most one buffer's worth */
 	pthread_rwlock_wrlock(&e->lock);

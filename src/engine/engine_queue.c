@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "engine_int.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -211,7 +212,8 @@ static int q_burst(struct engine_queue *q, int *ack)
 	}
 	pthread_rwlock_rdlock(&e->lock);
 	for (int i = 0; i < r; i++)
-		q_walk(q, q->iov[i].iov_base, (int)q->mm[i].msg_len, &n, ack);
+		q_walk(q, q->iov[i].iov_base, (int)netlink_span(q->iov[i].iov_base, q->mm[i].msg_len),
+		       &n, ack);
 	pthread_rwlock_unlock(&e->lock);
 	q_send(q, n);
 	return r;

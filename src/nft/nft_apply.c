@@ -185,7 +185,7 @@ static int read_acks(struct mnl_socket *nl, struct acks *c, size_t expected)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
 		if (n > 0) {
-			if (mnl_cb_run2(buf, (size_t)n, 0, mnl_socket_get_portid(nl), NULL, c,
+			if (mnl_cb_run2(buf, netlink_span(buf, (size_t)n), 0, mnl_socket_get_portid(nl), NULL, c,
 					ctl, NLMSG_MIN_TYPE) < 0)
 				c->garbled = true;
 			continue;

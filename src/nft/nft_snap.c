@@ -26,10 +26,9 @@ struct snap_rd {
 	struct snap_chain *all;		/* chain dump of every table */
 	size_t nall, capall;
 	size_t cap;
+	size_t incomplete;		/* chains without a table or name, left out */
 	bool oom;
 };
-
-static void chain_fini(struct snap_chain *c);
 
 static const char *family_name(uint32_t f)
 {
@@ -65,28 +64,27 @@ static void push(struct snap_rd *r, char ***arr, size_t *n, const char *s)
 	(*arr)[(*n)++] = c;
 }
 
-static int chain_cb(const struct nlmsghdr *nlh, void *data)
+int nft_snap_chain_parse(const struct nlmsghdr *nlh, struct snap_chain *sc)
 {
-	struct snap_rd *r = data;
 	struct nftnl_chain *c = nftnl_chain_alloc();
-	struct snap_chain *sc;
+	int rc = 1;
 
+	memset(sc, 0, sizeof(*sc));
 	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
 		nftnl_chain_free(c);
-		return MNL_CB_ERROR;
+		return -1;
 	}
-	if (grow_array(&r->all, &r->capall, r->nall + 1, sizeof(*r->all)) < 0) {
-		r->oom = true;
+	/* the kernel always sends both; a reply without them is no chain
+	 * that could be named, compared or dumped */
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_TABLE) || !nftnl_chain_is_set(c, NFTNL_CHAIN_NAME)) {
 		nftnl_chain_free(c);
-		return MNL_CB_ERROR;
+		return 0;
 	}
-	sc = &r->all[r->nall++];
-	memset(sc, 0, sizeof(*sc));
 	sc->family = strdup(family_name(nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY)));
-	sc->table = xstrdup_or_null(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
-	sc->name = xstrdup_or_null(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	sc->table = strdup(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
+	sc->name = strdup(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
 	if (!sc->family || !sc->table || !sc->name)
-		r->oom = true;
+		rc = -1;
 	if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
 		sc->has_hook = true;
 		sc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
@@ -96,7 +94,26 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 				  nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
 	}
 	nftnl_chain_free(c);
-	return r->oom ? MNL_CB_ERROR : MNL_CB_OK;
+	return rc;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct snap_rd *r = data;
+	struct snap_chain sc;
+	int rc = nft_snap_chain_parse(nlh, &sc);
+
+	if (rc == 1 && grow_array(&r->all, &r->capall, r->nall + 1, sizeof(*r->all)) < 0) {
+		r->oom = true;
+		rc = -1;
+	}
+	if (rc == 1) {
+		r->all[r->nall++] = sc;
+		return MNL_CB_OK;
+	}
+	nft_snap_chain_fini(&sc);
+	r->incomplete += rc == 0;
+	return rc == 0 ? MNL_CB_OK : MNL_CB_ERROR;
 }
 
 static int accept_cb(struct nftnl_expr *e, void *data)
@@ -311,7 +328,7 @@ static void keep_or_free(struct snap_rd *r, struct snap_chain **arr, size_t *n, 
 	}
 	if (arr)
 		r->oom = true;
-	chain_fini(c);
+	nft_snap_chain_fini(c);
 }
 
 /* Every chain of every table; ours and the foreign base chains kept. */
@@ -377,12 +394,16 @@ int nft_snap_read(struct nft_snap *s, struct diag_list *d)
 		diag_add(d, DIAG_ERROR, "nftables", "", NULL, "out of memory reading the ruleset");
 		rc = -1;
 	}
+	if (r.incomplete)
+		diag_add(d, DIAG_WARNING, "nftables", "", NULL,
+			 "left out %zu chain%s the kernel sent without a table or a name",
+			 r.incomplete, r.incomplete == 1 ? "" : "s");
 out:
 	nft_talk_close(&r.t);
 	return rc;
 }
 
-static void chain_fini(struct snap_chain *c)
+void nft_snap_chain_fini(struct snap_chain *c)
 {
 	for (size_t i = 0; i < c->nrules; i++)
 		free(c->comments[i]);
@@ -395,9 +416,9 @@ static void chain_fini(struct snap_chain *c)
 void nft_snap_fini(struct nft_snap *s)
 {
 	for (size_t i = 0; i < s->nchains; i++)
-		chain_fini(&s->chains[i]);
+		nft_snap_chain_fini(&s->chains[i]);
 	for (size_t i = 0; i < s->nforeign; i++)
-		chain_fini(&s->foreign[i]);
+		nft_snap_chain_fini(&s->foreign[i]);
 	for (size_t i = 0; i < s->nsets; i++) {
 		for (size_t j = 0; j < s->sets[i].nelems; j++) {
 			free(s->sets[i].comments[j]);

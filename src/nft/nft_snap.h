@@ -58,8 +58,18 @@ struct nft_snap {
 	size_t nforeign;
 };
 
-/** Read it all; 0, or -1 with an error in d. */
+/** Read it all; 0, or -1 with an error in d.  Chains the kernel sent
+ *  without a table or a name are left out, with a warning in d. */
 int nft_snap_read(struct nft_snap *s, struct diag_list *d);
+
+/** One chain of a chain dump (a NEWCHAIN message) into *c (zeroed
+ *  first): its family, table and name, and the hook, priority and policy
+ *  of a base chain.  1; 0 when the table or the name is missing (nothing
+ *  to look the chain up by: skip it); -1 when the message does not parse
+ *  or memory runs out.  nft_snap_chain_fini(c) in every case. */
+struct nlmsghdr;
+int nft_snap_chain_parse(const struct nlmsghdr *nlh, struct snap_chain *c);
+void nft_snap_chain_fini(struct snap_chain *c);
 void nft_snap_fini(struct nft_snap *s);
 
 #endif

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "nft_talk.h"
+#include "util.h"
 
 #include <errno.h>
 #include <libnftnl/common.h>
@@ -60,7 +61,7 @@ int nft_talk_run(struct nft_talk *t, const struct nlmsghdr *nlh, mnl_cb_t cb, vo
 		return -1;
 	}
 	while ((n = mnl_socket_recvfrom(t->nl, buf, RECV_BUF)) > 0) {
-		ret = mnl_cb_run(buf, (size_t)n, seq, t->portid, cb, data);
+		ret = mnl_cb_run(buf, netlink_span(buf, (size_t)n), seq, t->portid, cb, data);
 		if (ret <= MNL_CB_STOP)
 			break;
 	}
@@ -188,24 +189,39 @@ bool nft_talk_elem_is_interval_end(struct nftnl_set_elem *e)
 	       (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
 }
 
+/* What comment_cb looks in and for. */
+struct comment_find {
+	const char *data;	/* the user data */
+	uint32_t len;		/* its length */
+	const char *found;
+};
+
 static int comment_cb(const struct nftnl_udata *attr, void *data)
 {
-	const char **out = data;
-	uint8_t len = nftnl_udata_len(attr);
-	const char *v = nftnl_udata_get(attr);
+	struct comment_find *f = data;
+	const char *a = (const char *)attr, *v = nftnl_udata_get(attr);
+	size_t left = f->len - (size_t)(a - f->data), head = (size_t)(v - a);
 
+	/* nftnl_udata_parse sees only that an attribute starts inside the
+	 * data; its header and its value must end there too.  After a length
+	 * that lies, nothing is trusted: no comment */
+	if (left < head || nftnl_udata_len(attr) > left - head) {
+		f->found = NULL;
+		return -1;
+	}
 	/* every comment type is 0 in its own namespace (table, rule, element);
 	 * distrust the kernel's copy: it must be a terminated string */
-	if (nftnl_udata_type(attr) == 0 && len > 0 && v[len - 1] == '\0')
-		*out = v;
+	if (nftnl_udata_type(attr) == 0 && nftnl_udata_len(attr) > 0 &&
+	    v[nftnl_udata_len(attr) - 1] == '\0')
+		f->found = v;
 	return 0;
 }
 
 const char *nft_talk_comment(const void *udata, uint32_t len)
 {
-	const char *c = NULL;
+	struct comment_find f = { udata, len, NULL };
 
 	if (udata && len)
-		nftnl_udata_parse(udata, len, comment_cb, &c);
-	return c;
+		nftnl_udata_parse(udata, len, comment_cb, &f);
+	return f.found;
 }

@@ -70,7 +70,8 @@ int nft_talk_elems(const struct nlmsghdr *nlh, nft_talk_elem_cb cb, void *data);
 bool nft_talk_elem_is_interval_end(struct nftnl_set_elem *e);
 
 /** The comment in an object's user data (table, rule or element), or
- *  NULL when there is none or it is not a terminated string. */
+ *  NULL when there is none, it is not a terminated string, or a length
+ *  in the user data runs past len (another program can plant any). */
 const char *nft_talk_comment(const void *udata, uint32_t len);
 
 #endif

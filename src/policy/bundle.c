@@ -106,5 +106,7 @@ json_t *bundle_from_policy(const struct policy *p)
 			 "defaults", "in", action_name(p->defaults[DIR_IN]),
 			 "out", action_name(p->defaults[DIR_OUT]),
 			 "services", services, "rules", rules);
+	if (root && p->max_elements && p->max_elements != POLICY_DEFAULT_MAX_ELEMENTS)
+		json_object_set_new(root, "max-elements", json_integer((json_int_t)p->max_elements));
 	return root;
 }

@@ -14,13 +14,13 @@
 
 static const char *const policy_keys[] = {
 	"version", "description", "include", "hosts", "services", "defaults",
-	"rules", NULL
+	"max-elements", "rules", NULL
 };
-/* rules and defaults are known keys of an included file, but rejected
- * with a message of their own */
+/* rules, defaults and max-elements are known keys of an included file,
+ * but rejected with a message of their own */
 static const char *const include_keys[] = {
 	"version", "description", "include", "hosts", "services", "rules",
-	"defaults", NULL
+	"defaults", "max-elements", NULL
 };
 static const char *const defaults_keys[] = { "in", "out", NULL };
 
@@ -278,6 +278,9 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 		if (json_object_get(root, "defaults"))
 			perr(c, file, "defaults", NULL,
 			     "only the policy file itself may set defaults");
+		if (json_object_get(root, "max-elements"))
+			perr(c, file, "max-elements", NULL,
+			     "only the policy file itself may set max-elements");
 	}
 	if (depth && json_object_get(root, "description") &&
 	    !json_is_string(json_object_get(root, "description")))
@@ -309,6 +312,24 @@ static enum action parse_default(struct pctx *c, json_t *d, const char *key,
 	return dflt;
 }
 
+static void parse_max_elements(struct pctx *c, json_t *v, const char *file,
+			       struct policy *p)
+{
+	json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+
+	p->max_elements = POLICY_DEFAULT_MAX_ELEMENTS;
+	if (!v)
+		return;
+	if (!json_is_integer(v))
+		perr(c, file, "max-elements", NULL, "expected an integer 1-4294967295, got %s",
+		     pjson_type(v));
+	else if (n < 1 || n > (json_int_t)UINT32_MAX)
+		perr(c, file, "max-elements", NULL, "max-elements %lld is outside 1-4294967295",
+		     (long long)n);
+	else
+		p->max_elements = (size_t)n;
+}
+
 static void parse_top(struct pctx *c, json_t *root, const char *file,
 		      struct policy *p)
 {
@@ -329,6 +350,7 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		p->defaults[DIR_IN] = parse_default(c, d, "in", file, ACT_BLOCK);
 		p->defaults[DIR_OUT] = parse_default(c, d, "out", file, ACT_PERMIT);
 	}
+	parse_max_elements(c, json_object_get(root, "max-elements"), file, p);
 	if (!rules)
 		perr(c, file, "rules", NULL, "missing \"rules\" (an array of rules)");
 	else if (!json_is_array(rules))

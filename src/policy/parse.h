@@ -15,7 +15,8 @@
 #define PARSE_DEFAULT_MAX_SIZE (32u << 20)
 /** How deep includes may nest. */
 #define PARSE_MAX_INCLUDE_DEPTH 16
-
+/** How deep host groups may nest: @a holding @b holding @c is 3 deep. */
+#define PARSE_MAX_GROUP_DEPTH 32
 /** Knobs of the parser. */
 struct parse_opts {
 	size_t max_file_size;	/**< 0: PARSE_DEFAULT_MAX_SIZE */

@@ -295,12 +295,52 @@ bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 	return ok && addr_set_normalize(set) == 0;
 }
 
+/* Report, once, that h referred to from (file, path, rule) makes a chain
+ * too deep: the groups being resolved, h and its deepest descendants,
+ * "@a -> @b -> ... -> @z" with the first and last four of a longer chain.
+ * A chain many times the limit deep would otherwise be reported once per
+ * stretch of the limit. */
+static void too_deep(struct pctx *c, const struct hostdef *h, const char *file,
+		     const char *path, const char *rule)
+{
+	const struct hostdef *v[2 * PARSE_MAX_GROUP_DEPTH + 1];
+	size_t n = 0, used = 0;
+	char chain[600] = "";
+
+	if (c->deep_reported)
+		return;
+	c->deep_reported = true;
+	for (size_t i = 0; i < c->ngroups; i++)
+		v[n++] = c->groups[i];
+	for (; h && n < ARRAY_SIZE(v); h = h->deepest)
+		v[n++] = h;
+	for (size_t i = 0; i < n && used < sizeof(chain); i++) {
+		if (n > 8 && i == 4) {
+			used += (size_t)snprintf(chain + used, sizeof(chain) - used,
+						 " -> (%zu more)", n - 8);
+			i = n - 5;
+			continue;
+		}
+		used += (size_t)snprintf(chain + used, sizeof(chain) - used, "%s@%s",
+					 i ? " -> " : "", v[i]->name);
+	}
+	perr(c, file, path, rule, "host groups nest deeper than %d: %s",
+	     PARSE_MAX_GROUP_DEPTH, chain);
+}
+
+/* file, path and rule: where h is referred to.  Resolving recurses, one
+ * level per nesting: the depth limit bounds the stack.  A group resolved
+ * earlier counts with its own depth, so that the limit does not depend on
+ * the order the groups are written in. */
 static bool host_resolve(struct pctx *c, struct hostdef *h, const char *file,
 			 const char *path, const char *rule)
 {
+	struct hostdef *parent = c->ngroups ? c->groups[c->ngroups - 1] : NULL;
+	bool ok;
+
 	switch (h->state) {
 	case HOST_DONE:
-		return true;
+		break;
 	case HOST_FAILED:
 		return false;
 	case HOST_RESOLVING:
@@ -310,17 +350,31 @@ static bool host_resolve(struct pctx *c, struct hostdef *h, const char *file,
 		h->state = HOST_FAILED;
 		return false;
 	case HOST_NEW:
+		if (c->ngroups == PARSE_MAX_GROUP_DEPTH) {
+			too_deep(c, h, file, path, rule);
+			return false;
+		}
+		c->groups[c->ngroups++] = h;
+		h->state = HOST_RESOLVING;
+		h->depth = 1;
+		ok = phosts_parse(c, h->value, h->file, h->path, NULL, &h->set);
+		c->ngroups--;
+		if (!ok || h->state != HOST_RESOLVING) {
+			h->state = HOST_FAILED;
+			return false;
+		}
+		h->state = HOST_DONE;
 		break;
 	}
-	(void)file; (void)path; (void)rule;
-	h->state = HOST_RESOLVING;
-	if (phosts_parse(c, h->value, h->file, h->path, NULL, &h->set)) {
-		if (h->state == HOST_RESOLVING)
-			h->state = HOST_DONE;
-	} else {
-		h->state = HOST_FAILED;
+	if (c->ngroups + h->depth > PARSE_MAX_GROUP_DEPTH) {
+		too_deep(c, h, file, path, rule);
+		return false;
 	}
-	return h->state == HOST_DONE;
+	if (parent && h->depth + 1 > parent->depth) {
+		parent->depth = h->depth + 1;
+		parent->deepest = h;
+	}
+	return true;
 }
 
 /* A port: an integer, or a string "N" / "LO-HI". */

@@ -4,6 +4,7 @@
 
 #include "diag.h"
 #include "model.h"
+#include "parse.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -17,6 +18,8 @@ struct hostdef {
 	char *path;		/**< "hosts.admins" */
 	enum { HOST_NEW, HOST_RESOLVING, HOST_DONE, HOST_FAILED } state;
 	struct addr_set set;
+	size_t depth;		/**< resolved: 1, or 1 + that of its deepest group */
+	const struct hostdef *deepest;	/**< the group it holds that sets depth, or NULL */
 };
 
 /** A named service: protocol / port keys. */
@@ -51,6 +54,9 @@ struct pctx {
 	struct svcdef *svcs;
 	size_t nsvcs, capsvcs;
 	struct nindex host_ix, svc_ix;
+	struct hostdef *groups[PARSE_MAX_GROUP_DEPTH];	/**< being resolved, outermost first */
+	size_t ngroups;
+	bool deep_reported;	/**< groups nested too deep were reported */
 	bool oom;
 };
 

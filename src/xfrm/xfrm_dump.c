@@ -70,7 +70,7 @@ static int run_dump(uint16_t type, struct dump *x)
 		goto out;
 	portid = mnl_socket_get_portid(nl);
 	while ((n = mnl_socket_recvfrom(nl, buf, DUMP_BUF)) > 0) {
-		ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, dump_cb, x);
+		ret = mnl_cb_run(buf, netlink_span(buf, (size_t)n), nlh->nlmsg_seq, portid, dump_cb, x);
 		if (ret <= MNL_CB_STOP)
 			break;
 	}

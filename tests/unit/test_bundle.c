@@ -70,3 +70,22 @@ Test(bundle, generated_policies_round_trip)
 		policy_free(q);
 	}
 }
+
+/* "max-elements" travels with the bundle: rollback and the engine load
+ * the applied policy under the limit it was applied with. */
+Test(bundle, max_elements_round_trips)
+{
+	struct gen_opts o = { .nrules = 5, .addr_span = 256, .port_span = 100 };
+	uint64_t s = 99;
+	struct policy *p = gen_policy(&o, &s), *q;
+
+	p->max_elements = 2500000;
+	q = reparse(p);
+	cr_assert_eq(q->max_elements, 2500000);
+	policy_free(q);
+	p->max_elements = POLICY_DEFAULT_MAX_ELEMENTS;
+	q = reparse(p);
+	cr_assert_eq(q->max_elements, POLICY_DEFAULT_MAX_ELEMENTS);
+	policy_free(q);
+	policy_free(p);
+}

@@ -204,3 +204,60 @@ Test(compile, table_comment_of_a_long_path)
 	cr_assert_leq(strlen(c), 127, "%zu bytes: %s", strlen(c), c);
 	free(c);
 }
+
+/* A policy's max_elements holds at exactly its element count: at the
+ * count the plan is the one without a limit; one below, the policy is
+ * over, whichever stage notices (the classifier then holds no boxes, the
+ * plan no more elements than the limit); below its boxes, the classifier
+ * stops. */
+Test(compile, element_limit_is_exact)
+{
+	struct gen_opts o = { .nrules = 200, .addr_span = 4096, .port_span = 2000,
+			      .use_v6 = true, .use_local = true, .wide_pct = 10 };
+	struct compile_opts co = { PLAN_ENGINE, 0 };
+	size_t stopped = 0;
+
+	for (uint64_t seed = 1; seed <= 12; seed++) {
+		uint64_t s = seed * 7919;
+		struct policy *p = gen_policy(&o, &s);
+		struct classes *c = classify(p, 0), *lc;
+		struct plan *plan = compile_plan(p, c, &co), *lp;
+		size_t n = plan_elem_count(plan);
+		struct diag_list d;
+
+		diag_list_init(&d);
+		p->max_elements = n;
+		lc = classify(p, CLASSIFY_LIMIT);
+		cr_assert(lc && !lc->over_limit && lc->nboxes == c->nboxes);
+		lp = compile_plan(p, lc, &co);
+		cr_assert_eq(plan_elem_count(lp), n);
+		cr_assert(!compile_over_limit(p, lc, lp, &d) && d.count == 0);
+		classes_free(lc);
+		plan_free(lp);
+		p->max_elements = n - 1;
+		lc = classify(p, CLASSIFY_LIMIT);
+		cr_assert_not_null(lc);
+		lp = lc->over_limit ? NULL : compile_plan(p, lc, &co);
+		if (lc->over_limit) {
+			stopped++;
+			cr_assert_eq(lc->nboxes, 0);
+		} else {
+			cr_assert_eq(lp->elems_needed, n);
+			cr_assert_eq(plan_elem_count(lp), n - 1);
+		}
+		cr_assert(compile_over_limit(p, lc, lp, &d) && d.errors == 1);
+		classes_free(lc);
+		plan_free(lp);
+		/* fewer than its boxes: the classifier stops */
+		p->max_elements = c->nboxes - 1;
+		lc = classify(p, CLASSIFY_LIMIT);
+		cr_assert(lc && lc->over_limit && lc->nboxes == 0);
+		cr_assert(compile_over_limit(p, lc, NULL, &d) && d.errors == 2);
+		classes_free(lc);
+		diag_list_fini(&d);
+		classes_free(c);
+		plan_free(plan);
+		policy_free(p);
+	}
+	cr_log_info("one below the count: %zu of 12 stopped in the classifier", stopped);
+}

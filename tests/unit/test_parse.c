@@ -141,7 +141,7 @@ Test(parse, version)
 Test(parse, unknown_top_key)
 {
 	expect_error("{\"version\": 1, \"rulez\": [], \"rules\": []}", "rulez", NULL,
-		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, rules)");
+		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, max-elements, rules)");
 }
 
 Test(parse, rule_name)
@@ -303,6 +303,59 @@ Test(parse, included_files_hold_no_rules_and_no_duplicates)
 	free(pol);
 }
 
+/* A policy whose rule uses group g0 of a chain n groups deep, g0 holding
+ * @g1 and so on, written g0 first or (reversed) last, as p.json; the
+ * caller frees the name. */
+static char *group_chain_policy(int n, bool reversed)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char *file;
+
+	cr_assert_not_null(f);
+	fprintf(f, "{\"version\": 1, \"hosts\": {");
+	for (int k = 0; k < n; k++) {
+		int i = reversed ? n - 1 - k : k;
+
+		if (i == n - 1)
+			fprintf(f, "%s\"g%d\": \"192.0.2.1\"", k ? ", " : "", i);
+		else
+			fprintf(f, "%s\"g%d\": \"@g%d\"", k ? ", " : "", i, i + 1);
+	}
+	fprintf(f, "}, \"rules\": [{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"@g0\"}]}");
+	fclose(f);
+	file = write_file("p.json", text);
+	free(text);
+	return file;
+}
+
+Test(parse, host_group_depth)
+{
+	for (int reversed = 0; reversed < 2; reversed++) {
+		char *file = group_chain_policy(PARSE_MAX_GROUP_DEPTH, reversed);
+		struct diag_list d;
+		struct policy *p;
+
+		diag_list_init(&d);
+		p = parse_policy_file(file, NULL, &d);
+		cr_assert_not_null(p, "%d groups deep: %s", PARSE_MAX_GROUP_DEPTH,
+				   d.count ? d.items[0].message : "");
+		policy_free(p);
+		diag_list_fini(&d);
+		free(file);
+		file = group_chain_policy(PARSE_MAX_GROUP_DEPTH + 1, reversed);
+		d = parse_diags(file);
+		cr_assert_eq(d.errors, 1);
+		/* at the reference that is one too deep as the resolver meets it */
+		cr_assert_str_eq(d.items[0].path, reversed ? "hosts.g0" : "hosts.g31");
+		cr_assert_str_eq(d.items[0].message,
+			"host groups nest deeper than 32: @g0 -> @g1 -> @g2 -> @g3 -> (25 more) -> @g29 -> @g30 -> @g31 -> @g32");
+		diag_list_fini(&d);
+		free(file);
+	}
+}
+
 Test(parse, every_error_is_reported)
 {
 	char *pol = write_file("p.json", RULE(
@@ -377,4 +430,46 @@ Test(model, proto_names_both_ways)
 	cr_assert_eq(model_proto_number("TCP"), -1);
 	cr_assert_null(model_proto_name(0));
 	cr_assert_null(model_proto_name(255));
+}
+
+/* s repeated n times; the caller frees it. */
+static char *rep(const char *s, int n)
+{
+	size_t len = strlen(s);
+	char *out = malloc(len * (size_t)n + 1);
+
+	cr_assert_not_null(out);
+	for (int i = 0; i < n; i++)
+		memcpy(out + len * (size_t)i, s, len);
+	out[len * (size_t)n] = '\0';
+	return out;
+}
+
+Test(diag, user_text_is_cut_by_characters)
+{
+	char *a70 = rep("a", 70), *a64 = rep("a", 64), *e65 = rep("\xc3\xa9", 65);
+	char *e64 = rep("\xc3\xa9", 64), *w300 = rep("w", 300), *w256 = rep("w", 256);
+	char *want;
+	struct diag_list d;
+
+	diag_list_init(&d);
+	diag_add(&d, DIAG_ERROR, "f.json", e65, a70, "name \"%s\" in %s and \"%s\"", a70, w300, "ok");
+	cr_assert_neq(asprintf(&want, "%s...", e64), -1);
+	cr_assert_str_eq(d.items[0].path, want);	/* 64 characters, 128 bytes */
+	free(want);
+	cr_assert_neq(asprintf(&want, "%s...", a64), -1);
+	cr_assert_str_eq(d.items[0].rule, want);
+	free(want);
+	cr_assert_neq(asprintf(&want, "name \"%s...\" in %s... and \"ok\"", a64, w256), -1);
+	cr_assert_str_eq(d.items[0].message, want);
+	free(want);
+	/* short text, dots in paths and quotes without a partner stay as they are */
+	diag_add(&d, DIAG_ERROR, "f.json", "hosts.a.b[2]", "r", "a \"b\" c\" %s", a64);
+	cr_assert_str_eq(d.items[1].path, "hosts.a.b[2]");
+	cr_assert_str_eq(d.items[1].rule, "r");
+	cr_assert_neq(asprintf(&want, "a \"b\" c\" %s", a64), -1);
+	cr_assert_str_eq(d.items[1].message, want);
+	free(want);
+	diag_list_fini(&d);
+	free(a70), free(a64), free(e65), free(e64), free(w300), free(w256);
 }
