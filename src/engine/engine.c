@@ -284,8 +284,8 @@ static int xfrm_input(struct engine *e)
 {
 	ssize_t n = mnl_socket_recvfrom(e->xnl, e->buf, e->buflen);
 	const struct nlmsghdr *nlh;
+	struct diag_list why;
 	int len;
-	char why[256];
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -334,8 +334,11 @@ static int xfrm_input(struct engine *e)
 		}
 		if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
 			continue;
-		if (xfrm_cache_apply(e->sas, nlh, (uint64_t)time(NULL), why, sizeof why) < 0)
-			engine_msg("xfrm-warning", "message %u ignored: %s", nlh->nlmsg_type, why);
+		diag_list_init(&why);
+		if (xfrm_cache_apply(e->sas, nlh, (uint64_t)time(NULL), &why) < 0)
+			engine_msg("xfrm-warning", "message %u ignored: %s", nlh->nlmsg_type,
+				   diag_last(&why));
+		diag_list_fini(&why);
 	}
 	pthread_rwlock_unlock(&e->lock);
 	return 1;

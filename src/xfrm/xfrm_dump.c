@@ -21,14 +21,15 @@ struct dump {
 	bool oom;
 };
 
-static void spd_add(struct dump *x, const struct nlmsghdr *nlh)
+/* Add p to the SPD list; a message the parser rejected (its reason in why)
+ * is skipped with a warning. */
+static void spd_add(struct dump *x, const struct nlmsghdr *nlh, struct diag_list *why)
 {
 	struct xfrm_spd p;
-	char why[256];
 
-	if (xfrm_parse_policy(nlh, &p, why, sizeof(why)) < 0) {
+	if (xfrm_parse_policy(nlh, &p, why) < 0) {
 		diag_add(x->d, DIAG_WARNING, "xfrm", "policy dump", NULL,
-			 "an SPD entry was skipped: %s", why);
+			 "an SPD entry was skipped: %s", diag_last(why));
 		return;
 	}
 	if (grow_array(&x->spd->v, &x->spd->cap, x->spd->n + 1, sizeof(p)) < 0) {
@@ -41,14 +42,16 @@ static void spd_add(struct dump *x, const struct nlmsghdr *nlh)
 static int dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump *x = data;
-	char why[256];
+	struct diag_list why;
 
+	diag_list_init(&why);
 	if (x->spd) {
-		spd_add(x, nlh);
-	} else if (xfrm_cache_apply(x->sas, nlh, (uint64_t)time(NULL), why, sizeof(why)) < 0) {
+		spd_add(x, nlh, &why);
+	} else if (xfrm_cache_apply(x->sas, nlh, (uint64_t)time(NULL), &why) < 0) {
 		diag_add(x->d, DIAG_WARNING, "xfrm", "SA dump", NULL,
-			 "an SA was skipped: %s", why);
+			 "an SA was skipped: %s", diag_last(&why));
 	}
+	diag_list_fini(&why);
 	return x->oom ? MNL_CB_ERROR : MNL_CB_OK;
 }
 

@@ -308,3 +308,16 @@ Test(parse, file_size_limit)
 	diag_list_fini(&d);
 	free(pol);
 }
+
+Test(diag, last_message)
+{
+	struct diag_list d;
+
+	diag_list_init(&d);
+	cr_assert_str_eq(diag_last(&d), "");
+	diag_add(&d, DIAG_ERROR, "xfrm", "", NULL, "first %d", 1);
+	diag_add(&d, DIAG_WARNING, "f.json", "rules[0]", "r", "second");
+	cr_assert_str_eq(diag_last(&d), "second");
+	diag_list_fini(&d);
+	cr_assert_str_eq(diag_last(&d), "");
+}
