@@ -124,6 +124,13 @@ void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	free(raw);
 }
 
+const char *diag_last(const struct diag_list *l)
+{
+	if (l->count && l->items[l->count - 1].message)
+		return l->items[l->count - 1].message;
+	return l->count || l->errors ? "out of memory" : "";
+}
+
 char *diag_format(const struct diag *d)
 {
 	const char *sev = d->severity == DIAG_ERROR ? "error" : "warning";

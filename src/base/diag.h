@@ -50,6 +50,11 @@ void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	      const char *path, const char *rule, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/** The message of the last finding in l ("out of memory" when it could
+ *  not be stored), "" when l has none: for a caller that words a callee's
+ *  finding its own way ("an SA was skipped: ..."). */
+const char *diag_last(const struct diag_list *l);
+
 /** Format one finding as "file: path (rule "x"): error: message". Caller frees. */
 char *diag_format(const struct diag *d);
 

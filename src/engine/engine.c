@@ -89,6 +89,28 @@ void engine_msg(const char *event, const char *fmt, ...)
 	engine_event(json_pack("{s:s, s:s}", "event", event, "message", msg));
 }
 
+void engine_log_diags(struct diag_list *d)
+{
+	size_t errors = 0;
+
+	for (size_t i = 0; i < d->count; i++) {
+		const struct diag *x = &d->items[i];
+		const char *sev = x->severity == DIAG_ERROR ? "error" : "warning";
+		char event[64];
+
+		if (x->file && *x->file)
+			snprintf(event, sizeof event, "%s-%s", x->file, sev);
+		else
+			snprintf(event, sizeof event, "%s", sev);
+		engine_msg(event, "%s", x->message ? x->message : "out of memory");
+		errors += x->severity == DIAG_ERROR;
+	}
+	if (errors < d->errors)	/* errors there was no memory to store */
+		engine_msg("error", "out of memory");
+	diag_list_fini(d);
+	diag_list_init(d);
+}
+
 static void log_tick_locked(struct engine_log *l, time_t now)
 {
 	if (now == l->sec)
@@ -125,80 +147,75 @@ bool engine_log_admit(struct engine *e, time_t now)
 
 /* ------------------------------------------------------------------ policy */
 
-/* Find the file and queue to load; caller frees *path. */
-static int policy_source(const struct engine_src *src, char **path, uint16_t *queue)
+/* Find the file and queue to load; caller frees *path.  0, or -1 with an
+ * error in d. */
+static int policy_source(const struct engine_src *src, char **path, uint16_t *queue,
+			 struct diag_list *d)
 {
 	const char *dir;
 	struct state_meta m;
-	struct diag_list d;
+	struct diag_list sd;
 	unsigned gen;
 
 	if (src->policy) {
 		*path = strdup(src->policy);
 		*queue = src->queue >= 0 ? (uint16_t)src->queue : 0;
-		if (!*path) {
-			engine_msg("error", "out of memory");
-			return -1;
-		}
-		return 0;
+		return *path ? 0 : engine_fail(d, "", "out of memory");
 	}
 	dir = state_dir();
 	gen = state_generation(dir, STATE_CURRENT);
-	if (!gen) {
-		engine_msg("error", "no applied policy in %s (use --policy FILE)", dir);
-		return -1;
-	}
+	if (!gen)
+		return engine_fail(d, "", "no applied policy in %s (use --policy FILE)", dir);
 	memset(&m, 0, sizeof m);
-	diag_list_init(&d);
-	if (state_read_meta(dir, gen, &m, &d) < 0) {
-		char *s = d.count ? diag_format(&d.items[0]) : NULL;
+	diag_list_init(&sd);
+	if (state_read_meta(dir, gen, &m, &sd) < 0) {
+		char *s = sd.count ? diag_format(&sd.items[0]) : NULL;
 
-		engine_msg("error", "generation %u: %s", gen, s ? s : "cannot read meta");
+		engine_fail(d, "", "generation %u: %s", gen, s ? s : "cannot read meta");
 		free(s);
-		diag_list_fini(&d);
+		diag_list_fini(&sd);
 		state_meta_fini(&m);
 		return -1;
 	}
-	diag_list_fini(&d);
+	diag_list_fini(&sd);
 	if (m.mode != PLAN_ENGINE)
-		engine_msg("warning", "generation %u was applied in kernel-only mode: nothing is queued", gen);
+		diag_add(d, DIAG_WARNING, "", "", NULL,
+			 "generation %u was applied in kernel-only mode: nothing is queued", gen);
 	*queue = src->queue >= 0 ? (uint16_t)src->queue : m.queue;
 	state_meta_fini(&m);
 	*path = state_policy_path(dir, gen);
-	if (!*path) {
-		engine_msg("error", "out of memory");
-		return -1;
-	}
-	return 0;
+	return *path ? 0 : engine_fail(d, "", "out of memory");
 }
 
-/* Parse and classify path.  0, or -1 (logged). */
-static int policy_load(const char *path, struct policy **pol, struct classes **cls)
+/* Parse and classify path.  0, or -1 with errors in d: the parser's
+ * findings, each whole in one message of "policy". */
+static int policy_load(const char *path, struct policy **pol, struct classes **cls,
+		       struct diag_list *d)
 {
 	struct parse_opts po = { state_owns(path) ? STATE_MAX_BUNDLE : 0 };
-	struct diag_list d;
+	struct diag_list pd;
 
-	diag_list_init(&d);
+	diag_list_init(&pd);
 	*cls = NULL;
-	*pol = parse_policy_file(path, &po, &d);
-	if (!*pol || d.errors) {
-		for (size_t i = 0; i < d.count; i++) {
-			char *s = diag_format(&d.items[i]);
+	*pol = parse_policy_file(path, &po, &pd);
+	if (!*pol || pd.errors) {
+		for (size_t i = 0; i < pd.count; i++) {
+			char *s = diag_format(&pd.items[i]);
 
-			engine_msg("policy-error", "%s", s ? s : "out of memory");
+			engine_fail(d, "policy", "%s", s ? s : "out of memory");
 			free(s);
 		}
-		if (!d.count)
-			engine_msg("policy-error", "%s: cannot be loaded", path);
-		diag_list_fini(&d);
+		if (!pd.count)
+			engine_fail(d, "policy", "%s: cannot be loaded", path);
+		diag_list_fini(&pd);
 		policy_free(*pol);
 		*pol = NULL;
 		return -1;
 	}
-	diag_list_fini(&d);
+	diag_list_fini(&pd);
 	*cls = classify(*pol, 0);
 	if (!*cls) {
-		engine_msg("error", "out of memory while classifying %s", path);
+		engine_fail(d, "", "out of memory while classifying %s", path);
 		policy_free(*pol);
 		*pol = NULL;
 		return -1;
@@ -206,22 +223,22 @@ static int policy_load(const char *path, struct policy **pol, struct classes **c
 	return 0;
 }
 
-int engine_reload(struct engine *e)
+int engine_reload(struct engine *e, struct diag_list *d)
 {
 	struct policy *pol;
 	struct classes *cls;
 	char *path = NULL;
 	uint16_t queue;
 
-	if (policy_source(&e->src, &path, &queue) < 0 ||
-	    policy_load(path, &pol, &cls) < 0) {
-		engine_msg("reload-failed", "keeping the policy loaded from %s", e->policy_path);
+	if (policy_source(&e->src, &path, &queue, d) < 0 ||
+	    policy_load(path, &pol, &cls, d) < 0) {
 		free(path);
 		return -1;
 	}
 	if (queue != e->queue)
-		engine_msg("warning", "the policy now names queue %u; still serving queue %u until restarted",
-		       queue, e->queue);
+		diag_add(d, DIAG_WARNING, "", "", NULL,
+			 "the policy now names queue %u; still serving queue %u until restarted",
+			 queue, e->queue);
 	/* swap under the lock, free the old one after it */
 	pthread_rwlock_wrlock(&e->lock);
 	SWAP(e->cls, cls);
@@ -231,9 +248,6 @@ int engine_reload(struct engine *e)
 	policy_free(pol);
 	free(e->policy_path);
 	e->policy_path = path;
-	pol = e->pol;
-	engine_event(json_pack("{s:s, s:s, s:s, s:I}", "event", "reloaded", "policy", path,
-			       "sha256", pol->sha256, "rules", (json_int_t)pol->nrules));
 	return 0;
 }
 
@@ -247,7 +261,9 @@ static int set_nonblock(struct mnl_socket *nl)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void start_dump(struct engine *e)
+/* Ask for a dump of the SAs when one is due; what fails is retried on
+ * the next round, and said in d. */
+static void start_dump(struct engine *e, struct diag_list *d)
 {
 	char buf[SMALLBUF];
 	struct nlmsghdr *nlh;
@@ -259,7 +275,7 @@ static void start_dump(struct engine *e)
 		struct xfrm_cache *c = xfrm_cache_alloc();
 
 		if (!c) {
-			engine_msg("error", "out of memory for the SA cache; retrying");
+			engine_fail(d, "", "out of memory for the SA cache; retrying");
 			return;
 		}
 		pthread_rwlock_wrlock(&e->lock);
@@ -272,7 +288,7 @@ static void start_dump(struct engine *e)
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = ++e->xseq;
 	if (mnl_socket_sendto(e->xnl, nlh, nlh->nlmsg_len) < 0) {
-		engine_msg("xfrm-error", "cannot request the SA dump: %s; retrying", strerror(errno));
+		engine_fail(d, "xfrm", "cannot request the SA dump: %s; retrying", strerror(errno));
 		return;
 	}
 	e->need_dump = false;
@@ -280,13 +296,14 @@ static void start_dump(struct engine *e)
 }
 
 /* One recv on the XFRM socket.  1: got something, 0: nothing to read,
- * -1: fatal. */
-static int xfrm_input(struct engine *e)
+ * -1: fatal (the error in d).  Messages that cannot be applied are
+ * warnings in d. */
+static int xfrm_input(struct engine *e, struct diag_list *d)
 {
 	ssize_t n = mnl_socket_recvfrom(e->xnl, e->buf, e->buflen);
 	const struct nlmsghdr *nlh;
+	struct diag_list why;
 	int len;
-	char why[256];
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -302,8 +319,7 @@ static int xfrm_input(struct engine *e)
 					       "count", (json_int_t)e->x_enobufs));
 			return 1;
 		}
-		engine_msg("xfrm-error", "recv: %s", strerror(errno));
-		return -1;
+		return engine_fail(d, "xfrm", "recv: %s", strerror(errno));
 	}
 	len = (int)netlink_span(e->buf, (size_t)n);
 	/* one write lock per buffer, not per message: the queue threads
@@ -329,50 +345,45 @@ static int xfrm_input(struct engine *e)
 			if (e->dump_running && nlh->nlmsg_seq == e->xseq) {
 				e->dump_running = false;
 				e->need_dump = true;	/* retried on the next round */
-				engine_msg("xfrm-error", "SA dump failed: %s", strerror(code));
+				engine_fail(d, "xfrm", "SA dump failed: %s", strerror(code));
 			}
 			continue;
 		}
 		if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
 			continue;
-		if (xfrm_cache_apply(e->sas, nlh, (uint64_t)time(NULL), why, sizeof why) < 0)
-			engine_msg("xfrm-warning", "message %u ignored: %s", nlh->nlmsg_type, why);
+		diag_list_init(&why);
+		if (xfrm_cache_apply(e->sas, nlh, (uint64_t)time(NULL), &why) < 0)
+			diag_add(d, DIAG_WARNING, "xfrm", "", NULL, "message %u ignored: %s",
+				 nlh->nlmsg_type, diag_last(&why));
+		diag_list_fini(&why);
 	}
 	pthread_rwlock_unlock(&e->lock);
 	return 1;
 }
 
-static int xfrm_setup(struct engine *e)
+/* Open the XFRM socket, join the SA groups, and dump the SAs.  0, or -1
+ * with an error in d. */
+static int xfrm_setup(struct engine *e, struct diag_list *d)
 {
 	int g;
 	int rcv = 1 << 20;
 	time_t deadline;
 
 	e->xnl = mnl_socket_open(NETLINK_XFRM);
-	if (!e->xnl) {
-		engine_msg("error", "NETLINK_XFRM socket: %s", strerror(errno));
-		return -1;
-	}
-	if (mnl_socket_bind(e->xnl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		engine_msg("error", "bind NETLINK_XFRM: %s", strerror(errno));
-		return -1;
-	}
+	if (!e->xnl)
+		return engine_fail(d, "", "NETLINK_XFRM socket: %s", strerror(errno));
+	if (mnl_socket_bind(e->xnl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return engine_fail(d, "", "bind NETLINK_XFRM: %s", strerror(errno));
 	e->xportid = mnl_socket_get_portid(e->xnl);
 	setsockopt(mnl_socket_get_fd(e->xnl), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
 	g = XFRMNLGRP_SA;
-	if (mnl_socket_setsockopt(e->xnl, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0) {
-		engine_msg("error", "join XFRMNLGRP_SA: %s", strerror(errno));
-		return -1;
-	}
+	if (mnl_socket_setsockopt(e->xnl, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0)
+		return engine_fail(d, "", "join XFRMNLGRP_SA: %s", strerror(errno));
 	g = XFRMNLGRP_EXPIRE;
-	if (mnl_socket_setsockopt(e->xnl, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0) {
-		engine_msg("error", "join XFRMNLGRP_EXPIRE: %s", strerror(errno));
-		return -1;
-	}
-	if (set_nonblock(e->xnl) < 0) {
-		engine_msg("error", "O_NONBLOCK: %s", strerror(errno));
-		return -1;
-	}
+	if (mnl_socket_setsockopt(e->xnl, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0)
+		return engine_fail(d, "", "join XFRMNLGRP_EXPIRE: %s", strerror(errno));
+	if (set_nonblock(e->xnl) < 0)
+		return engine_fail(d, "", "O_NONBLOCK: %s", strerror(errno));
 	/* the first dump completes before we say ready */
 	e->need_dump = true;
 	e->resync = true;
@@ -380,16 +391,12 @@ static int xfrm_setup(struct engine *e)
 	while (e->resync) {
 		struct pollfd p = { mnl_socket_get_fd(e->xnl), POLLIN, 0 };
 
-		if (time(NULL) > deadline) {
-			engine_msg("error", "the SA dump did not complete");
-			return -1;
-		}
-		start_dump(e);
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR) {
-			engine_msg("error", "poll: %s", strerror(errno));
-			return -1;
-		}
-		if (xfrm_input(e) < 0)
+		if (time(NULL) > deadline)
+			return engine_fail(d, "", "the SA dump did not complete");
+		start_dump(e, d);
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			return engine_fail(d, "", "poll: %s", strerror(errno));
+		if (xfrm_input(e, d) < 0)
 			return -1;
 	}
 	return 0;
@@ -404,9 +411,8 @@ void engine_counters(const struct engine *e, struct estats *sum)
 		estats_sum(sum, &e->q[i].st);
 }
 
-int engine_write_counters(struct engine *e, bool stopped)
+int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d)
 {
-	static bool warned;
 	struct estats sum;
 	struct estats_info info = {
 		.pid = (long)getpid(), .started = (uint64_t)e->started,
@@ -425,10 +431,11 @@ int engine_write_counters(struct engine *e, bool stopped)
 	rc = j ? estats_write(dir, COUNTERS_FILE, j) : -1;
 	if (!j)
 		errno = ENOMEM;
-	if (rc < 0 && !warned) {
+	if (rc < 0 && !e->counters_warned) {
 		/* once: a read-only run dir must not flood the log */
-		engine_msg("warning", "cannot write %s/%s: %s", dir, COUNTERS_FILE, strerror(errno));
-		warned = true;
+		diag_add(d, DIAG_WARNING, "", "", NULL, "cannot write %s/%s: %s", dir, COUNTERS_FILE,
+			 strerror(errno));
+		e->counters_warned = true;
 	}
 	json_decref(j);
 	return rc;
@@ -442,7 +449,7 @@ static void fail_open_nag(const struct engine *e)
 
 /* ------------------------------------------------------------------ life */
 
-static int life_init(struct engine *e, const struct engine_src *src)
+static int life_init(struct engine *e, const struct engine_src *src, struct diag_list *d)
 {
 	pthread_rwlockattr_t ra;
 	int err;
@@ -458,61 +465,64 @@ static int life_init(struct engine *e, const struct engine_src *src)
 	err = pthread_rwlock_init(&e->lock, &ra);
 	if (err) {
 		pthread_rwlockattr_destroy(&ra);
-		engine_msg("error", "rwlock: %s", strerror(err));
-		return -1;
+		return engine_fail(d, "", "rwlock: %s", strerror(err));
 	}
 	pthread_rwlockattr_destroy(&ra);
 	e->lock_ok = true;
 	if (pipe2(e->stop_fd, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    pipe2(e->fail_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
-		engine_msg("error", "pipe: %s", strerror(errno));
-		return -1;
-	}
+	    pipe2(e->fail_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return engine_fail(d, "", "pipe: %s", strerror(errno));
 	e->buflen = BUFLEN;
 	e->buf = malloc(e->buflen);
 	e->sas = xfrm_cache_alloc();
-	if (!e->buf || !e->sas) {
-		engine_msg("error", "out of memory");
-		return -1;
-	}
+	if (!e->buf || !e->sas)
+		return engine_fail(d, "", "out of memory");
 	return 0;
 }
 
-int engine_init(struct engine *e, const struct engine_src *src)
+int engine_init(struct engine *e, const struct engine_src *src, struct diag_list *d)
 {
-	if (life_init(e, src) < 0)
+	if (life_init(e, src, d) < 0)
 		return -1;
-	if (policy_source(src, &e->policy_path, &e->queue) < 0 ||
-	    policy_load(e->policy_path, &e->pol, &e->cls) < 0)
+	if (policy_source(src, &e->policy_path, &e->queue, d) < 0 ||
+	    policy_load(e->policy_path, &e->pol, &e->cls, d) < 0)
 		return -1;
 	e->nqueues = src->nqueues ? src->nqueues : 1;
-	if ((unsigned)e->queue + e->nqueues - 1 > 65535) {
-		engine_msg("error", "queues %u-%u: beyond 65535", e->queue, e->queue + e->nqueues - 1);
-		return -1;
-	}
-	if (src->fail_open)
+	if ((unsigned)e->queue + e->nqueues - 1 > 65535)
+		return engine_fail(d, "", "queues %u-%u: beyond 65535", e->queue,
+				   e->queue + e->nqueues - 1);
+	return 0;
+}
+
+int engine_open(struct engine *e, struct diag_list *d)
+{
+	if (e->src.fail_open)
 		fail_open_nag(e);
-	if (xfrm_setup(e) < 0)
+	if (xfrm_setup(e, d) < 0)
 		return -1;
 	e->q = calloc(e->nqueues, sizeof *e->q);
-	if (!e->q) {
-		engine_msg("error", "out of memory");
-		return -1;
-	}
+	if (!e->q)
+		return engine_fail(d, "", "out of memory");
 	for (unsigned i = 0; i < e->nqueues; i++)
-		if (eq_open(e, &e->q[i], (uint16_t)(e->queue + i)) < 0)
+		if (eq_open(e, &e->q[i], (uint16_t)(e->queue + i), d) < 0)
 			return -1;
 	return 0;
 }
 
+/* The main loop's parts below log what went wrong: the loop owns the log. */
+
 /* Once a second: sweep, flush the log limiter, write the counters. */
 static void tick(struct engine *e, time_t now)
 {
+	struct diag_list d;
+
+	diag_list_init(&d);
 	pthread_rwlock_wrlock(&e->lock);
 	xfrm_cache_sweep(e->sas, (uint64_t)now, SWEEP_KEEP);
 	pthread_rwlock_unlock(&e->lock);
 	engine_log_tick(e, now);
-	engine_write_counters(e, false);
+	engine_write_counters(e, false, &d);
+	engine_log_diags(&d);
 	if (e->src.fail_open && now - e->started >= FAIL_OPEN_NAG &&
 	    (now - e->started) % FAIL_OPEN_NAG == 0)
 		fail_open_nag(e);
@@ -520,30 +530,46 @@ static void tick(struct engine *e, time_t now)
 
 static void do_reload(struct engine *e)
 {
+	struct diag_list d;
+	int rc;
+
 	sd_notify_reloading();
-	engine_reload(e);
+	diag_list_init(&d);
+	rc = engine_reload(e, &d);
+	engine_log_diags(&d);
+	if (rc < 0)
+		engine_msg("reload-failed", "keeping the policy loaded from %s", e->policy_path);
+	else
+		engine_event(json_pack("{s:s, s:s, s:s, s:I}", "event", "reloaded",
+				       "policy", e->policy_path, "sha256", e->pol->sha256,
+				       "rules", (json_int_t)e->pol->nrules));
 	sd_notify_send("READY=1");
 }
 
 static int xfrm_drain(struct engine *e)
 {
-	for (int i = 0; i < DRAIN_MAX; i++) {
-		int r = xfrm_input(e);
+	struct diag_list d;
+	int r = 0;
 
-		if (r <= 0)
-			return r;
-	}
-	return 0;
+	diag_list_init(&d);
+	for (int i = 0; i < DRAIN_MAX && (r = xfrm_input(e, &d)) > 0; i++)
+		engine_log_diags(&d);
+	engine_log_diags(&d);
+	return r < 0 ? -1 : 0;
 }
 
 int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup)
 {
+	struct diag_list d;
 	sigset_t none;
 	time_t last = 0;
 
+	diag_list_init(&d);
 	for (unsigned i = 0; i < e->nqueues; i++)
-		if (eq_start(&e->q[i]) < 0)
+		if (eq_start(&e->q[i], &d) < 0) {
+			engine_log_diags(&d);
 			return -1;
+		}
 	sigemptyset(&none);
 	while (!*stop && !__atomic_load_n(&e->failed, __ATOMIC_ACQUIRE)) {
 		struct pollfd p[2] = {
@@ -557,7 +583,8 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 			*hup = 0;
 			do_reload(e);
 		}
-		start_dump(e);
+		start_dump(e, &d);
+		engine_log_diags(&d);
 		if (ppoll(p, 2, &ts, &none) < 0 && errno != EINTR) {
 			engine_msg("error", "poll: %s", strerror(errno));
 			return -1;
@@ -581,20 +608,25 @@ static void close_fds(int fd[2])
 			close(fd[i]);
 }
 
-void engine_stop(struct engine *e)
+void engine_stop(struct engine *e, struct diag_list *d)
 {
 	char c = 1;
 
 	/* the stop pipe is never read: every thread sees it readable */
 	if (e->q && e->stop_fd[1] >= 0 && write(e->stop_fd[1], &c, 1) < 0)
-		engine_msg("error", "cannot stop the queue threads: %s", strerror(errno));
+		engine_fail(d, "", "cannot stop the queue threads: %s", strerror(errno));
 	for (unsigned i = 0; e->q && i < e->nqueues; i++)
-		eq_close(&e->q[i]);
+		eq_close(&e->q[i], d);
 }
 
 void engine_fini(struct engine *e)
 {
-	engine_stop(e);
+	struct diag_list unheard;
+
+	/* a no-op after the caller's engine_stop, which heard its errors */
+	diag_list_init(&unheard);
+	engine_stop(e, &unheard);
+	diag_list_fini(&unheard);
 	if (e->pol)
 		engine_log_tick(e, time(NULL) + 1);
 	if (e->xnl)

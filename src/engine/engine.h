@@ -9,14 +9,20 @@
  * burst of packets, the main thread for writing while it applies a
  * buffer of XFRM messages, sweeps, or swaps a reloaded policy in.
  *
- * Every path that cannot decide is a drop.  Nothing here exits; errors
- * are returned and logged.
+ * Every path that cannot decide is a drop.  Nothing here exits.  Errors
+ * are values: a function adds them to a diagnostics list (diag.h) and
+ * returns -1; the loop that owns the log (engine_run, a queue's thread,
+ * sagated's main) logs them with engine_log_diags.  What is logged where
+ * it happens is a decision or an event: a packet's verdict (or why it got
+ * none, rate-limited with the verdicts), a lost or finished SA dump, a
+ * queue overrun, the fail-open warning.
  */
 #ifndef SAGATE_ENGINE_H
 #define SAGATE_ENGINE_H
 
 #include "classify.h"
 #include "decide.h"
+#include "diag.h"
 #include "estats.h"
 #include "model.h"
 #include "xfrm.h"
@@ -75,6 +81,8 @@ struct engine {
 	char *buf;			/**< XFRM receive buffer */
 	size_t buflen;
 
+	bool counters_warned;		/**< the counters file could not be written, and we said so */
+
 	struct engine_queue *q;		/**< nqueues of them */
 	int stop_fd[2];			/**< main -> queue threads: written once to stop */
 	int fail_fd[2];			/**< queue threads -> main: a thread died */
@@ -83,12 +91,17 @@ struct engine {
 	struct engine_log log;
 };
 
-/** Load the policy, open and set up all sockets, dump the SAs, bind the
- *  queues.  Returns 0, or -1 (logged); e must be engine_fini()ed either
- *  way.  The queue threads start in engine_run. */
-int engine_init(struct engine *e, const struct engine_src *src);
-/** Reload the policy (SIGHUP); on error the old one stays.  0 or -1. */
-int engine_reload(struct engine *e);
+/** Set e up and load the policy.  Returns 0, or -1 with errors in d
+ *  (warnings too either way); e must be engine_stop()ped and
+ *  engine_fini()ed either way. */
+int engine_init(struct engine *e, const struct engine_src *src, struct diag_list *d);
+/** After engine_init: open and set up all sockets, dump the SAs, bind
+ *  the queues.  0, or -1 with errors in d (warnings too either way).  The
+ *  queue threads start in engine_run. */
+int engine_open(struct engine *e, struct diag_list *d);
+/** Reload the policy (SIGHUP); on error the old one stays.  0, or -1 with
+ *  errors in d (warnings too either way). */
+int engine_reload(struct engine *e, struct diag_list *d);
 /** Serve until *stop; *hup triggers engine_reload (with RELOADING=1 /
  *  READY=1 to systemd).  SIGTERM, SIGINT and SIGHUP must be blocked by
  *  the caller (they are unblocked only while waiting).  0 on a requested
@@ -96,15 +109,23 @@ int engine_reload(struct engine *e);
 int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup);
 /** The counters of all queues, summed. */
 void engine_counters(const struct engine *e, struct estats *sum);
-/** Write the counters file (estats.h) now.  0 or -1 (logged once). */
-int engine_write_counters(struct engine *e, bool stopped);
+/** Write the counters file (estats.h) now.  0 or -1; the first failure
+ *  adds a warning to d, later ones are silent. */
+int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d);
 /** Print one event line on stdout: j (an object, consumed) with "time"
  *  added first.  Thread-safe: lines never interleave. */
 void engine_event(json_t *j);
+/** Log each finding of d as an event line (and on stderr), then empty d.
+ *  The event is the finding's place (its file) and severity: "error" and
+ *  "warning" for sagated itself (file ""), "xfrm-error", "xfrm-warning",
+ *  "queue-error" and "policy-error" for the places "xfrm", "queue" and
+ *  "policy" (a policy finding is formatted whole into the message). */
+void engine_log_diags(struct diag_list *d);
 /** Stop the queue threads, unbind the queues and close their sockets;
- *  the counters stay readable.  Idempotent. */
-void engine_stop(struct engine *e);
-/** engine_stop, then close and free everything. */
+ *  the counters stay readable.  What fails is added to d.  Idempotent. */
+void engine_stop(struct engine *e, struct diag_list *d);
+/** engine_stop (the caller's, which hears its errors, should come first),
+ *  then close and free everything. */
 void engine_fini(struct engine *e);
 
 #endif

@@ -37,18 +37,22 @@ struct engine_queue {
 
 /** Log an event with a message (also on stderr). */
 void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Add an error of place ("" for sagated itself, "xfrm", "queue",
+ *  "policy": see engine_log_diags) to d; as an expression, -1. */
+#define engine_fail(d, place, ...) \
+	({ diag_add((d), DIAG_ERROR, (place), "", NULL, __VA_ARGS__); -1; })
 /** May one more decision line be logged this second?  Thread-safe. */
 bool engine_log_admit(struct engine *e, time_t now);
 /** Flush the count of suppressed lines when the second is over. */
 void engine_log_tick(struct engine *e, time_t now);
 
 /** Open q's socket, bind queue num, set its parameters (copy range,
- *  maxlen, fail-open).  0, or -1 (logged). */
-int eq_open(struct engine *e, struct engine_queue *q, uint16_t num);
-/** Start q's thread.  0, or -1 (logged). */
-int eq_start(struct engine_queue *q);
+ *  maxlen, fail-open).  0, or -1 with an error in d (warnings too). */
+int eq_open(struct engine *e, struct engine_queue *q, uint16_t num, struct diag_list *d);
+/** Start q's thread.  0, or -1 with an error in d. */
+int eq_start(struct engine_queue *q, struct diag_list *d);
 /** Join q's thread (the stop pipe must have been written), unbind the
- *  queue and close the socket. */
-void eq_close(struct engine_queue *q);
+ *  queue and close the socket; an unbind that fails is an error in d. */
+void eq_close(struct engine_queue *q, struct diag_list *d);
 
 #endif

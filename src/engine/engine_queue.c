@@ -181,13 +181,13 @@ static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, 
 
 /* One burst: up to EQ_BURST messages from the socket, decided under one
  * read lock, answered with one send.  Returns how many messages, 0 when
- * there was nothing, -1 on a fatal error. */
-static int q_burst(struct engine_queue *q, int *ack)
+ * there was nothing, -1 on a fatal error (in d, and in errno). */
+static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 {
 	struct engine *e = q->e;
 	int fd = mnl_socket_get_fd(q->nl);
 	size_t n = 0;
-	int r;
+	int r, err;
 
 	for (int i = 0; i < EQ_BURST; i++)
 		q->mm[i].msg_hdr.msg_flags = 0;
@@ -207,7 +207,9 @@ static int q_burst(struct engine_queue *q, int *ack)
 						       "count", (json_int_t)__atomic_load_n(&q->st.q_enobufs, __ATOMIC_RELAXED)));
 			return 1;
 		}
-		engine_msg("queue-error", "queue %u: recv: %s", q->num, strerror(errno));
+		err = errno;
+		engine_fail(d, "queue", "queue %u: recv: %s", q->num, strerror(err));
+		errno = err;	/* q_config's caller says why the config failed */
 		return -1;
 	}
 	pthread_rwlock_rdlock(&e->lock);
@@ -222,8 +224,8 @@ static int q_burst(struct engine_queue *q, int *ack)
 /* ------------------------------------------------------------------ setup */
 
 /* Send a config message and wait for its ack (packets arriving meanwhile
- * are decided).  0 or -1 with errno. */
-static int q_config(struct engine_queue *q, struct nlmsghdr *nlh)
+ * are decided).  0 or -1 with errno (a receive error is in d as well). */
+static int q_config(struct engine_queue *q, struct nlmsghdr *nlh, struct diag_list *d)
 {
 	int ack = -1;
 	time_t deadline = time(NULL) + 5;
@@ -243,7 +245,7 @@ static int q_config(struct engine_queue *q, struct nlmsghdr *nlh)
 		}
 		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
 			return -1;
-		if (q_burst(q, &ack) < 0)
+		if (q_burst(q, &ack, d) < 0)
 			return -1;
 	}
 	if (ack) {
@@ -253,20 +255,16 @@ static int q_config(struct engine_queue *q, struct nlmsghdr *nlh)
 	return 0;
 }
 
-static int q_socket(struct engine *e, struct engine_queue *q)
+static int q_socket(struct engine *e, struct engine_queue *q, struct diag_list *d)
 {
 	int zero = 0, fd, fl;
 	int rcv = e->src.rcvbuf > 0 ? e->src.rcvbuf : DEFAULT_RCVBUF;
 
 	q->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!q->nl) {
-		engine_msg("error", "NETLINK_NETFILTER socket: %s", strerror(errno));
-		return -1;
-	}
-	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		engine_msg("error", "bind NETLINK_NETFILTER: %s", strerror(errno));
-		return -1;
-	}
+	if (!q->nl)
+		return engine_fail(d, "", "NETLINK_NETFILTER socket: %s", strerror(errno));
+	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return engine_fail(d, "", "bind NETLINK_NETFILTER: %s", strerror(errno));
 	fd = mnl_socket_get_fd(q->nl);
 	/* we want to hear about overruns: count and log them */
 	mnl_socket_setsockopt(q->nl, NETLINK_NO_ENOBUFS, &zero, sizeof zero);
@@ -274,17 +272,15 @@ static int q_socket(struct engine *e, struct engine_queue *q)
 	 * capped size */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv) < 0)
-		engine_msg("warning", "queue %u: receive buffer of %d bytes: %s", q->num, rcv,
-			   strerror(errno));
+		diag_add(d, DIAG_WARNING, "", "", NULL, "queue %u: receive buffer of %d bytes: %s",
+			 q->num, rcv, strerror(errno));
 	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		engine_msg("error", "O_NONBLOCK: %s", strerror(errno));
-		return -1;
-	}
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return engine_fail(d, "", "O_NONBLOCK: %s", strerror(errno));
 	return 0;
 }
 
-static int q_params(struct engine *e, struct engine_queue *q)
+static int q_params(struct engine *e, struct engine_queue *q, struct diag_list *d)
 {
 	char buf[CFG_BUF];
 	struct nlmsghdr *nlh;
@@ -297,14 +293,12 @@ static int q_params(struct engine *e, struct engine_queue *q)
 	 * is fail-closed again */
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(e->src.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0));
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
-	if (q_config(q, nlh) < 0) {
-		engine_msg("error", "queue %u parameters: %s", q->num, strerror(errno));
-		return -1;
-	}
+	if (q_config(q, nlh, d) < 0)
+		return engine_fail(d, "", "queue %u parameters: %s", q->num, strerror(errno));
 	return 0;
 }
 
-int eq_open(struct engine *e, struct engine_queue *q, uint16_t num)
+int eq_open(struct engine *e, struct engine_queue *q, uint16_t num, struct diag_list *d)
 {
 	char buf[CFG_BUF];
 	struct nlmsghdr *nlh;
@@ -312,25 +306,21 @@ int eq_open(struct engine *e, struct engine_queue *q, uint16_t num)
 	q->e = e;
 	q->num = num;
 	q->slots = malloc((size_t)EQ_BURST * EQ_SLOT);
-	if (!q->slots) {
-		engine_msg("error", "out of memory");
-		return -1;
-	}
+	if (!q->slots)
+		return engine_fail(d, "", "out of memory");
 	for (int i = 0; i < EQ_BURST; i++) {
 		q->iov[i] = (struct iovec){ q->slots + (size_t)i * EQ_SLOT, EQ_SLOT };
 		q->mm[i].msg_hdr = (struct msghdr){ .msg_iov = &q->iov[i], .msg_iovlen = 1 };
 	}
-	if (q_socket(e, q) < 0)
+	if (q_socket(e, q, d) < 0)
 		return -1;
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, num);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-	if (q_config(q, nlh) < 0) {
-		engine_msg("error", "bind queue %u: %s%s", num, strerror(errno),
-			   errno == EBUSY ? " (another process holds it)" : "");
-		return -1;
-	}
+	if (q_config(q, nlh, d) < 0)
+		return engine_fail(d, "", "bind queue %u: %s%s", num, strerror(errno),
+				   errno == EBUSY ? " (another process holds it)" : "");
 	q->bound = true;
-	return q_params(e, q);
+	return q_params(e, q, d);
 }
 
 /* ------------------------------------------------------------------ thread */
@@ -344,10 +334,13 @@ static void q_fail(struct engine_queue *q)
 		return;	/* the main thread still sees failed on its next tick */
 }
 
+/* The queue's loop: it owns the log of what goes wrong in it. */
 static void *q_thread(void *arg)
 {
 	struct engine_queue *q = arg;
+	struct diag_list d;
 
+	diag_list_init(&d);
 	for (;;) {
 		struct pollfd p[2] = {
 			{ mnl_socket_get_fd(q->nl), POLLIN, 0 },
@@ -367,9 +360,10 @@ static void *q_thread(void *arg)
 		/* drain what is there a burst at a time, but look at the
 		 * stop pipe now and then even under a flood */
 		for (int i = 0; i < DRAIN_BURSTS; i++)
-			if ((r = q_burst(q, NULL)) != EQ_BURST)
+			if ((r = q_burst(q, NULL, &d)) != EQ_BURST)
 				break;
 		if (r < 0) {
+			engine_log_diags(&d);
 			q_fail(q);
 			break;
 		}
@@ -377,19 +371,17 @@ static void *q_thread(void *arg)
 	return NULL;
 }
 
-int eq_start(struct engine_queue *q)
+int eq_start(struct engine_queue *q, struct diag_list *d)
 {
 	int err = pthread_create(&q->th, NULL, q_thread, q);
 
-	if (err) {
-		engine_msg("error", "queue %u: thread: %s", q->num, strerror(err));
-		return -1;
-	}
+	if (err)
+		return engine_fail(d, "", "queue %u: thread: %s", q->num, strerror(err));
 	q->running = true;
 	return 0;
 }
 
-void eq_close(struct engine_queue *q)
+void eq_close(struct engine_queue *q, struct diag_list *d)
 {
 	if (q->running)
 		pthread_join(q->th, NULL);
@@ -399,8 +391,8 @@ void eq_close(struct engine_queue *q)
 		struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
 
 		nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
-		if (q_config(q, nlh) < 0)
-			fprintf(stderr, "sagated: unbind queue %u: %s\n", q->num, strerror(errno));
+		if (q_config(q, nlh, d) < 0)
+			engine_fail(d, "", "unbind queue %u: %s", q->num, strerror(errno));
 		q->bound = false;
 	}
 	if (q->nl)

@@ -174,6 +174,7 @@ static void stopped_event(const struct engine *e)
 int main(int argc, char **argv)
 {
 	struct engine_src src = { .queue = -1 };
+	struct diag_list d;
 	struct engine e;
 	int rc;
 
@@ -183,12 +184,20 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signals_setup();
 
-	if (engine_init(&e, &src) < 0) {
+	diag_list_init(&d);
+	rc = engine_init(&e, &src, &d);
+	engine_log_diags(&d);
+	if (rc == 0)
+		rc = engine_open(&e, &d);
+	if (rc < 0) {
 		rc = e.pol ? 3 : 1;	/* no policy: 1, sockets: 3 */
+		engine_stop(&e, &d);
+		engine_log_diags(&d);
 		engine_fini(&e);
 		return rc;
 	}
-	engine_write_counters(&e, false);
+	engine_write_counters(&e, false, &d);
+	engine_log_diags(&d);
 	engine_event(json_pack("{s:s, s:i, s:i, s:b, s:s, s:s, s:I, s:I}", "event", "ready",
 			       "queue", (int)e.queue, "queues", (int)e.nqueues,
 			       "fail_open", e.src.fail_open, "policy", e.policy_path,
@@ -197,9 +206,11 @@ int main(int argc, char **argv)
 	sd_notify_send("READY=1");
 	rc = engine_run(&e, &stop_req, &hup_req) < 0 ? 3 : 0;
 	sd_notify_send("STOPPING=1");
-	engine_stop(&e);
+	engine_stop(&e, &d);
+	engine_log_diags(&d);
 	stopped_event(&e);
-	engine_write_counters(&e, true);
+	engine_write_counters(&e, true, &d);
+	engine_log_diags(&d);
 	engine_fini(&e);
 	return rc;
 }

@@ -275,60 +275,48 @@ static int carry_bindings(const struct plan *p, uint8_t **bound, size_t *n,
 	return 0;
 }
 
-struct seed {
-	uint8_t *keys;
-	size_t n, cap;
-	bool oom;
-};
-
-static void seed_one(const struct xfrm_sa *sa, void *arg)
+/* Add the pair of reqid to bound (cap: its room) unless it is there. */
+static int seed_one(uint8_t **bound, size_t *n, size_t *cap, uint32_t reqid)
 {
-	struct seed *s = arg;
-	uint32_t mark = sa->reqid | PLAN_CT_MARK_IPSEC;
+	uint32_t mark = reqid | PLAN_CT_MARK_IPSEC;
 	uint8_t key[NFT_BOUND_KEY_LEN];
-	uint8_t *k;
 
 	memcpy(key, &mark, sizeof(mark));
-	memcpy(key + sizeof(mark), &sa->reqid, sizeof(sa->reqid));
-	for (size_t i = 0; i < s->n; i++)
-		if (memcmp(s->keys + i * NFT_BOUND_KEY_LEN, key, sizeof(key)) == 0)
-			return;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-
-		if (!(k = realloc(s->keys, cap * NFT_BOUND_KEY_LEN))) {
-			s->oom = true;
-			return;
-		}
-		s->keys = k;
-		s->cap = cap;
-	}
-	memcpy(s->keys + s->n++ * NFT_BOUND_KEY_LEN, key, sizeof(key));
+	memcpy(key + sizeof(mark), &reqid, sizeof(reqid));
+	for (size_t i = 0; i < *n; i++)
+		if (memcmp(*bound + i * NFT_BOUND_KEY_LEN, key, sizeof(key)) == 0)
+			return 0;
+	if (grow_array(bound, cap, *n + 1, NFT_BOUND_KEY_LEN) < 0)
+		return -1;
+	memcpy(*bound + (*n)++ * NFT_BOUND_KEY_LEN, key, sizeof(key));
+	return 0;
 }
 
 /* The pair of every reqid the kernel's SAs carry, so that flows bound to
  * them live on even when the old set is gone (the table deleted or
  * flushed by hand before this apply).  A pair admits nothing new: it is
  * the one the admitting rule adds for that reqid.  Without an SA table
- * (no xfrm_user), nothing is added. */
+ * (no xfrm_user), nothing is added, and nothing said. */
 static int seed_bindings(uint8_t **bound, size_t *n, struct diag_list *d)
 {
-	struct xfrm_cache *sas = xfrm_cache_alloc();
-	struct seed s = { *bound, *n, *n, false };
 	struct diag_list quiet;
+	uint32_t *reqids;
+	size_t nreqids, cap = *n;
+	int ret = 0;
 
-	if (!sas)
-		return -1;
 	diag_list_init(&quiet);
-	if (xfrm_dump_sas(sas, &quiet) == 0)
-		xfrm_cache_foreach(sas, seed_one, &s);
+	if (xfrm_dump_reqids(&reqids, &nreqids, &quiet) < 0) {
+		diag_add(d, DIAG_ERROR, "xfrm", "", NULL, "%s", diag_last(&quiet));
+		ret = -1;
+	}
 	diag_list_fini(&quiet);
-	xfrm_cache_free(sas);
-	*bound = s.keys;
-	*n = s.n;
-	if (s.oom)
-		diag_add(d, DIAG_ERROR, "table inet " PLAN_TABLE, "", NULL, "out of memory");
-	return s.oom ? -1 : 0;
+	for (size_t i = 0; i < nreqids && ret == 0; i++)
+		if (seed_one(bound, n, &cap, reqids[i]) < 0) {
+			diag_add(d, DIAG_ERROR, "table inet " PLAN_TABLE, "", NULL, "out of memory");
+			ret = -1;
+		}
+	free(reqids);
+	return ret;
 }
 
 int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,

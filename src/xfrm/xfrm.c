@@ -7,8 +7,6 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,18 +15,6 @@
 #define SAGATE_XFRMA_SA_DIR 33
 #define SAGATE_XFRMA_KNOWN SAGATE_XFRMA_SA_DIR
 #define SAGATE_IPSEC_PROTO_ANY 255
-
-int xfrm_fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 uint32_t xfrm_sa_mark(const struct xfrm_sa *sa)
 {
@@ -211,7 +197,7 @@ static const struct attr_rule attr_rules[SAGATE_XFRMA_KNOWN + 1] = {
  * kernel sends exactly header + key bytes, so anything else means the
  * message lies about one of them. */
 static int check_alg(const struct nlattr *a, const char *what, size_t hdr,
-		     char *why, size_t whylen)
+		     struct diag_list *d)
 {
 	size_t len = mnl_attr_get_payload_len(a);
 	const char *p = mnl_attr_get_payload(a);
@@ -219,21 +205,20 @@ static int check_alg(const struct nlattr *a, const char *what, size_t hdr,
 	uint64_t keybytes;
 
 	if (len < hdr)
-		return xfrm_fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
+		return xfrm_fail(d, "%s: %zu bytes, shorter than its %zu-byte struct",
 				 what, len, hdr);
 	memcpy(&head, p, sizeof(head));
 	if (!memchr(head.alg_name, '\0', sizeof(head.alg_name)))
-		return xfrm_fail(why, whylen, "%s: algorithm name is not NUL-terminated", what);
+		return xfrm_fail(d, "%s: algorithm name is not NUL-terminated", what);
 	keybytes = ((uint64_t)head.alg_key_len + 7) / 8;
 	if (len - hdr != keybytes)
-		return xfrm_fail(why, whylen,
+		return xfrm_fail(d,
 				 "%s: key length %u bits needs %llu key bytes, the attribute holds %zu",
 				 what, head.alg_key_len, (unsigned long long)keybytes, len - hdr);
 	return 0;
 }
 
-static int check_custom(const struct nlattr *a, uint16_t type, char *why,
-			size_t whylen)
+static int check_custom(const struct nlattr *a, uint16_t type, struct diag_list *d)
 {
 	const char *name = attr_rules[type].name;
 	size_t len = mnl_attr_get_payload_len(a);
@@ -243,20 +228,20 @@ static int check_custom(const struct nlattr *a, uint16_t type, char *why,
 	case XFRMA_ALG_AUTH:
 	case XFRMA_ALG_CRYPT:
 	case XFRMA_ALG_COMP:
-		return check_alg(a, name, sizeof(struct xfrm_algo), why, whylen);
+		return check_alg(a, name, sizeof(struct xfrm_algo), d);
 	case XFRMA_ALG_AUTH_TRUNC:
-		return check_alg(a, name, sizeof(struct xfrm_algo_auth), why, whylen);
+		return check_alg(a, name, sizeof(struct xfrm_algo_auth), d);
 	case XFRMA_ALG_AEAD:
-		return check_alg(a, name, sizeof(struct xfrm_algo_aead), why, whylen);
+		return check_alg(a, name, sizeof(struct xfrm_algo_aead), d);
 	case XFRMA_SEC_CTX: {
 		struct xfrm_user_sec_ctx u;
 
 		if (len < sizeof(u))
-			return xfrm_fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
+			return xfrm_fail(d, "%s: %zu bytes, shorter than its %zu-byte struct",
 					 name, len, sizeof(u));
 		memcpy(&u, p, sizeof(u));
 		if (u.len != sizeof(u) + (size_t)u.ctx_len || u.len > len)
-			return xfrm_fail(why, whylen, "%s: context length %u disagrees with attribute size %zu",
+			return xfrm_fail(d, "%s: context length %u disagrees with attribute size %zu",
 					 name, (unsigned)u.ctx_len, len);
 		return 0;
 	}
@@ -264,12 +249,12 @@ static int check_custom(const struct nlattr *a, uint16_t type, char *why,
 		struct xfrm_replay_state_esn e;
 
 		if (len < sizeof(e))
-			return xfrm_fail(why, whylen, "%s: %zu bytes, shorter than its %zu-byte struct",
+			return xfrm_fail(d, "%s: %zu bytes, shorter than its %zu-byte struct",
 					 name, len, sizeof(e));
 		memcpy(&e, p, sizeof(e));
 		if (e.bmp_len > XFRMA_REPLAY_ESN_MAX / 32 ||
 		    len != sizeof(e) + (size_t)e.bmp_len * sizeof(uint32_t))
-			return xfrm_fail(why, whylen, "%s: bitmap of %u words disagrees with attribute size %zu",
+			return xfrm_fail(d, "%s: bitmap of %u words disagrees with attribute size %zu",
 					 name, e.bmp_len, len);
 		return 0;
 	}
@@ -281,7 +266,7 @@ static int check_custom(const struct nlattr *a, uint16_t type, char *why,
  * checked, unknown types are skipped, and the walk must end exactly at the
  * end of the message: a truncated last attribute is an error, not the end. */
 static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen,
-		       const struct nlattr **tb, char *why, size_t whylen)
+		       const struct nlattr **tb, struct diag_list *d)
 {
 	const char *base = (const char *)nlh;
 	size_t end = nlh->nlmsg_len, off = MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen);
@@ -293,13 +278,13 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen,
 
 		if (!mnl_attr_ok(a, (int)(end - off))) {
 			if (end - off < sizeof(struct nlattr))
-				return xfrm_fail(why, whylen, "%zu stray bytes after the last attribute",
+				return xfrm_fail(d, "%zu stray bytes after the last attribute",
 						 end - off);
 			if (a->nla_len < sizeof(struct nlattr))
-				return xfrm_fail(why, whylen,
+				return xfrm_fail(d,
 						 "attribute %u at offset %zu: length %u is below the 4-byte attribute header",
 						 mnl_attr_get_type(a), off, a->nla_len);
-			return xfrm_fail(why, whylen,
+			return xfrm_fail(d,
 					 "attribute %u at offset %zu: length %u runs beyond the %zu bytes left",
 					 mnl_attr_get_type(a), off, a->nla_len, end - off);
 		}
@@ -310,12 +295,12 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen,
 
 			if (r->rule == LEN_EXACT &&
 			    mnl_attr_validate2(a, MNL_TYPE_BINARY, r->n) < 0)
-				return xfrm_fail(why, whylen, "%s: %zu bytes, expected %zu",
+				return xfrm_fail(d, "%s: %zu bytes, expected %zu",
 						 r->name, len, r->n);
 			if (r->rule == LEN_ARRAY && (len == 0 || len % r->n))
-				return xfrm_fail(why, whylen, "%s: %zu bytes, not a whole number of %zu-byte records",
+				return xfrm_fail(d, "%s: %zu bytes, not a whole number of %zu-byte records",
 						 r->name, len, r->n);
-			if (r->rule == LEN_CUSTOM && check_custom(a, type, why, whylen) < 0)
+			if (r->rule == LEN_CUSTOM && check_custom(a, type, d) < 0)
 				return -1;
 			tb[type] = a;
 		}
@@ -350,17 +335,17 @@ int xfrm_family_from(unsigned family, enum addr_family *out)
 }
 
 int xfrm_sel_from(const struct xfrm_selector *s, const char *what,
-		  struct xfrm_sel *out, char *why, size_t whylen)
+		  struct xfrm_sel *out, struct diag_list *d)
 {
 	memset(out, 0, sizeof(*out));
 	if (s->family == AF_UNSPEC)
 		return 0;
 	if (xfrm_family_from(s->family, &out->fam) < 0)
-		return xfrm_fail(why, whylen, "%s family %u is neither AF_INET nor AF_INET6",
+		return xfrm_fail(d, "%s family %u is neither AF_INET nor AF_INET6",
 				 what, s->family);
 	if (s->prefixlen_s > (out->fam == AF4 ? 32 : 128) ||
 	    s->prefixlen_d > (out->fam == AF4 ? 32 : 128))
-		return xfrm_fail(why, whylen, "%s prefix length /%u or /%u is too long for its family",
+		return xfrm_fail(d, "%s prefix length /%u or /%u is too long for its family",
 				 what, s->prefixlen_s, s->prefixlen_d);
 	out->set = true;
 	out->saddr = xfrm_addr_from(&s->saddr, out->fam);
@@ -395,10 +380,10 @@ static void life_from(const struct xfrm_lifetime_cfg *cfg,
 
 /* The fields every SA message's xfrm_usersa_info carries. */
 static int sa_from_info(const struct xfrm_usersa_info *p, struct xfrm_sa *out,
-			char *why, size_t whylen)
+			struct diag_list *d)
 {
 	if (xfrm_family_from(p->family, &out->fam) < 0)
-		return xfrm_fail(why, whylen, "SA family %u is neither AF_INET nor AF_INET6",
+		return xfrm_fail(d, "SA family %u is neither AF_INET nor AF_INET6",
 				 p->family);
 	out->saddr = xfrm_addr_from(&p->saddr, out->fam);
 	out->daddr = xfrm_addr_from(&p->id.daddr, out->fam);
@@ -410,7 +395,7 @@ static int sa_from_info(const struct xfrm_usersa_info *p, struct xfrm_sa *out,
 	out->reqid = p->reqid;
 	out->flags = p->flags;
 	life_from(&p->lft, &p->curlft, &out->life);
-	return xfrm_sel_from(&p->sel, "selector", &out->sel, why, whylen);
+	return xfrm_sel_from(&p->sel, "selector", &out->sel, d);
 }
 
 /* The three algorithm structs share their head: name, key bits, then (not
@@ -453,14 +438,13 @@ static void key_attrs(const struct nlattr **tb, struct xfrm_sa *out)
 		out->dir = *(const uint8_t *)mnl_attr_get_payload(tb[SAGATE_XFRMA_SA_DIR]);
 }
 
-static int algs_from(const struct nlattr **tb, struct xfrm_sa *out, char *why,
-		     size_t whylen)
+static int algs_from(const struct nlattr **tb, struct xfrm_sa *out, struct diag_list *d)
 {
 	if (tb[XFRMA_ALG_AEAD] && (tb[XFRMA_ALG_CRYPT] || tb[XFRMA_ALG_AUTH] ||
 				   tb[XFRMA_ALG_AUTH_TRUNC]))
-		return xfrm_fail(why, whylen, "an AEAD together with a cipher or an integrity algorithm");
+		return xfrm_fail(d, "an AEAD together with a cipher or an integrity algorithm");
 	if (out->proto == XFRM_PROTO_AH && (tb[XFRMA_ALG_AEAD] || tb[XFRMA_ALG_CRYPT]))
-		return xfrm_fail(why, whylen, "an AH SA with an encryption algorithm");
+		return xfrm_fail(d, "an AH SA with an encryption algorithm");
 	if (tb[XFRMA_ALG_AEAD])
 		alg_from(tb[XFRMA_ALG_AEAD], sizeof(struct xfrm_algo_aead), XFRM_ALG_AEAD,
 			 &out->aead);
@@ -479,7 +463,7 @@ static int algs_from(const struct nlattr **tb, struct xfrm_sa *out, char *why,
 				 &plain);
 			if (strcmp(plain.name, out->auth.name) != 0 ||
 			    plain.key_bits != out->auth.key_bits)
-				return xfrm_fail(why, whylen,
+				return xfrm_fail(d,
 						 "XFRMA_ALG_AUTH (%s, %u bits) and XFRMA_ALG_AUTH_TRUNC (%s, %u bits) disagree",
 						 plain.name, plain.key_bits, out->auth.name,
 						 out->auth.key_bits);
@@ -496,15 +480,15 @@ static int algs_from(const struct nlattr **tb, struct xfrm_sa *out, char *why,
 }
 
 static int check_len(const struct nlmsghdr *nlh, size_t hdrlen, const char *what,
-		     char *why, size_t whylen)
+		     struct diag_list *d)
 {
 	if (!nlh)
-		return xfrm_fail(why, whylen, "no message");
+		return xfrm_fail(d, "no message");
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN)
-		return xfrm_fail(why, whylen, "message of %u bytes is shorter than a netlink header",
+		return xfrm_fail(d, "message of %u bytes is shorter than a netlink header",
 				 nlh->nlmsg_len);
 	if (nlh->nlmsg_len - MNL_NLMSG_HDRLEN < hdrlen)
-		return xfrm_fail(why, whylen, "%s: %u payload bytes, shorter than its %zu-byte header",
+		return xfrm_fail(d, "%s: %u payload bytes, shorter than its %zu-byte header",
 				 what, nlh->nlmsg_len - (unsigned)MNL_NLMSG_HDRLEN, hdrlen);
 	return 0;
 }
@@ -528,19 +512,18 @@ static const char *msg_name(uint16_t type)
 
 /* A DELSA names its SA twice: by id in the header and in XFRMA_SA. */
 static int delsa_consistent(const struct xfrm_usersa_id *id,
-			    const struct xfrm_usersa_info *p, char *why, size_t whylen)
+			    const struct xfrm_usersa_info *p, struct diag_list *d)
 {
 	if (id->spi != p->id.spi || id->proto != p->id.proto ||
 	    id->family != p->family ||
 	    memcmp(&id->daddr, &p->id.daddr, sizeof(id->daddr)) != 0)
-		return xfrm_fail(why, whylen,
+		return xfrm_fail(d,
 				 "XFRM_MSG_DELSA: its id (spi 0x%08x, proto %u) and XFRMA_SA (spi 0x%08x, proto %u) name different SAs",
 				 ntohl(id->spi), id->proto, ntohl(p->id.spi), p->id.proto);
 	return 0;
 }
 
-int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
-		  size_t whylen)
+int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, struct diag_list *d)
 {
 	const struct nlattr *tb[SAGATE_XFRMA_KNOWN + 1];
 	struct xfrm_usersa_info info;
@@ -549,16 +532,16 @@ int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
 	size_t hdrlen;
 
 	memset(out, 0, sizeof(*out));
-	if (check_len(nlh, 0, "", why, whylen) < 0)
+	if (check_len(nlh, 0, "", d) < 0)
 		return -1;
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA && nlh->nlmsg_type != XFRM_MSG_UPDSA &&
 	    nlh->nlmsg_type != XFRM_MSG_DELSA)
-		return xfrm_fail(why, whylen, "message type %u is not an SA message",
+		return xfrm_fail(d, "message type %u is not an SA message",
 				 nlh->nlmsg_type);
 	del = nlh->nlmsg_type == XFRM_MSG_DELSA;
 	hdrlen = del ? sizeof(id) : sizeof(info);
-	if (check_len(nlh, hdrlen, msg_name(nlh->nlmsg_type), why, whylen) < 0 ||
-	    parse_attrs(nlh, hdrlen, tb, why, whylen) < 0)
+	if (check_len(nlh, hdrlen, msg_name(nlh->nlmsg_type), d) < 0 ||
+	    parse_attrs(nlh, hdrlen, tb, d) < 0)
 		return -1;
 	if (!del) {
 		memcpy(&info, mnl_nlmsg_get_payload(nlh), sizeof(info));
@@ -567,7 +550,7 @@ int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
 		if (!tb[XFRMA_SA]) {
 			/* only the key: enough to delete */
 			if (xfrm_family_from(id.family, &out->fam) < 0)
-				return xfrm_fail(why, whylen, "SA family %u is neither AF_INET nor AF_INET6",
+				return xfrm_fail(d, "SA family %u is neither AF_INET nor AF_INET6",
 						 id.family);
 			out->daddr = xfrm_addr_from(&id.daddr, out->fam);
 			out->spi = ntohl(id.spi);
@@ -577,11 +560,11 @@ int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
 			return 0;
 		}
 		memcpy(&info, mnl_attr_get_payload(tb[XFRMA_SA]), sizeof(info));
-		if (delsa_consistent(&id, &info, why, whylen) < 0)
+		if (delsa_consistent(&id, &info, d) < 0)
 			return -1;
 	}
-	if (sa_from_info(&info, out, why, whylen) < 0 ||
-	    algs_from(tb, out, why, whylen) < 0)
+	if (sa_from_info(&info, out, d) < 0 ||
+	    algs_from(tb, out, d) < 0)
 		return -1;
 	key_attrs(tb, out);
 	out->encap = tb[XFRMA_ENCAP] != NULL;
@@ -598,43 +581,42 @@ int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
 }
 
 int xfrm_parse_expire(const struct nlmsghdr *nlh, struct xfrm_sa *out,
-		      bool *hard, char *why, size_t whylen)
+		      bool *hard, struct diag_list *d)
 {
 	const struct nlattr *tb[SAGATE_XFRMA_KNOWN + 1];
 	struct xfrm_user_expire ue;
 
 	memset(out, 0, sizeof(*out));
 	*hard = false;
-	if (check_len(nlh, 0, "", why, whylen) < 0)
+	if (check_len(nlh, 0, "", d) < 0)
 		return -1;
 	if (nlh->nlmsg_type != XFRM_MSG_EXPIRE)
-		return xfrm_fail(why, whylen, "message type %u is not XFRM_MSG_EXPIRE",
+		return xfrm_fail(d, "message type %u is not XFRM_MSG_EXPIRE",
 				 nlh->nlmsg_type);
-	if (check_len(nlh, sizeof(ue), "XFRM_MSG_EXPIRE", why, whylen) < 0 ||
-	    parse_attrs(nlh, sizeof(ue), tb, why, whylen) < 0)
+	if (check_len(nlh, sizeof(ue), "XFRM_MSG_EXPIRE", d) < 0 ||
+	    parse_attrs(nlh, sizeof(ue), tb, d) < 0)
 		return -1;
 	memcpy(&ue, mnl_nlmsg_get_payload(nlh), sizeof(ue));
 	if (ue.hard > 1)
-		return xfrm_fail(why, whylen, "XFRM_MSG_EXPIRE: hard flag %u is neither 0 nor 1",
+		return xfrm_fail(d, "XFRM_MSG_EXPIRE: hard flag %u is neither 0 nor 1",
 				 ue.hard);
-	if (sa_from_info(&ue.state, out, why, whylen) < 0)
+	if (sa_from_info(&ue.state, out, d) < 0)
 		return -1;
 	key_attrs(tb, out);
 	*hard = ue.hard;
 	return 0;
 }
 
-int xfrm_parse_flush(const struct nlmsghdr *nlh, uint8_t *proto, char *why,
-		     size_t whylen)
+int xfrm_parse_flush(const struct nlmsghdr *nlh, uint8_t *proto, struct diag_list *d)
 {
 	struct xfrm_usersa_flush f;
 
-	if (check_len(nlh, 0, "", why, whylen) < 0)
+	if (check_len(nlh, 0, "", d) < 0)
 		return -1;
 	if (nlh->nlmsg_type != XFRM_MSG_FLUSHSA)
-		return xfrm_fail(why, whylen, "message type %u is not XFRM_MSG_FLUSHSA",
+		return xfrm_fail(d, "message type %u is not XFRM_MSG_FLUSHSA",
 				 nlh->nlmsg_type);
-	if (check_len(nlh, sizeof(f), "XFRM_MSG_FLUSHSA", why, whylen) < 0)
+	if (check_len(nlh, sizeof(f), "XFRM_MSG_FLUSHSA", d) < 0)
 		return -1;
 	memcpy(&f, mnl_nlmsg_get_payload(nlh), sizeof(f));
 	*proto = f.proto;
@@ -900,32 +882,32 @@ void xfrm_cache_foreach(const struct xfrm_cache *c,
 }
 
 int xfrm_cache_apply(struct xfrm_cache *c, const struct nlmsghdr *nlh,
-		     uint64_t now, char *why, size_t whylen)
+		     uint64_t now, struct diag_list *d)
 {
 	struct xfrm_sa sa;
 	uint8_t proto;
 	bool hard;
 
-	if (check_len(nlh, 0, "", why, whylen) < 0)
+	if (check_len(nlh, 0, "", d) < 0)
 		return -1;
 	switch (nlh->nlmsg_type) {
 	case XFRM_MSG_NEWSA:
 	case XFRM_MSG_UPDSA:
-		if (xfrm_parse_sa(nlh, &sa, why, whylen) < 0)
+		if (xfrm_parse_sa(nlh, &sa, d) < 0)
 			return -1;
 		if (xfrm_cache_put(c, &sa) < 0)
-			return xfrm_fail(why, whylen, "out of memory adding SA spi 0x%08x", sa.spi);
+			return xfrm_fail(d, "out of memory adding SA spi 0x%08x", sa.spi);
 		return 1;
 	case XFRM_MSG_DELSA:
-		if (xfrm_parse_sa(nlh, &sa, why, whylen) < 0)
+		if (xfrm_parse_sa(nlh, &sa, d) < 0)
 			return -1;
 		return xfrm_cache_del(c, &sa);
 	case XFRM_MSG_EXPIRE:
-		if (xfrm_parse_expire(nlh, &sa, &hard, why, whylen) < 0)
+		if (xfrm_parse_expire(nlh, &sa, &hard, d) < 0)
 			return -1;
 		return xfrm_cache_expire(c, &sa, hard, now);
 	case XFRM_MSG_FLUSHSA:
-		if (xfrm_parse_flush(nlh, &proto, why, whylen) < 0)
+		if (xfrm_parse_flush(nlh, &proto, d) < 0)
 			return -1;
 		return xfrm_cache_flush(c, proto) > 0;
 	default:

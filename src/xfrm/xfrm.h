@@ -7,7 +7,8 @@
  * XFRMNLGRP_EXPIRE (EXPIRE).  Everything in a message is distrusted:
  * every attribute's length is checked before it is read, unknown
  * attributes are skipped, and a message that is truncated or contradicts
- * itself is rejected with a reason.
+ * itself is rejected with a reason: an error added to a diagnostics list
+ * (file "xfrm"), whose message a caller may word its own way (diag_last).
  *
  * Key material is never copied out of a message.
  */
@@ -15,6 +16,7 @@
 #define SAGATE_XFRM_H
 
 #include "addr.h"
+#include "diag.h"
 
 #include <linux/netlink.h>
 #include <stdbool.h>
@@ -139,21 +141,21 @@ const char *xfrm_proto_name(uint8_t proto);
 /** Parse XFRM_MSG_NEWSA, UPDSA (struct xfrm_usersa_info + attributes) or
  *  DELSA (struct xfrm_usersa_id, then the SA in XFRMA_SA, then
  *  attributes).  nlh must hold nlh->nlmsg_len readable bytes (as
- *  mnl_nlmsg_ok checked).  Returns 0, or -1 with a reason in why. */
-int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out, char *why,
-		  size_t whylen);
+ *  mnl_nlmsg_ok checked).  Returns 0, or -1 with the reason in d. */
+int xfrm_parse_sa(const struct nlmsghdr *nlh, struct xfrm_sa *out,
+		  struct diag_list *d);
 
 /** Parse XFRM_MSG_EXPIRE (struct xfrm_user_expire + XFRMA_MARK /
  *  XFRMA_IF_ID).  out gets the SA as the message states it (no
  *  algorithms: the message has none), *hard the kind of expiry.
- *  Returns 0, or -1 with a reason in why. */
+ *  Returns 0, or -1 with the reason in d. */
 int xfrm_parse_expire(const struct nlmsghdr *nlh, struct xfrm_sa *out,
-		      bool *hard, char *why, size_t whylen);
+		      bool *hard, struct diag_list *d);
 
 /** Parse XFRM_MSG_FLUSHSA: the protocol flushed (IPSEC_PROTO_ANY = 255:
- *  ESP, AH and IPComp).  Returns 0, or -1 with a reason in why. */
-int xfrm_parse_flush(const struct nlmsghdr *nlh, uint8_t *proto, char *why,
-		     size_t whylen);
+ *  ESP, AH and IPComp).  Returns 0, or -1 with the reason in d. */
+int xfrm_parse_flush(const struct nlmsghdr *nlh, uint8_t *proto,
+		     struct diag_list *d);
 
 /** SAs keyed as the kernel keys them: (SPI, protocol, family, destination,
  *  mark).  Opaque. */
@@ -213,8 +215,8 @@ void xfrm_cache_foreach(const struct xfrm_cache *c,
 /** Apply one message from the dump or the multicast groups: NEWSA /
  *  UPDSA put, DELSA delete, EXPIRE expire, FLUSHSA flush; other types
  *  are ignored.  Returns 1 when the cache changed, 0 when not, -1 on a
- *  malformed message or OOM (reason in why; the cache is unchanged). */
+ *  malformed message or OOM (the reason in d; the cache is unchanged). */
 int xfrm_cache_apply(struct xfrm_cache *c, const struct nlmsghdr *nlh,
-		     uint64_t now, char *why, size_t whylen);
+		     uint64_t now, struct diag_list *d);
 
 #endif

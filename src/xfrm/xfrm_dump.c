@@ -12,44 +12,89 @@
 
 #define DUMP_BUF (64u << 10)	/* the kernel fills dump pages of up to 16 KiB */
 
-/* What one dump feeds its messages to. */
+/* What one dump feeds its messages to: one of sas, spd, reqids. */
 struct dump {
 	const char *what;
+	enum diag_severity unreadable;	/* what a dump the kernel refuses is */
 	struct diag_list *d;
 	struct xfrm_cache *sas;
 	struct xfrm_spd_list *spd;
-	bool oom;
+	struct reqids {
+		uint32_t *v;
+		size_t n, cap;
+	} *reqids;
 };
 
-static void spd_add(struct dump *x, const struct nlmsghdr *nlh)
+/* A message the parser rejected (its reason in why) is skipped with a
+ * warning, not fatal: one bad SA must not hide the others. */
+static void skipped(struct dump *x, const char *path, const char *what,
+		    const struct diag_list *why)
+{
+	diag_add(x->d, DIAG_WARNING, "xfrm", path, NULL, "%s was skipped: %s", what,
+		 diag_last(why));
+}
+
+static int out_of_memory(struct dump *x)
+{
+	diag_add(x->d, DIAG_ERROR, "xfrm", "", NULL, "out of memory reading the %s", x->what);
+	return -1;
+}
+
+/* The adders: 0, or -1 with an error in x->d (out of memory), which ends
+ * the dump. */
+static int sa_add(struct dump *x, const struct nlmsghdr *nlh, struct diag_list *why)
+{
+	if (xfrm_cache_apply(x->sas, nlh, (uint64_t)time(NULL), why) < 0)
+		skipped(x, "SA dump", "an SA", why);
+	return 0;
+}
+
+static int spd_add(struct dump *x, const struct nlmsghdr *nlh, struct diag_list *why)
 {
 	struct xfrm_spd p;
-	char why[256];
 
-	if (xfrm_parse_policy(nlh, &p, why, sizeof(why)) < 0) {
-		diag_add(x->d, DIAG_WARNING, "xfrm", "policy dump", NULL,
-			 "an SPD entry was skipped: %s", why);
-		return;
+	if (xfrm_parse_policy(nlh, &p, why) < 0) {
+		skipped(x, "policy dump", "an SPD entry", why);
+		return 0;
 	}
-	if (grow_array(&x->spd->v, &x->spd->cap, x->spd->n + 1, sizeof(p)) < 0) {
-		x->oom = true;
-		return;
-	}
+	if (grow_array(&x->spd->v, &x->spd->cap, x->spd->n + 1, sizeof(p)) < 0)
+		return out_of_memory(x);
 	x->spd->v[x->spd->n++] = p;
+	return 0;
+}
+
+static int reqid_add(struct dump *x, const struct nlmsghdr *nlh, struct diag_list *why)
+{
+	struct reqids *r = x->reqids;
+	struct xfrm_sa sa;
+
+	if (nlh->nlmsg_type != XFRM_MSG_NEWSA)
+		return 0;	/* a dump answers with NEWSA */
+	if (xfrm_parse_sa(nlh, &sa, why) < 0) {
+		skipped(x, "SA dump", "an SA", why);
+		return 0;
+	}
+	if (grow_array(&r->v, &r->cap, r->n + 1, sizeof(*r->v)) < 0)
+		return out_of_memory(x);
+	r->v[r->n++] = sa.reqid;
+	return 0;
 }
 
 static int dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump *x = data;
-	char why[256];
+	struct diag_list why;
+	int rc;
 
-	if (x->spd) {
-		spd_add(x, nlh);
-	} else if (xfrm_cache_apply(x->sas, nlh, (uint64_t)time(NULL), why, sizeof(why)) < 0) {
-		diag_add(x->d, DIAG_WARNING, "xfrm", "SA dump", NULL,
-			 "an SA was skipped: %s", why);
-	}
-	return x->oom ? MNL_CB_ERROR : MNL_CB_OK;
+	diag_list_init(&why);
+	if (x->spd)
+		rc = spd_add(x, nlh, &why);
+	else if (x->reqids)
+		rc = reqid_add(x, nlh, &why);
+	else
+		rc = sa_add(x, nlh, &why);
+	diag_list_fini(&why);
+	return rc < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
 static int run_dump(uint16_t type, struct dump *x)
@@ -58,6 +103,7 @@ static int run_dump(uint16_t type, struct dump *x)
 	char req[MNL_NLMSG_HDRLEN + 64] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 	char *buf = malloc(DUMP_BUF);
+	size_t errors = x->d->errors;	/* an adder's error has said why the dump ended */
 	uint32_t portid;
 	ssize_t n = -1;
 	int ret = MNL_CB_OK;
@@ -75,10 +121,10 @@ static int run_dump(uint16_t type, struct dump *x)
 			break;
 	}
 out:
-	if (!buf || x->oom)
-		diag_add(x->d, DIAG_ERROR, "xfrm", "", NULL, "out of memory reading the %s", x->what);
-	else if (n < 0 || ret < 0)
-		diag_add(x->d, DIAG_ERROR, "xfrm", "", NULL,
+	if (!buf)
+		out_of_memory(x);
+	else if ((n < 0 || ret < 0) && x->d->errors == errors)
+		diag_add(x->d, x->unreadable, "xfrm", "", NULL,
 			 "cannot dump the kernel's %s over XFRM netlink: %s (root or CAP_NET_ADMIN is needed)",
 			 x->what, strerror(errno));
 	if (buf)
@@ -86,21 +132,50 @@ out:
 	free(buf);
 	if (nl)
 		mnl_socket_close(nl);
-	return !buf || x->oom || n < 0 || ret < 0 ? -1 : 0;
+	return !buf || n < 0 || ret < 0 ? -1 : 0;
 }
 
 int xfrm_dump_sas(struct xfrm_cache *c, struct diag_list *d)
 {
-	struct dump x = { .what = "SAs", .d = d, .sas = c };
+	struct dump x = { .what = "SAs", .unreadable = DIAG_ERROR, .d = d, .sas = c };
 
 	return run_dump(XFRM_MSG_GETSA, &x);
 }
 
 int xfrm_dump_spd(struct xfrm_spd_list *l, struct diag_list *d)
 {
-	struct dump x = { .what = "IPsec policies (SPD)", .d = d, .spd = l };
+	struct dump x = { .what = "IPsec policies (SPD)", .unreadable = DIAG_ERROR, .d = d, .spd = l };
 
 	return run_dump(XFRM_MSG_GETPOLICY, &x);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int xfrm_dump_reqids(uint32_t **reqids, size_t *n, struct diag_list *d)
+{
+	struct reqids r = { NULL, 0, 0 };
+	struct dump x = { .what = "SAs", .unreadable = DIAG_WARNING, .d = d, .reqids = &r };
+	size_t errors = d->errors, kept = 0;
+
+	*reqids = NULL;
+	*n = 0;
+	if (run_dump(XFRM_MSG_GETSA, &x) < 0) {
+		free(r.v);
+		return d->errors > errors ? -1 : 0;
+	}
+	if (r.n > 1)
+		qsort(r.v, r.n, sizeof(*r.v), u32_cmp);
+	for (size_t i = 0; i < r.n; i++)
+		if (!kept || r.v[i] != r.v[kept - 1])
+			r.v[kept++] = r.v[i];
+	*reqids = r.v;
+	*n = kept;
+	return 0;
 }
 
 void xfrm_spd_list_fini(struct xfrm_spd_list *l)

@@ -8,6 +8,7 @@
 #include "xfrm_policy.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /** The SPD as dumped. */
 struct xfrm_spd_list {
@@ -18,6 +19,13 @@ struct xfrm_spd_list {
 /** Dump every SA into c (xfrm_cache_apply).  Messages the parser
  *  rejects are reported as warnings in d.  0, or -1 with an error in d. */
 int xfrm_dump_sas(struct xfrm_cache *c, struct diag_list *d);
+
+/** The reqids the kernel's SAs carry, each once and ascending, in a newly
+ *  allocated array (*n its length; NULL when there are none).  An SA
+ *  table the kernel will not dump (no xfrm_user, no CAP_NET_ADMIN) has
+ *  none to give: a warning in d says why.  0, or -1 with an error in d
+ *  when out of memory. */
+int xfrm_dump_reqids(uint32_t **reqids, size_t *n, struct diag_list *d);
 
 /** Dump the SPD into l (initialised to zero).  0, or -1 with an error in d. */
 int xfrm_dump_spd(struct xfrm_spd_list *l, struct diag_list *d);

@@ -4,15 +4,15 @@
 #ifndef SAGATE_XFRM_INT_H
 #define SAGATE_XFRM_INT_H
 
+#include "diag.h"
 #include "xfrm.h"
 
 #include <linux/xfrm.h>
 #include <stddef.h>
 
-/** Write a reason into why (if why and whylen) and return -1, so a parser
- *  can reject a message in one statement. */
-int xfrm_fail(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/** Add the reason a message is rejected to d (an error of "xfrm") and
+ *  evaluate to -1, so a parser can reject a message in one statement. */
+#define xfrm_fail(d, ...) (diag_add((d), DIAG_ERROR, "xfrm", "", NULL, __VA_ARGS__), -1)
 
 /** A kernel address (network order, in a 16-byte union) in host order. */
 u128 xfrm_addr_from(const xfrm_address_t *a, enum addr_family fam);
@@ -23,6 +23,6 @@ int xfrm_family_from(unsigned family, enum addr_family *out);
 /** A kernel selector as struct xfrm_sel; AF_UNSPEC leaves it unset.
  *  what names it in a reason: "selector", "policy selector". */
 int xfrm_sel_from(const struct xfrm_selector *s, const char *what,
-		  struct xfrm_sel *out, char *why, size_t whylen);
+		  struct xfrm_sel *out, struct diag_list *d);
 
 #endif

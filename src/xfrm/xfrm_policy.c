@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 static int tmpl_of(const struct xfrm_user_tmpl *t, uint16_t selfam,
-		   struct xfrm_spd_tmpl *out, char *why, size_t whylen)
+		   struct xfrm_spd_tmpl *out, struct diag_list *d)
 {
 	unsigned family = t->family ? t->family : selfam;
 
@@ -22,7 +22,7 @@ static int tmpl_of(const struct xfrm_user_tmpl *t, uint16_t selfam,
 	if (family == AF_UNSPEC)
 		return 0;
 	if (xfrm_family_from(family, &out->fam) < 0)
-		return xfrm_fail(why, whylen, "policy template family %u is neither AF_INET nor AF_INET6",
+		return xfrm_fail(d, "policy template family %u is neither AF_INET nor AF_INET6",
 				 family);
 	out->saddr = xfrm_addr_from(&t->saddr, out->fam);
 	out->daddr = xfrm_addr_from(&t->id.daddr, out->fam);
@@ -31,22 +31,22 @@ static int tmpl_of(const struct xfrm_user_tmpl *t, uint16_t selfam,
 
 /* XFRMA_TMPL: an array of templates, its length a whole multiple. */
 static int tmpls_of(const struct nlattr *a, uint16_t selfam, struct xfrm_spd *out,
-		    char *why, size_t whylen)
+		    struct diag_list *d)
 {
 	size_t len = mnl_attr_get_payload_len(a), n = len / sizeof(struct xfrm_user_tmpl);
 	const struct xfrm_user_tmpl *t = mnl_attr_get_payload(a);
 
 	if (len % sizeof(struct xfrm_user_tmpl))
-		return xfrm_fail(why, whylen, "XFRMA_TMPL is %zu bytes, not a multiple of the %zu-byte template",
+		return xfrm_fail(d, "XFRMA_TMPL is %zu bytes, not a multiple of the %zu-byte template",
 				 len, sizeof(struct xfrm_user_tmpl));
 	if (n > XFRM_SPD_MAX_TMPL)
-		return xfrm_fail(why, whylen, "XFRMA_TMPL holds %zu templates, more than the kernel's %d",
+		return xfrm_fail(d, "XFRMA_TMPL holds %zu templates, more than the kernel's %d",
 				 n, XFRM_SPD_MAX_TMPL);
 	for (size_t i = 0; i < n; i++) {
 		struct xfrm_user_tmpl copy;
 
 		memcpy(&copy, t + i, sizeof(copy));	/* attribute payloads are 4-aligned only */
-		if (tmpl_of(&copy, selfam, &out->tmpl[i], why, whylen) < 0)
+		if (tmpl_of(&copy, selfam, &out->tmpl[i], d) < 0)
 			return -1;
 	}
 	out->ntmpl = n;
@@ -54,7 +54,7 @@ static int tmpls_of(const struct nlattr *a, uint16_t selfam, struct xfrm_spd *ou
 }
 
 int xfrm_parse_policy(const struct nlmsghdr *nlh, struct xfrm_spd *out,
-		      char *why, size_t whylen)
+		      struct diag_list *d)
 {
 	struct xfrm_userpolicy_info info;
 	size_t hdr = MNL_ALIGN(sizeof(info));
@@ -62,13 +62,13 @@ int xfrm_parse_policy(const struct nlmsghdr *nlh, struct xfrm_spd *out,
 
 	memset(out, 0, sizeof(*out));
 	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY && nlh->nlmsg_type != XFRM_MSG_UPDPOLICY)
-		return xfrm_fail(why, whylen, "message type %u is not NEWPOLICY / UPDPOLICY",
+		return xfrm_fail(d, "message type %u is not NEWPOLICY / UPDPOLICY",
 				 nlh->nlmsg_type);
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + hdr)
-		return xfrm_fail(why, whylen, "policy message of %u bytes is shorter than its %zu-byte header",
+		return xfrm_fail(d, "policy message of %u bytes is shorter than its %zu-byte header",
 				 nlh->nlmsg_len, (size_t)MNL_NLMSG_HDRLEN + hdr);
 	memcpy(&info, mnl_nlmsg_get_payload(nlh), sizeof(info));
-	if (xfrm_sel_from(&info.sel, "policy selector", &out->sel, why, whylen) < 0)
+	if (xfrm_sel_from(&info.sel, "policy selector", &out->sel, d) < 0)
 		return -1;
 	out->dir = info.dir;
 	out->block = info.action == XFRM_POLICY_BLOCK;
@@ -77,7 +77,7 @@ int xfrm_parse_policy(const struct nlmsghdr *nlh, struct xfrm_spd *out,
 	/* mnl_attr_for_each stops at the first attribute that overruns */
 	mnl_attr_for_each(a, nlh, hdr) {
 		if (mnl_attr_get_type(a) == XFRMA_TMPL &&
-		    tmpls_of(a, info.sel.family, out, why, whylen) < 0)
+		    tmpls_of(a, info.sel.family, out, d) < 0)
 			return -1;
 	}
 	return 0;

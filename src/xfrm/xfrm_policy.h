@@ -3,7 +3,8 @@
  * transforms, and whether a protection is only optional ("level use").
  *
  * Pure parsing, like xfrm.c: every length is checked, unknown
- * attributes are skipped, a truncated message is rejected with a reason.
+ * attributes are skipped, a truncated message is rejected with a reason
+ * (an error in a diagnostics list).
  */
 #ifndef SAGATE_XFRM_POLICY_H
 #define SAGATE_XFRM_POLICY_H
@@ -42,9 +43,9 @@ struct xfrm_spd {
 
 /** Parse XFRM_MSG_NEWPOLICY / UPDPOLICY (struct xfrm_userpolicy_info and
  *  attributes; XFRMA_TMPL an array of struct xfrm_user_tmpl).  nlh must
- *  hold nlh->nlmsg_len readable bytes.  Returns 0, or -1 with a reason. */
+ *  hold nlh->nlmsg_len readable bytes.  Returns 0, or -1 with the reason in d. */
 int xfrm_parse_policy(const struct nlmsghdr *nlh, struct xfrm_spd *out,
-		      char *why, size_t whylen);
+		      struct diag_list *d);
 
 /** Does the entry's selector cover this peer address in direction in
  *  (source) or out (destination)?  An unset or zero-prefix selector

@@ -103,7 +103,7 @@ static inline void tu_sa(struct xfrm_cache *c, const char *src, const char *dst,
 	struct nlmsghdr *nlh;
 	unsigned char alg[200];
 	uint32_t bits;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	memset(&p, 0, sizeof(p));
 	p.family = strchr(dst, ':') ? AF_INET6 : AF_INET;
@@ -139,7 +139,7 @@ static inline void tu_sa(struct xfrm_cache *c, const char *src, const char *dst,
 		memcpy(alg + 68, &bits, 4);
 		mnl_attr_put(nlh, XFRMA_ALG_AUTH_TRUNC, sizeof(struct xfrm_algo_auth) + 32, alg);
 	}
-	cr_assert_eq(xfrm_cache_apply(c, nlh, now, why, sizeof(why)), 1, "%s", why);
+	cr_assert_eq(xfrm_cache_apply(c, nlh, now, &why), 1, "%s", diag_last(&why));
 }
 
 #endif

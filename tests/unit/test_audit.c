@@ -261,10 +261,10 @@ Test(xfrm_policy, parse)
 {
 	_Alignas(8) char buf[1024];
 	struct xfrm_spd p;
-	char why[256];
+	struct diag_list why = { 0 };
 
 	put_policy(buf, sizeof(buf), "192.0.2.0", 24, XFRM_POLICY_IN, 2, true);
-	cr_assert_eq(xfrm_parse_policy((struct nlmsghdr *)buf, &p, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_policy((struct nlmsghdr *)buf, &p, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(p.ntmpl, 2);
 	cr_assert(p.tmpl[0].optional);
 	cr_assert_eq(p.tmpl[0].reqid, 7);
@@ -280,18 +280,20 @@ Test(xfrm_policy, rejects_bad_messages)
 	_Alignas(8) char buf[1024];
 	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
 	struct xfrm_spd p;
-	char why[256];
+	struct diag_list why = { 0 };
 
 	put_policy(buf, sizeof(buf), "192.0.2.0", 24, XFRM_POLICY_IN, 1, false);
 	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 8;	/* shorter than xfrm_userpolicy_info */
-	cr_assert_eq(xfrm_parse_policy(nlh, &p, why, sizeof(why)), -1);
-	cr_assert(strstr(why, "shorter"), "%s", why);
+	cr_assert_eq(xfrm_parse_policy(nlh, &p, &why), -1);
+	cr_assert(strstr(diag_last(&why), "shorter"), "%s", diag_last(&why));
 	put_policy(buf, sizeof(buf), "192.0.2.0", 40, XFRM_POLICY_IN, 1, false);
-	cr_assert_eq(xfrm_parse_policy(nlh, &p, why, sizeof(why)), -1);
-	cr_assert(strstr(why, "prefix"), "%s", why);
+	cr_assert_eq(xfrm_parse_policy(nlh, &p, &why), -1);
+	cr_assert(strstr(diag_last(&why), "prefix"), "%s", diag_last(&why));
 	put_policy(buf, sizeof(buf), "192.0.2.0", 24, XFRM_POLICY_IN, 1, false);
 	nlh->nlmsg_type = XFRM_MSG_NEWSA;
-	cr_assert_eq(xfrm_parse_policy(nlh, &p, why, sizeof(why)), -1);
+	cr_assert_eq(xfrm_parse_policy(nlh, &p, &why), -1);
+	cr_assert_eq(why.errors, 3, "one reason per rejected message");
+	diag_list_fini(&why);
 }
 
 static size_t spd_kind(const char *src, uint8_t plen, uint8_t dir, bool optional, const char *kind)
@@ -301,12 +303,12 @@ static size_t spd_kind(const char *src, uint8_t plen, uint8_t dir, bool optional
 	struct xfrm_spd_list spd = { 0 };
 	struct xfrm_spd e;
 	struct audit_list l = { 0 };
-	char why[256];
+	struct diag_list why = { 0 };
 	size_t n;
 
 	if (src) {
 		put_policy(buf, sizeof(buf), src, plen, dir, 1, optional);
-		cr_assert_eq(xfrm_parse_policy((struct nlmsghdr *)buf, &e, why, sizeof(why)), 0);
+		cr_assert_eq(xfrm_parse_policy((struct nlmsghdr *)buf, &e, &why), 0);
 		spd.v = &e;
 		spd.n = 1;
 	}

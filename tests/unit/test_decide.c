@@ -112,7 +112,7 @@ static void install(const struct xfrm_usersa_info *p, struct algs a)
 {
 	_Alignas(8) char buf[2048];
 	struct nlmsghdr *nlh;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);
@@ -126,7 +126,7 @@ static void install(const struct xfrm_usersa_info *p, struct algs a)
 	}
 	if (a.crypt)
 		put_alg(nlh, XFRMA_ALG_CRYPT, a.crypt, a.crypt_key, false, 0);
-	cr_assert_eq(xfrm_cache_apply(sas, nlh, NOW - 100, why, sizeof(why)), 1, "%s", why);
+	cr_assert_eq(xfrm_cache_apply(sas, nlh, NOW - 100, &why), 1, "%s", diag_last(&why));
 }
 
 static void add(const char *src, const char *dst, uint32_t spi, uint8_t proto,
@@ -142,7 +142,7 @@ static void expire(const char *src, const char *dst, uint32_t spi, bool hard)
 	_Alignas(8) char buf[512];
 	struct xfrm_user_expire ue;
 	struct nlmsghdr *nlh;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	memset(&ue, 0, sizeof(ue));
 	ue.state = sa_info(src, dst, spi, IPPROTO_ESP, XFRM_MODE_TRANSPORT);
@@ -151,7 +151,7 @@ static void expire(const char *src, const char *dst, uint32_t spi, bool hard)
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = XFRM_MSG_EXPIRE;
 	memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(ue)), &ue, sizeof(ue));
-	cr_assert_eq(xfrm_cache_apply(sas, nlh, NOW - 10, why, sizeof(why)), 1, "%s", why);
+	cr_assert_eq(xfrm_cache_apply(sas, nlh, NOW - 10, &why), 1, "%s", diag_last(&why));
 }
 
 #define TR XFRM_MODE_TRANSPORT

@@ -1,13 +1,16 @@
 /* The parts of sagated that need no kernel: planning batch verdicts,
- * parsing --queue ranges, the counters file and the sd_notify datagram. */
+ * parsing --queue ranges, the counters file, the sd_notify datagram and
+ * the log lines errors become. */
 #include "config.h"
 
+#include "engine.h"
 #include "estats.h"
 #include "qrange.h"
 #include "sdnotify.h"
 #include "vbatch.h"
 
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,4 +342,56 @@ Test(sdnotify, no_socket_is_no_error)
 	setenv("NOTIFY_SOCKET", "relative/path", 1);
 	cr_assert_eq(sd_notify_send("READY=1"), -1);
 	unsetenv("NOTIFY_SOCKET");
+}
+
+/* ------------------------------------------------------------------ log */
+
+static void redirect_both(void)
+{
+	cr_redirect_stdout();
+	cr_redirect_stderr();
+}
+
+/* The event names are the log's format: tests/vm and operators grep them. */
+Test(engine_log, a_finding_is_an_event_of_its_place_and_severity, .init = redirect_both)
+{
+	static const char *const want[] = {
+		"\"event\":\"error\",\"message\":\"no applied policy in /x\"}",
+		"\"event\":\"warning\",\"message\":\"cannot write /run/x\"}",
+		"\"event\":\"xfrm-warning\",\"message\":\"message 16 ignored: why\"}",
+		"\"event\":\"xfrm-error\",\"message\":\"recv: boom\"}",
+		"\"event\":\"queue-error\",\"message\":\"queue 3: recv: boom\"}",
+		"\"event\":\"policy-error\",\"message\":\"p.json: rules[0]: error: bad\"}",
+	};
+	struct diag_list d;
+	char line[512];
+	FILE *out;
+	size_t n = 0;
+
+	diag_list_init(&d);
+	diag_add(&d, DIAG_ERROR, "", "", NULL, "no applied policy in %s", "/x");
+	diag_add(&d, DIAG_WARNING, "", "", NULL, "cannot write /run/x");
+	diag_add(&d, DIAG_WARNING, "xfrm", "", NULL, "message %u ignored: why", 16u);
+	diag_add(&d, DIAG_ERROR, "xfrm", "", NULL, "recv: boom");
+	diag_add(&d, DIAG_ERROR, "queue", "", NULL, "queue 3: recv: boom");
+	diag_add(&d, DIAG_ERROR, "policy", "", NULL, "p.json: rules[0]: error: bad");
+	engine_log_diags(&d);
+	cr_assert_eq(d.count, 0, "the list is emptied");
+	cr_assert_eq(d.errors, 0);
+	fflush(stdout);
+	out = cr_get_redirected_stdout();
+	while (fgets(line, sizeof(line), out)) {
+		cr_assert_lt(n, sizeof(want) / sizeof(want[0]), "extra line %s", line);
+		cr_assert(strncmp(line, "{\"time\":\"", 9) == 0, "%s", line);
+		cr_assert_not_null(strstr(line, want[n]), "line %zu: %s", n, line);
+		n++;
+	}
+	cr_assert_eq(n, sizeof(want) / sizeof(want[0]));
+	fflush(stderr);
+	cr_assert_stderr_eq_str("sagated: error: no applied policy in /x\n"
+				"sagated: warning: cannot write /run/x\n"
+				"sagated: xfrm-warning: message 16 ignored: why\n"
+				"sagated: xfrm-error: recv: boom\n"
+				"sagated: queue-error: queue 3: recv: boom\n"
+				"sagated: policy-error: p.json: rules[0]: error: bad\n");
 }

@@ -473,3 +473,16 @@ Test(diag, user_text_is_cut_by_characters)
 	diag_list_fini(&d);
 	free(a70), free(a64), free(e65), free(e64), free(w300), free(w256);
 }
+
+Test(diag, last_message)
+{
+	struct diag_list d;
+
+	diag_list_init(&d);
+	cr_assert_str_eq(diag_last(&d), "");
+	diag_add(&d, DIAG_ERROR, "xfrm", "", NULL, "first %d", 1);
+	diag_add(&d, DIAG_WARNING, "f.json", "rules[0]", "r", "second");
+	cr_assert_str_eq(diag_last(&d), "second");
+	diag_list_fini(&d);
+	cr_assert_str_eq(diag_last(&d), "");
+}

@@ -128,18 +128,18 @@ static void put_mark(struct nlmsghdr *nlh, uint32_t v, uint32_t mask)
 	mnl_attr_put(nlh, XFRMA_MARK, sizeof(mk), &mk);
 }
 
-static int parse(const struct nlmsghdr *nlh, struct xfrm_sa *sa, char *why)
-{
-	return xfrm_parse_sa(nlh, sa, why, 256);
-}
-
 static void expect_reject(const struct nlmsghdr *nlh, const char *needle)
 {
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
-	cr_assert_eq(parse(nlh, &sa, why), -1, "accepted; expected \"%s\"", needle);
-	cr_assert_not_null(strstr(why, needle), "reason \"%s\" lacks \"%s\"", why, needle);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), -1, "accepted; expected \"%s\"", needle);
+	cr_assert_eq(why.count, 1);
+	cr_assert_eq(why.errors, 1);
+	cr_assert_str_eq(why.items[0].file, "xfrm");
+	cr_assert_not_null(strstr(diag_last(&why), needle), "reason \"%s\" lacks \"%s\"",
+			   diag_last(&why), needle);
+	diag_list_fini(&why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -151,7 +151,7 @@ Test(xfrm, newsa_ipv4_aead_every_field)
 	struct msgbuf m;
 	struct nlmsghdr *nlh;
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	p.reqid = 77;
 	p.flags = XFRM_STATE_ESN;
@@ -168,7 +168,7 @@ Test(xfrm, newsa_ipv4_aead_every_field)
 	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
 	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
 
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.fam, AF4);
 	cr_assert(sa.saddr == ip("192.0.2.10"));
 	cr_assert(sa.daddr == ip("192.0.2.1"));
@@ -235,7 +235,7 @@ Test(xfrm, newsa_ipv6_tunnel_cbc_hmac_as_the_kernel_sends_it)
 	struct msgbuf m;
 	struct nlmsghdr *nlh;
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	p.flags = XFRM_STATE_AF_UNSPEC;		/* strongSwan: tunnel SAs have no selector */
 	p.reqid = 9;
@@ -250,7 +250,7 @@ Test(xfrm, newsa_ipv6_tunnel_cbc_hmac_as_the_kernel_sends_it)
 	mnl_attr_put(nlh, XFRMA_LTIME_VAL, sizeof(cur), &cur);
 	mnl_attr_put_u8(nlh, 33 /* XFRMA_SA_DIR */, XFRM_SA_IN);
 
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.fam, AF6);
 	cr_assert(sa.saddr == ip("2001:db8:ff::1"));
 	cr_assert(sa.daddr == ip("2001:db8::1"));
@@ -289,11 +289,11 @@ Test(xfrm, ah_and_esp_null_are_integrity_only)
 	struct msgbuf m;
 	struct nlmsghdr *nlh;
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
 	put_auth(nlh, "hmac(sha256)", 256, 128);
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.proto, XFRM_PROTO_AH);
 	cr_assert_eq(sa.auth.bit, ALG_SHA256);
 	cr_assert_not(xfrm_sa_encrypts(&sa));
@@ -302,7 +302,7 @@ Test(xfrm, ah_and_esp_null_are_integrity_only)
 	 * for SHA-256 is 96 bits, which is not our sha256 */
 	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
 	put_alg_raw(nlh, XFRMA_ALG_AUTH, "hmac(sha256)", 256, false, 0, 32);
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.auth.icv_bits, 96);
 	cr_assert_eq(sa.auth.bit, 0);
 
@@ -311,7 +311,7 @@ Test(xfrm, ah_and_esp_null_are_integrity_only)
 	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
 	put_auth(nlh, "hmac(sha512)", 512, 256);
 	put_crypt(nlh, "ecb(cipher_null)", 0);
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.crypt.bit, ALG_NULL);
 	cr_assert_eq(sa.auth.bit, ALG_SHA512);
 	cr_assert_not(xfrm_sa_encrypts(&sa));
@@ -319,7 +319,7 @@ Test(xfrm, ah_and_esp_null_are_integrity_only)
 	/* AES-GMAC has the AEAD shape but does not encrypt */
 	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
 	put_aead(nlh, "rfc4543(gcm(aes))", 160, 128);
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.aead.bit, 0);
 	cr_assert_not(xfrm_sa_encrypts(&sa));
 }
@@ -381,10 +381,10 @@ Test(xfrm, updsa_parses_like_newsa)
 	struct msgbuf m;
 	struct nlmsghdr *nlh = sa_msg(&m, XFRM_MSG_UPDSA, &p);
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	put_aead(nlh, "rfc7539esp(chacha20,poly1305)", 288, 128);
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.spi, 0x4000);
 	cr_assert_eq(sa.aead.bit, ALG_CHACHA20POLY1305);
 }
@@ -413,13 +413,13 @@ Test(xfrm, delsa_carries_the_sa_in_an_attribute)
 	struct msgbuf m;
 	struct nlmsghdr *nlh;
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	p.reqid = 5;
 	nlh = delsa_msg(&m, &p, true);
 	put_aead(nlh, "rfc4106(gcm(aes))", 288, 128);
 	put_mark(nlh, 3, 0xffffffff);
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_not(sa.key_only);
 	cr_assert_eq(sa.fam, AF6);
 	cr_assert(sa.saddr == ip("2001:db8::10"));
@@ -432,7 +432,7 @@ Test(xfrm, delsa_carries_the_sa_in_an_attribute)
 
 	/* without XFRMA_SA: the key is enough to delete */
 	nlh = delsa_msg(&m, &p, false);
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert(sa.key_only);
 	cr_assert_eq(sa.spi, 0x5000);
 	cr_assert_eq(sa.proto, XFRM_PROTO_ESP);
@@ -460,7 +460,7 @@ Test(xfrm, expire_soft_and_hard)
 	struct nlmsghdr *nlh;
 	struct xfrm_sa sa;
 	bool hard = true;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	memset(&ue, 0, sizeof(ue));
 	ue.state = sa_info(AF_INET, "192.0.2.10", "192.0.2.1", 0x6000, IPPROTO_ESP,
@@ -468,7 +468,7 @@ Test(xfrm, expire_soft_and_hard)
 	ue.hard = 0;
 	nlh = msg_start(&m, XFRM_MSG_EXPIRE, &ue, sizeof(ue));
 	put_mark(nlh, 1, 1);
-	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, &why), 0, "%s", diag_last(&why));
 	cr_assert_not(hard);
 	cr_assert_eq(sa.spi, 0x6000);
 	cr_assert_eq(sa.proto, XFRM_PROTO_ESP);
@@ -479,22 +479,24 @@ Test(xfrm, expire_soft_and_hard)
 
 	ue.hard = 1;
 	nlh = msg_start(&m, XFRM_MSG_EXPIRE, &ue, sizeof(ue));
-	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, &why), 0, "%s", diag_last(&why));
 	cr_assert(hard);
 
 	ue.hard = 7;
 	nlh = msg_start(&m, XFRM_MSG_EXPIRE, &ue, sizeof(ue));
-	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, why, sizeof(why)), -1);
-	cr_assert_not_null(strstr(why, "hard flag 7"), "%s", why);
+	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, &why), -1);
+	cr_assert_not_null(strstr(diag_last(&why), "hard flag 7"), "%s", diag_last(&why));
 
 	/* truncated expire header */
 	nlh = msg_start(&m, XFRM_MSG_EXPIRE, &ue, 200);
-	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, why, sizeof(why)), -1);
-	cr_assert_not_null(strstr(why, "shorter than its 232-byte header"), "%s", why);
+	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, &why), -1);
+	cr_assert_not_null(strstr(diag_last(&why), "shorter than its 232-byte header"), "%s", diag_last(&why));
 
 	/* an SA message is not an expire, nor the other way round */
 	nlh = msg_start(&m, XFRM_MSG_NEWSA, &ue.state, sizeof(ue.state));
-	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, why, sizeof(why)), -1);
+	cr_assert_eq(xfrm_parse_expire(nlh, &sa, &hard, &why), -1);
+	cr_assert_eq(why.errors, 3, "one reason per rejected message");
+	diag_list_fini(&why);
 	nlh = msg_start(&m, XFRM_MSG_EXPIRE, &ue, sizeof(ue));
 	expect_reject(nlh, "not an SA message");
 }
@@ -515,7 +517,7 @@ Test(xfrm, zero_length_and_truncated_headers)
 	struct msgbuf m;
 	struct nlmsghdr *nlh = good_msg(&m);
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	nlh->nlmsg_len = 0;
 	expect_reject(nlh, "shorter than a netlink header");
@@ -528,7 +530,9 @@ Test(xfrm, zero_length_and_truncated_headers)
 	nlh->nlmsg_type = XFRM_MSG_DELSA;
 	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 20;
 	expect_reject(nlh, "XFRM_MSG_DELSA: 20 payload bytes, shorter than its 24-byte header");
-	cr_assert_eq(xfrm_parse_sa(NULL, &sa, why, sizeof(why)), -1);
+	cr_assert_eq(xfrm_parse_sa(NULL, &sa, &why), -1);
+	cr_assert_str_eq(diag_last(&why), "no message");
+	diag_list_fini(&why);
 
 	/* a policy message is not an SA */
 	nlh = good_msg(&m);
@@ -711,7 +715,7 @@ Test(xfrm, unknown_attributes_are_skipped)
 	struct nlmsghdr *nlh = good_msg(&m);
 	struct xfrm_sa sa;
 	char blob[13] = "whatever-123";
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
 	mnl_attr_put(nlh, 40, sizeof(blob), blob);
 	mnl_attr_put(nlh, 200, 0, blob);
@@ -719,7 +723,7 @@ Test(xfrm, unknown_attributes_are_skipped)
 	mnl_attr_put(nlh, NLA_F_NESTED | 1000, sizeof(blob), blob);
 	put_aead(nlh, "rfc4106(gcm(aes))", 288, 128);
 	mnl_attr_put(nlh, 34, 3, blob);		/* a newer kernel's attribute */
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_eq(sa.aead.bit, ALG_AES256GCM16);
 	cr_assert_eq(sa.spi, 0x7000);
 }
@@ -729,9 +733,9 @@ Test(xfrm, larval_sa_without_algorithms_parses_but_satisfies_nothing)
 	struct msgbuf m;
 	struct nlmsghdr *nlh = good_msg(&m);
 	struct xfrm_sa sa;
-	char why[256] = "";
+	struct diag_list why = { 0 };
 
-	cr_assert_eq(parse(nlh, &sa, why), 0, "%s", why);
+	cr_assert_eq(xfrm_parse_sa(nlh, &sa, &why), 0, "%s", diag_last(&why));
 	cr_assert_not(sa.aead.present || sa.crypt.present || sa.auth.present);
 	cr_assert_not(xfrm_sa_encrypts(&sa));
 }
@@ -741,11 +745,12 @@ Test(xfrm, larval_sa_without_algorithms_parses_but_satisfies_nothing)
 
 static int apply(struct xfrm_cache *c, const struct nlmsghdr *nlh, uint64_t now)
 {
-	char why[256] = "";
-	int rc = xfrm_cache_apply(c, nlh, now, why, sizeof(why));
+	struct diag_list why = { 0 };
+	int rc = xfrm_cache_apply(c, nlh, now, &why);
 
 	if (rc < 0)
-		cr_log_info("apply: %s", why);
+		cr_log_info("apply: %s", diag_last(&why));
+	diag_list_fini(&why);
 	return rc;
 }
 

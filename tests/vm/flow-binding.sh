@@ -10,7 +10,9 @@
 #    (reqid 8, which the database's IPsec policy accepts too), its packets
 #    are dropped by sagate's "another binding" rule and the data stops;
 #  - moved back onto reqid 7, the connection recovers (TCP retransmits);
-#  - a new connection over reqid 8 is admitted: the binding is per flow.
+#  - a new connection over reqid 8 is admitted: the binding is per flow;
+#  - with the table deleted by hand, a new apply seeds the bindings of the
+#    SAs' reqids.
 # Kernel-only mode (the binding is the same in engine mode: it is set in
 # the kernel before the queue).
 set -u
@@ -99,4 +101,14 @@ case $? in
 *) grep -q refused "$tmp/err" && ok "a new connection over reqid 8 is admitted (refused by the busy server)" ||
 	bad "a new connection over reqid 8: $(cat "$tmp/err")" ;;
 esac
+
+# the table deleted by hand: a new apply still binds the pairs of the
+# kernel's SAs (reqids 7 and 8), read from the XFRM dump
+ip netns exec "$db" nft delete table inet sagate
+ip netns exec "$db" "$sagate" apply -k policies/db-server.json >/dev/null 2>&1 ||
+	bad "apply after the table was deleted"
+bound=$(ip netns exec "$db" nft list set inet sagate ipsec_bound)
+grep -q '0x80000007 . 7' <<<"$bound" && grep -q '0x80000008 . 8' <<<"$bound" &&
+	ok "a new table seeds the flow bindings of the SAs' reqids 7 and 8" ||
+	bad "seeded flow bindings: $bound"
 summary
