@@ -154,7 +154,8 @@ struct policy {
 	size_t text_len;
 	struct host_group *groups;	/**< every host group defined, used or not, in
 					     reading order: the policy file's, then each
-					     include's, depth first; none in a bundle */
+					     include's, depth first; a bundle keeps them
+					     (one written before bundles did has none) */
 	size_t ngroups;
 };
 
