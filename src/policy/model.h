@@ -165,6 +165,8 @@ void policy_free(struct policy *p);
 void addr_set_fini(struct addr_set *s);
 /** Sort and merge overlapping / adjacent intervals.  Returns 0 or -1 (OOM). */
 int addr_set_normalize(struct addr_set *s);
+/** Do two sets hold the same intervals (both normalised)? */
+bool addr_set_equal(const struct addr_set *a, const struct addr_set *b);
 /** Does the set hold this address? */
 bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a);
 
