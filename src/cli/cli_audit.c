@@ -56,11 +56,10 @@ static void kernel_fini(struct kernel_view *k)
 	free(k->attempts);
 }
 
-static void run_audits(const struct loaded *l, const char *source, struct kernel_view *k,
-		       struct audit_list *out)
+static void run_audits(const struct loaded *l, struct kernel_view *k, struct audit_list *out)
 {
 	audit_policy(l->pol, l->cls, l->plan->mode, out);
-	audit_families(l->pol, source, out);
+	audit_families(l->pol, out);
 	if (k->spd_ok)
 		audit_spd(l->pol, &k->spd, out);
 	if (k->snap_ok)
@@ -123,8 +122,9 @@ int cli_audit(const struct cli_opts *o, const char *file)
 		opts.fail_on = LEVEL_ERROR;
 	if (rc == EXIT_OK) {
 		kernel_read(&k, &a);
-		/* the applied bundle has its groups expanded: read the source */
-		run_audits(&l, file ? file : m.source, &k, &a);
+		/* the applied policy is its bundle, groups and all: the
+		 * source it names may have changed since */
+		run_audits(&l, &k, &a);
 		kernel_fini(&k);
 		if (a.oom)
 			rc = EXIT_SYSTEM;

@@ -57,11 +57,12 @@ json_t *audit_json(const struct audit_list *l);
 void audit_policy(const struct policy *p, const struct classes *c, enum plan_mode mode,
 		  struct audit_list *out);
 
-/** Rules that name only one family's addresses of a host group (from
- *  the "hosts" of source, the policy file as written, and its includes:
- *  p's groups when p was read from source, else source parsed again)
- *  that has both: "family-counterpart".  ICMP-only rules are exempt. */
-void audit_families(const struct policy *p, const char *source, struct audit_list *out);
+/** Rules that name only one family's addresses of a host group of p
+ *  (p's groups: of its file and includes, or those its bundle kept; a
+ *  bundle written before bundles kept groups has none, and gives no
+ *  finding) that has both: "family-counterpart".  ICMP-only rules are
+ *  exempt.  Reads no file. */
+void audit_families(const struct policy *p, struct audit_list *out);
 
 /** require-ipsec rules against the SPD: peers no IPsec policy covers
  *  ("spd-missing"), and peers covered only at "level use" ("spd-optional"). */

@@ -1,13 +1,12 @@
 /* Rules that name only one family's addresses of a host group that has
  * both: the other family's traffic of those hosts falls to a later rule
  * or the default.  Rules keep addresses, not group names: the groups are
- * the policy's (struct policy groups), from the policy file as written.
- * The applied policy is a bundle, which has none, so for it that file is
- * parsed again. */
+ * the policy's (struct policy groups), for the applied policy those its
+ * bundle recorded at apply time.  No file is read here: the policy file
+ * the applied one came from may have been edited since. */
 #include "config.h"
 
 #include "audit.h"
-#include "parse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,48 +74,31 @@ static void check_rule(const struct rule *r, const struct host_group *const *g, 
 		  other, other_n > 1 ? ", ..." : "", has == AF4 ? "IPv6" : "IPv4");
 }
 
-/* The groups of defs that have both families, in defs' order. */
-static const struct host_group **mixed_groups(const struct policy *defs, size_t *n, bool *oom)
+/* The groups of p that have both families, in p's order. */
+static const struct host_group **mixed_groups(const struct policy *p, size_t *n, bool *oom)
 {
-	const struct host_group **v = calloc(defs->ngroups, sizeof(*v));
+	const struct host_group **v = calloc(p->ngroups, sizeof(*v));
 
 	*n = 0;
 	if (!v) {
 		*oom = true;
 		return NULL;
 	}
-	for (size_t i = 0; i < defs->ngroups; i++)
-		if (family_count(&defs->groups[i].set, AF4) &&
-		    family_count(&defs->groups[i].set, AF6))
-			v[(*n)++] = &defs->groups[i];
+	for (size_t i = 0; i < p->ngroups; i++)
+		if (family_count(&p->groups[i].set, AF4) &&
+		    family_count(&p->groups[i].set, AF6))
+			v[(*n)++] = &p->groups[i];
 	return v;
 }
 
-/* The policy file as written, parsed again for its groups.  Its problems
- * are not the audit's: then there are none. */
-static struct policy *reread(const char *source)
+void audit_families(const struct policy *p, struct audit_list *out)
 {
-	struct diag_list d;
-	struct policy *s;
-
-	diag_list_init(&d);
-	s = parse_policy_file(source, NULL, &d);
-	diag_list_fini(&d);
-	return s;
-}
-
-void audit_families(const struct policy *p, const char *source, struct audit_list *out)
-{
-	bool from_source = source && p->file && strcmp(p->file, source) == 0;
-	struct policy *src = source && !from_source ? reread(source) : NULL;
-	const struct policy *defs = from_source ? p : src;
 	const struct host_group **g = NULL;
 	size_t ng = 0;
 
-	if (defs && defs->ngroups)
-		g = mixed_groups(defs, &ng, &out->oom);
+	if (p->ngroups)
+		g = mixed_groups(p, &ng, &out->oom);
 	for (size_t i = 0; ng && i < p->nrules; i++)
 		check_rule(&p->rules[i], g, ng, out);
 	free(g);
-	policy_free(src);
 }

@@ -72,6 +72,18 @@ static bool keys_are_any(const struct rule *r)
 	return r->nkeys == 1 && r->keys[0].lo == 0 && r->keys[0].hi == KEY_MAX;
 }
 
+/* Every host group, used or not, in the policy's order: rules hold
+ * addresses, so only the readers of group names (audit) need them. */
+static json_t *hosts_json(const struct policy *p)
+{
+	json_t *hosts = json_object();
+
+	for (size_t i = 0; i < p->ngroups; i++)
+		if (p->groups[i].set.n)	/* never empty, but "[]" would not parse */
+			json_object_set_new(hosts, p->groups[i].name, addrs_json(&p->groups[i].set));
+	return hosts;
+}
+
 json_t *bundle_from_policy(const struct policy *p)
 {
 	json_t *rules = json_array(), *services = json_object();
@@ -101,11 +113,11 @@ json_t *bundle_from_policy(const struct policy *p)
 			json_object_set_new(o, "comment", json_string(r->comment));
 		json_array_append_new(rules, o);
 	}
-	root = json_pack("{s:i, s:s, s:{s:s, s:s}, s:o, s:o}", "version", 1,
+	root = json_pack("{s:i, s:s, s:{s:s, s:s}, s:o, s:o, s:o}", "version", 1,
 			 "description", p->description ? p->description : "",
 			 "defaults", "in", action_name(p->defaults[DIR_IN]),
 			 "out", action_name(p->defaults[DIR_OUT]),
-			 "services", services, "rules", rules);
+			 "hosts", hosts_json(p), "services", services, "rules", rules);
 	if (root && p->max_elements && p->max_elements != POLICY_DEFAULT_MAX_ELEMENTS)
 		json_object_set_new(root, "max-elements", json_integer((json_int_t)p->max_elements));
 	return root;

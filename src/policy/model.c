@@ -210,7 +210,7 @@ const char *mode_name(enum ipsec_mode m)
 	return "?";
 }
 
-static bool addr_set_equal(const struct addr_set *a, const struct addr_set *b)
+bool addr_set_equal(const struct addr_set *a, const struct addr_set *b)
 {
 	if (a->n != b->n)
 		return false;

@@ -159,7 +159,8 @@ struct policy {
 	size_t text_len;
 	struct host_group *groups;	/**< every host group defined, used or not, in
 					     reading order: the policy file's, then each
-					     include's, depth first; none in a bundle */
+					     include's, depth first; a bundle keeps them
+					     (one written before bundles did has none) */
 	size_t ngroups;
 	size_t max_elements;	/**< most kernel set elements it may compile to
 				     ("max-elements"; the parser sets it); 0: no limit */
@@ -171,6 +172,8 @@ void policy_free(struct policy *p);
 void addr_set_fini(struct addr_set *s);
 /** Sort and merge overlapping / adjacent intervals.  Returns 0 or -1 (OOM). */
 int addr_set_normalize(struct addr_set *s);
+/** Do two sets hold the same intervals (both normalised)? */
+bool addr_set_equal(const struct addr_set *a, const struct addr_set *b);
 /** Does the set hold this address? */
 bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a);
 

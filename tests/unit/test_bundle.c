@@ -8,6 +8,7 @@
 #include "parse.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ static struct policy *reparse(const struct policy *p)
 	q = parse_policy_file(path, NULL, &d);
 	cr_assert_not_null(q, "bundle did not parse: %s",
 			   d.count ? d.items[0].message : "?");
+	cr_assert_eq(d.count, 0, "bundle parsed with: %s", d.count ? d.items[0].message : "");
 	diag_list_fini(&d);
 	unlink(path);
 	return q;
@@ -88,4 +90,54 @@ Test(bundle, max_elements_round_trips)
 	cr_assert_eq(q->max_elements, POLICY_DEFAULT_MAX_ELEMENTS);
 	policy_free(q);
 	policy_free(p);
+}
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Host groups, used or not, nested or from an include, come back with
+ * their names, addresses and order (the audit names them); the bundle
+ * parses without a warning. */
+Test(bundle, host_groups_kept)
+{
+	char dir[] = "/tmp/sagate-bundle-XXXXXX", path[64], inc[64];
+	struct diag_list d;
+	struct policy *p, *q;
+	uint64_t s = 7;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(inc, sizeof(inc), "%s/hosts.json", dir);
+	put(inc, "{\"version\": 1, \"hosts\": {\"app\": [\"10.0.0.21\", \"fd00::21\"], "
+		 "\"net\": [\"10.0.1.0/24\", \"10.0.0.100-10.0.0.120\", \"fd00::/120\"], "
+		 "\"site\": [\"@app\", \"@net\"], \"unused\": \"10.0.0.9\"}}");
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	put(path, "{\"version\": 1, \"include\": [\"hosts.json\"], "
+		  "\"hosts\": {\"own\": [\"10.0.0.7\", \"@app\"]}, "
+		  "\"rules\": [{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"10.0.0.21\", "
+		  "\"protocol\": \"tcp\", \"ports\": 5}, "
+		  "{\"name\": \"b\", \"action\": \"block\", \"peers\": \"@site\"}]}");
+	diag_list_init(&d);
+	p = parse_policy_file(path, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "?");
+	diag_list_fini(&d);
+	cr_assert_eq(p->ngroups, 5);
+	q = reparse(p);
+	cr_assert_eq(q->ngroups, p->ngroups);
+	for (size_t i = 0; i < p->ngroups; i++) {
+		cr_assert_str_eq(q->groups[i].name, p->groups[i].name);
+		cr_assert(addr_set_equal(&q->groups[i].set, &p->groups[i].set),
+			  "group \"%s\" changed", p->groups[i].name);
+	}
+	same_decisions(p, q, &s, 3000);
+	policy_free(p);
+	policy_free(q);
+	unlink(path);
+	unlink(inc);
+	rmdir(dir);
 }
