@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -197,4 +199,109 @@ void nindex_fini(struct nindex *ix)
 {
 	free(ix->slot);
 	memset(ix, 0, sizeof(*ix));
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The directory path is in, opened for fsync: a rename is durable only
+ * once its directory is. */
+static int sync_parent(const char *path)
+{
+	char copy[PATH_MAX];
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(copy)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(copy, path);
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		      bool durable, const char **step)
+{
+	char tmp[PATH_MAX];
+	const char *what = "create";
+	int fd, err = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);	/* O_CREAT | O_EXCL: never a planted link */
+	if (fd < 0)
+		goto out;
+	what = "write";
+	if (fchmod(fd, mode) < 0 || write_all(fd, buf, len) < 0 || (durable && fsync(fd) < 0))
+		err = errno;
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err) {
+		what = "rename";
+		if (rename(tmp, path) < 0 || (durable && sync_parent(path) < 0))
+			err = errno;
+	}
+	if (err) {
+		unlink(tmp);
+		errno = err;
+	}
+	if (!err)
+		return 0;
+out:
+	if (step)
+		*step = what;
+	return -1;
+}
+
+int check_private_dir(const char *dir, const char *what, struct diag_list *d)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL, "%s cannot be read: %s", what, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL, "%s is %s, not a directory%s", what,
+			 file_kind(st.st_mode), S_ISLNK(st.st_mode) ? ": name the directory itself" : "");
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "%s belongs to uid %u, not to root: run `chown root: %s`", what,
+			 (unsigned)st.st_uid, dir);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "%s may be written by %s (mode %04o), who could then choose what the firewall loads: run `chmod go-w %s`",
+			 what, st.st_mode & S_IWOTH ? "any user" : "its group",
+			 (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	return 0;
 }

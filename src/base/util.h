@@ -2,6 +2,9 @@
 #ifndef SAGATE_UTIL_H
 #define SAGATE_UTIL_H
 
+#include "diag.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,6 +31,24 @@ const char *file_kind(mode_t mode);
  *  regular file, what it is instead (file_kind()). */
 int read_file_limited(const char *path, size_t max, char **buf, size_t *len,
 		      const char **kind);
+
+/** Replace path with len bytes, whole or not at all: a temporary file
+ *  of a random name in the same directory (created O_EXCL, so a symlink
+ *  planted there is never followed), fsync, rename over path, fsync of
+ *  the directory.  With durable false both fsyncs are left out (for files
+ *  made again every second that mean nothing after a crash).  Returns 0;
+ *  -1 with errno set, and *step (when step is not NULL) naming what
+ *  failed: "create", "write" or "rename". */
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		      bool durable, const char **step);
+
+/** Is dir fit to hold what root applies?  A directory, not a symlink,
+ *  owned by root or by the caller, that no group and no other user may
+ *  write (sshd's StrictModes, for the same reason: whoever can write
+ *  there decides what the firewall loads).  Returns 0; -1 with an error
+ *  in d that calls it what (e.g. "the state directory") and says how to
+ *  fix it. */
+int check_private_dir(const char *dir, const char *what, struct diag_list *d);
 
 /** Names to indices, open addressing; names are borrowed (they must live
  *  as long as the index).  With 100,000 policy rules, a linear search by
