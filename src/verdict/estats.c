@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "estats.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,13 +94,12 @@ const char *estats_run_dir(void)
 
 int estats_write(const char *dir, const char *name, const json_t *j)
 {
-	char path[4096], tmp[4096];
+	char path[4096];
 	char *s;
-	int fd, err = 0;
+	int rc, err;
 	size_t len;
 
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
-	    (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= sizeof tmp) {
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -112,17 +112,10 @@ int estats_write(const char *dir, const char *name, const json_t *j)
 	}
 	len = strlen(s);
 	s[len] = '\n';	/* over the NUL: one line, written whole */
-	errno = 0;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, s, len + 1) != (ssize_t)(len + 1))
-		err = errno ? errno : EIO;
-	if (fd >= 0 && close(fd) < 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, path) < 0)
-		err = errno;
-	if (err)
-		unlink(tmp);
+	/* made again every second: no fsync */
+	rc = write_file_atomic(path, s, len + 1, 0644, false, NULL);
+	err = errno;
 	free(s);
 	errno = err;
-	return err ? -1 : 0;
+	return rc;
 }
