@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "compile.h"
+#include "handover.h"
 #include "nft_apply.h"
 #include "util.h"
 #include "state.h"
@@ -99,6 +100,35 @@ static void explain_engine_refusal(struct loaded *l, const char *file, uint16_t 
 			 "this kernel has no nft queue expression (CONFIG_NFT_QUEUE): sagated cannot be used here; apply with --no-engine to enforce require-ipsec in the kernel alone (then any IPsec SA, even ESP-null or AH, satisfies it)");
 }
 
+/* HANDOVER: what sagated was told, for the user: a message, and with
+ * --json the "engine" member. */
+static void say_handover(json_t *res, const struct handover *h)
+{
+	static const char *const names[] = { "none", "no-sagated", "loaded", "serving" };
+
+	if (h->note[0])
+		say(res, "%s", h->note);
+	if (res)
+		json_object_set_new(res, "engine", json_pack("{s:s, s:i}", "handover",
+				    names[h->state], "queue", (int)h->req.queue));
+}
+
+/* HANDOVER (bank): the queue a new table of base `base` is compiled
+ * with: the first of the bank the live table does not use.  0, or -1
+ * with an error in d. */
+static int next_queue(const char *dir, uint16_t base, uint16_t *queue, struct diag_list *d)
+{
+	unsigned cur = state_generation(dir, STATE_CURRENT);
+	struct state_meta live;
+	int rc;
+
+	if (!cur || state_read_meta(dir, cur, &live, d) < 0)
+		return handover_bank(base, 1, NULL, queue, d);
+	rc = handover_bank(base, 1, &live, queue, d);
+	state_meta_fini(&live);
+	return rc;
+}
+
 /* The watcher of a pending confirm, from the pending file (0: none). */
 static pid_t pending_watcher(const char *path)
 {
@@ -146,13 +176,19 @@ static bool confirm_pending(const char *dir)
 	return false;
 }
 
-/* *rejected: the kernel refused the transaction (nothing changed). */
+/* *rejected: the kernel refused the transaction (nothing changed);
+ * *engine_refused: sagated did (nothing changed either).  The plan of l
+ * was compiled for queue (next_queue). */
 static int apply_loaded(const struct cli_opts *o, const char *file, struct loaded *l,
-			enum plan_mode mode, json_t *res, bool *rejected)
+			enum plan_mode mode, uint16_t queue, json_t *res, bool *rejected,
+			bool *engine_refused)
 {
-	struct state_meta m = { .source = (char *)file, .mode = mode, .queue = o->queue };
+	struct state_meta m = { .source = (char *)file, .mode = mode, .queue = queue,
+				.queue_base = o->queue, .queue_count = 1 };
 	const char *dir = state_dir();
+	struct handover h;
 	unsigned gen;
+	int rc = EXIT_OK;
 
 	memcpy(m.sha256, l->pol->sha256, sizeof(m.sha256));
 	*rejected = false;
@@ -171,7 +207,18 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	trace_phase("record");
 	if (!gen)
 		return EXIT_SYSTEM;
+	m.generation = gen;
+	/* HANDOVER (prepare): sagated holds the new policy on the new bank
+	 * before the kernel queues a packet there */
+	if (handover_prepare(&h, dir, &m, &l->diags) < 0) {
+		handover_fini(&h);
+		state_discard(dir, gen);
+		*engine_refused = true;
+		return EXIT_SYSTEM;
+	}
+	trace_phase("handover");
 	if (nft_apply(l->plan, l->pol, false, &l->diags) < 0) {
+		handover_fini(&h);
 		state_discard(dir, gen);
 		*rejected = true;
 		return EXIT_SYSTEM;
@@ -180,14 +227,20 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	if (state_commit(dir, gen, &l->diags) < 0) {
 		diag_add(&l->diags, DIAG_ERROR, dir, "", NULL,
 			 "the kernel holds the new policy, but it could not be recorded: rollback will not know it");
+		handover_fini(&h);
 		return EXIT_SYSTEM;
 	}
+	/* HANDOVER (commit): the new bank is live */
+	if (handover_commit(&h, &l->diags) < 0)
+		rc = EXIT_SYSTEM;
 	say(res, "%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)",
 	    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), gen);
+	say_handover(res, &h);
+	handover_fini(&h);
 	set_counts(res, file, l, mode);
 	if (res)
 		json_object_set_new(res, "generation", json_integer(gen));
-	return EXIT_OK;
+	return rc;
 }
 
 /* A bundle's table comment names the file the policy first came from, so
@@ -208,7 +261,9 @@ static int rollback_to_previous(const char *dir, struct diag_list *d, json_t *re
 {
 	unsigned prev = state_generation(dir, STATE_PREVIOUS);
 	struct state_meta m;
+	struct handover h = { 0 };
 	struct loaded l;
+	uint16_t queue;
 	char *path;
 	int rc;
 
@@ -218,13 +273,28 @@ static int rollback_to_previous(const char *dir, struct diag_list *d, json_t *re
 	}
 	if (state_read_meta(dir, prev, &m, d) < 0)
 		return EXIT_SYSTEM;
+	/* HANDOVER (bank): normally the bank it had, which the live table
+	 * does not use; else the other one, recorded */
+	if (next_queue(dir, m.queue_base, &queue, d) < 0 ||
+	    (m.mode == PLAN_ENGINE && queue != m.queue && state_set_queue(dir, prev, queue, d) < 0)) {
+		state_meta_fini(&m);
+		return EXIT_SYSTEM;
+	}
+	if (m.mode == PLAN_ENGINE)
+		m.queue = queue;
 	path = state_policy_path(dir, prev);
 	rc = path ? cli_load(path, m.mode, m.queue, false, &l) : EXIT_SYSTEM;
 	if (path && rc == EXIT_OK)
 		rc = name_source(&l, &m);
+	/* HANDOVER (prepare) */
+	if (path && rc == EXIT_OK && handover_prepare(&h, dir, &m, &l.diags) < 0)
+		rc = EXIT_SYSTEM;
 	if (path && rc == EXIT_OK && nft_apply(l.plan, l.pol, false, &l.diags) < 0)
 		rc = EXIT_SYSTEM;
 	if (rc == EXIT_OK && state_swap(dir, &l.diags) < 0)
+		rc = EXIT_SYSTEM;
+	/* HANDOVER (commit) */
+	if (rc == EXIT_OK && handover_commit(&h, &l.diags) < 0)
 		rc = EXIT_SYSTEM;
 	if (path) {
 		for (size_t i = 0; i < l.diags.count; i++)
@@ -239,6 +309,9 @@ static int rollback_to_previous(const char *dir, struct diag_list *d, json_t *re
 	if (rc == EXIT_OK && res)
 		json_object_update_new(res, json_pack("{s:i, s:s, s:s, s:b}", "generation", prev,
 			"mode", mode_text(m.mode), "source", m.source, "table_removed", 0));
+	if (rc == EXIT_OK)
+		say_handover(res, &h);
+	handover_fini(&h);
 	free(path);
 	state_meta_fini(&m);
 	return rc;
@@ -348,9 +421,11 @@ static int start_watcher(const char *dir, unsigned seconds, unsigned gen,
 int cli_apply(const struct cli_opts *o, const char *file)
 {
 	enum plan_mode mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
-	bool rejected = false;
+	bool rejected = false, engine_refused = false;
 	json_t *res = o->json ? json_pack("{s:b}", "dry_run", o->dry_run) : NULL;
+	struct diag_list qd;
 	struct loaded l;
+	uint16_t queue;
 	int rc;
 
 	if (!o->dry_run && confirm_pending(state_dir())) {
@@ -358,11 +433,19 @@ int cli_apply(const struct cli_opts *o, const char *file)
 		json_decref(res);
 		return EXIT_USAGE;
 	}
-	rc = cli_load(file, mode, o->queue, false, &l);
+	/* HANDOVER (bank): compiled for the queue bank the live table does not use */
+	diag_list_init(&qd);
+	if (next_queue(state_dir(), o->queue, &queue, &qd) < 0) {
+		rc = finish(res, "apply", EXIT_USAGE, &qd);
+		diag_list_fini(&qd);
+		return rc;
+	}
+	diag_list_fini(&qd);
+	rc = cli_load(file, mode, queue, false, &l);
 	if (rc == EXIT_OK)
-		rc = apply_loaded(o, file, &l, mode, res, &rejected);
+		rc = apply_loaded(o, file, &l, mode, queue, res, &rejected, &engine_refused);
 	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE)
-		explain_engine_refusal(&l, file, o->queue);
+		explain_engine_refusal(&l, file, queue);
 	if (rc == EXIT_OK && o->confirm && !o->dry_run &&
 	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), STATE_CURRENT),
 			  &l.diags) < 0) {
@@ -377,7 +460,7 @@ int cli_apply(const struct cli_opts *o, const char *file)
 			json_object_set_new(res, "confirm_seconds", json_integer(o->confirm));
 	}
 	rc = finish(res, "apply", rc, &l.diags);
-	if ((rc == EXIT_POLICY || rejected) && !o->json)
+	if ((rc == EXIT_POLICY || rejected || engine_refused) && !o->json)
 		fprintf(stderr, "%s: not applied; the live firewall is unchanged\n", file);
 	cli_unload(&l);
 	return rc;

@@ -66,8 +66,10 @@ static void run_audits(const struct loaded *l, struct kernel_view *k, struct aud
 		audit_drift(l->plan, l->pol, &k->snap, out);
 	/* the engine matters only where this policy is the live one */
 	if (k->snap_ok && k->snap.present && k->snap.comment && l->plan->comment &&
-	    strcmp(k->snap.comment, l->plan->comment) == 0)
+	    strcmp(k->snap.comment, l->plan->comment) == 0) {
 		audit_engine(l->plan, "/proc", out);
+		audit_engine_served(state_dir(), out);
+	}
 	audit_usage(l->plan, l->pol, k->live_ok ? &k->live : NULL, k->sas,
 		    (uint64_t)time(NULL), out);
 	if (k->attempts_ok)

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "estats.h"
+#include "handover.h"
 #include "nft_read.h"
 #include "parse.h"
 #include "state.h"
@@ -96,25 +97,6 @@ static void time_text(long long t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
 }
 
-/* sagated's counters file (see sagated(8)), with "alive": whether the
- * process that wrote it still runs.  NULL when there is none. */
-static json_t *engine_counters(char *path, size_t len)
-{
-	json_t *j, *pid;
-
-	snprintf(path, len, "%s/sagated.json", estats_run_dir());
-	j = json_load_file(path, 0, NULL);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return NULL;
-	}
-	pid = json_object_get(j, "pid");
-	json_object_set_new(j, "alive", json_boolean(json_is_integer(pid) &&
-		json_integer_value(pid) > 0 &&
-		(kill((pid_t)json_integer_value(pid), 0) == 0 || errno == EPERM)));
-	return j;
-}
-
 static void print_engine(const json_t *e, const char *path, bool needed)
 {
 	const char *reason;
@@ -143,11 +125,12 @@ static void print_engine(const json_t *e, const char *path, bool needed)
 
 int cli_status(const struct cli_opts *o)
 {
-	char epath[4096];
-	json_t *engine = engine_counters(epath, sizeof(epath));
+	char epath[4096], why[512] = "";
+	json_t *engine = handover_counters(epath, sizeof(epath));
 	struct view v;
 	int rc = view_load(&v);
 	char when[64] = "";
+	enum handover_served served = HANDOVER_NOT_RUNNING;
 
 	if (rc != EXIT_OK) {
 		cli_print_diags(stderr, &v.diags);
@@ -157,6 +140,11 @@ int cli_status(const struct cli_opts *o)
 	}
 	if (v.gen)
 		time_text(v.meta.applied_at, when, sizeof(when));
+	/* the kernel and sagated never disagree silently */
+	if (v.gen)
+		served = handover_check(engine, &v.meta, why, sizeof(why));
+	if (served == HANDOVER_MISMATCH)
+		diag_add(&v.diags, DIAG_ERROR, "sagated", "", NULL, "%s", why);
 	if (o->json) {
 		json_t *j = json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I}",
 			"kernel", kernel_state(&v), "table_present", v.live.present,
@@ -176,7 +164,14 @@ int cli_status(const struct cli_opts *o)
 			json_object_set(j, "pending_confirm", v.pending);
 		if (engine)
 			json_object_set(j, "engine", engine);
-		rc = cli_dump_json(cli_result("status", true, j)) < 0 ? EXIT_SYSTEM : EXIT_OK;
+		if (v.gen && v.meta.mode == PLAN_ENGINE)
+			json_object_set_new(j, "engine_serves_applied",
+					    served == HANDOVER_NOT_RUNNING ? json_null() :
+					    json_boolean(served == HANDOVER_SERVED));
+		if (served == HANDOVER_MISMATCH)
+			json_object_set_new(j, "engine_mismatch", json_string(why));
+		rc = cli_dump_json(cli_result("status", served != HANDOVER_MISMATCH, j)) < 0 ?
+		     EXIT_SYSTEM : EXIT_OK;
 	} else {
 		if (v.gen)
 			printf("policy:    %s (generation %u, %s mode, applied %s)\n"
@@ -198,7 +193,13 @@ int cli_status(const struct cli_opts *o)
 			printf("confirm:   pending: rolled back at %s unless `sagate confirm`\n", when);
 		}
 		print_engine(engine, epath, v.gen && v.meta.mode == PLAN_ENGINE);
+		if (served == HANDOVER_SERVED && v.gen && v.meta.mode == PLAN_ENGINE)
+			printf("serving:   generation %u on queue %u, as applied\n", v.gen, v.meta.queue);
+		else if (served == HANDOVER_MISMATCH)
+			printf("serving:   MISMATCH: %s\n", why);
 	}
+	if (served == HANDOVER_MISMATCH && rc == EXIT_OK)
+		rc = EXIT_SYSTEM;
 	json_decref(engine);
 	cli_print_diags(stderr, &v.diags);
 	view_fini(&v);

@@ -147,31 +147,41 @@ bool engine_log_admit(struct engine *e, time_t now)
 
 /* ------------------------------------------------------------------ policy */
 
-/* Find the file and queue to load; caller frees *path.  0, or -1 with an
- * error in d. */
-static int policy_source(const struct engine_src *src, char **path, uint16_t *queue,
-			 struct diag_list *d)
+/* Where the policy comes from: the file of --policy, or the current
+ * generation, with the queue its table uses. */
+struct psrc {
+	char *path;
+	uint16_t base;		/* bank A's first queue */
+	unsigned count;		/* queues per bank */
+	uint16_t queue;		/* the generation's table queues here */
+	unsigned gen;		/* 0: --policy */
+	char sha256[65];	/* the generation's applied digest */
+};
+
+/* Find what to load; caller frees ps->path.  0, or -1 with an error in d. */
+static int policy_source(const struct engine_src *src, struct psrc *ps, struct diag_list *d)
 {
 	const char *dir;
 	struct state_meta m;
 	struct diag_list sd;
-	unsigned gen;
 
+	memset(ps, 0, sizeof(*ps));
+	ps->count = src->nqueues ? src->nqueues : 1;
 	if (src->policy) {
-		*path = strdup(src->policy);
-		*queue = src->queue >= 0 ? (uint16_t)src->queue : 0;
-		return *path ? 0 : engine_fail(d, "", "out of memory");
+		ps->path = strdup(src->policy);
+		ps->base = ps->queue = src->queue >= 0 ? (uint16_t)src->queue : 0;
+		return ps->path ? 0 : engine_fail(d, "", "out of memory");
 	}
 	dir = state_dir();
-	gen = state_generation(dir, STATE_CURRENT);
-	if (!gen)
+	ps->gen = state_generation(dir, STATE_CURRENT);
+	if (!ps->gen)
 		return engine_fail(d, "", "no applied policy in %s (use --policy FILE)", dir);
 	memset(&m, 0, sizeof m);
 	diag_list_init(&sd);
-	if (state_read_meta(dir, gen, &m, &sd) < 0) {
+	if (state_read_meta(dir, ps->gen, &m, &sd) < 0) {
 		char *s = sd.count ? diag_format(&sd.items[0]) : NULL;
 
-		engine_fail(d, "", "generation %u: %s", gen, s ? s : "cannot read meta");
+		engine_fail(d, "", "generation %u: %s", ps->gen, s ? s : "cannot read meta");
 		free(s);
 		diag_list_fini(&sd);
 		state_meta_fini(&m);
@@ -180,19 +190,23 @@ static int policy_source(const struct engine_src *src, char **path, uint16_t *qu
 	diag_list_fini(&sd);
 	if (m.mode != PLAN_ENGINE)
 		diag_add(d, DIAG_WARNING, "", "", NULL,
-			 "generation %u was applied in kernel-only mode: nothing is queued", gen);
-	*queue = src->queue >= 0 ? (uint16_t)src->queue : m.queue;
+			 "generation %u was applied in kernel-only mode: nothing is queued", ps->gen);
+	ps->base = src->queue >= 0 ? (uint16_t)src->queue : m.queue_base;
+	if (!src->nqueues)
+		ps->count = m.queue_count ? m.queue_count : 1;
+	ps->queue = m.queue;
+	memcpy(ps->sha256, m.sha256, sizeof(ps->sha256));
 	state_meta_fini(&m);
-	*path = state_policy_path(dir, gen);
-	return *path ? 0 : engine_fail(d, "", "out of memory");
+	ps->path = state_policy_path(dir, ps->gen);
+	return ps->path ? 0 : engine_fail(d, "", "out of memory");
 }
 
 /* Parse and classify path.  0, or -1 with errors in d: the parser's
  * findings, each whole in one message of "policy". */
-static int policy_load(const char *path, struct policy **pol, struct classes **cls,
-		       struct diag_list *d)
+static int policy_load(const char *path, bool bundle, struct policy **pol,
+		       struct classes **cls, struct diag_list *d)
 {
-	struct parse_opts po = { state_owns(path) ? STATE_MAX_BUNDLE : 0 };
+	struct parse_opts po = { bundle || state_owns(path) ? STATE_MAX_BUNDLE : 0 };
 	struct diag_list pd;
 
 	diag_list_init(&pd);
@@ -223,32 +237,85 @@ static int policy_load(const char *path, struct policy **pol, struct classes **c
 	return 0;
 }
 
-int engine_reload(struct engine *e, struct diag_list *d)
+int engine_bank_load(struct engine *e, unsigned b, const char *path, unsigned gen,
+		     const char *sha, bool bundle, struct diag_list *d)
 {
+	struct engine_bank *bk = &e->bank[b];
 	struct policy *pol;
 	struct classes *cls;
-	char *path = NULL;
-	uint16_t queue;
+	char *p = strdup(path);
 
-	if (policy_source(&e->src, &path, &queue, d) < 0 ||
-	    policy_load(path, &pol, &cls, d) < 0) {
-		free(path);
+	if (!p)
+		return engine_fail(d, "", "out of memory");
+	if (policy_load(path, bundle, &pol, &cls, d) < 0) {
+		free(p);
 		return -1;
 	}
-	if (queue != e->queue)
-		diag_add(d, DIAG_WARNING, "", "", NULL,
-			 "the policy now names queue %u; still serving queue %u until restarted",
-			 queue, e->queue);
+	snprintf(bk->sha256, sizeof(bk->sha256), "%s", sha ? sha : pol->sha256);
 	/* swap under the lock, free the old one after it */
 	pthread_rwlock_wrlock(&e->lock);
-	SWAP(e->cls, cls);
-	SWAP(e->pol, pol);
+	SWAP(bk->cls, cls);
+	SWAP(bk->pol, pol);
+	bk->generation = gen;
 	pthread_rwlock_unlock(&e->lock);
 	classes_free(cls);
 	policy_free(pol);
-	free(e->policy_path);
-	e->policy_path = path;
+	free(bk->policy_path);
+	bk->policy_path = p;
 	return 0;
+}
+
+/* The bank whose queues hold queue, or -1. */
+static int bank_of(const struct engine *e, unsigned queue)
+{
+	if (queue < e->queue || queue >= e->queue + ENGINE_QUEUES(e))
+		return -1;
+	return (int)((queue - e->queue) / e->nqueues);
+}
+
+const struct engine_bank *engine_live_bank(const struct engine *e)
+{
+	return &e->bank[e->live > 0 ? e->live : 0];
+}
+
+/* Load what ps names: a --policy file into every bank, a generation
+ * into the bank its table queues to. */
+static int source_load(struct engine *e, const struct psrc *ps, struct diag_list *d)
+{
+	int b;
+
+	if (!ps->gen) {
+		for (unsigned i = 0; i < ENGINE_BANKS; i++)
+			if (engine_bank_load(e, i, ps->path, 0, NULL, false, d) < 0)
+				return -1;
+		return 0;
+	}
+	b = bank_of(e, ps->queue);
+	if (b < 0)
+		return engine_fail(d, "", "generation %u queues to queue %u, but this sagated serves queues %u-%u: start it with the --queue of that apply",
+				   ps->gen, ps->queue, e->queue, e->queue + ENGINE_QUEUES(e) - 1);
+	if (engine_bank_load(e, (unsigned)b, ps->path, ps->gen, ps->sha256, true, d) < 0)
+		return -1;
+	e->live = b;
+	return 0;
+}
+
+int engine_reload(struct engine *e, struct diag_list *d)
+{
+	struct psrc ps;
+	int rc;
+
+	if (policy_source(&e->src, &ps, d) < 0) {
+		free(ps.path);
+		return -1;
+	}
+	if (ps.gen && (ps.base != e->queue || ps.count != e->nqueues))
+		diag_add(d, DIAG_WARNING, "", "", NULL,
+			 "generation %u was applied with queues from %u, %u per bank; still serving queues from %u, %u per bank, until restarted",
+			 ps.gen, ps.base, ps.count, e->queue, e->nqueues);
+	rc = source_load(e, &ps, d);
+	free(ps.path);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ xfrm */
@@ -407,8 +474,39 @@ static int xfrm_setup(struct engine *e, struct diag_list *d)
 void engine_counters(const struct engine *e, struct estats *sum)
 {
 	memset(sum, 0, sizeof *sum);
-	for (unsigned i = 0; e->q && i < e->nqueues; i++)
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
 		estats_sum(sum, &e->q[i].st);
+}
+
+static json_t *opt_gen(unsigned gen)
+{
+	return gen ? json_integer(gen) : json_null();
+}
+
+/* The handover's part of the counters file: the generation the live bank
+ * serves, and each bank's policy (see sagated(8)). */
+static int banks_json(const struct engine *e, json_t *j)
+{
+	json_t *banks = json_array();
+
+	for (unsigned i = 0; banks && i < ENGINE_BANKS; i++) {
+		const struct engine_bank *b = &e->bank[i];
+
+		if (json_array_append_new(banks, json_pack("{s:i, s:i, s:o, s:o, s:o, s:b}",
+				"queue", (int)b->first, "queues", (int)e->nqueues,
+				"generation", opt_gen(b->pol ? b->generation : 0),
+				"sha256", b->pol ? json_string(b->sha256) : json_null(),
+				"policy", b->pol && b->policy_path ? json_string(b->policy_path) : json_null(),
+				"live", e->live == (int)i)) < 0) {
+			json_decref(banks);
+			return -1;
+		}
+	}
+	if (!banks || json_object_set_new(j, "generation", opt_gen(e->live >= 0 ?
+					  e->bank[e->live].generation : 0)) < 0 ||
+	    json_object_set_new(j, "banks", banks) < 0)
+		return -1;
+	return 0;
 }
 
 int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d)
@@ -418,8 +516,8 @@ int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d)
 		.pid = (long)getpid(), .started = (uint64_t)e->started,
 		.now = (uint64_t)time(NULL), .stopped = stopped,
 		.queue_first = e->queue, .queue_count = e->nqueues,
-		.fail_open = e->src.fail_open, .policy = e->policy_path,
-		.sha256 = e->pol ? e->pol->sha256 : NULL,
+		.fail_open = e->src.fail_open, .policy = engine_live_bank(e)->policy_path,
+		.sha256 = engine_live_bank(e)->pol ? engine_live_bank(e)->sha256 : NULL,
 		.sas = e->sas ? xfrm_cache_count(e->sas) : 0, .x_enobufs = e->x_enobufs,
 	};
 	const char *dir = e->src.run_dir ? e->src.run_dir : estats_run_dir();
@@ -428,6 +526,10 @@ int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d)
 
 	engine_counters(e, &sum);
 	j = estats_json(&sum, &info);
+	if (j && banks_json(e, j) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	rc = j ? estats_write(dir, COUNTERS_FILE, j) : -1;
 	if (!j)
 		errno = ENOMEM;
@@ -444,7 +546,7 @@ int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d)
 static void fail_open_nag(const struct engine *e)
 {
 	engine_msg("warning", "FAIL-OPEN: packets that overflow queues %u-%u are ACCEPTED "
-		   "without an IPsec check (--fail-open)", e->queue, e->queue + e->nqueues - 1);
+		   "without an IPsec check (--fail-open)", e->queue, e->queue + ENGINE_QUEUES(e) - 1);
 }
 
 /* ------------------------------------------------------------------ life */
@@ -457,6 +559,8 @@ static int life_init(struct engine *e, const struct engine_src *src, struct diag
 	memset(e, 0, sizeof *e);
 	e->src = *src;
 	e->stop_fd[0] = e->stop_fd[1] = e->fail_fd[0] = e->fail_fd[1] = -1;
+	e->ctl_fd = -1;
+	e->live = -1;
 	e->started = time(NULL);
 	pthread_mutex_init(&e->log.mu, NULL);
 	/* writers first: an SA update must not starve behind a flood */
@@ -482,16 +586,27 @@ static int life_init(struct engine *e, const struct engine_src *src, struct diag
 
 int engine_init(struct engine *e, const struct engine_src *src, struct diag_list *d)
 {
+	struct psrc ps;
+	int rc;
+
 	if (life_init(e, src, d) < 0)
 		return -1;
-	if (policy_source(src, &e->policy_path, &e->queue, d) < 0 ||
-	    policy_load(e->policy_path, &e->pol, &e->cls, d) < 0)
+	if (policy_source(src, &ps, d) < 0) {
+		free(ps.path);
 		return -1;
-	e->nqueues = src->nqueues ? src->nqueues : 1;
-	if ((unsigned)e->queue + e->nqueues - 1 > 65535)
-		return engine_fail(d, "", "queues %u-%u: beyond 65535", e->queue,
-				   e->queue + e->nqueues - 1);
-	return 0;
+	}
+	e->queue = ps.base;
+	e->nqueues = ps.count;
+	if ((unsigned)e->queue + ENGINE_QUEUES(e) - 1 > 65535) {
+		free(ps.path);
+		return engine_fail(d, "", "queues %u-%u (two banks of %u): beyond 65535", e->queue,
+				   e->queue + ENGINE_QUEUES(e) - 1, e->nqueues);
+	}
+	for (unsigned i = 0; i < ENGINE_BANKS; i++)
+		e->bank[i].first = (uint16_t)(e->queue + i * e->nqueues);
+	rc = source_load(e, &ps, d);
+	free(ps.path);
+	return rc;
 }
 
 int engine_open(struct engine *e, struct diag_list *d)
@@ -500,13 +615,13 @@ int engine_open(struct engine *e, struct diag_list *d)
 		fail_open_nag(e);
 	if (xfrm_setup(e, d) < 0)
 		return -1;
-	e->q = calloc(e->nqueues, sizeof *e->q);
+	e->q = calloc(ENGINE_QUEUES(e), sizeof *e->q);
 	if (!e->q)
 		return engine_fail(d, "", "out of memory");
-	for (unsigned i = 0; i < e->nqueues; i++)
+	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++)
 		if (eq_open(e, &e->q[i], (uint16_t)(e->queue + i), d) < 0)
 			return -1;
-	return 0;
+	return engine_ctl_open(e, d);
 }
 
 /* The main loop's parts below log what went wrong: the loop owns the log. */
@@ -538,11 +653,14 @@ static void do_reload(struct engine *e)
 	rc = engine_reload(e, &d);
 	engine_log_diags(&d);
 	if (rc < 0)
-		engine_msg("reload-failed", "keeping the policy loaded from %s", e->policy_path);
+		engine_msg("reload-failed", "keeping the policy loaded from %s",
+			   engine_live_bank(e)->policy_path);
 	else
-		engine_event(json_pack("{s:s, s:s, s:s, s:I}", "event", "reloaded",
-				       "policy", e->policy_path, "sha256", e->pol->sha256,
-				       "rules", (json_int_t)e->pol->nrules));
+		engine_event(json_pack("{s:s, s:s, s:s, s:I, s:o}", "event", "reloaded",
+				       "policy", engine_live_bank(e)->policy_path,
+				       "sha256", engine_live_bank(e)->sha256,
+				       "rules", (json_int_t)engine_live_bank(e)->pol->nrules,
+				       "generation", opt_gen(engine_live_bank(e)->generation)));
 	sd_notify_send("READY=1");
 }
 
@@ -565,16 +683,17 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 	time_t last = 0;
 
 	diag_list_init(&d);
-	for (unsigned i = 0; i < e->nqueues; i++)
+	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++)
 		if (eq_start(&e->q[i], &d) < 0) {
 			engine_log_diags(&d);
 			return -1;
 		}
 	sigemptyset(&none);
 	while (!*stop && !__atomic_load_n(&e->failed, __ATOMIC_ACQUIRE)) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ mnl_socket_get_fd(e->xnl), POLLIN, 0 },
 			{ e->fail_fd[0], POLLIN, 0 },
+			{ e->ctl_fd, POLLIN, 0 },
 		};
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
 		time_t now;
@@ -585,7 +704,7 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 		}
 		start_dump(e, &d);
 		engine_log_diags(&d);
-		if (ppoll(p, 2, &ts, &none) < 0 && errno != EINTR) {
+		if (ppoll(p, 3, &ts, &none) < 0 && errno != EINTR) {
 			engine_msg("error", "poll: %s", strerror(errno));
 			return -1;
 		}
@@ -597,6 +716,10 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 		/* SA changes first: a packet may ride on an SA just announced */
 		if ((p[0].revents & POLLIN) && xfrm_drain(e) < 0)
 			return -1;
+		if (p[2].revents & POLLIN) {
+			engine_ctl_serve(e, &d);
+			engine_log_diags(&d);
+		}
 	}
 	return __atomic_load_n(&e->failed, __ATOMIC_ACQUIRE) ? -1 : 0;
 }
@@ -612,10 +735,12 @@ void engine_stop(struct engine *e, struct diag_list *d)
 {
 	char c = 1;
 
+	/* no handover to a sagated that is going away */
+	engine_ctl_close(e);
 	/* the stop pipe is never read: every thread sees it readable */
 	if (e->q && e->stop_fd[1] >= 0 && write(e->stop_fd[1], &c, 1) < 0)
 		engine_fail(d, "", "cannot stop the queue threads: %s", strerror(errno));
-	for (unsigned i = 0; e->q && i < e->nqueues; i++)
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
 		eq_close(&e->q[i], d);
 }
 
@@ -627,17 +752,19 @@ void engine_fini(struct engine *e)
 	diag_list_init(&unheard);
 	engine_stop(e, &unheard);
 	diag_list_fini(&unheard);
-	if (e->pol)
+	if (e->bank[0].pol || e->bank[1].pol)
 		engine_log_tick(e, time(NULL) + 1);
 	if (e->xnl)
 		mnl_socket_close(e->xnl);
 	close_fds(e->stop_fd);
 	close_fds(e->fail_fd);
 	free(e->q);
-	classes_free(e->cls);
-	policy_free(e->pol);
+	for (unsigned i = 0; i < ENGINE_BANKS; i++) {
+		classes_free(e->bank[i].cls);
+		policy_free(e->bank[i].pol);
+		free(e->bank[i].policy_path);
+	}
 	xfrm_cache_free(e->sas);
-	free(e->policy_path);
 	free(e->buf);
 	if (e->lock_ok)
 		pthread_rwlock_destroy(&e->lock);

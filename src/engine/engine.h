@@ -1,8 +1,16 @@
 /* engine: sagated's work: the loaded policy, the XFRM SA cache kept up to
  * date from netlink, and one verdict per packet of each NFQUEUE queue.
  *
- * Threads: the caller's (main) thread owns the XFRM socket, reloads,
- * the once-a-second housekeeping and the counters file; each queue has a
+ * Queue banks: sagated binds two banks of nqueues queues each, A from
+ * queue on and B right after it, and holds one policy per bank
+ * (handover.h): a table queues to one bank, and the next apply loads its
+ * policy into the other one over the control socket before the kernel
+ * switches, so every packet is judged by the policy of the table that
+ * queued it.
+ *
+ * Threads: the caller's (main) thread owns the XFRM socket, reloads, the
+ * control socket, the once-a-second housekeeping and the counters file;
+ * each queue has a
  * thread of its own with its own NFQUEUE socket.  The policy, classes,
  * SA cache and resync flag are shared under one rwlock that prefers
  * writers: the queue threads hold it for reading while they decide a
@@ -39,13 +47,29 @@ struct engine_queue;
 
 /** Where the policy comes from, and how the queues are set up. */
 struct engine_src {
-	const char *policy;	/**< --policy FILE, or NULL: the current generation */
-	int queue;		/**< --queue N (first of a range), or -1: from the generation */
-	unsigned nqueues;	/**< queues from queue on; 0 means 1 */
+	const char *policy;	/**< --policy FILE (both banks), or NULL: the current
+				     generation (its bank) */
+	int queue;		/**< --queue N (first of bank A), or -1: from the generation */
+	unsigned nqueues;	/**< queues per bank; 0: from the generation, or 1 */
 	int rcvbuf;		/**< --rcvbuf BYTES per queue socket, 0: 1 MiB */
 	uint32_t queue_maxlen;	/**< --queue-maxlen, 0: the kernel's default (1024) */
 	bool fail_open;		/**< --fail-open: the kernel accepts what overflows the queue */
-	const char *run_dir;	/**< counters file directory, NULL: estats_run_dir() */
+	const char *run_dir;	/**< counters file and control socket directory,
+				     NULL: estats_run_dir() */
+};
+
+#define ENGINE_BANKS 2
+
+/** One bank of queues and the policy that judges what they receive. */
+struct engine_bank {
+	uint16_t first;			/**< its first queue (engine.nqueues of them) */
+	/* read by the queue threads under engine.lock, written under it */
+	struct policy *pol;		/**< NULL: nothing loaded, its packets are dropped */
+	struct classes *cls;
+	unsigned generation;		/**< the generation loaded; 0: a --policy file */
+	/* main thread only */
+	char sha256[65];		/**< the applied digest of what is loaded */
+	char *policy_path;		/**< where it was loaded from */
 };
 
 /** The decision-log rate limiter, shared by all threads. */
@@ -58,17 +82,15 @@ struct engine_log {
 
 struct engine {
 	struct engine_src src;
-	uint16_t queue;			/**< the first queue */
-	unsigned nqueues;
-	char *policy_path;		/**< what was loaded last */
+	uint16_t queue;			/**< the first queue of bank A */
+	unsigned nqueues;		/**< queues per bank */
 	time_t started;
 
 	/* shared with the queue threads: read under lock, written under
 	 * lock by the main thread only */
 	pthread_rwlock_t lock;
 	bool lock_ok;
-	struct policy *pol;
-	struct classes *cls;
+	struct engine_bank bank[ENGINE_BANKS];
 	struct xfrm_cache *sas;
 	bool resync;			/**< cache not trusted: new flows are dropped */
 
@@ -82,8 +104,14 @@ struct engine {
 	size_t buflen;
 
 	bool counters_warned;		/**< the counters file could not be written, and we said so */
+	int live;			/**< the bank the live table queues to, as the last
+					     handover (or the generation at start) said;
+					     -1: unknown (--policy) */
+	int ctl_fd;			/**< the control socket, listening; -1 */
+	char ctl_path[108];		/**< its path */
+	unsigned long long ctl_ino;	/**< its inode, to remove only our own */
 
-	struct engine_queue *q;		/**< nqueues of them */
+	struct engine_queue *q;		/**< ENGINE_BANKS * nqueues of them */
 	int stop_fd[2];			/**< main -> queue threads: written once to stop */
 	int fail_fd[2];			/**< queue threads -> main: a thread died */
 	int failed;			/**< a queue thread hit a fatal error (atomic) */
@@ -96,12 +124,16 @@ struct engine {
  *  engine_fini()ed either way. */
 int engine_init(struct engine *e, const struct engine_src *src, struct diag_list *d);
 /** After engine_init: open and set up all sockets, dump the SAs, bind
- *  the queues.  0, or -1 with errors in d (warnings too either way).  The
- *  queue threads start in engine_run. */
+ *  the queues of both banks, listen on the control socket.  0, or -1 with
+ *  errors in d (warnings too either way).  The queue threads start in
+ *  engine_run. */
 int engine_open(struct engine *e, struct diag_list *d);
-/** Reload the policy (SIGHUP); on error the old one stays.  0, or -1 with
- *  errors in d (warnings too either way). */
+/** Reload the policy (SIGHUP): the --policy file into both banks, or the
+ *  current generation into its bank; on error the old one stays.  0, or
+ *  -1 with errors in d (warnings too either way). */
 int engine_reload(struct engine *e, struct diag_list *d);
+/** The bank the live table queues to (bank A when unknown). */
+const struct engine_bank *engine_live_bank(const struct engine *e);
 /** Serve until *stop; *hup triggers engine_reload (with RELOADING=1 /
  *  READY=1 to systemd).  SIGTERM, SIGINT and SIGHUP must be blocked by
  *  the caller (they are unblocked only while waiting).  0 on a requested

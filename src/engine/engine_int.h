@@ -21,6 +21,7 @@
 struct engine_queue {
 	struct engine *e;
 	uint16_t num;
+	unsigned bank;			/**< index into e->bank */
 	struct mnl_socket *nl;
 	bool bound;
 	uint32_t seq;			/**< last config request */
@@ -45,6 +46,26 @@ void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(p
 bool engine_log_admit(struct engine *e, time_t now);
 /** Flush the count of suppressed lines when the second is over. */
 void engine_log_tick(struct engine *e, time_t now);
+
+/** Every queue sagated binds: both banks. */
+#define ENGINE_QUEUES(e) (ENGINE_BANKS * (e)->nqueues)
+
+/** Parse, classify and put path's policy into bank b (under the lock);
+ *  gen 0 and sha NULL for a --policy file (its own digest then).  bundle:
+ *  a generation's bundle (read up to STATE_MAX_BUNDLE).  0, or -1 with
+ *  errors in d and the bank unchanged. */
+int engine_bank_load(struct engine *e, unsigned b, const char *path, unsigned gen,
+		     const char *sha, bool bundle, struct diag_list *d);
+
+/** The control socket (engine_ctl.c): listen on RUN_DIR/sagated.ctl.  0,
+ *  or -1 with an error in d (another sagated listens there). */
+int engine_ctl_open(struct engine *e, struct diag_list *d);
+/** Answer one client of the control socket (readable): a handover's
+ *  load or live request.  What went wrong is in d; the handover itself is
+ *  logged as an event. */
+void engine_ctl_serve(struct engine *e, struct diag_list *d);
+/** Stop listening and remove the socket if it is still ours. */
+void engine_ctl_close(struct engine *e);
 
 /** Open q's socket, bind queue num, set its parameters (copy range,
  *  maxlen, fail-open).  0, or -1 with an error in d (warnings too). */

@@ -59,9 +59,11 @@ static void q_send(struct engine_queue *q, size_t n)
 	ESTATS_ADD(q->st.verdict_msgs, m);
 }
 
-static void log_decision(struct engine *e, const struct verdict *v, unsigned reason,
+static void log_decision(struct engine_queue *q, const struct verdict *v, unsigned reason,
 			 bool headers)
 {
+	const struct engine_bank *b = &q->e->bank[q->bank];
+	struct engine *e = q->e;
 	json_t *j;
 	char src[64] = "", dst[64] = "", spi[16];
 
@@ -72,8 +74,8 @@ static void log_decision(struct engine *e, const struct verdict *v, unsigned rea
 		      "reason", estats_reason_name(reason));
 	if (!j)
 		return;
-	if (v->rule != CLASS_NONE && e->pol && v->rule < e->pol->nrules)
-		json_object_set_new(j, "rule", json_string(e->pol->rules[v->rule].name));
+	if (v->rule != CLASS_NONE && b->pol && v->rule < b->pol->nrules)
+		json_object_set_new(j, "rule", json_string(b->pol->rules[v->rule].name));
 	else
 		json_object_set_new(j, "rule", json_null());
 	if (headers) {
@@ -85,14 +87,20 @@ static void log_decision(struct engine *e, const struct verdict *v, unsigned rea
 		json_object_set_new(j, "dport", json_integer(v->pkt.dport));
 	}
 	json_object_set_new(j, "spi", json_string(spi));
+	/* which table queued it, and so which policy judged it */
+	json_object_set_new(j, "queue", json_integer(q->num));
+	json_object_set_new(j, "generation", b->generation ? json_integer(b->generation) : json_null());
 	engine_event(j);
 }
 
-/* The verdict for one packet; e->lock is held for reading. */
-static struct verdict q_decide(struct engine *e, const void *data, size_t len, uint32_t mark,
-			       unsigned *reason, bool *headers)
+/* The verdict for one packet, by the policy of its queue's bank;
+ * e->lock is held for reading. */
+static struct verdict q_decide(struct engine_queue *q, const void *data, size_t len,
+			       uint32_t mark, unsigned *reason, bool *headers)
 {
-	struct decide_ctx ctx = { e->pol, e->cls, NULL, NULL, e->sas, false };
+	struct engine *e = q->e;
+	const struct engine_bank *b = &e->bank[q->bank];
+	struct decide_ctx ctx = { b->pol, b->cls, NULL, NULL, e->sas, false };
 	struct verdict v;
 
 	memset(&v, 0, sizeof v);
@@ -101,7 +109,7 @@ static struct verdict q_decide(struct engine *e, const void *data, size_t len, u
 	if (!data) {
 		*reason = ESTATS_DROP_NO_PAYLOAD;
 		*headers = false;
-	} else if (!e->pol || !e->cls || !e->sas) {
+	} else if (!b->pol || !b->cls || !e->sas) {
 		*reason = ESTATS_DROP_NO_POLICY;
 		*headers = decide_parse(data, len, &v.pkt) == DECIDE_ACCEPT_OK;
 	} else if (e->resync) {
@@ -144,11 +152,11 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 	}
 	if (attr[NFQA_MARK] && mnl_attr_get_payload_len(attr[NFQA_MARK]) >= 4)
 		mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
-	v = q_decide(q->e, data, len, mark, &reason, &headers);
+	v = q_decide(q, data, len, mark, &reason, &headers);
 	q->pk[*n] = (struct vbatch_pkt){ ntohl(ph->packet_id), v.accept };
 	(*n)++;
 	ESTATS_INC(q->st.by_reason[reason]);
-	log_decision(q->e, &v, reason, headers);
+	log_decision(q, &v, reason, headers);
 }
 
 /* Walk one message buffer: packets are decided into q->pk (sent when it
@@ -305,6 +313,7 @@ int eq_open(struct engine *e, struct engine_queue *q, uint16_t num, struct diag_
 
 	q->e = e;
 	q->num = num;
+	q->bank = (unsigned)(num - e->queue) / e->nqueues;
 	q->slots = malloc((size_t)EQ_BURST * EQ_SLOT);
 	if (!q->slots)
 		return engine_fail(d, "", "out of memory");

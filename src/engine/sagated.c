@@ -175,6 +175,7 @@ int main(int argc, char **argv)
 {
 	struct engine_src src = { .queue = -1 };
 	struct diag_list d;
+	const struct engine_bank *lb;
 	struct engine e;
 	int rc;
 
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = engine_open(&e, &d);
 	if (rc < 0) {
-		rc = e.pol ? 3 : 1;	/* no policy: 1, sockets: 3 */
+		rc = e.bank[0].pol || e.bank[1].pol ? 3 : 1;	/* no policy: 1, sockets: 3 */
 		engine_stop(&e, &d);
 		engine_log_diags(&d);
 		engine_fini(&e);
@@ -198,11 +199,14 @@ int main(int argc, char **argv)
 	}
 	engine_write_counters(&e, false, &d);
 	engine_log_diags(&d);
-	engine_event(json_pack("{s:s, s:i, s:i, s:b, s:s, s:s, s:I, s:I}", "event", "ready",
+	lb = engine_live_bank(&e);
+	engine_event(json_pack("{s:s, s:i, s:i, s:b, s:s, s:s, s:I, s:I, s:o, s:i, s:s}", "event", "ready",
 			       "queue", (int)e.queue, "queues", (int)e.nqueues,
-			       "fail_open", e.src.fail_open, "policy", e.policy_path,
-			       "sha256", e.pol->sha256, "rules", (json_int_t)e.pol->nrules,
-			       "sas", (json_int_t)xfrm_cache_count(e.sas)));
+			       "fail_open", e.src.fail_open, "policy", lb->policy_path,
+			       "sha256", lb->sha256, "rules", (json_int_t)lb->pol->nrules,
+			       "sas", (json_int_t)xfrm_cache_count(e.sas),
+			       "generation", lb->generation ? json_integer(lb->generation) : json_null(),
+			       "live_queue", (int)lb->first, "control", e.ctl_path));
 	sd_notify_send("READY=1");
 	rc = engine_run(&e, &stop_req, &hup_req) < 0 ? 3 : 0;
 	sd_notify_send("STOPPING=1");

@@ -89,6 +89,11 @@ void audit_set_exact(const struct policy *pol, const struct plan_set *ps,
  *  alive and a queue of the plan's number bound?  proc is the /proc to
  *  read (tests pass their own).  "engine-not-running", "queue-unbound". */
 void audit_engine(const struct plan *plan, const char *proc, struct audit_list *out);
+/** Does the running sagated judge the current generation of state
+ *  directory dir (engine mode) by its policy, on the queue its table
+ *  uses (handover.h)?  "engine-policy-mismatch" when not; nothing when no
+ *  sagated runs (audit_engine says so). */
+void audit_engine_served(const char *dir, struct audit_list *out);
 
 /** Usage: "cleartext-attempts", per source and port that tried a
  *  require-ipsec class without IPsec (the PLAN_ATTEMPTS sets, v), most

@@ -2,6 +2,7 @@
 
 #include "audit.h"
 #include "engine_probe.h"
+#include "handover.h"
 #include "sa_match.h"
 
 #include <stdio.h>
@@ -42,6 +43,25 @@ void audit_engine(const struct plan *plan, const char *proc, struct audit_list *
 		audit_add(out, AUDIT_ERROR, "queue-unbound", NULL, "sagated",
 			  "sagated runs, but no program is bound to queue %u in this network namespace (%s/net/netfilter/nfnetlink_queue): require-ipsec flows are dropped",
 			  q, proc);
+}
+
+void audit_engine_served(const char *dir, struct audit_list *out)
+{
+	unsigned gen = state_generation(dir, STATE_CURRENT);
+	char path[4096], why[512];
+	struct state_meta m;
+	struct diag_list d;
+	json_t *j;
+
+	diag_list_init(&d);
+	if (gen && state_read_meta(dir, gen, &m, &d) == 0) {
+		j = handover_counters(path, sizeof(path));
+		if (handover_check(j, &m, why, sizeof(why)) == HANDOVER_MISMATCH)
+			audit_add(out, AUDIT_ERROR, "engine-policy-mismatch", NULL, "sagated", "%s", why);
+		json_decref(j);
+		state_meta_fini(&m);
+	}
+	diag_list_fini(&d);
 }
 
 /* Which policy rules have elements in the plan; NULL on OOM. */

@@ -152,6 +152,13 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 	m->mode = strcmp(json_string_value(json_object_get(j, "mode")), "engine") ?
 		  PLAN_KERNEL_ONLY : PLAN_ENGINE;
 	m->queue = (uint16_t)json_integer_value(json_object_get(j, "queue"));
+	/* written before the queue banks: the table's queue was the base */
+	v = json_object_get(j, "queue_base");
+	m->queue_base = json_is_integer(v) && json_integer_value(v) >= 0 &&
+			json_integer_value(v) <= 65535 ? (uint16_t)json_integer_value(v) : m->queue;
+	v = json_object_get(j, "queue_count");
+	m->queue_count = json_is_integer(v) && json_integer_value(v) >= 1 &&
+			 json_integer_value(v) <= 64 ? (unsigned)json_integer_value(v) : 1;
 	m->applied_at = json_integer_value(json_object_get(j, "applied_at"));
 	m->generation = gen;
 	json_decref(j);

@@ -58,7 +58,12 @@ struct state_meta {
 	char *source;		/**< policy file as the user named it */
 	char sha256[65];	/**< digest of the policy as read then */
 	enum plan_mode mode;
-	uint16_t queue;
+	uint16_t queue;		/**< the queue the table was compiled with: the first
+				     of its bank (handover.h) */
+	uint16_t queue_base;	/**< --queue of the apply: bank A starts here, bank B
+				     queue_count later (meta written before the banks:
+				     queue) */
+	unsigned queue_count;	/**< queues per bank (1) */
 	long long applied_at;	/**< seconds since the epoch */
 	unsigned generation;
 };
@@ -91,6 +96,9 @@ int state_commit(const char *dir, unsigned gen, struct diag_list *d);
 void state_discard(const char *dir, unsigned gen);
 /** Swap current and previous (after a rollback was applied). */
 int state_swap(const char *dir, struct diag_list *d);
+/** Record that generation gen's table now queues to queue (a rollback
+ *  that compiled it into the other bank). */
+int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d);
 /** Remove the current link (a first apply undone: nothing is applied).
  *  A missing link is fine. */
 void state_uncommit(const char *dir);

@@ -101,11 +101,34 @@ static unsigned last_generation(const char *dir)
 
 static json_t *meta_json(const struct state_meta *m)
 {
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}", "source", m->source,
+	return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:i}", "source", m->source,
 			 "sha256", m->sha256,
 			 "mode", m->mode == PLAN_ENGINE ? "engine" : "kernel-only",
-			 "queue", m->queue, "applied_at", (json_int_t)m->applied_at,
-			 "generation", m->generation);
+			 "queue", m->queue, "queue_base", m->queue_base,
+			 "queue_count", m->queue_count ? (int)m->queue_count : 1,
+			 "applied_at", (json_int_t)m->applied_at, "generation", m->generation);
+}
+
+int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d)
+{
+	char path[PATH_MAX];
+	struct state_meta m;
+	json_t *j;
+	int rc;
+
+	if (state_read_meta(dir, gen, &m, d) < 0)
+		return -1;
+	m.queue = queue;
+	j = meta_json(&m);
+	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_META) < 0)
+		rc = fail(d, dir, "cannot name a generation's meta");
+	else
+		rc = j ? state_write_json(path, j, d) : -1;
+	if (!j)
+		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
+	json_decref(j);
+	state_meta_fini(&m);
+	return rc;
 }
 
 unsigned state_prepare(const char *dir, const struct policy *p,
