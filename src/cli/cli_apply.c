@@ -260,7 +260,8 @@ static int undo_apply(const char *dir, struct diag_list *d, json_t *res)
 		return rollback_to_previous(dir, d, res);
 	if (nft_flush_table(false, d) < 0)
 		return EXIT_SYSTEM;
-	state_uncommit(dir);
+	if (state_uncommit(dir, d) < 0)
+		return EXIT_SYSTEM;
 	say(res, "removed table inet sagate: there was no earlier policy");
 	if (res)
 		json_object_set_new(res, "table_removed", json_true());
