@@ -39,4 +39,12 @@ void nindex_fini(struct nindex *ix);
  *  call).  For finding where a slow apply goes; silent otherwise. */
 void trace_phase(const char *phase);
 
+/** Test-only: with SAGATE_TEST_PAUSE=POINT:FILE in the environment, stop
+ *  at the point named POINT ("before-commit": nft_apply, between reading
+ *  the live table and sending the transaction): create FILE.paused, wait
+ *  until FILE exists (at most a minute), remove both, go on.  A test
+ *  changes the ruleset there (tests/netns/apply-race.sh).  Does nothing
+ *  otherwise. */
+void test_pause(const char *point);
+
 #endif
