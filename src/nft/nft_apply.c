@@ -383,7 +383,7 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
 		diag_add(d, DIAG_ERROR, pol->file, "", NULL,
 			 "the ruleset changed while sagate read it (generation %u): nothing was applied; run the command again",
 			 genid);
-	return ret;
+	return moved ? NFT_APPLY_MOVED : ret;
 }
 
 int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,

@@ -19,7 +19,8 @@ static const char *const file_names[] = {
 	[STATE_CURRENT] = "current",
 	[STATE_PREVIOUS] = "previous",
 	[STATE_PENDING] = "pending",
-	[STATE_PENDING_EXPIRED] = "pending.expired",
+	[STATE_ROLLED_BACK] = "rolled-back",
+	[STATE_LOCK] = "lock",
 };
 
 static const char *const gen_files[] = {

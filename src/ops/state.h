@@ -7,8 +7,10 @@
  *                            rollback target while it is current
  *   current -> gen-...       what the kernel should hold
  *   previous -> current/previous   (for people: the rollback target)
- *   pending                  a commit-confirm that has not been confirmed
- *   pending.expired          the same, taken by its timer at the deadline
+ *   lock                     flock(2)ed by the one command changing things
+ *   pending                  a commit-confirm that has not been confirmed,
+ *                            flock(2)ed by its watcher while it lives
+ *   rolled-back              the last unconfirmed apply its watcher undid
  * A generation is written completely (write, fsync, rename), its
  * rollback target included, before the one link `current` is switched
  * to it by rename(2): the current generation and its rollback target
@@ -42,10 +44,11 @@
 enum state_file {
 	STATE_CURRENT,		/**< link to what the kernel should hold */
 	STATE_PREVIOUS,		/**< link to what it held before */
-	STATE_PENDING,		/**< apply --confirm waiting: JSON {"generation",
-				     "deadline", "watcher"}, written by the cli */
-	STATE_PENDING_EXPIRED,	/**< a pending confirm its watcher renamed away at
-				     the deadline: the rename is the lock */
+	STATE_PENDING,		/**< apply --confirm waiting: JSON written and read
+				     by live.h, flock(2)ed by its watcher */
+	STATE_ROLLED_BACK,	/**< the last unconfirmed apply its watcher undid:
+				     JSON written and read by live.h */
+	STATE_LOCK,		/**< the state directory's lock (live.h) */
 };
 
 /** An entry's file name, for messages ("current"). */
@@ -86,6 +89,9 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 		    struct diag_list *d);
 
 /* Writing (state_write.c) */
+
+/* Every writer holds the directory's lock (live.h): the next number is
+ * chosen, and the links read and switched, by one command at a time. */
 
 /** Write a new generation for p (not yet current), with the current one
  *  as its rollback target.  Returns its number (the highest there is,

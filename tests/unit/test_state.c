@@ -71,9 +71,10 @@ Test(state, names_and_paths)
 	cr_assert_str_eq(state_file_name(STATE_CURRENT), "current");
 	cr_assert_str_eq(state_file_name(STATE_PREVIOUS), "previous");
 	cr_assert_str_eq(state_file_name(STATE_PENDING), "pending");
-	cr_assert_str_eq(state_file_name(STATE_PENDING_EXPIRED), "pending.expired");
-	cr_assert_eq(state_path(buf, sizeof(buf), "/var/lib/sagate", STATE_PENDING_EXPIRED), 0);
-	cr_assert_str_eq(buf, "/var/lib/sagate/pending.expired");
+	cr_assert_str_eq(state_file_name(STATE_ROLLED_BACK), "rolled-back");
+	cr_assert_str_eq(state_file_name(STATE_LOCK), "lock");
+	cr_assert_eq(state_path(buf, sizeof(buf), "/var/lib/sagate", STATE_ROLLED_BACK), 0);
+	cr_assert_str_eq(buf, "/var/lib/sagate/rolled-back");
 	errno = 0;
 	cr_assert_eq(state_path(buf, 16, "/var/lib/sagate", STATE_PENDING), -1);
 	cr_assert_eq(errno, ENAMETOOLONG);
