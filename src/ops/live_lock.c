@@ -8,6 +8,7 @@
 #include "live_int.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,20 +55,41 @@ static int lock_within(int fd, unsigned wait)
 	}
 }
 
-/* The holder's "pid N: command", as it wrote it. */
-static void holder(int fd, char *buf, size_t len)
+/* The holder's "pid N: command", as it wrote it; false when there is
+ * none (between two holders, the name is briefly empty). */
+static bool holder(int fd, char *buf, size_t len)
 {
 	ssize_t n = pread(fd, buf, len - 1, 0);
 
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
 		n--;
-	if (n <= 0)
+	if (n <= 0) {
 		snprintf(buf, len, "pid unknown");
-	else
-		buf[n] = '\0';
+		return false;
+	}
+	buf[n] = '\0';
 	for (char *c = buf; *c; c++)	/* the file is ours, but print no control bytes */
 		if ((unsigned char)*c < ' ')
 			*c = '?';
+	return true;
+}
+
+/* Gave up: say who holds the lock.  With no name there, the holder just
+ * let go or has not written it yet: one more try, and a second look. */
+static int gave_up(struct live *lv, unsigned wait, struct diag_list *d)
+{
+	char who[128];
+
+	if (!holder(lv->fd, who, sizeof(who))) {
+		if (flock(lv->fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		holder(lv->fd, who, sizeof(who));
+	}
+	diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+		 "the state directory is locked by another sagate command (%s); gave up after %u s (--wait): nothing was changed",
+		 who, wait);
+	return -1;
 }
 
 struct live *live_lock(const char *dir, const char *command, unsigned wait,
@@ -101,15 +123,12 @@ struct live *live_lock(const char *dir, const char *command, unsigned wait,
 		goto fail;
 	}
 	if (lock_within(lv->fd, wait) < 0) {
-		if (errno == EWOULDBLOCK) {
-			holder(lv->fd, who, sizeof(who));
-			diag_add(d, DIAG_ERROR, dir, "", NULL,
-				 "the state directory is locked by another sagate command (%s); gave up after %u s (--wait): nothing was changed",
-				 who, wait);
-		} else {
+		if (errno != EWOULDBLOCK) {
 			diag_add(d, DIAG_ERROR, path, "", NULL, "cannot lock: %s", strerror(errno));
+			goto fail;
 		}
-		goto fail;
+		if (gave_up(lv, wait, d) < 0)
+			goto fail;
 	}
 	/* for whoever waits: only a name in a message, so a failure is no error */
 	n = snprintf(who, sizeof(who), "pid %d: %s\n", (int)getpid(), command);
