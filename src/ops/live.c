@@ -309,6 +309,6 @@ enum live_status live_confirm(struct live *lv, struct diag_list *d)
 
 enum live_status live_flush(struct live *lv, struct diag_list *d)
 {
-	(void)lv;	/* only held */
+	(void)lv;	/* holding it is all a flush needs */
 	return nft_flush_table(false, d) < 0 ? LIVE_REJECTED : LIVE_OK;
 }

@@ -23,6 +23,8 @@
  * (or failed to: no inotify). */
 #define WATCH_NAP_MS 60000
 #define WATCH_NAP_NO_INOTIFY_MS 1000
+/* Times the watcher tries again when the ruleset changed under it. */
+#define WATCH_TRIES 5
 
 /* Is fd's record held by a watcher?  Only a lock taken proves it is not:
  * a failure to ask counts as held, so that a live watcher is never taken
@@ -134,6 +136,10 @@ int pending_arm(struct live *lv, unsigned gen, unsigned replaces, unsigned secon
 	json_t *j;
 	int rc = -1;
 
+	if (!spawn) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL, "could not start the confirm timer: no spawn function (a bug)");
+		return -1;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	w.deadline = (struct timespec){ now.tv_sec + seconds, now.tv_nsec };
 	w.rec.pub = (struct live_pending){ gen, replaces, now.tv_sec + seconds, true };
@@ -267,7 +273,15 @@ enum live_watch_end live_watch(struct live_watch *w, struct diag_list *d)
 	if (!lv)
 		return LIVE_WATCH_FAILED;
 	if (still_ours(w, d)) {
-		st = live_undo(lv, w->rec.pub.generation, w->rec.pub.replaces, &r, d);
+		/* nobody is there to run it again: a ruleset that moved on
+		 * while it was read is read again, a few times */
+		for (int i = 0;; i++) {
+			st = live_undo(lv, w->rec.pub.generation, w->rec.pub.replaces, &r, d);
+			if (st != LIVE_MOVED || i == WATCH_TRIES)
+				break;
+			live_result_fini(&r);
+			memset(&r, 0, sizeof(r));
+		}
 		end = st == LIVE_OK ? LIVE_WATCH_ROLLED_BACK : LIVE_WATCH_FAILED;
 		record_rollback(w, st == LIVE_OK ? r.generation : w->rec.pub.replaces,
 				st == LIVE_OK ? NULL : first_error(d), d);

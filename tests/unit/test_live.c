@@ -205,11 +205,45 @@ int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_ru
 		     struct diag_list *d);
 int __wrap_nft_flush_table(bool dry_run, struct diag_list *d);
 
+/* The next n commits find the ruleset changed since it was read (n in a
+ * file, for the watcher's process too). */
+static void kernel_moves(int n)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/moves", top);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "%d\n", n);
+	fclose(f);
+}
+
+static bool kernel_moved(void)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/moves", top);
+	if (!(f = fopen(path, "r")))
+		return false;
+	if (fscanf(f, "%d", &n) != 1)
+		n = 0;
+	fclose(f);
+	if (n > 0)
+		kernel_moves(n - 1);
+	return n > 0;
+}
+
 int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 		     struct diag_list *d)
 {
 	if (dry_run)
 		return 0;
+	if (kernel_moved()) {
+		diag_add(d, DIAG_ERROR, pol->file, "", NULL, "the ruleset changed (fake)");
+		return NFT_APPLY_MOVED;
+	}
 	if (fault_step("kernel commit")) {
 		diag_add(d, DIAG_ERROR, pol->file, "", NULL, "transaction: fake kernel refused it");
 		return -1;
@@ -553,6 +587,30 @@ Test(live, an_unconfirmed_apply_is_rolled_back_and_recorded)
 	/* the next apply clears the record */
 	cr_assert_eq(apply(0, 0, &d), LIVE_OK);
 	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 0);
+	diag_list_fini(&d);
+}
+
+/* At the deadline the ruleset changed under the watcher twice: it reads
+ * it again and rolls back all the same; a rollback command would have
+ * said so and stopped. */
+Test(live, the_watcher_tries_again_when_the_ruleset_moved)
+{
+	struct live_rollback_record rb;
+	struct diag_list d;
+
+	fresh();
+	diag_list_init(&d);
+	kernel_moves(1);
+	cr_assert_eq(rollback(&d), LIVE_MOVED);
+	cr_assert(same(snap_of("moved"), (struct snap){ 2, 1, 0, false }));
+	cr_assert_eq(apply(2, 1, &d), LIVE_OK);
+	kernel_moves(2);
+	watchers_ended("at the deadline");
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 3, 0, false }));
+	consistent("rolled back");
+	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 1);
+	cr_assert_null(rb.error);
+	live_rollback_record_fini(&rb);
 	diag_list_fini(&d);
 }
 
