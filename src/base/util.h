@@ -40,11 +40,13 @@ void nindex_fini(struct nindex *ix);
 void trace_phase(const char *phase);
 
 /** Test-only: with SAGATE_TEST_PAUSE=POINT:FILE in the environment, stop
- *  at the point named POINT ("before-commit": nft_apply, between reading
- *  the live table and sending the transaction): create FILE.paused, wait
- *  until FILE exists (at most a minute), remove both, go on.  A test
- *  changes the ruleset there (tests/netns/apply-race.sh).  Does nothing
- *  otherwise. */
+ *  at the point named POINT: create FILE.paused, wait until FILE exists
+ *  (at most a minute), remove both, go on.  Points: "before-commit"
+ *  (nft_apply, between reading the live table and sending the
+ *  transaction: tests/netns/apply-race.sh changes the ruleset there) and
+ *  "before-switch" (live_apply, between the kernel's commit and the
+ *  switch of `current`: tests/netns/apply-cli.sh kills apply there).
+ *  Does nothing otherwise. */
 void test_pause(const char *point);
 
 #endif

@@ -213,6 +213,8 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 	}
 	st = kernel_status(nft_apply(p->plan, p->pol, false, d));
 	trace_phase("kernel");
+	if (st == LIVE_OK)
+		test_pause("before-switch");
 	if (st == LIVE_OK && state_commit(lv->dir, gen, d) < 0) {
 		kernel_put_back(lv->dir, cur, gen, d);
 		st = LIVE_FAILED;

@@ -112,6 +112,27 @@ for _ in $(seq 1 50); do
 done
 same_as "$tmp/foreign" "an unconfirmed first apply is undone: no table, as before it"
 
+# apply --confirm killed after the kernel took the table, before it was
+# recorded: the watcher, started before the kernel changed, puts the
+# recorded policy back at its deadline
+sg apply -k policies/db-server.json >/dev/null
+ruleset >"$tmp/db3"
+SAGATE_TEST_PAUSE=before-switch:$tmp/go in_ns "$sagate" apply -k --confirm 2 policies/web-server.json \
+	>/dev/null 2>&1 &
+for _ in $(seq 1 500); do [ -e "$tmp/go.paused" ] && break; sleep 0.01; done
+pid=$(sed -n 's/^pid \([0-9]*\): apply$/\1/p' "$SAGATE_STATE_DIR/lock")	# sagate itself
+kill -9 "$pid"
+wait
+rm -f "$tmp/go.paused"
+grep -q web-server <(ruleset) && [ "$(in_ns "$sagate" --json status | jq -r .kernel)" = \
+	"differs from the applied policy" ] && ok "apply killed between commit and record: status sees it" ||
+	bad "apply killed between commit and record: $(in_ns "$sagate" --json status | jq -c .kernel)"
+for _ in $(seq 1 50); do	# the watcher ends once it has acted
+	[ "$(in_ns "$sagate" --json status | jq -r .kernel)" = "matches the applied policy" ] && break
+	sleep 0.2
+done
+same_as "$tmp/db3" "its watcher put the recorded policy back at the deadline"
+
 # a cancelled confirm's timer must not roll back a later apply
 sg apply -k policies/db-server.json >/dev/null
 sg apply -k --confirm 2 policies/web-server.json >/dev/null

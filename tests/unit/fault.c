@@ -61,27 +61,20 @@ bool fault_step(const char *what)
 	return turn(what, "", EIO);
 }
 
-/* the real calls, and the declarations -Wmissing-prototypes wants */
-int __real_open(const char *path, int flags, ...);
-int __real_mkdir(const char *path, mode_t mode);
-ssize_t __real_write(int fd, const void *buf, size_t len);
-int __real_fsync(int fd);
-int __real_close(int fd);
-int __real_rename(const char *from, const char *to);
-int __real_symlink(const char *target, const char *path);
-int __real_unlink(const char *path);
-int __real_rmdir(const char *path);
-int __real_flock(int fd, int op);
-int __wrap_open(const char *path, int flags, ...);
-int __wrap_mkdir(const char *path, mode_t mode);
-ssize_t __wrap_write(int fd, const void *buf, size_t len);
-int __wrap_fsync(int fd);
-int __wrap_close(int fd);
-int __wrap_rename(const char *from, const char *to);
-int __wrap_symlink(const char *target, const char *path);
-int __wrap_unlink(const char *path);
-int __wrap_rmdir(const char *path);
-int __wrap_flock(int fd, int op);
+/* The real call (the linker's __real_name) and our wrapper of it, both
+ * declared, as -Wmissing-prototypes wants. */
+#define WRAPS(ret, name, params) ret __real_##name params; ret __wrap_##name params
+
+WRAPS(int, open, (const char *path, int flags, ...));
+WRAPS(int, mkdir, (const char *path, mode_t mode));
+WRAPS(ssize_t, write, (int fd, const void *buf, size_t len));
+WRAPS(int, fsync, (int fd));
+WRAPS(int, close, (int fd));
+WRAPS(int, rename, (const char *from, const char *to));
+WRAPS(int, symlink, (const char *target, const char *path));
+WRAPS(int, unlink, (const char *path));
+WRAPS(int, rmdir, (const char *path));
+WRAPS(int, flock, (int fd, int op));
 
 int __wrap_open(const char *path, int flags, ...)
 {
