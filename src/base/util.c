@@ -153,6 +153,27 @@ void trace_phase(const char *phase)
 	last_cpu = cpu;
 }
 
+void test_pause(const char *point)
+{
+	const char *v = getenv("SAGATE_TEST_PAUSE");
+	size_t n = strlen(point);
+	char paused[4096];
+	int fd;
+
+	if (!v || strncmp(v, point, n) != 0 || v[n] != ':' || !v[n + 1])
+		return;
+	v += n + 1;
+	snprintf(paused, sizeof(paused), "%s.paused", v);
+	fd = open(paused, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	/* polled: a test's pause, not worth an inotify */
+	for (int i = 0; i < 6000 && access(v, F_OK) != 0; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	unlink(v);
+	unlink(paused);
+}
+
 static size_t nhash(const char *s)
 {
 	size_t h = 14695981039346656037u;	/* FNV-1a */

@@ -80,4 +80,14 @@ size_t netlink_span(const void *buf, size_t len);
  *  call).  For finding where a slow apply goes; silent otherwise. */
 void trace_phase(const char *phase);
 
+/** Test-only: with SAGATE_TEST_PAUSE=POINT:FILE in the environment, stop
+ *  at the point named POINT: create FILE.paused, wait until FILE exists
+ *  (at most a minute), remove both, go on.  Points: "before-commit"
+ *  (nft_apply, between reading the live table and sending the
+ *  transaction: tests/netns/apply-race.sh changes the ruleset there) and
+ *  "before-switch" (live_apply, between the kernel's commit and the
+ *  switch of `current`: tests/netns/apply-cli.sh kills apply there).
+ *  Does nothing otherwise. */
+void test_pause(const char *point);
+
 #endif

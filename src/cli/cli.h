@@ -25,6 +25,7 @@ struct cli_opts {
 	uint16_t queue;		/**< --queue N */
 	bool dry_run;		/**< --dry-run: the kernel validates, nothing changes */
 	unsigned confirm;	/**< --confirm SECONDS: roll back unless confirmed */
+	unsigned wait;		/**< --wait SECONDS for the state directory's lock */
 	const char *from, *to;	/**< explain: --from / --to ADDR */
 	const char *proto;	/**< explain: --proto NAME|NUMBER */
 	int port;		/**< explain: --port N; -1 when not given */

@@ -1,27 +1,22 @@
-/* sagate apply / rollback / confirm / flush / status: the commands that
- * change or read the live firewall.  The kernel is changed only through
- * nft_apply (one transaction), and the state directory only after the
- * kernel took the change. */
+/* sagate apply / rollback / confirm / flush: the commands that change the
+ * live firewall.  What they do is live.h's, each a transaction under the
+ * state directory's lock; here are their options and their output, and
+ * the process of the confirm watcher (made, detached, logging, ended). */
 #include "config.h"
 
 #include "cli.h"
 #include "cli_common.h"
-#include "compile.h"
 #include "handover.h"
+#include "live.h"
 #include "nft_apply.h"
-#include "util.h"
 #include "state.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *mode_text(enum plan_mode m)
@@ -100,101 +95,91 @@ static void explain_engine_refusal(struct loaded *l, const char *file, uint16_t 
 			 "this kernel has no nft queue expression (CONFIG_NFT_QUEUE): sagated cannot be used here; apply with --no-engine to enforce require-ipsec in the kernel alone (then any IPsec SA, even ESP-null or AH, satisfies it)");
 }
 
-/* HANDOVER: what sagated was told, for the user: a message, and with
- * --json the "engine" member. */
-static void say_handover(json_t *res, const struct handover *h)
+/* What sagated was told, for the user: a message, and with --json the
+ * "engine" member. */
+static void say_handover(json_t *res, const struct live_result *r)
 {
 	static const char *const names[] = { "none", "no-sagated", "loaded", "serving" };
 
-	if (h->note[0])
-		say(res, "%s", h->note);
+	if (r->engine_note[0])
+		say(res, "%s", r->engine_note);
 	if (res)
 		json_object_set_new(res, "engine", json_pack("{s:s, s:i}", "handover",
-				    names[h->state], "queue", (int)h->req.queue));
+				    names[r->engine_state], "queue", (int)r->engine_queue));
 }
 
-/* HANDOVER (bank): the queue a new table of base `base` is compiled
- * with: the first of the bank the live table does not use.  0, or -1
- * with an error in d. */
-static int next_queue(const char *dir, uint16_t base, uint16_t *queue, struct diag_list *d)
+/* The confirm watcher's process: live_watch, then its outcome in syslog. */
+static void watcher_main(struct live_watch *w)
 {
-	unsigned cur = state_generation(dir, STATE_CURRENT);
-	struct state_meta live;
-	int rc;
+	struct diag_list d;
+	enum live_watch_end end;
 
-	if (!cur || state_read_meta(dir, cur, &live, d) < 0)
-		return handover_bank(base, 1, NULL, queue, d);
-	rc = handover_bank(base, 1, &live, queue, d);
-	state_meta_fini(&live);
-	return rc;
+	diag_list_init(&d);
+	end = live_watch(w, &d);
+	openlog("sagate", LOG_PID, LOG_DAEMON);
+	if (end == LIVE_WATCH_ROLLED_BACK)
+		syslog(LOG_WARNING, "apply was not confirmed in time: rolled back");
+	for (size_t i = 0; end == LIVE_WATCH_FAILED && i < d.count; i++)
+		if (d.items[i].severity == DIAG_ERROR)
+			syslog(LOG_ERR, "rollback after an unconfirmed apply failed: %s",
+			       d.items[i].message);
+	diag_list_fini(&d);
+	_exit(0);
 }
 
-/* The watcher of a pending confirm, from the pending file (0: none). */
-static pid_t pending_watcher(const char *path)
+/* live_spawn_fn: the watcher detached from the terminal and the session,
+ * so that it outlives the SSH session apply ran in (not a logind that
+ * kills the session's processes: see BUGS in sagate(8)). */
+static int spawn_watcher(struct live_watch *w)
 {
-	json_t *j = json_load_file(path, 0, NULL);
-	json_t *w = json_object_get(j, "watcher");
-	pid_t pid = json_is_integer(w) && json_integer_value(w) > 1 ?
-		    (pid_t)json_integer_value(w) : 0;
+	pid_t pid;
+	int status;
 
-	json_decref(j);
-	return pid;
-}
-
-/* Remove the pending confirm and stop its watcher.  Returns 0 when there
- * was one to cancel. */
-static int cancel_pending(const char *dir)
-{
-	char path[PATH_MAX];
-	pid_t w;
-
-	if (state_path(path, sizeof(path), dir, STATE_PENDING) < 0)
+	fflush(NULL);	/* or the child would print our buffered output again */
+	pid = fork();
+	if (pid < 0)
 		return -1;
-	w = pending_watcher(path);
-	if (unlink(path) < 0)
-		return -1;
-	if (w)
-		kill(w, SIGTERM);
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout) ||
+		    !freopen("/dev/null", "w", stderr))
+			_exit(1);
+		watcher_main(w);
+	}
+	/* the middle process, gone at once; live_watch says when the
+	 * watcher runs (or that it did not) */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 	return 0;
 }
 
-/* Is an apply --confirm waiting?  A pending file whose watcher is gone
- * (the machine rebooted, or someone killed it) can never roll back:
- * drop it, and say so. */
-static bool confirm_pending(const char *dir)
+static int exit_status(enum live_status st)
 {
-	char path[PATH_MAX];
-	pid_t w;
-
-	if (state_path(path, sizeof(path), dir, STATE_PENDING) < 0 || access(path, F_OK) < 0)
-		return false;
-	w = pending_watcher(path);
-	if (w && (kill(w, 0) == 0 || errno == EPERM))
-		return true;
-	unlink(path);
-	fprintf(stderr, "sagate: dropped a pending confirm whose timer is gone (reboot?); the policy it guarded stays applied\n");
-	return false;
+	switch (st) {
+	case LIVE_OK: return EXIT_OK;
+	case LIVE_PENDING: return EXIT_USAGE;
+	case LIVE_NOTHING: return EXIT_POLICY;
+	default: return EXIT_SYSTEM;	/* LIVE_ENGINE_REFUSED too: nothing changed */
+	}
 }
 
-/* *rejected: the kernel refused the transaction (nothing changed);
- * *engine_refused: sagated did (nothing changed either).  The plan of l
- * was compiled for queue (next_queue). */
+/* *unchanged: the kernel or sagated refused the transaction (nothing
+ * changed); *rejected: the kernel did.  The plan of l was compiled for
+ * queue, the first of the bank the live table does not use. */
 static int apply_loaded(const struct cli_opts *o, const char *file, struct loaded *l,
-			enum plan_mode mode, uint16_t queue, json_t *res, bool *rejected,
-			bool *engine_refused)
+			enum plan_mode mode, uint16_t queue, struct live *lv, json_t *res,
+			bool *rejected, bool *unchanged)
 {
-	struct state_meta m = { .source = (char *)file, .mode = mode, .queue = queue,
-				.queue_base = o->queue, .queue_count = 1 };
-	const char *dir = state_dir();
-	struct handover h;
-	unsigned gen;
-	int rc = EXIT_OK;
+	struct live_policy p = { l->pol, l->plan, file, mode, queue, o->queue };
+	struct live_result r;
+	enum live_status st;
 
-	memcpy(m.sha256, l->pol->sha256, sizeof(m.sha256));
 	*rejected = false;
 	if (o->dry_run) {
 		if (nft_apply(l->plan, l->pol, true, &l->diags) < 0) {
-			*rejected = true;
+			*rejected = *unchanged = true;
 			return EXIT_SYSTEM;
 		}
 		say(res, "%s: dry run: the kernel accepts %zu kernel rules and %zu set elements (%s mode); nothing was changed",
@@ -202,265 +187,63 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 		set_counts(res, file, l, mode);
 		return EXIT_OK;
 	}
-	/* record first, switch after: a failed apply leaves no trace */
-	gen = state_prepare(dir, l->pol, &m, &l->diags);
-	trace_phase("record");
-	if (!gen)
-		return EXIT_SYSTEM;
-	m.generation = gen;
-	/* HANDOVER (prepare): sagated holds the new policy on the new bank
-	 * before the kernel queues a packet there */
-	if (handover_prepare(&h, dir, &m, &l->diags) < 0) {
-		handover_fini(&h);
-		state_discard(dir, gen);
-		*engine_refused = true;
-		return EXIT_SYSTEM;
+	st = live_apply(lv, &p, o->confirm, spawn_watcher, &r, &l->diags);
+	*rejected = st == LIVE_REJECTED;
+	*unchanged = st == LIVE_REJECTED || st == LIVE_ENGINE_REFUSED || st == LIVE_MOVED ||
+		     st == LIVE_PENDING;
+	if (st != LIVE_OK && !r.generation) {
+		live_result_fini(&r);
+		return exit_status(st);
 	}
-	trace_phase("handover");
-	if (nft_apply(l->plan, l->pol, false, &l->diags) < 0) {
-		handover_fini(&h);
-		state_discard(dir, gen);
-		*rejected = true;
-		return EXIT_SYSTEM;
-	}
-	trace_phase("kernel");
-	if (state_commit(dir, gen, &l->diags) < 0) {
-		diag_add(&l->diags, DIAG_ERROR, dir, "", NULL,
-			 "the kernel holds the new policy, but it could not be recorded: rollback will not know it");
-		handover_fini(&h);
-		return EXIT_SYSTEM;
-	}
-	/* HANDOVER (commit): the new bank is live */
-	if (handover_commit(&h, &l->diags) < 0)
-		rc = EXIT_SYSTEM;
 	say(res, "%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)",
-	    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), gen);
-	say_handover(res, &h);
-	handover_fini(&h);
+	    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), r.generation);
+	say_handover(res, &r);
 	set_counts(res, file, l, mode);
 	if (res)
-		json_object_set_new(res, "generation", json_integer(gen));
-	return rc;
-}
-
-/* A bundle's table comment names the file the policy first came from, so
- * that status and listings read the same after a rollback. */
-static int name_source(struct loaded *l, const struct state_meta *m)
-{
-	char *c = compile_table_comment(m->source, m->sha256);
-
-	if (!c)
-		return EXIT_SYSTEM;
-	free(l->plan->comment);
-	l->plan->comment = c;
-	return EXIT_OK;
-}
-
-/* Apply the generation behind `previous` and make it current. */
-static int rollback_to_previous(const char *dir, struct diag_list *d, json_t *res)
-{
-	unsigned prev = state_generation(dir, STATE_PREVIOUS);
-	struct state_meta m;
-	struct handover h = { 0 };
-	struct loaded l;
-	uint16_t queue;
-	char *path;
-	int rc;
-
-	if (!prev) {
-		diag_add(d, DIAG_ERROR, dir, "", NULL, "no previous policy to return to");
-		return EXIT_POLICY;
-	}
-	if (state_read_meta(dir, prev, &m, d) < 0)
-		return EXIT_SYSTEM;
-	/* HANDOVER (bank): normally the bank it had, which the live table
-	 * does not use; else the other one, recorded */
-	if (next_queue(dir, m.queue_base, &queue, d) < 0 ||
-	    (m.mode == PLAN_ENGINE && queue != m.queue && state_set_queue(dir, prev, queue, d) < 0)) {
-		state_meta_fini(&m);
-		return EXIT_SYSTEM;
-	}
-	if (m.mode == PLAN_ENGINE)
-		m.queue = queue;
-	path = state_policy_path(dir, prev);
-	rc = path ? cli_load(path, m.mode, m.queue, false, &l) : EXIT_SYSTEM;
-	if (path && rc == EXIT_OK)
-		rc = name_source(&l, &m);
-	/* HANDOVER (prepare) */
-	if (path && rc == EXIT_OK && handover_prepare(&h, dir, &m, &l.diags) < 0)
-		rc = EXIT_SYSTEM;
-	if (path && rc == EXIT_OK && nft_apply(l.plan, l.pol, false, &l.diags) < 0)
-		rc = EXIT_SYSTEM;
-	if (rc == EXIT_OK && state_swap(dir, &l.diags) < 0)
-		rc = EXIT_SYSTEM;
-	/* HANDOVER (commit) */
-	if (rc == EXIT_OK && handover_commit(&h, &l.diags) < 0)
-		rc = EXIT_SYSTEM;
-	if (path) {
-		for (size_t i = 0; i < l.diags.count; i++)
-			if (l.diags.items[i].severity == DIAG_ERROR)
-				diag_add(d, DIAG_ERROR, l.diags.items[i].file, l.diags.items[i].path,
-					 l.diags.items[i].rule, "%s", l.diags.items[i].message);
-		cli_unload(&l);
-	}
-	if (rc == EXIT_OK)
-		say(res, "rolled back to generation %u (%s, applied from %s)", prev,
-		    mode_text(m.mode), m.source);
-	if (rc == EXIT_OK && res)
-		json_object_update_new(res, json_pack("{s:i, s:s, s:s, s:b}", "generation", prev,
-			"mode", mode_text(m.mode), "source", m.source, "table_removed", 0));
-	if (rc == EXIT_OK)
-		say_handover(res, &h);
-	handover_fini(&h);
-	free(path);
-	state_meta_fini(&m);
-	return rc;
-}
-
-/* Undo the current apply: the previous generation, or, when the current
- * one was the first, the state before it: no table inet sagate. */
-static int undo_apply(const char *dir, struct diag_list *d, json_t *res)
-{
-	if (state_generation(dir, STATE_PREVIOUS))
-		return rollback_to_previous(dir, d, res);
-	if (nft_flush_table(false, d) < 0)
-		return EXIT_SYSTEM;
-	state_uncommit(dir);
-	say(res, "removed table inet sagate: there was no earlier policy");
-	if (res)
-		json_object_set_new(res, "table_removed", json_true());
-	return EXIT_OK;
-}
-
-/* The commit-confirm watcher: a detached process that rolls back at the
- * deadline unless `sagate confirm` removed the pending file first.  The
- * rename is the lock: whoever moves or removes the pending file first
- * wins. */
-static void watcher(const char *dir, const char *pending, const char *expired,
-		    time_t deadline)
-{
-	struct diag_list d;
-	struct timespec ts;
-
-	while (time(NULL) < deadline) {
-		ts.tv_sec = deadline - time(NULL);
-		ts.tv_nsec = 0;
-		nanosleep(&ts, NULL);
-	}
-	if (rename(pending, expired) < 0)
-		_exit(0);	/* confirmed in time */
-	if (pending_watcher(expired) != getpid()) {
-		/* a later apply's confirm, not ours: put it back */
-		rename(expired, pending);
-		_exit(0);
-	}
-	diag_list_init(&d);
-	openlog("sagate", LOG_PID, LOG_DAEMON);
-	if (undo_apply(dir, &d, NULL) == EXIT_OK)
-		syslog(LOG_WARNING, "apply was not confirmed in time: rolled back");
-	else
-		for (size_t i = 0; i < d.count; i++)
-			syslog(LOG_ERR, "rollback after an unconfirmed apply failed: %s",
-			       d.items[i].message);
-	unlink(expired);
-	diag_list_fini(&d);
-	_exit(0);
-}
-
-static int start_watcher(const char *dir, unsigned seconds, unsigned gen,
-			 struct diag_list *d)
-{
-	char pending[PATH_MAX], expired[PATH_MAX];
-	time_t deadline = time(NULL) + seconds;
-	pid_t pid;
-	int fds[2];
-	json_t *j;
-
-	/* both names before the fork: a watcher that cannot name the file
-	 * it claims at the deadline could never roll back */
-	if (state_path(pending, sizeof(pending), dir, STATE_PENDING) < 0 ||
-	    state_path(expired, sizeof(expired), dir, STATE_PENDING_EXPIRED) < 0 ||
-	    pipe(fds) < 0)
-		return -1;
-	fflush(NULL);	/* or the child would print our buffered output again */
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		close(fds[0]);
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		/* detached from the terminal: an SSH session may die */
-		pid_t me = getpid();
-
-		if (write(fds[1], &me, sizeof(me)) != sizeof(me))
-			_exit(1);
-		close(fds[1]);
-		freopen("/dev/null", "r", stdin);
-		freopen("/dev/null", "w", stdout);
-		freopen("/dev/null", "w", stderr);
-		watcher(dir, pending, expired, deadline);
-	}
-	close(fds[1]);
-	pid_t wpid = 0;
-
-	if (read(fds[0], &wpid, sizeof(wpid)) != sizeof(wpid))
-		wpid = 0;
-	close(fds[0]);
-	j = json_pack("{s:i, s:I, s:i}", "generation", gen,
-		      "deadline", (json_int_t)deadline, "watcher", (int)wpid);
-	if (!j || state_write_json(pending, j, d) < 0) {
-		json_decref(j);
-		return -1;
-	}
-	json_decref(j);
-	return 0;
-}
-
-int cli_apply(const struct cli_opts *o, const char *file)
-{
-	enum plan_mode mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
-	bool rejected = false, engine_refused = false;
-	json_t *res = o->json ? json_pack("{s:b}", "dry_run", o->dry_run) : NULL;
-	struct diag_list qd;
-	struct loaded l;
-	uint16_t queue;
-	int rc;
-
-	if (!o->dry_run && confirm_pending(state_dir())) {
-		fprintf(stderr, "sagate apply: an earlier apply --confirm is waiting: run `sagate confirm` or `sagate rollback` first\n");
-		json_decref(res);
-		return EXIT_USAGE;
-	}
-	/* HANDOVER (bank): compiled for the queue bank the live table does not use */
-	diag_list_init(&qd);
-	if (next_queue(state_dir(), o->queue, &queue, &qd) < 0) {
-		rc = finish(res, "apply", EXIT_USAGE, &qd);
-		diag_list_fini(&qd);
-		return rc;
-	}
-	diag_list_fini(&qd);
-	rc = cli_load(file, mode, queue, false, &l);
-	if (rc == EXIT_OK)
-		rc = apply_loaded(o, file, &l, mode, queue, res, &rejected, &engine_refused);
-	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE)
-		explain_engine_refusal(&l, file, queue);
-	if (rc == EXIT_OK && o->confirm && !o->dry_run &&
-	    start_watcher(state_dir(), o->confirm, state_generation(state_dir(), STATE_CURRENT),
-			  &l.diags) < 0) {
-		diag_add(&l.diags, DIAG_ERROR, state_dir(), "", NULL,
-			 "could not start the confirm timer: rolling back now");
-		undo_apply(state_dir(), &l.diags, NULL);
-		rc = EXIT_SYSTEM;
-	} else if (rc == EXIT_OK && o->confirm && !o->dry_run) {
+		json_object_set_new(res, "generation", json_integer(r.generation));
+	if (o->confirm) {
 		say(res, "run `sagate confirm` within %u seconds, or this apply is rolled back",
 		    o->confirm);
 		if (res)
 			json_object_set_new(res, "confirm_seconds", json_integer(o->confirm));
 	}
+	live_result_fini(&r);
+	return exit_status(st);	/* LIVE_FAILED after the switch: sagated's answer was lost */
+}
+
+int cli_apply(const struct cli_opts *o, const char *file)
+{
+	enum plan_mode mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
+	bool rejected = false, unchanged = false;
+	json_t *res = o->json ? json_pack("{s:b}", "dry_run", o->dry_run) : NULL;
+	struct live *lv = NULL;
+	struct diag_list ld;
+	struct loaded l;
+	uint16_t queue = o->queue;
+	int rc = EXIT_OK;
+
+	/* the lock first (a dry run changes nothing: none): the queue bank
+	 * depends on what is live, which only the lock holder may read */
+	diag_list_init(&ld);
+	if (!o->dry_run && !(lv = live_lock(state_dir(), "apply", o->wait, &ld)))
+		rc = EXIT_SYSTEM;
+	if (rc == EXIT_OK && live_next_queue(state_dir(), o->queue, &queue, &ld) < 0)
+		rc = EXIT_USAGE;
+	if (rc != EXIT_OK) {
+		live_unlock(lv);
+		rc = finish(res, "apply", rc, &ld);
+		diag_list_fini(&ld);
+		return rc;
+	}
+	diag_list_fini(&ld);
+	rc = cli_load(file, mode, queue, false, &l);
+	if (rc == EXIT_OK)
+		rc = apply_loaded(o, file, &l, mode, queue, lv, res, &rejected, &unchanged);
+	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE)
+		explain_engine_refusal(&l, file, queue);
+	live_unlock(lv);
 	rc = finish(res, "apply", rc, &l.diags);
-	if ((rc == EXIT_POLICY || rejected || engine_refused) && !o->json)
+	if ((rc == EXIT_POLICY || unchanged) && !o->json)
 		fprintf(stderr, "%s: not applied; the live firewall is unchanged\n", file);
 	cli_unload(&l);
 	return rc;
@@ -470,17 +253,15 @@ int cli_confirm(const struct cli_opts *o)
 {
 	json_t *res = o->json ? json_object() : NULL;
 	struct diag_list d;
-	int rc = EXIT_OK;
+	struct live *lv;
+	int rc;
 
 	diag_list_init(&d);
-	if (cancel_pending(state_dir()) < 0) {
-		diag_add(&d, DIAG_ERROR, state_dir(), "", NULL, "nothing to confirm (%s)",
-			 errno == ENOENT ? "no apply --confirm is waiting, or it already rolled back" :
-			 strerror(errno));
-		rc = EXIT_POLICY;
-	} else {
+	lv = live_lock(state_dir(), "confirm", o->wait, &d);
+	rc = lv ? exit_status(live_confirm(lv, &d)) : EXIT_SYSTEM;
+	live_unlock(lv);
+	if (rc == EXIT_OK)
 		say(res, "confirmed: the applied policy stays");
-	}
 	rc = finish(res, "confirm", rc, &d);
 	diag_list_fini(&d);
 	return rc;
@@ -488,16 +269,34 @@ int cli_confirm(const struct cli_opts *o)
 
 int cli_rollback(const struct cli_opts *o)
 {
+	json_t *res = o->json ? json_object() : NULL;
+	struct live_result r = { 0 };
 	struct diag_list d;
-	bool pending = cancel_pending(state_dir()) == 0;
-	json_t *res = o->json ? json_pack("{s:b}", "cancelled_confirm", pending) : NULL;
+	struct live *lv;
 	int rc;
 
-	if (pending)
-		say(res, "cancelled the pending confirm");
 	diag_list_init(&d);
-	/* undoing an unconfirmed first apply leaves no table, like the timer */
-	rc = pending ? undo_apply(state_dir(), &d, res) : rollback_to_previous(state_dir(), &d, res);
+	lv = live_lock(state_dir(), "rollback", o->wait, &d);
+	rc = lv ? exit_status(live_rollback(lv, &r, &d)) : EXIT_SYSTEM;
+	live_unlock(lv);
+	if (res)
+		json_object_set_new(res, "cancelled_confirm", json_boolean(r.cancelled_confirm));
+	if (r.cancelled_confirm)
+		say(res, "cancelled the pending confirm");
+	if (rc == EXIT_OK && r.table_removed)
+		say(res, "removed table inet sagate: there was no earlier policy");
+	else if (rc == EXIT_OK)
+		say(res, "rolled back to generation %u (%s, applied from %s)", r.generation,
+		    mode_text(r.meta.mode), r.meta.source);
+	if (rc == EXIT_OK && res && r.table_removed)
+		json_object_set_new(res, "table_removed", json_true());
+	else if (rc == EXIT_OK && res)
+		json_object_update_new(res, json_pack("{s:i, s:s, s:s, s:b}", "generation",
+			r.generation, "mode", mode_text(r.meta.mode), "source", r.meta.source,
+			"table_removed", 0));
+	if (rc == EXIT_OK)
+		say_handover(res, &r);
+	live_result_fini(&r);
 	rc = finish(res, "rollback", rc, &d);
 	diag_list_fini(&d);
 	return rc;
@@ -506,11 +305,18 @@ int cli_rollback(const struct cli_opts *o)
 int cli_flush(const struct cli_opts *o)
 {
 	json_t *res = o->json ? json_pack("{s:b}", "dry_run", o->dry_run) : NULL;
+	struct live *lv = NULL;
 	struct diag_list d;
 	int rc;
 
 	diag_list_init(&d);
-	rc = nft_flush_table(o->dry_run, &d) < 0 ? EXIT_SYSTEM : EXIT_OK;
+	if (o->dry_run)
+		rc = nft_flush_table(true, &d) < 0 ? EXIT_SYSTEM : EXIT_OK;
+	else if ((lv = live_lock(state_dir(), "flush", o->wait, &d)))
+		rc = exit_status(live_flush(lv, &d));
+	else
+		rc = EXIT_SYSTEM;
+	live_unlock(lv);
 	if (rc == EXIT_OK)
 		say(res, "%s", o->dry_run ? "dry run: table inet sagate would be removed" :
 		    "table inet sagate removed; other tables untouched");

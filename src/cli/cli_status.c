@@ -6,6 +6,7 @@
 #include "cli_common.h"
 #include "estats.h"
 #include "handover.h"
+#include "live.h"
 #include "nft_read.h"
 #include "parse.h"
 #include "state.h"
@@ -25,13 +26,15 @@ struct view {
 	struct state_meta meta;	/* valid when gen */
 	unsigned gen, prev;
 	struct policy *pol;	/* the applied bundle, for rule order; may be NULL */
-	json_t *pending;	/* the pending confirm, or NULL */
+	bool pending;		/* a confirm is pending: confirm */
+	struct live_pending confirm;
+	bool rolled_back;	/* its watcher rolled one back: rb */
+	struct live_rollback_record rb;
 };
 
 static int view_load(struct view *v)
 {
 	const char *dir = state_dir();
-	char path[PATH_MAX];
 
 	memset(v, 0, sizeof(*v));
 	diag_list_init(&v->diags);
@@ -49,8 +52,8 @@ static int view_load(struct view *v)
 	} else {
 		v->gen = 0;
 	}
-	if (state_path(path, sizeof(path), dir, STATE_PENDING) == 0)
-		v->pending = json_load_file(path, 0, NULL);
+	v->pending = live_pending_get(dir, &v->confirm, &v->diags) == 1;
+	v->rolled_back = live_rollback_record_get(dir, &v->rb, &v->diags) == 1;
 	return EXIT_OK;
 }
 
@@ -59,7 +62,7 @@ static void view_fini(struct view *v)
 	nft_live_fini(&v->live);
 	state_meta_fini(&v->meta);
 	policy_free(v->pol);
-	json_decref(v->pending);
+	live_rollback_record_fini(&v->rb);
 	diag_list_fini(&v->diags);
 }
 
@@ -95,6 +98,28 @@ static void time_text(long long t, char *buf, size_t len)
 	struct tm tm;
 
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+/* The confirm line: one pending, or the last one its watcher undid. */
+static void print_confirm(const struct view *v)
+{
+	char due[64], at[64];
+
+	if (v->pending && v->confirm.watcher) {
+		time_text(v->confirm.deadline, due, sizeof(due));
+		printf("confirm:   pending: rolled back at %s unless `sagate confirm`\n", due);
+	} else if (v->pending) {
+		printf("confirm:   pending, but its timer is gone (reboot?): nothing will roll it back; run `sagate confirm` or `sagate rollback`\n");
+	} else if (v->rolled_back) {
+		time_text(v->rb.deadline, due, sizeof(due));
+		time_text(v->rb.at, at, sizeof(at));
+		if (v->rb.error)
+			printf("confirm:   generation %u was not confirmed by %s; rolling it back failed at %s: %s\n",
+			       v->rb.generation, due, at, v->rb.error);
+		else
+			printf("confirm:   generation %u was not confirmed by %s: rolled back at %s\n",
+			       v->rb.generation, due, at);
+	}
 }
 
 static void print_engine(const json_t *e, const char *path, bool needed)
@@ -161,7 +186,15 @@ int cli_status(const struct cli_opts *o)
 		if (v.prev)
 			json_object_set_new(j, "previous_generation", json_integer(v.prev));
 		if (v.pending)
-			json_object_set(j, "pending_confirm", v.pending);
+			json_object_set_new(j, "pending_confirm", json_pack("{s:i, s:I, s:b}",
+				"generation", v.confirm.generation,
+				"deadline", (json_int_t)v.confirm.deadline,
+				"watcher_running", v.confirm.watcher));
+		if (v.rolled_back)
+			json_object_set_new(j, "rolled_back", json_pack("{s:i, s:i, s:I, s:I, s:s*}",
+				"generation", v.rb.generation, "to", v.rb.to,
+				"deadline", (json_int_t)v.rb.deadline, "at", (json_int_t)v.rb.at,
+				"error", v.rb.error));
 		if (engine)
 			json_object_set(j, "engine", engine);
 		if (v.gen && v.meta.mode == PLAN_ENGINE)
@@ -187,11 +220,7 @@ int cli_status(const struct cli_opts *o)
 			       (unsigned long long)cleartext_drops(&v.live));
 		if (v.prev)
 			printf("rollback:  to generation %u\n", v.prev);
-		if (v.pending && json_is_integer(json_object_get(v.pending, "deadline"))) {
-			time_text(json_integer_value(json_object_get(v.pending, "deadline")),
-				  when, sizeof(when));
-			printf("confirm:   pending: rolled back at %s unless `sagate confirm`\n", when);
-		}
+		print_confirm(&v);
 		print_engine(engine, epath, v.gen && v.meta.mode == PLAN_ENGINE);
 		if (served == HANDOVER_SERVED && v.gen && v.meta.mode == PLAN_ENGINE)
 			printf("serving:   generation %u on queue %u, as applied\n", v.gen, v.meta.queue);

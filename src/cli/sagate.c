@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "live.h"
 #include "state.h"
 
 #include <getopt.h>
@@ -35,6 +36,8 @@ static const char usage[] =
 	"  -n, --dry-run       apply, flush: the kernel validates, nothing changes\n"
 	"  -c, --confirm SECS  apply: roll back unless `sagate confirm` runs in time\n"
 	"  -s, --state-dir DIR where applied policies are kept (default " STATE_DEFAULT_DIR ")\n"
+	"      --wait SECS     apply, rollback, confirm, flush: how long to wait while\n"
+	"                      another sagate command changes the firewall (default 30)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
 	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
@@ -72,7 +75,8 @@ static const struct command commands[] = {
 	{ "audit", cli_audit, NULL, true },
 };
 
-enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON };
+enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON,
+       OPT_WAIT };
 
 static int parse_level(const char *s, enum cli_level *out)
 {
@@ -100,7 +104,22 @@ static int parse_port(const char *s, int *out)
 	return 0;
 }
 
-/* The explain / sa / audit options; 0, or an exit status after a message. */
+/* Decimal seconds, min to a day. */
+static int parse_seconds(const char *s, unsigned min, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v < min || v > 86400)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* The long-only options; 0, or an exit status after a message. */
 static int long_only(int c, struct cli_opts *o)
 {
 	switch (c) {
@@ -115,6 +134,11 @@ static int long_only(int c, struct cli_opts *o)
 			return 0;
 		fprintf(stderr, "sagate: --port takes a number 0-65535, not \"%s\"\n", optarg);
 		return EXIT_USAGE;
+	case OPT_WAIT:
+		if (parse_seconds(optarg, 0, &o->wait) == 0)
+			return 0;
+		fprintf(stderr, "sagate: --wait takes seconds, 0-86400, not \"%s\"\n", optarg);
+		return EXIT_USAGE;
 	case OPT_FAIL_ON:
 		if (parse_level(optarg, &o->fail_on) == 0) {
 			o->fail_on_given = true;
@@ -126,20 +150,6 @@ static int long_only(int c, struct cli_opts *o)
 	}
 	fputs(usage, stderr);
 	return EXIT_USAGE;
-}
-
-static int parse_seconds(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (*end || v < 1 || v > 86400)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
 }
 
 static int parse_queue(const char *s, uint16_t *out)
@@ -173,11 +183,12 @@ int main(int argc, char **argv)
 		{ "out", no_argument, NULL, OPT_OUT },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_opts o = { .port = -1, .fail_on = LEVEL_NEVER };
+	struct cli_opts o = { .port = -1, .fail_on = LEVEL_NEVER, .wait = LIVE_WAIT_DEFAULT };
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "jkq:nc:s:hV", longopts, NULL)) != -1) {
@@ -193,7 +204,7 @@ int main(int argc, char **argv)
 			break;
 		case 'n': o.dry_run = true; break;
 		case 'c':
-			if (parse_seconds(optarg, &o.confirm) < 0) {
+			if (parse_seconds(optarg, 1, &o.confirm) < 0) {
 				fprintf(stderr, "sagate: --confirm takes seconds, 1-86400, not \"%s\"\n",
 					optarg);
 				return EXIT_USAGE;

@@ -32,6 +32,7 @@ struct acks {
 	size_t acked;		/* acknowledgements of our messages, errors included */
 	size_t errors;
 	bool batch_failed;	/* an error blamed on BATCH_BEGIN: nothing else follows */
+	bool moved;		/* that error: the ruleset generation moved on (ERESTART) */
 	bool lost;		/* the receive queue overflowed */
 	bool garbled;
 };
@@ -97,6 +98,10 @@ static int on_error(const struct nlmsghdr *nlh, void *data)
 		c->acked++;
 	if (e->error == 0)
 		return MNL_CB_OK;
+	if (c->batch_failed && e->error == -ERESTART) {
+		c->moved = true;	/* said by nft_apply_measured, with the numbers */
+		return MNL_CB_OK;
+	}
 	parse_ext_ack(nlh, e, &kmsg, &off);
 	nft_batch_report(c->b, seq, off, -e->error, kmsg, c->d);
 	c->errors++;
@@ -222,8 +227,10 @@ static int read_acks(struct mnl_socket *nl, struct acks *c, size_t expected)
 	return 0;
 }
 
+/* *moved (may be NULL): the kernel refused the batch because the ruleset
+ * generation it carries is not the kernel's any more. */
 static int run(const struct nft_batch *b, const char *file, struct diag_list *d,
-	       struct nft_batch_stats *st)
+	       struct nft_batch_stats *st, bool *moved)
 {
 	struct acks c = { .b = b, .d = d, .file = file };
 	struct mnl_socket *nl;
@@ -236,6 +243,8 @@ static int run(const struct nft_batch *b, const char *file, struct diag_list *d,
 	if (send_batch(nl, b, st, file, d) == 0)
 		ret = read_acks(nl, &c, st->acks);
 	mnl_socket_close(nl);
+	if (moved)
+		*moved = c.moved;
 	return ret;
 }
 
@@ -327,27 +336,42 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
 	uint8_t *bound = NULL;
 	size_t nbound = 0;
 	double t0 = now(), t1;
+	uint32_t genid = 0, now_genid;
+	bool moved = false;
 	int ret;
 
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	if (carry_bindings(p, &bound, &nbound, d) < 0 ||
+	/* the generation first: if anyone commits after it, in particular
+	 * to the bindings read next, the kernel refuses this transaction
+	 * instead of replacing what they did */
+	if ((!dry_run && nft_read_genid(&genid, d) < 0) ||
+	    carry_bindings(p, &bound, &nbound, d) < 0 ||
 	    (plan_has_binding(p) && seed_bindings(&bound, &nbound, d) < 0)) {
 		free(bound);
 		return -1;
 	}
-	b = nft_build_plan_bound(p, pol, dry_run ? NFT_BUILD_CHECK : 0, bound, nbound, d);
+	b = nft_build_plan_bound(p, pol, dry_run ? NFT_BUILD_CHECK : 0, genid, bound, nbound, d);
 	free(bound);
 	trace_phase("netlink-build");
 	t1 = now();
 	st->build_seconds = t1 - t0;
 	if (!b)
 		return -1;
-	ret = run(b, pol->file, d, &st->batch);
+	test_pause("before-commit");
+	ret = run(b, pol->file, d, &st->batch, &moved);
 	st->kernel_seconds = now() - t1;
 	nft_batch_free(b);
-	return ret;
+	if (moved && nft_read_genid(&now_genid, d) == 0)
+		diag_add(d, DIAG_ERROR, pol->file, "", NULL,
+			 "the ruleset changed while sagate read it (generation %u, now %u): nothing was applied; run the command again",
+			 genid, now_genid);
+	else if (moved)
+		diag_add(d, DIAG_ERROR, pol->file, "", NULL,
+			 "the ruleset changed while sagate read it (generation %u): nothing was applied; run the command again",
+			 genid);
+	return moved ? NFT_APPLY_MOVED : ret;
 }
 
 int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
@@ -364,7 +388,7 @@ int nft_flush_table(bool dry_run, struct diag_list *d)
 
 	if (!b)
 		return -1;
-	ret = run(b, "table inet " PLAN_TABLE, d, &st);
+	ret = run(b, "table inet " PLAN_TABLE, d, &st, NULL);
 	nft_batch_free(b);
 	return ret;
 }

@@ -24,10 +24,16 @@ struct nft_apply_stats {
 	double kernel_seconds;	/**< sendmsg() and reading every acknowledgement */
 };
 
-/** Replace table inet sagate with plan p (pol names the rules).
+/** nft_apply's result when the kernel refused the transaction because
+ *  the ruleset changed after it was read (someone committed in between);
+ *  nothing changed, and d says so. */
+#define NFT_APPLY_MOVED (-2)
+
+/** Replace table inet sagate with plan p (pol names the rules), if the
+ *  ruleset has not changed since the live table was read for it.
  *  dry_run: the kernel checks the whole transaction, then discards it
  *  (the batch has no end message), so nothing changes.
- *  Returns 0, or -1 with errors added to d. */
+ *  Returns 0, or -1 or NFT_APPLY_MOVED with errors added to d. */
 int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 	      struct diag_list *d);
 

@@ -648,9 +648,13 @@ static struct nft_batch *batch_new(const struct plan *p, const struct policy *po
 	return b;
 }
 
-static int put_begin(struct nft_batch *b)
+static int put_begin(struct nft_batch *b, uint32_t genid)
 {
-	nftnl_batch_begin(msg_next(b), msg_seq(b));
+	struct nlmsghdr *nlh = nftnl_batch_begin(msg_next(b), msg_seq(b));
+
+	/* as nft does: the commit fails if the ruleset moved on since genid */
+	if (genid)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
 	return nftb_msg_done(b, (struct origin){ .kind = O_BATCH, .type = NFNL_MSG_BATCH_BEGIN });
 }
 
@@ -675,12 +679,12 @@ static struct nft_batch *finish(struct nft_batch *b, int ret)
 struct nft_batch *nft_build_plan(const struct plan *p, const struct policy *pol,
 				 unsigned flags, struct diag_list *d)
 {
-	return nft_build_plan_bound(p, pol, flags, NULL, 0, d);
+	return nft_build_plan_bound(p, pol, flags, 0, NULL, 0, d);
 }
 
 struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy *pol,
-				       unsigned flags, const uint8_t *bound, size_t nbound,
-				       struct diag_list *d)
+				       unsigned flags, uint32_t genid, const uint8_t *bound,
+				       size_t nbound, struct diag_list *d)
 {
 	struct nft_batch *b = batch_new(p, pol, d);
 	int ret;
@@ -690,7 +694,7 @@ struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy
 	for (size_t i = 0; i < p->nsets; i++)
 		if (check_set(b, &p->sets[i]))
 			return finish(b, -1);
-	ret = put_begin(b) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
+	ret = put_begin(b, genid) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
 	      put_table(b, NFT_MSG_DELTABLE, NULL) ||
 	      put_table(b, NFT_MSG_NEWTABLE, p->comment ? p->comment : "");
 	/* chains first: elements and rules goto them */
@@ -715,7 +719,7 @@ struct nft_batch *nft_build_flush(unsigned flags, struct diag_list *d)
 
 	if (!b)
 		return NULL;
-	ret = put_begin(b) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
+	ret = put_begin(b, 0) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
 	      put_table(b, NFT_MSG_DELTABLE, NULL) || put_end(b, flags);
 	return finish(b, ret);
 }

@@ -1,7 +1,7 @@
 /* nft_build: a plan -> one nf_tables transaction, as netlink messages.
  *
  * The transaction replaces table inet sagate and touches nothing else:
- *   BATCH_BEGIN
+ *   BATCH_BEGIN                     (with the ruleset generation read)
  *   NEWTABLE inet sagate            (creates it if absent, so that ...)
  *   DELTABLE inet sagate            (... the delete never fails)
  *   NEWTABLE inet sagate            (comment as table userdata)
@@ -61,10 +61,13 @@ struct nft_batch *nft_build_plan(const struct plan *p, const struct policy *pol,
 
 /** As nft_build_plan, with nbound keys (NFT_BOUND_KEY_LEN bytes each, as
  *  the kernel holds them) put back into the PLAN_BOUND_SET: the bindings
- *  of flows admitted before this transaction must survive it. */
+ *  of flows admitted before this transaction must survive it.  genid,
+ *  unless 0, is the ruleset generation they were read in (nft_read.h):
+ *  BATCH_BEGIN carries it (NFNL_BATCH_GENID), and the kernel refuses the
+ *  whole transaction with ERESTART if another one was committed since. */
 struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy *pol,
-				       unsigned flags, const uint8_t *bound, size_t nbound,
-				       struct diag_list *d);
+				       unsigned flags, uint32_t genid, const uint8_t *bound,
+				       size_t nbound, struct diag_list *d);
 
 /** Build the transaction that deletes table inet sagate, whether or not
  *  it exists.  NULL after adding an error to d. */

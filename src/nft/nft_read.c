@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
@@ -175,6 +176,38 @@ static int read_sets(struct reader *r)
 					 elem_cb, r);
 		r->live->sets++;
 	}
+	return rc;
+}
+
+static int genid_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+	uint32_t *genid = data;
+
+	if (!g || nftnl_gen_nlmsg_parse(nlh, g) < 0) {
+		nftnl_gen_free(g);
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_gen_is_set(g, NFTNL_GEN_ID))
+		*genid = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+int nft_read_genid(uint32_t *genid, struct diag_list *d)
+{
+	char buf[NFT_TALK_REQ_BUF] = { 0 };
+	struct nft_talk t;
+	int rc = -1;
+
+	*genid = 0;
+	if (nft_talk_open(&t) == 0)
+		rc = nft_talk_run(&t, nft_talk_request(&t, buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0),
+				  genid_cb, genid);
+	if (rc < 0)
+		diag_add(d, DIAG_ERROR, "", "", NULL,
+			 "cannot read the ruleset generation: %s", strerror(errno));
+	nft_talk_close(&t);
 	return rc;
 }
 

@@ -38,6 +38,13 @@ struct nft_live {
 int nft_read_live(struct nft_live *out, struct diag_list *d);
 void nft_live_fini(struct nft_live *l);
 
+/** The kernel's ruleset generation in this network namespace
+ *  (NFT_MSG_GETGEN): every committed nf_tables transaction, by anyone,
+ *  moves it on.  A transaction that carries it (nft_build_plan_bound)
+ *  is refused when it moved since.  0 (no check) from a kernel that
+ *  does not say.  0, or -1 with an error in d. */
+int nft_read_genid(uint32_t *genid, struct diag_list *d);
+
 /** The keys of the live PLAN_BOUND_SET (NFT_BOUND_KEY_LEN bytes each;
  *  none when there is no table or set).  0, or -1 with an error in d;
  *  caller frees *keys. */

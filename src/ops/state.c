@@ -19,13 +19,15 @@ static const char *const file_names[] = {
 	[STATE_CURRENT] = "current",
 	[STATE_PREVIOUS] = "previous",
 	[STATE_PENDING] = "pending",
-	[STATE_PENDING_EXPIRED] = "pending.expired",
+	[STATE_ROLLED_BACK] = "rolled-back",
+	[STATE_LOCK] = "lock",
 };
 
 static const char *const gen_files[] = {
 	[STATE_GEN_DIR] = "",
 	[STATE_GEN_POLICY] = "/policy.json",
 	[STATE_GEN_META] = "/meta.json",
+	[STATE_GEN_PREVIOUS] = "/previous",
 };
 
 static int path_printf(char *buf, size_t len, const char *fmt, ...)
@@ -68,6 +70,11 @@ int state_gen_name(char *buf, size_t len, unsigned gen)
 	return path_printf(buf, len, GEN_FMT, gen);
 }
 
+int state_gen_link(char *buf, size_t len, unsigned gen)
+{
+	return path_printf(buf, len, "../" GEN_FMT, gen);
+}
+
 unsigned state_gen_number(const char *name)
 {
 	unsigned gen;
@@ -103,18 +110,39 @@ char *state_policy_path(const char *dir, unsigned gen)
 	       NULL : p;
 }
 
-unsigned state_generation(const char *dir, enum state_file link)
+/* The generation a link names ("gen-000012", "../gen-000012"), or 0. */
+static unsigned link_generation(const char *path)
 {
-	char path[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
+	char target[PATH_MAX];
+	const char *base;
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
 
-	if (state_path(path, sizeof(path), dir, link) < 0)
-		return 0;
-	n = readlink(path, target, sizeof(target) - 1);
 	if (n <= 0)
 		return 0;
 	target[n] = '\0';
-	return state_gen_number(target);
+	base = strrchr(target, '/');
+	return state_gen_number(base ? base + 1 : target);
+}
+
+unsigned state_generation(const char *dir, enum state_file link)
+{
+	char path[PATH_MAX];
+	unsigned cur, prev;
+
+	if (state_path(path, sizeof(path), dir, STATE_CURRENT) < 0)
+		return 0;
+	cur = link_generation(path);
+	if (link == STATE_CURRENT)
+		return cur;
+	/* read through the current link read above: the pair is one state */
+	if (cur && state_gen_path(path, sizeof(path), dir, cur, STATE_GEN_PREVIOUS) == 0 &&
+	    (prev = link_generation(path)))
+		return prev;
+	/* written before generations kept their rollback target (or none:
+	 * then it is STATE_PREVIOUS_TARGET, no generation's name) */
+	if (state_path(path, sizeof(path), dir, STATE_PREVIOUS) < 0)
+		return 0;
+	return link_generation(path);
 }
 
 int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,

@@ -3,12 +3,18 @@
  * Layout of the state directory (default /var/lib/sagate):
  *   gen-NNNNNN/policy.json   the applied policy as a bundle (bundle.h)
  *   gen-NNNNNN/meta.json     source file, digest, mode, queue, time
+ *   gen-NNNNNN/previous -> ../gen-...  the generation it replaced: the
+ *                            rollback target while it is current
  *   current -> gen-...       what the kernel should hold
- *   previous -> gen-...      what it held before (rollback target)
- *   pending                  a commit-confirm that has not been confirmed
- *   pending.expired          the same, taken by its timer at the deadline
- * A generation is written completely (write, fsync, rename) before a
- * symlink is switched to it by rename(2), so a crash at any moment leaves
+ *   previous -> current/previous   (for people: the rollback target)
+ *   lock                     flock(2)ed by the one command changing things
+ *   pending                  a commit-confirm that has not been confirmed,
+ *                            flock(2)ed by its watcher while it lives
+ *   rolled-back              the last unconfirmed apply its watcher undid
+ * A generation is written completely (write, fsync, rename), its
+ * rollback target included, before the one link `current` is switched
+ * to it by rename(2): the current generation and its rollback target
+ * change together, so a crash or a failed step at any moment leaves
  * either the old or the new state, never half of one.
  *
  * One module, one header, two objects: state.c reads, and alone spells
@@ -38,10 +44,11 @@
 enum state_file {
 	STATE_CURRENT,		/**< link to what the kernel should hold */
 	STATE_PREVIOUS,		/**< link to what it held before */
-	STATE_PENDING,		/**< apply --confirm waiting: JSON {"generation",
-				     "deadline", "watcher"}, written by the cli */
-	STATE_PENDING_EXPIRED,	/**< a pending confirm its watcher renamed away at
-				     the deadline: the rename is the lock */
+	STATE_PENDING,		/**< apply --confirm waiting: JSON written and read
+				     by live.h, flock(2)ed by its watcher */
+	STATE_ROLLED_BACK,	/**< the last unconfirmed apply its watcher undid:
+				     JSON written and read by live.h */
+	STATE_LOCK,		/**< the state directory's lock (live.h) */
 };
 
 /** An entry's file name, for messages ("current"). */
@@ -76,7 +83,9 @@ const char *state_dir(void);
 /* Reading (state.c) */
 
 /** Generation behind link STATE_CURRENT or STATE_PREVIOUS: 0 when there
- *  is none. */
+ *  is none.  The previous one is the rollback target the current
+ *  generation records (or, in a directory written before generations
+ *  recorded theirs, the link `previous`). */
 unsigned state_generation(const char *dir, enum state_file link);
 /** Path of a generation's policy file; caller frees (NULL on OOM). */
 char *state_policy_path(const char *dir, unsigned gen);
@@ -86,23 +95,34 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 
 /* Writing (state_write.c) */
 
-/** Write a new generation for p (not yet current).  Returns its number,
- *  or 0 with an error in d. */
+/* Every writer holds the directory's lock (live.h): the next number is
+ * chosen, and the links read and switched, by one command at a time. */
+
+/** Write a new generation for p (not yet current), with the current one
+ *  as its rollback target.  Returns its number (the highest there is,
+ *  plus one), or 0 with an error in d and nothing left behind. */
 unsigned state_prepare(const char *dir, const struct policy *p,
 		       const struct state_meta *m, struct diag_list *d);
-/** Make generation gen current; the old current becomes previous. */
+/** Make generation gen current: one rename(2).  Older generations are
+ *  pruned afterwards.  0, or -1 with an error in d and nothing changed. */
 int state_commit(const char *dir, unsigned gen, struct diag_list *d);
 /** Remove a prepared generation that was never committed. */
 void state_discard(const char *dir, unsigned gen);
-/** Swap current and previous (after a rollback was applied). */
+/** Make the rollback target current, with the generation it replaces as
+ *  its own rollback target (after a rollback was applied).  0, or -1 with
+ *  an error in d and current unchanged. */
 int state_swap(const char *dir, struct diag_list *d);
 /** Record that generation gen's table now queues to queue (a rollback
  *  that compiled it into the other bank). */
 int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d);
 /** Remove the current link (a first apply undone: nothing is applied).
- *  A missing link is fine. */
-void state_uncommit(const char *dir);
+ *  A missing link is fine.  0, or -1 with an error in d. */
+int state_uncommit(const char *dir, struct diag_list *d);
 /** Write a small JSON file atomically (temp file, fsync, rename). */
 int state_write_json(const char *path, json_t *j, struct diag_list *d);
+/** state_write_json, with the file flock(2)ed (LOCK_EX) before it takes
+ *  its name: returns the descriptor that holds the lock (close it to let
+ *  go), or -1 with an error in d and no file. */
+int state_write_json_locked(const char *path, json_t *j, struct diag_list *d);
 
 #endif

@@ -13,6 +13,7 @@ enum state_gen_file {
 	STATE_GEN_DIR,		/**< gen-NNNNNN itself */
 	STATE_GEN_POLICY,	/**< gen-NNNNNN/policy.json */
 	STATE_GEN_META,		/**< gen-NNNNNN/meta.json */
+	STATE_GEN_PREVIOUS,	/**< gen-NNNNNN/previous: link to its rollback target */
 };
 
 /** Path of f of generation gen of dir into buf.  0, or -1 (errno
@@ -24,5 +25,11 @@ int state_gen_path(char *buf, size_t len, const char *dir, unsigned gen,
 int state_gen_name(char *buf, size_t len, unsigned gen);
 /** The generation a name in the directory stands for, or 0. */
 unsigned state_gen_number(const char *name);
+/** A generation's name as its successor's `previous` link names it
+ *  ("../gen-000012"); as state_gen_path. */
+int state_gen_link(char *buf, size_t len, unsigned gen);
+/** What the top-level link `previous` points to: the current
+ *  generation's own. */
+#define STATE_PREVIOUS_TARGET "current/previous"
 
 #endif

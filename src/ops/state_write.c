@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,44 +27,58 @@ static int fail(struct diag_list *d, const char *path, const char *what)
 	return -1;
 }
 
-/* Write len bytes to path: a temporary file, fsync, rename over. */
-static int write_atomic(const char *path, const char *text, size_t len,
-			struct diag_list *d)
+static int write_all(int fd, const char *text, size_t len)
 {
-	char tmp[PATH_MAX];
 	size_t off = 0;
-	int fd, rc = -1;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fail(d, tmp, "cannot create");
 	while (off < len) {
 		ssize_t n = write(fd, text + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break;
+			return -1;
 		off += (size_t)n;
 	}
-	if (off < len || fsync(fd) < 0) {
-		fail(d, tmp, "cannot write");
-	} else if (close(fd) < 0) {
-		fd = -1;
-		fail(d, tmp, "cannot write");
-	} else {
-		fd = -1;
-		rc = rename(tmp, path) < 0 ? fail(d, path, "cannot rename into place") : 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	return 0;
 }
 
-int state_write_json(const char *path, json_t *j, struct diag_list *d)
+/* Write len bytes to path: a temporary file, fsync, rename over.  With
+ * locked, the file is flock(2)ed before it takes its name, and its
+ * descriptor returned (else 0); -1 after an error, with nothing left. */
+static int write_atomic(const char *path, const char *text, size_t len, bool locked,
+			struct diag_list *d)
+{
+	char tmp[PATH_MAX];
+	int fd, rc;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(d, tmp, "cannot create");
+	if (locked && flock(fd, LOCK_EX) < 0)
+		rc = fail(d, tmp, "cannot lock");
+	else if (write_all(fd, text, len) < 0 || fsync(fd) < 0)
+		rc = fail(d, tmp, "cannot write");
+	else
+		rc = 0;
+	if (!locked || rc < 0) {
+		/* close's error is a write's error (NFS, quotas) */
+		if (close(fd) < 0 && rc == 0)
+			rc = fail(d, tmp, "cannot write");
+		fd = 0;
+	}
+	if (rc == 0 && rename(tmp, path) < 0) {
+		rc = fail(d, path, "cannot rename into place");
+		if (locked)
+			close(fd);
+	}
+	if (rc < 0)
+		unlink(tmp);
+	return rc < 0 ? -1 : fd;
+}
+
+static int write_json(const char *path, json_t *j, bool locked, struct diag_list *d)
 {
 	/* one buffer, one write: json_dumpfd issues a syscall per token,
 	 * which made recording a 10,000-rule policy take seconds */
@@ -78,9 +94,72 @@ int state_write_json(const char *path, json_t *j, struct diag_list *d)
 	}
 	nl[len] = '\n';
 	nl[len + 1] = '\0';
-	rc = write_atomic(path, nl, len + 1, d);
+	rc = write_atomic(path, nl, len + 1, locked, d);
 	free(nl);
 	return rc;
+}
+
+int state_write_json(const char *path, json_t *j, struct diag_list *d)
+{
+	return write_json(path, j, false, d);
+}
+
+int state_write_json_locked(const char *path, json_t *j, struct diag_list *d)
+{
+	return write_json(path, j, true, d);
+}
+
+/* Make what was written in dir (names made, renamed, removed) survive a
+ * crash.  A failure matters only before a switch. */
+static int sync_dir(const char *dir, struct diag_list *d)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return d ? fail(d, dir, "cannot open") : -1;
+	rc = fsync(fd);
+	if (rc < 0 && d)
+		fail(d, dir, "cannot write");
+	close(fd);
+	return rc;
+}
+
+/* Point link at target, atomically: a link beside it, renamed over it. */
+static int set_link(const char *link, const char *target, struct diag_list *d)
+{
+	char tmp[PATH_MAX + 16];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", link, (int)getpid());
+	if (symlink(target, tmp) < 0)
+		return fail(d, tmp, "cannot create");
+	if (rename(tmp, link) < 0) {
+		fail(d, link, "cannot switch");
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Link `previous` shows people the rollback target: the current
+ * generation's own.  Only a convenience (state_generation reads through
+ * `current`), so a failure is not one of the switch. */
+static void previous_link(const char *dir)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	if (state_path(link, sizeof(link), dir, STATE_PREVIOUS) < 0)
+		return;
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n == (ssize_t)strlen(STATE_PREVIOUS_TARGET) &&
+	    memcmp(target, STATE_PREVIOUS_TARGET, (size_t)n) == 0)
+		return;
+	struct diag_list quiet;
+
+	diag_list_init(&quiet);
+	set_link(link, STATE_PREVIOUS_TARGET, &quiet);
+	diag_list_fini(&quiet);
 }
 
 /* Highest generation number present, so a new one never reuses a name. */
@@ -97,6 +176,17 @@ static unsigned last_generation(const char *dir)
 			max = g;
 	closedir(dh);
 	return max;
+}
+
+/* Record prev as generation gen's rollback target. */
+static int set_gen_previous(const char *dir, unsigned gen, unsigned prev, struct diag_list *d)
+{
+	char link[PATH_MAX], target[32];
+
+	if (state_gen_path(link, sizeof(link), dir, gen, STATE_GEN_PREVIOUS) < 0 ||
+	    state_gen_link(target, sizeof(target), prev) < 0)
+		return fail(d, dir, "cannot record the rollback target");
+	return set_link(link, target, d);
 }
 
 static json_t *meta_json(const struct state_meta *m)
@@ -136,6 +226,7 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 {
 	struct state_meta meta = *m;
 	char gdir[PATH_MAX], ppath[PATH_MAX], mpath[PATH_MAX];
+	unsigned cur = state_generation(dir, STATE_CURRENT);
 	json_t *bundle, *mj;
 	unsigned gen;
 	int rc;
@@ -160,12 +251,18 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 	bundle = p->text ? json_true() : bundle_from_policy(p);
 	mj = meta_json(&meta);
 	if (bundle && mj)
-		rc = p->text ? write_atomic(ppath, p->text, p->text_len, d) :
+		rc = p->text ? write_atomic(ppath, p->text, p->text_len, false, d) :
 		     state_write_json(ppath, bundle, d);
 	else
 		rc = -1;
 	if (rc == 0)
 		rc = state_write_json(mpath, mj, d);
+	/* the rollback target goes in with the generation, so that making
+	 * it current switches both at once */
+	if (rc == 0 && cur)
+		rc = set_gen_previous(dir, gen, cur, d);
+	if (rc == 0)
+		rc = sync_dir(gdir, d);
 	json_decref(bundle);
 	json_decref(mj);
 	if (rc < 0) {
@@ -185,28 +282,10 @@ void state_discard(const char *dir, unsigned gen)
 		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_META) == 0)
 		unlink(path);
+	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_PREVIOUS) == 0)
+		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_DIR) == 0)
 		rmdir(path);
-}
-
-/* Point link at generation gen, atomically. */
-static int set_link(const char *dir, enum state_file which, unsigned gen,
-		    struct diag_list *d)
-{
-	char link[PATH_MAX], tmp[PATH_MAX + 16], target[32];
-
-	if (state_path(link, sizeof(link), dir, which) < 0 ||
-	    state_gen_name(target, sizeof(target), gen) < 0)
-		return fail(d, dir, "cannot switch");
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", link, (int)getpid());
-	unlink(tmp);
-	if (symlink(target, tmp) < 0)
-		return fail(d, tmp, "cannot create");
-	if (rename(tmp, link) < 0) {
-		unlink(tmp);
-		return fail(d, link, "cannot switch");
-	}
-	return 0;
 }
 
 /* Remove generations beyond the newest STATE_KEEP, except linked ones. */
@@ -220,13 +299,24 @@ static void prune(const char *dir)
 			state_discard(dir, g);
 }
 
+/* Link current to generation gen: the switch. */
+static int set_current(const char *dir, unsigned gen, struct diag_list *d)
+{
+	char link[PATH_MAX], target[32];
+
+	if (state_path(link, sizeof(link), dir, STATE_CURRENT) < 0 ||
+	    state_gen_name(target, sizeof(target), gen) < 0)
+		return fail(d, dir, "cannot switch");
+	if (set_link(link, target, d) < 0)
+		return -1;
+	sync_dir(dir, NULL);	/* done either way; this only makes it last */
+	previous_link(dir);
+	return 0;
+}
+
 int state_commit(const char *dir, unsigned gen, struct diag_list *d)
 {
-	unsigned cur = state_generation(dir, STATE_CURRENT);
-
-	if (cur && set_link(dir, STATE_PREVIOUS, cur, d) < 0)
-		return -1;
-	if (set_link(dir, STATE_CURRENT, gen, d) < 0)
+	if (set_current(dir, gen, d) < 0)
 		return -1;
 	prune(dir);
 	return 0;
@@ -241,15 +331,20 @@ int state_swap(const char *dir, struct diag_list *d)
 		diag_add(d, DIAG_ERROR, dir, "", NULL, "no previous policy to return to");
 		return -1;
 	}
-	if (set_link(dir, STATE_CURRENT, prev, d) < 0)
+	/* prev is not current: its own rollback target can change unseen */
+	if (cur && set_gen_previous(dir, prev, cur, d) < 0)
 		return -1;
-	return cur ? set_link(dir, STATE_PREVIOUS, cur, d) : 0;
+	return set_current(dir, prev, d);
 }
 
-void state_uncommit(const char *dir)
+int state_uncommit(const char *dir, struct diag_list *d)
 {
 	char link[PATH_MAX];
 
-	if (state_path(link, sizeof(link), dir, STATE_CURRENT) == 0)
-		unlink(link);
+	if (state_path(link, sizeof(link), dir, STATE_CURRENT) < 0)
+		return fail(d, dir, "cannot switch");
+	if (unlink(link) < 0 && errno != ENOENT)
+		return fail(d, link, "cannot remove");
+	sync_dir(dir, NULL);
+	return 0;
 }

@@ -78,10 +78,15 @@ sg apply -k policies/db-server.json >/dev/null
 [ $? -eq 2 ] && ok "a second apply is refused while a confirm is pending" ||
 	bad "apply while pending was not refused"
 for _ in $(seq 1 50); do	# wait for the event, not a fixed time
-	[ -e "$SAGATE_STATE_DIR/pending" ] || [ -e "$SAGATE_STATE_DIR/pending.expired" ] || break
+	[ -e "$SAGATE_STATE_DIR/pending" ] || break
 	sleep 0.2
 done
 same_as "$tmp/web" "an unconfirmed apply is rolled back at the deadline"
+in_ns "$sagate" status | grep -q '^confirm: .*was not confirmed by .*: rolled back at' &&
+	ok "status shows the watcher's rollback" || bad "status after the watcher's rollback"
+in_ns "$sagate" confirm 2>"$tmp/late"
+[ $? -eq 1 ] && grep -q 'nothing to confirm: already rolled back at' "$tmp/late" &&
+	ok "a late confirm says it was already rolled back" || bad "late confirm: $(cat "$tmp/late")"
 
 # confirmed in time -> stays
 sg apply -k --confirm 3 policies/bastion.json >/dev/null
@@ -102,10 +107,31 @@ sg flush >/dev/null && ok "flush without a table is not an error" || bad "second
 SAGATE_STATE_DIR=$tmp/state-first in_ns "$sagate" flush >/dev/null 2>&1
 SAGATE_STATE_DIR=$tmp/state-first in_ns "$sagate" apply -k --confirm 1 policies/db-server.json >/dev/null 2>&1
 for _ in $(seq 1 50); do
-	[ -e "$tmp/state-first/pending" ] || [ -e "$tmp/state-first/pending.expired" ] || break
+	[ -e "$tmp/state-first/pending" ] || break
 	sleep 0.2
 done
 same_as "$tmp/foreign" "an unconfirmed first apply is undone: no table, as before it"
+
+# apply --confirm killed after the kernel took the table, before it was
+# recorded: the watcher, started before the kernel changed, puts the
+# recorded policy back at its deadline
+sg apply -k policies/db-server.json >/dev/null
+ruleset >"$tmp/db3"
+SAGATE_TEST_PAUSE=before-switch:$tmp/go in_ns "$sagate" apply -k --confirm 2 policies/web-server.json \
+	>/dev/null 2>&1 &
+for _ in $(seq 1 500); do [ -e "$tmp/go.paused" ] && break; sleep 0.01; done
+pid=$(sed -n 's/^pid \([0-9]*\): apply$/\1/p' "$SAGATE_STATE_DIR/lock")	# sagate itself
+kill -9 "$pid"
+wait
+rm -f "$tmp/go.paused"
+grep -q web-server <(ruleset) && [ "$(in_ns "$sagate" --json status | jq -r .kernel)" = \
+	"differs from the applied policy" ] && ok "apply killed between commit and record: status sees it" ||
+	bad "apply killed between commit and record: $(in_ns "$sagate" --json status | jq -c .kernel)"
+for _ in $(seq 1 50); do	# the watcher ends once it has acted
+	[ "$(in_ns "$sagate" --json status | jq -r .kernel)" = "matches the applied policy" ] && break
+	sleep 0.2
+done
+same_as "$tmp/db3" "its watcher put the recorded policy back at the deadline"
 
 # a cancelled confirm's timer must not roll back a later apply
 sg apply -k policies/db-server.json >/dev/null
@@ -118,10 +144,20 @@ same_as "$tmp/bastion2" "rollback stopped the old timer: a later apply is not ro
 sg confirm >/dev/null && ok "the later apply's confirm is still pending and confirms" ||
 	bad "the later confirm was lost"
 
-# a pending confirm whose timer is gone (reboot) does not block applies
-printf '{"generation": 1, "deadline": 1, "watcher": 999999}\n' >"$SAGATE_STATE_DIR/pending"
+# a pending confirm whose timer is gone (reboot: nobody holds its lock)
+# does not block applies; nor does one an older sagate wrote
+cur=$(readlink "$SAGATE_STATE_DIR/current")
+printf '{"generation": %d, "replaces": 1, "deadline": 1, "token": "0"}\n' $((10#${cur#gen-})) \
+	>"$SAGATE_STATE_DIR/pending"
+in_ns "$sagate" status | grep -q "^confirm: .*pending, but its timer is gone" &&
+	ok "status: a pending confirm nobody holds has no timer" || bad "status of an orphaned confirm"
 sg apply -k policies/db-server.json >/dev/null && ok "a stale pending confirm is dropped, apply goes on" ||
 	bad "a stale pending confirm blocked apply"
+grep -q "dropped a pending confirm whose timer is gone" "$tmp/stderr" &&
+	ok "apply says it dropped the orphaned confirm" || bad "no word of the dropped confirm"
+printf '{"generation": 1, "deadline": 1, "watcher": 999999}\n' >"$SAGATE_STATE_DIR/pending"
+sg apply -k policies/db-server.json >/dev/null && ok "an older sagate's pending record is dropped too" ||
+	bad "an older pending record blocked apply"
 
 # a killed apply: the transaction is one sendmsg, so the kernel holds the
 # old ruleset or the new one, never a mix.  The kills are spread over the

@@ -1,7 +1,8 @@
 /* The netlink batch builder, without a kernel: what it says when a plan
  * cannot be built (one diagnostic, at the policy rule, and "out of
- * memory" only for an allocation), and that a kernel error at an offset
- * inside a rule message points back at the statement and policy rule. */
+ * memory" only for an allocation), that a kernel error at an offset
+ * inside a rule message points back at the statement and policy rule,
+ * and that BATCH_BEGIN carries the ruleset generation. */
 #include "config.h"
 
 #include "classify.h"
@@ -9,6 +10,7 @@
 #include "gen.h"
 #include "nft_build.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -188,5 +190,43 @@ Test(nft_build, a_kernel_error_points_at_the_statement_and_rule)
 	cr_assert_not_null(strstr(e->message, "statement \"log\" (expression \"log\")"), "%s",
 			   e->message);
 	cr_assert_not_null(strstr(e->message, "(kernel: test)"), "%s", e->message);
+	nft_batch_free(b);
+}
+
+/* The generation of NFNL_BATCH_GENID in BATCH_BEGIN, or 0 without one. */
+static uint32_t begin_genid(const struct nft_batch *b)
+{
+	size_t n = nft_batch_iovec_len(b);
+	struct iovec *iov = calloc(n ? n : 1, sizeof(*iov));
+	const struct nlmsghdr *nlh;
+	const struct nlattr *a;
+	uint32_t genid = 0;
+
+	cr_assert(n >= 1 && iov);
+	nft_batch_iovec(b, iov);
+	nlh = iov[0].iov_base;
+	cr_assert_eq(nlh->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFNL_BATCH_GENID) {
+			cr_assert_eq(mnl_attr_get_payload_len(a), 4);
+			genid = ntohl(mnl_attr_get_u32(a));
+		}
+	free(iov);
+	return genid;
+}
+
+/* The ruleset generation the bindings were read in goes into BATCH_BEGIN
+ * (network order, as the kernel reads it); 0 means no check, no
+ * attribute. */
+Test(nft_build, the_generation_read_is_in_batch_begin)
+{
+	struct nft_batch *b = nft_build_plan_bound(plan, pol, 0, 0x01020304, NULL, 0, &d);
+
+	cr_assert_not_null(b);
+	cr_assert_eq(begin_genid(b), 0x01020304);
+	nft_batch_free(b);
+	b = nft_build_plan_bound(plan, pol, 0, 0, NULL, 0, &d);
+	cr_assert_not_null(b);
+	cr_assert_eq(begin_genid(b), 0);
 	nft_batch_free(b);
 }

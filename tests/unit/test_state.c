@@ -1,11 +1,14 @@
 /* state: the directory's layout, which apply-cli.sh and the man page
  * rely on (gen-NNNNNN, the current / previous links, the confirm files),
- * and that what state_prepare writes reads back. */
+ * that what state_prepare writes reads back, and that a failure at any
+ * step of recording or switching leaves the old state or the new one. */
 #include "config.h"
 
 #include "audit_util.h"
+#include "fault.h"
 #include "state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 
@@ -68,9 +71,10 @@ Test(state, names_and_paths)
 	cr_assert_str_eq(state_file_name(STATE_CURRENT), "current");
 	cr_assert_str_eq(state_file_name(STATE_PREVIOUS), "previous");
 	cr_assert_str_eq(state_file_name(STATE_PENDING), "pending");
-	cr_assert_str_eq(state_file_name(STATE_PENDING_EXPIRED), "pending.expired");
-	cr_assert_eq(state_path(buf, sizeof(buf), "/var/lib/sagate", STATE_PENDING_EXPIRED), 0);
-	cr_assert_str_eq(buf, "/var/lib/sagate/pending.expired");
+	cr_assert_str_eq(state_file_name(STATE_ROLLED_BACK), "rolled-back");
+	cr_assert_str_eq(state_file_name(STATE_LOCK), "lock");
+	cr_assert_eq(state_path(buf, sizeof(buf), "/var/lib/sagate", STATE_ROLLED_BACK), 0);
+	cr_assert_str_eq(buf, "/var/lib/sagate/rolled-back");
 	errno = 0;
 	cr_assert_eq(state_path(buf, 16, "/var/lib/sagate", STATE_PENDING), -1);
 	cr_assert_eq(errno, ENAMETOOLONG);
@@ -89,11 +93,14 @@ Test(state, generations_and_links)
 	cr_assert_eq(state_generation(dir, STATE_CURRENT), 0, "prepared is not current");
 	cr_assert_eq(state_commit(dir, 1, &d), 0);
 	link_is("current", "gen-000001");
-	link_is("previous", NULL);
+	link_is("gen-000001/previous", NULL);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 0);
 	cr_assert_eq(prepare(p, 8), 2);
+	link_is("gen-000002/previous", "../gen-000001");
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 0, "prepared changes nothing");
 	cr_assert_eq(state_commit(dir, 2, &d), 0);
 	link_is("current", "gen-000002");
-	link_is("previous", "gen-000001");
+	link_is("previous", "current/previous");
 	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1);
 
 	cr_assert_eq(state_read_meta(dir, 2, &m, &d), 0);
@@ -110,10 +117,12 @@ Test(state, generations_and_links)
 
 	cr_assert_eq(state_swap(dir, &d), 0);
 	link_is("current", "gen-000001");
-	link_is("previous", "gen-000002");
-	state_uncommit(dir);
+	link_is("gen-000001/previous", "../gen-000002");
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 2);
+	cr_assert_eq(state_uncommit(dir, &d), 0);
 	link_is("current", NULL);
 	cr_assert_eq(state_generation(dir, STATE_CURRENT), 0);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 0);
 
 	cr_assert_eq(prepare(p, 9), 3);
 	state_discard(dir, 3);
@@ -153,5 +162,157 @@ Test(state, recorded_policy_reads_back)
 	policy_free(back);
 	free(path);
 	diag_list_fini(&d);
+	policy_free(p);
+}
+
+/* A state directory written before generations kept their rollback
+ * target: the link `previous` still names it, and the next switch
+ * records it the new way. */
+Test(state, previous_link_of_older_directories)
+{
+	struct policy *p = tu_policy(text);
+	struct diag_list d;
+	char path[PATH_MAX];
+
+	diag_list_init(&d);
+	cr_assert_eq(prepare(p, 0), 1);
+	cr_assert_eq(prepare(p, 0), 2);
+	snprintf(path, sizeof(path), "%s/current", dir);
+	cr_assert_eq(symlink("gen-000002", path), 0);
+	snprintf(path, sizeof(path), "%s/previous", dir);
+	cr_assert_eq(symlink("gen-000001", path), 0);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1);
+	cr_assert_eq(state_swap(dir, &d), 0);
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 1);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 2);
+	link_is("previous", "current/previous");
+	cr_assert_eq(d.errors, 0);
+	diag_list_fini(&d);
+	policy_free(p);
+}
+
+/* --- a failure at every step ---------------------------------------- */
+
+/* Nothing in the directory but whole generations and the links: no
+ * temporary file, no half-written generation. */
+static void only_whole_generations(const char *when)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+
+	cr_assert_not_null(dh);
+	while ((e = readdir(dh))) {
+		char path[PATH_MAX];
+		unsigned g;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    !strcmp(e->d_name, "current") || !strcmp(e->d_name, "previous") ||
+		    !strcmp(e->d_name, "lock") || !strcmp(e->d_name, "pending") ||
+		    !strcmp(e->d_name, "rolled-back"))
+			continue;
+		cr_assert(sscanf(e->d_name, "gen-%u", &g) == 1 && strlen(e->d_name) == 10,
+			  "%s: stray file %s", when, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s/meta.json", dir, e->d_name);
+		cr_assert_eq(access(path, F_OK), 0, "%s: %s has no meta.json", when, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s/policy.json", dir, e->d_name);
+		cr_assert_eq(access(path, F_OK), 0, "%s: %s has no policy.json", when, e->d_name);
+	}
+	closedir(dh);
+}
+
+/* The directory holds generations 1 and 2, 2 current. */
+static void two_generations(struct policy *p)
+{
+	struct diag_list d;
+
+	teardown();
+	cr_assert_not_null(mkdtemp(strcpy(dir, "/tmp/sagate-state-XXXXXX")));
+	diag_list_init(&d);
+	cr_assert_eq(prepare(p, 0), 1);
+	cr_assert_eq(state_commit(dir, 1, &d), 0);
+	cr_assert_eq(prepare(p, 0), 2);
+	cr_assert_eq(state_commit(dir, 2, &d), 0);
+	diag_list_fini(&d);
+}
+
+static void is_state(unsigned cur, unsigned prev, const char *when)
+{
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), cur, "%s: current is %u, not %u",
+		     when, state_generation(dir, STATE_CURRENT), cur);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), prev, "%s: previous is %u, not %u",
+		     when, state_generation(dir, STATE_PREVIOUS), prev);
+	only_whole_generations(when);
+}
+
+/* Recording generation 3 and making it current: whatever step fails, the
+ * directory says 2 (after 1) or 3 (after 2), never a mix, and a failed
+ * attempt leaves no generation 3 behind. */
+Test(state, a_failure_at_any_step_of_an_apply_leaves_old_or_new)
+{
+	struct state_meta m = { .source = "p.json", .mode = PLAN_ENGINE };
+	struct policy *p = tu_policy(text);
+	unsigned steps = 0;
+
+	memcpy(m.sha256, p->sha256, sizeof(m.sha256));
+	for (unsigned k = 1;; k++) {
+		struct diag_list d;
+		char when[600], path[PATH_MAX];
+		unsigned gen;
+		bool done;
+
+		two_generations(p);
+		diag_list_init(&d);
+		fault_arm(k);
+		gen = state_prepare(dir, p, &m, &d);
+		done = gen && state_commit(dir, gen, &d) == 0;
+		if (gen && !done)
+			state_discard(dir, gen);	/* as live.c does */
+		steps = fault_disarm();
+		snprintf(when, sizeof(when), "failing %s (step %u)", fault_what(), k);
+		if (!fault_fired()) {
+			cr_assert(done, "without a failure the apply is done");
+			is_state(3, 2, "no failure");
+			diag_list_fini(&d);
+			break;
+		}
+		if (done) {
+			is_state(3, 2, when);
+		} else {
+			cr_assert_gt(d.errors, 0, "%s: a failure says so", when);
+			is_state(2, 1, when);
+			snprintf(path, sizeof(path), "%s/gen-000003", dir);
+			cr_assert_neq(access(path, F_OK), 0, "%s: generation 3 left behind", when);
+		}
+		diag_list_fini(&d);
+	}
+	cr_assert_gt(steps, 8, "the apply was not counted (%u steps): is fault.c linked?", steps);
+	policy_free(p);
+}
+
+/* Making the previous generation current (a rollback): 1 after 2, or
+ * still 2 after 1. */
+Test(state, a_failure_at_any_step_of_a_swap_leaves_old_or_new)
+{
+	struct policy *p = tu_policy(text);
+
+	for (unsigned k = 1;; k++) {
+		struct diag_list d;
+		char when[600];
+		int rc;
+
+		two_generations(p);
+		diag_list_init(&d);
+		fault_arm(k);
+		rc = state_swap(dir, &d);
+		fault_disarm();
+		snprintf(when, sizeof(when), "failing %s (step %u)", fault_what(), k);
+		if (rc == 0)
+			is_state(1, 2, fault_fired() ? when : "no failure");
+		else
+			is_state(2, 1, when);
+		diag_list_fini(&d);
+		if (!fault_fired())
+			break;
+	}
 	policy_free(p);
 }

@@ -1,0 +1,385 @@
+/* The transactions of the live firewall's one owner (live.h): apply,
+ * rollback, confirm and flush.  Each runs under the state directory's
+ * lock; rollback and the confirm watcher share the undoing of an
+ * unconfirmed apply.  The kernel is changed only through nft_apply (one
+ * transaction, refused if the ruleset moved on since it was read), and
+ * `current` is switched only after the kernel took the change. */
+#include "config.h"
+
+#include "classify.h"
+#include "compile.h"
+#include "handover.h"
+#include "live_int.h"
+#include "nft_apply.h"
+#include "parse.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void live_result_fini(struct live_result *r)
+{
+	state_meta_fini(&r->meta);
+}
+
+int live_next_queue(const char *dir, uint16_t base, uint16_t *queue, struct diag_list *d)
+{
+	unsigned cur = state_generation(dir, STATE_CURRENT);
+	struct state_meta live;
+	int rc;
+
+	if (!cur || state_read_meta(dir, cur, &live, d) < 0)
+		return handover_bank(base, 1, NULL, queue, d);
+	rc = handover_bank(base, 1, &live, queue, d);
+	state_meta_fini(&live);
+	return rc;
+}
+
+/* What sagated was told, kept for the caller's output. */
+static void engine_told(struct live_result *r, const struct handover *h)
+{
+	if (!r)
+		return;
+	r->engine_state = (int)h->state;
+	r->engine_queue = h->req.queue;
+	snprintf(r->engine_note, sizeof(r->engine_note), "%s", h->note);
+}
+
+static enum live_status kernel_status(int nft_rc)
+{
+	return nft_rc == 0 ? LIVE_OK : nft_rc == NFT_APPLY_MOVED ? LIVE_MOVED : LIVE_REJECTED;
+}
+
+/* A record no longer in force goes; if it cannot, it stays harmless. */
+static void withdraw_quietly(const char *dir, struct diag_list *d)
+{
+	struct diag_list quiet;
+
+	diag_list_init(&quiet);
+	if (pending_withdraw(dir, &quiet) < 0)
+		diag_add(d, DIAG_WARNING, dir, "", NULL, "%s", quiet.items[0].message);
+	diag_list_fini(&quiet);
+}
+
+/* A recorded generation, compiled again as it was applied. */
+struct recorded {
+	struct state_meta m;
+	struct policy *pol;
+	struct classes *cls;
+	struct plan *plan;
+};
+
+static void recorded_fini(struct recorded *g)
+{
+	plan_free(g->plan);
+	classes_free(g->cls);
+	policy_free(g->pol);
+	state_meta_fini(&g->m);
+}
+
+/* In its mode, with its queue, and with the table comment that names the
+ * file it was first applied from, so that status reads as it did then. */
+static int recorded_load(const char *dir, unsigned gen, struct recorded *g, struct diag_list *d)
+{
+	struct parse_opts po = { STATE_MAX_BUNDLE };
+	char *path, *comment = NULL;
+
+	memset(g, 0, sizeof(*g));
+	if (state_read_meta(dir, gen, &g->m, d) < 0)
+		return -1;
+	path = state_policy_path(dir, gen);
+	g->pol = path ? parse_policy_file(path, &po, d) : NULL;
+	free(path);
+	if (g->pol && (g->cls = classify(g->pol, 0)) &&
+	    (g->plan = compile_plan(g->pol, g->cls, &(struct compile_opts){ g->m.mode, g->m.queue })))
+		comment = compile_table_comment(g->m.source, g->m.sha256);
+	if (!comment) {
+		if (!path || g->pol)
+			diag_add(d, DIAG_ERROR, dir, "", NULL, "out of memory");
+		return -1;
+	}
+	free(g->plan->comment);
+	g->plan->comment = comment;
+	return 0;
+}
+
+/* Put generation gen into the kernel (0: no table); the state directory
+ * is not touched, but for the queue bank: with rebank, the generation is
+ * compiled into the bank the live table (current) does not use, and that
+ * is recorded in its meta.  sagated gets the policy on that bank before
+ * the kernel switches (handover.h).  *m (may be NULL) gets its meta, r
+ * (may be NULL) what sagated was told. */
+static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
+				    struct state_meta *m, struct live_result *r,
+				    struct diag_list *d)
+{
+	struct handover h = { 0 };
+	struct recorded g;
+	enum live_status st;
+	uint16_t queue;
+
+	if (!gen)
+		return nft_flush_table(false, d) < 0 ? LIVE_REJECTED : LIVE_OK;
+	if (rebank) {
+		struct state_meta gm;
+
+		if (state_read_meta(dir, gen, &gm, d) < 0)
+			return LIVE_FAILED;
+		st = live_next_queue(dir, gm.queue_base, &queue, d) < 0 ||
+		     (gm.mode == PLAN_ENGINE && queue != gm.queue &&
+		      state_set_queue(dir, gen, queue, d) < 0) ? LIVE_FAILED : LIVE_OK;
+		state_meta_fini(&gm);
+		if (st != LIVE_OK)
+			return st;
+	}
+	if (recorded_load(dir, gen, &g, d) < 0) {
+		recorded_fini(&g);
+		return LIVE_FAILED;
+	}
+	g.m.generation = gen;
+	if (handover_prepare(&h, dir, &g.m, d) < 0)
+		st = LIVE_ENGINE_REFUSED;
+	else
+		st = kernel_status(nft_apply(g.plan, g.pol, false, d));
+	if (st == LIVE_OK && handover_commit(&h, d) < 0)
+		st = LIVE_FAILED;
+	if (st == LIVE_OK)
+		engine_told(r, &h);
+	handover_fini(&h);
+	if (m) {
+		*m = g.m;
+		g.m.source = NULL;
+	}
+	recorded_fini(&g);
+	return st;
+}
+
+/* The kernel took generation `now`, but `current` could not be switched
+ * from `was`: the kernel goes back to was, so that the two agree. */
+static void kernel_put_back(const char *dir, unsigned was, unsigned now, struct diag_list *d)
+{
+	struct diag_list quiet;
+
+	diag_list_init(&quiet);
+	if (kernel_load(dir, was, false, NULL, NULL, &quiet) != LIVE_OK)
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "the kernel holds generation %u, but it could not be recorded as current, nor the kernel put back: rollback will not know it",
+			 now);
+	diag_list_fini(&quiet);
+}
+
+/* Apply the rollback target and make it current. */
+static enum live_status to_previous(struct live *lv, struct live_result *r,
+				    struct diag_list *d)
+{
+	unsigned cur = state_generation(lv->dir, STATE_CURRENT);
+	unsigned prev = state_generation(lv->dir, STATE_PREVIOUS);
+	enum live_status st;
+
+	if (!prev) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL, "no previous policy to return to");
+		return LIVE_NOTHING;
+	}
+	st = kernel_load(lv->dir, prev, true, &r->meta, r, d);
+	if (st == LIVE_OK && state_swap(lv->dir, d) < 0) {
+		kernel_put_back(lv->dir, cur, prev, d);
+		st = LIVE_FAILED;
+	}
+	if (st == LIVE_OK)
+		r->generation = prev;
+	return st;
+}
+
+enum live_status live_undo(struct live *lv, unsigned gen, unsigned replaces,
+			   struct live_result *r, struct diag_list *d)
+{
+	unsigned cur = state_generation(lv->dir, STATE_CURRENT);
+	enum live_status st;
+
+	if (cur == gen && replaces)
+		return to_previous(lv, r, d);
+	if (cur == gen) {
+		/* the first apply: before it, there was no table */
+		if (nft_flush_table(false, d) < 0)
+			return LIVE_REJECTED;
+		if (state_uncommit(lv->dir, d) < 0) {
+			kernel_put_back(lv->dir, gen, 0, d);
+			return LIVE_FAILED;
+		}
+		r->table_removed = true;
+		return LIVE_OK;
+	}
+	if (cur == replaces) {
+		/* gen never became current (its apply ended before the switch),
+		 * but the kernel may hold it */
+		/* on its own recorded bank: the kernel may hold gen on the other */
+		st = kernel_load(lv->dir, replaces, false, &r->meta, r, d);
+		r->generation = st == LIVE_OK ? replaces : 0;
+		r->table_removed = st == LIVE_OK && !replaces;
+		return st;
+	}
+	diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+		 "generation %u is current, neither the unconfirmed %u nor the %u it replaced: left as it is",
+		 cur, gen, replaces);
+	return LIVE_FAILED;
+}
+
+enum live_status live_apply(struct live *lv, const struct live_policy *p, unsigned confirm,
+			    live_spawn_fn spawn, struct live_result *r, struct diag_list *d)
+{
+	struct state_meta m = { .source = (char *)p->source, .mode = p->mode, .queue = p->queue,
+				.queue_base = p->queue_base, .queue_count = 1 };
+	struct handover h = { 0 };
+	enum live_status st;
+	struct pending pend;
+	unsigned cur, gen;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(m.sha256, p->pol->sha256, sizeof(m.sha256));
+	cur = state_generation(lv->dir, STATE_CURRENT);
+	rc = pending_read(lv->dir, &pend, d);
+	if (rc < 0)
+		return LIVE_FAILED;
+	if (rc == 1 && in_force(&pend, cur) && pend.pub.watcher) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+			 "an earlier apply --confirm is waiting: run `sagate confirm` or `sagate rollback` first");
+		return LIVE_PENDING;
+	}
+	/* a record no watcher holds (the machine rebooted, or it was
+	 * killed) can never roll back; one of an apply that never became
+	 * current guards nothing this apply leaves in place */
+	if (rc == 1 && pending_withdraw(lv->dir, d) < 0)
+		return LIVE_FAILED;
+	if (rc == 1 && in_force(&pend, cur))
+		diag_add(d, DIAG_WARNING, lv->dir, "", NULL,
+			 "dropped a pending confirm whose timer is gone (reboot?); the policy it guarded stays applied");
+	gen = state_prepare(lv->dir, p->pol, &m, d);
+	trace_phase("record");
+	if (!gen)
+		return LIVE_FAILED;
+	/* the watcher first: once the kernel holds the new policy, something
+	 * rolls it back unless it is confirmed, whatever happens to us */
+	if (confirm && pending_arm(lv, gen, cur, confirm, spawn, &r->deadline, d) < 0) {
+		state_discard(lv->dir, gen);
+		return LIVE_FAILED;
+	}
+	/* sagated holds the new policy on the new bank before the kernel
+	 * queues a packet there */
+	m.generation = gen;
+	if (handover_prepare(&h, lv->dir, &m, d) < 0) {
+		st = LIVE_ENGINE_REFUSED;
+	} else {
+		trace_phase("handover");
+		st = kernel_status(nft_apply(p->plan, p->pol, false, d));
+	}
+	trace_phase("kernel");
+	if (st == LIVE_OK)
+		test_pause("before-switch");
+	if (st == LIVE_OK && state_commit(lv->dir, gen, d) < 0) {
+		kernel_put_back(lv->dir, cur, gen, d);
+		st = LIVE_FAILED;
+	}
+	if (st != LIVE_OK) {
+		handover_fini(&h);
+		if (confirm)
+			pending_withdraw(lv->dir, d);
+		state_discard(lv->dir, gen);
+		return st;
+	}
+	rollback_record_drop(lv->dir);
+	r->generation = gen;
+	/* the new bank is live; a lost answer leaves the kernel switched */
+	if (handover_commit(&h, d) < 0)
+		st = LIVE_FAILED;
+	engine_told(r, &h);
+	handover_fini(&h);
+	return st;
+}
+
+enum live_status live_rollback(struct live *lv, struct live_result *r, struct diag_list *d)
+{
+	enum live_status st;
+	struct pending pend;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = pending_read(lv->dir, &pend, d);
+	if (rc < 0)
+		return LIVE_FAILED;
+	if (rc == 1 && in_force(&pend, state_generation(lv->dir, STATE_CURRENT))) {
+		/* the undo's switch is what cancels the confirm: a failed
+		 * rollback leaves it, and its watcher, in force */
+		st = live_undo(lv, pend.pub.generation, pend.pub.replaces, r, d);
+		r->cancelled_confirm = st == LIVE_OK;
+		if (st == LIVE_OK)
+			withdraw_quietly(lv->dir, d);
+		return st;
+	}
+	/* an apply that never became current: this rollback puts the
+	 * kernel right too */
+	if (rc == 1)
+		withdraw_quietly(lv->dir, d);
+	return to_previous(lv, r, d);
+}
+
+static void utc(long long t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+/* Why there is nothing to confirm: the watcher's rollback, when it did. */
+static void nothing_to_confirm(const char *dir, struct diag_list *d)
+{
+	struct live_rollback_record rb;
+	char at[64], due[64];
+
+	if (live_rollback_record_get(dir, &rb, d) != 1) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "nothing to confirm (no apply --confirm is waiting)");
+		return;
+	}
+	utc(rb.at, at, sizeof(at));
+	utc(rb.deadline, due, sizeof(due));
+	if (rb.error)
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "nothing to confirm: generation %u was not confirmed by %s, and rolling it back failed at %s: %s",
+			 rb.generation, due, at, rb.error);
+	else
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "nothing to confirm: already rolled back at %s (generation %u was not confirmed by %s)",
+			 at, rb.generation, due);
+	live_rollback_record_fini(&rb);
+}
+
+enum live_status live_confirm(struct live *lv, struct diag_list *d)
+{
+	struct pending pend;
+	int rc = pending_read(lv->dir, &pend, d);
+
+	if (rc < 0)
+		return LIVE_FAILED;
+	if (rc == 1 && !in_force(&pend, state_generation(lv->dir, STATE_CURRENT))) {
+		/* its apply ended before the switch: a live watcher puts the
+		 * kernel back at the deadline; a record nobody holds goes */
+		if (!pend.pub.watcher)
+			withdraw_quietly(lv->dir, d);
+		rc = 0;
+	}
+	if (rc == 0) {
+		nothing_to_confirm(lv->dir, d);
+		return LIVE_NOTHING;
+	}
+	return pending_withdraw(lv->dir, d) < 0 ? LIVE_FAILED : LIVE_OK;
+}
+
+enum live_status live_flush(struct live *lv, struct diag_list *d)
+{
+	(void)lv;	/* holding it is all a flush needs */
+	return nft_flush_table(false, d) < 0 ? LIVE_REJECTED : LIVE_OK;
+}

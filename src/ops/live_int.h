@@ -1,0 +1,70 @@
+/* Internal to the live module: the held lock, the pending confirm's
+ * record and its watcher, shared by live.c (the transactions),
+ * live_lock.c and live_watch.c. */
+#ifndef SAGATE_LIVE_INT_H
+#define SAGATE_LIVE_INT_H
+
+#include "live.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct live {
+	char *dir;
+	int fd;			/* the lock file, flock(2)ed */
+};
+
+/** A pending confirm's record: what status shows, and the token that
+ *  tells its watcher's own record from a later one. */
+struct pending {
+	struct live_pending pub;
+	char token[33];		/* 128 random bits in hex */
+	dev_t dev;		/* the file read: a watcher compares it with its own */
+	ino_t ino;
+};
+
+struct live_watch {
+	char *dir;
+	struct pending rec;
+	struct timespec deadline;	/* CLOCK_REALTIME */
+	int pending_fd;		/* the record, flock(2)ed: the watcher's liveness */
+	int lock_fd;		/* apply's state lock, inherited: let go at once */
+	int ready[2];		/* the watcher writes a byte to [1] once it runs */
+};
+
+/* live_watch.c */
+
+/** The pending record: 1 with *p, 0 when none, -1 with an error in d. */
+int pending_read(const char *dir, struct pending *p, struct diag_list *d);
+/** A record is in force while its generation is current (cur): the
+ *  switch away from it, a rollback's, cancels it at once, whatever
+ *  becomes of the file; one whose apply never switched guards nothing
+ *  (its watcher still puts the kernel back at the deadline). */
+static inline bool in_force(const struct pending *p, unsigned cur)
+{
+	return p->pub.generation && p->pub.generation == cur;
+}
+/** Record a pending confirm of generation gen (replacing replaces), due
+ *  in seconds, and start its watcher through spawn; on return the
+ *  watcher alone holds the record's lock.  0 with *deadline, or -1 with
+ *  an error in d and no record. */
+int pending_arm(struct live *lv, unsigned gen, unsigned replaces, unsigned seconds,
+		live_spawn_fn spawn, long long *deadline, struct diag_list *d);
+/** Remove the pending record: its watcher, if any, sees that and ends.
+ *  0, or -1 with an error in d. */
+int pending_withdraw(const char *dir, struct diag_list *d);
+/** Remove the record of an automatic rollback (a new apply is current):
+ *  failing leaves only a stale line in status. */
+void rollback_record_drop(const char *dir);
+
+/* live.c */
+
+/** Undo the unconfirmed apply of generation gen, which replaced
+ *  replaces: the kernel and `current` go back to replaces (no table and
+ *  no current when 0).  If gen never became current (apply was killed
+ *  before its switch), only the kernel is put back. */
+enum live_status live_undo(struct live *lv, unsigned gen, unsigned replaces,
+			   struct live_result *r, struct diag_list *d);
+
+#endif

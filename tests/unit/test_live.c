@@ -1,0 +1,685 @@
+/* live: the state directory's lock (a second command times out naming the
+ * holder; the kernel lets go when the holder exits), and the
+ * transactions with a failure injected at every step (fault.h) and a
+ * fake kernel: apply with and without a confirm, rollback, the undo of
+ * an unconfirmed apply, confirm, each leaves the old state or the new
+ * one, the kernel always holding what `current` names.  Then the
+ * watcher: its deadline, its record, and a pending confirm nobody
+ * holds. */
+#include "config.h"
+
+#include "audit_util.h"
+#include "fault.h"
+#include "live.h"
+#include "nft_apply.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static char top[] = "/tmp/sagate-live-XXXXXX";
+static char dir[PATH_MAX];	/* the state directory, in top */
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(top));
+	snprintf(dir, sizeof(dir), "%s/state", top);
+}
+
+static void teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(live, .init = setup, .fini = teardown);
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool has(const struct diag_list *d, const char *text)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (strstr(d->items[i].message, text))
+			return true;
+	return false;
+}
+
+/* --- the lock -------------------------------------------------------- */
+
+/* A child that takes the lock as "apply", says so on ready, and holds it
+ * until quit closes (or, with die, exits at once without letting go). */
+static pid_t holder(int *quit_w, bool die)
+{
+	int ready[2], quit[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(quit), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct diag_list d;
+
+		diag_list_init(&d);
+		if (!live_lock(dir, "apply", 0, &d))
+			_exit(1);
+		c = 'x';
+		if (fwrite(&c, 1, 1, fdopen(ready[1], "w")) != 1)
+			_exit(1);
+		fflush(NULL);
+		if (die)
+			_exit(0);	/* no live_unlock */
+		close(quit[1]);
+		while (read(quit[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(ready[1]);
+	close(quit[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the holder did not take the lock");
+	close(ready[0]);
+	*quit_w = quit[1];
+	return pid;
+}
+
+Test(live, a_second_command_times_out_naming_the_holder)
+{
+	struct diag_list d;
+	char want[64];
+	double t0;
+	int quit, st;
+	pid_t pid = holder(&quit, false);
+
+	diag_list_init(&d);
+	t0 = seconds();
+	cr_assert_null(live_lock(dir, "rollback", 1, &d));
+	cr_assert_geq(seconds() - t0, 1.0, "gave up before its --wait");
+	cr_assert_lt(seconds() - t0, 3.0);
+	snprintf(want, sizeof(want), "(pid %d: apply)", (int)pid);
+	cr_assert(has(&d, want), "%s", d.count ? d.items[0].message : "no message");
+	cr_assert(has(&d, "the state directory is locked by another sagate command"));
+	cr_assert(has(&d, "nothing was changed"));
+	cr_assert_str_eq(d.items[0].file, dir);
+	diag_list_fini(&d);
+
+	/* --wait 0: at once */
+	diag_list_init(&d);
+	t0 = seconds();
+	cr_assert_null(live_lock(dir, "rollback", 0, &d));
+	cr_assert_lt(seconds() - t0, 0.5);
+	diag_list_fini(&d);
+
+	/* a waiter gets it when the holder lets go within its wait */
+	diag_list_init(&d);
+	close(quit);
+	struct live *lv = live_lock(dir, "rollback", 10, &d);
+
+	cr_assert_not_null(lv, "%s", d.count ? d.items[0].message : "?");
+	live_unlock(lv);
+	waitpid(pid, &st, 0);
+	diag_list_fini(&d);
+}
+
+Test(live, the_lock_goes_when_its_holder_exits)
+{
+	struct diag_list d;
+	struct live *lv;
+	double t0;
+	int quit, st;
+	pid_t pid = holder(&quit, true);
+
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	diag_list_init(&d);
+	t0 = seconds();
+	lv = live_lock(dir, "apply", 0, &d);
+	cr_assert_not_null(lv, "%s", d.count ? d.items[0].message : "?");
+	cr_assert_lt(seconds() - t0, 0.5);
+	live_unlock(lv);
+	close(quit);
+	diag_list_fini(&d);
+}
+
+Test(live, the_lock_file_is_not_followed)
+{
+	struct diag_list d;
+	char path[PATH_MAX];
+
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	cr_assert_eq(symlink("/tmp/elsewhere", path), 0);
+	diag_list_init(&d);
+	cr_assert_null(live_lock(dir, "apply", 0, &d));
+	cr_assert(has(&d, "cannot open the lock file"));
+	diag_list_fini(&d);
+}
+
+/* --- a fake kernel ---------------------------------------------------- */
+
+/* What the kernel holds: the comment of the table last applied, in a
+ * file, so that a watcher's process changes it for everyone. */
+static const char *kernel_file(void)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/kernel", top);
+	return path;
+}
+
+static void kernel_set(const char *comment)
+{
+	FILE *f = fopen(kernel_file(), "w");
+
+	cr_assert_not_null(f);
+	fputs(comment ? comment : "", f);
+	fclose(f);
+}
+
+static char *kernel_get(char *buf, size_t len)
+{
+	FILE *f = fopen(kernel_file(), "r");
+
+	buf[0] = '\0';
+	if (f) {
+		if (!fgets(buf, (int)len, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
+		     struct diag_list *d);
+int __wrap_nft_flush_table(bool dry_run, struct diag_list *d);
+
+/* The next n commits find the ruleset changed since it was read (n in a
+ * file, for the watcher's process too). */
+static void kernel_moves(int n)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/moves", top);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "%d\n", n);
+	fclose(f);
+}
+
+static bool kernel_moved(void)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/moves", top);
+	if (!(f = fopen(path, "r")))
+		return false;
+	if (fscanf(f, "%d", &n) != 1)
+		n = 0;
+	fclose(f);
+	if (n > 0)
+		kernel_moves(n - 1);
+	return n > 0;
+}
+
+int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
+		     struct diag_list *d)
+{
+	if (dry_run)
+		return 0;
+	if (kernel_moved()) {
+		diag_add(d, DIAG_ERROR, pol->file, "", NULL, "the ruleset changed (fake)");
+		return NFT_APPLY_MOVED;
+	}
+	if (fault_step("kernel commit")) {
+		diag_add(d, DIAG_ERROR, pol->file, "", NULL, "transaction: fake kernel refused it");
+		return -1;
+	}
+	kernel_set(p->comment);
+	return 0;
+}
+
+int __wrap_nft_flush_table(bool dry_run, struct diag_list *d)
+{
+	if (dry_run)
+		return 0;
+	if (fault_step("kernel flush")) {
+		diag_add(d, DIAG_ERROR, "table inet sagate", "", NULL, "fake kernel refused it");
+		return -1;
+	}
+	kernel_set(NULL);
+	return 0;
+}
+
+/* --- policies and their generations ----------------------------------- */
+
+/* Three policies, told apart by their digests. */
+static const char *const texts[] = {
+	"{\"version\": 1, \"rules\": [{\"name\": \"a\", \"action\": \"permit\", "
+	"\"peers\": \"10.0.0.1\", \"protocol\": \"tcp\", \"ports\": 22}]}",
+	"{\"version\": 1, \"rules\": [{\"name\": \"b\", \"action\": \"permit\", "
+	"\"peers\": \"10.0.0.2\", \"protocol\": \"tcp\", \"ports\": 22}]}",
+	"{\"version\": 1, \"rules\": [{\"name\": \"c\", \"action\": \"permit\", "
+	"\"peers\": \"10.0.0.3\", \"protocol\": \"tcp\", \"ports\": 22}]}",
+};
+
+struct compiled {
+	struct policy *pol;
+	struct classes *cls;
+	struct plan *plan;
+};
+
+/* Policy i, compiled once, before any failure is armed: compiling is not
+ * a step of a transaction. */
+static const struct compiled *compiled(int i)
+{
+	static struct compiled c[3];
+
+	if (!c[i].plan) {
+		c[i].pol = tu_policy(texts[i]);
+		c[i].cls = classify(c[i].pol, 0);
+		c[i].plan = compile_plan(c[i].pol, c[i].cls,
+					 &(struct compile_opts){ PLAN_KERNEL_ONLY, 0 });
+		cr_assert_not_null(c[i].plan);
+	}
+	return &c[i];
+}
+
+/* The watchers this process started, to wait for. */
+static pid_t watchers[64];
+static size_t nwatchers;
+
+static int spawn(struct live_watch *w)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct diag_list d;
+
+		fault_disarm();		/* one failure, the parent's */
+		diag_list_init(&d);
+		live_watch(w, &d);
+		_exit(0);
+	}
+	cr_assert_lt(nwatchers, sizeof(watchers) / sizeof(watchers[0]));
+	watchers[nwatchers++] = pid;
+	return 0;
+}
+
+/* Every watcher started has ended (within a few seconds). */
+static void watchers_ended(const char *when)
+{
+	for (size_t i = 0; i < nwatchers; i++) {
+		double until = seconds() + 5;
+		int st;
+
+		while (waitpid(watchers[i], &st, WNOHANG) == 0) {
+			cr_assert_lt(seconds(), until, "%s: watcher %d did not end", when,
+				     (int)watchers[i]);
+			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		}
+	}
+	nwatchers = 0;
+}
+
+static enum live_status apply(int i, unsigned confirm, struct diag_list *d)
+{
+	const struct compiled *c = compiled(i);
+	struct live_policy p = { c->pol, c->plan, "p.json", PLAN_KERNEL_ONLY, 0 };
+	struct live_result r;
+	struct live *lv = live_lock(dir, "apply", 0, d);
+	enum live_status st = lv ? live_apply(lv, &p, confirm, spawn, &r, d) : LIVE_FAILED;
+
+	if (lv && st == LIVE_OK)
+		live_result_fini(&r);
+	live_unlock(lv);
+	return st;
+}
+
+static enum live_status rollback(struct diag_list *d)
+{
+	struct live_result r;
+	struct live *lv = live_lock(dir, "rollback", 0, d);
+	enum live_status st = lv ? live_rollback(lv, &r, d) : LIVE_FAILED;
+
+	if (lv)
+		live_result_fini(&r);
+	live_unlock(lv);
+	return st;
+}
+
+static enum live_status confirm(struct diag_list *d)
+{
+	struct live *lv = live_lock(dir, "confirm", 0, d);
+	enum live_status st = lv ? live_confirm(lv, d) : LIVE_FAILED;
+
+	live_unlock(lv);
+	return st;
+}
+
+/* The state: current and previous, a pending confirm (its generation,
+ * 0: none) and whether its watcher lives. */
+struct snap {
+	unsigned cur, prev, pending;
+	bool watcher;
+};
+
+static bool same(struct snap a, struct snap b)
+{
+	return a.cur == b.cur && a.prev == b.prev && a.pending == b.pending &&
+	       (!a.pending || a.watcher == b.watcher);
+}
+
+static struct snap snap_of(const char *when)
+{
+	struct live_pending p;
+	struct diag_list d;
+	struct snap s = { state_generation(dir, STATE_CURRENT),
+			  state_generation(dir, STATE_PREVIOUS), 0, false };
+
+	diag_list_init(&d);
+	cr_assert_geq(live_pending_get(dir, &p, &d), 0, "%s", when);
+	if (live_pending_get(dir, &p, &d) == 1) {
+		s.pending = p.generation;
+		s.watcher = p.watcher;
+	}
+	diag_list_fini(&d);
+	return s;
+}
+
+/* The kernel holds what current names (no table without a current), and
+ * nothing but whole generations is in the directory. */
+static void consistent(const char *when)
+{
+	unsigned cur = state_generation(dir, STATE_CURRENT);
+	char k[256], want[64];
+	struct state_meta m;
+	struct diag_list d;
+	DIR *dh;
+	struct dirent *e;
+
+	kernel_get(k, sizeof(k));
+	if (!cur) {
+		cr_assert_str_empty(k, "%s: no current generation, but the kernel holds %s", when, k);
+	} else {
+		diag_list_init(&d);
+		cr_assert_eq(state_read_meta(dir, cur, &m, &d), 0, "%s: current %u unreadable",
+			     when, cur);
+		snprintf(want, sizeof(want), "sha256 %.16s", m.sha256);
+		cr_assert_not_null(strstr(k, want), "%s: current is %u, but the kernel holds \"%s\"",
+				   when, cur, k);
+		state_meta_fini(&m);
+		diag_list_fini(&d);
+	}
+	cr_assert_not_null(dh = opendir(dir));
+	while ((e = readdir(dh)))
+		cr_assert_null(strstr(e->d_name, ".tmp."), "%s: stray %s", when, e->d_name);
+	closedir(dh);
+}
+
+/* Steps before each attempt: a fresh state directory holding
+ * generations 1 (policy 0) and 2 (policy 1), 2 current. */
+static void fresh(void)
+{
+	struct diag_list d;
+	char cmd[PATH_MAX + 16];
+
+	for (int i = 0; i < 3; i++)
+		compiled(i);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+	diag_list_init(&d);
+	cr_assert_eq(apply(0, 0, &d), LIVE_OK);
+	cr_assert_eq(apply(1, 0, &d), LIVE_OK);
+	diag_list_fini(&d);
+}
+
+typedef enum live_status (*step_fn)(struct diag_list *d);
+
+/* Run before() (unfailed), then act() with its kth call failing, for
+ * every k until act() runs out of calls to fail: each time, the state is
+ * old or new and the kernel holds what current names; the outcome is
+ * LIVE_OK exactly when the state is the new one. */
+static void every_step(void (*before)(void), step_fn act, struct snap old, struct snap new,
+		       void (*after)(void))
+{
+	unsigned k;
+
+	for (k = 1;; k++) {
+		struct diag_list d;
+		enum live_status st;
+		struct snap s;
+		char when[700];
+
+		before();
+		diag_list_init(&d);
+		fault_arm(k);
+		st = act(&d);
+		fault_disarm();
+		snprintf(when, sizeof(when), "failing %s (step %u)",
+			 fault_fired() ? fault_what() : "nothing", k);
+		s = snap_of(when);
+		cr_assert(same(s, old) || same(s, new),
+			  "%s: current %u, previous %u, pending %u (watcher %d): neither old nor new",
+			  when, s.cur, s.prev, s.pending, s.watcher);
+		cr_assert_eq(st == LIVE_OK, same(s, new), "%s: outcome %d for the %s state (%s)",
+			     when, st, same(s, new) ? "new" : "old",
+			     d.count ? d.items[0].message : "no message");
+		if (st != LIVE_OK)
+			cr_assert_gt(d.errors, 0, "%s: a failure without a message", when);
+		consistent(when);
+		if (after)
+			after();
+		watchers_ended(when);
+		diag_list_fini(&d);
+		if (!fault_fired())
+			break;
+	}
+	cr_assert_gt(k, 4, "only %u steps: is fault.c linked?", k);
+	cr_log_info("%u steps, each failed in turn", k - 1);
+}
+
+static enum live_status apply_2(struct diag_list *d)
+{
+	return apply(2, 0, d);
+}
+
+static enum live_status apply_2_confirm(struct diag_list *d)
+{
+	return apply(2, 600, d);
+}
+
+/* Stop a watcher left pending, as confirm would; or one whose record is
+ * no longer in force (a rollback that could not remove it), as the next
+ * apply or rollback would. */
+static void end_pending(void)
+{
+	struct diag_list d;
+	char path[PATH_MAX];
+
+	diag_list_init(&d);
+	if (snap_of("cleaning up").pending)
+		cr_assert_eq(confirm(&d), LIVE_OK);
+	snprintf(path, sizeof(path), "%s/pending", dir);
+	unlink(path);
+	diag_list_fini(&d);
+}
+
+Test(live, a_failure_at_any_step_of_apply_leaves_old_or_new)
+{
+	every_step(fresh, apply_2, (struct snap){ 2, 1, 0, false }, (struct snap){ 3, 2, 0, false }, NULL);
+}
+
+Test(live, a_failure_at_any_step_of_apply_confirm_leaves_old_or_new)
+{
+	every_step(fresh, apply_2_confirm, (struct snap){ 2, 1, 0, false },
+		   (struct snap){ 3, 2, 3, true }, end_pending);
+}
+
+Test(live, a_failure_at_any_step_of_rollback_leaves_old_or_new)
+{
+	every_step(fresh, rollback, (struct snap){ 2, 1, 0, false }, (struct snap){ 1, 2, 0, false }, NULL);
+}
+
+/* Generation 3 applied with a confirm, waiting. */
+static void fresh_pending(void)
+{
+	struct diag_list d;
+
+	fresh();
+	diag_list_init(&d);
+	cr_assert_eq(apply(2, 600, &d), LIVE_OK);
+	diag_list_fini(&d);
+}
+
+Test(live, a_failure_at_any_step_of_undoing_an_unconfirmed_apply_leaves_old_or_new)
+{
+	every_step(fresh_pending, rollback, (struct snap){ 3, 2, 3, true },
+		   (struct snap){ 2, 3, 0, false }, end_pending);
+}
+
+Test(live, a_failure_at_any_step_of_confirm_leaves_old_or_new)
+{
+	every_step(fresh_pending, confirm, (struct snap){ 3, 2, 3, true },
+		   (struct snap){ 3, 2, 0, false }, end_pending);
+}
+
+/* --- the watcher ------------------------------------------------------- */
+
+Test(live, an_unconfirmed_apply_is_rolled_back_and_recorded)
+{
+	struct live_rollback_record rb;
+	struct diag_list d;
+	double t0;
+
+	fresh();
+	diag_list_init(&d);
+	t0 = seconds();
+	cr_assert_eq(apply(2, 1, &d), LIVE_OK);
+	cr_assert(snap_of("armed").watcher, "the watcher holds its record");
+	watchers_ended("at the deadline");
+	cr_assert_geq(seconds() - t0, 0.9, "rolled back before the deadline");
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 3, 0, false }));
+	consistent("rolled back");
+	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 1);
+	cr_assert_eq(rb.generation, 3);
+	cr_assert_eq(rb.to, 2);
+	cr_assert_null(rb.error);
+	live_rollback_record_fini(&rb);
+	cr_assert_eq(confirm(&d), LIVE_NOTHING);
+	cr_assert(has(&d, "nothing to confirm: already rolled back at "), "%s",
+		  d.items[d.count - 1].message);
+	/* the next apply clears the record */
+	cr_assert_eq(apply(0, 0, &d), LIVE_OK);
+	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 0);
+	diag_list_fini(&d);
+}
+
+/* At the deadline the ruleset changed under the watcher twice: it reads
+ * it again and rolls back all the same; a rollback command would have
+ * said so and stopped. */
+Test(live, the_watcher_tries_again_when_the_ruleset_moved)
+{
+	struct live_rollback_record rb;
+	struct diag_list d;
+
+	fresh();
+	diag_list_init(&d);
+	kernel_moves(1);
+	cr_assert_eq(rollback(&d), LIVE_MOVED);
+	cr_assert(same(snap_of("moved"), (struct snap){ 2, 1, 0, false }));
+	cr_assert_eq(apply(2, 1, &d), LIVE_OK);
+	kernel_moves(2);
+	watchers_ended("at the deadline");
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 3, 0, false }));
+	consistent("rolled back");
+	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 1);
+	cr_assert_null(rb.error);
+	live_rollback_record_fini(&rb);
+	diag_list_fini(&d);
+}
+
+/* A confirmed apply's watcher ends at once, without waiting for its
+ * deadline, and touches nothing. */
+Test(live, a_confirmed_watcher_ends_at_once)
+{
+	struct diag_list d;
+	double t0;
+
+	fresh();
+	diag_list_init(&d);
+	cr_assert_eq(apply(2, 600, &d), LIVE_OK);
+	t0 = seconds();
+	cr_assert_eq(confirm(&d), LIVE_OK);
+	watchers_ended("confirmed");
+	cr_assert_lt(seconds() - t0, 3);
+	cr_assert(same(snap_of("confirmed"), (struct snap){ 3, 2, 0, false }));
+	cr_assert_eq(confirm(&d), LIVE_NOTHING);
+	cr_assert(has(&d, "nothing to confirm (no apply --confirm is waiting)"));
+	diag_list_fini(&d);
+}
+
+/* A pending record that nobody holds (its watcher died, the machine
+ * rebooted) is dropped by the next apply; one that is held refuses it. */
+Test(live, a_pending_confirm_is_alive_only_while_held)
+{
+	struct diag_list d;
+	char path[PATH_MAX];
+	FILE *f;
+
+	fresh();
+	snprintf(path, sizeof(path), "%s/pending", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("{\"generation\": 2, \"replaces\": 1, \"deadline\": 1, \"token\": \"x\"}\n", f);
+	fflush(f);
+	diag_list_init(&d);
+	{
+		struct live_pending p;
+
+		cr_assert_eq(live_pending_get(dir, &p, &d), 1);
+		cr_assert_not(p.watcher);
+	}
+	/* held by someone: a watcher, as far as anyone can tell */
+	int go[2], st;
+	pid_t pid;
+
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		char c;
+
+		if (flock(fileno(f), LOCK_EX) < 0)
+			_exit(1);
+		while (read(go[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(go[0]);
+	for (int i = 0; i < 200 && !snap_of("held").watcher; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	cr_assert_eq(apply(2, 0, &d), LIVE_PENDING);
+	cr_assert(has(&d, "an earlier apply --confirm is waiting"));
+	close(go[1]);
+	waitpid(pid, &st, 0);
+	fclose(f);
+	cr_assert_eq(apply(2, 0, &d), LIVE_OK);
+	cr_assert(has(&d, "dropped a pending confirm whose timer is gone"));
+	cr_assert_eq(snap_of("dropped").pending, 0);
+	diag_list_fini(&d);
+}
