@@ -4,7 +4,9 @@
 #include "config.h"
 
 #include "audit_util.h"
+#include "sha256.h"
 #include "state.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -154,4 +156,67 @@ Test(state, recorded_policy_reads_back)
 	free(path);
 	diag_list_fini(&d);
 	policy_free(p);
+}
+
+/* sha256sum of a file, as the state's meta records it. */
+static void file_digest(const char *path, char out[65])
+{
+	char *buf;
+	size_t len;
+	const char *kind;
+
+	cr_assert_eq(read_file_limited(path, STATE_MAX_BUNDLE, &buf, &len, &kind), 0, "%s", path);
+	sha256_hex(buf, len, out);
+	free(buf);
+}
+
+Test(state, meta_records_the_digest_of_the_written_file)
+{
+	struct policy *p = tu_policy(text);
+	struct state_meta m;
+	struct diag_list d;
+	char want[65], *path;
+
+	diag_list_init(&d);
+	cr_assert_eq(prepare(p, 0), 1);		/* kept byte for byte */
+	free(p->text);
+	p->text = NULL;
+	cr_assert_eq(prepare(p, 0), 2);		/* flattened into a bundle */
+	for (unsigned g = 1; g <= 2; g++) {
+		cr_assert_eq(state_read_meta(dir, g, &m, &d), 0);
+		path = state_policy_path(dir, g);
+		file_digest(path, want);
+		cr_assert_str_eq(m.bundle_sha256, want, "generation %u", g);
+		cr_assert_str_eq(m.sha256, p->sha256, "the policy's own digest stays");
+		state_meta_fini(&m);
+		free(path);
+	}
+	diag_list_fini(&d);
+	policy_free(p);
+}
+
+Test(state, meta_without_bundle_digest_reads)
+{
+	char path[PATH_MAX];
+	struct state_meta m;
+	struct diag_list d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/gen-000001", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	strcat(path, "/meta.json");
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "{\"source\": \"p.json\", \"sha256\": \"%064d\", \"mode\": \"engine\", "
+		"\"queue\": 0, \"applied_at\": 1, \"generation\": 1}\n", 0);
+	fclose(f);
+	diag_list_init(&d);
+	cr_assert_eq(state_read_meta(dir, 1, &m, &d), 0, "a generation of an older sagate");
+	cr_assert_str_eq(m.bundle_sha256, "");
+	state_meta_fini(&m);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "{\"source\": \"p.json\", \"sha256\": \"%064d\", \"bundle_sha256\": \"ab\", "
+		"\"mode\": \"engine\", \"queue\": 0, \"applied_at\": 1, \"generation\": 1}\n", 0);
+	fclose(f);
+	cr_assert_eq(state_read_meta(dir, 1, &m, &d), -1, "a cut digest is damage");
+	diag_list_fini(&d);
 }
