@@ -16,6 +16,7 @@ static int exit_status(enum restore_status s)
 	switch (s) {
 	case RESTORE_CHOSEN: return EXIT_OK;
 	case RESTORE_NOTHING: return EXIT_POLICY;
+	case RESTORE_WAITING: return EXIT_USAGE;	/* as apply while a confirm waits */
 	case RESTORE_DAMAGED:
 	case RESTORE_FAILED: break;
 	}

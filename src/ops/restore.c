@@ -17,40 +17,79 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The generation a confirm file names: 0 when there is none, -1 when it
- * is there but says nothing usable. */
-static long confirm_file_generation(const char *dir, enum state_file f)
+/* The generation a confirm file names (0 when there is no file, -1 when
+ * it says nothing usable) and its watcher (0: none named). */
+static long confirm_file(const char *dir, enum state_file f, pid_t *watcher)
 {
 	char path[PATH_MAX];
-	json_t *j, *g;
+	json_t *j, *g, *w;
 	long gen;
 
+	*watcher = 0;
 	if (state_path(path, sizeof(path), dir, f) < 0)
 		return -1;
 	if (access(path, F_OK) < 0)
 		return errno == ENOENT ? 0 : -1;
 	j = json_load_file(path, 0, NULL);
 	g = json_object_get(j, "generation");
+	w = json_object_get(j, "watcher");
 	gen = json_is_integer(g) && json_integer_value(g) > 0 &&
 	      json_integer_value(g) <= (json_int_t)UINT_MAX ? (long)json_integer_value(g) : -1;
+	if (json_is_integer(w) && json_integer_value(w) > 1 && json_integer_value(w) <= INT_MAX)
+		*watcher = (pid_t)json_integer_value(w);
 	json_decref(j);
 	return gen;
+}
+
+/* Does the watcher of a confirm still run?  After a reboot its process ID
+ * may be anyone's, so it counts only as a live process (not a zombie)
+ * named sagate (the watcher is a fork of `sagate apply`) that is not
+ * this one. */
+static bool watcher_runs(pid_t pid)
+{
+	char path[64], stat[256];
+	const char *name, *end;
+	size_t n;
+	FILE *f;
+
+	if (pid <= 1 || pid == getpid())
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	/* "PID (NAME) STATE ...": a name may hold ")", so the last one ends it */
+	name = strchr(stat, '(');
+	end = strrchr(stat, ')');
+	if (!name || !end || end - name != 7 || strncmp(name + 1, "sagate", 6) != 0 ||
+	    end[1] != ' ')
+		return false;
+	return end[2] != 'Z' && end[2] != 'X' && end[2] != '\0';
 }
 
 /* Is current an apply --confirm that was never confirmed?  Its watcher
  * died with the machine (or, with pending.expired, while rolling back).
  * A file that names another generation is left over from a rollback
- * that was done; one that names nothing is taken to guard current. */
+ * that was done; one that names nothing is taken to guard current.  A
+ * watcher that still runs is waiting for its deadline, or rolling back:
+ * that is its business, not restore's (r->waiting). */
 static void find_unconfirmed(const char *dir, struct restore *r, struct diag_list *d)
 {
 	static const enum state_file files[] = { STATE_PENDING, STATE_PENDING_EXPIRED };
+	pid_t watcher;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		long gen = confirm_file_generation(dir, files[i]);
+		long gen = confirm_file(dir, files[i], &watcher);
 
 		if (gen == 0)
 			continue;
 		r->confirm_file = true;
+		if (watcher_runs(watcher)) {
+			r->waiting = watcher;
+			continue;
+		}
 		if (gen < 0)
 			diag_add(d, DIAG_WARNING, dir, "", NULL,
 				 "\"%s\" cannot be read: taking it for an unconfirmed apply of the current generation",
@@ -196,6 +235,13 @@ enum restore_status restore_choose(const char *dir, struct restore *r, struct di
 	r->current = state_generation(dir, STATE_CURRENT);
 	r->previous = state_generation(dir, STATE_PREVIOUS);
 	find_unconfirmed(dir, r, d);
+	if (r->waiting) {
+		r->rolled_back = 0;
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "an apply --confirm is waiting for its confirm (watcher %d): `sagate confirm` keeps it, `sagate rollback` undoes it; restore changes nothing meanwhile",
+			 (int)r->waiting);
+		return r->status = RESTORE_WAITING;
+	}
 	if (r->current && !r->rolled_back)
 		candidates[n++] = r->current;
 	if (r->previous && r->previous != r->current)

@@ -11,11 +11,14 @@
  * The candidates, in order:
  *   current    unless an apply --confirm of it was never confirmed (a
  *              `pending` or `pending.expired` file names it, or cannot
- *              say what it names): then it is rolled back, as its
- *              watcher would have done at the deadline;
+ *              say what it names, and its watcher went with the machine
+ *              that ran it): then it is rolled back, as the watcher would
+ *              have done at the deadline;
  *   previous   when current is damaged or rolled back.
  * Older generations are never tried: nothing records whether they were
- * confirmed.  A damaged candidate is passed over with a warning that
+ * confirmed.  While a watcher still runs (an apply --confirm of this
+ * boot waits for its confirm, or is rolled back at its deadline),
+ * restore does nothing at all.  A damaged candidate is passed over with a warning that
  * names it and what is wrong; restore never removes a table, so when
  * nothing is usable the kernel is left as it is.
  *
@@ -34,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /** What restore_choose concluded. */
 enum restore_status {
@@ -41,6 +45,8 @@ enum restore_status {
 	RESTORE_NOTHING,	/**< no confirmed policy was ever applied */
 	RESTORE_DAMAGED,	/**< every candidate is damaged */
 	RESTORE_FAILED,		/**< the system failed us (memory) */
+	RESTORE_WAITING,	/**< an apply --confirm waits for its confirm, its
+				     watcher alive: restore does nothing */
 };
 
 /** A candidate passed over, and why. */
@@ -54,6 +60,7 @@ struct restore {
 	enum restore_status status;
 	unsigned current, previous;	/**< the links as found (0: none) */
 	bool confirm_file;	/**< a pending / pending.expired file was found */
+	pid_t waiting;		/**< RESTORE_WAITING: the watcher that runs */
 	unsigned rolled_back;	/**< current, never confirmed (0: none) */
 	struct restore_skip skipped[2];	/**< damaged candidates, in order */
 	size_t nskipped;

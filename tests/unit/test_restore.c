@@ -10,6 +10,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 static char dir[] = "/tmp/sagate-restore-XXXXXX";
 
@@ -385,4 +388,111 @@ Test(restore, generations_of_an_older_sagate)
 	cr_assert_eq(d.count, 0);
 	restore_fini(&r);
 	diag_list_fini(&d);
+}
+
+/* A process named name that waits to be killed, as a watcher would. */
+static pid_t fake_watcher(const char *name)
+{
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_NAME, name);
+		close(fds[0]);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], &c, 1), 1, "the watcher named itself");
+	close(fds[0]);
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+Test(restore, a_confirm_whose_watcher_runs_is_left_to_it)
+{
+	char text[128];
+	struct restore r;
+	struct diag_list d;
+	pid_t w = fake_watcher("sagate");
+
+	applied(db, false, PLAN_ENGINE, 0);
+	applied(web, false, PLAN_ENGINE, 0);
+	snprintf(text, sizeof(text), "{\"generation\": 2, \"deadline\": 1, \"watcher\": %d}", (int)w);
+	put_top("pending", text);
+	diag_list_init(&d);
+	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_WAITING);
+	dump(&d);
+	cr_assert_eq(r.waiting, w);
+	cr_assert_eq(r.rolled_back, 0);
+	cr_assert_eq(r.generation, 0);
+	cr_assert_not_null(said(&d, DIAG_ERROR, "an apply --confirm is waiting for its confirm"));
+	cr_assert_eq(restore_apply(dir, &r, false, &d), 0);
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 2, "nothing changed");
+	cr_assert(exists("pending"));
+	restore_fini(&r);
+	diag_list_fini(&d);
+	stop(w);
+}
+
+/* After a reboot the recorded process ID may be anyone's. */
+Test(restore, a_watcher_pid_taken_by_another_process_is_no_watcher)
+{
+	char text[128];
+	struct restore r;
+	struct diag_list d;
+	pid_t other = fake_watcher("sshd");
+
+	applied(db, false, PLAN_ENGINE, 0);
+	applied(web, false, PLAN_ENGINE, 0);
+	snprintf(text, sizeof(text), "{\"generation\": 2, \"deadline\": 1, \"watcher\": %d}", (int)other);
+	put_top("pending", text);
+	diag_list_init(&d);
+	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_CHOSEN);
+	cr_assert_eq(r.rolled_back, 2);
+	cr_assert_eq(r.generation, 1);
+	restore_fini(&r);
+	snprintf(text, sizeof(text), "{\"generation\": 2, \"deadline\": 1, \"watcher\": %d}", (int)getpid());
+	put_top("pending", text);
+	prctl(PR_SET_NAME, "sagate");
+	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_CHOSEN, "restore itself is no watcher");
+	cr_assert_eq(r.rolled_back, 2);
+	restore_fini(&r);
+	diag_list_fini(&d);
+	stop(other);
+}
+
+Test(restore, a_killed_watcher_not_yet_reaped_is_gone)
+{
+	char text[128], path[64];
+	struct restore r;
+	struct diag_list d;
+	pid_t w = fake_watcher("sagate");
+	siginfo_t si;
+
+	applied(db, false, PLAN_ENGINE, 0);
+	applied(web, false, PLAN_ENGINE, 0);
+	snprintf(text, sizeof(text), "{\"generation\": 2, \"watcher\": %d}", (int)w);
+	put_top("pending", text);
+	kill(w, SIGKILL);
+	cr_assert_eq(waitid(P_PID, (id_t)w, &si, WEXITED | WNOWAIT), 0, "a zombie now");
+	snprintf(path, sizeof(path), "/proc/%d", (int)w);
+	cr_assert_eq(access(path, F_OK), 0);
+	diag_list_init(&d);
+	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_CHOSEN);
+	cr_assert_eq(r.rolled_back, 2);
+	restore_fini(&r);
+	diag_list_fini(&d);
+	waitpid(w, NULL, 0);
 }
