@@ -25,6 +25,16 @@ said() {	# PATTERN DESC: stderr of the last sg holds PATTERN
 	if grep -q -- "$1" "$tmp/stderr"; then ok "$2"; else bad "$2"; cat "$tmp/stderr"; fi
 }
 current() { readlink "$SAGATE_STATE_DIR/current"; }
+restores() {	# STATUS DESC [PATTERN]: `sagate restore` exits STATUS (and prints PATTERN)
+	local rc
+	sg restore >"$tmp/out"
+	rc=$?
+	if [ $rc -eq "$1" ] && { [ -z "${3:-}" ] || grep -q -- "$3" "$tmp/out"; }; then
+		ok "$2"
+	else
+		bad "$2: exit $rc, $(cat "$tmp/out" "$tmp/stderr")"
+	fi
+}
 # the watcher of the pending confirm gone, as with the machine that ran it
 kill_watcher() {
 	local w
@@ -41,9 +51,7 @@ in_ns nft add table inet filter
 in_ns nft add chain inet filter input '{ type filter hook input priority 10; policy accept; }'
 ruleset >"$tmp/foreign"
 
-sg restore >/dev/null
-rc=$?
-[ $rc -eq 1 ] && ok "nothing applied yet: restore exits 1" || bad "empty state: exit $rc"
+restores 1 "nothing applied yet: restore exits 1"
 said "nothing to restore: no policy was ever applied" "and says there is nothing to restore"
 said "sagate apply FILE" "and what to do"
 same_as "$tmp/foreign" "and leaves the kernel alone"
@@ -54,8 +62,8 @@ sg flush >/dev/null
 sg restore --dry-run >"$tmp/out" && grep -q "^dry run: the kernel accepts generation 1 " "$tmp/out" &&
 	ok "restore --dry-run: the kernel accepts generation 1" || bad "dry run: $(cat "$tmp/out" "$tmp/stderr")"
 same_as "$tmp/foreign" "a dry run changes nothing"
-sg restore >"$tmp/out" && grep -q "^restored generation 1 (kernel-only mode, applied from policies/db-server.json): [0-9]* kernel rules, 26 set elements$" "$tmp/out" &&
-	ok "restore after a flush" || bad "restore: $(cat "$tmp/out" "$tmp/stderr")"
+restores 0 "restore after a flush" \
+	"^restored generation 1 (kernel-only mode, applied from policies/db-server.json): [0-9]* kernel rules, 26 set elements$"
 same_as "$tmp/db" "the restored ruleset is the applied one, byte for byte"
 [ "$(in_ns "$sagate" --json status | jq -r .kernel)" = "matches the applied policy" ] &&
 	ok "status: the kernel holds the applied policy" || bad "status after restore"
@@ -67,10 +75,7 @@ sg apply -k policies/web-server.json >/dev/null || bad "apply web-server"
 printf '{"version": 1, "rules": [{"name": "all", "action": "permit"}]}\n' \
 	>"$SAGATE_STATE_DIR/gen-000002/policy.json"
 sg flush >/dev/null
-sg restore >"$tmp/out"
-rc=$?
-[ $rc -eq 0 ] && grep -q "^restored generation 1 " "$tmp/out" &&
-	ok "a damaged current generation: restore goes back to generation 1" || bad "damaged: exit $rc, $(cat "$tmp/out")"
+restores 0 "a damaged current generation: restore goes back to generation 1" "^restored generation 1 "
 said "gen-000002: warning: generation 2 is damaged (policy.json does not match the digest meta.json records" \
 	"a warning names the damaged generation and what is wrong"
 same_as "$tmp/db" "the kernel holds generation 1"
@@ -86,7 +91,7 @@ rc=$?
 	jq -e '.damaged[0].reason | startswith("policy.json: invalid JSON")' "$tmp/json" >/dev/null &&
 	ok "--json: both generations damaged, each with its reason, exit 3" || bad "json, all damaged: exit $rc, $(cat "$tmp/json")"
 same_as "$tmp/db" "nothing usable: the kernel is left as it was"
-sg restore >/dev/null
+restores 3 "the same in text: exit 3"
 said "no usable generation to restore: nothing was loaded" "and the text says nothing was loaded"
 said "sagate apply FILE" "and what to do"
 
@@ -95,18 +100,13 @@ rm -rf "$SAGATE_STATE_DIR"
 sg apply -k policies/db-server.json >/dev/null
 sg apply -k --confirm 600 policies/bastion.json >/dev/null || bad "apply --confirm"
 ruleset >"$tmp/bastion"
-sg restore >/dev/null
-rc=$?
-[ $rc -eq 2 ] && ok "while the confirm's watcher runs, restore refuses (exit 2)" || bad "restore while waiting: exit $rc"
+restores 2 "while the confirm's watcher runs, restore refuses (exit 2)"
 said "an apply --confirm is waiting for its confirm" "and says why"
 same_as "$tmp/bastion" "and changes nothing"
 [ -e "$SAGATE_STATE_DIR/pending" ] && ok "the confirm still waits" || bad "the pending confirm is gone"
 kill_watcher
 sg flush >/dev/null
-sg restore >"$tmp/out"
-rc=$?
-[ $rc -eq 0 ] && grep -q "^restored generation 1 " "$tmp/out" &&
-	ok "an unconfirmed apply is rolled back to the generation before it" || bad "pending: exit $rc, $(cat "$tmp/out" "$tmp/stderr")"
+restores 0 "an unconfirmed apply is rolled back to the generation before it" "^restored generation 1 "
 said "generation 2 was applied with --confirm and never confirmed: rolled back to generation 1" "and says so"
 same_as "$tmp/db" "the kernel holds the confirmed policy"
 [ "$(current)" = gen-000001 ] && [ ! -e "$SAGATE_STATE_DIR/pending" ] &&
@@ -121,9 +121,7 @@ sg flush >/dev/null
 sg apply -k --confirm 600 policies/bastion.json >/dev/null
 kill_watcher
 sg flush >/dev/null
-sg restore >/dev/null
-rc=$?
-[ $rc -eq 1 ] && ok "an unconfirmed first apply: nothing to restore, exit 1" || bad "first unconfirmed: exit $rc"
+restores 1 "an unconfirmed first apply: nothing to restore, exit 1"
 said "no policy was confirmed before generation 1" "and says why"
 same_as "$tmp/foreign" "the unconfirmed policy is not loaded"
 [ ! -e "$SAGATE_STATE_DIR/current" ] && [ ! -e "$SAGATE_STATE_DIR/pending" ] &&

@@ -18,16 +18,12 @@ static char dir[] = "/tmp/sagate-restore-XXXXXX";
 
 static void setup(void)
 {
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(setenv("SAGATE_STATE_DIR", dir, 1), 0);
+	tu_state_dir(dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	tu_rm_rf(dir);
 }
 
 TestSuite(restore, .init = setup, .fini = teardown);
@@ -58,6 +54,13 @@ static unsigned applied(const char *text, bool bundle, enum plan_mode mode, uint
 	diag_list_fini(&d);
 	policy_free(p);
 	return gen;
+}
+
+/* Generations 1 (db, kept byte for byte) and 2 (web), 2 current. */
+static void two_applied(void)
+{
+	applied(db, false, PLAN_ENGINE, 0);
+	applied(web, false, PLAN_ENGINE, 0);
 }
 
 /* Overwrite file name of generation gen with text. */
@@ -216,8 +219,7 @@ Test(restore, nothing_usable_fails_and_says_what_to_do)
 	struct restore r;
 	struct diag_list d;
 
-	applied(db, false, PLAN_ENGINE, 0);
-	applied(web, false, PLAN_ENGINE, 0);
+	two_applied();
 	put(1, "policy.json", "garbage");
 	put(2, "policy.json", db);
 	diag_list_init(&d);
@@ -246,8 +248,7 @@ static void unconfirmed(const char *file, const char *text)
 	struct restore r;
 	struct diag_list d;
 
-	applied(db, false, PLAN_ENGINE, 0);
-	applied(web, false, PLAN_ENGINE, 0);
+	two_applied();
 	put_top(file, text);
 	diag_list_init(&d);
 	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_CHOSEN);
@@ -282,8 +283,7 @@ Test(restore, a_leftover_confirm_file_of_a_done_rollback_changes_nothing)
 	struct restore r;
 	struct diag_list d;
 
-	applied(db, false, PLAN_ENGINE, 0);
-	applied(web, false, PLAN_ENGINE, 0);
+	two_applied();
 	diag_list_init(&d);
 	cr_assert_eq(state_swap(dir, &d), 0);	/* the watcher rolled back ... */
 	put_top("pending.expired", "{\"generation\": 2}");	/* ... and died */
@@ -330,8 +330,7 @@ Test(restore, an_unconfirmed_apply_over_a_damaged_one_loads_neither)
 	struct restore r;
 	struct diag_list d;
 
-	applied(db, false, PLAN_ENGINE, 0);
-	applied(web, false, PLAN_ENGINE, 0);
+	two_applied();
 	put(1, "policy.json", "");
 	put_top("pending", "{\"generation\": 2}");
 	diag_list_init(&d);
@@ -420,17 +419,25 @@ static void stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-Test(restore, a_confirm_whose_watcher_runs_is_left_to_it)
+/* Generations 1 and 2 applied; 2 with --confirm, watched by watcher. */
+static void pending_of(pid_t watcher)
 {
 	char text[128];
+
+	if (!state_generation(dir, STATE_CURRENT))
+		two_applied();
+	snprintf(text, sizeof(text), "{\"generation\": 2, \"deadline\": 1, \"watcher\": %d}",
+		 (int)watcher);
+	put_top("pending", text);
+}
+
+Test(restore, a_confirm_whose_watcher_runs_is_left_to_it)
+{
 	struct restore r;
 	struct diag_list d;
 	pid_t w = fake_watcher("sagate");
 
-	applied(db, false, PLAN_ENGINE, 0);
-	applied(web, false, PLAN_ENGINE, 0);
-	snprintf(text, sizeof(text), "{\"generation\": 2, \"deadline\": 1, \"watcher\": %d}", (int)w);
-	put_top("pending", text);
+	pending_of(w);
 	diag_list_init(&d);
 	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_WAITING);
 	dump(&d);
@@ -449,22 +456,17 @@ Test(restore, a_confirm_whose_watcher_runs_is_left_to_it)
 /* After a reboot the recorded process ID may be anyone's. */
 Test(restore, a_watcher_pid_taken_by_another_process_is_no_watcher)
 {
-	char text[128];
 	struct restore r;
 	struct diag_list d;
 	pid_t other = fake_watcher("sshd");
 
-	applied(db, false, PLAN_ENGINE, 0);
-	applied(web, false, PLAN_ENGINE, 0);
-	snprintf(text, sizeof(text), "{\"generation\": 2, \"deadline\": 1, \"watcher\": %d}", (int)other);
-	put_top("pending", text);
+	pending_of(other);
 	diag_list_init(&d);
 	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_CHOSEN);
 	cr_assert_eq(r.rolled_back, 2);
 	cr_assert_eq(r.generation, 1);
 	restore_fini(&r);
-	snprintf(text, sizeof(text), "{\"generation\": 2, \"deadline\": 1, \"watcher\": %d}", (int)getpid());
-	put_top("pending", text);
+	pending_of(getpid());
 	prctl(PR_SET_NAME, "sagate");
 	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_CHOSEN, "restore itself is no watcher");
 	cr_assert_eq(r.rolled_back, 2);
@@ -475,16 +477,13 @@ Test(restore, a_watcher_pid_taken_by_another_process_is_no_watcher)
 
 Test(restore, a_killed_watcher_not_yet_reaped_is_gone)
 {
-	char text[128], path[64];
+	char path[64];
 	struct restore r;
 	struct diag_list d;
 	pid_t w = fake_watcher("sagate");
 	siginfo_t si;
 
-	applied(db, false, PLAN_ENGINE, 0);
-	applied(web, false, PLAN_ENGINE, 0);
-	snprintf(text, sizeof(text), "{\"generation\": 2, \"watcher\": %d}", (int)w);
-	put_top("pending", text);
+	pending_of(w);
 	kill(w, SIGKILL);
 	cr_assert_eq(waitid(P_PID, (id_t)w, &si, WEXITED | WNOWAIT), 0, "a zombie now");
 	snprintf(path, sizeof(path), "/proc/%d", (int)w);

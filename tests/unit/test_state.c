@@ -15,16 +15,12 @@ static char dir[] = "/tmp/sagate-state-XXXXXX";
 
 static void setup(void)
 {
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(setenv("SAGATE_STATE_DIR", dir, 1), 0);
+	tu_state_dir(dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	tu_rm_rf(dir);
 }
 
 TestSuite(state, .init = setup, .fini = teardown);
