@@ -183,7 +183,7 @@ static int try_generation(const char *dir, unsigned gen, struct restore *r)
 /* The warnings about what was passed over, now that the outcome is known. */
 static void report_choice(const char *dir, const struct restore *r, struct diag_list *d)
 {
-	char gdir[PATH_MAX];
+	char instead[64] = "";
 
 	if (r->rolled_back && r->generation)
 		diag_add(d, DIAG_WARNING, dir, "", NULL,
@@ -193,18 +193,13 @@ static void report_choice(const char *dir, const struct restore *r, struct diag_
 		diag_add(d, DIAG_WARNING, dir, "", NULL,
 			 "generation %u was applied with --confirm and never confirmed: not restored",
 			 r->rolled_back);
-	for (size_t i = 0; i < r->nskipped; i++) {
-		snprintf(gdir, sizeof(gdir), "%s/gen-%06u", dir, r->skipped[i].generation);
-		if (r->generation)
-			diag_add(d, DIAG_WARNING, gdir, "", NULL,
-				 "generation %u is damaged (%s): restoring generation %u, the one before it",
-				 r->skipped[i].generation, r->skipped[i].why ? r->skipped[i].why : "out of memory",
-				 r->generation);
-		else
-			diag_add(d, DIAG_WARNING, gdir, "", NULL, "generation %u is damaged (%s)",
-				 r->skipped[i].generation,
-				 r->skipped[i].why ? r->skipped[i].why : "out of memory");
-	}
+	if (r->generation)
+		snprintf(instead, sizeof(instead), ": restoring generation %u, the one before it",
+			 r->generation);
+	for (size_t i = 0; i < r->nskipped; i++)
+		diag_add(d, DIAG_WARNING, dir, "", NULL, "generation %u is damaged (%s)%s",
+			 r->skipped[i].generation,
+			 r->skipped[i].why ? r->skipped[i].why : "out of memory", instead);
 	if (r->generation && r->unverified)
 		diag_add(d, DIAG_WARNING, dir, "", NULL,
 			 "generation %u records no digest of its policy.json (an older sagate wrote it): it parses, but that it is the policy applied cannot be checked",

@@ -76,7 +76,7 @@ printf '{"version": 1, "rules": [{"name": "all", "action": "permit"}]}\n' \
 	>"$SAGATE_STATE_DIR/gen-000002/policy.json"
 sg flush >/dev/null
 restores 0 "a damaged current generation: restore goes back to generation 1" "^restored generation 1 "
-said "gen-000002: warning: generation 2 is damaged (policy.json does not match the digest meta.json records" \
+said "state: warning: generation 2 is damaged (policy.json does not match the digest meta.json records" \
 	"a warning names the damaged generation and what is wrong"
 same_as "$tmp/db" "the kernel holds generation 1"
 [ "$(current)" = gen-000001 ] && ok "current names what the kernel holds" || bad "current is $(current)"
