@@ -275,23 +275,28 @@ static void drop_confirm_files(const char *dir)
 
 int restore_apply(const char *dir, struct restore *r, bool dry_run, struct diag_list *d)
 {
+	/* nothing usable, but the unconfirmed apply is rolled back all the
+	 * same; after a failure of our own, nothing is settled */
+	bool settled = r->status == RESTORE_NOTHING || r->status == RESTORE_DAMAGED;
+
 	if (r->status == RESTORE_CHOSEN &&
 	    nft_apply(r->plan, r->pol, dry_run, d) < 0)
 		return -1;
 	if (dry_run)
 		return 0;
-	r->loaded = r->status == RESTORE_CHOSEN;
-	if (r->status == RESTORE_CHOSEN && r->generation != r->current &&
-	    state_swap(dir, d) < 0) {
-		diag_add(d, DIAG_ERROR, dir, "", NULL,
-			 "the kernel holds generation %u, but the state directory could not record it: status and sagated still name generation %u",
-			 r->generation, r->current);
-		return -1;
-	}
-	if (r->status != RESTORE_CHOSEN && r->rolled_back)
-		state_uncommit(dir);
-	if (r->status == RESTORE_CHOSEN || r->rolled_back)
+	if (r->status == RESTORE_CHOSEN) {
+		r->loaded = true;
+		if (r->generation != r->current && state_swap(dir, d) < 0) {
+			diag_add(d, DIAG_ERROR, dir, "", NULL,
+				 "the kernel holds generation %u, but the state directory could not record it: status and sagated still name generation %u",
+				 r->generation, r->current);
+			return -1;
+		}
 		drop_confirm_files(dir);
+	} else if (settled && r->rolled_back) {
+		state_uncommit(dir);
+		drop_confirm_files(dir);
+	}
 	return 0;
 }
 
