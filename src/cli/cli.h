@@ -42,6 +42,7 @@ int cli_apply(const struct cli_opts *o, const char *file);
 int cli_confirm(const struct cli_opts *o);
 int cli_rollback(const struct cli_opts *o);
 int cli_flush(const struct cli_opts *o);
+int cli_restore(const struct cli_opts *o);
 int cli_status(const struct cli_opts *o);
 int cli_list(const struct cli_opts *o);
 int cli_explain(const struct cli_opts *o, const char *file);	/* file may be NULL */

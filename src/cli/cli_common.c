@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse,
 	     struct loaded *l)
@@ -54,12 +55,29 @@ void cli_unload(struct loaded *l)
 	diag_list_fini(&l->diags);
 }
 
+/* Is f the journal?  systemd names the stream it connected a service's
+ * output to in JOURNAL_STREAM ("device:inode"); a line written there may
+ * then begin with its priority, as sd-daemon(3)'s "<3>" (error) and
+ * "<4>" (warning), so that `journalctl -p warning` shows it. */
+static bool is_journal(FILE *f)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	       fstat(fileno(f), &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 void cli_print_diags(FILE *f, const struct diag_list *d)
 {
+	bool journal = is_journal(f);
+
 	for (size_t i = 0; i < d->count; i++) {
 		char *s = diag_format(&d->items[i]);
 
-		fprintf(f, "%s\n", s ? s : "out of memory");
+		fprintf(f, "%s%s\n", !journal ? "" : d->items[i].severity == DIAG_ERROR ? "<3>" : "<4>",
+			s ? s : "out of memory");
 		free(s);
 	}
 }

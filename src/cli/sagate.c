@@ -23,6 +23,7 @@ static const char usage[] =
 	"  confirm         keep what `apply --confirm` applied\n"
 	"  rollback        return to the policy applied before the current one\n"
 	"  flush           remove table inet sagate (and nothing else)\n"
+	"  restore         load the last confirmed policy again (at boot: sagate.service)\n"
 	"  status          what is applied, and whether the kernel holds it\n"
 	"  list            per policy rule: kernel elements and their counters\n"
 	"  explain [FILE]  what happens to one packet, and why (--from, --proto, ...)\n"
@@ -33,11 +34,12 @@ static const char usage[] =
 	"  -j, --json          machine-readable output\n"
 	"  -k, --no-engine     kernel-only mode: enforce require-ipsec without sagated\n"
 	"  -q, --queue N       NFQUEUE number for sagated (default 0)\n"
-	"  -n, --dry-run       apply, flush: the kernel validates, nothing changes\n"
+	"  -n, --dry-run       apply, flush, restore: the kernel validates, nothing changes\n"
 	"  -c, --confirm SECS  apply: roll back unless `sagate confirm` runs in time\n"
 	"  -s, --state-dir DIR where applied policies are kept (default " STATE_DEFAULT_DIR ")\n"
-	"      --wait SECS     apply, rollback, confirm, flush: how long to wait while\n"
-	"                      another sagate command changes the firewall (default 30)\n"
+	"      --wait SECS     apply, rollback, confirm, flush, restore: how long to wait\n"
+	"                      while another sagate command changes the firewall\n"
+	"                      (default 30)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
 	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
@@ -68,6 +70,7 @@ static const struct command commands[] = {
 	{ "confirm", NULL, cli_confirm, false },
 	{ "rollback", NULL, cli_rollback, false },
 	{ "flush", NULL, cli_flush, false },
+	{ "restore", NULL, cli_restore, false },
 	{ "status", NULL, cli_status, false },
 	{ "list", NULL, cli_list, false },
 	{ "explain", cli_explain, NULL, true },

@@ -150,7 +150,7 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 {
 	char path[PATH_MAX];
 	json_error_t err;
-	json_t *j, *v;
+	json_t *j, *v, *b;
 
 	memset(m, 0, sizeof(*m));
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_META) < 0) {
@@ -163,20 +163,25 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 		diag_add(d, DIAG_ERROR, path, "", NULL, "cannot read: %s", err.text);
 		return -1;
 	}
-	/* our own file, but a disk can lie: check every field we use */
+	/* our own file, but a disk can lie: check every field we use
+	 * (bundle_sha256 is missing in generations from before it was kept) */
+	b = json_object_get(j, "bundle_sha256");
 	if (!json_is_string(v = json_object_get(j, "source")) ||
 	    !(m->source = strdup(json_string_value(v))) ||
 	    !json_is_string(v = json_object_get(j, "sha256")) ||
 	    strlen(json_string_value(v)) != 64 ||
 	    !json_is_string(json_object_get(j, "mode")) ||
 	    !json_is_integer(json_object_get(j, "queue")) ||
-	    !json_is_integer(json_object_get(j, "applied_at"))) {
+	    !json_is_integer(json_object_get(j, "applied_at")) ||
+	    (b && (!json_is_string(b) || strlen(json_string_value(b)) != 64))) {
 		diag_add(d, DIAG_ERROR, path, "", NULL, "damaged state file");
 		json_decref(j);
 		state_meta_fini(m);
 		return -1;
 	}
 	memcpy(m->sha256, json_string_value(v), 65);
+	if (b)
+		memcpy(m->bundle_sha256, json_string_value(b), 65);
 	m->mode = strcmp(json_string_value(json_object_get(j, "mode")), "engine") ?
 		  PLAN_KERNEL_ONLY : PLAN_ENGINE;
 	m->queue = (uint16_t)json_integer_value(json_object_get(j, "queue"));

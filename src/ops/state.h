@@ -2,7 +2,7 @@
  *
  * Layout of the state directory (default /var/lib/sagate):
  *   gen-NNNNNN/policy.json   the applied policy as a bundle (bundle.h)
- *   gen-NNNNNN/meta.json     source file, digest, mode, queue, time
+ *   gen-NNNNNN/meta.json     source file, digests, mode, queue, time
  *   gen-NNNNNN/previous -> ../gen-...  the generation it replaced: the
  *                            rollback target while it is current
  *   current -> gen-...       what the kernel should hold
@@ -64,6 +64,10 @@ bool state_owns(const char *path);
 struct state_meta {
 	char *source;		/**< policy file as the user named it */
 	char sha256[65];	/**< digest of the policy as read then */
+	char bundle_sha256[65];	/**< SHA-256 of the generation's policy.json as
+				     written (what sha256sum prints), so that
+				     a damaged copy is known; "" in generations
+				     written before it was recorded */
 	enum plan_mode mode;
 	uint16_t queue;		/**< the queue the table was compiled with: the first
 				     of its bank (handover.h) */

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "bundle.h"
+#include "sha256.h"
 #include "state.h"
 #include "state_int.h"
 
@@ -78,24 +79,66 @@ static int write_atomic(const char *path, const char *text, size_t len, bool loc
 	return rc < 0 ? -1 : fd;
 }
 
-static int write_json(const char *path, json_t *j, bool locked, struct diag_list *d)
+/* j as the text of a JSON file: one line and its newline.  NULL on OOM. */
+static char *json_text(json_t *j, size_t *len)
 {
 	/* one buffer, one write: json_dumpfd issues a syscall per token,
 	 * which made recording a 10,000-rule policy take seconds */
 	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	size_t len = text ? strlen(text) : 0;
 	char *nl;
+
+	*len = text ? strlen(text) : 0;
+	if (!text || !(nl = realloc(text, *len + 2))) {
+		free(text);
+		return NULL;
+	}
+	nl[(*len)++] = '\n';
+	nl[*len] = '\0';
+	return nl;
+}
+
+static int write_json(const char *path, json_t *j, bool locked, struct diag_list *d)
+{
+	size_t len;
+	char *text = json_text(j, &len);
 	int rc;
 
-	if (!text || !(nl = realloc(text, len + 2))) {
-		free(text);
+	if (!text) {
 		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
 		return -1;
 	}
-	nl[len] = '\n';
-	nl[len + 1] = '\0';
-	rc = write_atomic(path, nl, len + 1, locked, d);
-	free(nl);
+	rc = write_atomic(path, text, len, locked, d);
+	free(text);
+	return rc;
+}
+
+/* Write the policy file of a generation, and the digest of what was
+ * written into sha. */
+static int write_policy(const char *path, const struct policy *p, char sha[65],
+			struct diag_list *d)
+{
+	json_t *bundle;
+	size_t len;
+	char *text;
+	int rc;
+
+	/* a policy that includes nothing is recorded byte for byte (fast,
+	 * and rollback re-reads exactly what was applied); one with includes
+	 * is flattened into a self-contained bundle */
+	if (p->text) {
+		sha256_hex(p->text, p->text_len, sha);
+		return write_atomic(path, p->text, p->text_len, false, d);
+	}
+	bundle = bundle_from_policy(p);
+	text = bundle ? json_text(bundle, &len) : NULL;
+	json_decref(bundle);
+	if (!text) {
+		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
+		return -1;
+	}
+	sha256_hex(text, len, sha);
+	rc = write_atomic(path, text, len, false, d);
+	free(text);
 	return rc;
 }
 
@@ -191,8 +234,8 @@ static int set_gen_previous(const char *dir, unsigned gen, unsigned prev, struct
 
 static json_t *meta_json(const struct state_meta *m)
 {
-	return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:i}", "source", m->source,
-			 "sha256", m->sha256,
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:i}", "source", m->source,
+			 "sha256", m->sha256, "bundle_sha256", m->bundle_sha256,
 			 "mode", m->mode == PLAN_ENGINE ? "engine" : "kernel-only",
 			 "queue", m->queue, "queue_base", m->queue_base,
 			 "queue_count", m->queue_count ? (int)m->queue_count : 1,
@@ -227,7 +270,7 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 	struct state_meta meta = *m;
 	char gdir[PATH_MAX], ppath[PATH_MAX], mpath[PATH_MAX];
 	unsigned cur = state_generation(dir, STATE_CURRENT);
-	json_t *bundle, *mj;
+	json_t *mj;
 	unsigned gen;
 	int rc;
 
@@ -245,29 +288,19 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 	}
 	meta.generation = gen;
 	meta.applied_at = (long long)time(NULL);
-	/* a policy that includes nothing is recorded byte for byte (fast,
-	 * and rollback re-reads exactly what was applied); one with includes
-	 * is flattened into a self-contained bundle */
-	bundle = p->text ? json_true() : bundle_from_policy(p);
-	mj = meta_json(&meta);
-	if (bundle && mj)
-		rc = p->text ? write_atomic(ppath, p->text, p->text_len, false, d) :
-		     state_write_json(ppath, bundle, d);
-	else
-		rc = -1;
-	if (rc == 0)
+	rc = write_policy(ppath, p, meta.bundle_sha256, d);
+	if (rc == 0) {
+		mj = meta_json(&meta);	/* NULL (OOM) is reported by the writer */
 		rc = state_write_json(mpath, mj, d);
+		json_decref(mj);
+	}
 	/* the rollback target goes in with the generation, so that making
 	 * it current switches both at once */
 	if (rc == 0 && cur)
 		rc = set_gen_previous(dir, gen, cur, d);
 	if (rc == 0)
 		rc = sync_dir(gdir, d);
-	json_decref(bundle);
-	json_decref(mj);
 	if (rc < 0) {
-		if (!bundle || !mj)
-			diag_add(d, DIAG_ERROR, dir, "", NULL, "out of memory");
 		state_discard(dir, gen);
 		return 0;
 	}

@@ -7,7 +7,7 @@ SAGATE_DEPS=(
 	nftables iproute2 iputils-ping jq kmod man-db groff-base
 	qemu-system-x86 busybox-static cpio
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
-	libstrongswan-extra-plugins postgresql procps python3-minimal
+	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
 )
 
 install_deps() {
@@ -76,6 +76,7 @@ SAGATE_TESTBED_PROGRAMS=(
 	"/usr/lib/postgresql/*/bin/psql postgresql-client-15 tests"
 	"/usr/lib/postgresql/*/bin/initdb postgresql-15 tests"
 	"/usr/lib/postgresql/*/bin/pg_ctl postgresql-15 tests"
+	"/lib/systemd/systemd systemd tests"
 )
 
 # check_testbed_tools [demo]: every program (and, without "demo", every

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <libmnl/libmnl.h>
+#include <limits.h>
 #include <linux/xfrm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,23 @@ static inline struct policy *tu_policy(const char *text)
 	unlink(path);
 	rmdir(dir);
 	return p;
+}
+
+/* Make a temporary directory from template tmpl (its XXXXXX replaced)
+ * and name it the state directory (SAGATE_STATE_DIR). */
+static inline void tu_state_dir(char *tmpl)
+{
+	cr_assert_not_null(mkdtemp(tmpl));
+	cr_assert_eq(setenv("SAGATE_STATE_DIR", tmpl, 1), 0);
+}
+
+/* Remove dir and everything in it. */
+static inline void tu_rm_rf(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
 
 /* A fake /proc: tu_proc_sagated gives it a process named sagated,
@@ -81,10 +99,7 @@ static inline void tu_proc_queues(const char *dir, const char *lines)
 
 static inline void tu_proc_rm(const char *dir)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	tu_rm_rf(dir);
 }
 
 static inline void tu_xaddr(xfrm_address_t *a, const char *s)

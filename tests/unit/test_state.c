@@ -6,7 +6,9 @@
 
 #include "audit_util.h"
 #include "fault.h"
+#include "sha256.h"
 #include "state.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,16 +18,12 @@ static char dir[] = "/tmp/sagate-state-XXXXXX";
 
 static void setup(void)
 {
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(setenv("SAGATE_STATE_DIR", dir, 1), 0);
+	tu_state_dir(dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	tu_rm_rf(dir);
 }
 
 TestSuite(state, .init = setup, .fini = teardown);
@@ -315,4 +313,67 @@ Test(state, a_failure_at_any_step_of_a_swap_leaves_old_or_new)
 			break;
 	}
 	policy_free(p);
+}
+
+/* sha256sum of a file, as the state's meta records it. */
+static void file_digest(const char *path, char out[65])
+{
+	char *buf;
+	size_t len;
+	const char *kind;
+
+	cr_assert_eq(read_file_limited(path, STATE_MAX_BUNDLE, &buf, &len, &kind), 0, "%s", path);
+	sha256_hex(buf, len, out);
+	free(buf);
+}
+
+Test(state, meta_records_the_digest_of_the_written_file)
+{
+	struct policy *p = tu_policy(text);
+	struct state_meta m;
+	struct diag_list d;
+	char want[65], *path;
+
+	diag_list_init(&d);
+	cr_assert_eq(prepare(p, 0), 1);		/* kept byte for byte */
+	free(p->text);
+	p->text = NULL;
+	cr_assert_eq(prepare(p, 0), 2);		/* flattened into a bundle */
+	for (unsigned g = 1; g <= 2; g++) {
+		cr_assert_eq(state_read_meta(dir, g, &m, &d), 0);
+		path = state_policy_path(dir, g);
+		file_digest(path, want);
+		cr_assert_str_eq(m.bundle_sha256, want, "generation %u", g);
+		cr_assert_str_eq(m.sha256, p->sha256, "the policy's own digest stays");
+		state_meta_fini(&m);
+		free(path);
+	}
+	diag_list_fini(&d);
+	policy_free(p);
+}
+
+Test(state, meta_without_bundle_digest_reads)
+{
+	char path[PATH_MAX];
+	struct state_meta m;
+	struct diag_list d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/gen-000001", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	strcat(path, "/meta.json");
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "{\"source\": \"p.json\", \"sha256\": \"%064d\", \"mode\": \"engine\", "
+		"\"queue\": 0, \"applied_at\": 1, \"generation\": 1}\n", 0);
+	fclose(f);
+	diag_list_init(&d);
+	cr_assert_eq(state_read_meta(dir, 1, &m, &d), 0, "a generation of an older sagate");
+	cr_assert_str_eq(m.bundle_sha256, "");
+	state_meta_fini(&m);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "{\"source\": \"p.json\", \"sha256\": \"%064d\", \"bundle_sha256\": \"ab\", "
+		"\"mode\": \"engine\", \"queue\": 0, \"applied_at\": 1, \"generation\": 1}\n", 0);
+	fclose(f);
+	cr_assert_eq(state_read_meta(dir, 1, &m, &d), -1, "a cut digest is damage");
+	diag_list_fini(&d);
 }

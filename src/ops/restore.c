@@ -1,0 +1,267 @@
+/* The generation a boot puts back, chosen (current, unless it is damaged
+ * or was never confirmed; then previous), and put back in one
+ * transaction.  The rules of the choice are in restore.h. */
+#include "config.h"
+
+#include "compile.h"
+#include "nft_apply.h"
+#include "live.h"
+#include "parse.h"
+#include "restore.h"
+#include "sha256.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Is current an apply --confirm that was never confirmed?  Its pending
+ * record names current and no watcher holds it (the watcher went with
+ * the machine that ran it).  A record that cannot be read is taken to
+ * guard current.  A watcher that still holds its record is waiting for
+ * its deadline, or rolling back: that is its business, not restore's
+ * (r->waiting). */
+static void find_unconfirmed(const char *dir, struct restore *r, struct diag_list *d)
+{
+	struct live_pending p;
+	struct diag_list quiet;
+	char path[PATH_MAX];
+	int rc;
+
+	diag_list_init(&quiet);
+	rc = live_pending_get(dir, &p, &quiet);
+	/* a record that names no generation could not be read (damaged, or
+	 * of an older sagate): it may guard current */
+	if (rc == 0 && !p.generation && !p.watcher &&
+	    state_path(path, sizeof(path), dir, STATE_PENDING) == 0 && access(path, F_OK) == 0) {
+		diag_add(d, DIAG_WARNING, dir, "", NULL,
+			 "the pending confirm cannot be read: taking it for an unconfirmed apply of the current generation");
+		rc = 1;
+	} else if (rc < 0) {
+		diag_add(d, DIAG_WARNING, dir, "", NULL,
+			 "the pending confirm cannot be read (%s): taking it for an unconfirmed apply of the current generation",
+			 quiet.count ? quiet.items[0].message : "?");
+	}
+	if (rc == 0 && p.generation)
+		r->confirm_file = true;	/* of an apply that is settled: left alone */
+	if (rc != 0)
+		r->confirm_file = true;
+	if (rc == 1 && p.watcher)
+		r->waiting = true;
+	else if (rc != 0 && r->current)
+		r->rolled_back = r->current;
+	diag_list_fini(&quiet);
+}
+
+static void skip(struct restore *r, unsigned gen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void skip(struct restore *r, unsigned gen, const char *fmt, ...)
+{
+	struct restore_skip *s = &r->skipped[r->nskipped++];
+	va_list ap;
+
+	s->generation = gen;
+	va_start(ap, fmt);
+	if (vasprintf(&s->why, fmt, ap) < 0)
+		s->why = NULL;
+	va_end(ap);
+}
+
+/* The first error of d, for a reason. */
+static const char *first_error(const struct diag_list *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (d->items[i].severity == DIAG_ERROR)
+			return d->items[i].message;
+	return "unknown error";
+}
+
+/* Does the parsed bundle have the bytes meta.json recorded?  The
+ * parser's digest of a file that includes nothing is the SHA-256 of that
+ * file's hex digest (model.h), so the file need not be read twice. */
+static bool digest_matches(const struct policy *pol, const struct state_meta *m)
+{
+	char want[65];
+
+	sha256_hex(m->bundle_sha256, 64, want);
+	return strcmp(want, pol->sha256) == 0;
+}
+
+/* Try generation gen: 1 when it is ready in r, 0 when it is damaged
+ * (skipped), -1 when the system failed. */
+static int try_generation(const char *dir, unsigned gen, struct restore *r)
+{
+	struct parse_opts po = { STATE_MAX_BUNDLE };
+	struct compile_opts co;
+	struct diag_list d;
+	char *path, *comment;
+
+	diag_list_init(&d);
+	if (state_read_meta(dir, gen, &r->meta, &d) < 0) {
+		skip(r, gen, "meta.json: %s", first_error(&d));
+		diag_list_fini(&d);
+		return 0;
+	}
+	if (!(path = state_policy_path(dir, gen)))
+		return -1;
+	r->pol = parse_policy_file(path, &po, &d);
+	free(path);
+	if (!r->pol) {
+		skip(r, gen, "policy.json: %s", first_error(&d));
+	} else if (r->meta.bundle_sha256[0] && !digest_matches(r->pol, &r->meta)) {
+		skip(r, gen, "policy.json does not match the digest meta.json records (bundle_sha256 %.16s...)",
+		     r->meta.bundle_sha256);
+		policy_free(r->pol);
+		r->pol = NULL;
+	}
+	diag_list_fini(&d);
+	if (!r->pol) {
+		state_meta_fini(&r->meta);
+		return 0;
+	}
+	/* a policy kept byte for byte has the digest it was applied with */
+	r->unverified = !r->meta.bundle_sha256[0] && strcmp(r->pol->sha256, r->meta.sha256) != 0;
+	co.mode = r->meta.mode;
+	co.queue = r->meta.queue;
+	/* no element limit: the generation passed its limit when applied */
+	if (!(r->cls = classify(r->pol, 0)) || !(r->plan = compile_plan(r->pol, r->cls, &co)) ||
+	    !(comment = compile_table_comment(r->meta.source, r->meta.sha256)))
+		return -1;
+	free(r->plan->comment);
+	r->plan->comment = comment;
+	r->generation = gen;
+	return 1;
+}
+
+/* The warnings about what was passed over, now that the outcome is known. */
+static void report_choice(const char *dir, const struct restore *r, struct diag_list *d)
+{
+	char instead[64] = "";
+
+	if (r->rolled_back && r->generation)
+		diag_add(d, DIAG_WARNING, dir, "", NULL,
+			 "generation %u was applied with --confirm and never confirmed: rolled back to generation %u",
+			 r->rolled_back, r->generation);
+	else if (r->rolled_back)
+		diag_add(d, DIAG_WARNING, dir, "", NULL,
+			 "generation %u was applied with --confirm and never confirmed: not restored",
+			 r->rolled_back);
+	if (r->generation)
+		snprintf(instead, sizeof(instead), ": restoring generation %u, the one before it",
+			 r->generation);
+	for (size_t i = 0; i < r->nskipped; i++)
+		diag_add(d, DIAG_WARNING, dir, "", NULL, "generation %u is damaged (%s)%s",
+			 r->skipped[i].generation,
+			 r->skipped[i].why ? r->skipped[i].why : "out of memory", instead);
+	if (r->generation && r->unverified)
+		diag_add(d, DIAG_WARNING, dir, "", NULL,
+			 "generation %u records no digest of its policy.json (an older sagate wrote it): it parses, but that it is the policy applied cannot be checked",
+			 r->generation);
+}
+
+/* What to do when nothing can be restored. */
+static void report_none(const char *dir, const struct restore *r, struct diag_list *d)
+{
+	if (r->nskipped)
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "no usable generation to restore: nothing was loaded (the kernel is as it was); apply a policy again with `sagate apply FILE`; the damaged generations are kept for inspection");
+	else if (r->rolled_back)
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "nothing to restore: no policy was confirmed before generation %u; apply one with `sagate apply FILE` (and `sagate confirm` it if applied with --confirm)",
+			 r->rolled_back);
+	else
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "nothing to restore: no policy was ever applied with this state directory; apply one with `sagate apply FILE`, and it is restored at every boot after");
+}
+
+enum restore_status restore_choose(const char *dir, struct restore *r, struct diag_list *d)
+{
+	unsigned candidates[2];
+	size_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->current = state_generation(dir, STATE_CURRENT);
+	r->previous = state_generation(dir, STATE_PREVIOUS);
+	find_unconfirmed(dir, r, d);
+	if (r->waiting) {
+		r->rolled_back = 0;
+		diag_add(d, DIAG_ERROR, dir, "", NULL,
+			 "an apply --confirm is waiting for its confirm (its watcher runs): `sagate confirm` keeps it, `sagate rollback` undoes it; restore changes nothing meanwhile");
+		return r->status = RESTORE_WAITING;
+	}
+	if (r->current && !r->rolled_back)
+		candidates[n++] = r->current;
+	if (r->previous && r->previous != r->current)
+		candidates[n++] = r->previous;
+	r->status = RESTORE_NOTHING;
+	for (size_t i = 0; i < n; i++) {
+		int rc = try_generation(dir, candidates[i], r);
+
+		if (rc < 0) {
+			diag_add(d, DIAG_ERROR, dir, "", NULL,
+				 "out of memory while loading generation %u", candidates[i]);
+			return r->status = RESTORE_FAILED;
+		}
+		if (rc > 0) {
+			r->status = RESTORE_CHOSEN;
+			break;
+		}
+		r->status = RESTORE_DAMAGED;
+	}
+	report_choice(dir, r, d);
+	if (r->status != RESTORE_CHOSEN)
+		report_none(dir, r, d);
+	return r->status;
+}
+
+/* Remove the pending confirm: the apply it guarded is settled. */
+static void drop_confirm_files(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (state_path(path, sizeof(path), dir, STATE_PENDING) == 0)
+		unlink(path);
+}
+
+int restore_apply(const char *dir, struct restore *r, bool dry_run, struct diag_list *d)
+{
+	/* nothing usable, but the unconfirmed apply is rolled back all the
+	 * same; after a failure of our own, nothing is settled */
+	bool settled = r->status == RESTORE_NOTHING || r->status == RESTORE_DAMAGED;
+
+	if (r->status == RESTORE_CHOSEN &&
+	    nft_apply(r->plan, r->pol, dry_run, d) < 0)
+		return -1;
+	if (dry_run)
+		return 0;
+	if (r->status == RESTORE_CHOSEN) {
+		r->loaded = true;
+		if (r->generation != r->current && state_swap(dir, d) < 0) {
+			diag_add(d, DIAG_ERROR, dir, "", NULL,
+				 "the kernel holds generation %u, but the state directory could not record it: status and sagated still name generation %u",
+				 r->generation, r->current);
+			return -1;
+		}
+		drop_confirm_files(dir);
+	} else if (settled && r->rolled_back) {
+		if (state_uncommit(dir, d) < 0)
+			return -1;
+		drop_confirm_files(dir);
+	}
+	return 0;
+}
+
+void restore_fini(struct restore *r)
+{
+	for (size_t i = 0; i < r->nskipped; i++)
+		free(r->skipped[i].why);
+	state_meta_fini(&r->meta);
+	plan_free(r->plan);
+	classes_free(r->cls);
+	policy_free(r->pol);
+	memset(r, 0, sizeof(*r));
+}

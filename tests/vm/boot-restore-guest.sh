@@ -1,0 +1,172 @@
+#!/bin/bash
+# Runs inside the QEMU guest booted with systemd by tests/vm/boot-restore.sh
+# (see there): one boot's checks of sagate.service, and what the next boot
+# is to find.  The state directory is a disk that outlives the boots,
+# mounted on /var/lib/sagate; the notes a later boot compares against go
+# to a second one, on /var/lib/boottest.  sagate and the units are the
+# installed ones (`make install` into the guest's root).
+#
+#   boot-restore-guest.sh check N   the checks of boot N (1-4)
+#   boot-restore-guest.sh link-up   run by sagate-boottest-link.service,
+#                                   ordered like a network manager: note
+#                                   whether table inet sagate is there
+#                                   when the first interface but lo comes
+#                                   up, then bring one up
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+run=/run/sagate-boottest
+notes=/var/lib/boottest
+state=/var/lib/sagate
+
+if [ "${1:-}" = link-up ]; then
+	mkdir -p "$run"
+	read -r now _ </proc/uptime
+	echo "$now" >"$run/link-time"
+	ip -o link show up | awk -F': ' '{ print $2 }' >"$run/up-before"
+	if nft list table inet sagate >/dev/null 2>&1; then echo yes; else echo no; fi >"$run/table-at-link-up"
+	ip link add sgbt0 type dummy && ip link set sgbt0 up
+	exit
+fi
+[ "${1:-}" = check ] && [ -n "${2:-}" ] || { echo "usage: $0 check N | link-up" >&2; exit 2; }
+boot=$2
+. "$top/tests/lib/netns.sh"
+cd "$top" || exit 1
+
+say() { echo "boot $boot: $*"; }
+# systemd's monotonic timestamps, in microseconds
+mono() { systemctl show -p "$2" --value "$1"; }
+journal() { journalctl -b -o cat -u "$1" --no-pager; }
+holds() {	# UNIT TEXT DESC: the unit's log of this boot holds TEXT
+	if journal "$1" | grep -qF -- "$2"; then ok "$3"; else bad "$3"; journal "$1" | tail -n 20; fi
+}
+ruleset() { nft -s list table inet sagate 2>&1; }
+same_table() {	# NOTE DESC: the live table is the one noted earlier
+	if ruleset | diff -u "$notes/$1" - >/tmp/table.diff; then ok "$2"; else bad "$2"; head -n 20 /tmp/table.diff; fi
+}
+status_is() {	# GEN DESC: sagate status: generation GEN applied and in the kernel
+	local st
+	st=$(sagate --json status)
+	if [ "$(jq -r '[.applied.generation, .kernel, .pending_confirm == null] | @tsv' <<<"$st")" = \
+		"$(printf '%s\tmatches the applied policy\ttrue' "$1")" ]; then
+		ok "$2"
+	else
+		bad "$2: $st"
+	fi
+}
+unit_ok() {	# UNIT DESC
+	local r
+	r="$(mono "$1" Result) $(mono "$1" ActiveState) $(mono "$1" ExecMainStatus)"
+	[ "$r" = "success active 0" ] && ok "$2" || bad "$2 ($1: result, state, status: $r)"
+}
+unit_failed() {	# UNIT DESC
+	systemctl is-failed -q "$1" && ok "$2" || bad "$2 ($1 is $(systemctl is-active "$1"))"
+}
+# When the boot's units ran, in seconds since the kernel started.
+timings() {
+	local b e d m
+	b=$(mono sagate.service ExecMainStartTimestampMonotonic)
+	e=$(mono sagate.service ExecMainExitTimestampMonotonic)
+	d=$(mono sagated.service ActiveEnterTimestampMonotonic)
+	m=$(mono multi-user.target ActiveEnterTimestampMonotonic)
+	# (the last run: starting sagated while sagate.service is not active
+	# runs it again, so a failed one runs once per restart of sagated)
+	say "$(awk -v b="$b" -v e="$e" -v d="$d" -v m="$m" 'function t(us) { return us > 0 ? sprintf("%.1f", us / 1e6) : "-" }
+		BEGIN { printf "seconds after the kernel started: sagate restore ran %s-%s, sagated ready %s, multi-user.target %s",
+			t(b), t(e), t(d), t(m) }')"
+	say "sagate restore ran $(journalctl -b -o cat --no-pager _SYSTEMD_UNIT=sagate.service _COMM=sagate | grep -c '^restored generation\|error: ') time(s)"
+}
+
+case $boot in
+1)
+	# A fresh state disk: nothing was ever applied.
+	timings
+	unit_failed sagate.service "boot 1, nothing applied: sagate.service failed"
+	holds sagate.service "nothing to restore: no policy was ever applied" \
+		"its log says there is nothing to restore"
+	holds sagate.service 'apply one with `sagate apply FILE`' "and what to do"
+	nft list table inet sagate >/dev/null 2>&1 && bad "a table appeared from nowhere" ||
+		ok "no table inet sagate"
+	# What an admin does once: apply (engine mode), confirm.
+	out=$(sagate apply --confirm 600 policies/db-server.json 2>&1)
+	grep -q "engine mode, generation 1" <<<"$out" && ok "apply db-server.json in engine mode" ||
+		bad "apply: $out"
+	sagate confirm >/dev/null && ok "and confirm it" || bad "confirm"
+	ruleset >"$notes/db.nft"
+	status_is 1 "status: generation 1 in the kernel"
+	;;
+2)
+	timings
+	# a) the confirmed policy, back before any interface but lo was up
+	unit_ok sagate.service "sagate.service succeeded"
+	holds sagate.service "restored generation 1 (engine mode, applied from policies/db-server.json)" \
+		"its log names the generation restored"
+	[ "$(cat "$run/table-at-link-up" 2>/dev/null)" = yes ] &&
+		ok "table inet sagate was in the kernel when the first interface came up" ||
+		bad "the table was not there when the first interface came up"
+	[ "$(cat "$run/up-before" 2>/dev/null)" = lo ] &&
+		ok "until then only lo was up" || bad "interfaces up before: $(cat "$run/up-before" 2>/dev/null)"
+	s=$(mono sagate.service ExecMainExitTimestampMonotonic)
+	l=$(mono sagate-boottest-link.service ExecMainStartTimestampMonotonic)
+	[ "$s" -gt 0 ] && [ "$l" -gt "$s" ] &&
+		ok "sagate.service was done ($s us) before the link came up ($l us)" ||
+		bad "order: sagate.service done at $s us, link up at $l us"
+	d=$(mono sagated.service ActiveEnterTimestampMonotonic)
+	unit_ok sagated.service "sagated.service is running"
+	[ "$d" -gt "$s" ] && ok "sagated was READY ($d us) after the table was loaded" ||
+		bad "sagated ready at $d us, sagate.service done at $s us"
+	holds sagated.service '"event":"ready"' "sagated's log: ready"
+	holds sagated.service "$state/gen-000001/policy.json" "on generation 1"
+	same_table db.nft "the kernel holds exactly the table applied at boot 1"
+	status_is 1 "status: the kernel holds the applied policy, generation 1"
+	# c), first half: an apply --confirm that the power-off interrupts
+	out=$(sagate apply --confirm 600 policies/web-server.json 2>&1)
+	grep -q "generation 2" <<<"$out" && ok "apply --confirm 600 web-server.json, then power off" ||
+		bad "apply --confirm: $out"
+	;;
+3)
+	timings
+	# c) the unconfirmed apply is rolled back at boot
+	unit_ok sagate.service "sagate.service succeeded"
+	holds sagate.service "generation 2 was applied with --confirm and never confirmed: rolled back to generation 1" \
+		"its log says the unconfirmed generation 2 was rolled back"
+	holds sagate.service "restored generation 1 " "and generation 1 restored"
+	same_table db.nft "the kernel holds the confirmed policy (db-server)"
+	status_is 1 "status: generation 1 current, no confirm pending"
+	[ "$(sagate --json status | jq .previous_generation)" = 2 ] &&
+		ok "the unconfirmed generation is the rollback target" || bad "previous: $(sagate --json status)"
+	holds sagated.service "$state/gen-000001/policy.json" "sagated serves generation 1"
+	# b), first half: a confirmed apply whose file is then damaged
+	sagate apply policies/web-server.json >/dev/null 2>&1 && ok "apply web-server.json (generation 3)" ||
+		bad "apply web-server.json"
+	printf '{"version": 1, "rules": [{"name": "all", "action": "permit"}]}\n' >"$state/gen-000003/policy.json"
+	sync
+	ok "generation 3's policy.json overwritten with another valid policy"
+	;;
+4)
+	timings
+	# b) the damaged generation falls back to the one before it, loudly
+	unit_ok sagate.service "sagate.service succeeded"
+	holds sagate.service "warning: generation 3 is damaged (policy.json does not match the digest meta.json records" \
+		"its log warns that generation 3 is damaged, and why"
+	holds sagate.service "restoring generation 1, the one before it" "and that generation 1 is restored instead"
+	journalctl -b -o cat -u sagate.service -p warning --no-pager | grep -q "generation 3 is damaged" &&
+		ok "the warning is logged at priority warning or above" || bad "the warning's priority"
+	same_table db.nft "the kernel holds generation 1 (db-server)"
+	status_is 1 "status: generation 1 current and in the kernel"
+	holds sagated.service "$state/gen-000001/policy.json" "sagated serves generation 1"
+	# stop leaves the table; with nothing usable the unit fails and says what to do
+	systemctl stop sagate.service
+	same_table db.nft "systemctl stop sagate leaves the table in the kernel"
+	echo garbage >"$state/gen-000001/policy.json"
+	systemctl start sagate.service 2>/dev/null
+	unit_failed sagate.service "with generations 1 and 3 damaged, sagate.service fails"
+	holds sagate.service "no usable generation to restore: nothing was loaded" "its log says nothing was loaded"
+	holds sagate.service 'apply a policy again with `sagate apply FILE`' "and what to do"
+	same_table db.nft "and the kernel keeps the table it had"
+	;;
+*)
+	echo "no boot $boot" >&2
+	exit 2
+	;;
+esac
+summary
