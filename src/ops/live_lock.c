@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "live_int.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -111,6 +112,9 @@ struct live *live_lock(const char *dir, const char *command, unsigned wait,
 			 strerror(errno));
 		goto fail;
 	}
+	/* whoever may write there chooses what the firewall loads */
+	if (check_private_dir(dir, "the state directory", d) < 0)
+		goto fail;
 	if (state_path(path, sizeof(path), dir, STATE_LOCK) < 0 ||
 	    (lv->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
 			   0600)) < 0) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,21 @@ static int write_all(int fd, const char *text, size_t len)
 	return 0;
 }
 
+/* path.tmp.<64 random bits in hex> into buf.  0, or -1 with errno. */
+static int random_name(char *buf, size_t len, const char *path)
+{
+	unsigned char r[8];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	if ((size_t)snprintf(buf, len, "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path,
+			     r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 /* Write len bytes to path: a temporary file, fsync, rename over.  With
  * locked, the file is flock(2)ed before it takes its name, and its
  * descriptor returned (else 0); -1 after an error, with nothing left. */
@@ -53,8 +69,11 @@ static int write_atomic(const char *path, const char *text, size_t len, bool loc
 	char tmp[PATH_MAX];
 	int fd, rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* a name nobody can guess, made O_EXCL: nothing planted at it (a
+	 * link to /etc/shadow, say) is ever followed or written */
+	if (random_name(tmp, sizeof(tmp), path) < 0)
+		return fail(d, path, "cannot name a temporary file");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(d, tmp, "cannot create");
 	if (locked && flock(fd, LOCK_EX) < 0)

@@ -159,6 +159,23 @@ printf '{"generation": 1, "deadline": 1, "watcher": 999999}\n' >"$SAGATE_STATE_D
 sg apply -k policies/db-server.json >/dev/null && ok "an older sagate's pending record is dropped too" ||
 	bad "an older pending record blocked apply"
 
+# a state directory others may write is refused, before anything changes
+# (whoever writes there chooses what the firewall loads)
+mkdir -m 0700 "$tmp/open-state"
+chmod 0777 "$tmp/open-state"
+ruleset >"$tmp/before-open"
+SAGATE_STATE_DIR=$tmp/open-state in_ns "$sagate" apply -k policies/web-server.json \
+	>/dev/null 2>"$tmp/open-err"
+rc=$?
+want="$tmp/open-state: error: the state directory may be written by any user (mode 0777), who could then choose what the firewall loads: run \`chmod go-w $tmp/open-state\`"
+if [ $rc -eq 3 ] && grep -qxF "$want" "$tmp/open-err"; then
+	ok "a world-writable state directory is refused (exit 3)"
+else
+	bad "world-writable state directory: exit $rc, $(cat "$tmp/open-err")"
+fi
+same_as "$tmp/before-open" "and nothing was applied"
+[ -z "$(ls "$tmp/open-state")" ] && ok "nor recorded" || bad "recorded: $(ls "$tmp/open-state")"
+
 # a killed apply: the transaction is one sendmsg, so the kernel holds the
 # old ruleset or the new one, never a mix.  The kills are spread over the
 # time a whole apply takes, so some land while the kernel works.
