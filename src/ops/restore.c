@@ -45,10 +45,8 @@ static void find_unconfirmed(const char *dir, struct restore *r, struct diag_lis
 			 "the pending confirm cannot be read (%s): taking it for an unconfirmed apply of the current generation",
 			 quiet.count ? quiet.items[0].message : "?");
 	}
-	if (rc == 0 && p.generation)
-		r->confirm_file = true;	/* of an apply that is settled: left alone */
-	if (rc != 0)
-		r->confirm_file = true;
+	/* a record of an apply that is settled counts as found, and is left */
+	r->confirm_file = rc != 0 || p.generation;
 	if (rc == 1 && p.watcher)
 		r->waiting = true;
 	else if (rc != 0 && r->current)
