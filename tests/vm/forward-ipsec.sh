@@ -10,8 +10,9 @@
 #  - in cleartext, the app server's PostgreSQL to the backend is dropped;
 #  - engine mode: through the tunnel, sagated admits it (logged as a
 #    forwarded flow of rule fwd-pg); with sagated stopped it is dropped;
-#  - with gw's outbound IPsec policy gone, the reply would leave in
-#    cleartext: the flow is admitted but its reply dropped and counted;
+#  - with no IPsec policy for the replies (gw's out, the app server's in),
+#    the reply would leave in cleartext and be taken: the flow is admitted
+#    but its reply dropped and counted by gw's forward chain;
 #  - kernel-only mode: through the tunnel, admitted; in cleartext, dropped;
 #  - the stranger (10.77.0.66) is blocked whatever.
 set -u
@@ -68,8 +69,9 @@ expect() {	# DESC WANT SRC DST PORT
 	r=$(probe "$@")
 	if [ "$r" = "$want" ]; then ok "$desc: $r"; else bad "$desc: $r, wanted $want"; fi
 }
-# The tunnel app <-> gw for app <-> backend, reqid 9; gw's outbound
-# policy (the replies) only when $1 is "with-out"
+# The tunnel app <-> gw for app <-> backend, reqid 9.  The policies for
+# the replies (gw's out, the app server's in) only when $1 is "with-out":
+# without them a reply leaves gw in cleartext and the app server takes it
 tunnel_up() {
 	local ns
 	for ns in "$cli" "$gw"; do
@@ -80,11 +82,11 @@ tunnel_up() {
 	done
 	ip -n "$cli" xfrm policy add src $app dst $back dir out \
 		tmpl src $app dst $gwa proto esp reqid 9 mode tunnel &&
-	ip -n "$cli" xfrm policy add src $back dst $app dir in \
-		tmpl src $gwa dst $app proto esp reqid 9 mode tunnel &&
 	ip -n "$gw" xfrm policy add src $app dst $back dir fwd \
 		tmpl src $app dst $gwa proto esp reqid 9 mode tunnel || return 1
 	[ "${1:-}" = with-out ] || return 0
+	ip -n "$cli" xfrm policy add src $back dst $app dir in \
+		tmpl src $gwa dst $app proto esp reqid 9 mode tunnel &&
 	ip -n "$gw" xfrm policy add src $back dst $app dir out \
 		tmpl src $gwa dst $app proto esp reqid 9 mode tunnel
 }
@@ -120,15 +122,24 @@ grep '"verdict":"accept"' "$log" | grep '"rule":"fwd-pg"' | grep '"direction":"f
 	grep -q '"spi":"0x00001000"' && ok "log: accept of a forwarded flow, rule fwd-pg, SPI 0x1000" ||
 	bad "no forwarded accept line: $(cat "$log")"
 expect "stranger to backend 5432 (fwd-pg-others)" dropped $mal $back 5432
+r=$(ip netns exec "$gw" "$sagate" --json sa --policy tests/netns/forward.json 2>&1 |
+	jq -r '.sas[] | select(.spi == "0x00001000") | .rules[] | select(.rule == "fwd-pg") | .satisfies')
+[ "$r" = true ] && ok "sa: the tunnel's SA 0x1000 satisfies forward rule fwd-pg" || bad "sa: fwd-pg $r"
+r=$(ip netns exec "$gw" "$sagate" --json explain --forward --from $app --to $back --proto tcp --port 5432 \
+	--ipsec spi=0x1000 tests/netns/forward.json 2>&1 | jq -r '"\(.kernel.verdict) \(.engine.verdict) \(.outcome)"')
+[ "$r" = "queue accept accept" ] && ok "explain --forward --ipsec spi=0x1000: queued, sagated accepts" ||
+	bad "explain --forward --ipsec spi=0x1000: $r"
 expect "IPsec tunnel: app to backend 22 (fwd-ssh permit)" open $app $back 22
 kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; dpid=
 expect "sagated stopped: app to backend 5432 through the tunnel (fail closed)" dropped $app $back 5432
 daemon_start || bad "sagated restart: $(cat "$log")"
-# the reply of an admitted flow must leave through IPsec too
+# the reply of an admitted flow must leave through IPsec too: with no
+# policy for the replies on either end, only sagate's forward chain stops
+# the cleartext reply
 tunnel_down
-tunnel_up || bad "tunnel without gw's outbound policy"
+tunnel_up || bad "tunnel without policies for the replies"
 before=$(rule_counter forward "forwarded reply would leave in cleartext")
-expect "no outbound IPsec policy on gw: app to backend 5432, reply dropped" dropped $app $back 5432
+expect "no IPsec policy for the replies: app to backend 5432, its reply dropped" dropped $app $back 5432
 after=$(rule_counter forward "forwarded reply would leave in cleartext")
 [ "${after:-0}" -gt "${before:-0}" ] && ok "reply in cleartext dropped and counted ($before -> $after)" ||
 	bad "reply in cleartext not counted ($before -> $after)"
