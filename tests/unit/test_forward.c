@@ -8,6 +8,7 @@
 #include "classify.h"
 #include "compile.h"
 #include "decide.h"
+#include "forward.h"
 #include "parse.h"
 #include "plan_sim.h"
 
@@ -282,4 +283,78 @@ Test(forward, bundle_round_trip)
 	json_decref(b);
 	policy_free(p);
 	policy_free(q);
+}
+
+/* A /proc of our own: forwarding as given ("1", "0", or NULL: no file) */
+static void fake_proc(const char *root, const char *v4, const char *v6)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s/sys/net/ipv4 %s/sys/net/ipv6/conf/all",
+		 root, root, root);
+	cr_assert_eq(system(cmd), 0);
+	if (v4) {
+		snprintf(cmd, sizeof(cmd), "echo %s > %s/sys/net/ipv4/ip_forward", v4, root);
+		cr_assert_eq(system(cmd), 0);
+	}
+	if (v6) {
+		snprintf(cmd, sizeof(cmd), "echo %s > %s/sys/net/ipv6/conf/all/forwarding", v6, root);
+		cr_assert_eq(system(cmd), 0);
+	}
+}
+
+static size_t findings(const struct policy *p, const char *proc, const char **msg)
+{
+	static char last[600];
+	struct audit_list l = { 0 };
+	size_t n;
+
+	audit_forward(p, proc, &l);
+	n = l.n;
+	*msg = "";
+	if (n) {
+		cr_assert_str_eq(l.v[0].kind, "forward-uncovered");
+		cr_assert_eq(l.v[0].severity, AUDIT_WARNING);
+		snprintf(last, sizeof(last), "%s", l.v[0].message);
+		*msg = last;
+	}
+	audit_list_fini(&l);
+	return n;
+}
+
+/* check and audit: a warning only where the namespace forwards and the
+ * policy leaves forwarding alone */
+Test(forward, uncovered_where_forwarding_is_on)
+{
+	char root[] = "/tmp/sagate-forward-proc-XXXXXX";
+	char rm[64];
+	struct policy *in_only = parse_text(in_only_text), *fwd = parse_text(fwd_text);
+	struct diag_list d;
+	const char *msg;
+	bool v4, v6;
+
+	cr_assert_not_null(mkdtemp(root));
+	fake_proc(root, "1", "0");
+	cr_assert_eq(forward_read(root, &v4, &v6), 0);
+	cr_assert(v4 && !v6);
+	cr_assert_eq(findings(in_only, root, &msg), 1);
+	cr_assert(strstr(msg, "forwards IPv4 packets (net.ipv4.ip_forward)"), "%s", msg);
+	cr_assert_eq(findings(fwd, root, &msg), 0, "forward rules: covered");
+	diag_list_init(&d);
+	forward_check(in_only, root, &d);
+	cr_assert_eq(d.count, 1);
+	cr_assert_eq(d.items[0].severity, DIAG_WARNING);
+	diag_list_fini(&d);
+	fake_proc(root, "0", "1");
+	cr_assert_eq(findings(in_only, root, &msg), 1);
+	cr_assert(strstr(msg, "forwards IPv6 packets"), "%s", msg);
+	fake_proc(root, "0", "0");
+	cr_assert_eq(findings(in_only, root, &msg), 0, "nothing forwards");
+	fake_proc(root, NULL, NULL);
+	cr_assert_eq(forward_read(root, &v4, &v6), -1);
+	cr_assert_eq(findings(in_only, root, &msg), 0, "unreadable: no guess");
+	snprintf(rm, sizeof(rm), "rm -rf %s", root);
+	cr_assert_eq(system(rm), 0);
+	policy_free(in_only);
+	policy_free(fwd);
 }
