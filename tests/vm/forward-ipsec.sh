@@ -27,7 +27,8 @@ export SAGATE_STATE_DIR=/tmp/sagate-vmf-state-$$
 log=/tmp/sagated-vmf-$$.log
 dpid=
 netns_throwaway "$cli" "$gw" "$be"
-trap '[ -n "$dpid" ] && kill "$dpid" 2>/dev/null; for n in $netns_names; do ip netns del "$n" 2>/dev/null; done; rm -rf "$tmp" "$SAGATE_STATE_DIR" "$log"' EXIT
+epid=
+trap '[ -n "$dpid" ] && kill "$dpid" 2>/dev/null; [ -n "$epid" ] && kill "$epid" 2>/dev/null; for n in $netns_names; do ip netns del "$n" 2>/dev/null; done; rm -rf "$tmp" "$SAGATE_STATE_DIR" "$log"' EXIT
 
 app=10.77.0.21 mal=10.77.0.66 gwa=10.77.0.10 gwb=10.79.0.1 back=10.79.0.10
 
@@ -99,6 +100,35 @@ sa_packets() {
 	ip -n "$gw" -s xfrm state get src $app dst $gwa proto esp spi 0x1000 2>/dev/null |
 		sed -n '/lifetime current/{n;s/.* \([0-9]*\)(packets).*/\1/p}'
 }
+# an echo server on the backend's 5432: one line back per connection
+ip netns exec "$be" /usr/bin/python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.79.0.10", 5432))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.settimeout(5)
+    try:
+        c.sendall(c.recv(100))
+    except OSError:
+        pass
+    c.close()
+' &
+epid=$!
+for i in $(seq 1 50); do ip netns exec "$be" ss -ltn | grep -q 10.79.0.10:5432 && break; sleep 0.1; done
+# echo_line: a line to the backend's 5432 and what comes back
+echo_line() {
+	ip netns exec "$cli" timeout 5 bash -c \
+		"exec 3<>/dev/tcp/$back/5432 && echo hello-through-gw >&3 && read -r l <&3 && echo \$l" 2>/dev/null
+}
+# drops of a forward require-ipsec flow's original-way packets: in
+# cleartext, or through an SA of another binding
+fwd_drops() {
+	echo $(( $(rule_counter forward "forwarded packet arrived in cleartext") +
+		 $(rule_counter forward "another binding") ))
+}
 cd "$top" || exit 1
 
 # engine mode
@@ -121,6 +151,13 @@ after=$(sa_packets)
 grep '"verdict":"accept"' "$log" | grep '"rule":"fwd-pg"' | grep '"direction":"forward"' |
 	grep -q '"spi":"0x00001000"' && ok "log: accept of a forwarded flow, rule fwd-pg, SPI 0x1000" ||
 	bad "no forwarded accept line: $(cat "$log")"
+before=$(fwd_drops)
+r=$(echo_line)
+[ "$r" = hello-through-gw ] && ok "a whole exchange through the tunnel, both ways: echoed" ||
+	bad "exchange through the tunnel: \"$r\""
+after=$(fwd_drops)
+[ "$after" = "$before" ] && ok "its later packets passed the forward chain's IPsec checks (no drop)" ||
+	bad "forward chain dropped packets of the admitted flow ($before -> $after)"
 expect "stranger to backend 5432 (fwd-pg-others)" dropped $mal $back 5432
 r=$(ip netns exec "$gw" "$sagate" --json sa --policy tests/netns/forward.json 2>&1 |
 	jq -r '.sas[] | select(.spi == "0x00001000") | .rules[] | select(.rule == "fwd-pg") | .satisfies')
@@ -154,5 +191,8 @@ ip netns exec "$gw" "$sagate" apply --no-engine tests/netns/forward.json >/dev/n
 expect "kernel-only, cleartext: app to backend 5432" dropped $app $back 5432
 tunnel_up with-out || bad "tunnel again"
 expect "kernel-only, IPsec tunnel: app to backend 5432" open $app $back 5432
+r=$(echo_line)
+[ "$r" = hello-through-gw ] && ok "kernel-only: a whole exchange through the tunnel: echoed" ||
+	bad "kernel-only: exchange through the tunnel: \"$r\""
 expect "kernel-only: stranger to backend 5432" dropped $mal $back 5432
 summary
