@@ -31,6 +31,7 @@ struct cli_opts {
 	int port;		/**< explain: --port N; -1 when not given */
 	const char *ipsec;	/**< explain: --ipsec none|spi=0x..|reqid=N */
 	bool out;		/**< explain: --out, the packet leaves this host */
+	bool forward;		/**< explain: --forward, routed through this host */
 	const char *policy;	/**< sa: --policy FILE */
 	enum cli_level fail_on;	/**< audit: --fail-on LEVEL (default error) */
 	bool fail_on_given;	/**< --fail-on was on the command line */

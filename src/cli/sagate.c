@@ -46,6 +46,7 @@ static const char usage[] =
 	"      --port N        explain: destination port (tcp, udp, sctp)\n"
 	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
 	"      --out           explain: the packet leaves this host (default: arrives)\n"
+	"      --forward       explain: the packet is routed through this host (--from, --to)\n"
 	"      --policy FILE   sa: check SAs against FILE, not the applied policy\n"
 	"      --fail-on LEVEL audit: exit 4 on a finding of LEVEL or worse: info,\n"
 	"                      warning, error (the default) or never\n"
@@ -78,7 +79,7 @@ static const struct command commands[] = {
 	{ "audit", cli_audit, NULL, true },
 };
 
-enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON,
+enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT };
 
 static int parse_level(const char *s, enum cli_level *out)
@@ -131,6 +132,7 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_PROTO: o->proto = optarg; return 0;
 	case OPT_IPSEC: o->ipsec = optarg; return 0;
 	case OPT_OUT: o->out = true; return 0;
+	case OPT_FORWARD: o->forward = true; return 0;
 	case OPT_POLICY: o->policy = optarg; return 0;
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
@@ -184,6 +186,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "ipsec", required_argument, NULL, OPT_IPSEC },
 		{ "out", no_argument, NULL, OPT_OUT },
+		{ "forward", no_argument, NULL, OPT_FORWARD },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "wait", required_argument, NULL, OPT_WAIT },
