@@ -46,4 +46,4 @@ grep -E '^[EWIP]:' "$tmp/lintian.log"
 [ $rc -eq 0 ] || fail "lintian found errors or warnings (above)"
 echo "PASS: lintian: no errors, no warnings"
 
-exec "$top/tests/vm/vm-run" -- "$here/install-guest.sh" "$deb"
+exec "$top/tests/vm/vm-run" --share "$out" --share "$here" -- "$here/install-guest.sh" "$deb"
