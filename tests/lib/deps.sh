@@ -8,7 +8,7 @@ SAGATE_DEPS=(
 	qemu-system-x86 busybox-static cpio
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
-	e2fsprogs dpkg-dev debhelper lintian mmdebstrap
+	e2fsprogs dpkg-dev debhelper lintian mmdebstrap ansible-core openssh-client
 )
 
 # What the QEMU guest's own root holds (tests/vm/guest-root builds it
@@ -22,7 +22,7 @@ SAGATE_GUEST_PACKAGES=(
 	bash coreutils iproute2 nftables jq kmod procps iputils-ping python3-minimal
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql
-	systemd udev man-db
+	systemd udev man-db openssh-server python3 python3-apt
 	libjansson4 libmnl0 libnftnl11 libnetfilter-queue1
 )
 
