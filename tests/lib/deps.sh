@@ -8,7 +8,7 @@ SAGATE_DEPS=(
 	qemu-system-x86 busybox-static cpio
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
-	e2fsprogs
+	e2fsprogs python3-prometheus-client
 )
 
 install_deps() {
