@@ -35,6 +35,7 @@ struct cli_opts {
 	const char *policy;	/**< sa: --policy FILE */
 	enum cli_level fail_on;	/**< audit: --fail-on LEVEL (default error) */
 	bool fail_on_given;	/**< --fail-on was on the command line */
+	const char *output;	/**< metrics: --output FILE, written atomically */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);
@@ -49,5 +50,6 @@ int cli_list(const struct cli_opts *o);
 int cli_explain(const struct cli_opts *o, const char *file);	/* file may be NULL */
 int cli_sa(const struct cli_opts *o);
 int cli_audit(const struct cli_opts *o, const char *file);	/* file may be NULL */
+int cli_metrics(const struct cli_opts *o);
 
 #endif

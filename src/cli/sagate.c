@@ -29,6 +29,7 @@ static const char usage[] =
 	"  explain [FILE]  what happens to one packet, and why (--from, --proto, ...)\n"
 	"  sa              the kernel's IPsec SAs and the require-ipsec rules each satisfies\n"
 	"  audit [FILE]    live table vs applied policy, policy defects, usage\n"
+	"  metrics         counters and state in Prometheus' text format\n"
 	"\n"
 	"Options:\n"
 	"  -j, --json          machine-readable output\n"
@@ -50,6 +51,7 @@ static const char usage[] =
 	"      --policy FILE   sa: check SAs against FILE, not the applied policy\n"
 	"      --fail-on LEVEL audit: exit 4 on a finding of LEVEL or worse: info,\n"
 	"                      warning, error (the default) or never\n"
+	"      --output FILE   metrics: write FILE (atomically), not standard output\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -77,10 +79,11 @@ static const struct command commands[] = {
 	{ "explain", cli_explain, NULL, true },
 	{ "sa", NULL, cli_sa, false },
 	{ "audit", cli_audit, NULL, true },
+	{ "metrics", NULL, cli_metrics, false },
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
-       OPT_WAIT };
+       OPT_WAIT, OPT_OUTPUT };
 
 static int parse_level(const char *s, enum cli_level *out)
 {
@@ -134,6 +137,11 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_OUT: o->out = true; return 0;
 	case OPT_FORWARD: o->forward = true; return 0;
 	case OPT_POLICY: o->policy = optarg; return 0;
+	case OPT_OUTPUT:
+		if (*optarg)
+			return o->output = optarg, 0;
+		fprintf(stderr, "sagate: --output needs a file name\n");
+		return EXIT_USAGE;
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
 			return 0;
@@ -190,6 +198,7 @@ int main(int argc, char **argv)
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

@@ -9,6 +9,7 @@ SAGATE_DEPS=(
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
 	e2fsprogs dpkg-dev debhelper lintian mmdebstrap ansible-core openssh-client
+	python3-prometheus-client
 )
 
 # What the QEMU guest's own root holds (tests/vm/guest-root builds it
