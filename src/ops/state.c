@@ -284,9 +284,9 @@ int state_read_outcome(const char *dir, unsigned gen, struct state_outcome *o,
 		memset(o, 0, sizeof(*o));
 		return -1;
 	}
-	o->confirmed = c;
-	o->reinstated = i;
-	if ((o->rolled_back = r)) {
+	o->confirmed = c != NULL;
+	o->reinstated = i != NULL;
+	if ((o->rolled_back = r != NULL)) {
 		o->rolled_back_to = (unsigned)json_integer_value(v);
 		o->by_expiry = json_is_true(json_object_get(r, "expiry"));
 	}
