@@ -21,7 +21,8 @@ static const char usage[] =
 	"  compile FILE    print the nftables ruleset the policy compiles to\n"
 	"  apply FILE      replace table inet sagate with the policy, in one transaction\n"
 	"  confirm         keep what `apply --confirm` applied\n"
-	"  rollback        return to the policy applied before the current one\n"
+	"  rollback        return to the previous policy (--to N: to generation N)\n"
+	"  history         the generations kept: who applied each, what became of it\n"
 	"  flush           remove table inet sagate (and nothing else)\n"
 	"  restore         load the last confirmed policy again (at boot: sagate.service)\n"
 	"  status          what is applied, and whether the kernel holds it\n"
@@ -43,6 +44,7 @@ static const char usage[] =
 	"                      (default 30)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
+	"      --to N          rollback: go to generation N (see history)\n"
 	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
 	"      --port N        explain: destination port (tcp, udp, sctp)\n"
 	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
@@ -75,6 +77,7 @@ static const struct command commands[] = {
 	{ "flush", NULL, cli_flush, false },
 	{ "restore", NULL, cli_restore, false },
 	{ "status", NULL, cli_status, false },
+	{ "history", NULL, cli_history, false },
 	{ "list", NULL, cli_list, false },
 	{ "explain", cli_explain, NULL, true },
 	{ "sa", NULL, cli_sa, false },
