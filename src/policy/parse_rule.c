@@ -38,7 +38,8 @@ static int pick(struct pctx *c, json_t *obj, const char *key,
 		const char *rule)
 {
 	json_t *v = json_object_get(obj, key);
-	char path[600], list[256] = "";
+	char path[600], list[256] = "", hint[128];
+	struct suggest sg;
 	size_t used = 0;
 
 	if (!v)
@@ -47,14 +48,17 @@ static int pick(struct pctx *c, json_t *obj, const char *key,
 		for (int i = 0; names[i]; i++)
 			if (strcmp(json_string_value(v), names[i]) == 0)
 				return i;
-	for (int i = 0; names[i]; i++)
+	suggest_init(&sg, json_is_string(v) ? json_string_value(v) : "");
+	for (int i = 0; names[i]; i++) {
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
 					 i == 0 ? "" : names[i + 1] ? ", " : " or ",
 					 names[i]);
+		suggest_try(&sg, names[i]);
+	}
 	snprintf(path, sizeof(path), "%s.%s", rpath, key);
 	if (json_is_string(v))
-		perr(c, file, path, rule, "unknown %s \"%s\" (expected %s)", key,
-		     json_string_value(v), list);
+		perr(c, file, path, rule, "unknown %s \"%s\" (expected %s)%s", key,
+		     json_string_value(v), list, suggest_text(&sg, hint, sizeof(hint)));
 	else
 		perr(c, file, path, rule, "expected %s, got %s", list, pjson_type(v));
 	return -2;
@@ -132,11 +136,15 @@ static bool parse_algorithms(struct pctx *c, json_t *v, const char *file,
 			     pjson_type(e));
 			ok = false;
 		} else if (!bit) {
+			struct suggest sg;
+			char hint[128];
+
+			suggest_init(&sg, json_string_value(e));
+			for (unsigned b = 0; b < ALG_COUNT_BITS; b++)
+				suggest_try(&sg, model_alg_name(1u << b));
 			perr(c, file, p, rule,
-			     "unknown algorithm %s%s%s (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)",
-			     json_is_string(e) ? "\"" : "",
-			     json_is_string(e) ? json_string_value(e) : pjson_type(e),
-			     json_is_string(e) ? "\"" : "");
+			     "unknown algorithm \"%s\" (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)%s",
+			     json_string_value(e), suggest_text(&sg, hint, sizeof(hint)));
 			ok = false;
 		}
 		*mask |= bit;
