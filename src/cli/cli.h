@@ -32,8 +32,9 @@ struct cli_opts {
 	const char *ipsec;	/**< explain: --ipsec none|spi=0x..|reqid=N */
 	bool out;		/**< explain: --out, the packet leaves this host */
 	const char *policy;	/**< sa: --policy FILE */
-	enum cli_level fail_on;	/**< audit: --fail-on LEVEL (default error) */
+	enum cli_level fail_on;	/**< audit, check: --fail-on LEVEL (default error, never) */
 	bool fail_on_given;	/**< --fail-on was on the command line */
+	bool policy_only;	/**< audit: --policy-only, no kernel read */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);

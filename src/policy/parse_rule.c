@@ -11,7 +11,7 @@
 
 static const char *const rule_keys[] = {
 	"name", "action", "direction", "peers", "local", "protocol", "ports",
-	"services", "ipsec", "log", "comment", NULL
+	"services", "ipsec", "log", "comment", "accept-findings", NULL
 };
 static const char *const ipsec_keys[] = {
 	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
@@ -319,6 +319,49 @@ static void parse_flags(struct pctx *c, json_t *o, const char *file,
 	}
 }
 
+/* "accept-findings": the kinds of finding about this rule its author has
+ * seen and accepts; each a rule-level kind, once. */
+static void parse_accepted(struct pctx *c, json_t *v, const char *file,
+			   const char *path, const char *rule, struct rule *r)
+{
+	char p[640], hint[128];
+	size_t i;
+	json_t *e;
+
+	snprintf(p, sizeof(p), "%s.accept-findings", path);
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		perr(c, file, p, rule, "expected a non-empty array of finding kinds, got %s",
+		     json_is_array(v) ? "an empty array" : pjson_type(v));
+		return;
+	}
+	json_array_foreach(v, i, e) {
+		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+		int k = s ? model_finding_from_name(s) : -1;
+		struct suggest sg;
+
+		snprintf(p, sizeof(p), "%s.accept-findings[%zu]", path, i);
+		if (!s) {
+			perr(c, file, p, rule, "expected the name of a kind of finding, got %s",
+			     pjson_type(e));
+			continue;
+		}
+		if (k < 0 || k == FIND_KERNEL_ONLY) {
+			suggest_init(&sg, s);
+			for (int j = 0; j < FIND_KIND_COUNT; j++)
+				if (j != FIND_KERNEL_ONLY)
+					suggest_try(&sg, model_finding_name(j));
+			perr(c, file, p, rule,
+			     "%s \"%s\" (expected shadowed, contradiction, redundant, icmp-family, ipsec-options-unchecked, ipsec-unreachable or cleartext-wide)%s",
+			     k < 0 ? "unknown kind of finding" : "not a finding about one rule:",
+			     s, suggest_text(&sg, hint, sizeof(hint)));
+			continue;
+		}
+		if (r->accepted & (1u << k))
+			perr(c, file, p, rule, "\"%s\" is listed twice", s);
+		r->accepted |= 1u << k;
+	}
+}
+
 /* The earlier rule with this name, or NULL after remembering rule idx.
  * The name is the JSON string, alive for the whole parse. */
 static const struct rule *name_seen(struct pctx *c, struct nindex *ix,
@@ -407,6 +450,8 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 		parse_ipsec(c, json_object_get(o, "ipsec"), file, path, name, &r->ipsec);
 	}
 	parse_flags(c, o, file, path, name, r);
+	if (json_object_get(o, "accept-findings"))
+		parse_accepted(c, json_object_get(o, "accept-findings"), file, path, name, r);
 	if (r->peers.n && r->local.n &&
 	    !(set_has_family(&r->peers, AF4) && set_has_family(&r->local, AF4)) &&
 	    !(set_has_family(&r->peers, AF6) && set_has_family(&r->local, AF6)))
