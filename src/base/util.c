@@ -389,3 +389,20 @@ const char *suggest_text(const struct suggest *s, char *buf, size_t len)
 	snprintf(buf, len, "; did you mean \"%s\"?", s->best);
 	return buf;
 }
+
+char *path_absolute(const char *path)
+{
+	char *cwd, *out = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		for (path += 2; *path == '/'; path++)
+			;
+	if (!(cwd = getcwd(NULL, 0)))
+		return NULL;
+	if (asprintf(&out, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
+}

@@ -90,6 +90,11 @@ void trace_phase(const char *phase);
  *  Does nothing otherwise. */
 void test_pause(const char *point);
 
+/** path made absolute against the current directory, without resolving
+ *  links (the name stays the admin's); leading "./" dropped.  Caller
+ *  frees; NULL on OOM or when the current directory is unknown. */
+char *path_absolute(const char *path);
+
 /** "Did you mean": the candidate closest to a misspelt word, fed one at
  *  a time with suggest_try.  A candidate that differs only in case wins;
  *  otherwise the fewest edits (insert, delete, replace, swap two

@@ -67,8 +67,7 @@ static void run_audits(const struct loaded *l, struct kernel_view *k, struct aud
 	if (k->snap_ok)
 		audit_drift(l->plan, l->pol, &k->snap, out);
 	/* the engine matters only where this policy is the live one */
-	if (k->snap_ok && k->snap.present && k->snap.comment && l->plan->comment &&
-	    strcmp(k->snap.comment, l->plan->comment) == 0) {
+	if (k->snap_ok && k->snap.present && audit_same_policy(k->snap.comment, l->plan->comment)) {
 		audit_engine(l->plan, "/proc", out);
 		audit_engine_served(state_dir(), out);
 	}

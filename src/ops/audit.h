@@ -80,6 +80,11 @@ void audit_spd(const struct policy *p, const struct xfrm_spd_list *spd, struct a
 void audit_drift(const struct plan *plan, const struct policy *p, const struct nft_snap *s,
 		 struct audit_list *out);
 
+/** Do a live table's comment and a plan's name the same policy digest
+ *  (the path in them may differ: the same file named from elsewhere, or
+ *  as the absolute path apply records)? */
+bool audit_same_policy(const char *live, const char *plan);
+
 /** Can set ss be compared with ps key by key (the kernel's keys have the
  *  layout of ps's fields; not a one-field interval set)? */
 bool audit_elems_comparable(const struct plan_set *ps, const struct snap_set *ss);
