@@ -322,6 +322,27 @@ static struct policy *bundled(const char *path, const char *dir, bool old)
 	return b;
 }
 
+/* The applied policy is its bundle: what a rule acknowledges stays
+ * acknowledged there. */
+Test(audit_policy, acknowledged_in_the_bundle)
+{
+	char dir[] = "/tmp/sagate-ack-XXXXXX", src[64];
+	struct policy *b;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/p.json", dir);
+	cr_assert_not_null(f = fopen(src, "w"));
+	fputs("{\"version\": 1, \"rules\": [{\"name\": \"web\", \"action\": \"permit\", \"protocol\": \"tcp\","
+	      " \"ports\": 443, \"accept-findings\": [\"redundant\", \"cleartext-wide\"]}]}", f);
+	fclose(f);
+	b = bundled(src, dir, false);
+	cr_assert_eq(b->rules[0].accepted, (1u << FIND_REDUNDANT) | (1u << FIND_CLEARTEXT_WIDE));
+	policy_free(b);
+	unlink(src);
+	rmdir(dir);
+}
+
 /* family-counterpart of the applied policy, a bundle: its groups are
  * those recorded, not those of the files it came from, edited or
  * deleted since; of two that fit, the rule is told about the first read
