@@ -58,14 +58,15 @@ static const char usage[] =
 	"4 audit found something at or above --fail-on.\n"
 	"See sagate(8) and sagate.json(5).\n";
 
-/* The options a command takes, one bit each (in the order of longopts);
- * any other given is refused, not ignored. */
+/* The options a command takes, one bit each (opt_bit); any other given
+ * is refused, not ignored. */
 enum {
 	TAKES_JSON = 1u << 0, TAKES_NO_ENGINE = 1u << 1, TAKES_QUEUE = 1u << 2,
 	TAKES_DRY_RUN = 1u << 3, TAKES_CONFIRM = 1u << 4, TAKES_STATE_DIR = 1u << 5,
 	TAKES_FROM = 1u << 6, TAKES_TO = 1u << 7, TAKES_PROTO = 1u << 8, TAKES_PORT = 1u << 9,
 	TAKES_IPSEC = 1u << 10, TAKES_OUT = 1u << 11, TAKES_POLICY = 1u << 12,
 	TAKES_FAIL_ON = 1u << 13, TAKES_WAIT = 1u << 14, TAKES_POLICY_ONLY = 1u << 15,
+	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE)
 #define TAKES_PACKET (TAKES_FROM | TAKES_TO | TAKES_PROTO | TAKES_PORT | TAKES_IPSEC | TAKES_OUT)
@@ -98,6 +99,30 @@ static const struct command commands[] = {
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_POLICY_ONLY };
 
+/* The TAKES_ bit of the option getopt_long returned as c. */
+static unsigned opt_bit(int c)
+{
+	switch (c) {
+	case 'j': return TAKES_JSON;
+	case 'k': return TAKES_NO_ENGINE;
+	case 'q': return TAKES_QUEUE;
+	case 'n': return TAKES_DRY_RUN;
+	case 'c': return TAKES_CONFIRM;
+	case 's': return TAKES_STATE_DIR;
+	case OPT_FROM: return TAKES_FROM;
+	case OPT_TO: return TAKES_TO;
+	case OPT_PROTO: return TAKES_PROTO;
+	case OPT_PORT: return TAKES_PORT;
+	case OPT_IPSEC: return TAKES_IPSEC;
+	case OPT_OUT: return TAKES_OUT;
+	case OPT_POLICY: return TAKES_POLICY;
+	case OPT_FAIL_ON: return TAKES_FAIL_ON;
+	case OPT_WAIT: return TAKES_WAIT;
+	case OPT_POLICY_ONLY: return TAKES_POLICY_ONLY;
+	}
+	return TAKES_NOTHING;
+}
+
 /* Refuse, naming them, the options given that cmd does not take. */
 static int check_takes(const struct command *cmd, unsigned given, const struct option *longopts)
 {
@@ -106,7 +131,7 @@ static int check_takes(const struct command *cmd, unsigned given, const struct o
 	if (!extra)
 		return 0;
 	for (int i = 0; longopts[i].name; i++)
-		if (extra & (1u << i)) {
+		if (extra & opt_bit(longopts[i].val)) {
 			fprintf(stderr, "sagate %s: does not take --%s (see sagate --help)\n",
 				cmd->name, longopts[i].name);
 			return EXIT_USAGE;
@@ -231,10 +256,8 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "jkq:nc:s:hV", longopts, NULL)) != -1) {
-		/* which option, as its bit: by index when long, by letter when short */
-		for (int i = 0; c != '?' && longopts[i].name; i++)
-			if (longopts[i].val == c)
-				given |= 1u << i;
+		if (c != '?' && c != 'h' && c != 'V')
+			given |= opt_bit(c);
 		switch (c) {
 		case 'j': o.json = true; break;
 		case 'k': o.no_engine = true; break;
