@@ -33,9 +33,10 @@ struct cli_opts {
 	bool out;		/**< explain: --out, the packet leaves this host */
 	bool forward;		/**< explain: --forward, routed through this host */
 	const char *policy;	/**< sa: --policy FILE */
-	enum cli_level fail_on;	/**< audit: --fail-on LEVEL (default error) */
+	enum cli_level fail_on;	/**< audit, check: --fail-on LEVEL (default error, never) */
 	bool fail_on_given;	/**< --fail-on was on the command line */
 	const char *output;	/**< metrics: --output FILE, written atomically */
+	bool policy_only;	/**< audit: --policy-only, no kernel read */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);

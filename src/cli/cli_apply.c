@@ -6,10 +6,12 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "compile.h"
 #include "handover.h"
 #include "live.h"
 #include "nft_apply.h"
 #include "state.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -175,6 +177,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	struct live_policy p = { l->pol, l->plan, file, mode, queue, o->queue };
 	struct live_result r;
 	enum live_status st;
+	char *source, *comment;
 
 	*rejected = false;
 	if (o->dry_run) {
@@ -187,12 +190,27 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 		set_counts(res, file, l, mode);
 		return EXIT_OK;
 	}
+	/* recorded, and named in the table's comment, as an absolute path:
+	 * what rollback, restore, status and explain name later is the
+	 * admin's file wherever they run */
+	source = path_absolute(file);
+	comment = source ? compile_table_comment(source, l->pol->sha256) : NULL;
+	if (!comment) {
+		free(source);
+		diag_add(&l->diags, DIAG_ERROR, file, "", NULL,
+			 "cannot make the path absolute (out of memory, or the current directory is gone)");
+		return EXIT_SYSTEM;
+	}
+	free(l->plan->comment);
+	l->plan->comment = comment;
+	p.source = source;
 	st = live_apply(lv, &p, o->confirm, spawn_watcher, &r, &l->diags);
 	*rejected = st == LIVE_REJECTED;
 	*unchanged = st == LIVE_REJECTED || st == LIVE_ENGINE_REFUSED || st == LIVE_MOVED ||
 		     st == LIVE_PENDING;
 	if (st != LIVE_OK && !r.generation) {
 		live_result_fini(&r);
+		free(source);
 		return exit_status(st);
 	}
 	say(res, "%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)",
@@ -208,6 +226,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 			json_object_set_new(res, "confirm_seconds", json_integer(o->confirm));
 	}
 	live_result_fini(&r);
+	free(source);
 	return exit_status(st);	/* LIVE_FAILED after the switch: sagated's answer was lost */
 }
 

@@ -44,13 +44,13 @@ sg apply --dry-run -k policies/db-server.json >/dev/null &&
 
 sg apply -k policies/db-server.json >/dev/null && ok "apply db-server" || bad "apply db-server"
 ruleset >"$tmp/db"
-grep -q 'comment "sagate policy policies/db-server.json' "$tmp/db" &&
+grep -q "comment \"sagate policy $top/policies/db-server.json" "$tmp/db" &&
 	ok "the table names its source policy" || bad "table comment"
 grep -q "tcp dport 9999" "$tmp/db" && ok "the foreign table survived apply" || bad "foreign table lost"
 
 st=$(SAGATE_STATE_DIR=$SAGATE_STATE_DIR in_ns "$sagate" --json status)
 [ "$(jq -r .kernel <<<"$st")" = "matches the applied policy" ] &&
-	[ "$(jq -r .applied.source <<<"$st")" = policies/db-server.json ] &&
+	[ "$(jq -r .applied.source <<<"$st")" = "$top/policies/db-server.json" ] &&
 	ok "status: the kernel holds the applied policy" || bad "status: $st"
 n=$(in_ns "$sagate" --json list | jq '.rules | length')
 [ "$n" = 6 ] && ok "list: one line per policy rule" || bad "list: $n rules"

@@ -127,7 +127,9 @@ same_as "$tmp/A" "and leaves the kernel as it was"
 	ok "history lists a damaged generation as damaged, and the others" || bad "history: $(sg --json history)"
 
 # --- a generation written before who and where were recorded -------------
-jq -c 'del(.applied_by, .source_path, .confirm)' "$SAGATE_STATE_DIR/gen-000002/meta.json" >"$tmp/m"
+# (older sagate recorded the source as named on the command line, relative)
+jq -c --arg b "$B" 'del(.applied_by, .source_path, .confirm) | .source = $b' \
+	"$SAGATE_STATE_DIR/gen-000002/meta.json" >"$tmp/m"
 cp "$tmp/m" "$SAGATE_STATE_DIR/gen-000002/meta.json"
 [ "$(hist 2 '[.applied_by, .source_path, .source, .confirm_seconds]')" = "[null,null,\"$B\",0]" ] &&
 	ok "history --json: an older generation's applied_by and source_path are null" ||

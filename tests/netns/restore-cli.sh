@@ -72,7 +72,7 @@ sg restore --dry-run >"$tmp/out" && grep -q "^dry run: the kernel accepts genera
 	ok "restore --dry-run: the kernel accepts generation 1" || bad "dry run: $(cat "$tmp/out" "$tmp/stderr")"
 same_as "$tmp/foreign" "a dry run changes nothing"
 restores 0 "restore after a flush" \
-	"^restored generation 1 (kernel-only mode, applied from policies/db-server.json): [0-9]* kernel rules, 26 set elements$"
+	"^restored generation 1 (kernel-only mode, applied from $top/policies/db-server.json): [0-9]* kernel rules, 26 set elements$"
 same_as "$tmp/db" "the restored ruleset is the applied one, byte for byte"
 [ "$(in_ns "$sagate" --json status | jq -r .kernel)" = "matches the applied policy" ] &&
 	ok "status: the kernel holds the applied policy" || bad "status after restore"

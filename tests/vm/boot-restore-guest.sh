@@ -98,7 +98,7 @@ case $boot in
 	timings
 	# a) the confirmed policy, back before any interface but lo was up
 	unit_ok sagate.service "sagate.service succeeded"
-	holds sagate.service "restored generation 1 (engine mode, applied from policies/db-server.json)" \
+	holds sagate.service "restored generation 1 (engine mode, applied from $top/policies/db-server.json)" \
 		"its log names the generation restored"
 	[ "$(cat "$run/table-at-link-up" 2>/dev/null)" = yes ] &&
 		ok "table inet sagate was in the kernel when the first interface came up" ||
