@@ -110,6 +110,20 @@ static void say_handover(json_t *res, const struct live_result *r)
 				    names[r->engine_state], "queue", (int)r->engine_queue));
 }
 
+/* What became of the established flows (flows.h). */
+static void say_flows(json_t *res, const struct live_result *r)
+{
+	if (r->keep_flows)
+		say(res, "kept established flows as they are (--keep-flows)");
+	else if (r->flows.ran)
+		say(res, "ended %u established flows no longer admitted", r->flows.ended);
+	if (res)
+		json_object_set_new(res, "flows", json_pack("{s:b, s:b, s:i, s:i, s:i, s:i}",
+			"kept_all", r->keep_flows, "checked", r->flows.ran,
+			"ended", (int)r->flows.ended, "sockets_aborted", (int)r->flows.sockets,
+			"still_admitted", (int)r->flows.kept, "not_ended", (int)r->flows.failed));
+}
+
 /* The confirm watcher's process: live_watch, then its outcome in syslog. */
 static void watcher_main(struct live_watch *w)
 {
@@ -216,6 +230,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	say(res, "%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)",
 	    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), r.generation);
 	say_handover(res, &r);
+	say_flows(res, &r);
 	set_counts(res, file, l, mode);
 	if (res)
 		json_object_set_new(res, "generation", json_integer(r.generation));
@@ -246,6 +261,8 @@ int cli_apply(const struct cli_opts *o, const char *file)
 	diag_list_init(&ld);
 	if (!o->dry_run && !(lv = live_lock(state_dir(), "apply", o->wait, &ld)))
 		rc = EXIT_SYSTEM;
+	if (lv)
+		live_keep_flows(lv, o->keep_flows);
 	if (rc == EXIT_OK && live_next_queue(state_dir(), o->queue, &queue, &ld) < 0)
 		rc = EXIT_USAGE;
 	if (rc != EXIT_OK) {
@@ -315,6 +332,8 @@ int cli_rollback(const struct cli_opts *o)
 	}
 	diag_list_init(&d);
 	lv = live_lock(state_dir(), to ? "rollback --to" : "rollback", o->wait, &d);
+	if (lv)
+		live_keep_flows(lv, o->keep_flows);
 	if (lv && to)
 		rc = exit_status(live_rollback_to(lv, to, &r, &d));
 	else
@@ -335,8 +354,10 @@ int cli_rollback(const struct cli_opts *o)
 		json_object_update_new(res, json_pack("{s:i, s:s, s:s, s:b}", "generation",
 			r.generation, "mode", mode_text(r.meta.mode), "source", r.meta.source,
 			"table_removed", 0));
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
 		say_handover(res, &r);
+		say_flows(res, &r);
+	}
 	live_result_fini(&r);
 	rc = finish(res, "rollback", rc, &d);
 	diag_list_fini(&d);

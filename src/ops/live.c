@@ -154,6 +154,8 @@ static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
 		st = LIVE_FAILED;
 	if (st == LIVE_OK)
 		engine_told(r, &h);
+	if (st == LIVE_OK && r && !r->keep_flows)
+		flows_end(g.plan, g.pol, &r->flows, d);
 	handover_fini(&h);
 	if (m) {
 		*m = g.m;
@@ -276,6 +278,7 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	r->keep_flows = lv->keep_flows;
 	memcpy(m.sha256, p->pol->sha256, sizeof(m.sha256));
 	cur = state_generation(lv->dir, STATE_CURRENT);
 	rc = pending_read(lv->dir, &pend, d);
@@ -334,6 +337,8 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 		st = LIVE_FAILED;
 	engine_told(r, &h);
 	handover_fini(&h);
+	if (!lv->keep_flows)
+		flows_end(p->plan, p->pol, &r->flows, d);
 	return st;
 }
 
@@ -344,6 +349,7 @@ enum live_status live_rollback(struct live *lv, struct live_result *r, struct di
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	r->keep_flows = lv->keep_flows;
 	rc = pending_read(lv->dir, &pend, d);
 	if (rc < 0)
 		return LIVE_FAILED;

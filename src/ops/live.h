@@ -31,6 +31,7 @@
 #define SAGATE_LIVE_H
 
 #include "diag.h"
+#include "flows.h"
 #include "model.h"
 #include "plan.h"
 #include "state.h"
@@ -74,6 +75,11 @@ struct live *live_lock(const char *dir, const char *command, unsigned wait,
 		       struct diag_list *d);
 /** Let go of the lock (NULL is fine).  Exiting does too. */
 void live_unlock(struct live *lv);
+/** With keep, the apply and rollback made under lv leave established
+ *  flows alone (--keep-flows); by default they end those the policy now
+ *  applied no longer admits (flows.h), as the confirm watcher always
+ *  does. */
+void live_keep_flows(struct live *lv, bool keep);
 
 /** A compiled policy to apply. */
 struct live_policy {
@@ -111,6 +117,11 @@ struct live_result {
 	int engine_state;	/**< enum handover_state */
 	uint16_t engine_queue;	/**< the bank's first queue */
 	char engine_note[320];	/**< one sentence for the user, or "" */
+	bool keep_flows;	/**< established flows were left alone
+				     (live_keep_flows) */
+	struct flows_tally flows;	/**< the established flows the change ended
+					     (flows.h); the watcher's rollback ends
+					     them too */
 };
 
 void live_result_fini(struct live_result *r);

@@ -148,6 +148,11 @@ fail:
 	return NULL;
 }
 
+void live_keep_flows(struct live *lv, bool keep)
+{
+	lv->keep_flows = keep;
+}
+
 void live_unlock(struct live *lv)
 {
 	if (!lv)

@@ -207,6 +207,45 @@ static char *kernel_get(char *buf, size_t len)
 int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 		     struct diag_list *d);
 int __wrap_nft_flush_table(bool dry_run, struct diag_list *d);
+void __wrap_flows_end(const struct plan *p, const struct policy *pol, struct flows_tally *t,
+		      struct diag_list *d);
+
+/* The established flows are a fake too: each time they are judged, the
+ * comment of the plan they are judged under goes on a line of a file
+ * (the watcher's process writes there as well). */
+static const char *flows_file(void)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/flows", top);
+	return path;
+}
+
+void __wrap_flows_end(const struct plan *p, const struct policy *pol, struct flows_tally *t,
+		      struct diag_list *d)
+{
+	FILE *f = fopen(flows_file(), "a");
+
+	cr_assert_not_null(f);
+	fprintf(f, "%s\n", p->comment ? p->comment : "");
+	fclose(f);
+	memset(t, 0, sizeof(*t));
+	t->ran = true;
+	t->ended = 1;
+}
+
+/* The plans flows were judged under since the last call, one a line. */
+static char *flows_judged(char *buf, size_t len)
+{
+	FILE *f = fopen(flows_file(), "r");
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	unlink(flows_file());
+	return buf;
+}
 
 /* The next n commits find the ruleset changed since it was read (n in a
  * file, for the watcher's process too). */
@@ -580,6 +619,49 @@ Test(live, a_failure_at_any_step_of_confirm_leaves_old_or_new)
 {
 	every_step(fresh_pending, confirm, (struct snap){ 3, 2, 3, true },
 		   (struct snap){ 3, 2, 0, false }, end_pending);
+}
+
+/* --- established flows ----------------------------------------------- */
+
+/* Once the kernel holds the new table, apply and rollback judge the
+ * established flows under the plan the kernel now holds, and so does
+ * the watcher's rollback; with live_keep_flows they are left alone. */
+Test(live, flows_are_judged_under_the_plan_the_kernel_now_holds)
+{
+	char seen[1024], k[256], want[300];
+	struct live_policy p = { compiled(2)->pol, compiled(2)->plan, "p.json", PLAN_KERNEL_ONLY, 0, 0 };
+	struct live_result r;
+	struct diag_list d;
+	struct live *lv;
+
+	fresh();
+	diag_list_init(&d);
+	flows_judged(seen, sizeof(seen));
+	cr_assert_eq(apply(2, 0, &d), LIVE_OK);
+	snprintf(want, sizeof(want), "%s\n", kernel_get(k, sizeof(k)));
+	cr_assert_str_eq(flows_judged(seen, sizeof(seen)), want, "apply");
+	cr_assert_eq(rollback(&d), LIVE_OK);
+	snprintf(want, sizeof(want), "%s\n", kernel_get(k, sizeof(k)));
+	cr_assert_str_eq(flows_judged(seen, sizeof(seen)), want, "rollback");
+
+	cr_assert_not_null(lv = live_lock(dir, "apply", 0, &d));
+	live_keep_flows(lv, true);
+	cr_assert_eq(live_apply(lv, &p, 0, spawn, &r, &d), LIVE_OK);
+	cr_assert(r.keep_flows && !r.flows.ran);
+	live_result_fini(&r);
+	cr_assert_eq(live_rollback(lv, &r, &d), LIVE_OK);
+	cr_assert(r.keep_flows && !r.flows.ran);
+	live_result_fini(&r);
+	live_unlock(lv);
+	cr_assert_str_empty(flows_judged(seen, sizeof(seen)), "--keep-flows");
+
+	/* the watcher's rollback: after the apply's own line, its own */
+	cr_assert_eq(apply(2, 1, &d), LIVE_OK);
+	watchers_ended("at the deadline");
+	snprintf(want, sizeof(want), "%s\n%s\n", compiled(2)->plan->comment,
+		 kernel_get(k, sizeof(k)));
+	cr_assert_str_eq(flows_judged(seen, sizeof(seen)), want, "the watcher");
+	diag_list_fini(&d);
 }
 
 /* --- the watcher ------------------------------------------------------- */
