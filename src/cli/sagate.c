@@ -45,6 +45,8 @@ static const char usage[] =
 	"      --to ADDR       explain: the packet's destination\n"
 	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
 	"      --port N        explain: destination port (tcp, udp, sctp)\n"
+	"      --icmp-type T   explain: ICMP / ICMPv6 type, a name or a number\n"
+	"                      (default echo-request)\n"
 	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
 	"      --out           explain: the packet leaves this host (default: arrives)\n"
 	"      --forward       explain: the packet is routed through this host (--from, --to)\n"
@@ -82,6 +84,7 @@ static const struct command commands[] = {
 	{ "metrics", NULL, cli_metrics, false },
 };
 
+enum { OPT_ICMP_TYPE = 512 };	/* explain --icmp-type, beside the list below */
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_OUTPUT };
 
@@ -133,6 +136,7 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_FROM: o->from = optarg; return 0;
 	case OPT_TO: o->to = optarg; return 0;
 	case OPT_PROTO: o->proto = optarg; return 0;
+	case OPT_ICMP_TYPE: o->icmp_type = optarg; return 0;
 	case OPT_IPSEC: o->ipsec = optarg; return 0;
 	case OPT_OUT: o->out = true; return 0;
 	case OPT_FORWARD: o->forward = true; return 0;
@@ -192,6 +196,7 @@ int main(int argc, char **argv)
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "proto", required_argument, NULL, OPT_PROTO },
 		{ "port", required_argument, NULL, OPT_PORT },
+		{ "icmp-type", required_argument, NULL, OPT_ICMP_TYPE },
 		{ "ipsec", required_argument, NULL, OPT_IPSEC },
 		{ "out", no_argument, NULL, OPT_OUT },
 		{ "forward", no_argument, NULL, OPT_FORWARD },

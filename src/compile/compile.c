@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "compile.h"
+#include "icmp.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -14,6 +15,8 @@ struct kctx {
 	const char **verdict_chain;	/* per rule: NULL, or the chain its elements goto */
 	size_t max_elems;		/* 0: no limit */
 	size_t nelems;			/* elements so far, added or not */
+	struct plan_set *icmp;		/* the direction and family's df_icmp map, or
+					   NULL when no box names ICMP types */
 	bool oom;
 };
 
@@ -128,18 +131,67 @@ static void add_protos(struct kctx *k, struct plan_set *protos,
 	}
 }
 
+/* The ICMP types [*lo, *hi] of protocol p that box b covers when they are
+ * some types of this family's ICMP but not all of them: the pieces that
+ * go to the df_icmp map.  Keys past 255 belong to no packet. */
+static bool icmp_piece(const struct class_box *b, unsigned p, unsigned *lo,
+		       unsigned *hi)
+{
+	*lo = p == KEY_PROTO(b->key_lo) ? KEY_PORT(b->key_lo) : 0;
+	*hi = p == KEY_PROTO(b->key_hi) ? KEY_PORT(b->key_hi) : 0xffff;
+	if (!icmp_is_icmp(p) || (*lo == 0 && *hi == 0xffff))
+		return false;
+	if (*hi > ICMP_TYPE_MAX)
+		*hi = ICMP_TYPE_MAX;
+	return true;
+}
+
+/* ICMP types of a box: an element of df_icmp, or of df_protos when they
+ * are every type there is. */
+static void icmp_elements(struct kctx *k, const struct class_box *b, bool local,
+			  struct plan_set *protos, unsigned p, unsigned lo, unsigned hi)
+{
+	struct plan_elem e = { .rule = b->rule };
+	size_t n = 0;
+
+	if (lo > hi || foreign_icmp(p, b->fam))
+		return;
+	if (lo == 0 && hi == ICMP_TYPE_MAX) {
+		add_elem(k, protos, b, local, p, p, 0, 0);
+		return;
+	}
+	if (!k->icmp) {		/* icmp_map_needed() disagrees: a bug */
+		k->oom = true;
+		return;
+	}
+	e.lo[n] = b->peer_lo;
+	e.hi[n++] = b->peer_hi;
+	if (local) {
+		e.lo[n] = b->local_lo;
+		e.hi[n++] = b->local_hi;
+	}
+	e.lo[n] = lo;
+	e.hi[n] = hi;
+	e.verdict = rule_verdict(k, b->rule);
+	elem_add(k, k->icmp, &e);
+}
+
 /* One class box becomes one or more elements: its key interval is split
  * per protocol field (an interval in a concatenation is per field). */
 static void box_elements(struct kctx *k, const struct class_box *b, bool local,
 			 struct plan_set *exact, struct plan_set *ports,
 			 struct plan_set *protos)
 {
-	unsigned p0 = KEY_PROTO(b->key_lo), p1 = KEY_PROTO(b->key_hi);
+	unsigned p0 = KEY_PROTO(b->key_lo), p1 = KEY_PROTO(b->key_hi), tlo, thi;
 
 	for (unsigned p = p0; p <= p1; p++) {
 		unsigned lo = p == p0 ? KEY_PORT(b->key_lo) : 0;
 		unsigned hi = p == p1 ? KEY_PORT(b->key_hi) : 0xffff;
 
+		if (icmp_piece(b, p, &tlo, &thi)) {
+			icmp_elements(k, b, local, protos, p, tlo, thi);
+			continue;
+		}
 		if (is_port_proto(p)) {
 			bool single = lo == hi && b->peer_lo == b->peer_hi &&
 				      (!local || b->local_lo == b->local_hi);
@@ -150,11 +202,69 @@ static void box_elements(struct kctx *k, const struct class_box *b, bool local,
 		/* a run of port-less protocols: one element for the run */
 		unsigned q = p;
 
-		while (q < p1 && !is_port_proto(q + 1))
+		while (q < p1 && !is_port_proto(q + 1) && !icmp_piece(b, q + 1, &tlo, &thi))
 			q++;
 		add_protos(k, protos, b, local, p, q);
 		p = q;
 	}
+}
+
+/* --- ICMP types ------------------------------------------------------------ */
+
+/* Does some box of d and f cover some types of f's ICMP, but not all? */
+static bool icmp_map_needed(const struct kctx *k, enum direction d, enum addr_family f)
+{
+	unsigned p = f == AF4 ? 1 : 58, lo, hi;
+
+	for (size_t i = 0; i < k->cls->nboxes; i++) {
+		const struct class_box *b = &k->cls->boxes[i];
+
+		if (b->dir == d && b->fam == f && KEY_PROTO(b->key_lo) <= p &&
+		    KEY_PROTO(b->key_hi) >= p && icmp_piece(b, p, &lo, &hi) &&
+		    lo <= hi && !(lo == 0 && hi == ICMP_TYPE_MAX))
+			return true;
+	}
+	return false;
+}
+
+/* The df_icmp map, keyed by peer (and local) address and ICMP type, when
+ * a rule of d names ICMP types of f: a policy without them compiles as
+ * before.  Set last: any later plan_add_set moves it. */
+static void icmp_map(struct kctx *k, enum direction d, enum addr_family f, bool local)
+{
+	struct plan_set *s;
+	char name[32];
+	size_t n;
+
+	k->icmp = NULL;
+	if (!icmp_map_needed(k, d, f))
+		return;
+	if (!(s = plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "icmp")))) {
+		k->oom = true;
+		return;
+	}
+	n = key_fields(d, f, local, false, s->fields) - 1;	/* not meta l4proto */
+	s->fields[n++] = f == AF4 ? PF_ICMP_TYPE : PF_ICMPV6_TYPE;
+	s->nfields = n;
+	s->interval = true;
+	s->counter = true;
+	k->icmp = s;
+}
+
+/* meta l4proto icmp|ipv6-icmp <key> vmap @df_icmp, when there is one */
+static void icmp_lookup(struct kctx *k, enum addr_family f, struct plan_chain *chain)
+{
+	struct plan_rule *r;
+
+	if (!k->icmp || k->oom)
+		return;
+	if (!(r = plan_add_rule(chain, NULL))) {
+		k->oom = true;
+		return;
+	}
+	stmt(r, PS_L4PROTO_IS, f == AF4 ? 1 : 58, NULL);
+	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, k->icmp->name));
+	k->icmp = NULL;
 }
 
 /* --- the bucket layout (large policies) ----------------------------------- */
@@ -390,6 +500,8 @@ static bool bucket_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	}
 	bucket_objects(k, d, f, st, nb, &bs);
 	if (!k->oom)
+		icmp_map(k, d, f, false);
+	if (!k->oom)
 		bucket_elements(k, v, n, st, nb, &bs);
 	chain = &k->plan->chains[ci];	/* bucket chains may have moved it */
 	if (!k->oom)
@@ -400,6 +512,7 @@ static bool bucket_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		vmap_rule(k, chain, PS_L4PROTO_PORTS, k->plan->sets[bs.ports].name);
 	if (!k->oom)
 		vmap_rule(k, chain, 0, k->plan->sets[bs.protos].name);
+	icmp_lookup(k, f, chain);
 	free(st);
 	free(v);
 	return true;
@@ -422,8 +535,9 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 			return;
 		}
 	}
+	icmp_map(k, d, f, local);
 	/* plan_add_set may move earlier sets: look them up again */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3 && !k->oom; i++) {
 		sets[i] = plan_find_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
 		sets[i]->nfields = key_fields(d, f, local, i < 2, sets[i]->fields);
 		sets[i]->interval = i > 0;
@@ -449,6 +563,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		/* by a copy of the name: later sets may move this one */
 		stmt(r, PS_VMAP, 0, plan_strdup(k->plan, sets[i]->name));
 	}
+	icmp_lookup(k, f, chain);
 }
 
 static struct plan_rule *rule_or_oom(struct kctx *k, struct plan_chain *c,

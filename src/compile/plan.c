@@ -16,7 +16,9 @@ size_t plan_field_len(enum plan_field f)
 	case PF_DADDR4: return 4;
 	case PF_SADDR6:
 	case PF_DADDR6: return 16;
-	case PF_L4PROTO: return 1;
+	case PF_L4PROTO:
+	case PF_ICMP_TYPE:
+	case PF_ICMPV6_TYPE: return 1;
 	case PF_DPORT: return 2;
 	}
 	return 0;

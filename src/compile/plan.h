@@ -35,6 +35,8 @@
 /** A field of a set key, in packet terms. */
 enum plan_field {
 	PF_SADDR4, PF_DADDR4, PF_SADDR6, PF_DADDR6, PF_L4PROTO, PF_DPORT,
+	PF_ICMP_TYPE,		/**< icmp type: the first byte of an ICMP header */
+	PF_ICMPV6_TYPE,		/**< icmpv6 type: the same byte of an ICMPv6 header */
 };
 
 /** Bytes a field takes in a packet (and in an nf_tables key before
@@ -94,6 +96,8 @@ enum plan_stmt_kind {
 	PS_IPSEC_REQID_NE,	/**< ipsec in reqid != arg */
 	PS_ICMPV6_ND,		/**< icmpv6 neighbour / router discovery */
 	PS_L4PROTO_PORTS,	/**< meta l4proto { tcp, udp, sctp }: protocols with ports */
+	PS_L4PROTO_IS,		/**< meta l4proto arg (icmp or ipv6-icmp: the guard
+				     of a df_icmp map's lookup) */
 	PS_VMAP,		/**< key fields of set str: vmap @str */
 	PS_COUNTER,
 	PS_LIMIT,		/**< limit rate arg/second burst 2*arg packets */

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "plan_print.h"
+#include "icmp.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@ static const char *field_expr(enum plan_field f)
 	case PF_DADDR6: return "ip6 daddr";
 	case PF_L4PROTO: return "meta l4proto";
 	case PF_DPORT: return "th dport";
+	case PF_ICMP_TYPE: return "icmp type";
+	case PF_ICMPV6_TYPE: return "icmpv6 type";
 	}
 	return "?";
 }
@@ -27,6 +30,8 @@ static const char *field_type(enum plan_field f)
 	case PF_DADDR6: return "ipv6_addr";
 	case PF_L4PROTO: return "inet_proto";
 	case PF_DPORT: return "inet_service";
+	case PF_ICMP_TYPE: return "icmp_type";
+	case PF_ICMPV6_TYPE: return "icmpv6_type";
 	}
 	return "?";
 }
@@ -43,7 +48,13 @@ static int format_field(char *buf, size_t len, enum plan_field f, u128 lo, u128 
 				   snprintf(buf, len, "%u", (unsigned)lo);
 		return snprintf(buf, len, "%u-%u", (unsigned)lo, (unsigned)hi);
 	}
-	if (f == PF_DPORT)
+	if (f == PF_ICMP_TYPE || f == PF_ICMPV6_TYPE) {
+		const char *n = icmp_type_name(f == PF_ICMP_TYPE ? 1 : 58, (unsigned)lo);
+
+		if (lo == hi && n)
+			return snprintf(buf, len, "%s", n);
+	}
+	if (f == PF_DPORT || f == PF_ICMP_TYPE || f == PF_ICMPV6_TYPE)
 		return lo == hi ? snprintf(buf, len, "%u", (unsigned)lo) :
 		       snprintf(buf, len, "%u-%u", (unsigned)lo, (unsigned)hi);
 	struct addr_range r = { f == PF_SADDR4 || f == PF_DADDR4 ? AF4 : AF6, lo, hi };
@@ -133,6 +144,7 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 		fputs("ip6 hoplimit 255 icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }", f);
 		break;
 	case PS_L4PROTO_PORTS: fputs("meta l4proto { tcp, udp, sctp }", f); break;
+	case PS_L4PROTO_IS: fputs(s->arg == 58 ? "meta l4proto ipv6-icmp" : "meta l4proto icmp", f); break;
 	case PS_VMAP: print_vmap(f, plan, s->str); break;
 	case PS_COUNTER: fputs("counter", f); break;
 	case PS_LIMIT: fprintf(f, "limit rate %u/second burst %u packets", s->arg, 2 * s->arg); break;

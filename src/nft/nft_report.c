@@ -46,6 +46,7 @@ static const char *stmt_name(enum plan_stmt_kind k)
 	case PS_IPSEC_REQID_NE: return "ipsec in reqid";
 	case PS_ICMPV6_ND: return "icmpv6 type { nd-* }";
 	case PS_L4PROTO_PORTS: return "meta l4proto { tcp, udp, sctp }";
+	case PS_L4PROTO_IS: return "meta l4proto icmp / ipv6-icmp";
 	case PS_VMAP: return "vmap";
 	case PS_COUNTER: return "counter";
 	case PS_LIMIT: return "limit";

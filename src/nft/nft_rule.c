@@ -283,6 +283,8 @@ static int load_field(struct rb *rb, const struct plan_set *s, enum plan_field f
 	case PF_SADDR6: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, reg);
 	case PF_DADDR6: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, reg);
 	case PF_DPORT: return x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg);
+	case PF_ICMP_TYPE:
+	case PF_ICMPV6_TYPE: return x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, reg);
 	case PF_L4PROTO:
 		return x_meta_load(rb, NFT_META_L4PROTO, reg) ||
 		       (s->interval && x_hton_byte(rb, reg)) ? -1 : 0;
@@ -452,6 +454,9 @@ static int put_stmt(struct rb *rb, const struct plan_stmt *st)
 		return st_icmpv6_nd(rb);
 	case PS_L4PROTO_PORTS:
 		return st_l4proto_ports(rb);
+	case PS_L4PROTO_IS:
+		return x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST) ||
+		       x_cmp_u8(rb, NFT_CMP_EQ, (uint8_t)st->arg) ? -1 : 0;
 	case PS_VMAP:
 		return st_vmap(rb, st);
 	case PS_COUNTER:

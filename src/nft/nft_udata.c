@@ -12,6 +12,7 @@ enum {
 	TYPE_IP6ADDR = 8,
 	TYPE_INET_PROTOCOL = 12,
 	TYPE_INET_SERVICE = 13,
+	TYPE_ICMP_TYPE = 14,
 	TYPE_MARK = 19,
 	TYPE_ICMP6_TYPE = 29,
 };
@@ -39,6 +40,8 @@ static uint32_t field_type(enum plan_field f)
 	case PF_DADDR6: return TYPE_IP6ADDR;
 	case PF_L4PROTO: return TYPE_INET_PROTOCOL;
 	case PF_DPORT: return TYPE_INET_SERVICE;
+	case PF_ICMP_TYPE: return TYPE_ICMP_TYPE;
+	case PF_ICMPV6_TYPE: return TYPE_ICMP6_TYPE;
 	}
 	return 0;
 }

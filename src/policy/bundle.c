@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "bundle.h"
+#include "icmp.h"
 
 #include <stdio.h>
 
@@ -32,7 +33,14 @@ static json_t *keys_json(const struct key_range *k, size_t n)
 			if (!name)
 				continue;	/* only reachable through "any", handled by the caller */
 			e = json_pack("{s:s}", "protocol", name);
-			if (lo != 0 || hi != 0xffff) {
+			if (icmp_is_icmp(p) && (lo != 0 || hi != 0xffff)) {
+				json_t *types = json_array();
+
+				/* a rule's types, as numbers; keys past 255 match nothing */
+				for (unsigned t = lo; t <= hi && t <= ICMP_TYPE_MAX; t++)
+					json_array_append_new(types, json_integer(t));
+				json_object_set_new(e, "icmp-types", types);
+			} else if (lo != 0 || hi != 0xffff) {
 				snprintf(range, sizeof(range), "%u-%u", lo, hi);
 				json_object_set_new(e, "ports", json_pack("[s]", range));
 			}

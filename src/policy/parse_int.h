@@ -82,6 +82,10 @@ bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 		 const char *path, const char *rule, struct key_range **keys,
 		 size_t *nkeys);
+/** The keys of a match object's "protocol" with "ports" or "icmp-types"
+ *  (parse_icmp.c).  path: the object's JSON path ("" at the top). */
+bool pmatch_keys(struct pctx *c, json_t *obj, const char *file, const char *path,
+		 const char *rule, struct key_range **keys, size_t *nkeys);
 /** Append the keys of a named service. */
 bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	       const char *rule, struct key_range **keys, size_t *nkeys, size_t *cap);
