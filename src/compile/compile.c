@@ -809,6 +809,66 @@ static void rule_chains(struct kctx *k)
 	}
 }
 
+/* A rule's meter set, keyed by the source of family f. */
+static const char *meter_set(struct kctx *k, size_t i, enum addr_family f)
+{
+	const struct rule_limit *l = &k->pol->rules[i].limit;
+	struct plan_set *s;
+	char name[32];
+
+	snprintf(name, sizeof(name), "limit_%zu_%d", i, f == AF4 ? 4 : 6);
+	if (!(s = plan_add_set(k->plan, name))) {
+		k->oom = true;
+		return NULL;
+	}
+	s->meter = true;
+	s->fields[0] = f == AF4 ? PF_SADDR4 : PF_SADDR6;
+	s->nfields = 1;
+	s->rate = l->rate;
+	s->unit = l->unit;
+	s->burst = l->burst;
+	/* a source idle this long has its whole burst again anyway: its
+	 * element may go, and the set keeps only the sources that count */
+	s->timeout = l->unit * ((l->burst + 2 * l->rate - 1) / l->rate);
+	return plan_strdup(k->plan, name);
+}
+
+/* Rules with "limit": a chain each, limit_N, that drops the new flows of
+ * a source past its rate (one meter set per family), then goes on as the
+ * rule's elements would have (accept, or its log chain).  The maps stay
+ * as they are: one lookup still decides, and only the rule's own flows
+ * pay for the meter. */
+static void limit_chains(struct kctx *k)
+{
+	for (size_t i = 0; i < k->pol->nrules && !k->oom; i++) {
+		const struct rule *r = &k->pol->rules[i];
+		const char *then = k->verdict_chain[i];
+		struct plan_chain *c;
+		struct plan_rule *pr;
+		char name[32];
+
+		if (!r->limit.rate || !k->cls->info[i].boxes)
+			continue;
+		snprintf(name, sizeof(name), "limit_%zu", i);
+		for (int f = 0; f < AF_COUNT && !k->oom; f++) {
+			const char *set = meter_set(k, i, (enum addr_family)f);
+
+			c = plan_find_chain(k->plan, name);
+			if (!c)
+				c = plan_add_chain(k->plan, name, PH_NONE);
+			if (set && (pr = rule_or_oom(k, c, r->name))) {
+				stmt(pr, PS_METER_OVER, 0, set);
+				stmt(pr, PS_COUNTER, 0, NULL);
+				pr->verdict.kind = PV_DROP;
+			}
+		}
+		if ((pr = rule_or_oom(k, plan_find_chain(k->plan, name), r->name)))
+			pr->verdict = then ? (struct plan_verdict){ PV_GOTO, then, 0 } :
+					     (struct plan_verdict){ PV_ACCEPT, NULL, 0 };
+		k->verdict_chain[i] = plan_strdup(k->plan, name);
+	}
+}
+
 char *compile_table_comment(const char *source, const char *sha256)
 {
 	const char *slash = strrchr(source, '/');
@@ -851,6 +911,7 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 	binding_set(&k);
 	ipsec_chains(&k);
 	rule_chains(&k);
+	limit_chains(&k);
 	for (int d = 0; d < DIR_COUNT && !k.oom; d++) {
 		const char *base = d == DIR_IN ? "input" : d == DIR_OUT ? "output" : "forward";
 

@@ -31,6 +31,9 @@
 #define PLAN_ATTEMPTS6 "cleartext6"
 #define PLAN_ATTEMPTS_TIMEOUT 86400
 #define PLAN_ATTEMPTS_SIZE 4096
+/** At most this many sources in a rule's meter set (limit_N_4 / _6): a
+ *  source the full set has no room for is not limited. */
+#define PLAN_METER_SIZE 65536
 
 /** A field of a set key, in packet terms. */
 enum plan_field {
@@ -81,6 +84,13 @@ struct plan_set {
 	bool attempts;		/**< a PLAN_ATTEMPTS set: no verdicts, a
 				     timeout and element counters; filled by
 				     the packet path */
+	bool meter;		/**< a rule's per-source limit (limit_N_4 /
+				     limit_N_6): keyed by source address, no
+				     verdicts, flags dynamic,timeout; each
+				     element holds a limit of rate per unit
+				     seconds, burst, and goes timeout seconds
+				     after its source's last new flow */
+	uint32_t rate, unit, burst, timeout;	/**< a meter's */
 	struct plan_elem *elems;
 	size_t nelems, cap;
 };
@@ -110,6 +120,8 @@ enum plan_stmt_kind {
 	PS_BIND_MISSING,	/**< ct mark . ipsec in reqid != @ipsec_bound */
 	PS_ATTEMPT_UPDATE,	/**< update @str { its key fields } (refreshes the
 				     timeout, counts the packet) */
+	PS_METER_OVER,		/**< update @str { its key limit rate over ... }:
+				     the source is past its meter set's limit */
 	PS_CT_DIRECTION,	/**< ct direction original (arg 0) / reply (arg
 				     PLAN_CT_REPLY): which way of its flow a packet goes */
 };

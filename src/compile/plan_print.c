@@ -130,6 +130,25 @@ static void print_update(FILE *f, const struct plan *plan, const char *name)
 	}
 }
 
+/* nft's unit words of a meter's rate */
+static const char *plan_rate_unit(uint32_t seconds)
+{
+	return seconds == 1 ? "second" : seconds == 60 ? "minute" :
+	       seconds == 3600 ? "hour" : "day";
+}
+
+static void print_meter(FILE *f, const struct plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->nsets; i++) {
+		const struct plan_set *s = &plan->sets[i];
+
+		if (strcmp(s->name, name))
+			continue;
+		fprintf(f, "update @%s { %s limit rate over %u/%s burst %u packets }", name,
+			field_expr(s->fields[0]), s->rate, plan_rate_unit(s->unit), s->burst);
+	}
+}
+
 static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt *s)
 {
 	switch (s->kind) {
@@ -162,6 +181,7 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 		fprintf(f, "ct mark . ipsec in reqid != @%s", PLAN_BOUND_SET);
 		break;
 	case PS_ATTEMPT_UPDATE: print_update(f, plan, s->str); break;
+	case PS_METER_OVER: print_meter(f, plan, s->str); break;
 	case PS_CT_DIRECTION:
 		fputs(s->arg == PLAN_CT_REPLY ? "ct direction reply" : "ct direction original", f);
 		break;
@@ -229,6 +249,12 @@ static void print_set(FILE *f, const struct plan_set *s, const struct policy *po
 			fprintf(f, "%s%s", i ? " . " : "", field_type(s->fields[i]));
 		fprintf(f, "\n\t\tsize %u\n\t\tflags dynamic,timeout\n\t\ttimeout %us\n"
 			"\t\tcounter\n\t}\n\n", PLAN_ATTEMPTS_SIZE, PLAN_ATTEMPTS_TIMEOUT);
+		return;
+	}
+	if (s->meter) {
+		fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tsize %u\n\t\tflags dynamic,timeout\n"
+			"\t\ttimeout %us\n\t}\n\n", s->name, field_type(s->fields[0]),
+			PLAN_METER_SIZE, s->timeout);
 		return;
 	}
 	fprintf(f, "\tmap %s {\n\t\ttype ", s->name);

@@ -100,6 +100,8 @@ static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
 		return proto == 6 || proto == 17 || proto == 132;
 	case PS_L4PROTO_IS:
 		return proto == s->arg;
+	case PS_METER_OVER:	/* explained as a source under its limit */
+		return false;
 	case PS_ATTEMPT_UPDATE:	/* loading an address checks the family */
 		return strcmp(s->str, k->key.fam == AF4 ? PLAN_ATTEMPTS4 : PLAN_ATTEMPTS6) == 0;
 	default:
@@ -119,6 +121,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
 		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set", [PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
 		[PS_ATTEMPT_UPDATE] = "update", [PS_CT_DIRECTION] = "ct direction",
+		[PS_METER_OVER] = "limit per source",
 	};
 	size_t used = 0;
 

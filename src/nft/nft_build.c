@@ -268,7 +268,7 @@ static int counter_expr(struct nft_batch *b, struct nftnl_expr **e)
 /* Maps hold verdicts. */
 static int check_set(struct nft_batch *b, const struct plan_set *s)
 {
-	if (s->binding || s->attempts)
+	if (s->binding || s->attempts || s->meter)
 		return 0;
 	if (s->nfields < 1 || s->nfields > 4)
 		return nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name,
@@ -597,6 +597,34 @@ out:
 	return ret;
 }
 
+/* --- the meter sets of per-source limits --------------------------------- */
+
+/* A rule's meter: "flags dynamic,timeout", keyed by the source; the
+ * update in its limit chain gives each element its own limit. */
+static int put_meter_set(struct nft_batch *b, size_t si)
+{
+	const struct plan_set *s = &b->plan->sets[si];
+	struct nftnl_set *ns = nftnl_set_alloc();
+	int ret = -1;
+
+	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
+	    nftu_set_fields(ns, s->fields, s->nfields, false) < 0) {
+		nftb_oom(b);
+		goto out;
+	}
+	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
+	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
+	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_METER_SIZE);
+	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)s->timeout * 1000);
+	ret = send_set(b, si, ns);
+out:
+	if (ns)
+		nftnl_set_free(ns);
+	return ret;
+}
+
 /* --- the binding set ------------------------------------------------------ */
 
 /* The PLAN_BOUND_SET: filled by the packet path (dynamic), and with the
@@ -713,6 +741,7 @@ struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy
 	for (size_t i = 0; i < p->nsets && !ret; i++)
 		ret = p->sets[i].binding ? put_binding_set(b, i, bound, nbound) :
 		      p->sets[i].attempts ? put_attempts_set(b, i) :
+		      p->sets[i].meter ? put_meter_set(b, i) :
 		      put_set(b, i) || put_elems(b, i);
 	for (size_t i = 0; i < p->nchains && !ret; i++)
 		for (size_t j = 0; j < p->chains[i].nrules && !ret; j++)

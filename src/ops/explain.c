@@ -140,6 +140,20 @@ static json_t *packet_json(const struct explain_req *q)
 	return j;
 }
 
+/* "limit": the rule's per-source limit, {"rate": "6/minute", "burst": 3,
+ * "per": "source", "over": "drop"}; the kernel path is the one of a
+ * source under it */
+static void explain_limit(json_t *j, const struct rule_limit *l)
+{
+	char rate[48];
+
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, l->unit == 1 ? "second" :
+		 l->unit == 60 ? "minute" : l->unit == 3600 ? "hour" : "day");
+	json_object_set_new(j, "limit", json_pack("{s:s, s:I, s:s, s:s}", "rate", rate,
+						  "burst", (json_int_t)l->burst, "per", "source",
+						  "over", "drop"));
+}
+
 static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k)
 {
 	uint32_t i = classify_lookup(c->cls, k), ref = classify_eval_rules(c->pol, k);
@@ -161,6 +175,8 @@ static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k
 		      "agrees_with_first_match", ref == i);
 	if (r->comment)
 		json_object_set_new(j, "comment", json_string(r->comment));
+	if (j && r->limit.rate)
+		explain_limit(j, &r->limit);
 	return j;
 }
 

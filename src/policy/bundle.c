@@ -75,6 +75,16 @@ static json_t *ipsec_json(const struct ipsec_req *q)
 	return o;
 }
 
+static json_t *limit_json(const struct rule_limit *l)
+{
+	char rate[48];
+
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, l->unit == 1 ? "second" :
+		 l->unit == 60 ? "minute" : l->unit == 3600 ? "hour" : "day");
+	return json_pack("{s:s, s:i, s:s}", "rate", rate, "burst", (json_int_t)l->burst,
+			 "per", "source");
+}
+
 static bool keys_are_any(const struct rule *r)
 {
 	return r->nkeys == 1 && r->keys[0].lo == 0 && r->keys[0].hi == KEY_MAX;
@@ -119,6 +129,8 @@ json_t *bundle_from_policy(const struct policy *p)
 			json_object_set_new(o, "ipsec", ipsec_json(&r->ipsec));
 		if (r->log)
 			json_object_set_new(o, "log", json_true());
+		if (r->limit.rate)
+			json_object_set_new(o, "limit", limit_json(&r->limit));
 		if (r->comment)
 			json_object_set_new(o, "comment", json_string(r->comment));
 		json_array_append_new(rules, o);

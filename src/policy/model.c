@@ -238,7 +238,8 @@ static bool ipsec_equal(const struct ipsec_req *a, const struct ipsec_req *b)
 
 bool rule_same_decision(const struct rule *a, const struct rule *b)
 {
-	if (a->action != b->action || a->log != b->log)
+	if (a->action != b->action || a->log != b->log ||
+	    memcmp(&a->limit, &b->limit, sizeof(a->limit)) != 0)
 		return false;
 	return a->action != ACT_REQUIRE_IPSEC || ipsec_equal(&a->ipsec, &b->ipsec);
 }

@@ -117,6 +117,15 @@ struct ipsec_req {
 	uint32_t reqid;
 };
 
+/** A per-source limit on the new flows a permit rule admits ("limit"):
+ *  each source may open rate flows per unit, and burst more at once;
+ *  the flows past that are dropped.  rate 0: no limit. */
+struct rule_limit {
+	uint32_t rate;		/**< flows per unit, 1-1000000; 0: none */
+	uint32_t unit;		/**< seconds: 1, 60, 3600 or 86400 */
+	uint32_t burst;		/**< 1-1000000 */
+};
+
 /** One policy rule, in file order. */
 struct rule {
 	char *name;
@@ -130,6 +139,7 @@ struct rule {
 	size_t nkeys;
 	struct ipsec_req ipsec;	/**< meaningful for ACT_REQUIRE_IPSEC only */
 	bool log;
+	struct rule_limit limit;	/**< "limit": permit rules, in and forward */
 	char *comment;		/**< may be NULL */
 };
 
@@ -190,7 +200,8 @@ const char *action_name(enum action a);
 const char *direction_name(enum direction d);
 const char *mode_name(enum ipsec_mode m);
 
-/** Do two rules decide the same way (action, IPsec requirement, logging)?
+/** Do two rules decide the same way (action, IPsec requirement, logging,
+ *  per-source limit)?
  *  Used to find redundant rules. */
 bool rule_same_decision(const struct rule *a, const struct rule *b);
 

@@ -96,6 +96,11 @@ void pdefs_validate(struct pctx *c);
 void pdefs_export(struct pctx *c, struct policy *p);
 void pdefs_free(struct pctx *c);
 
+/* parse_limit.c: a rule's "limit" into r->limit (after its action and
+ * direction are known) */
+void plimit_parse(struct pctx *c, json_t *o, const char *file, const char *path,
+		  const char *rule, struct rule *r);
+
 /* parse_rule.c */
 void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p);
 

@@ -340,3 +340,46 @@ Test(compile, no_icmp_map_without_icmp_types)
 	classes_free(c);
 	policy_free(p);
 }
+
+/* "limit": the rule's elements goto its limit chain, which drops a
+ * source past its meter (one set per family) and then accepts; the maps
+ * and base chains are as without it. */
+Test(compile, limit_chain_and_meters)
+{
+	struct policy *p = policy_alloc();
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct classes *c;
+	struct plan *plain, *plan;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	p->file = strdup("t.json");
+	p->rules = calloc(1, sizeof(*p->rules));
+	p->rules[0] = make_rule("ssh", ACT_PERMIT, 0, 0xffffffff, KEY(6, 22), KEY(6, 22));
+	p->nrules = 1;
+	c = classify(p, 0);
+	plain = compile_plan(p, c, &co);
+	p->rules[0].limit = (struct rule_limit){ 6, 60, 3 };
+	plan = compile_plan(p, c, &co);
+	f = open_memstream(&text, &len);
+	plan_print_nft(f, plan, p);
+	fclose(f);
+	static const char *const want[] = {
+		"set limit_0_4 {\n\t\ttype ipv4_addr\n\t\tsize 65536\n\t\tflags dynamic,timeout\n\t\ttimeout 120s\n\t}",
+		"0.0.0.0/0 . tcp . 22 comment \"ssh\" : goto limit_0",
+		"chain limit_0 {\n\t\tupdate @limit_0_4 { ip saddr limit rate over 6/minute burst 3 packets } counter drop comment \"ssh\"\n"
+		"\t\tupdate @limit_0_6 { ip6 saddr limit rate over 6/minute burst 3 packets } counter drop comment \"ssh\"\n"
+		"\t\taccept comment \"ssh\"\n\t}",
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert(strstr(text, want[i]), "missing \"%s\" in\n%s", want[i], text);
+	cr_assert_eq(plan_rule_count(plan), plan_rule_count(plain) + 3, "the limit chain's three rules");
+	cr_assert_eq(plan_elem_count(plan), plan_elem_count(plain));
+	free(text);
+	plan_free(plan);
+	plan_free(plain);
+	classes_free(c);
+	policy_free(p);
+}
