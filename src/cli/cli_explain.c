@@ -39,16 +39,24 @@ static int one_addr(const char *opt, const char *s, struct addr_range *r)
 	return 0;
 }
 
-static int parse_proto(const char *s, uint8_t *out)
+/* v, the number of a name, or when there is none (-1) s as a number
+ * 0-255; -1 when it is neither */
+static long named_byte(long v, const char *s)
 {
 	char *end;
-	long v = model_proto_number(s);
 
 	if (v < 0 && *s >= '0' && *s <= '9') {
 		v = strtol(s, &end, 10);
 		if (*end || v > 255)
 			v = -1;
 	}
+	return v;
+}
+
+static int parse_proto(const char *s, uint8_t *out)
+{
+	long v = named_byte(model_proto_number(s), s);
+
 	if (v < 0)
 		return -1;
 	*out = (uint8_t)v;
@@ -82,17 +90,11 @@ static int parse_ipsec(const char *s, struct explain_req *q)
 /* --icmp-type: a name of proto's types or a number; echo-request when absent */
 static int parse_icmp_type(const char *s, uint8_t proto, unsigned *out)
 {
-	char *end;
 	long v;
 
 	if (!s)
 		s = "echo-request";
-	v = icmp_type_number(proto, s);
-	if (v < 0 && *s >= '0' && *s <= '9') {
-		v = strtol(s, &end, 10);
-		if (*end || v > 255)
-			v = -1;
-	}
+	v = named_byte(icmp_type_number(proto, s), s);
 	if (v < 0)
 		return -1;
 	*out = (unsigned)v;

@@ -565,15 +565,18 @@ int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, ui
 	return ret;
 }
 
-/* --- the cleartext-attempt sets --------------------------------------------- */
+/* --- sets the packet path fills ------------------------------------------ */
 
-/* A PLAN_ATTEMPTS set: "flags dynamic,timeout; timeout 1d; counter", the
- * packet path adds and refreshes its elements (update), each counting. */
-static int put_attempts_set(struct nft_batch *b, size_t si)
+/* "flags dynamic,timeout" keyed by the set's fields, at most size
+ * elements, each gone timeout seconds after its last update; with a
+ * counter per element (the cleartext attempts), or with what the
+ * updating rule gives each element (a meter's limit). */
+static int put_dynamic_set(struct nft_batch *b, size_t si, uint32_t size, uint32_t timeout,
+			   bool counter)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_expr *e;
+	struct nftnl_expr *e = NULL;
 	int ret = -1;
 
 	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
@@ -582,14 +585,15 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 		nftb_oom(b);
 		goto out;
 	}
-	if (counter_expr(b, &e))
+	if (counter && counter_expr(b, &e))
 		goto out;
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
-	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_ATTEMPTS_SIZE);
-	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)PLAN_ATTEMPTS_TIMEOUT * 1000);
-	nftnl_set_add_expr(ns, e);
+	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, size);
+	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)timeout * 1000);
+	if (e)
+		nftnl_set_add_expr(ns, e);
 	ret = send_set(b, si, ns);
 out:
 	if (ns)
@@ -597,32 +601,18 @@ out:
 	return ret;
 }
 
-/* --- the meter sets of per-source limits --------------------------------- */
+/* A PLAN_ATTEMPTS set: "flags dynamic,timeout; timeout 1d; counter", the
+ * packet path adds and refreshes its elements (update), each counting. */
+static int put_attempts_set(struct nft_batch *b, size_t si)
+{
+	return put_dynamic_set(b, si, PLAN_ATTEMPTS_SIZE, PLAN_ATTEMPTS_TIMEOUT, true);
+}
 
-/* A rule's meter: "flags dynamic,timeout", keyed by the source; the
- * update in its limit chain gives each element its own limit. */
+/* A rule's meter, keyed by the source: the update in its limit chain
+ * gives each element its own limit. */
 static int put_meter_set(struct nft_batch *b, size_t si)
 {
-	const struct plan_set *s = &b->plan->sets[si];
-	struct nftnl_set *ns = nftnl_set_alloc();
-	int ret = -1;
-
-	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
-	    nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name) < 0 ||
-	    nftu_set_fields(ns, s->fields, s->nfields, false) < 0) {
-		nftb_oom(b);
-		goto out;
-	}
-	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
-	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
-	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
-	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_METER_SIZE);
-	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)s->timeout * 1000);
-	ret = send_set(b, si, ns);
-out:
-	if (ns)
-		nftnl_set_free(ns);
-	return ret;
+	return put_dynamic_set(b, si, PLAN_METER_SIZE, b->plan->sets[si].timeout, false);
 }
 
 /* --- the binding set ------------------------------------------------------ */

@@ -12,18 +12,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
 . "$top/tests/lib/netns.sh"
+. "$top/tests/lib/netns-pair.sh"
 netns_require_root
 cli=sgi-cli-$$ host=sgi-host-$$
 netns_throwaway "$cli" "$host"
 st=$tmp/state
 cd "$top" || exit 99
 
-ip link add c0 netns "$cli" type veth peer name h0 netns "$host" || { bad "veth pair"; exit 1; }
-for n in "$cli" "$host"; do ip -n "$n" link set lo up; done
-ip -n "$cli" link set c0 up; ip -n "$host" link set h0 up
-for a in 10.88.0.21 10.88.0.66; do ip -n "$cli" addr add $a/24 dev c0; done
-for a in fd88::21 fd88::66; do ip -n "$cli" addr add $a/64 dev c0 nodad; done
-ip -n "$host" addr add 10.88.0.10/24 dev h0; ip -n "$host" addr add fd88::10/64 dev h0 nodad
+netns_pair "$cli" "$host"
 
 # ping SRC DST: one echo request from SRC, answered or not
 ping1() {
@@ -34,9 +30,6 @@ tstamp() {
 	ip -n "$cli" route replace 10.88.0.10 dev c0 src "$1"
 	ip netns exec "$cli" python3 tests/netns/icmp-probe.py 10.88.0.10 13
 }
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else bad "$1: $3, wanted $2"; fi
-}
 # explains DESC OUTCOME ARGS...: sagate explain of the applied policy agrees
 explains() {
 	local desc=$1 want=$2 r
@@ -46,19 +39,11 @@ explains() {
 }
 
 # control: all of ICMP admitted, and the probes see their answers
-if ip netns exec "$host" "$sagate" apply --no-engine --state-dir "$st" tests/netns/icmp-all.json >/dev/null; then
-	ok "apply icmp-all.json"
-else
-	bad "apply icmp-all.json"
-fi
+apply_ok "apply icmp-all.json" "$host" tests/netns/icmp-all.json
 expect "icmp-all: timestamp request from .21" answered "$(tstamp 10.88.0.21)"
 expect "icmp-all: ping from ::66" answered "$(ping1 fd88::66 fd88::10)"
 
-if ip netns exec "$host" "$sagate" apply --no-engine --state-dir "$st" tests/netns/icmp-types.json >/dev/null; then
-	ok "apply icmp-types.json"
-else
-	bad "apply icmp-types.json"
-fi
+apply_ok "apply icmp-types.json" "$host" tests/netns/icmp-types.json
 expect "ping from .21 (echo-request permitted)" answered "$(ping1 10.88.0.21 10.88.0.10)"
 expect "ping from ::21 (echo-request permitted)" answered "$(ping1 fd88::21 fd88::10)"
 expect "timestamp request from .21 (another type: default block)" silent "$(tstamp 10.88.0.21)"

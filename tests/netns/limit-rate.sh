@@ -15,18 +15,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
 . "$top/tests/lib/netns.sh"
+. "$top/tests/lib/netns-pair.sh"
 netns_require_root
 cli=sgl-cli-$$ host=sgl-host-$$
 netns_throwaway "$cli" "$host"
 st=$tmp/state
 cd "$top" || exit 99
 
-ip link add c0 netns "$cli" type veth peer name h0 netns "$host" || { bad "veth pair"; exit 1; }
-for n in "$cli" "$host"; do ip -n "$n" link set lo up; done
-ip -n "$cli" link set c0 up; ip -n "$host" link set h0 up
-for a in 10.88.0.21 10.88.0.66; do ip -n "$cli" addr add $a/24 dev c0; done
-for a in fd88::21 fd88::66; do ip -n "$cli" addr add $a/64 dev c0 nodad; done
-ip -n "$host" addr add 10.88.0.10/24 dev h0; ip -n "$host" addr add fd88::10/64 dev h0 nodad
+netns_pair "$cli" "$host"
 
 # probe SRC DST PORT: one new TCP flow from SRC
 probe() {
@@ -39,15 +35,8 @@ probe() {
 	*) grep -q refused <<<"$out" && echo open || echo "error: $out" ;;
 	esac
 }
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else bad "$1: $3, wanted $2"; fi
-}
 
-if ip netns exec "$host" "$sagate" apply --no-engine --state-dir "$st" tests/netns/limit.json >/dev/null; then
-	ok "apply limit.json"
-else
-	bad "apply limit.json"
-fi
+apply_ok "apply limit.json" "$host" tests/netns/limit.json
 for fam in 4 6; do
 	if [ $fam = 4 ]; then me=10.88.0.21 other=10.88.0.66 dst=10.88.0.10
 	else me=fd88::21 other=fd88::66 dst=fd88::10; fi
