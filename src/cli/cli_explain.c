@@ -144,8 +144,15 @@ static int request(const struct cli_opts *o, struct explain_req *q)
 	q->key.peer = from.lo;
 	q->key.local = local ? to.lo : 0;
 	q->local_given = local != NULL;
+	q->key.iface = o->iface;
 	q->key.key = KEY(proto, ports ? (unsigned)o->port : port);
 	return EXIT_OK;
+}
+
+/* does the explained packet leave this host? */
+static bool o_out(json_t *pk)
+{
+	return strcmp(json_string_value(json_object_get(pk, "direction")), "out") == 0;
 }
 
 static void print_text(json_t *j)
@@ -164,6 +171,8 @@ static void print_text(json_t *j)
 	if ((x = json_object_get(pk, "icmp_type")))
 		json_is_string(x) ? printf(" type %s", json_string_value(x)) :
 				    printf(" type %lld", (long long)json_integer_value(x));
+	if ((x = json_object_get(pk, "interface")))
+		printf(" %s %s", o_out(pk) ? "via" : "on", json_string_value(x));
 	printf(", ipsec %s\n", json_string_value(json_object_get(pk, "ipsec")));
 	if ((x = json_object_get(po, "why")))
 		printf("%zu. policy: not covered: %s\n", n++, json_string_value(x));

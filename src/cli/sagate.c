@@ -47,6 +47,7 @@ static const char usage[] =
 	"      --port N        explain: destination port (tcp, udp, sctp)\n"
 	"      --icmp-type T   explain: ICMP / ICMPv6 type, a name or a number\n"
 	"                      (default echo-request)\n"
+	"      --interface IF  explain: the interface it arrives on (--out: leaves by)\n"
 	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
 	"      --out           explain: the packet leaves this host (default: arrives)\n"
 	"      --forward       explain: the packet is routed through this host (--from, --to)\n"
@@ -84,7 +85,7 @@ static const struct command commands[] = {
 	{ "metrics", NULL, cli_metrics, false },
 };
 
-enum { OPT_ICMP_TYPE = 512 };	/* explain --icmp-type, beside the list below */
+enum { OPT_ICMP_TYPE = 512, OPT_IFACE };	/* explain's, beside the list below */
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_OUTPUT };
 
@@ -137,6 +138,7 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_TO: o->to = optarg; return 0;
 	case OPT_PROTO: o->proto = optarg; return 0;
 	case OPT_ICMP_TYPE: o->icmp_type = optarg; return 0;
+	case OPT_IFACE: o->iface = optarg; return 0;
 	case OPT_IPSEC: o->ipsec = optarg; return 0;
 	case OPT_OUT: o->out = true; return 0;
 	case OPT_FORWARD: o->forward = true; return 0;
@@ -197,6 +199,7 @@ int main(int argc, char **argv)
 		{ "proto", required_argument, NULL, OPT_PROTO },
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "icmp-type", required_argument, NULL, OPT_ICMP_TYPE },
+		{ "interface", required_argument, NULL, OPT_IFACE },
 		{ "ipsec", required_argument, NULL, OPT_IPSEC },
 		{ "out", no_argument, NULL, OPT_OUT },
 		{ "forward", no_argument, NULL, OPT_FORWARD },

@@ -17,6 +17,7 @@ struct kctx {
 	size_t nelems;			/* elements so far, added or not */
 	struct plan_set *icmp;		/* the direction and family's df_icmp map, or
 					   NULL when no box names ICMP types */
+	uint16_t zone;			/* the interface zone whose maps are made */
 	bool oom;
 };
 
@@ -34,6 +35,18 @@ static const char *set_name(char *buf, size_t len, enum direction d,
 	char df[8];
 
 	snprintf(buf, len, "%s_%s", df_name(df, sizeof(df), d, f), kind);
+	return buf;
+}
+
+/* set_name of the zone being compiled: "in4_z1_ports" for zone 1 */
+static const char *zname(const struct kctx *k, char *buf, size_t len, enum direction d,
+			 enum addr_family f, const char *kind)
+{
+	char df[8];
+
+	if (!k->zone)
+		return set_name(buf, len, d, f, kind);
+	snprintf(buf, len, "%s_z%u_%s", df_name(df, sizeof(df), d, f), (unsigned)k->zone, kind);
 	return buf;
 }
 
@@ -219,7 +232,7 @@ static bool icmp_map_needed(const struct kctx *k, enum direction d, enum addr_fa
 	for (size_t i = 0; i < k->cls->nboxes; i++) {
 		const struct class_box *b = &k->cls->boxes[i];
 
-		if (b->dir == d && b->fam == f && KEY_PROTO(b->key_lo) <= p &&
+		if (b->dir == d && b->fam == f && b->zone == k->zone && KEY_PROTO(b->key_lo) <= p &&
 		    KEY_PROTO(b->key_hi) >= p && icmp_piece(b, p, &lo, &hi) &&
 		    lo <= hi && !(lo == 0 && hi == ICMP_TYPE_MAX))
 			return true;
@@ -239,7 +252,7 @@ static void icmp_map(struct kctx *k, enum direction d, enum addr_family f, bool 
 	k->icmp = NULL;
 	if (!icmp_map_needed(k, d, f))
 		return;
-	if (!(s = plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "icmp")))) {
+	if (!(s = plan_add_set(k->plan, zname(k, name, sizeof(name), d, f, "icmp")))) {
 		k->oom = true;
 		return;
 	}
@@ -526,10 +539,11 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	struct plan_set *sets[3];
 	char name[32];
 
-	if (!local && bucket_lookups(k, d, f, chain))
+	/* interface zones: the plain layout, one per zone */
+	if (!local && !k->cls->nzones[d] && bucket_lookups(k, d, f, chain))
 		return;
 	for (int i = 0; i < 3; i++) {
-		sets[i] = plan_add_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
+		sets[i] = plan_add_set(k->plan, zname(k, name, sizeof(name), d, f, kinds[i]));
 		if (!sets[i]) {
 			k->oom = true;
 			return;
@@ -538,7 +552,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	icmp_map(k, d, f, local);
 	/* plan_add_set may move earlier sets: look them up again */
 	for (int i = 0; i < 3 && !k->oom; i++) {
-		sets[i] = plan_find_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
+		sets[i] = plan_find_set(k->plan, zname(k, name, sizeof(name), d, f, kinds[i]));
 		sets[i]->nfields = key_fields(d, f, local, i < 2, sets[i]->fields);
 		sets[i]->interval = i > 0;
 		sets[i]->counter = true;
@@ -546,7 +560,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	for (size_t i = 0; i < k->cls->nboxes && !k->oom; i++) {
 		const struct class_box *b = &k->cls->boxes[i];
 
-		if (b->dir == d && b->fam == f)
+		if (b->dir == d && b->fam == f && b->zone == k->zone)
 			box_elements(k, b, local, sets[0], sets[1], sets[2]);
 	}
 	for (int i = 0; i < 3 && !k->oom; i++) {
@@ -869,6 +883,46 @@ static void limit_chains(struct kctx *k)
 	}
 }
 
+/* --- interface zones ------------------------------------------------------ */
+
+/* A direction whose rules name interfaces: a hash map from the packet's
+ * interface (iifname in input and forward, oifname in output) to a chain
+ * per named interface, "in_z1", ..., with the maps of that zone's classes
+ * (the rules for that interface and those for every one); a packet on
+ * another interface goes on to the base chain's own maps (zone 0). */
+static void zone_dispatch(struct kctx *k, enum direction d, const char *base)
+{
+	const char *dn = d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "fwd";
+	struct plan_set *s;
+	struct plan_rule *r;
+	char name[32], chain[32];
+
+	snprintf(name, sizeof(name), "%s_ifaces", dn);
+	if (!(s = plan_add_set(k->plan, name))) {
+		k->oom = true;
+		return;
+	}
+	s->fields[0] = d == DIR_OUT ? PF_OIFNAME : PF_IIFNAME;
+	s->nfields = 1;
+	for (size_t z = 1; z <= k->cls->nzones[d] && !k->oom; z++) {
+		struct plan_elem e = { .rule = PLAN_NO_RULE };
+
+		snprintf(chain, sizeof(chain), "%s_z%zu", dn, z);
+		e.lo[0] = e.hi[0] = plan_ifname_value(k->cls->zones[d][z - 1]);
+		e.verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, chain), 0 };
+		if (!plan_add_chain(k->plan, chain, PH_NONE))
+			k->oom = true;
+		else
+			elem_add(k, plan_find_set(k->plan, name), &e);
+		k->zone = (uint16_t)z;
+		for (int f = 0; f < AF_COUNT && !k->oom; f++)
+			add_lookups(k, d, (enum addr_family)f, plan_find_chain(k->plan, chain));
+		k->zone = 0;
+	}
+	if (!k->oom && (r = rule_or_oom(k, plan_find_chain(k->plan, base), NULL)))
+		stmt(r, PS_VMAP, 0, plan_strdup(k->plan, name));
+}
+
 char *compile_table_comment(const char *source, const char *sha256)
 {
 	const char *slash = strrchr(source, '/');
@@ -924,6 +978,8 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 			forward_head(&k, plan_find_chain(k.plan, base));
 		else
 			base_head(&k, plan_find_chain(k.plan, base), (enum direction)d);
+		if (c->nzones[d])
+			zone_dispatch(&k, (enum direction)d, base);
 		for (int f = 0; f < AF_COUNT && !k.oom; f++)
 			add_lookups(&k, (enum direction)d, (enum addr_family)f,
 				    plan_find_chain(k.plan, base));

@@ -40,7 +40,15 @@ enum plan_field {
 	PF_SADDR4, PF_DADDR4, PF_SADDR6, PF_DADDR6, PF_L4PROTO, PF_DPORT,
 	PF_ICMP_TYPE,		/**< icmp type: the first byte of an ICMP header */
 	PF_ICMPV6_TYPE,		/**< icmpv6 type: the same byte of an ICMPv6 header */
+	PF_IIFNAME,		/**< meta iifname: 16 bytes, the name NUL-padded */
+	PF_OIFNAME,		/**< meta oifname */
 };
+
+/** An interface name as a key value: its 16 bytes, NUL-padded, big-endian
+ *  (so that a key lays the name out in order). */
+u128 plan_ifname_value(const char *name);
+/** The name of such a value, into buf (at least 17 bytes). */
+void plan_ifname_text(char *buf, u128 v);
 
 /** Bytes a field takes in a packet (and in an nf_tables key before
  *  padding): 4 / 16 for addresses, 1 for the protocol, 2 for a port. */

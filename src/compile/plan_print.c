@@ -17,6 +17,8 @@ static const char *field_expr(enum plan_field f)
 	case PF_DPORT: return "th dport";
 	case PF_ICMP_TYPE: return "icmp type";
 	case PF_ICMPV6_TYPE: return "icmpv6 type";
+	case PF_IIFNAME: return "iifname";
+	case PF_OIFNAME: return "oifname";
 	}
 	return "?";
 }
@@ -32,6 +34,8 @@ static const char *field_type(enum plan_field f)
 	case PF_DPORT: return "inet_service";
 	case PF_ICMP_TYPE: return "icmp_type";
 	case PF_ICMPV6_TYPE: return "icmpv6_type";
+	case PF_IIFNAME:
+	case PF_OIFNAME: return "ifname";
 	}
 	return "?";
 }
@@ -47,6 +51,12 @@ static int format_field(char *buf, size_t len, enum plan_field f, u128 lo, u128 
 			return n ? snprintf(buf, len, "%s", n) :
 				   snprintf(buf, len, "%u", (unsigned)lo);
 		return snprintf(buf, len, "%u-%u", (unsigned)lo, (unsigned)hi);
+	}
+	if (f == PF_IIFNAME || f == PF_OIFNAME) {	/* rule names are checked: no quote */
+		char n[17];
+
+		plan_ifname_text(n, lo);
+		return snprintf(buf, len, "\"%s\"", n);
 	}
 	if (f == PF_ICMP_TYPE || f == PF_ICMPV6_TYPE) {
 		const char *n = icmp_type_name(f == PF_ICMP_TYPE ? 1 : 58, (unsigned)lo);

@@ -29,6 +29,10 @@ static bool field_value(enum plan_field f, const struct plan_sim_pkt *k, u128 *v
 	case PF_DPORT:
 		*v = KEY_PORT(k->key.key);
 		return true;
+	case PF_IIFNAME:	/* its interface, when it is one a rule names */
+	case PF_OIFNAME:
+		*v = k->key.iface ? plan_ifname_value(k->key.iface) : 0;
+		return k->key.iface != NULL;
 	case PF_ICMP_TYPE:	/* an ICMP packet's type is its key's port half */
 	case PF_ICMPV6_TYPE:
 		*v = KEY_PORT(k->key.key);

@@ -292,6 +292,8 @@ static int load_field(struct rb *rb, const struct plan_set *s, enum plan_field f
 	case PF_DPORT: return x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg);
 	case PF_ICMP_TYPE:
 	case PF_ICMPV6_TYPE: return x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, reg);
+	case PF_IIFNAME: return x_meta_load(rb, NFT_META_IIFNAME, reg);
+	case PF_OIFNAME: return x_meta_load(rb, NFT_META_OIFNAME, reg);
 	case PF_L4PROTO:
 		return x_meta_load(rb, NFT_META_L4PROTO, reg) ||
 		       (s->interval && x_hton_byte(rb, reg)) ? -1 : 0;

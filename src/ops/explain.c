@@ -137,6 +137,8 @@ static json_t *packet_json(const struct explain_req *q)
 		      "port", icmp_is_icmp(proto) ? 0 : KEY_PORT(k->key), "ipsec", ipsec);
 	if (j && icmp_is_icmp(proto))
 		explain_icmp_type(j, proto, KEY_PORT(k->key));
+	if (j && k->iface)
+		json_object_set_new(j, "interface", json_string(k->iface));
 	return j;
 }
 

@@ -131,6 +131,13 @@ json_t *bundle_from_policy(const struct policy *p)
 			json_object_set_new(o, "log", json_true());
 		if (r->limit.rate)
 			json_object_set_new(o, "limit", limit_json(&r->limit));
+		if (r->nifaces) {
+			json_t *ifs = json_array();
+
+			for (size_t k = 0; k < r->nifaces; k++)
+				json_array_append_new(ifs, json_string(r->ifaces[k]));
+			json_object_set_new(o, "interfaces", ifs);
+		}
 		if (r->comment)
 			json_object_set_new(o, "comment", json_string(r->comment));
 		json_array_append_new(rules, o);

@@ -90,6 +90,9 @@ static void rule_fini(struct rule *r)
 	free(r->file);
 	free(r->path);
 	free(r->comment);
+	for (size_t i = 0; i < r->nifaces; i++)
+		free(r->ifaces[i]);
+	free(r->ifaces);
 	free(r->keys);
 	addr_set_fini(&r->peers);
 	addr_set_fini(&r->local);
@@ -234,6 +237,16 @@ static bool ipsec_equal(const struct ipsec_req *a, const struct ipsec_req *b)
 		    !addr_set_equal(&a->gateways[i].inner, &b->gateways[i].inner))
 			return false;
 	return true;
+}
+
+bool rule_on_iface(const struct rule *r, const char *name)
+{
+	if (!r->nifaces)
+		return true;
+	for (size_t i = 0; name && i < r->nifaces; i++)
+		if (strcmp(r->ifaces[i], name) == 0)
+			return true;
+	return false;
 }
 
 bool rule_same_decision(const struct rule *a, const struct rule *b)

@@ -140,6 +140,10 @@ struct rule {
 	struct ipsec_req ipsec;	/**< meaningful for ACT_REQUIRE_IPSEC only */
 	bool log;
 	struct rule_limit limit;	/**< "limit": permit rules, in and forward */
+	char **ifaces;		/**< "interfaces": the interface names it applies to
+				     (in and forward: the one a packet arrives on;
+				     out: leaves by), sorted, unique; none: every one */
+	size_t nifaces;
 	char *comment;		/**< may be NULL */
 };
 
@@ -190,6 +194,9 @@ void addr_set_fini(struct addr_set *s);
 int addr_set_normalize(struct addr_set *s);
 /** Do two sets hold the same intervals (both normalised)? */
 bool addr_set_equal(const struct addr_set *a, const struct addr_set *b);
+/** Does rule r apply to packets on interface name (NULL: on one no rule
+ *  names)? */
+bool rule_on_iface(const struct rule *r, const char *name);
 /** Does the set hold this address? */
 bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a);
 

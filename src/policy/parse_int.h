@@ -101,6 +101,10 @@ void pdefs_free(struct pctx *c);
 void plimit_parse(struct pctx *c, json_t *o, const char *file, const char *path,
 		  const char *rule, struct rule *r);
 
+/* parse_iface.c: a rule's "interfaces" into r->ifaces */
+void piface_parse(struct pctx *c, json_t *o, const char *file, const char *path,
+		  const char *rule, struct rule *r);
+
 /* parse_rule.c */
 void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p);
 

@@ -11,7 +11,7 @@
 
 static const char *const rule_keys[] = {
 	"name", "action", "direction", "peers", "local", "from", "to", "protocol",
-	"ports", "icmp-types", "services", "ipsec", "log", "limit", "comment", NULL
+	"ports", "icmp-types", "services", "ipsec", "log", "limit", "interfaces", "comment", NULL
 };
 static const char *const ipsec_keys[] = {
 	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
@@ -426,6 +426,7 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 	}
 	parse_flags(c, o, file, path, name, r);
 	plimit_parse(c, o, file, path, name, r);
+	piface_parse(c, o, file, path, name, r);
 	if (r->peers.n && r->local.n &&
 	    !(set_has_family(&r->peers, AF4) && set_has_family(&r->local, AF4)) &&
 	    !(set_has_family(&r->peers, AF6) && set_has_family(&r->local, AF6)))

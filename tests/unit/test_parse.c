@@ -167,7 +167,7 @@ Test(parse, action_and_direction)
 Test(parse, unknown_rule_key_and_types)
 {
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"port\": 22}"), "rules[0].port", "a",
-		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, from, to, protocol, ports, icmp-types, services, ipsec, log, limit, comment)");
+		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, from, to, protocol, ports, icmp-types, services, ipsec, log, limit, interfaces, comment)");
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"log\": \"yes\"}"), "rules[0].log", "a",
 		     "expected true or false, got a string");
 }
@@ -574,4 +574,28 @@ Test(parse, limit_errors)
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"require-ipsec\", \"limit\": {\"rate\": \"1/second\"}}"),
 		     "rules[0].limit", "a",
 		     "a limit applies to permit rules only (it drops a source's flows past its rate); this rule is require-ipsec");
+}
+
+/* "interfaces": a name or a list, kept sorted and unique. */
+Test(parse, interfaces_are_read)
+{
+	char *file = write_file("ifs.json",
+		"{\"version\": 1, \"rules\": [{\"name\": \"a\", \"action\": \"permit\","
+		" \"interfaces\": [\"eth1\", \"eth0\", \"eth1\"]},"
+		" {\"name\": \"b\", \"action\": \"block\", \"interfaces\": \"wg0\"}]}");
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "");
+	cr_assert_eq(p->rules[0].nifaces, 2);
+	cr_assert_str_eq(p->rules[0].ifaces[0], "eth0");
+	cr_assert_str_eq(p->rules[0].ifaces[1], "eth1");
+	cr_assert_eq(p->rules[1].nifaces, 1);
+	cr_assert(rule_on_iface(&p->rules[1], "wg0"));
+	cr_assert(!rule_on_iface(&p->rules[1], NULL));
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
 }
