@@ -46,6 +46,13 @@ void piface_parse(struct pctx *c, json_t *o, const char *file, const char *path,
 	if (!v)
 		return;
 	snprintf(p, sizeof(p), "%s.interfaces", path);
+	/* sagated looks a queued packet's rule up by address, protocol and
+	 * port: a rule it could only find by interface would never admit */
+	if (r->action == ACT_REQUIRE_IPSEC) {
+		perr(c, file, p, rule,
+		     "a require-ipsec rule applies on every interface (sagated does not know which one a queued packet came by); narrow it with \"peers\" or \"local\"");
+		return;
+	}
 	arr = json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
 	n = json_array_size(arr);
 	if (!json_is_array(arr) || n == 0 || n > IFACES_MAX) {
