@@ -87,5 +87,23 @@ usage "--forward with --out" --forward --out --from 10.0.0.1 --to 10.0.0.2 --pro
 [ $? -eq 2 ] && ok "usage error: two files" || bad "two files accepted"
 "$sagate" explain --from 10.0.0.1 --proto icmp /nonexistent.json >/dev/null 2>&1
 [ $? -eq 1 ] && ok "an unreadable policy exits 1" || bad "unreadable policy"
+# every statement of the kernel's path is named, none shown as "?"
+for m in "" -k; do
+	for args in "--from 10.77.0.21 --proto tcp --port 5432 --ipsec reqid=7" \
+		"--from 10.77.0.21 --proto tcp --port 5432" "--out --to 10.77.0.10 --proto tcp --port 5432"; do
+		for p in "$pol" "$top/policies/web-server.json"; do
+			# shellcheck disable=SC2086
+			txt=$("$sagate" explain $m $args "$p" 2>&1)
+			if grep -E '^   chain ' <<<"$txt" | grep -qE '(^| )\?( |$)'; then
+				bad "explain $m $args $(basename "$p"): a statement shown as ?: $(grep -E '^   chain ' <<<"$txt" | grep -E '(^| )\?( |$)')"
+			else
+				ok "explain $m $args $(basename "$p"): every statement named"
+			fi
+		done
+	done
+done
+txt=$("$sagate" explain --from 10.77.0.21 --proto tcp --port 5432 --ipsec reqid=7 "$pol")
+grep -qF 'chain ipsec_in: counter ct mark set ipsec in reqid ct mark set ct mark | 0x80000000 add @ipsec_bound { ct mark . ipsec in reqid } meta mark set ipsec in spi' <<<"$txt" &&
+	ok "explain: the binding statements in nft's words" || bad "explain binding: $(grep ipsec_in <<<"$txt")"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

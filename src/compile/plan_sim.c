@@ -123,17 +123,29 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_ICMPV6_ND] = "icmpv6 nd", [PS_L4PROTO_PORTS] = "l4proto {tcp,udp,sctp}",
 		[PS_L4PROTO_IS] = "l4proto icmp",
 		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
-		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set", [PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
+		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set ct mark |",
+		[PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
+		[PS_CT_MARK_SET_REQID] = "ct mark set ipsec in reqid",
+		[PS_BIND_ADD] = "add @" PLAN_BOUND_SET " { ct mark . ipsec in reqid }",
+		[PS_BIND_MISSING] = "ct mark . ipsec in reqid != @" PLAN_BOUND_SET,
 		[PS_ATTEMPT_UPDATE] = "update", [PS_CT_DIRECTION] = "ct direction",
 		[PS_METER_OVER] = "limit per source",
+	};
+	/* the same two, for the SA the flow leaves through */
+	static const char *const names_out[] = {
+		[PS_CT_MARK_SET_REQID] = "ct mark set ipsec out reqid",
+		[PS_BIND_ADD] = "add @" PLAN_BOUND_SET " { ct mark . ipsec out reqid }",
 	};
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < r->nstmts && used < len; i++) {
 		const struct plan_stmt *s = &r->stmts[i];
+		bool out = (s->kind == PS_CT_MARK_SET_REQID || s->kind == PS_BIND_ADD) &&
+			   (s->arg & PLAN_DIR_OUT);
 
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "",
+					 out ? names_out[s->kind] :
 					 (unsigned)s->kind < sizeof(names) / sizeof(names[0]) &&
 					 names[s->kind] ? names[s->kind] : "?");
 		if (used < len && (s->kind == PS_VMAP || s->kind == PS_ATTEMPT_UPDATE ||
@@ -141,6 +153,8 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 			used += (size_t)(s->kind != PS_IPSEC_REQID_NE ?
 				 snprintf(buf + used, len - used, " @%s", s->str) :
 				 snprintf(buf + used, len - used, " %u", s->arg));
+		else if (used < len && s->kind == PS_CT_MARK_OR)
+			used += (size_t)snprintf(buf + used, len - used, " 0x%08x", s->arg);
 	}
 	if (r->comment && used < len)
 		snprintf(buf + used, len - used, "%scomment \"%s\"", used ? " " : "", r->comment);

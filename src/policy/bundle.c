@@ -140,6 +140,14 @@ json_t *bundle_from_policy(const struct policy *p)
 		}
 		if (r->comment)
 			json_object_set_new(o, "comment", json_string(r->comment));
+		if (r->accepted) {
+			json_t *acc = json_array();
+
+			for (int k = 0; k < FIND_KIND_COUNT; k++)
+				if (r->accepted & (1u << k))
+					json_array_append_new(acc, json_string(model_finding_name(k)));
+			json_object_set_new(o, "accept-findings", acc);
+		}
 		json_array_append_new(rules, o);
 	}
 	root = json_pack("{s:i, s:s, s:{s:s, s:s}, s:o, s:o, s:o}", "version", 1,

@@ -15,6 +15,30 @@ static const struct {
 	{ "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 }, { "sctp", 132 },
 };
 
+static const char *const finding_names[FIND_KIND_COUNT] = {
+	[FIND_SHADOWED] = "shadowed",
+	[FIND_CONTRADICTION] = "contradiction",
+	[FIND_REDUNDANT] = "redundant",
+	[FIND_ICMP_FAMILY] = "icmp-family",
+	[FIND_OPTIONS_UNCHECKED] = "ipsec-options-unchecked",
+	[FIND_IPSEC_UNREACHABLE] = "ipsec-unreachable",
+	[FIND_CLEARTEXT_WIDE] = "cleartext-wide",
+	[FIND_KERNEL_ONLY] = "kernel-only-mode",
+};
+
+const char *model_finding_name(enum finding_kind k)
+{
+	return k < FIND_KIND_COUNT ? finding_names[k] : "finding";
+}
+
+int model_finding_from_name(const char *name)
+{
+	for (int i = 0; i < FIND_KIND_COUNT; i++)
+		if (strcmp(name, finding_names[i]) == 0)
+			return i;
+	return -1;
+}
+
 int model_proto_number(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)

@@ -126,6 +126,26 @@ struct rule_limit {
 	uint32_t burst;		/**< 1-1000000 */
 };
 
+/** Kinds of finding about a policy, shared by `sagate check` and
+ *  `sagate audit` (compile/findings.c gives each its one severity).  A
+ *  rule's "accept-findings" lists the names of the kinds it acknowledges. */
+enum finding_kind {
+	FIND_SHADOWED,		/**< never matches: earlier rules decide its packets alike */
+	FIND_CONTRADICTION,	/**< never matches: an earlier rule decides its packets otherwise */
+	FIND_REDUNDANT,		/**< removing it changes no decision */
+	FIND_ICMP_FAMILY,	/**< ICMP of one family, peers all of the other */
+	FIND_OPTIONS_UNCHECKED,	/**< outbound require-ipsec options the kernel cannot check */
+	FIND_IPSEC_UNREACHABLE,	/**< require-ipsec peers whose ESP the policy drops */
+	FIND_CLEARTEXT_WIDE,	/**< cleartext ports permitted to a wide range */
+	FIND_KERNEL_ONLY,	/**< policy-level: kernel-only mode checks less */
+	FIND_KIND_COUNT
+};
+
+/** Name of a finding kind ("shadowed"). */
+const char *model_finding_name(enum finding_kind k);
+/** The kind of a name, or -1. */
+int model_finding_from_name(const char *name);
+
 /** One policy rule, in file order. */
 struct rule {
 	char *name;
@@ -145,6 +165,7 @@ struct rule {
 				     out: leaves by), sorted, unique; none: every one */
 	size_t nifaces;
 	char *comment;		/**< may be NULL */
+	uint32_t accepted;	/**< 1 << enum finding_kind, per kind its "accept-findings" lists */
 };
 
 /** A named host group ("hosts" in the policy file or an include).  Rules

@@ -54,18 +54,22 @@ void pcheck_keys(struct pctx *c, json_t *obj, const char *const *allowed,
 	json_t *v;
 
 	json_object_foreach(obj, key, v) {
-		char list[512] = "", p[512];
+		char list[512] = "", p[512], hint[128];
+		struct suggest sg;
 		size_t used = 0;
 
 		if (key_allowed(key, allowed))
 			continue;
-		for (const char *const *a = allowed; *a; a++)
+		suggest_init(&sg, key);
+		for (const char *const *a = allowed; *a; a++) {
 			used += (size_t)snprintf(list + used, used < sizeof(list) ?
 						 sizeof(list) - used : 0, "%s%s",
 						 a == allowed ? "" : ", ", *a);
+			suggest_try(&sg, *a);
+		}
 		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", key);
-		perr(c, file, p, rule, "unknown key \"%s\" (expected one of: %s)",
-		     key, list);
+		perr(c, file, p, rule, "unknown key \"%s\" (expected one of: %s)%s",
+		     key, list, suggest_text(&sg, hint, sizeof(hint)));
 	}
 }
 

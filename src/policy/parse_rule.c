@@ -11,7 +11,8 @@
 
 static const char *const rule_keys[] = {
 	"name", "action", "direction", "peers", "local", "from", "to", "protocol",
-	"ports", "icmp-types", "services", "ipsec", "log", "limit", "interfaces", "comment", NULL
+	"ports", "icmp-types", "services", "ipsec", "log", "limit", "interfaces", "comment",
+	"accept-findings", NULL
 };
 static const char *const ipsec_keys[] = {
 	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
@@ -38,7 +39,8 @@ static int pick(struct pctx *c, json_t *obj, const char *key,
 		const char *rule)
 {
 	json_t *v = json_object_get(obj, key);
-	char path[600], list[256] = "";
+	char path[600], list[256] = "", hint[128];
+	struct suggest sg;
 	size_t used = 0;
 
 	if (!v)
@@ -47,14 +49,17 @@ static int pick(struct pctx *c, json_t *obj, const char *key,
 		for (int i = 0; names[i]; i++)
 			if (strcmp(json_string_value(v), names[i]) == 0)
 				return i;
-	for (int i = 0; names[i]; i++)
+	suggest_init(&sg, json_is_string(v) ? json_string_value(v) : "");
+	for (int i = 0; names[i]; i++) {
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
 					 i == 0 ? "" : names[i + 1] ? ", " : " or ",
 					 names[i]);
+		suggest_try(&sg, names[i]);
+	}
 	snprintf(path, sizeof(path), "%s.%s", rpath, key);
 	if (json_is_string(v))
-		perr(c, file, path, rule, "unknown %s \"%s\" (expected %s)", key,
-		     json_string_value(v), list);
+		perr(c, file, path, rule, "unknown %s \"%s\" (expected %s)%s", key,
+		     json_string_value(v), list, suggest_text(&sg, hint, sizeof(hint)));
 	else
 		perr(c, file, path, rule, "expected %s, got %s", list, pjson_type(v));
 	return -2;
@@ -132,11 +137,15 @@ static bool parse_algorithms(struct pctx *c, json_t *v, const char *file,
 			     pjson_type(e));
 			ok = false;
 		} else if (!bit) {
+			struct suggest sg;
+			char hint[128];
+
+			suggest_init(&sg, json_string_value(e));
+			for (unsigned b = 0; b < ALG_COUNT_BITS; b++)
+				suggest_try(&sg, model_alg_name(1u << b));
 			perr(c, file, p, rule,
-			     "unknown algorithm %s%s%s (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)",
-			     json_is_string(e) ? "\"" : "",
-			     json_is_string(e) ? json_string_value(e) : pjson_type(e),
-			     json_is_string(e) ? "\"" : "");
+			     "unknown algorithm \"%s\" (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)%s",
+			     json_string_value(e), suggest_text(&sg, hint, sizeof(hint)));
 			ok = false;
 		}
 		*mask |= bit;
@@ -336,6 +345,49 @@ static void parse_flags(struct pctx *c, json_t *o, const char *file,
 	}
 }
 
+/* "accept-findings": the kinds of finding about this rule its author has
+ * seen and accepts; each a rule-level kind, once. */
+static void parse_accepted(struct pctx *c, json_t *v, const char *file,
+			   const char *path, const char *rule, struct rule *r)
+{
+	char p[640], hint[128];
+	size_t i;
+	json_t *e;
+
+	snprintf(p, sizeof(p), "%s.accept-findings", path);
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		perr(c, file, p, rule, "expected a non-empty array of finding kinds, got %s",
+		     json_is_array(v) ? "an empty array" : pjson_type(v));
+		return;
+	}
+	json_array_foreach(v, i, e) {
+		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+		int k = s ? model_finding_from_name(s) : -1;
+		struct suggest sg;
+
+		snprintf(p, sizeof(p), "%s.accept-findings[%zu]", path, i);
+		if (!s) {
+			perr(c, file, p, rule, "expected the name of a kind of finding, got %s",
+			     pjson_type(e));
+			continue;
+		}
+		if (k < 0 || k == FIND_KERNEL_ONLY) {
+			suggest_init(&sg, s);
+			for (int j = 0; j < FIND_KIND_COUNT; j++)
+				if (j != FIND_KERNEL_ONLY)
+					suggest_try(&sg, model_finding_name(j));
+			perr(c, file, p, rule,
+			     "%s \"%s\" (expected shadowed, contradiction, redundant, icmp-family, ipsec-options-unchecked, ipsec-unreachable or cleartext-wide)%s",
+			     k < 0 ? "unknown kind of finding" : "not a finding about one rule:",
+			     s, suggest_text(&sg, hint, sizeof(hint)));
+			continue;
+		}
+		if (r->accepted & (1u << k))
+			perr(c, file, p, rule, "\"%s\" is listed twice", s);
+		r->accepted |= 1u << k;
+	}
+}
+
 /* The earlier rule with this name, or NULL after remembering rule idx.
  * The name is the JSON string, alive for the whole parse. */
 static const struct rule *name_seen(struct pctx *c, struct nindex *ix,
@@ -427,6 +479,8 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 	parse_flags(c, o, file, path, name, r);
 	plimit_parse(c, o, file, path, name, r);
 	piface_parse(c, o, file, path, name, r);
+	if (json_object_get(o, "accept-findings"))
+		parse_accepted(c, json_object_get(o, "accept-findings"), file, path, name, r);
 	if (r->peers.n && r->local.n &&
 	    !(set_has_family(&r->peers, AF4) && set_has_family(&r->local, AF4)) &&
 	    !(set_has_family(&r->peers, AF6) && set_has_family(&r->local, AF6)))
