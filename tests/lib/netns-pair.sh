@@ -4,6 +4,7 @@
 # and fd88::66 on c0, and the host 10.88.0.10 and fd88::10 on h0 (exit 1
 # when the pair cannot be made).  apply_ok DESC NS FILE: sagate applies
 # FILE in NS (kernel-only mode, state directory $st), PASS or FAIL.
+# Also tcp_probe and expect, below.
 netns_pair() {
 	local cli=$1 host=$2 a
 	ip link add c0 netns "$cli" type veth peer name h0 netns "$host" ||
@@ -21,6 +22,17 @@ apply_ok() {
 	else
 		bad "$1"
 	fi
+}
+# tcp_probe NS DST PORT: one new TCP flow from namespace NS; nothing
+# listens, so "open" (a reset: admitted) or "dropped" (a timeout)
+tcp_probe() {
+	local out
+	out=$(ip netns exec "$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1)
+	case $? in
+	0) echo open ;;
+	124) echo dropped ;;
+	*) grep -q refused <<<"$out" && echo open || echo "error: $out" ;;
+	esac
 }
 # expect DESC WANT GOT
 expect() {

@@ -27,16 +27,7 @@ ip -n "$cli" link set c1 up; ip -n "$host" link set h1 up
 ip -n "$cli" addr add 10.89.0.21/24 dev c1; ip -n "$cli" addr add fd89::21/64 dev c1 nodad
 ip -n "$host" addr add 10.89.0.10/24 dev h1; ip -n "$host" addr add fd89::10/64 dev h1 nodad
 
-# probe NS DST PORT: one new TCP flow from namespace NS
-probe() {
-	local out
-	out=$(ip netns exec "$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1)
-	case $? in
-	0) echo open ;;
-	124) echo dropped ;;
-	*) grep -q refused <<<"$out" && echo open || echo "error: $out" ;;
-	esac
-}
+probe() { tcp_probe "$@"; }
 
 apply_ok "apply interfaces.json" "$host" tests/netns/interfaces.json
 expect "ssh by h0 (ssh-mgmt is h1's only)" dropped "$(probe "$cli" 10.88.0.10 22)"

@@ -24,16 +24,10 @@ cd "$top" || exit 99
 
 netns_pair "$cli" "$host"
 
-# probe SRC DST PORT: one new TCP flow from SRC
+# probe SRC DST PORT: one new TCP flow from address SRC
 probe() {
-	local out
 	ip -n "$cli" route replace "$2" dev c0 src "$1"
-	out=$(ip netns exec "$cli" timeout 1 bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1)
-	case $? in
-	0) echo open ;;
-	124) echo dropped ;;
-	*) grep -q refused <<<"$out" && echo open || echo "error: $out" ;;
-	esac
+	tcp_probe "$cli" "$2" "$3"
 }
 
 apply_ok "apply limit.json" "$host" tests/netns/limit.json
