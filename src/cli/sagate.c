@@ -76,6 +76,8 @@ static const struct command commands[] = {
 	{ "explain", cli_explain, NULL, true },
 	{ "sa", NULL, cli_sa, false },
 	{ "audit", cli_audit, NULL, true },
+	/* apply --confirm's watcher under systemd (not in --help) */
+	{ "confirm-timer", cli_confirm_timer, NULL, false },
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON,
