@@ -99,7 +99,9 @@ struct live_watch;
  *  (detached from its terminal and session), and return 0 once that
  *  process exists; or start, elsewhere, a process that runs
  *  live_watch_token(live_watch_dir(w), live_watch_token_of(w)) (a
- *  transient systemd service), and return 1 once it was started; or -1.
+ *  transient systemd service), and return 1 once it was started and no
+ *  process of spawn's making still holds the caller's descriptors (they
+ *  are close-on-exec: systemd-run has exited); or -1.
  *  The process ends when live_watch returns.  Either way apply goes on
  *  only once the watcher holds its record's lock. */
 typedef int (*live_spawn_fn)(struct live_watch *w);

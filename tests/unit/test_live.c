@@ -384,13 +384,16 @@ static void watchers_ended(const char *when)
 	nwatchers = 0;
 }
 
+/* How apply() starts its watcher (spawn, or spawn_apart). */
+static live_spawn_fn spawner = spawn;
+
 static enum live_status apply(int i, unsigned confirm, struct diag_list *d)
 {
 	const struct compiled *c = compiled(i);
 	struct live_policy p = { c->pol, c->plan, "p.json", PLAN_KERNEL_ONLY, 0 };
 	struct live_result r;
 	struct live *lv = live_lock(dir, "apply", 0, d);
-	enum live_status st = lv ? live_apply(lv, &p, confirm, spawn, &r, d) : LIVE_FAILED;
+	enum live_status st = lv ? live_apply(lv, &p, confirm, spawner, &r, d) : LIVE_FAILED;
 
 	if (lv && st == LIVE_OK)
 		live_result_fini(&r);
@@ -1068,5 +1071,79 @@ Test(live, restore_hands_over_to_a_running_sagated)
 	cr_assert_not_null(strstr(ev, "\nlive 2 0\n"), "%s", ev);
 	cr_assert_eq(queue_of(2), 0);
 	consistent("restored at boot");
+	diag_list_fini(&d);
+}
+
+/* --- a watcher started on its own (a transient systemd service) ------- */
+
+/* As systemd would: a process that shares nothing with apply (every
+ * descriptor closed, as exec closes apply's: no lock comes with it),
+ * knowing only the state directory and the token, as `sagate
+ * confirm-timer` does; started, as systemd-run returns, once that is
+ * so. */
+static int spawn_apart(struct live_watch *w)
+{
+	char wdir[PATH_MAX], token[64], c;
+	int closed[2];
+	pid_t pid;
+
+	snprintf(wdir, sizeof(wdir), "%s", live_watch_dir(w));
+	snprintf(token, sizeof(token), "%s", live_watch_token_of(w));
+	cr_assert_eq(pipe(closed), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid != 0) {
+		close(closed[1]);
+		while (read(closed[0], &c, 1) > 0)	/* EOF: the child closed them all */
+			;
+		close(closed[0]);
+	}
+	if (pid == 0) {
+		struct diag_list d;
+
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		fault_disarm();
+		/* started a moment later, as a service is */
+		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+		diag_list_init(&d);
+		live_watch_token(wdir, token, &d);
+		_exit(0);
+	}
+	cr_assert_lt(nwatchers, sizeof(watchers) / sizeof(watchers[0]));
+	watchers[nwatchers++] = pid;
+	return 1;
+}
+
+Test(live, a_watcher_started_apart_holds_its_record_before_the_switch_and_rolls_back)
+{
+	struct live_rollback_record rb;
+	struct diag_list d;
+	double t0;
+
+	fresh();
+	spawner = spawn_apart;
+	diag_list_init(&d);
+	t0 = seconds();
+	cr_assert_eq(apply(2, 1, &d), LIVE_OK, "%s", all_errors(&d));
+	/* apply went on only once the watcher held its record */
+	cr_assert(snap_of("armed").watcher, "the watcher does not hold its record");
+	watchers_ended("at the deadline");
+	cr_assert_geq(seconds() - t0, 0.9, "rolled back before the deadline");
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 3, 0, false }));
+	consistent("rolled back");
+	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 1);
+	cr_assert_eq(rb.generation, 3);
+	live_rollback_record_fini(&rb);
+
+	/* confirmed: it ends at once; another token's record is not its own */
+	cr_assert_eq(apply(2, 600, &d), LIVE_OK, "%s", all_errors(&d));
+	cr_assert_eq(confirm(&d), LIVE_OK);
+	watchers_ended("confirmed");
+	cr_assert(same(snap_of("confirmed"), (struct snap){ 4, 2, 0, false }));
+	cr_assert_eq(live_watch_token(dir, "not-its-token", &d), LIVE_WATCH_ENDED);
+	spawner = spawn;
 	diag_list_fini(&d);
 }
