@@ -64,7 +64,7 @@ said() {	# PATTERN DESC
 	if grep -qF -- "$1" "$tmp/err"; then ok "$2"; else bad "$2"; cat "$tmp/err"; fi
 }
 said "outcome unknown: sagated's answer about generation 2 was lost" "says the outcome is unknown"
-said "read again, the kernel holds generation 1 (policies/db-server.json, kernel-only mode, as before)" \
+said "read again, the kernel holds generation 1 ($top/policies/db-server.json, kernel-only mode, as before)" \
 	"says what the kernel, read again, holds"
 said "it queues nothing to sagated" "says what sagated has to do with it (nothing: kernel-only)"
 said "no mode was changed" "says no mode was changed"
