@@ -185,7 +185,7 @@ case $boot in
 	grep -q "/$unit\$" <<<"$cg" && ! grep -q sgbt-admin <<<"$cg" &&
 		ok "in its own unit's cgroup, not the caller's scope" || bad "the watcher's cgroup: $cg"
 	systemctl stop sgbt-admin.scope
-	! systemctl is-active -q sgbt-admin.scope && kill -0 "${wpid:-0}" 2>/dev/null &&
+	! systemctl is-active -q sgbt-admin.scope && [ "${wpid:-0}" -gt 0 ] && kill -0 "$wpid" 2>/dev/null &&
 		ok "stopping the caller's scope leaves the watcher alive" || bad "the watcher died with the scope"
 	for _ in $(seq 1 600); do
 		[ "$(sagate --json status | jq -r '.rolled_back.generation // empty')" = 4 ] && break
