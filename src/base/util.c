@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,14 +265,17 @@ static int sync_parent(const char *path)
 	return rc;
 }
 
-int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
-		      bool durable, const char **step)
+/* write_file_atomic's work; with lock, the file is flock(2)ed before it
+ * takes its name, and its descriptor returned (else 0). */
+static int atomic_write(const char *path, const void *buf, size_t len, mode_t mode,
+			bool durable, bool lock, const char **step)
 {
 	char tmp[PATH_MAX];
 	const char *what = "create";
 	int fd, err = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+	/* .tmp. and a random part: a leftover is known for what it is */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		goto out;
 	}
@@ -279,25 +283,41 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 	if (fd < 0)
 		goto out;
 	what = "write";
-	if (fchmod(fd, mode) < 0 || write_all(fd, buf, len) < 0 || (durable && fsync(fd) < 0))
+	if (fchmod(fd, mode) < 0 || (lock && flock(fd, LOCK_EX) < 0) || write_all(fd, buf, len) < 0 ||
+	    (durable && fsync(fd) < 0))
 		err = errno;
-	if (close(fd) < 0 && !err)
+	/* close's error is a write's error (NFS, quotas) */
+	if ((!lock || err) && close(fd) < 0 && !err)
 		err = errno;
 	if (!err) {
 		what = "rename";
 		if (rename(tmp, path) < 0 || (durable && sync_parent(path) < 0))
 			err = errno;
+		if (err && lock)
+			close(fd);
 	}
 	if (err) {
 		unlink(tmp);
 		errno = err;
 	}
 	if (!err)
-		return 0;
+		return lock ? fd : 0;
 out:
 	if (step)
 		*step = what;
 	return -1;
+}
+
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		      bool durable, const char **step)
+{
+	return atomic_write(path, buf, len, mode, durable, false, step);
+}
+
+int write_file_atomic_locked(const char *path, const void *buf, size_t len, mode_t mode,
+			     bool durable, const char **step)
+{
+	return atomic_write(path, buf, len, mode, durable, true, step);
 }
 
 int check_private_dir(const char *dir, const char *what, struct diag_list *d)

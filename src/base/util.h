@@ -33,7 +33,7 @@ int read_file_limited(const char *path, size_t max, char **buf, size_t *len,
 		      const char **kind);
 
 /** Replace path with len bytes, whole or not at all: a temporary file
- *  of a random name in the same directory (created O_EXCL, so a symlink
+ *  of a random name in the same directory (path.tmp.XXXXXX, created O_EXCL, so a symlink
  *  planted there is never followed), fsync, rename over path, fsync of
  *  the directory.  With durable false both fsyncs are left out (for files
  *  made again every second that mean nothing after a crash).  Returns 0;
@@ -41,6 +41,11 @@ int read_file_limited(const char *path, size_t max, char **buf, size_t *len,
  *  failed: "create", "write" or "rename". */
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
 		      bool durable, const char **step);
+/** write_file_atomic, with the file flock(2)ed (LOCK_EX) before it takes
+ *  path's name: returns the descriptor that holds the lock (close it to
+ *  let go), or -1 as write_file_atomic. */
+int write_file_atomic_locked(const char *path, const void *buf, size_t len, mode_t mode,
+			     bool durable, const char **step);
 
 /** Is dir fit to hold what root applies?  A directory, not a symlink,
  *  owned by root or by the caller, that no group and no other user may

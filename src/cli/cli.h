@@ -46,6 +46,9 @@ int cli_check(const struct cli_opts *o, const char *file);
 int cli_compile(const struct cli_opts *o, const char *file);
 int cli_apply(const struct cli_opts *o, const char *file);
 int cli_confirm(const struct cli_opts *o);
+/** The confirm watcher as a service of its own (apply --confirm under
+ *  systemd): `sagate confirm-timer TOKEN`, not for people. */
+int cli_confirm_timer(const struct cli_opts *o, const char *token);
 int cli_rollback(const struct cli_opts *o);
 int cli_flush(const struct cli_opts *o);
 int cli_restore(const struct cli_opts *o);

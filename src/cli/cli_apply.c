@@ -14,9 +14,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -110,6 +113,18 @@ static void say_handover(json_t *res, const struct live_result *r)
 				    names[r->engine_state], "queue", (int)r->engine_queue));
 }
 
+/* The watcher's outcome in syslog. */
+static void watcher_log(enum live_watch_end end, const struct diag_list *d)
+{
+	openlog("sagate", LOG_PID, LOG_DAEMON);
+	if (end == LIVE_WATCH_ROLLED_BACK)
+		syslog(LOG_WARNING, "apply was not confirmed in time: rolled back");
+	for (size_t i = 0; end == LIVE_WATCH_FAILED && i < d->count; i++)
+		if (d->items[i].severity == DIAG_ERROR)
+			syslog(LOG_ERR, "rollback after an unconfirmed apply failed: %s",
+			       d->items[i].message);
+}
+
 /* What became of the established flows (flows.h). */
 static void say_flows(json_t *res, const struct live_result *r)
 {
@@ -128,29 +143,104 @@ static void say_flows(json_t *res, const struct live_result *r)
 static void watcher_main(struct live_watch *w)
 {
 	struct diag_list d;
-	enum live_watch_end end;
 
 	diag_list_init(&d);
-	end = live_watch(w, &d);
-	openlog("sagate", LOG_PID, LOG_DAEMON);
-	if (end == LIVE_WATCH_ROLLED_BACK)
-		syslog(LOG_WARNING, "apply was not confirmed in time: rolled back");
-	for (size_t i = 0; end == LIVE_WATCH_FAILED && i < d.count; i++)
-		if (d.items[i].severity == DIAG_ERROR)
-			syslog(LOG_ERR, "rollback after an unconfirmed apply failed: %s",
-			       d.items[i].message);
+	watcher_log(live_watch(w, &d), &d);
 	diag_list_fini(&d);
 	_exit(0);
 }
 
-/* live_spawn_fn: the watcher detached from the terminal and the session,
- * so that it outlives the SSH session apply ran in (not a logind that
- * kills the session's processes: see BUGS in sagate(8)). */
-static int spawn_watcher(struct live_watch *w)
+/* Does path name the same namespace as PID 1's? */
+static bool pid1_ns(const char *ns)
 {
+	char mine[64], init[64];
+	struct stat a, b;
+
+	snprintf(mine, sizeof(mine), "/proc/self/ns/%s", ns);
+	snprintf(init, sizeof(init), "/proc/1/ns/%s", ns);
+	return stat(mine, &a) == 0 && stat(init, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* systemd-run, when the host runs systemd and we run in its network and
+ * mount namespaces (a transient service runs in PID 1's: from `ip netns
+ * exec` it would watch another firewall).  NULL otherwise. */
+static const char *systemd_run(void)
+{
+	static const char *const paths[] = { "/usr/bin/systemd-run", "/bin/systemd-run" };
+
+	if (access("/run/systemd/system", F_OK) < 0 || !pid1_ns("net") || !pid1_ns("mnt"))
+		return NULL;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+/* The watcher as a transient service, sagate-confirm-TOKEN.service,
+ * outside the admin's login session: logind's KillUserProcesses cannot
+ * reach it.  1 once systemd started it, -1 when it could not. */
+static int spawn_transient(const char *sdrun, struct live_watch *w)
+{
+	char self[PATH_MAX], unit[96], sdir[PATH_MAX + 32], rdir[PATH_MAX + 32];
+	const char *argv[12];
+	const char *run = getenv("SAGATE_RUN_DIR");
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	size_t a = 0;
 	pid_t pid;
 	int status;
 
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	snprintf(unit, sizeof(unit), "--unit=sagate-confirm-%s", live_watch_token_of(w));
+	snprintf(sdir, sizeof(sdir), "--setenv=SAGATE_STATE_DIR=%s", live_watch_dir(w));
+	argv[a++] = sdrun;
+	argv[a++] = unit;
+	argv[a++] = "--collect";
+	argv[a++] = "--quiet";
+	argv[a++] = "--description=sagate apply --confirm: rolls back unless confirmed";
+	argv[a++] = sdir;
+	if (run && *run) {
+		snprintf(rdir, sizeof(rdir), "--setenv=SAGATE_RUN_DIR=%s", run);
+		argv[a++] = rdir;
+	}
+	argv[a++] = "--";
+	argv[a++] = self;
+	argv[a++] = "confirm-timer";
+	argv[a++] = live_watch_token_of(w);
+	argv[a] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		/* systemd-run's own output is not ours to show */
+		if (!freopen("/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execv(sdrun, (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+}
+
+/* live_spawn_fn.  Under systemd, a transient service; else (or when
+ * systemd-run fails, with a warning) a process detached from the
+ * terminal and the session, so that it outlives the SSH session apply
+ * ran in, but not a logind that kills the session's processes: see BUGS
+ * in sagate(8). */
+static int spawn_watcher(struct live_watch *w)
+{
+	const char *sdrun = systemd_run();
+	pid_t pid;
+	int status;
+
+	if (sdrun && spawn_transient(sdrun, w) == 1)
+		return 1;
+	if (sdrun)
+		fprintf(stderr, "sagate: warning: systemd-run could not start the confirm timer as a service: it runs in this session instead, and logging out may end it\n");
 	fflush(NULL);	/* or the child would print our buffered output again */
 	pid = fork();
 	if (pid < 0)
@@ -242,7 +332,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	}
 	live_result_fini(&r);
 	free(source);
-	return exit_status(st);	/* LIVE_FAILED after the switch: sagated's answer was lost */
+	return exit_status(st);	/* after the switch: sagated's answer lost (LIVE_UNKNOWN) or a refusal */
 }
 
 int cli_apply(const struct cli_opts *o, const char *file)
@@ -283,6 +373,20 @@ int cli_apply(const struct cli_opts *o, const char *file)
 		fprintf(stderr, "%s: not applied; the live firewall is unchanged\n", file);
 	cli_unload(&l);
 	return rc;
+}
+
+int cli_confirm_timer(const struct cli_opts *o, const char *token)
+{
+	struct diag_list d;
+	enum live_watch_end end;
+
+	(void)o;
+	diag_list_init(&d);
+	end = live_watch_token(state_dir(), token, &d);
+	watcher_log(end, &d);
+	cli_print_diags(stderr, &d);	/* the service's journal */
+	diag_list_fini(&d);
+	return end == LIVE_WATCH_FAILED ? EXIT_SYSTEM : EXIT_OK;
 }
 
 int cli_confirm(const struct cli_opts *o)

@@ -65,6 +65,12 @@ int cli_restore(const struct cli_opts *o)
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
+	/* an apply that ended before its switch is settled first */
+	if (lv && live_recover(lv, &d) != LIVE_OK) {
+		live_unlock(lv);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
 	rc = exit_status(restore_choose(dir, &r, &d));
 	if (rc == EXIT_OK || r.rolled_back) {
 		if (restore_apply(dir, &r, o->dry_run, &d) < 0)

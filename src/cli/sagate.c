@@ -110,6 +110,8 @@ static const struct command commands[] = {
 	{ "audit", cli_audit, NULL, true, TAKES_MODE | TAKES_FAIL_ON | TAKES_STATE_DIR |
 					  TAKES_POLICY_ONLY },
 	{ "metrics", NULL, cli_metrics, false, TAKES_STATE_DIR | TAKES_OUTPUT },
+	/* apply --confirm's watcher under systemd (not in --help) */
+	{ "confirm-timer", cli_confirm_timer, NULL, false, 0 },
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,

@@ -23,6 +23,21 @@
 #define LOAD_TIMEOUT_MS 60000
 #define LIVE_TIMEOUT_MS 10000
 
+int handover_timeout_ms(enum handover_op op)
+{
+	const char *e = getenv("SAGATE_HANDOVER_TIMEOUT");
+	char *end;
+	long s;
+
+	if (e && *e) {
+		errno = 0;
+		s = strtol(e, &end, 10);
+		if (!errno && !*end && s >= 1 && s <= 3600)
+			return (int)s * 1000;
+	}
+	return op == HANDOVER_LOAD ? LOAD_TIMEOUT_MS : LIVE_TIMEOUT_MS;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -200,6 +215,7 @@ static int ask(struct handover *h, int timeout_ms, struct diag_list *d)
 	}
 	if (rc > 0) {
 		/* unknown outcome: never ask again blindly, say what it serves */
+		h->lost = true;
 		counters_say(said, sizeof(said));
 		diag_add(d, DIAG_ERROR, "sagated", "", NULL,
 			 "sagated's answer to \"%s generation %u on queue %u\" was lost (%s); %s",
@@ -216,15 +232,17 @@ static int ask(struct handover *h, int timeout_ms, struct diag_list *d)
 	return 0;
 }
 
-int handover_prepare(struct handover *h, const char *dir, const struct state_meta *m,
-		     struct diag_list *d)
+/* The request for generation m of dir (op), in h.  1 when there is one
+ * to send, 0 when kernel-only mode needs none, -1 with an error in d. */
+static int req_init(struct handover *h, enum handover_op op, const char *dir,
+		    const struct state_meta *m, struct diag_list *d)
 {
 	memset(h, 0, sizeof(*h));
 	if (m->mode != PLAN_ENGINE) {
 		h->state = HANDOVER_NOTHING;
 		return 0;
 	}
-	h->req = (struct handover_req){ HANDOVER_LOAD, m->generation, m->queue,
+	h->req = (struct handover_req){ op, m->generation, m->queue,
 					m->queue_count ? m->queue_count : 1,
 					state_policy_path(dir, m->generation), "" };
 	memcpy(h->req.sha256, m->sha256, sizeof(h->req.sha256));
@@ -243,7 +261,17 @@ int handover_prepare(struct handover *h, const char *dir, const struct state_met
 		free(h->req.policy);
 		h->req.policy = abs;
 	}
-	if (ask(h, LOAD_TIMEOUT_MS, d) < 0)
+	return 1;
+}
+
+int handover_prepare(struct handover *h, const char *dir, const struct state_meta *m,
+		     struct diag_list *d)
+{
+	int rc = req_init(h, HANDOVER_LOAD, dir, m, d);
+
+	if (rc <= 0)
+		return rc;
+	if (ask(h, handover_timeout_ms(HANDOVER_LOAD), d) < 0)
 		return -1;
 	if (h->state != HANDOVER_NO_ENGINE)
 		h->state = HANDOVER_LOADED;
@@ -255,7 +283,7 @@ int handover_commit(struct handover *h, struct diag_list *d)
 	if (h->state != HANDOVER_LOADED)
 		return 0;
 	h->req.op = HANDOVER_LIVE;
-	if (ask(h, LIVE_TIMEOUT_MS, d) < 0)
+	if (ask(h, handover_timeout_ms(HANDOVER_LIVE), d) < 0)
 		return -1;
 	if (h->state == HANDOVER_NO_ENGINE) {
 		/* it went away after the load: it loads the current one when it starts */
@@ -268,6 +296,17 @@ int handover_commit(struct handover *h, struct diag_list *d)
 	snprintf(h->note, sizeof(h->note), "sagated serves generation %u on queue %u",
 		 h->req.generation, h->req.queue);
 	return 0;
+}
+
+int handover_resume(struct handover *h, const char *dir, const struct state_meta *m,
+		    struct diag_list *d)
+{
+	int rc = req_init(h, HANDOVER_LIVE, dir, m, d);
+
+	if (rc <= 0)
+		return rc;
+	h->state = HANDOVER_LOADED;
+	return handover_commit(h, d);
 }
 
 void handover_fini(struct handover *h)

@@ -110,8 +110,16 @@ enum handover_state {
 struct handover {
 	enum handover_state state;
 	struct handover_req req;
+	bool lost;		/**< sagated took the request, but its answer never
+				     came (timeout, connection closed, garbled): what
+				     it did is unknown */
 	char note[320];		/**< one sentence on what happened, for the user */
 };
+
+/** Seconds sagate waits for sagated's answer to a load (60) and to a
+ *  "live" (10), unless SAGATE_HANDOVER_TIMEOUT (seconds, 1-3600) names
+ *  another limit for both. */
+int handover_timeout_ms(enum handover_op op);
 
 /** Before the kernel commit of generation m->generation (recorded in
  *  dir, not yet current): ask sagated to load it into m->queue's bank.
@@ -123,8 +131,15 @@ int handover_prepare(struct handover *h, const char *dir, const struct state_met
 		     struct diag_list *d);
 /** After the kernel commit: tell sagated the bank is live.  0, or -1 with
  *  an error in d when sagated does not serve the generation now (its
- *  answer was lost: what its counters file says is in the error). */
+ *  answer was lost, h->lost: what its counters file says is in the
+ *  error). */
 int handover_commit(struct handover *h, struct diag_list *d);
+/** The kernel already queues generation m->generation (recorded in dir)
+ *  to m->queue's bank, and sagated was never told it is live (an apply
+ *  that ended between the kernel's commit and its own): tell it now.  A
+ *  sagated that never loaded it loads it first.  As handover_commit. */
+int handover_resume(struct handover *h, const char *dir, const struct state_meta *m,
+		    struct diag_list *d);
 void handover_fini(struct handover *h);
 
 /** sagated's counters file (sagated(8)) with "alive" added: whether its

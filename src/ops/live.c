@@ -147,11 +147,12 @@ static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
 	}
 	g.m.generation = gen;
 	if (handover_prepare(&h, dir, &g.m, d) < 0)
-		st = LIVE_ENGINE_REFUSED;
+		st = h.lost ? LIVE_UNKNOWN : LIVE_ENGINE_REFUSED;
 	else
 		st = kernel_status(nft_apply(g.plan, g.pol, false, d));
-	if (st == LIVE_OK && handover_commit(&h, d) < 0)
-		st = LIVE_FAILED;
+	/* the kernel switched: so does the caller, whatever sagated says */
+	if (st == LIVE_OK && handover_commit(&h, d) < 0 && r)
+		r->engine_after = h.lost ? LIVE_UNKNOWN : LIVE_FAILED;
 	if (st == LIVE_OK)
 		engine_told(r, &h);
 	if (st == LIVE_OK && r && !r->keep_flows)
@@ -166,18 +167,39 @@ static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
 	return st;
 }
 
+enum live_status live_kernel_load(const char *dir, unsigned gen, struct diag_list *d)
+{
+	return kernel_load(dir, gen, false, NULL, NULL, d);
+}
+
 /* The kernel took generation `now`, but `current` could not be switched
- * from `was`: the kernel goes back to was, so that the two agree. */
-static void kernel_put_back(const char *dir, unsigned was, unsigned now, struct diag_list *d)
+ * from `was`: the kernel goes back to was, so that the two agree.  false
+ * when it could not. */
+static bool kernel_put_back(const char *dir, unsigned was, unsigned now, struct diag_list *d)
 {
 	struct diag_list quiet;
+	bool ok;
 
 	diag_list_init(&quiet);
-	if (kernel_load(dir, was, false, NULL, NULL, &quiet) != LIVE_OK)
+	ok = kernel_load(dir, was, false, NULL, NULL, &quiet) == LIVE_OK;
+	if (!ok)
 		diag_add(d, DIAG_ERROR, dir, "", NULL,
 			 "the kernel holds generation %u, but it could not be recorded as current, nor the kernel put back: rollback will not know it",
 			 now);
 	diag_list_fini(&quiet);
+	return ok;
+}
+
+/* What sagated made of a change the kernel took: LIVE_UNKNOWN (its answer
+ * was lost) is told as the kernel, read again, shows it. */
+static enum live_status after_engine(const char *dir, enum live_status st,
+				     const struct live_result *r, unsigned gen, struct diag_list *d)
+{
+	if (st == LIVE_OK && r->engine_after != LIVE_OK)
+		st = r->engine_after;
+	if (st == LIVE_UNKNOWN)
+		live_report_unknown(dir, gen, d);
+	return st;
 }
 
 /* Record in gen's history what this command did to it (to: where a
@@ -226,7 +248,7 @@ static enum live_status to_previous(struct live *lv, struct live_result *r,
 		note(lv, cur, STATE_NOTE_ROLLED_BACK, prev, d);
 		note(lv, prev, STATE_NOTE_REINSTATED, 0, d);
 	}
-	return st;
+	return after_engine(lv->dir, st, r, prev, d);
 }
 
 enum live_status live_undo(struct live *lv, unsigned gen, unsigned replaces,
@@ -258,7 +280,7 @@ enum live_status live_undo(struct live *lv, unsigned gen, unsigned replaces,
 		r->table_removed = st == LIVE_OK && !replaces;
 		if (st == LIVE_OK)
 			note(lv, gen, STATE_NOTE_ROLLED_BACK, replaces, d);
-		return st;
+		return after_engine(lv->dir, st, r, replaces, d);
 	}
 	diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
 		 "generation %u is current, neither the unconfirmed %u nor the %u it replaced: left as it is",
@@ -275,11 +297,14 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 	enum live_status st;
 	struct pending pend;
 	unsigned cur, gen;
+	bool kept = false;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->keep_flows = lv->keep_flows;
 	memcpy(m.sha256, p->pol->sha256, sizeof(m.sha256));
+	if (live_recover(lv, d) != LIVE_OK)
+		return LIVE_FAILED;
 	cur = state_generation(lv->dir, STATE_CURRENT);
 	rc = pending_read(lv->dir, &pend, d);
 	if (rc < 0)
@@ -301,17 +326,24 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 	trace_phase("record");
 	if (!gen)
 		return LIVE_FAILED;
+	/* whoever comes next settles an apply that ends between the kernel's
+	 * commit and the switch (live_recover) */
+	if (applying_record(lv->dir, gen, cur, d) < 0) {
+		state_discard(lv->dir, gen);
+		return LIVE_FAILED;
+	}
 	/* the watcher first: once the kernel holds the new policy, something
 	 * rolls it back unless it is confirmed, whatever happens to us */
 	if (confirm && pending_arm(lv, gen, cur, confirm, spawn, &r->deadline, d) < 0) {
 		state_discard(lv->dir, gen);
+		applying_drop(lv->dir);
 		return LIVE_FAILED;
 	}
 	/* sagated holds the new policy on the new bank before the kernel
 	 * queues a packet there */
 	m.generation = gen;
 	if (handover_prepare(&h, lv->dir, &m, d) < 0) {
-		st = LIVE_ENGINE_REFUSED;
+		st = h.lost ? LIVE_UNKNOWN : LIVE_ENGINE_REFUSED;
 	} else {
 		trace_phase("handover");
 		st = kernel_status(nft_apply(p->plan, p->pol, false, d));
@@ -320,25 +352,35 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 	if (st == LIVE_OK)
 		test_pause("before-switch");
 	if (st == LIVE_OK && state_commit(lv->dir, gen, d) < 0) {
-		kernel_put_back(lv->dir, cur, gen, d);
+		/* a kernel that cannot be put back keeps the record: the
+		 * next command finds it holding gen, and makes that current */
+		kept = !kernel_put_back(lv->dir, cur, gen, d);
 		st = LIVE_FAILED;
 	}
 	if (st != LIVE_OK) {
 		handover_fini(&h);
-		if (confirm)
+		if (confirm && !kept)
 			pending_withdraw(lv->dir, d);
-		state_discard(lv->dir, gen);
+		if (!kept) {
+			state_discard(lv->dir, gen);
+			applying_drop(lv->dir);
+		}
+		if (st == LIVE_UNKNOWN)
+			live_report_unknown(lv->dir, gen, d);
 		return st;
 	}
+	applying_drop(lv->dir);
 	rollback_record_drop(lv->dir);
 	r->generation = gen;
 	/* the new bank is live; a lost answer leaves the kernel switched */
 	if (handover_commit(&h, d) < 0)
-		st = LIVE_FAILED;
+		st = h.lost ? LIVE_UNKNOWN : LIVE_FAILED;
 	engine_told(r, &h);
 	handover_fini(&h);
 	if (!lv->keep_flows)
 		flows_end(p->plan, p->pol, &r->flows, d);
+	if (st == LIVE_UNKNOWN)
+		live_report_unknown(lv->dir, gen, d);
 	return st;
 }
 
@@ -350,6 +392,8 @@ enum live_status live_rollback(struct live *lv, struct live_result *r, struct di
 
 	memset(r, 0, sizeof(*r));
 	r->keep_flows = lv->keep_flows;
+	if (live_recover(lv, d) != LIVE_OK)
+		return LIVE_FAILED;
 	rc = pending_read(lv->dir, &pend, d);
 	if (rc < 0)
 		return LIVE_FAILED;
@@ -453,8 +497,11 @@ static void nothing_to_confirm(const char *dir, struct diag_list *d)
 enum live_status live_confirm(struct live *lv, struct diag_list *d)
 {
 	struct pending pend;
-	int rc = pending_read(lv->dir, &pend, d);
+	int rc;
 
+	if (live_recover(lv, d) != LIVE_OK)
+		return LIVE_FAILED;
+	rc = pending_read(lv->dir, &pend, d);
 	if (rc < 0)
 		return LIVE_FAILED;
 	if (rc == 1 && !in_force(&pend, state_generation(lv->dir, STATE_CURRENT))) {

@@ -58,6 +58,10 @@ enum live_status {
 				     (handover.h); nothing was changed */
 	LIVE_FAILED,	/**< the state directory, the kernel (reading it, or a
 			     failure after its commit), memory */
+	LIVE_UNKNOWN,	/**< sagated took the request, but its answer was lost:
+			     whether it serves the new generation is unknown; d
+			     says what the kernel, read again, holds.  Never a
+			     reason to change modes */
 };
 
 /** The state directory's lock, held: the right to change the firewall. */
@@ -101,8 +105,19 @@ struct live_watch;
 
 /** Run live_watch(w) in a process of its own that outlives the caller
  *  (detached from its terminal and session), and return 0 once that
- *  process exists, or -1.  The process ends when live_watch returns. */
+ *  process exists; or start, elsewhere, a process that runs
+ *  live_watch_token(live_watch_dir(w), live_watch_token_of(w)) (a
+ *  transient systemd service), and return 1 once it was started and no
+ *  process of spawn's making still holds the caller's descriptors (they
+ *  are close-on-exec: systemd-run has exited); or -1.
+ *  The process ends when live_watch returns.  Either way apply goes on
+ *  only once the watcher holds its record's lock. */
 typedef int (*live_spawn_fn)(struct live_watch *w);
+
+/** The state directory, absolute, and the pending record's token, for a
+ *  watcher started as a process of its own (live_spawn_fn returning 1). */
+const char *live_watch_dir(const struct live_watch *w);
+const char *live_watch_token_of(const struct live_watch *w);
 
 /** What a change did. */
 struct live_result {
@@ -116,6 +131,10 @@ struct live_result {
 	/* what sagated was told of the new table (handover.h) */
 	int engine_state;	/**< enum handover_state */
 	uint16_t engine_queue;	/**< the bank's first queue */
+	enum live_status engine_after;	/**< LIVE_OK, or how telling sagated
+					     failed after the kernel switched:
+					     LIVE_UNKNOWN (its answer was lost),
+					     LIVE_FAILED (it refused) */
 	char engine_note[320];	/**< one sentence for the user, or "" */
 	bool keep_flows;	/**< established flows were left alone
 				     (live_keep_flows) */
@@ -152,6 +171,20 @@ enum live_status live_rollback_to(struct live *lv, unsigned gen, struct live_res
 enum live_status live_confirm(struct live *lv, struct diag_list *d);
 /** Remove table inet sagate (not the state directory's records). */
 enum live_status live_flush(struct live *lv, struct diag_list *d);
+/** Settle an apply that ended between recording its generation and
+ *  switching `current` to it (killed, the machine lost), as the kernel
+ *  shows it: when the kernel holds that generation, it is made current
+ *  (and sagated told its bank is live); when the kernel holds the one it
+ *  replaced, it is discarded.  Each says so in a warning in d.  apply,
+ *  rollback and confirm do this first; restore calls it.  LIVE_OK (also
+ *  when there was nothing to settle), or LIVE_FAILED with an error in
+ *  d. */
+enum live_status live_recover(struct live *lv, struct diag_list *d);
+/** The outcome sagated left unknown (its answer about generation asked
+ *  was lost, handover.h): an error in d, beginning "outcome unknown",
+ *  that says what the kernel, read again, holds (which generation of
+ *  dir), and whether sagated is known to serve it. */
+void live_report_unknown(const char *dir, unsigned asked, struct diag_list *d);
 
 /** How a watcher ended. */
 enum live_watch_end {
@@ -165,6 +198,11 @@ enum live_watch_end {
  *  state directory's lock and, if the pending confirm is still its own,
  *  undo the apply, record that in `rolled-back` and remove it. */
 enum live_watch_end live_watch(struct live_watch *w, struct diag_list *d);
+/** live_watch in a process started on its own (not forked by apply): take
+ *  the lock of dir's pending record if its token is token, and watch it.
+ *  LIVE_WATCH_ENDED at once when the record is not (or no longer) that
+ *  one. */
+enum live_watch_end live_watch_token(const char *dir, const char *token, struct diag_list *d);
 
 /** A pending confirm, as it stands. */
 struct live_pending {

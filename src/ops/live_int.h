@@ -21,6 +21,7 @@ struct live {
  *  tells its watcher's own record from a later one. */
 struct pending {
 	struct live_pending pub;
+	long deadline_ns;	/* the deadline's nanoseconds (pub.deadline: seconds) */
 	char token[33];		/* 128 random bits in hex */
 	dev_t dev;		/* the file read: a watcher compares it with its own */
 	ino_t ino;
@@ -33,6 +34,7 @@ struct live_watch {
 	int pending_fd;		/* the record, flock(2)ed: the watcher's liveness */
 	int lock_fd;		/* apply's state lock, inherited: let go at once */
 	int ready[2];		/* the watcher writes a byte to [1] once it runs */
+	char *abs_dir;		/* dir made absolute, for a watcher started elsewhere */
 };
 
 /* live_watch.c */
@@ -60,7 +62,20 @@ int pending_withdraw(const char *dir, struct diag_list *d);
  *  failing leaves only a stale line in status. */
 void rollback_record_drop(const char *dir);
 
+/* live_recover.c */
+
+/** Record that generation gen (replacing replaces) is being applied:
+ *  `applying`, until the switch.  0, or -1 with an error in d. */
+int applying_record(const char *dir, unsigned gen, unsigned replaces, struct diag_list *d);
+/** Remove the record (failing leaves one the next command finds settled). */
+void applying_drop(const char *dir);
+
 /* live.c */
+
+/** Put generation gen of dir into the kernel again (0: no table), on its
+ *  recorded bank, handing it to sagated first; the state directory is
+ *  not touched. */
+enum live_status live_kernel_load(const char *dir, unsigned gen, struct diag_list *d);
 
 /** Undo the unconfirmed apply of generation gen, which replaced
  *  replaces: the kernel and `current` go back to replaces (no table and

@@ -73,6 +73,9 @@ int pending_read(const char *dir, struct pending *p, struct diag_list *d)
 		p->pub.generation = 0;
 	if (json_is_integer(v = json_object_get(j, "deadline")))
 		p->pub.deadline = json_integer_value(v);
+	if (json_is_integer(v = json_object_get(j, "deadline_ns")) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) < 1000000000)
+		p->deadline_ns = (long)json_integer_value(v);
 	if (json_is_string(v = json_object_get(j, "token")) &&
 	    strlen(json_string_value(v)) < sizeof(p->token))
 		strcpy(p->token, json_string_value(v));
@@ -127,10 +130,43 @@ static int watcher_ready(int fd)
 	return n == 1 ? 0 : -1;
 }
 
+/* Longest a watcher started elsewhere may take to hold its record. */
+#define WATCH_START_MS 30000
+
+/* Wait until someone else (the watcher) holds the record at path: 0, or
+ * -1 when nobody did within WATCH_START_MS. */
+static int taken_over(const char *path)
+{
+	struct timespec nap = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < WATCH_START_MS / 10; i++) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		bool h = fd >= 0 && held(fd);
+
+		if (fd >= 0)
+			close(fd);	/* lets go of a lock held() took */
+		if (h)
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	return -1;
+}
+
+const char *live_watch_dir(const struct live_watch *w)
+{
+	return w->abs_dir;
+}
+
+const char *live_watch_token_of(const struct live_watch *w)
+{
+	return w->rec.token;
+}
+
 int pending_arm(struct live *lv, unsigned gen, unsigned replaces, unsigned seconds,
 		live_spawn_fn spawn, long long *deadline, struct diag_list *d)
 {
 	struct live_watch w = { .dir = lv->dir, .lock_fd = lv->fd, .ready = { -1, -1 } };
+	int started;
 	char path[PATH_MAX];
 	struct timespec now;
 	json_t *j;
@@ -143,18 +179,36 @@ int pending_arm(struct live *lv, unsigned gen, unsigned replaces, unsigned secon
 	clock_gettime(CLOCK_REALTIME, &now);
 	w.deadline = (struct timespec){ now.tv_sec + seconds, now.tv_nsec };
 	w.rec.pub = (struct live_pending){ gen, replaces, now.tv_sec + seconds, true };
+	w.rec.deadline_ns = now.tv_nsec;
 	if (new_token(w.rec.token, d) < 0 ||
 	    state_path(path, sizeof(path), lv->dir, STATE_PENDING) < 0)
 		return -1;
-	j = json_pack("{s:i, s:i, s:I, s:s}", "generation", gen, "replaces", replaces,
-		      "deadline", (json_int_t)w.rec.pub.deadline, "token", w.rec.token);
+	if (!(w.abs_dir = realpath(lv->dir, NULL))) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL, "%s", strerror(errno));
+		return -1;
+	}
+	j = json_pack("{s:i, s:i, s:I, s:I, s:s}", "generation", gen, "replaces", replaces,
+		      "deadline", (json_int_t)w.rec.pub.deadline,
+		      "deadline_ns", (json_int_t)now.tv_nsec, "token", w.rec.token);
 	w.pending_fd = j ? state_write_json_locked(path, j, d) : -1;
 	json_decref(j);
-	if (w.pending_fd < 0)
+	if (w.pending_fd < 0) {
+		free(w.abs_dir);
 		return -1;
-	if (pipe2(w.ready, O_CLOEXEC) < 0 || spawn(&w) < 0) {
+	}
+	if (pipe2(w.ready, O_CLOEXEC) < 0 || (started = spawn(&w)) < 0) {
 		diag_add(d, DIAG_ERROR, lv->dir, "", NULL, "could not start the confirm timer: %s",
 			 strerror(errno));
+	} else if (started == 1) {
+		/* a process of its own, not ours: it takes the record's lock
+		 * once we let go of it */
+		close(w.pending_fd);
+		w.pending_fd = -1;
+		rc = taken_over(path);
+		if (rc < 0)
+			diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+				 "could not start the confirm timer: it did not hold its record within %d s",
+				 WATCH_START_MS / 1000);
 	} else {
 		close(w.ready[1]);
 		w.ready[1] = -1;
@@ -167,7 +221,9 @@ int pending_arm(struct live *lv, unsigned gen, unsigned replaces, unsigned secon
 		if (w.ready[i] >= 0)
 			close(w.ready[i]);
 	/* from here, the watcher alone holds the record's lock */
-	close(w.pending_fd);
+	if (w.pending_fd >= 0)
+		close(w.pending_fd);
+	free(w.abs_dir);
 	if (rc < 0)
 		unlink(path);
 	else
@@ -252,26 +308,22 @@ static void record_rollback(const struct live_watch *w, unsigned to, const char 
 	json_decref(j);
 }
 
-enum live_watch_end live_watch(struct live_watch *w, struct diag_list *d)
+/* The watch itself, once the watcher holds its record. */
+static enum live_watch_end watch_run(struct live_watch *w, struct diag_list *d)
 {
 	struct live_result r = { 0 };
 	enum live_watch_end end = LIVE_WATCH_ENDED;
 	enum live_status st;
 	struct live *lv;
 
-	/* apply's lock, inherited: it must end with apply */
-	close(w->lock_fd);
-	close(w->ready[0]);
-	if (write(w->ready[1], "", 1) != 1) {
-		close(w->ready[1]);
-		return LIVE_WATCH_ENDED;	/* apply takes back the record */
-	}
-	close(w->ready[1]);
 	if (!wait_for_deadline(w))
 		return LIVE_WATCH_ENDED;
 	lv = live_lock(w->dir, "confirm timer", LIVE_WAIT_FOREVER, d);
 	if (!lv)
 		return LIVE_WATCH_FAILED;
+	/* an apply that ended before its switch: settled first, so that
+	 * the undo below finds current as the kernel has it */
+	live_recover(lv, d);
 	if (still_ours(w, d)) {
 		/* nobody is there to run it again: a ruleset that moved on
 		 * while it was read is read again, a few times */
@@ -290,6 +342,49 @@ enum live_watch_end live_watch(struct live_watch *w, struct diag_list *d)
 		live_result_fini(&r);
 	}
 	live_unlock(lv);
+	return end;
+}
+
+enum live_watch_end live_watch(struct live_watch *w, struct diag_list *d)
+{
+	/* apply's lock, inherited: it must end with apply */
+	close(w->lock_fd);
+	close(w->ready[0]);
+	if (write(w->ready[1], "", 1) != 1) {
+		close(w->ready[1]);
+		return LIVE_WATCH_ENDED;	/* apply takes back the record */
+	}
+	close(w->ready[1]);
+	return watch_run(w, d);
+}
+
+enum live_watch_end live_watch_token(const char *dir, const char *token, struct diag_list *d)
+{
+	struct live_watch w = { .dir = (char *)dir, .lock_fd = -1, .ready = { -1, -1 } };
+	enum live_watch_end end = LIVE_WATCH_ENDED;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (state_path(path, sizeof(path), dir, STATE_PENDING) < 0)
+		return LIVE_WATCH_ENDED;
+	w.pending_fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (w.pending_fd < 0)
+		return LIVE_WATCH_ENDED;	/* withdrawn already */
+	/* apply holds it until it sees us start: wait for it */
+	while (flock(w.pending_fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			diag_add(d, DIAG_ERROR, path, "", NULL, "cannot lock: %s", strerror(errno));
+			close(w.pending_fd);
+			return LIVE_WATCH_FAILED;
+		}
+	/* still linked, and the record we were started for */
+	if (fstat(w.pending_fd, &st) == 0 && st.st_nlink > 0 &&
+	    pending_read(dir, &w.rec, d) == 1 && w.rec.dev == st.st_dev && w.rec.ino == st.st_ino &&
+	    strcmp(w.rec.token, token) == 0 && w.rec.pub.generation) {
+		w.deadline = (struct timespec){ w.rec.pub.deadline, w.rec.deadline_ns };
+		end = watch_run(&w, d);
+	}
+	close(w.pending_fd);
 	return end;
 }
 

@@ -4,7 +4,9 @@
 #include "config.h"
 
 #include "compile.h"
+#include "handover.h"
 #include "nft_apply.h"
+#include "nft_read.h"
 #include "live.h"
 #include "parse.h"
 #include "restore.h"
@@ -226,23 +228,81 @@ static void drop_confirm_files(const char *dir)
 		unlink(path);
 }
 
+/* A table is live (restore run by hand, sagated serving it): the chosen
+ * generation goes into the queue bank the current one does not use, as
+ * every apply's does (handover.h), so that no packet the live table
+ * queued is judged by the restored policy.  With no table (at boot) it
+ * keeps its recorded bank.  *old gets the bank recorded before.  0, or
+ * -1 with an error in d. */
+static int rebank(const char *dir, struct restore *r, uint16_t *old, struct diag_list *d)
+{
+	struct nft_live k = { 0 };
+	struct plan *plan;
+	char *comment;
+	uint16_t q;
+	int rc;
+
+	*old = r->meta.queue;
+	if (r->meta.mode != PLAN_ENGINE)
+		return 0;
+	rc = nft_read_live(&k, d);
+	if (rc == 0 && k.present)
+		rc = live_next_queue(dir, r->meta.queue_base, &q, d);
+	if (rc < 0 || !k.present || q == r->meta.queue) {
+		nft_live_fini(&k);
+		return rc;
+	}
+	nft_live_fini(&k);
+	plan = compile_plan(r->pol, r->cls, &(struct compile_opts){ r->meta.mode, q });
+	comment = plan ? compile_table_comment(r->meta.source, r->meta.sha256) : NULL;
+	if (!comment) {
+		plan_free(plan);
+		diag_add(d, DIAG_ERROR, dir, "", NULL, "out of memory");
+		return -1;
+	}
+	free(plan->comment);
+	plan->comment = comment;
+	if (state_set_queue(dir, r->generation, q, d) < 0) {
+		plan_free(plan);
+		return -1;
+	}
+	plan_free(r->plan);
+	r->plan = plan;
+	r->meta.queue = q;
+	return 0;
+}
+
 int restore_apply(const char *dir, struct restore *r, bool dry_run, struct diag_list *d)
 {
 	/* nothing usable, but the unconfirmed apply is rolled back all the
 	 * same; after a failure of our own, nothing is settled */
 	bool settled = r->status == RESTORE_NOTHING || r->status == RESTORE_DAMAGED;
+	struct handover h = { 0 };
+	uint16_t old_queue = r->meta.queue;
+	int rc = 0;
 
-	if (r->status == RESTORE_CHOSEN &&
-	    nft_apply(r->plan, r->pol, dry_run, d) < 0)
-		return -1;
 	if (dry_run)
-		return 0;
+		return r->status != RESTORE_CHOSEN || nft_apply(r->plan, r->pol, true, d) == 0 ? 0 : -1;
+	/* a running sagated holds the policy before the kernel queues to it,
+	 * as for apply */
+	r->meta.generation = r->generation;
+	if (r->status == RESTORE_CHOSEN &&
+	    (rebank(dir, r, &old_queue, d) < 0 || handover_prepare(&h, dir, &r->meta, d) < 0 ||
+	     nft_apply(r->plan, r->pol, false, d) < 0)) {
+		if (h.lost)
+			live_report_unknown(dir, r->generation, d);
+		if (r->meta.queue != old_queue)
+			state_set_queue(dir, r->generation, old_queue, d);
+		handover_fini(&h);
+		return -1;
+	}
 	if (r->status == RESTORE_CHOSEN) {
 		r->loaded = true;
 		if (r->generation != r->current && state_swap(dir, d) < 0) {
 			diag_add(d, DIAG_ERROR, dir, "", NULL,
 				 "the kernel holds generation %u, but the state directory could not record it: status and sagated still name generation %u",
 				 r->generation, r->current);
+			handover_fini(&h);
 			return -1;
 		}
 		if (r->generation != r->current)
@@ -250,13 +310,21 @@ int restore_apply(const char *dir, struct restore *r, bool dry_run, struct diag_
 		if (r->rolled_back)
 			note(dir, r->rolled_back, STATE_NOTE_EXPIRED, r->generation);
 		drop_confirm_files(dir);
+		/* the kernel and the state directory switched, whatever sagated
+		 * answers now */
+		if (handover_commit(&h, d) < 0) {
+			rc = -1;
+			if (h.lost)
+				live_report_unknown(dir, r->generation, d);
+		}
+		handover_fini(&h);
 	} else if (settled && r->rolled_back) {
 		if (state_uncommit(dir, d) < 0)
 			return -1;
 		note(dir, r->rolled_back, STATE_NOTE_EXPIRED, 0);
 		drop_confirm_files(dir);
 	}
-	return 0;
+	return rc;
 }
 
 void restore_fini(struct restore *r)

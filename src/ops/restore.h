@@ -85,8 +85,10 @@ struct restore {
  *  returns. */
 enum restore_status restore_choose(const char *dir, struct restore *r, struct diag_list *d);
 
-/** Load what r chose into the kernel in one transaction, then make the
- *  state directory say so: `current` is the loaded generation (a swap
+/** Load what r chose into the kernel in one transaction (a sagated that
+ *  runs is handed its policy first, on the queue bank the current
+ *  generation does not use when a table is live, and told the bank is
+ *  live after: handover.h), then make the state directory say so: `current` is the loaded generation (a swap
  *  with `previous` when the previous one was loaded), and the confirm
  *  files are gone.  When nothing was chosen but an unconfirmed apply was
  *  rolled back, only the state directory changes: `current` is removed,

@@ -23,6 +23,7 @@ static const char *const file_names[] = {
 	[STATE_PENDING] = "pending",
 	[STATE_ROLLED_BACK] = "rolled-back",
 	[STATE_LOCK] = "lock",
+	[STATE_APPLYING] = "applying",
 };
 
 static const char *const gen_files[] = {

@@ -14,6 +14,9 @@
  *   pending                  a commit-confirm that has not been confirmed,
  *                            flock(2)ed by its watcher while it lives
  *   rolled-back              the last unconfirmed apply its watcher undid
+ *   applying                 an apply between recording its generation and
+ *                            switching current to it: the next command
+ *                            finishes or discards it (live.h)
  * A generation is written completely (write, fsync, rename), its
  * rollback target included, before the one link `current` is switched
  * to it by rename(2): the current generation and its rollback target
@@ -52,6 +55,8 @@ enum state_file {
 	STATE_ROLLED_BACK,	/**< the last unconfirmed apply its watcher undid:
 				     JSON written and read by live.h */
 	STATE_LOCK,		/**< the state directory's lock (live.h) */
+	STATE_APPLYING,		/**< an apply between its prepare and its switch:
+				     JSON written and read by live.h */
 };
 
 /** An entry's file name, for messages ("current"). */

@@ -8,6 +8,7 @@
 #include "sha256.h"
 #include "state.h"
 #include "state_int.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,73 +29,21 @@ static int fail(struct diag_list *d, const char *path, const char *what)
 	return -1;
 }
 
-static int write_all(int fd, const char *text, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/* path.tmp.<64 random bits in hex> into buf.  0, or -1 with errno. */
-static int random_name(char *buf, size_t len, const char *path)
-{
-	unsigned char r[8];
-
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return -1;
-	if ((size_t)snprintf(buf, len, "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path,
-			     r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
-/* Write len bytes to path: a temporary file, fsync, rename over.  With
- * locked, the file is flock(2)ed before it takes its name, and its
- * descriptor returned (else 0); -1 after an error, with nothing left. */
+/* Write len bytes to path: a temporary file, fsync, rename over
+ * (util.h).  With locked, the file is flock(2)ed before it takes its
+ * name, and its descriptor returned (else 0); -1 after an error, with
+ * nothing left. */
 static int write_atomic(const char *path, const char *text, size_t len, bool locked,
 			struct diag_list *d)
 {
-	char tmp[PATH_MAX];
-	int fd, rc;
+	const char *step = "create";
+	int rc = locked ? write_file_atomic_locked(path, text, len, 0600, true, &step) :
+			  write_file_atomic(path, text, len, 0600, true, &step);
 
-	/* a name nobody can guess, made O_EXCL: nothing planted at it (a
-	 * link to /etc/shadow, say) is ever followed or written */
-	if (random_name(tmp, sizeof(tmp), path) < 0)
-		return fail(d, path, "cannot name a temporary file");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fail(d, tmp, "cannot create");
-	if (locked && flock(fd, LOCK_EX) < 0)
-		rc = fail(d, tmp, "cannot lock");
-	else if (write_all(fd, text, len) < 0 || fsync(fd) < 0)
-		rc = fail(d, tmp, "cannot write");
-	else
-		rc = 0;
-	if (!locked || rc < 0) {
-		/* close's error is a write's error (NFS, quotas) */
-		if (close(fd) < 0 && rc == 0)
-			rc = fail(d, tmp, "cannot write");
-		fd = 0;
-	}
-	if (rc == 0 && rename(tmp, path) < 0) {
-		rc = fail(d, path, "cannot rename into place");
-		if (locked)
-			close(fd);
-	}
 	if (rc < 0)
-		unlink(tmp);
-	return rc < 0 ? -1 : fd;
+		fail(d, path, strcmp(step, "create") == 0 ? "cannot create" :
+			      strcmp(step, "write") == 0 ? "cannot write" : "cannot rename into place");
+	return rc;
 }
 
 /* j as the text of a JSON file: one line and its newline.  NULL on OOM. */

@@ -11,10 +11,13 @@
 #include "config.h"
 
 #include "audit_util.h"
+#include "fake_sagated.h"
 #include "fault.h"
 #include "history.h"
 #include "live.h"
 #include "nft_apply.h"
+#include "nft_read.h"
+#include "restore.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,10 +30,14 @@
 static char top[] = "/tmp/sagate-live-XXXXXX";
 static char dir[PATH_MAX];	/* the state directory, in top */
 
+static char run[PATH_MAX];	/* SAGATE_RUN_DIR: sagated's control socket, if a fake serves it */
+
 static void setup(void)
 {
 	cr_assert_not_null(mkdtemp(top));
 	snprintf(dir, sizeof(dir), "%s/state", top);
+	snprintf(run, sizeof(run), "%s/run", top);
+	cr_assert_eq(setenv("SAGATE_RUN_DIR", run, 1), 0);
 }
 
 static void teardown(void)
@@ -182,6 +189,16 @@ static const char *kernel_file(void)
 	return path;
 }
 
+/* Where the fake kernel and the fake sagated log what they were asked,
+ * in order. */
+static const char *events_file(void)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/events", top);
+	return path;
+}
+
 static void kernel_set(const char *comment)
 {
 	FILE *f = fopen(kernel_file(), "w");
@@ -189,6 +206,10 @@ static void kernel_set(const char *comment)
 	cr_assert_not_null(f);
 	fputs(comment ? comment : "", f);
 	fclose(f);
+	if ((f = fopen(events_file(), "a"))) {
+		fprintf(f, "commit %s\n", comment ? comment : "(no table)");
+		fclose(f);
+	}
 }
 
 static char *kernel_get(char *buf, size_t len)
@@ -207,6 +228,14 @@ static char *kernel_get(char *buf, size_t len)
 int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 		     struct diag_list *d);
 int __wrap_nft_flush_table(bool dry_run, struct diag_list *d);
+int __wrap_nft_read_live(struct nft_live *out, struct diag_list *d);
+
+/* An apply's process dies in the fake kernel: DIE_BEFORE_COMMIT before
+ * the commit, DIE_AFTER_COMMIT after it (before the switch of current),
+ * as a SIGKILL there would leave things. */
+enum { DIE_NEVER, DIE_BEFORE_COMMIT, DIE_AFTER_COMMIT };
+static int die_in_kernel;
+#define DIED 77		/* its exit status */
 void __wrap_flows_end(const struct plan *p, const struct policy *pol, struct flows_tally *t,
 		      struct diag_list *d);
 
@@ -290,7 +319,25 @@ int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_ru
 		diag_add(d, DIAG_ERROR, pol->file, "", NULL, "transaction: fake kernel refused it");
 		return -1;
 	}
+	if (die_in_kernel == DIE_BEFORE_COMMIT)
+		_exit(DIED);
 	kernel_set(p->comment);
+	if (die_in_kernel == DIE_AFTER_COMMIT)
+		_exit(DIED);
+	return 0;
+}
+
+/* The live table as the fake kernel has it: its comment. */
+int __wrap_nft_read_live(struct nft_live *out, struct diag_list *d)
+{
+	char k[256];
+
+	(void)d;
+	memset(out, 0, sizeof(*out));
+	kernel_get(k, sizeof(k));
+	out->present = k[0] != '\0';
+	if (out->present)
+		cr_assert_not_null(out->comment = strdup(k));
 	return 0;
 }
 
@@ -379,13 +426,16 @@ static void watchers_ended(const char *when)
 	nwatchers = 0;
 }
 
+/* How apply() starts its watcher (spawn, or spawn_apart). */
+static live_spawn_fn spawner = spawn;
+
 static enum live_status apply(int i, unsigned confirm, struct diag_list *d)
 {
 	const struct compiled *c = compiled(i);
 	struct live_policy p = { c->pol, c->plan, "p.json", PLAN_KERNEL_ONLY, 0 };
 	struct live_result r;
 	struct live *lv = live_lock(dir, "apply", 0, d);
-	enum live_status st = lv ? live_apply(lv, &p, confirm, spawn, &r, d) : LIVE_FAILED;
+	enum live_status st = lv ? live_apply(lv, &p, confirm, spawner, &r, d) : LIVE_FAILED;
 
 	if (lv && st == LIVE_OK)
 		live_result_fini(&r);
@@ -944,5 +994,402 @@ Test(live, history_follows_a_confirm)
 	cr_assert_eq(history_read("/nonexistent/sagate-state", &h, &d), 0);
 	cr_assert_eq(h.n, 0);
 	history_fini(&h);
+	diag_list_fini(&d);
+}
+
+/* --- an apply that ended between its prepare and its switch ------------ */
+
+/* Generations 1 and 2 (current), then generation 3 (policy 2) applied by
+ * a process that dies in the fake kernel, before or after its commit: as
+ * a SIGKILL there leaves it, current still names 2. */
+static void apply_dies(int when)
+{
+	pid_t pid;
+	int st;
+
+	fresh();
+	fflush(NULL);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct diag_list d;
+
+		die_in_kernel = when;
+		diag_list_init(&d);
+		apply(2, 0, &d);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == DIED, "the apply did not die in the kernel");
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 2);
+	cr_assert_eq(kernel_holds(3), when == DIE_AFTER_COMMIT);
+}
+
+static const char settled_switch[] = "ended between the kernel's commit and its switch: the kernel holds its generation 3, now made current";
+
+Test(live, an_apply_killed_after_the_kernel_commit_is_made_current_by_confirm)
+{
+	struct diag_list d;
+
+	apply_dies(DIE_AFTER_COMMIT);
+	diag_list_init(&d);
+	cr_assert_eq(confirm(&d), LIVE_NOTHING);
+	cr_assert(has(&d, settled_switch), "%s", d.count ? d.items[0].message : "no message");
+	cr_assert(same(snap_of("settled"), (struct snap){ 3, 2, 0, false }));
+	consistent("settled by confirm");
+	diag_list_fini(&d);
+}
+
+Test(live, an_apply_killed_after_the_kernel_commit_is_made_current_then_rolled_back)
+{
+	struct diag_list d;
+
+	apply_dies(DIE_AFTER_COMMIT);
+	diag_list_init(&d);
+	cr_assert_eq(rollback(&d), LIVE_OK);
+	cr_assert(has(&d, settled_switch));
+	/* the rollback goes back from 3, the kernel's, to 2 (3, rolled back, is no rollback target) */
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 1, 0, false }));
+	consistent("settled by rollback");
+	diag_list_fini(&d);
+}
+
+Test(live, an_apply_killed_after_the_kernel_commit_is_settled_by_the_next_apply)
+{
+	struct diag_list d;
+
+	apply_dies(DIE_AFTER_COMMIT);
+	diag_list_init(&d);
+	cr_assert_eq(apply(0, 0, &d), LIVE_OK);
+	cr_assert(has(&d, settled_switch));
+	cr_assert(same(snap_of("applied"), (struct snap){ 4, 3, 0, false }));
+	consistent("settled by apply");
+	diag_list_fini(&d);
+}
+
+Test(live, an_apply_killed_after_the_kernel_commit_is_settled_by_restore)
+{
+	struct restore r;
+	struct diag_list d;
+	struct live *lv;
+
+	apply_dies(DIE_AFTER_COMMIT);
+	diag_list_init(&d);
+	cr_assert_not_null(lv = live_lock(dir, "restore", 0, &d));
+	cr_assert_eq(live_recover(lv, &d), LIVE_OK);
+	cr_assert_eq(restore_choose(dir, &r, &d), RESTORE_CHOSEN);
+	cr_assert_eq(r.generation, 3);
+	cr_assert_eq(restore_apply(dir, &r, false, &d), 0);
+	restore_fini(&r);
+	live_unlock(lv);
+	cr_assert(has(&d, settled_switch));
+	cr_assert(same(snap_of("restored"), (struct snap){ 3, 2, 0, false }));
+	consistent("settled by restore");
+	diag_list_fini(&d);
+}
+
+Test(live, an_apply_killed_before_the_kernel_commit_is_discarded)
+{
+	struct diag_list d;
+	char path[PATH_MAX];
+
+	apply_dies(DIE_BEFORE_COMMIT);
+	diag_list_init(&d);
+	cr_assert_eq(confirm(&d), LIVE_NOTHING);
+	cr_assert(has(&d, "ended before the kernel took its generation 3: discarded it; generation 2 stays current"),
+		  "%s", d.count ? d.items[0].message : "no message");
+	snprintf(path, sizeof(path), "%s/gen-000003", dir);
+	cr_assert_neq(access(path, F_OK), 0, "generation 3 was kept");
+	cr_assert(same(snap_of("discarded"), (struct snap){ 2, 1, 0, false }));
+	consistent("discarded");
+	diag_list_fini(&d);
+}
+
+/* The command that settles it fails at any step: what it leaves is
+ * settled by the one after. */
+Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
+{
+	unsigned k;
+
+	for (k = 1;; k++) {
+		struct diag_list d;
+		char when[600];
+		bool fired;
+
+		apply_dies(DIE_AFTER_COMMIT);
+		diag_list_init(&d);
+		fault_arm(k);
+		confirm(&d);
+		fault_disarm();
+		fired = fault_fired();
+		snprintf(when, sizeof(when), "failing %s (step %u)", fired ? fault_what() : "nothing", k);
+		diag_list_fini(&d);
+		diag_list_init(&d);
+		cr_assert_eq(confirm(&d), LIVE_NOTHING, "%s", when);
+		cr_assert(same(snap_of(when), (struct snap){ 3, 2, 0, false }),
+			  "%s: then current %u, previous %u", when, state_generation(dir, STATE_CURRENT),
+			  state_generation(dir, STATE_PREVIOUS));
+		consistent(when);
+		diag_list_fini(&d);
+		if (!fired)
+			break;
+	}
+	cr_assert_gt(k, 4, "only %u steps: is fault.c linked?", k);
+}
+
+/* --- sagated's answers --------------------------------------------------- */
+
+/* Policy i applied in engine mode, on the bank the live table does not
+ * use. */
+static enum live_status apply_engine(int i, struct live_result *r, struct diag_list *d)
+{
+	const struct compiled *c = compiled(i);
+	struct live *lv = live_lock(dir, "apply", 0, d);
+	enum live_status st;
+	struct plan *plan;
+	uint16_t q;
+
+	cr_assert_not_null(lv);
+	cr_assert_eq(live_next_queue(dir, 0, &q, d), 0);
+	plan = compile_plan(c->pol, c->cls, &(struct compile_opts){ PLAN_ENGINE, q });
+	cr_assert_not_null(plan);
+	st = live_apply(lv, &(struct live_policy){ c->pol, plan, "p.json", PLAN_ENGINE, q, 0 },
+			0, spawn, r, d);
+	live_unlock(lv);
+	plan_free(plan);
+	return st;
+}
+
+static char *events(char *buf, size_t len)
+{
+	FILE *f = fopen(events_file(), "r");
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static const char *all_errors(const struct diag_list *d)
+{
+	static char buf[4096];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < d->count && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s | ", d->items[i].message);
+	return buf;
+}
+
+/* sagated takes the load and never answers: after the timeout, apply
+ * says the outcome is unknown and what the kernel, read again, holds
+ * (the generation before: it never switched), and changes no mode. */
+Test(live, a_load_never_answered_is_an_unknown_outcome)
+{
+	struct live_result r;
+	struct diag_list d;
+	char ev[1024];
+	double t0;
+	pid_t fake;
+
+	cr_assert_eq(setenv("SAGATE_HANDOVER_TIMEOUT", "1", 1), 0);
+	diag_list_init(&d);
+	cr_assert_eq(apply_engine(0, &r, &d), LIVE_OK, "%s", all_errors(&d));	/* no sagated: nothing to hand over */
+	live_result_fini(&r);
+	fake = fake_sagated_start(run, FAKE_SILENT, events_file());
+	t0 = seconds();
+	cr_assert_eq(apply_engine(1, &r, &d), LIVE_UNKNOWN, "%s", all_errors(&d));
+	fake_sagated_stop(fake, run);
+	cr_assert_geq(seconds() - t0, 0.9, "gave up before the timeout");
+	cr_assert_lt(seconds() - t0, 5);
+	cr_assert(has(&d, "outcome unknown: sagated's answer about generation 2 was lost; read again, the kernel holds generation 1 (p.json, engine mode, as before)"),
+		  "%s", all_errors(&d));
+	cr_assert(has(&d, "sagated was not confirmed to serve it"));
+	cr_assert(has(&d, "no mode was changed"));
+	cr_assert(same(snap_of("unknown"), (struct snap){ 1, 0, 0, false }));
+	consistent("unknown before the switch");
+	/* asked to load, and the kernel never asked after that */
+	cr_assert_not_null(strstr(events(ev, sizeof(ev)), "load 2 1\n"), "%s", ev);
+	cr_assert_null(strstr(strstr(ev, "load 2 1\n"), "commit"), "%s", ev);
+	live_result_fini(&r);
+	diag_list_fini(&d);
+}
+
+/* sagated answers the load, then its answer to "live" never comes (or
+ * the connection closes): the kernel switched, and apply says so, read
+ * again, and that sagated is not confirmed to serve it. */
+Test(live, a_lost_answer_after_the_switch_is_an_unknown_outcome)
+{
+	static const enum fake_sagated_mode modes[] = { FAKE_SILENT_LIVE, FAKE_CLOSE_LIVE };
+
+	cr_assert_eq(setenv("SAGATE_HANDOVER_TIMEOUT", "1", 1), 0);
+	for (size_t i = 0; i < 2; i++) {
+		struct live_result r;
+		struct diag_list d;
+		char cmd[PATH_MAX + 16], ev[1024];
+		pid_t fake;
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, events_file());
+		cr_assert_eq(system(cmd), 0);
+		kernel_set(NULL);
+		diag_list_init(&d);
+		cr_assert_eq(apply_engine(0, &r, &d), LIVE_OK);
+		live_result_fini(&r);
+		fake = fake_sagated_start(run, modes[i], events_file());
+		cr_assert_eq(apply_engine(1, &r, &d), LIVE_UNKNOWN, "%s", all_errors(&d));
+		fake_sagated_stop(fake, run);
+		cr_assert_eq(r.generation, 2);
+		cr_assert(has(&d, "outcome unknown: sagated's answer about generation 2 was lost; read again, the kernel holds generation 2 (p.json, engine mode, the one asked for); sagated was not confirmed to serve it"),
+			  "%s", all_errors(&d));
+		cr_assert(same(snap_of("unknown"), (struct snap){ 2, 1, 0, false }));
+		consistent("unknown after the switch");
+		cr_assert_not_null(strstr(events(ev, sizeof(ev)), "load 2 1\ncommit "), "%s", ev);
+		cr_assert_not_null(strstr(ev, "live 2 1\n"), "%s", ev);
+		live_result_fini(&r);
+		diag_list_fini(&d);
+	}
+}
+
+/* --- restore and a running sagated ---------------------------------- */
+
+static void restore_now(struct diag_list *d)
+{
+	struct restore r;
+	struct live *lv;
+
+	cr_assert_not_null(lv = live_lock(dir, "restore", 0, d));
+	cr_assert_eq(live_recover(lv, d), LIVE_OK);
+	cr_assert_eq(restore_choose(dir, &r, d), RESTORE_CHOSEN, "%s", all_errors(d));
+	cr_assert_eq(restore_apply(dir, &r, false, d), 0, "%s", all_errors(d));
+	restore_fini(&r);
+	live_unlock(lv);
+}
+
+static uint16_t queue_of(unsigned gen)
+{
+	struct state_meta m;
+	struct diag_list d;
+	uint16_t q;
+
+	diag_list_init(&d);
+	cr_assert_eq(state_read_meta(dir, gen, &m, &d), 0);
+	q = m.queue;
+	state_meta_fini(&m);
+	diag_list_fini(&d);
+	return q;
+}
+
+/* restore hands the policy to a sagated that runs before the kernel
+ * switches, and says "live" after: at boot (no table) on the recorded
+ * bank; with the table live, on the bank it does not use. */
+Test(live, restore_hands_over_to_a_running_sagated)
+{
+	struct live_result r;
+	struct diag_list d;
+	char ev[1024], cmd[PATH_MAX + 16];
+	pid_t fake;
+
+	diag_list_init(&d);
+	cr_assert_eq(apply_engine(0, &r, &d), LIVE_OK);
+	live_result_fini(&r);
+	cr_assert_eq(apply_engine(1, &r, &d), LIVE_OK);
+	live_result_fini(&r);
+	cr_assert_eq(queue_of(2), 1);
+	snprintf(cmd, sizeof(cmd), "rm -f %s", events_file());
+	fake = fake_sagated_start(run, FAKE_ANSWER, events_file());
+
+	/* the table live (bank 1): generation 2 again, on bank 0 */
+	cr_assert_eq(system(cmd), 0);
+	restore_now(&d);
+	cr_assert_eq(strncmp(events(ev, sizeof(ev)), "load 2 0\ncommit ", 16), 0, "%s", ev);
+	cr_assert_not_null(strstr(ev, "\nlive 2 0\n"), "%s", ev);
+	cr_assert_eq(queue_of(2), 0);
+	consistent("restored over a live table");
+
+	/* at boot: no table, the recorded bank */
+	kernel_set(NULL);
+	cr_assert_eq(system(cmd), 0);
+	restore_now(&d);
+	fake_sagated_stop(fake, run);
+	events(ev, sizeof(ev));
+	cr_assert_eq(strncmp(ev, "load 2 0\ncommit ", 16), 0, "%s", ev);
+	cr_assert_not_null(strstr(ev, "\nlive 2 0\n"), "%s", ev);
+	cr_assert_eq(queue_of(2), 0);
+	consistent("restored at boot");
+	diag_list_fini(&d);
+}
+
+/* --- a watcher started on its own (a transient systemd service) ------- */
+
+/* As systemd would: a process that shares nothing with apply (every
+ * descriptor closed, as exec closes apply's: no lock comes with it),
+ * knowing only the state directory and the token, as `sagate
+ * confirm-timer` does; started, as systemd-run returns, once that is
+ * so. */
+static int spawn_apart(struct live_watch *w)
+{
+	char wdir[PATH_MAX], token[64], c;
+	int closed[2];
+	pid_t pid;
+
+	snprintf(wdir, sizeof(wdir), "%s", live_watch_dir(w));
+	snprintf(token, sizeof(token), "%s", live_watch_token_of(w));
+	cr_assert_eq(pipe(closed), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid != 0) {
+		close(closed[1]);
+		while (read(closed[0], &c, 1) > 0)	/* EOF: the child closed them all */
+			;
+		close(closed[0]);
+	}
+	if (pid == 0) {
+		struct diag_list d;
+
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		fault_disarm();
+		/* started a moment later, as a service is */
+		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+		diag_list_init(&d);
+		live_watch_token(wdir, token, &d);
+		_exit(0);
+	}
+	cr_assert_lt(nwatchers, sizeof(watchers) / sizeof(watchers[0]));
+	watchers[nwatchers++] = pid;
+	return 1;
+}
+
+Test(live, a_watcher_started_apart_holds_its_record_before_the_switch_and_rolls_back)
+{
+	struct live_rollback_record rb;
+	struct diag_list d;
+	double t0;
+
+	fresh();
+	spawner = spawn_apart;
+	diag_list_init(&d);
+	t0 = seconds();
+	cr_assert_eq(apply(2, 1, &d), LIVE_OK, "%s", all_errors(&d));
+	/* apply went on only once the watcher held its record */
+	cr_assert(snap_of("armed").watcher, "the watcher does not hold its record");
+	watchers_ended("at the deadline");
+	cr_assert_geq(seconds() - t0, 0.9, "rolled back before the deadline");
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 1, 0, false }));
+	consistent("rolled back");
+	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 1);
+	cr_assert_eq(rb.generation, 3);
+	live_rollback_record_fini(&rb);
+
+	/* confirmed: it ends at once; another token's record is not its own */
+	cr_assert_eq(apply(2, 600, &d), LIVE_OK, "%s", all_errors(&d));
+	cr_assert_eq(confirm(&d), LIVE_OK);
+	watchers_ended("confirmed");
+	cr_assert(same(snap_of("confirmed"), (struct snap){ 4, 2, 0, false }));
+	cr_assert_eq(live_watch_token(dir, "not-its-token", &d), LIVE_WATCH_ENDED);
+	spawner = spawn;
 	diag_list_fini(&d);
 }

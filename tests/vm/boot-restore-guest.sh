@@ -160,12 +160,42 @@ case $boot in
 	# stop leaves the table; with nothing usable the unit fails and says what to do
 	systemctl stop sagate.service
 	same_table db.nft "systemctl stop sagate leaves the table in the kernel"
+	mkdir -p "$run" && cp "$state/gen-000001/policy.json" "$run/gen1.json"
 	echo garbage >"$state/gen-000001/policy.json"
 	systemctl start sagate.service 2>/dev/null
 	unit_failed sagate.service "with generations 1 and 3 damaged, sagate.service fails"
 	holds sagate.service "no usable generation to restore: nothing was loaded" "its log says nothing was loaded"
 	holds sagate.service 'apply a policy again with `sagate apply FILE`' "and what to do"
 	same_table db.nft "and the kernel keeps the table it had"
+	cp "$run/gen1.json" "$state/gen-000001/policy.json"
+	# d) the confirm timer under systemd: a service of its own, so that
+	# the end of the admin's session (here: the scope apply ran in,
+	# stopped as logind stops a session's) leaves it, and it rolls back
+	systemd-run --scope --unit=sgbt-admin --quiet -- sh -c \
+		"sagate apply --confirm 10 policies/web-server.json >$run/admin.out 2>&1; touch $run/admin.done; exec sleep 600" &
+	for _ in $(seq 1 600); do [ -e "$run/admin.done" ] && break; sleep 0.1; done
+	grep -q "generation 4" "$run/admin.out" 2>/dev/null &&
+		ok "apply --confirm 10 web-server.json in a scope of its own (as a login session is)" ||
+		bad "apply --confirm in a scope: $(cat "$run/admin.out" 2>&1)"
+	unit=$(systemctl list-units --plain --no-legend 'sagate-confirm-*' | awk '{ print $1 }')
+	wpid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)
+	[ -n "$unit" ] && [ "${wpid:-0}" -gt 0 ] && ok "the watcher runs as $unit" ||
+		bad "no sagate-confirm-*.service runs: $(systemctl list-units --plain --no-legend 'sag*')"
+	cg=$(cat "/proc/${wpid:-0}/cgroup" 2>/dev/null)
+	grep -q "/$unit\$" <<<"$cg" && ! grep -q sgbt-admin <<<"$cg" &&
+		ok "in its own unit's cgroup, not the caller's scope" || bad "the watcher's cgroup: $cg"
+	systemctl stop sgbt-admin.scope
+	! systemctl is-active -q sgbt-admin.scope && [ "${wpid:-0}" -gt 0 ] && kill -0 "$wpid" 2>/dev/null &&
+		ok "stopping the caller's scope leaves the watcher alive" || bad "the watcher died with the scope"
+	for _ in $(seq 1 600); do
+		[ "$(sagate --json status | jq -r '.rolled_back.generation // empty')" = 4 ] && break
+		sleep 0.1
+	done
+	status_is 1 "at its deadline the watcher rolled back to generation 1"
+	[ "$(sagate --json status | jq -r '.rolled_back.generation')" = 4 ] &&
+		ok "status: generation 4 was not confirmed, rolled back" || bad "status: $(sagate status 2>&1)"
+	for _ in $(seq 1 100); do systemctl is-active -q "$unit" || break; sleep 0.1; done
+	! systemctl is-active -q "$unit" && ok "and its service ended" || bad "$unit still runs"
 	;;
 *)
 	echo "no boot $boot" >&2
