@@ -129,7 +129,9 @@ static struct verdict q_decide(struct engine_queue *q, const void *data, size_t 
  * on a cache that holds every SA event the kernel had queued when the
  * decision was checked (engine_xfrm_sync after deciding): when that sync
  * changed the cache, the burst is decided again; when it cannot be made,
- * or the cache keeps changing, the accepts become drops. */
+ * or the cache keeps changing, the accepts become drops.  A drop for an
+ * unknown SA is checked the same way, since its SA may be announced
+ * there. */
 static void q_judge(struct engine_queue *q, size_t n)
 {
 	struct engine *e = q->e;
@@ -146,7 +148,9 @@ static void q_judge(struct engine_queue *q, size_t n)
 			struct eq_item *it = &q->it[i];
 
 			it->v = q_decide(q, it->data, it->len, it->mark, &it->reason, &it->headers);
-			any |= it->v.accept;
+			/* an SA not yet known may be announced in the socket
+			 * (or asked for again after an update) */
+			any |= it->v.accept || it->reason == DECIDE_DROP_SA_UNKNOWN;
 		}
 		if (!any)
 			break;
