@@ -113,6 +113,8 @@ void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	}
 	d = &l->items[l->count++];
 	d->severity = sev;
+	d->kind = NULL;
+	d->acknowledged = false;
 	d->file = xstrdup_or_null(file ? file : "");
 	d->path = runs_cut(path ? path : "", ".\"", DIAG_QUOTE_MAX);
 	d->rule = rule ? dup_cut(rule, DIAG_QUOTE_MAX) : NULL;
@@ -133,17 +135,19 @@ const char *diag_last(const struct diag_list *l)
 
 char *diag_format(const struct diag *d)
 {
-	const char *sev = d->severity == DIAG_ERROR ? "error" : "warning";
+	const char *sev = d->severity == DIAG_ERROR ? "error" :
+			  d->acknowledged ? "acknowledged" : "warning";
 	char *out = NULL, *rule = NULL;
 	int n;
 
 	if (d->rule && asprintf(&rule, " (rule \"%s\")", d->rule) < 0)
 		return NULL;
 	/* kernel and system errors have no file: start with the severity */
-	n = asprintf(&out, "%s%s%s%s%s%s: %s", d->file ? d->file : "",
+	n = asprintf(&out, "%s%s%s%s%s%s: %s%s%s%s", d->file ? d->file : "",
 		     d->path && *d->path ? ": " : "", d->path ? d->path : "",
 		     rule ? rule : "", d->file && *d->file ? ": " : "", sev,
-		     d->message ? d->message : "out of memory");
+		     d->message ? d->message : "out of memory",
+		     d->kind ? " [" : "", d->kind ? d->kind : "", d->kind ? "]" : "");
 	free(rule);
 	return n < 0 ? NULL : out;
 }

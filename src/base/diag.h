@@ -6,6 +6,7 @@
 #ifndef SAGATE_DIAG_H
 #define SAGATE_DIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /** How bad a finding is. */
@@ -21,6 +22,8 @@ struct diag {
 	char *path;	/**< JSON path inside it, e.g. "rules[3].ports[1]"; "" for the whole file */
 	char *rule;	/**< name of the rule it concerns, or NULL */
 	char *message;	/**< what is wrong and what was expected */
+	const char *kind;	/**< a finding's kind (static text, "shadowed"), or NULL */
+	bool acknowledged;	/**< a warning its rule's "accept-findings" lists */
 };
 
 /** User text a finding repeats is cut, so that a 1 MB rule name cannot
@@ -55,7 +58,9 @@ void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
  *  finding its own way ("an SA was skipped: ..."). */
 const char *diag_last(const struct diag_list *l);
 
-/** Format one finding as "file: path (rule "x"): error: message". Caller frees. */
+/** Format one finding as "file: path (rule "x"): error: message", a
+ *  finding of a kind as "...: warning: message [kind]" ("acknowledged"
+ *  for "warning" when its rule accepts it).  Caller frees. */
 char *diag_format(const struct diag *d);
 
 #endif

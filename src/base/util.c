@@ -2,6 +2,7 @@
 
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -325,4 +327,82 @@ int check_private_dir(const char *dir, const char *what, struct diag_list *d)
 		return -1;
 	}
 	return 0;
+}
+
+void suggest_init(struct suggest *s, const char *word)
+{
+	s->word = word;
+	s->best = NULL;
+	s->dist = 0;
+}
+
+/* Edit distance with neighbour swaps, case ignored; words over 64
+ * characters are not compared (nobody misspells those). */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	unsigned d[66][66];
+
+	if (n > 64 || m > 64)
+		return UINT_MAX;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			unsigned cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			unsigned v = d[i - 1][j - 1] + cost;
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+void suggest_try(struct suggest *s, const char *candidate)
+{
+	size_t len = strlen(s->word);
+	unsigned max = len / 4 ? (unsigned)(len / 4) : 1, dist;
+
+	if (strcmp(s->word, candidate) == 0 ||
+	    (strlen(candidate) > len + max || strlen(candidate) + max < len))
+		return;
+	dist = strcasecmp(s->word, candidate) == 0 ? 0 : edit_distance(s->word, candidate);
+	if (dist <= max && (!s->best || dist < s->dist)) {
+		s->best = candidate;
+		s->dist = dist;
+	}
+}
+
+const char *suggest_text(const struct suggest *s, char *buf, size_t len)
+{
+	if (!s->best)
+		return "";
+	snprintf(buf, len, "; did you mean \"%s\"?", s->best);
+	return buf;
+}
+
+char *path_absolute(const char *path)
+{
+	char *cwd, *out = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		for (path += 2; *path == '/'; path++)
+			;
+	if (!(cwd = getcwd(NULL, 0)))
+		return NULL;
+	if (asprintf(&out, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
 }

@@ -90,4 +90,26 @@ void trace_phase(const char *phase);
  *  Does nothing otherwise. */
 void test_pause(const char *point);
 
+/** path made absolute against the current directory, without resolving
+ *  links (the name stays the admin's); leading "./" dropped.  Caller
+ *  frees; NULL on OOM or when the current directory is unknown. */
+char *path_absolute(const char *path);
+
+/** "Did you mean": the candidate closest to a misspelt word, fed one at
+ *  a time with suggest_try.  A candidate that differs only in case wins;
+ *  otherwise the fewest edits (insert, delete, replace, swap two
+ *  neighbours, case ignored), at most one per four characters of the
+ *  word and at least one. */
+struct suggest {
+	const char *word;
+	const char *best;	/**< borrowed; NULL while none is close */
+	unsigned dist;
+};
+
+void suggest_init(struct suggest *s, const char *word);
+void suggest_try(struct suggest *s, const char *candidate);
+/** "; did you mean \"best\"?" in buf (len bytes), or "" when none was
+ *  close: the tail of an "unknown ..." message. */
+const char *suggest_text(const struct suggest *s, char *buf, size_t len);
+
 #endif

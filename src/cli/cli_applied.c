@@ -10,6 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The rules of a generation's copy, named by the file the admin applied
+ * (its rules are the copy's, in the same order: rules[N] is the same). */
+static int name_source(struct policy *p, const char *copy, const char *source)
+{
+	for (size_t i = 0; i < p->nrules; i++) {
+		char *s;
+
+		if (!p->rules[i].file || strcmp(p->rules[i].file, copy) != 0)
+			continue;
+		if (!(s = strdup(source)))
+			return EXIT_SYSTEM;
+		free(p->rules[i].file);
+		p->rules[i].file = s;
+	}
+	return EXIT_OK;
+}
+
 int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m)
 {
 	const char *dir = state_dir();
@@ -35,6 +52,8 @@ int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m)
 	if (!path)
 		return EXIT_SYSTEM;
 	rc = cli_load(path, m->mode, m->queue, analyse, l);
+	if (rc == EXIT_OK && m->source)
+		rc = name_source(l->pol, path, m->source);
 	free(path);
 	if (rc != EXIT_OK)
 		return rc;

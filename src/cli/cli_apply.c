@@ -6,10 +6,12 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "compile.h"
 #include "handover.h"
 #include "live.h"
 #include "nft_apply.h"
 #include "state.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -108,6 +110,20 @@ static void say_handover(json_t *res, const struct live_result *r)
 				    names[r->engine_state], "queue", (int)r->engine_queue));
 }
 
+/* What became of the established flows (flows.h). */
+static void say_flows(json_t *res, const struct live_result *r)
+{
+	if (r->keep_flows)
+		say(res, "kept established flows as they are (--keep-flows)");
+	else if (r->flows.ran)
+		say(res, "ended %u established flows no longer admitted", r->flows.ended);
+	if (res)
+		json_object_set_new(res, "flows", json_pack("{s:b, s:b, s:i, s:i, s:i, s:i}",
+			"kept_all", r->keep_flows, "checked", r->flows.ran,
+			"ended", (int)r->flows.ended, "sockets_aborted", (int)r->flows.sockets,
+			"still_admitted", (int)r->flows.kept, "not_ended", (int)r->flows.failed));
+}
+
 /* The confirm watcher's process: live_watch, then its outcome in syslog. */
 static void watcher_main(struct live_watch *w)
 {
@@ -175,6 +191,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	struct live_policy p = { l->pol, l->plan, file, mode, queue, o->queue };
 	struct live_result r;
 	enum live_status st;
+	char *source, *comment;
 
 	*rejected = false;
 	if (o->dry_run) {
@@ -187,17 +204,33 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 		set_counts(res, file, l, mode);
 		return EXIT_OK;
 	}
+	/* recorded, and named in the table's comment, as an absolute path:
+	 * what rollback, restore, status and explain name later is the
+	 * admin's file wherever they run */
+	source = path_absolute(file);
+	comment = source ? compile_table_comment(source, l->pol->sha256) : NULL;
+	if (!comment) {
+		free(source);
+		diag_add(&l->diags, DIAG_ERROR, file, "", NULL,
+			 "cannot make the path absolute (out of memory, or the current directory is gone)");
+		return EXIT_SYSTEM;
+	}
+	free(l->plan->comment);
+	l->plan->comment = comment;
+	p.source = source;
 	st = live_apply(lv, &p, o->confirm, spawn_watcher, &r, &l->diags);
 	*rejected = st == LIVE_REJECTED;
 	*unchanged = st == LIVE_REJECTED || st == LIVE_ENGINE_REFUSED || st == LIVE_MOVED ||
 		     st == LIVE_PENDING;
 	if (st != LIVE_OK && !r.generation) {
 		live_result_fini(&r);
+		free(source);
 		return exit_status(st);
 	}
 	say(res, "%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)",
 	    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), r.generation);
 	say_handover(res, &r);
+	say_flows(res, &r);
 	set_counts(res, file, l, mode);
 	if (res)
 		json_object_set_new(res, "generation", json_integer(r.generation));
@@ -208,6 +241,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 			json_object_set_new(res, "confirm_seconds", json_integer(o->confirm));
 	}
 	live_result_fini(&r);
+	free(source);
 	return exit_status(st);	/* LIVE_FAILED after the switch: sagated's answer was lost */
 }
 
@@ -227,6 +261,8 @@ int cli_apply(const struct cli_opts *o, const char *file)
 	diag_list_init(&ld);
 	if (!o->dry_run && !(lv = live_lock(state_dir(), "apply", o->wait, &ld)))
 		rc = EXIT_SYSTEM;
+	if (lv)
+		live_keep_flows(lv, o->keep_flows);
 	if (rc == EXIT_OK && live_next_queue(state_dir(), o->queue, &queue, &ld) < 0)
 		rc = EXIT_USAGE;
 	if (rc != EXIT_OK) {
@@ -267,17 +303,41 @@ int cli_confirm(const struct cli_opts *o)
 	return rc;
 }
 
+/* rollback --to N: a generation number, decimal; 0 when it is not one. */
+static unsigned generation_arg(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	v = strtoul(s, &end, 10);
+	return *end || v > 999999 ? 0 : (unsigned)v;
+}
+
 int cli_rollback(const struct cli_opts *o)
 {
 	json_t *res = o->json ? json_object() : NULL;
 	struct live_result r = { 0 };
+	unsigned to = o->to ? generation_arg(o->to) : 0;
 	struct diag_list d;
 	struct live *lv;
 	int rc;
 
+	if (o->to && !to) {
+		json_decref(res);
+		fprintf(stderr, "sagate rollback: --to takes a generation number (see `sagate history`), not \"%s\"\n",
+			o->to);
+		return EXIT_USAGE;
+	}
 	diag_list_init(&d);
-	lv = live_lock(state_dir(), "rollback", o->wait, &d);
-	rc = lv ? exit_status(live_rollback(lv, &r, &d)) : EXIT_SYSTEM;
+	lv = live_lock(state_dir(), to ? "rollback --to" : "rollback", o->wait, &d);
+	if (lv)
+		live_keep_flows(lv, o->keep_flows);
+	if (lv && to)
+		rc = exit_status(live_rollback_to(lv, to, &r, &d));
+	else
+		rc = lv ? exit_status(live_rollback(lv, &r, &d)) : EXIT_SYSTEM;
 	live_unlock(lv);
 	if (res)
 		json_object_set_new(res, "cancelled_confirm", json_boolean(r.cancelled_confirm));
@@ -294,8 +354,10 @@ int cli_rollback(const struct cli_opts *o)
 		json_object_update_new(res, json_pack("{s:i, s:s, s:s, s:b}", "generation",
 			r.generation, "mode", mode_text(r.meta.mode), "source", r.meta.source,
 			"table_removed", 0));
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
 		say_handover(res, &r);
+		say_flows(res, &r);
+	}
 	live_result_fini(&r);
 	rc = finish(res, "rollback", rc, &d);
 	diag_list_fini(&d);

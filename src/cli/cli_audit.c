@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "cli.h"
 #include "cli_common.h"
+#include "forward.h"
 #include "state.h"
 
 #include <stdio.h>
@@ -60,13 +61,15 @@ static void run_audits(const struct loaded *l, struct kernel_view *k, struct aud
 {
 	audit_policy(l->pol, l->cls, l->plan->mode, out);
 	audit_families(l->pol, out);
+	if (!k)		/* --policy-only: nothing of this host is read */
+		return;
+	audit_forward(l->pol, "/proc", out);
 	if (k->spd_ok)
 		audit_spd(l->pol, &k->spd, out);
 	if (k->snap_ok)
 		audit_drift(l->plan, l->pol, &k->snap, out);
 	/* the engine matters only where this policy is the live one */
-	if (k->snap_ok && k->snap.present && k->snap.comment && l->plan->comment &&
-	    strcmp(k->snap.comment, l->plan->comment) == 0) {
+	if (k->snap_ok && k->snap.present && audit_same_policy(k->snap.comment, l->plan->comment)) {
 		audit_engine(l->plan, "/proc", out);
 		audit_engine_served(state_dir(), out);
 	}
@@ -86,28 +89,39 @@ static const char *level_name(enum cli_level l)
 static int print(const struct cli_opts *o, const struct loaded *l, const char *source,
 		 const struct audit_list *a, int rc)
 {
-	size_t count[3] = { 0 };
+	size_t count[3] = { 0 }, acked = 0;
 
-	for (size_t i = 0; i < a->n; i++)
-		count[a->v[i].severity]++;
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->v[i].acknowledged)
+			acked++;
+		else
+			count[a->v[i].severity]++;
+	}
 	if (o->json)
-		return cli_dump_json(json_pack("{s:s, s:b, s:s, s:o, s:{s:I, s:I, s:I}, s:s, s:i}",
+		return cli_dump_json(json_pack("{s:s, s:b, s:s, s:b, s:o, s:{s:I, s:I, s:I, s:I}, s:s, s:i}",
 			"command", "audit", "ok", rc == EXIT_OK, "policy", source,
+			"policy_only", o->policy_only,
 			"findings", audit_json(a), "counts", "error", (json_int_t)count[AUDIT_ERROR],
 			"warning", (json_int_t)count[AUDIT_WARNING], "info", (json_int_t)count[AUDIT_INFO],
+			"acknowledged", (json_int_t)acked,
 			"fail_on", level_name(o->fail_on), "exit", rc)) < 0 ? EXIT_SYSTEM : rc;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct audit_finding *f = &a->v[i];
 
-		printf("%-7s %-22s ", audit_severity_name(f->severity), f->kind);
+		printf("%-7s %-22s ", f->acknowledged ? "ack" : audit_severity_name(f->severity),
+		       f->kind);
 		if (f->rule)
 			printf("rule \"%s\": ", f->rule);
 		if (f->object)
 			printf("%s: ", f->object);
 		printf("%s\n", f->message ? f->message : "out of memory");
 	}
-	printf("audit of %s: %zu error(s), %zu warning(s), %zu info\n", source,
+	printf("audit of %s%s: %zu error(s), %zu warning(s), %zu info", source,
+	       o->policy_only ? " (the policy only)" : "",
 	       count[AUDIT_ERROR], count[AUDIT_WARNING], count[AUDIT_INFO]);
+	if (acked)
+		printf(", %zu acknowledged", acked);
+	printf("\n");
 	return fflush(stdout) == 0 ? rc : EXIT_SYSTEM;
 }
 
@@ -122,12 +136,16 @@ int cli_audit(const struct cli_opts *o, const char *file)
 
 	if (opts.fail_on == LEVEL_NEVER && !o->fail_on_given)
 		opts.fail_on = LEVEL_ERROR;
-	if (rc == EXIT_OK) {
+	if (rc == EXIT_OK && o->policy_only) {
+		run_audits(&l, NULL, &a);
+	} else if (rc == EXIT_OK) {
 		kernel_read(&k, &a);
 		/* the applied policy is its bundle, groups and all: the
 		 * source it names may have changed since */
 		run_audits(&l, &k, &a);
 		kernel_fini(&k);
+	}
+	if (rc == EXIT_OK) {
 		if (a.oom)
 			rc = EXIT_SYSTEM;
 		else if (opts.fail_on != LEVEL_NEVER && audit_max_severity(&a) >= (int)opts.fail_on)

@@ -69,17 +69,31 @@ static bool is_journal(FILE *f)
 	       fstat(fileno(f), &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-void cli_print_diags(FILE *f, const struct diag_list *d)
+static void print_diags(FILE *f, const struct diag_list *d, bool acknowledged)
 {
 	bool journal = is_journal(f);
 
 	for (size_t i = 0; i < d->count; i++) {
-		char *s = diag_format(&d->items[i]);
+		char *s;
+
+		if (d->items[i].acknowledged && !acknowledged)
+			continue;
+		s = diag_format(&d->items[i]);
 
 		fprintf(f, "%s%s\n", !journal ? "" : d->items[i].severity == DIAG_ERROR ? "<3>" : "<4>",
 			s ? s : "out of memory");
 		free(s);
 	}
+}
+
+void cli_print_diags(FILE *f, const struct diag_list *d)
+{
+	print_diags(f, d, false);
+}
+
+void cli_print_all_diags(FILE *f, const struct diag_list *d)
+{
+	print_diags(f, d, true);
 }
 
 void cli_print_errors(FILE *f, const struct diag_list *d)
@@ -103,10 +117,16 @@ json_t *cli_diags_json(const struct diag_list *d)
 	for (size_t i = 0; i < d->count; i++) {
 		const struct diag *x = &d->items[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s?, s:s}",
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s}",
 			"severity", x->severity == DIAG_ERROR ? "error" : "warning",
 			"file", x->file ? x->file : "", "path", x->path ? x->path : "",
-			"rule", x->rule, "message", x->message ? x->message : "out of memory"));
+			"rule", x->rule, "message", x->message ? x->message : "out of memory");
+
+		if (o && x->kind)
+			json_object_set_new(o, "kind", json_string(x->kind));
+		if (o && x->acknowledged)
+			json_object_set_new(o, "acknowledged", json_true());
+		json_array_append_new(a, o);
 	}
 	return a;
 }

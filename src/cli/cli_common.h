@@ -39,9 +39,12 @@ int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m);
 int cli_load_either(const struct cli_opts *o, const char *file, bool analyse,
 		    struct loaded *l, struct state_meta *m);
 
-/** Each diagnostic as a line; to the journal (a systemd service's
- *  output) with its priority as a "<N>" prefix. */
+/** Each diagnostic as a line, the findings a rule acknowledges left
+ *  out; to the journal (a systemd service's output) with its priority as
+ *  a "<N>" prefix. */
 void cli_print_diags(FILE *f, const struct diag_list *d);
+/** The same, acknowledged findings too (`sagate check` shows them). */
+void cli_print_all_diags(FILE *f, const struct diag_list *d);
 /** Only the errors, and the warnings about kernel state ("xfrm"): the
  *  policy's own warnings are `sagate check`'s to show. */
 void cli_print_errors(FILE *f, const struct diag_list *d);

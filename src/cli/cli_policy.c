@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "forward.h"
 #include "plan_print.h"
 
 #include <jansson.h>
@@ -13,16 +14,27 @@ int cli_check(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
 	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, true, &l);
-	size_t warnings = l.diags.count - l.diags.errors;
+	size_t warnings = 0, acked = 0;
 
+	/* the host check runs on: does it route what the policy leaves alone? */
+	if (rc == EXIT_OK)
+		forward_check(l.pol, "/proc", &l.diags);
+	for (size_t i = 0; i < l.diags.count; i++) {
+		acked += l.diags.items[i].acknowledged;
+		warnings += l.diags.items[i].severity == DIAG_WARNING && !l.diags.items[i].acknowledged;
+	}
+	/* findings are warnings: --fail-on info or warning fails on one */
+	if (rc == EXIT_OK && warnings && o->fail_on <= LEVEL_WARNING)
+		rc = EXIT_FINDINGS;
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:o}", "file", file,
+		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:I, s:o}", "file", file,
 				      "ok", rc == EXIT_OK,
 				      "errors", (json_int_t)l.diags.errors,
 				      "warnings", (json_int_t)warnings,
+				      "acknowledged", (json_int_t)acked,
 				      "diagnostics", cli_diags_json(&l.diags));
 
-		if (rc == EXIT_OK) {
+		if (rc == EXIT_OK || rc == EXIT_FINDINGS) {
 			json_object_set_new(j, "rules", json_integer((json_int_t)l.pol->nrules));
 			json_object_set_new(j, "kernel_rules",
 					    json_integer((json_int_t)plan_rule_count(l.plan)));
@@ -33,12 +45,17 @@ int cli_check(const struct cli_opts *o, const char *file)
 		if (cli_dump_json(cli_result("check", rc == EXIT_OK, j)) < 0)
 			rc = EXIT_SYSTEM;
 	} else {
-		cli_print_diags(stdout, &l.diags);
-		if (rc == EXIT_OK)
-			printf("%s: ok: %zu rules -> %zu kernel rules, %zu set elements; %zu warning%s\n",
+		cli_print_all_diags(stdout, &l.diags);
+		if (rc == EXIT_OK || rc == EXIT_FINDINGS) {
+			printf("%s: ok: %zu rules -> %zu kernel rules, %zu set elements; %zu warning%s",
 			       file, l.pol->nrules, plan_rule_count(l.plan),
 			       plan_elem_count(l.plan), warnings, warnings == 1 ? "" : "s");
-		else
+			if (acked)
+				printf(", %zu acknowledged", acked);
+			if (rc == EXIT_FINDINGS)
+				printf("; exit 4 at --fail-on %s", o->fail_on == LEVEL_INFO ? "info" : "warning");
+			printf("\n");
+		} else
 			printf("%s: %zu error%s, %zu warning%s; nothing would be applied\n",
 			       file, l.diags.errors, l.diags.errors == 1 ? "" : "s",
 			       warnings, warnings == 1 ? "" : "s");

@@ -235,6 +235,25 @@ int cli_status(const struct cli_opts *o)
 	return rc;
 }
 
+/* The width of list's first column: the longest rule name (or element
+ * comment), and room for the kernel's rule comments, which span the
+ * first three columns (ACTION and DIR take 19 more). */
+static int list_width(const struct view *v)
+{
+	size_t w = 32;
+
+	for (size_t i = 0; v->pol && i < v->pol->nrules; i++)
+		if (strlen(v->pol->rules[i].name) > w)
+			w = strlen(v->pol->rules[i].name);
+	for (size_t i = 0; !v->pol && i < v->live.nelems; i++)
+		if (v->live.elems[i].comment && strlen(v->live.elems[i].comment) > w)
+			w = strlen(v->live.elems[i].comment);
+	for (size_t i = 0; i < v->live.nrules; i++)
+		if (v->live.rules[i].comment && strlen(v->live.rules[i].comment) > w + 19)
+			w = strlen(v->live.rules[i].comment) - 19;
+	return w > 1024 ? 1024 : (int)w;
+}
+
 /* One line per policy rule, in policy order, with the kernel's counters
  * of the elements that carry its name; then the kernel's own rules. */
 int cli_list(const struct cli_opts *o)
@@ -242,6 +261,7 @@ int cli_list(const struct cli_opts *o)
 	struct view v;
 	int rc = view_load(&v);
 	json_t *rules = json_array(), *kernel = json_array();
+	int w;
 
 	if (rc != EXIT_OK) {
 		cli_print_diags(stderr, &v.diags);
@@ -250,8 +270,9 @@ int cli_list(const struct cli_opts *o)
 		json_decref(kernel);
 		return rc;
 	}
+	w = list_width(&v);
 	if (!o->json)
-		printf("%-32s %-13s %-4s %9s %12s %14s\n", "RULE", "ACTION", "DIR",
+		printf("%-*s %-13s %-4s %9s %12s %14s\n", w, "RULE", "ACTION", "DIR",
 		       "ELEMENTS", "PACKETS", "BYTES");
 	for (size_t i = 0; v.pol && i < v.pol->nrules; i++) {
 		const struct rule *r = &v.pol->rules[i];
@@ -265,8 +286,9 @@ int cli_list(const struct cli_opts *o)
 				"elements", (json_int_t)(c ? c->objects : 0),
 				"packets", (json_int_t)pk, "bytes", (json_int_t)by));
 		else
-			printf("%-32s %-13s %-4s %9zu %12llu %14llu\n", r->name,
-			       action_name(r->action), direction_name(r->dir),
+			printf("%-*s %-13s %-4s %9zu %12llu %14llu\n", w, r->name,
+			       action_name(r->action),
+			       r->dir == DIR_FWD ? "fwd" : direction_name(r->dir),	/* the column's width */
 			       c ? c->objects : 0, pk, by);
 	}
 	/* no recorded policy (loaded by other means): list what the kernel has */
@@ -278,7 +300,7 @@ int cli_list(const struct cli_opts *o)
 				"rule", c->comment, "elements", (json_int_t)c->objects,
 				"packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes));
 		else
-			printf("%-32s %-13s %-4s %9zu %12llu %14llu\n", c->comment, "?", "?",
+			printf("%-*s %-13s %-4s %9zu %12llu %14llu\n", w, c->comment, "?", "?",
 			       c->objects, (unsigned long long)c->packets,
 			       (unsigned long long)c->bytes);
 	}
@@ -290,7 +312,7 @@ int cli_list(const struct cli_opts *o)
 				"comment", c->comment, "packets", (json_int_t)c->packets,
 				"bytes", (json_int_t)c->bytes));
 		else
-			printf("%-51s %9s %12llu %14llu\n", c->comment, "(kernel)",
+			printf("%-*s %9s %12llu %14llu\n", w + 19, c->comment, "(kernel)",
 			       (unsigned long long)c->packets, (unsigned long long)c->bytes);
 	}
 	if (o->json)

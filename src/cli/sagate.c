@@ -21,7 +21,8 @@ static const char usage[] =
 	"  compile FILE    print the nftables ruleset the policy compiles to\n"
 	"  apply FILE      replace table inet sagate with the policy, in one transaction\n"
 	"  confirm         keep what `apply --confirm` applied\n"
-	"  rollback        return to the policy applied before the current one\n"
+	"  rollback        return to the previous policy (--to N: to generation N)\n"
+	"  history         the generations kept: who applied each, what became of it\n"
 	"  flush           remove table inet sagate (and nothing else)\n"
 	"  restore         load the last confirmed policy again (at boot: sagate.service)\n"
 	"  status          what is applied, and whether the kernel holds it\n"
@@ -29,6 +30,7 @@ static const char usage[] =
 	"  explain [FILE]  what happens to one packet, and why (--from, --proto, ...)\n"
 	"  sa              the kernel's IPsec SAs and the require-ipsec rules each satisfies\n"
 	"  audit [FILE]    live table vs applied policy, policy defects, usage\n"
+	"  metrics         counters and state in Prometheus' text format\n"
 	"\n"
 	"Options:\n"
 	"  -j, --json          machine-readable output\n"
@@ -40,15 +42,22 @@ static const char usage[] =
 	"      --wait SECS     apply, rollback, confirm, flush, restore: how long to wait\n"
 	"                      while another sagate command changes the firewall\n"
 	"                      (default 30)\n"
+	"      --keep-flows    apply, rollback: established flows the new policy no\n"
+	"                      longer admits keep flowing (default: they are ended)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
+	"      --to N          rollback: go to generation N (see history)\n"
 	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
 	"      --port N        explain: destination port (tcp, udp, sctp)\n"
 	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
 	"      --out           explain: the packet leaves this host (default: arrives)\n"
+	"      --forward       explain: the packet is routed through this host (--from, --to)\n"
 	"      --policy FILE   sa: check SAs against FILE, not the applied policy\n"
-	"      --fail-on LEVEL audit: exit 4 on a finding of LEVEL or worse: info,\n"
-	"                      warning, error (the default) or never\n"
+	"      --fail-on LEVEL audit, check: exit 4 on a finding of LEVEL or worse: info,\n"
+	"                      warning, error or never (the default: error for audit,\n"
+	"                      never for check)\n"
+	"      --policy-only   audit: the policy's own findings; no kernel is read\n"
+	"      --output FILE   metrics: write FILE (atomically), not standard output\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -56,30 +65,93 @@ static const char usage[] =
 	"4 audit found something at or above --fail-on.\n"
 	"See sagate(8) and sagate.json(5).\n";
 
+/* The options a command takes, one bit each (opt_bit); any other given
+ * is refused, not ignored. */
+enum {
+	TAKES_JSON = 1u << 0, TAKES_NO_ENGINE = 1u << 1, TAKES_QUEUE = 1u << 2,
+	TAKES_DRY_RUN = 1u << 3, TAKES_CONFIRM = 1u << 4, TAKES_STATE_DIR = 1u << 5,
+	TAKES_FROM = 1u << 6, TAKES_TO = 1u << 7, TAKES_PROTO = 1u << 8, TAKES_PORT = 1u << 9,
+	TAKES_IPSEC = 1u << 10, TAKES_OUT = 1u << 11, TAKES_POLICY = 1u << 12,
+	TAKES_FAIL_ON = 1u << 13, TAKES_WAIT = 1u << 14, TAKES_POLICY_ONLY = 1u << 15,
+	TAKES_FORWARD = 1u << 16, TAKES_OUTPUT = 1u << 17, TAKES_KEEP_FLOWS = 1u << 18,
+	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
+};
+#define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE)
+#define TAKES_PACKET (TAKES_FROM | TAKES_TO | TAKES_PROTO | TAKES_PORT | TAKES_IPSEC | TAKES_OUT)
+#define TAKES_CHANGE (TAKES_STATE_DIR | TAKES_WAIT)
+
 struct command {
 	const char *name;
 	int (*run_file)(const struct cli_opts *, const char *file);	/* takes FILE */
 	int (*run)(const struct cli_opts *);				/* takes nothing */
 	bool file_optional;		/* run_file with FILE or NULL */
+	unsigned takes;			/* TAKES_*: its options besides --json */
 };
 
 static const struct command commands[] = {
-	{ "check", cli_check, NULL, false },
-	{ "compile", cli_compile, NULL, false },
-	{ "apply", cli_apply, NULL, false },
-	{ "confirm", NULL, cli_confirm, false },
-	{ "rollback", NULL, cli_rollback, false },
-	{ "flush", NULL, cli_flush, false },
-	{ "restore", NULL, cli_restore, false },
-	{ "status", NULL, cli_status, false },
-	{ "list", NULL, cli_list, false },
-	{ "explain", cli_explain, NULL, true },
-	{ "sa", NULL, cli_sa, false },
-	{ "audit", cli_audit, NULL, true },
+	{ "check", cli_check, NULL, false, TAKES_MODE | TAKES_FAIL_ON },
+	{ "compile", cli_compile, NULL, false, TAKES_MODE },
+	{ "apply", cli_apply, NULL, false, TAKES_MODE | TAKES_DRY_RUN | TAKES_CONFIRM | TAKES_CHANGE |
+					  TAKES_KEEP_FLOWS },
+	{ "confirm", NULL, cli_confirm, false, TAKES_CHANGE },
+	{ "rollback", NULL, cli_rollback, false, TAKES_CHANGE | TAKES_TO | TAKES_KEEP_FLOWS },
+	{ "flush", NULL, cli_flush, false, TAKES_DRY_RUN | TAKES_CHANGE },
+	{ "restore", NULL, cli_restore, false, TAKES_DRY_RUN | TAKES_CHANGE },
+	{ "status", NULL, cli_status, false, TAKES_STATE_DIR },
+	{ "history", NULL, cli_history, false, TAKES_STATE_DIR },
+	{ "list", NULL, cli_list, false, TAKES_STATE_DIR },
+	{ "explain", cli_explain, NULL, true, TAKES_MODE | TAKES_PACKET | TAKES_FORWARD | TAKES_STATE_DIR },
+	{ "sa", NULL, cli_sa, false, TAKES_MODE | TAKES_POLICY | TAKES_STATE_DIR },
+	{ "audit", cli_audit, NULL, true, TAKES_MODE | TAKES_FAIL_ON | TAKES_STATE_DIR |
+					  TAKES_POLICY_ONLY },
+	{ "metrics", NULL, cli_metrics, false, TAKES_STATE_DIR | TAKES_OUTPUT },
 };
 
-enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON,
-       OPT_WAIT };
+enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
+       OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS };
+
+/* The TAKES_ bit of the option getopt_long returned as c. */
+static unsigned opt_bit(int c)
+{
+	switch (c) {
+	case 'j': return TAKES_JSON;
+	case 'k': return TAKES_NO_ENGINE;
+	case 'q': return TAKES_QUEUE;
+	case 'n': return TAKES_DRY_RUN;
+	case 'c': return TAKES_CONFIRM;
+	case 's': return TAKES_STATE_DIR;
+	case OPT_FROM: return TAKES_FROM;
+	case OPT_TO: return TAKES_TO;
+	case OPT_PROTO: return TAKES_PROTO;
+	case OPT_PORT: return TAKES_PORT;
+	case OPT_IPSEC: return TAKES_IPSEC;
+	case OPT_OUT: return TAKES_OUT;
+	case OPT_FORWARD: return TAKES_FORWARD;
+	case OPT_POLICY: return TAKES_POLICY;
+	case OPT_FAIL_ON: return TAKES_FAIL_ON;
+	case OPT_WAIT: return TAKES_WAIT;
+	case OPT_POLICY_ONLY: return TAKES_POLICY_ONLY;
+	case OPT_OUTPUT: return TAKES_OUTPUT;
+	case OPT_KEEP_FLOWS: return TAKES_KEEP_FLOWS;
+	}
+	return TAKES_NOTHING;
+}
+
+/* Refuse, naming them, the options given that cmd does not take. */
+static int check_takes(const struct command *cmd, unsigned given, const struct option *longopts)
+{
+	unsigned extra = given & ~(cmd->takes | TAKES_JSON);
+
+	if (!extra)
+		return 0;
+	for (int i = 0; longopts[i].name; i++)
+		if (extra & opt_bit(longopts[i].val)) {
+			fprintf(stderr, "sagate %s: does not take --%s (see sagate --help)\n",
+				cmd->name, longopts[i].name);
+			return EXIT_USAGE;
+		}
+	return 0;
+}
 
 static int parse_level(const char *s, enum cli_level *out)
 {
@@ -131,7 +203,15 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_PROTO: o->proto = optarg; return 0;
 	case OPT_IPSEC: o->ipsec = optarg; return 0;
 	case OPT_OUT: o->out = true; return 0;
+	case OPT_FORWARD: o->forward = true; return 0;
+	case OPT_KEEP_FLOWS: o->keep_flows = true; return 0;
 	case OPT_POLICY: o->policy = optarg; return 0;
+	case OPT_POLICY_ONLY: o->policy_only = true; return 0;
+	case OPT_OUTPUT:
+		if (*optarg)
+			return o->output = optarg, 0;
+		fprintf(stderr, "sagate: --output needs a file name\n");
+		return EXIT_USAGE;
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
 			return 0;
@@ -184,17 +264,24 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "ipsec", required_argument, NULL, OPT_IPSEC },
 		{ "out", no_argument, NULL, OPT_OUT },
+		{ "forward", no_argument, NULL, OPT_FORWARD },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "policy-only", no_argument, NULL, OPT_POLICY_ONLY },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "keep-flows", no_argument, NULL, OPT_KEEP_FLOWS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_opts o = { .port = -1, .fail_on = LEVEL_NEVER, .wait = LIVE_WAIT_DEFAULT };
+	unsigned given = 0;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "jkq:nc:s:hV", longopts, NULL)) != -1) {
+		if (c != '?' && c != 'h' && c != 'V')
+			given |= opt_bit(c);
 		switch (c) {
 		case 'j': o.json = true; break;
 		case 'k': o.no_engine = true; break;
@@ -234,6 +321,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
+		if ((rc = check_takes(&commands[i], given, longopts)) != 0)
+			return rc;
 		if (commands[i].file_optional && argc - optind > 2) {
 			fprintf(stderr, "sagate %s: takes at most one policy FILE\n",
 				commands[i].name);

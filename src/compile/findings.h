@@ -1,4 +1,7 @@
-/* findings: what the classifier learnt, as warnings on the policy. */
+/* findings: what the classifier and the rules say about a policy.
+ *
+ * Each finding has a kind (model.h's enum finding_kind) and each kind one
+ * severity, which `sagate check` and `sagate audit` share. */
 #ifndef SAGATE_FINDINGS_H
 #define SAGATE_FINDINGS_H
 
@@ -7,11 +10,20 @@
 #include "model.h"
 #include "plan.h"
 
-/** Add a warning for every rule that can never match, every redundant
- *  rule, ICMP rules whose peers are of the other family, and IPsec
- *  options that the chosen mode cannot enforce.  c must come from
- *  classify(..., CLASSIFY_ANALYSE). */
+/** Add a finding (diag with its kind; acknowledged when its rule's
+ *  "accept-findings" lists the kind) for every rule that can never match
+ *  (shadowed, or contradicted by an earlier rule of another action),
+ *  every redundant rule, ICMP rules whose peers are of the other family,
+ *  IPsec options that the chosen mode cannot enforce, require-ipsec
+ *  peers whose ESP the policy itself drops (ipsec-unreachable), and
+ *  cleartext ports permitted to wide ranges.  c must come from
+ *  classify(..., CLASSIFY_ANALYSE) for the first two. */
 void findings_add(const struct policy *p, const struct classes *c,
 		  enum plan_mode mode, struct diag_list *diags);
+
+/** The severity of every finding of kind k: a finding never rejects a
+ *  policy, so this is DIAG_WARNING for each kind today; audit reports
+ *  it as "warning" too. */
+enum diag_severity findings_severity(enum finding_kind k);
 
 #endif

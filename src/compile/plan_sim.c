@@ -12,7 +12,7 @@
  * not apply (another family). */
 static bool field_value(enum plan_field f, const struct plan_sim_pkt *k, u128 *v)
 {
-	bool in = k->key.dir == DIR_IN;
+	bool in = k->key.dir != DIR_OUT;	/* forward: peer is the source too */
 
 	switch (f) {
 	case PF_SADDR4:
@@ -81,6 +81,8 @@ static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
 		return false;
 	case PS_CT_STATE:
 		return (s->arg & PLAN_CT_NEW) != 0;
+	case PS_CT_DIRECTION:	/* the first packet goes the original way */
+		return s->arg != PLAN_CT_REPLY;
 	case PS_SECPATH_MISSING:
 	case PS_RT_IPSEC_MISSING:
 		return !k->secpath;
@@ -108,16 +110,28 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_RT_IPSEC_MISSING] = "rt ipsec missing", [PS_IPSEC_REQID_NE] = "ipsec in reqid !=",
 		[PS_ICMPV6_ND] = "icmpv6 nd", [PS_L4PROTO_PORTS] = "l4proto {tcp,udp,sctp}",
 		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
-		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set", [PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
-		[PS_ATTEMPT_UPDATE] = "update",
+		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set ct mark |",
+		[PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
+		[PS_CT_MARK_SET_REQID] = "ct mark set ipsec in reqid",
+		[PS_BIND_ADD] = "add @" PLAN_BOUND_SET " { ct mark . ipsec in reqid }",
+		[PS_BIND_MISSING] = "ct mark . ipsec in reqid != @" PLAN_BOUND_SET,
+		[PS_ATTEMPT_UPDATE] = "update", [PS_CT_DIRECTION] = "ct direction",
+	};
+	/* the same two, for the SA the flow leaves through */
+	static const char *const names_out[] = {
+		[PS_CT_MARK_SET_REQID] = "ct mark set ipsec out reqid",
+		[PS_BIND_ADD] = "add @" PLAN_BOUND_SET " { ct mark . ipsec out reqid }",
 	};
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < r->nstmts && used < len; i++) {
 		const struct plan_stmt *s = &r->stmts[i];
+		bool out = (s->kind == PS_CT_MARK_SET_REQID || s->kind == PS_BIND_ADD) &&
+			   (s->arg & PLAN_DIR_OUT);
 
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "",
+					 out ? names_out[s->kind] :
 					 (unsigned)s->kind < sizeof(names) / sizeof(names[0]) &&
 					 names[s->kind] ? names[s->kind] : "?");
 		if (used < len && (s->kind == PS_VMAP || s->kind == PS_ATTEMPT_UPDATE ||
@@ -125,6 +139,8 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 			used += (size_t)(s->kind != PS_IPSEC_REQID_NE ?
 				 snprintf(buf + used, len - used, " @%s", s->str) :
 				 snprintf(buf + used, len - used, " %u", s->arg));
+		else if (used < len && s->kind == PS_CT_MARK_OR)
+			used += (size_t)snprintf(buf + used, len - used, " 0x%08x", s->arg);
 	}
 	if (r->comment && used < len)
 		snprintf(buf + used, len - used, "%scomment \"%s\"", used ? " " : "", r->comment);
@@ -209,7 +225,8 @@ static int walk(const struct plan *p, const struct plan_chain *c, const struct p
 int plan_sim_run(const struct plan *p, const struct plan_sim_pkt *k,
 		 struct plan_sim_result *res, json_t *steps)
 {
-	enum plan_hook hook = k->key.dir == DIR_IN ? PH_INPUT : PH_OUTPUT;
+	enum plan_hook hook = k->key.dir == DIR_IN ? PH_INPUT :
+			      k->key.dir == DIR_OUT ? PH_OUTPUT : PH_FORWARD;
 
 	memset(res, 0, sizeof(*res));
 	res->rule = CLASS_NONE;

@@ -256,12 +256,17 @@ static size_t ct_judge(struct engine *e, struct ct_list *l, uint32_t *reqid, enu
 							      f->proto == 132) ? f->dport : 0) };
 		j.p.proto = f->proto;
 		j.p.dport = f->dport;
-		rule = b->pol && b->cls ? decide_rule_lookup(&ctx, &j.p.key) : CLASS_NONE;
-		if (rule != CLASS_NONE && rule < b->pol->nrules) {
-			j.r = &b->pol->rules[rule];
-			if (j.r->action == ACT_REQUIRE_IPSEC && j.r->dir == DIR_IN && e->sas)
-				xfrm_cache_foreach(e->sas, judge_sa, &j);
+		/* a flow to this host, or one routed through it */
+		for (int d = 0; d < 2 && !j.r; d++) {
+			j.p.key.dir = d ? DIR_FWD : DIR_IN;
+			rule = b->pol && b->cls ? decide_rule_lookup(&ctx, &j.p.key) : CLASS_NONE;
+			if (rule != CLASS_NONE && rule < b->pol->nrules &&
+			    b->pol->rules[rule].action == ACT_REQUIRE_IPSEC &&
+			    b->pol->rules[rule].dir == j.p.key.dir)
+				j.r = &b->pol->rules[rule];
 		}
+		if (j.r && e->sas)
+			xfrm_cache_foreach(e->sas, judge_sa, &j);
 		if (!j.bad) {
 			f->tlen = 0;
 			continue;

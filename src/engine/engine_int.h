@@ -20,6 +20,7 @@
 /** One packet of a burst, between its message and its verdict. */
 struct eq_item {
 	uint32_t id;			/**< the kernel's packet id */
+	enum direction dir;		/**< DIR_IN, or DIR_FWD from the forward hook */
 	const void *data;		/**< its copied headers (in the slots), or NULL */
 	size_t len;
 	uint32_t mark;

@@ -86,6 +86,8 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 		json_object_set_new(j, "dst", json_string(dst));
 		json_object_set_new(j, "proto", json_integer(v->pkt.proto));
 		json_object_set_new(j, "dport", json_integer(v->pkt.dport));
+		if (v->pkt.key.dir == DIR_FWD)	/* routed through this host */
+			json_object_set_new(j, "direction", json_string("forward"));
 	}
 	json_object_set_new(j, "spi", json_string(spi));
 	/* which table queued it, and so which policy judged it */
@@ -96,8 +98,8 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 
 /* The verdict for one packet, by the policy of its queue's bank;
  * e->lock is held for reading. */
-static struct verdict q_decide(struct engine_queue *q, const void *data, size_t len,
-			       uint32_t mark, unsigned *reason, bool *headers)
+static struct verdict q_decide(struct engine_queue *q, enum direction dir, const void *data,
+			       size_t len, uint32_t mark, unsigned *reason, bool *headers)
 {
 	struct engine *e = q->e;
 	const struct engine_bank *b = &e->bank[q->bank];
@@ -118,7 +120,7 @@ static struct verdict q_decide(struct engine_queue *q, const void *data, size_t 
 		*reason = ESTATS_DROP_RESYNC;
 		*headers = decide_parse(data, len, &v.pkt) == DECIDE_ACCEPT_OK;
 	} else {
-		v = decide(&ctx, data, len, mark, (uint64_t)time(NULL));
+		v = decide_dir(&ctx, dir, data, len, mark, (uint64_t)time(NULL));
 		*reason = v.reason;
 		*headers = v.reason != DECIDE_DROP_TRUNCATED && v.reason != DECIDE_DROP_MALFORMED;
 	}
@@ -147,7 +149,8 @@ static void q_judge(struct engine_queue *q, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			struct eq_item *it = &q->it[i];
 
-			it->v = q_decide(q, it->data, it->len, it->mark, &it->reason, &it->headers);
+			it->v = q_decide(q, it->dir, it->data, it->len, it->mark, &it->reason,
+					 &it->headers);
 			/* an SA not yet known may be announced in the socket
 			 * (or asked for again after an update) */
 			any |= it->v.accept || it->reason == DECIDE_DROP_SA_UNKNOWN;
@@ -206,8 +209,11 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 	}
 	if (attr[NFQA_MARK] && mnl_attr_get_payload_len(attr[NFQA_MARK]) >= 4)
 		mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
-	q->it[*n] = (struct eq_item){ .id = ntohl(ph->packet_id), .data = data, .len = len,
-				      .mark = mark };
+	/* the forward chain queues flows routed through this host: judged by
+	 * the forward rules; everything else sagate queues comes from input */
+	q->it[*n] = (struct eq_item){ .id = ntohl(ph->packet_id),
+				      .dir = ph->hook == NF_INET_FORWARD ? DIR_FWD : DIR_IN,
+				      .data = data, .len = len, .mark = mark };
 	(*n)++;
 }
 

@@ -32,6 +32,7 @@ void audit_add(struct audit_list *l, enum audit_severity sev, const char *kind,
 	}
 	f = &l->v[l->n++];
 	f->severity = sev;
+	f->acknowledged = false;
 	f->kind = strdup(kind);
 	f->rule = xstrdup_or_null(rule);
 	f->object = xstrdup_or_null(object);
@@ -48,7 +49,7 @@ int audit_max_severity(const struct audit_list *l)
 	int m = -1;
 
 	for (size_t i = 0; i < l->n; i++)
-		if ((int)l->v[i].severity > m)
+		if (!l->v[i].acknowledged && (int)l->v[i].severity > m)
 			m = (int)l->v[i].severity;
 	return m;
 }
@@ -64,11 +65,14 @@ json_t *audit_json(const struct audit_list *l)
 
 	for (size_t i = 0; a && i < l->n; i++) {
 		const struct audit_finding *f = &l->v[i];
-
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s?, s:s?, s:s}",
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s}",
 			"severity", audit_severity_name(f->severity), "kind", f->kind ? f->kind : "",
 			"rule", f->rule, "object", f->object,
-			"message", f->message ? f->message : "out of memory"));
+			"message", f->message ? f->message : "out of memory");
+
+		if (o && f->acknowledged)
+			json_object_set_new(o, "acknowledged", json_true());
+		json_array_append_new(a, o);
 	}
 	return a;
 }

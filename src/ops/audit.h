@@ -33,6 +33,8 @@ struct audit_finding {
 	char *rule;		/**< policy rule, or NULL */
 	char *object;		/**< kernel object ("set in4_ports", "chain input"), or NULL */
 	char *message;
+	bool acknowledged;	/**< its rule's "accept-findings" lists its kind:
+				     shown, not counted for --fail-on */
 };
 
 struct audit_list {
@@ -45,14 +47,16 @@ void audit_list_fini(struct audit_list *l);
 void audit_add(struct audit_list *l, enum audit_severity sev, const char *kind,
 	       const char *rule, const char *object, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
-/** Highest severity present; -1 when there are none. */
+/** Highest severity present, acknowledged findings left out; -1 when
+ *  there are none. */
 int audit_max_severity(const struct audit_list *l);
 const char *audit_severity_name(enum audit_severity s);
-/** The findings as a JSON array of {"severity", "kind", "rule", "object", "message"}. */
+/** The findings as a JSON array of {"severity", "kind", "rule", "object",
+ *  "message"}, with "acknowledged": true on those acknowledged. */
 json_t *audit_json(const struct audit_list *l);
 
-/** Policy defects: findings.c's (as "shadowed", "redundant",
- *  "policy-warning"), contradictions, cleartext permits to wide ranges.
+/** Policy defects: findings.c's, of its kinds and severities (the same
+ *  as `sagate check` gives), acknowledged where the rule accepts them.
  *  c must be analysed (CLASSIFY_ANALYSE). */
 void audit_policy(const struct policy *p, const struct classes *c, enum plan_mode mode,
 		  struct audit_list *out);
@@ -75,6 +79,11 @@ void audit_spd(const struct policy *p, const struct xfrm_spd_list *spd, struct a
  *  output that runs before ours and accepts. */
 void audit_drift(const struct plan *plan, const struct policy *p, const struct nft_snap *s,
 		 struct audit_list *out);
+
+/** Do a live table's comment and a plan's name the same policy digest
+ *  (the path in them may differ: the same file named from elsewhere, or
+ *  as the absolute path apply records)? */
+bool audit_same_policy(const char *live, const char *plan);
 
 /** Can set ss be compared with ps key by key (the kernel's keys have the
  *  layout of ps's fields; not a one-field interval set)? */

@@ -13,6 +13,8 @@
 struct live {
 	char *dir;
 	int fd;			/* the lock file, flock(2)ed */
+	const char *command;	/* as live_lock was given it: who acts */
+	bool keep_flows;	/* live_keep_flows: established flows stay */
 };
 
 /** A pending confirm's record: what status shows, and the token that

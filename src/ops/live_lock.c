@@ -107,6 +107,7 @@ struct live *live_lock(const char *dir, const char *command, unsigned wait,
 		return NULL;
 	}
 	lv->fd = -1;
+	lv->command = command;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		diag_add(d, DIAG_ERROR, dir, "", NULL, "cannot create the state directory: %s",
 			 strerror(errno));
@@ -145,6 +146,11 @@ fail:
 	free(lv->dir);
 	free(lv);
 	return NULL;
+}
+
+void live_keep_flows(struct live *lv, bool keep)
+{
+	lv->keep_flows = keep;
 }
 
 void live_unlock(struct live *lv)

@@ -15,6 +15,30 @@ static const struct {
 	{ "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 }, { "sctp", 132 },
 };
 
+static const char *const finding_names[FIND_KIND_COUNT] = {
+	[FIND_SHADOWED] = "shadowed",
+	[FIND_CONTRADICTION] = "contradiction",
+	[FIND_REDUNDANT] = "redundant",
+	[FIND_ICMP_FAMILY] = "icmp-family",
+	[FIND_OPTIONS_UNCHECKED] = "ipsec-options-unchecked",
+	[FIND_IPSEC_UNREACHABLE] = "ipsec-unreachable",
+	[FIND_CLEARTEXT_WIDE] = "cleartext-wide",
+	[FIND_KERNEL_ONLY] = "kernel-only-mode",
+};
+
+const char *model_finding_name(enum finding_kind k)
+{
+	return k < FIND_KIND_COUNT ? finding_names[k] : "finding";
+}
+
+int model_finding_from_name(const char *name)
+{
+	for (int i = 0; i < FIND_KIND_COUNT; i++)
+		if (strcmp(name, finding_names[i]) == 0)
+			return i;
+	return -1;
+}
+
 int model_proto_number(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
@@ -73,6 +97,7 @@ struct policy *policy_alloc(void)
 	if (p) {
 		p->defaults[DIR_IN] = ACT_BLOCK;
 		p->defaults[DIR_OUT] = ACT_PERMIT;
+		p->defaults[DIR_FWD] = ACT_BLOCK;
 	}
 	return p;
 }
@@ -197,7 +222,7 @@ const char *action_name(enum action a)
 
 const char *direction_name(enum direction d)
 {
-	return d == DIR_IN ? "in" : "out";
+	return d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "forward";
 }
 
 const char *mode_name(enum ipsec_mode m)

@@ -27,6 +27,8 @@ enum action {
 enum direction {
 	DIR_IN,		/**< peer is the source, local port is the destination port */
 	DIR_OUT,	/**< peer is the destination, port is the peer's port */
+	DIR_FWD,	/**< routed through this host: peer is the source ("from"),
+			     local the destination ("to"), port the destination port */
 	DIR_COUNT
 };
 
@@ -115,6 +117,26 @@ struct ipsec_req {
 	uint32_t reqid;
 };
 
+/** Kinds of finding about a policy, shared by `sagate check` and
+ *  `sagate audit` (compile/findings.c gives each its one severity).  A
+ *  rule's "accept-findings" lists the names of the kinds it acknowledges. */
+enum finding_kind {
+	FIND_SHADOWED,		/**< never matches: earlier rules decide its packets alike */
+	FIND_CONTRADICTION,	/**< never matches: an earlier rule decides its packets otherwise */
+	FIND_REDUNDANT,		/**< removing it changes no decision */
+	FIND_ICMP_FAMILY,	/**< ICMP of one family, peers all of the other */
+	FIND_OPTIONS_UNCHECKED,	/**< outbound require-ipsec options the kernel cannot check */
+	FIND_IPSEC_UNREACHABLE,	/**< require-ipsec peers whose ESP the policy drops */
+	FIND_CLEARTEXT_WIDE,	/**< cleartext ports permitted to a wide range */
+	FIND_KERNEL_ONLY,	/**< policy-level: kernel-only mode checks less */
+	FIND_KIND_COUNT
+};
+
+/** Name of a finding kind ("shadowed"). */
+const char *model_finding_name(enum finding_kind k);
+/** The kind of a name, or -1. */
+int model_finding_from_name(const char *name);
+
 /** One policy rule, in file order. */
 struct rule {
 	char *name;
@@ -129,6 +151,7 @@ struct rule {
 	struct ipsec_req ipsec;	/**< meaningful for ACT_REQUIRE_IPSEC only */
 	bool log;
 	char *comment;		/**< may be NULL */
+	uint32_t accepted;	/**< 1 << enum finding_kind, per kind its "accept-findings" lists */
 };
 
 /** A named host group ("hosts" in the policy file or an include).  Rules
@@ -149,6 +172,10 @@ struct policy {
 	char *file;		/**< top-level file as named by the user */
 	char *description;	/**< may be NULL */
 	enum action defaults[DIR_COUNT];	/**< ACT_PERMIT or ACT_BLOCK */
+	bool forward_covered;	/**< forwarded traffic is filtered (a forward chain is
+				     compiled): the policy has forward rules or sets
+				     defaults.forward; else the host forwards as it would
+				     without sagate, as before forward rules existed */
 	struct rule *rules;
 	size_t nrules;
 	char sha256[65];	/**< hex SHA-256 over the digests of the policy file and

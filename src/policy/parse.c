@@ -22,7 +22,7 @@ static const char *const include_keys[] = {
 	"version", "description", "include", "hosts", "services", "rules",
 	"defaults", "max-elements", NULL
 };
-static const char *const defaults_keys[] = { "in", "out", NULL };
+static const char *const defaults_keys[] = { "in", "out", "forward", NULL };
 
 const char *pjson_type(const json_t *v)
 {
@@ -54,18 +54,22 @@ void pcheck_keys(struct pctx *c, json_t *obj, const char *const *allowed,
 	json_t *v;
 
 	json_object_foreach(obj, key, v) {
-		char list[512] = "", p[512];
+		char list[512] = "", p[512], hint[128];
+		struct suggest sg;
 		size_t used = 0;
 
 		if (key_allowed(key, allowed))
 			continue;
-		for (const char *const *a = allowed; *a; a++)
+		suggest_init(&sg, key);
+		for (const char *const *a = allowed; *a; a++) {
 			used += (size_t)snprintf(list + used, used < sizeof(list) ?
 						 sizeof(list) - used : 0, "%s%s",
 						 a == allowed ? "" : ", ", *a);
+			suggest_try(&sg, *a);
+		}
 		snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", key);
-		perr(c, file, p, rule, "unknown key \"%s\" (expected one of: %s)",
-		     key, list);
+		perr(c, file, p, rule, "unknown key \"%s\" (expected one of: %s)%s",
+		     key, list, suggest_text(&sg, hint, sizeof(hint)));
 	}
 }
 
@@ -349,6 +353,8 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		pcheck_keys(c, d, defaults_keys, file, "defaults", NULL);
 		p->defaults[DIR_IN] = parse_default(c, d, "in", file, ACT_BLOCK);
 		p->defaults[DIR_OUT] = parse_default(c, d, "out", file, ACT_PERMIT);
+		p->defaults[DIR_FWD] = parse_default(c, d, "forward", file, ACT_BLOCK);
+		p->forward_covered = json_object_get(d, "forward") != NULL;
 	}
 	parse_max_elements(c, json_object_get(root, "max-elements"), file, p);
 	if (!rules)
@@ -358,6 +364,8 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		     pjson_type(rules));
 	else
 		prules_parse(c, rules, file, p);
+	for (size_t i = 0; i < p->nrules; i++)
+		p->forward_covered |= p->rules[i].dir == DIR_FWD;
 }
 
 /* One digest for the policy and everything it includes: SHA-256 over

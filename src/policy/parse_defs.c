@@ -29,6 +29,18 @@ static struct hostdef *host_find(struct pctx *c, const char *name)
 	return i < 0 ? NULL : &c->hosts[i];
 }
 
+/* "; did you mean ..." for an undefined name, from the names defined. */
+static const char *name_hint(const struct nindex *ix, const char *name, char *buf, size_t len)
+{
+	struct suggest sg;
+
+	suggest_init(&sg, name);
+	for (size_t i = 0; i < ix->cap; i++)
+		if (ix->slot[i].name)
+			suggest_try(&sg, ix->slot[i].name);
+	return suggest_text(&sg, buf, len);
+}
+
 static struct svcdef *svc_find(struct pctx *c, const char *name)
 {
 	long i = nindex_find(&c->svc_ix, name);
@@ -225,7 +237,10 @@ static bool host_one(struct pctx *c, const char *s, const char *file,
 		struct hostdef *h = host_find(c, s + 1);
 
 		if (!h) {
-			perr(c, file, path, rule, "undefined host group \"%s\"", s + 1);
+			char hint[128];
+
+			perr(c, file, path, rule, "undefined host group \"%s\"%s", s + 1,
+			     name_hint(&c->host_ix, s + 1, hint, sizeof(hint)));
 			return false;
 		}
 		return host_resolve(c, h, file, path, rule) &&
@@ -454,13 +469,21 @@ static bool protos_parse(struct pctx *c, json_t *v, const char *file,
 		int num = s ? (strcmp(s, "any") == 0 ? -1 : model_proto_number(s)) : -2;
 
 		if (num == -2 || (num == -1 && s && strcmp(s, "any") != 0)) {
-			char p[600];
+			static const char *const names[] = {
+				"tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre", "sctp", "any"
+			};
+			char p[600], hint[128];
+			struct suggest sg;
 
+			suggest_init(&sg, s ? s : "");
+			for (size_t k = 0; s && k < ARRAY_SIZE(names); k++)
+				suggest_try(&sg, names[k]);
 			snprintf(p, sizeof(p), json_is_string(v) ? "%s" : "%s[%zu]",
 				 path, i);
 			perr(c, file, p, rule,
-			     "unknown protocol %s%s%s (expected tcp, udp, icmp, icmpv6, esp, ah, gre, sctp or any)",
-			     s ? "\"" : "", s ? s : pjson_type(e), s ? "\"" : "");
+			     "unknown protocol %s%s%s (expected tcp, udp, icmp, icmpv6, esp, ah, gre, sctp or any)%s",
+			     s ? "\"" : "", s ? s : pjson_type(e), s ? "\"" : "",
+			     suggest_text(&sg, hint, sizeof(hint)));
 			ok = false;
 			continue;
 		}
@@ -559,8 +582,11 @@ bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	}
 	s = svc_find(c, json_string_value(name));
 	if (!s) {
-		perr(c, file, path, rule, "undefined service \"%s\"",
-		     json_string_value(name));
+		char hint[128];
+
+		perr(c, file, path, rule, "undefined service \"%s\"%s",
+		     json_string_value(name),
+		     name_hint(&c->svc_ix, json_string_value(name), hint, sizeof(hint)));
 		return false;
 	}
 	if (s->nkeys == 0)

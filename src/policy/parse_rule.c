@@ -10,8 +10,8 @@
 #include <string.h>
 
 static const char *const rule_keys[] = {
-	"name", "action", "direction", "peers", "local", "protocol", "ports",
-	"services", "ipsec", "log", "comment", NULL
+	"name", "action", "direction", "peers", "local", "from", "to", "protocol",
+	"ports", "services", "ipsec", "log", "comment", "accept-findings", NULL
 };
 static const char *const ipsec_keys[] = {
 	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
@@ -38,7 +38,8 @@ static int pick(struct pctx *c, json_t *obj, const char *key,
 		const char *rule)
 {
 	json_t *v = json_object_get(obj, key);
-	char path[600], list[256] = "";
+	char path[600], list[256] = "", hint[128];
+	struct suggest sg;
 	size_t used = 0;
 
 	if (!v)
@@ -47,14 +48,17 @@ static int pick(struct pctx *c, json_t *obj, const char *key,
 		for (int i = 0; names[i]; i++)
 			if (strcmp(json_string_value(v), names[i]) == 0)
 				return i;
-	for (int i = 0; names[i]; i++)
+	suggest_init(&sg, json_is_string(v) ? json_string_value(v) : "");
+	for (int i = 0; names[i]; i++) {
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
 					 i == 0 ? "" : names[i + 1] ? ", " : " or ",
 					 names[i]);
+		suggest_try(&sg, names[i]);
+	}
 	snprintf(path, sizeof(path), "%s.%s", rpath, key);
 	if (json_is_string(v))
-		perr(c, file, path, rule, "unknown %s \"%s\" (expected %s)", key,
-		     json_string_value(v), list);
+		perr(c, file, path, rule, "unknown %s \"%s\" (expected %s)%s", key,
+		     json_string_value(v), list, suggest_text(&sg, hint, sizeof(hint)));
 	else
 		perr(c, file, path, rule, "expected %s, got %s", list, pjson_type(v));
 	return -2;
@@ -132,11 +136,15 @@ static bool parse_algorithms(struct pctx *c, json_t *v, const char *file,
 			     pjson_type(e));
 			ok = false;
 		} else if (!bit) {
+			struct suggest sg;
+			char hint[128];
+
+			suggest_init(&sg, json_string_value(e));
+			for (unsigned b = 0; b < ALG_COUNT_BITS; b++)
+				suggest_try(&sg, model_alg_name(1u << b));
 			perr(c, file, p, rule,
-			     "unknown algorithm %s%s%s (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)",
-			     json_is_string(e) ? "\"" : "",
-			     json_is_string(e) ? json_string_value(e) : pjson_type(e),
-			     json_is_string(e) ? "\"" : "");
+			     "unknown algorithm \"%s\" (expected aes128gcm16, aes192gcm16, aes256gcm16, chacha20poly1305, aes128, aes192, aes256, aes128ctr, aes256ctr, sha1, sha256, sha384, sha512 or null)%s",
+			     json_string_value(e), suggest_text(&sg, hint, sizeof(hint)));
 			ok = false;
 		}
 		*mask |= bit;
@@ -292,6 +300,30 @@ static void parse_hosts_key(struct pctx *c, json_t *o, const char *key,
 	phosts_parse(c, v, file, p, rule, set);
 }
 
+/* A forward rule's sides are "from" and "to"; an in / out rule's are
+ * "peers" and "local".  The other pair is refused by name. */
+static void sides_misnamed(struct pctx *c, json_t *o, const char *file,
+			   const char *path, const char *rule, enum direction dir)
+{
+	static const char *const wrong[2][2] = { { "from", "to" }, { "peers", "local" } };
+	bool fwd = dir == DIR_FWD;
+	char q[640];
+
+	for (int i = 0; i < 2; i++) {
+		if (!json_object_get(o, wrong[fwd][i]))
+			continue;
+		snprintf(q, sizeof(q), "%s.%s", path, wrong[fwd][i]);
+		if (fwd)
+			perr(c, file, q, rule,
+			     "a forward rule names its sides \"from\" (the sources that start the flow) and \"to\" (its destinations, routed through this host), not \"%s\"",
+			     wrong[fwd][i]);
+		else
+			perr(c, file, q, rule,
+			     "\"%s\" is a side of a forward rule (\"direction\": \"forward\"); an %s rule names \"peers\" and \"local\"",
+			     wrong[fwd][i], direction_name(dir));
+	}
+}
+
 static void parse_flags(struct pctx *c, json_t *o, const char *file,
 			const char *path, const char *rule, struct rule *r)
 {
@@ -308,6 +340,49 @@ static void parse_flags(struct pctx *c, json_t *o, const char *file,
 		perr(c, file, p, rule, "expected a string, got %s", pjson_type(cm));
 	} else if (cm && !(r->comment = strdup(json_string_value(cm)))) {
 		c->oom = true;
+	}
+}
+
+/* "accept-findings": the kinds of finding about this rule its author has
+ * seen and accepts; each a rule-level kind, once. */
+static void parse_accepted(struct pctx *c, json_t *v, const char *file,
+			   const char *path, const char *rule, struct rule *r)
+{
+	char p[640], hint[128];
+	size_t i;
+	json_t *e;
+
+	snprintf(p, sizeof(p), "%s.accept-findings", path);
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		perr(c, file, p, rule, "expected a non-empty array of finding kinds, got %s",
+		     json_is_array(v) ? "an empty array" : pjson_type(v));
+		return;
+	}
+	json_array_foreach(v, i, e) {
+		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+		int k = s ? model_finding_from_name(s) : -1;
+		struct suggest sg;
+
+		snprintf(p, sizeof(p), "%s.accept-findings[%zu]", path, i);
+		if (!s) {
+			perr(c, file, p, rule, "expected the name of a kind of finding, got %s",
+			     pjson_type(e));
+			continue;
+		}
+		if (k < 0 || k == FIND_KERNEL_ONLY) {
+			suggest_init(&sg, s);
+			for (int j = 0; j < FIND_KIND_COUNT; j++)
+				if (j != FIND_KERNEL_ONLY)
+					suggest_try(&sg, model_finding_name(j));
+			perr(c, file, p, rule,
+			     "%s \"%s\" (expected shadowed, contradiction, redundant, icmp-family, ipsec-options-unchecked, ipsec-unreachable or cleartext-wide)%s",
+			     k < 0 ? "unknown kind of finding" : "not a finding about one rule:",
+			     s, suggest_text(&sg, hint, sizeof(hint)));
+			continue;
+		}
+		if (r->accepted & (1u << k))
+			perr(c, file, p, rule, "\"%s\" is listed twice", s);
+		r->accepted |= 1u << k;
 	}
 }
 
@@ -362,7 +437,7 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 		       struct nindex *ix)
 {
 	static const char *const actions[] = { "permit", "block", "require-ipsec", NULL };
-	static const char *const dirs[] = { "in", "out", NULL };
+	static const char *const dirs[] = { "in", "out", "forward", NULL };
 	const char *name;
 
 	/* the rule being parsed is looked up by index: name it first */
@@ -385,9 +460,10 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 	}
 	r->action = i >= 0 ? (enum action)i : ACT_BLOCK;
 	i = pick(c, o, "direction", dirs, file, path, name);
-	r->dir = i > 0 ? DIR_OUT : DIR_IN;
-	parse_hosts_key(c, o, "peers", file, path, name, &r->peers);
-	parse_hosts_key(c, o, "local", file, path, name, &r->local);
+	r->dir = i > 0 ? (enum direction)i : DIR_IN;
+	sides_misnamed(c, o, file, path, name, r->dir);
+	parse_hosts_key(c, o, r->dir == DIR_FWD ? "from" : "peers", file, path, name, &r->peers);
+	parse_hosts_key(c, o, r->dir == DIR_FWD ? "to" : "local", file, path, name, &r->local);
 	parse_match(c, o, file, path, name, r);
 	if (json_object_get(o, "ipsec") && r->action != ACT_REQUIRE_IPSEC) {
 		char q[640];
@@ -399,11 +475,21 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 		parse_ipsec(c, json_object_get(o, "ipsec"), file, path, name, &r->ipsec);
 	}
 	parse_flags(c, o, file, path, name, r);
+	if (json_object_get(o, "accept-findings"))
+		parse_accepted(c, json_object_get(o, "accept-findings"), file, path, name, r);
 	if (r->peers.n && r->local.n &&
 	    !(set_has_family(&r->peers, AF4) && set_has_family(&r->local, AF4)) &&
 	    !(set_has_family(&r->peers, AF6) && set_has_family(&r->local, AF6)))
-		perr(c, file, path, name,
+		perr(c, file, path, name, r->dir == DIR_FWD ?
+		     "\"from\" and \"to\" share no address family: the rule can never match" :
 		     "\"peers\" and \"local\" share no address family: the rule can never match");
+	if (r->dir == DIR_FWD && r->action == ACT_REQUIRE_IPSEC && r->ipsec.mode == MODE_TRANSPORT) {
+		char q[640];
+
+		snprintf(q, sizeof(q), "%s.ipsec.mode", path);
+		perr(c, file, q, name,
+		     "a forwarded flow is not addressed to this host, so no transport-mode SA ending here carries it; use mode \"tunnel\" with the gateways that may vouch for its sources");
+	}
 }
 
 void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p)

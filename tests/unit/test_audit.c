@@ -61,7 +61,8 @@ Test(audit_policy, contradiction_same_peers_and_ports)
 		"{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"10.0.0.0/24\", \"protocol\": \"tcp\", \"ports\": 22},"
 		"{\"name\": \"b\", \"action\": \"block\", \"peers\": \"10.0.0.0/24\", \"protocol\": \"tcp\", \"ports\": 22}",
 		"contradiction", "b", &sev), 1);
-	cr_assert_eq(sev, AUDIT_ERROR);
+	/* the severity check gives it too: a finding, not a rejection */
+	cr_assert_eq(sev, AUDIT_WARNING);
 	/* said once: not also as shadowed */
 	cr_assert_eq(policy_kind(
 		"{\"name\": \"a\", \"action\": \"permit\", \"peers\": \"10.0.0.0/24\", \"protocol\": \"tcp\", \"ports\": 22},"
@@ -118,6 +119,133 @@ Test(audit_policy, cleartext_wide)
 		"{\"name\": \"ping\", \"action\": \"permit\", \"protocol\": \"icmp\"},"
 		"{\"name\": \"r\", \"action\": \"require-ipsec\", \"protocol\": \"tcp\", \"ports\": 22}",
 		"cleartext-wide", NULL, NULL), 0);
+}
+
+/* The message of the one ipsec-unreachable finding of policy text (NULL
+ * when there is none; two fail), and whether it was acknowledged. */
+static char *unreachable_of(const char *text, enum plan_mode mode, bool *acked)
+{
+	struct policy *p = tu_policy(text);
+	struct classes *c = classify(p, CLASSIFY_ANALYSE);
+	struct audit_list l = { 0 };
+	char *msg = NULL;
+
+	cr_assert_not_null(c);
+	audit_policy(p, c, mode, &l);
+	cr_assert(!l.oom);
+	cr_assert_leq(kinds(&l, "ipsec-unreachable", NULL), 1);
+	for (size_t i = 0; i < l.n; i++)
+		if (strcmp(l.v[i].kind, "ipsec-unreachable") == 0) {
+			cr_assert_eq(l.v[i].severity, AUDIT_WARNING);
+			msg = strdup(l.v[i].message);
+			if (acked)
+				*acked = l.v[i].acknowledged;
+		}
+	audit_list_fini(&l);
+	classes_free(c);
+	policy_free(p);
+	return msg;
+}
+
+#define SSH_RULE "{\"name\": \"ssh\", \"action\": \"require-ipsec\", \"peers\": \"192.0.2.0/28\", \"protocol\": \"tcp\", \"ports\": 22}"
+
+/* The first-time admin's policy: only the require-ipsec rule, so the
+ * inbound default drops the ESP (and IKE) its SAs need. */
+Test(audit_policy, ipsec_unreachable_by_default)
+{
+	char *m = unreachable_of("{\"version\": 1, \"rules\": [" SSH_RULE "]}", PLAN_ENGINE, NULL);
+
+	cr_assert_str_eq(m, "rules[0]: ESP from 192.0.2.0/28 is dropped by the inbound default (block), and so is ESP in UDP 4500 (NAT-T): no IPsec packet from them can arrive, so this rule admits nothing from them; add a rule that permits \"protocol\": \"esp\" from them; IKE (UDP 500 and 4500) is dropped too: if they negotiate their SAs with this host, permit \"protocol\": \"udp\", \"ports\": [500, 4500] from them as well");
+	free(m);
+	/* the same in kernel-only mode */
+	m = unreachable_of("{\"version\": 1, \"rules\": [" SSH_RULE "]}", PLAN_KERNEL_ONLY, NULL);
+	cr_assert_not_null(m);
+	free(m);
+}
+
+Test(audit_policy, ipsec_unreachable_not_when_esp_or_natt_passes)
+{
+	/* ESP permitted from them (wider, from anyone, or per protocol any) */
+	cr_assert_null(unreachable_of("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"esp\", \"action\": \"permit\", \"peers\": \"192.0.2.0/24\", \"protocol\": \"esp\"}," SSH_RULE "]}",
+		PLAN_ENGINE, NULL));
+	cr_assert_null(unreachable_of("{\"version\": 1, \"rules\": [" SSH_RULE ","
+		"{\"name\": \"all\", \"action\": \"permit\", \"peers\": \"192.0.2.0/28\", \"protocol\": \"any\"}]}",
+		PLAN_ENGINE, NULL));
+	/* only NAT-T: ESP in UDP 4500 reaches the SA */
+	cr_assert_null(unreachable_of("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"natt\", \"action\": \"permit\", \"protocol\": \"udp\", \"ports\": 4500}," SSH_RULE "]}",
+		PLAN_ENGINE, NULL));
+	/* an inbound default that permits */
+	cr_assert_null(unreachable_of("{\"version\": 1, \"defaults\": {\"in\": \"permit\"}, \"rules\": [" SSH_RULE "]}",
+		PLAN_ENGINE, NULL));
+}
+
+Test(audit_policy, ipsec_unreachable_part_and_by_rule)
+{
+	/* ESP permitted for the first half; a block of the rest names itself;
+	 * IKE is permitted from everyone, so it is not mentioned */
+	char *m = unreachable_of("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"ike\", \"action\": \"permit\", \"protocol\": \"udp\", \"ports\": [500, 4500]},"
+		"{\"name\": \"esp\", \"action\": \"permit\", \"peers\": \"192.0.2.0/29\", \"protocol\": \"esp\"},"
+		SSH_RULE "]}", PLAN_ENGINE, NULL);
+
+	cr_assert_null(m, "UDP 4500 from everyone carries ESP: %s", m);
+	/* IKE on UDP 500 passes (before the block): no word of IKE */
+	m = unreachable_of("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"esp\", \"action\": \"permit\", \"peers\": \"192.0.2.0/29\", \"protocol\": \"esp\"},"
+		"{\"name\": \"ike\", \"action\": \"permit\", \"protocol\": \"udp\", \"ports\": 500},"
+		"{\"name\": \"bad\", \"action\": \"block\", \"peers\": \"192.0.2.8/29\"},"
+		SSH_RULE "]}", PLAN_ENGINE, NULL);
+	cr_assert_str_eq(m, "rules[3]: ESP from 192.0.2.8/29 is dropped by rule \"bad\" (block), and so is ESP in UDP 4500 (NAT-T): no IPsec packet from them can arrive, so this rule admits nothing from them; add, before rule \"bad\", a rule that permits \"protocol\": \"esp\" from them");
+	free(m);
+}
+
+Test(audit_policy, ipsec_unreachable_outbound_and_gateways)
+{
+	char *m = unreachable_of("{\"version\": 1, \"defaults\": {\"in\": \"block\", \"out\": \"block\"}, \"rules\": ["
+		"{\"name\": \"db\", \"action\": \"require-ipsec\", \"direction\": \"out\", \"peers\": \"2001:db8::10\", \"protocol\": \"tcp\", \"ports\": 5432}]}",
+		PLAN_ENGINE, NULL);
+
+	cr_assert_str_eq(m, "rules[0]: ESP to 2001:db8::10 is dropped by the outbound default (block), and so is ESP in UDP 4500 (NAT-T): no IPsec packet to them can leave, so this rule admits nothing to them; add a rule with \"direction\": \"out\" that permits \"protocol\": \"esp\" to them; IKE (UDP 500 and 4500) is dropped too: if they negotiate their SAs with this host, permit \"protocol\": \"udp\", \"ports\": [500, 4500] to them as well");
+	free(m);
+	/* outbound default permit: nothing to say */
+	cr_assert_null(unreachable_of("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"db\", \"action\": \"require-ipsec\", \"direction\": \"out\", \"peers\": \"2001:db8::10\", \"protocol\": \"tcp\", \"ports\": 5432}]}",
+		PLAN_ENGINE, NULL));
+	/* a tunnel: the gateway's ESP is what counts, not the inner peers' */
+	cr_assert_null(unreachable_of("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"esp-gw\", \"action\": \"permit\", \"peers\": \"198.51.100.1\", \"protocol\": \"esp\"},"
+		"{\"name\": \"branch\", \"action\": \"require-ipsec\", \"peers\": \"10.9.0.0/24\", \"protocol\": \"tcp\", \"ports\": 22,"
+		" \"ipsec\": {\"mode\": \"tunnel\", \"gateways\": [{\"gateway\": \"198.51.100.1\", \"inner\": \"10.9.0.0/24\"}]}}]}",
+		PLAN_ENGINE, NULL));
+	m = unreachable_of("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"esp-branch\", \"action\": \"permit\", \"peers\": \"10.9.0.0/24\", \"protocol\": \"esp\"},"
+		"{\"name\": \"branch\", \"action\": \"require-ipsec\", \"peers\": \"10.9.0.0/24\", \"protocol\": \"tcp\", \"ports\": 22,"
+		" \"ipsec\": {\"mode\": \"tunnel\", \"gateways\": [{\"gateway\": \"198.51.100.1\", \"inner\": \"10.9.0.0/24\"}]}}]}",
+		PLAN_ENGINE, NULL);
+	cr_assert_not_null(m);
+	cr_assert(strstr(m, "ESP from 198.51.100.1 is dropped"), "%s", m);
+	free(m);
+}
+
+/* "accept-findings": shown, acknowledged, not counted */
+Test(audit_policy, acknowledged_findings)
+{
+	struct policy *p = tu_policy("{\"version\": 1, \"rules\": ["
+		"{\"name\": \"web\", \"action\": \"permit\", \"protocol\": \"tcp\", \"ports\": 443, \"accept-findings\": [\"cleartext-wide\"]},"
+		"{\"name\": \"ssh\", \"action\": \"require-ipsec\", \"peers\": \"192.0.2.0/28\", \"protocol\": \"tcp\", \"ports\": 22,"
+		" \"accept-findings\": [\"ipsec-unreachable\", \"redundant\"]}]}");
+	struct classes *c = classify(p, CLASSIFY_ANALYSE);
+	struct audit_list l = { 0 };
+
+	audit_policy(p, c, PLAN_ENGINE, &l);
+	cr_assert_eq(l.n, 2);
+	cr_assert(l.v[0].acknowledged && l.v[1].acknowledged);
+	cr_assert_eq(audit_max_severity(&l), -1);
+	audit_list_fini(&l);
+	classes_free(c);
+	policy_free(p);
 }
 
 /* family-counterpart: the groups come from the policy file and its includes */
@@ -192,6 +320,27 @@ static struct policy *bundled(const char *path, const char *dir, bool old)
 	diag_list_fini(&d);
 	unlink(bpath);
 	return b;
+}
+
+/* The applied policy is its bundle: what a rule acknowledges stays
+ * acknowledged there. */
+Test(audit_policy, acknowledged_in_the_bundle)
+{
+	char dir[] = "/tmp/sagate-ack-XXXXXX", src[64];
+	struct policy *b;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/p.json", dir);
+	cr_assert_not_null(f = fopen(src, "w"));
+	fputs("{\"version\": 1, \"rules\": [{\"name\": \"web\", \"action\": \"permit\", \"protocol\": \"tcp\","
+	      " \"ports\": 443, \"accept-findings\": [\"redundant\", \"cleartext-wide\"]}]}", f);
+	fclose(f);
+	b = bundled(src, dir, false);
+	cr_assert_eq(b->rules[0].accepted, (1u << FIND_REDUNDANT) | (1u << FIND_CLEARTEXT_WIDE));
+	policy_free(b);
+	unlink(src);
+	rmdir(dir);
 }
 
 /* family-counterpart of the applied policy, a bundle: its groups are

@@ -141,7 +141,7 @@ Test(parse, version)
 Test(parse, unknown_top_key)
 {
 	expect_error("{\"version\": 1, \"rulez\": [], \"rules\": []}", "rulez", NULL,
-		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, max-elements, rules)");
+		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, max-elements, rules); did you mean \"rules\"?");
 }
 
 Test(parse, rule_name)
@@ -161,13 +161,13 @@ Test(parse, action_and_direction)
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"allow\"}"), "rules[0].action", "a",
 		     "unknown action \"allow\" (expected \"permit\", \"block\" or \"require-ipsec\")");
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"direction\": \"inbound\"}"),
-		     "rules[0].direction", "a", "unknown direction \"inbound\" (expected \"in\" or \"out\")");
+		     "rules[0].direction", "a", "unknown direction \"inbound\" (expected \"in\", \"out\" or \"forward\")");
 }
 
 Test(parse, unknown_rule_key_and_types)
 {
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"port\": 22}"), "rules[0].port", "a",
-		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, protocol, ports, services, ipsec, log, comment)");
+		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, from, to, protocol, ports, services, ipsec, log, comment, accept-findings); did you mean \"ports\"?");
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"log\": \"yes\"}"), "rules[0].log", "a",
 		     "expected true or false, got a string");
 }
@@ -217,7 +217,7 @@ Test(parse, ports)
 		     "rules[0].ports", "a", "ports need protocol tcp, udp or sctp; a rule without \"protocol\" has no ports");
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"tcpp\"}"),
 		     "rules[0].protocol", "a",
-		     "unknown protocol \"tcpp\" (expected tcp, udp, icmp, icmpv6, esp, ah, gre, sctp or any)");
+		     "unknown protocol \"tcpp\" (expected tcp, udp, icmp, icmpv6, esp, ah, gre, sctp or any); did you mean \"tcp\"?");
 }
 
 Test(parse, services)

@@ -1,0 +1,133 @@
+#!/bin/bash
+# check and audit agree (no root, no kernel): a policy of only a
+# require-ipsec rule is told that its peers' ESP is dropped, by both and
+# in the words sagate(8) quotes; every policy finding has one kind and
+# one severity in both; --fail-on is honoured by check too; "accept-
+# findings" acknowledges without counting; audit --policy-only reads no
+# kernel; every command refuses the options it does not take.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+sagate=${SAGATE:-$top/sagate}
+pass=0 fail=0
+ok() { echo "PASS: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+command -v jq >/dev/null || { echo "FAIL: jq is needed (apt-get install jq)"; exit 1; }
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+# runs in an empty state directory, so that nothing applied is found
+export SAGATE_STATE_DIR=$tmp/state
+mkdir -m 700 "$tmp/state"
+
+# --- 1. the first-time admin's policy -----------------------------------------
+pol=$tmp/ssh.json
+cat >"$pol" <<'J'
+{ "version": 1,
+  "rules": [ { "name": "ssh", "action": "require-ipsec", "peers": "192.0.2.0/28",
+               "protocol": "tcp", "ports": [22] } ] }
+J
+msg='ESP from 192.0.2.0/28 is dropped by the inbound default (block), and so is ESP in UDP 4500 (NAT-T): no IPsec packet from them can arrive, so this rule admits nothing from them; add a rule that permits "protocol": "esp" from them; IKE (UDP 500 and 4500) is dropped too: if they negotiate their SAs with this host, permit "protocol": "udp", "ports": [500, 4500] from them as well'
+out=$("$sagate" check "$pol"); rc=$?
+want="$pol: rules[0] (rule \"ssh\"): warning: $msg [ipsec-unreachable]
+$pol: ok: 1 rules -> $(jq -r .kernel_rules <("$sagate" --json check "$pol")) kernel rules, 1 set elements; 1 warning"
+[ "$rc" = 0 ] && [ "$out" = "$want" ] && ok "check: the missing ESP and IKE permits, named, exit 0" ||
+	bad "check: exit $rc: $(diff <(echo "$want") <(echo "$out"))"
+out=$("$sagate" check --fail-on warning "$pol"); rc=$?
+[ "$rc" = 4 ] && [ "$(tail -n1 <<<"$out")" = "$pol: ok: 1 rules -> $(jq -r .kernel_rules <("$sagate" --json check "$pol")) kernel rules, 1 set elements; 1 warning; exit 4 at --fail-on warning" ] &&
+	ok "check --fail-on warning: exit 4, and says why" || bad "check --fail-on warning: exit $rc: $out"
+"$sagate" check --fail-on error "$pol" >/dev/null; rc=$?
+[ "$rc" = 0 ] && ok "check --fail-on error: exit 0 (findings are warnings)" || bad "check --fail-on error: exit $rc"
+out=$("$sagate" audit --policy-only "$pol"); rc=$?
+want="warning ipsec-unreachable      rule \"ssh\": rules[0]: $msg
+audit of $pol (the policy only): 0 error(s), 1 warning(s), 0 info"
+[ "$rc" = 0 ] && [ "$out" = "$want" ] && ok "audit --policy-only: the same finding, nothing of the kernel" ||
+	bad "audit --policy-only: exit $rc: $(diff <(echo "$want") <(echo "$out"))"
+"$sagate" audit --policy-only --fail-on warning "$pol" >/dev/null; rc=$?
+[ "$rc" = 4 ] && ok "audit --policy-only --fail-on warning: exit 4" || bad "audit --policy-only --fail-on warning: exit $rc"
+# the outbound twin
+cat >"$tmp/out.json" <<'J'
+{ "version": 1, "defaults": { "in": "block", "out": "block" },
+  "rules": [ { "name": "db", "action": "require-ipsec", "direction": "out", "peers": "2001:db8::10",
+               "protocol": "tcp", "ports": [5432] } ] }
+J
+out=$("$sagate" --json check "$tmp/out.json" | jq -r '.diagnostics[] | select(.kind == "ipsec-unreachable") | .message')
+case $out in
+"ESP to 2001:db8::10 is dropped by the outbound default (block)"*'add a rule with "direction": "out" that permits "protocol": "esp" to them'*)
+	ok "check: outbound, ESP to the peer" ;;
+*) bad "check outbound: $out" ;;
+esac
+# sagate(8) quotes the message: the same words (wrapped there)
+man=$(sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' "$top/man/sagate.8" |
+	awk '/^ESP from 192.0.2.0\/28/ { on = 1 } on { print } on && /from them as well$/ { exit }' | tr '\n' ' ')
+[ "${man% }" = "$msg" ] && ok "sagate(8) quotes the ipsec-unreachable message as printed" ||
+	bad "sagate(8)'s ipsec-unreachable example: '${man% }'"
+# with the permits the admin is told to add: nothing to say
+cat >"$tmp/fixed.json" <<'J'
+{ "version": 1,
+  "rules": [ { "name": "ike", "action": "permit", "peers": "192.0.2.0/28", "protocol": "udp", "ports": [500, 4500] },
+             { "name": "esp", "action": "permit", "peers": "192.0.2.0/28", "protocol": "esp" },
+             { "name": "ssh", "action": "require-ipsec", "peers": "192.0.2.0/28",
+               "protocol": "tcp", "ports": [22] } ] }
+J
+out=$("$sagate" check --fail-on warning "$tmp/fixed.json"); rc=$?
+[ "$rc" = 0 ] && [ "$out" = "$tmp/fixed.json: ok: 3 rules -> $(jq -r .kernel_rules <("$sagate" --json check "$tmp/fixed.json")) kernel rules, $(jq -r .elements <("$sagate" --json check "$tmp/fixed.json")) set elements; 0 warnings" ] &&
+	ok "with ESP and IKE permitted: no warning" || bad "fixed policy: exit $rc: $out"
+
+# --- 3. one kind, one severity, in both ----------------------------------------
+cat >"$tmp/many.json" <<'J'
+{ "version": 1,
+  "rules": [ { "name": "a", "action": "permit", "peers": "10.0.0.0/24", "protocol": "tcp", "ports": [22] },
+             { "name": "b", "action": "block", "peers": "10.0.0.0/24", "protocol": "tcp", "ports": [22] },
+             { "name": "c", "action": "permit", "peers": "10.0.0.0/25", "protocol": "tcp", "ports": [22] },
+             { "name": "telnet", "action": "block", "protocol": "tcp", "ports": [23] },
+             { "name": "wide", "action": "permit", "peers": "10.0.0.0/8", "protocol": "tcp", "ports": [9187] },
+             { "name": "v6ping", "action": "permit", "peers": "10.1.0.1", "protocol": "icmpv6" },
+             { "name": "ssh", "action": "require-ipsec", "peers": "192.0.2.0/28", "protocol": "tcp", "ports": [22] } ] }
+J
+c=$("$sagate" --json check -k "$tmp/many.json" | jq -c '[.diagnostics[] | [.kind, .rule, .severity]] | sort')
+a=$("$sagate" --json audit -k --policy-only --fail-on never "$tmp/many.json" |
+	jq -c '[.findings[] | select(.kind != "family-counterpart") | [.kind, .rule, .severity]] | sort')
+[ "$c" = "$a" ] && ok "check and audit: the same kinds, rules and severities ($c)" || bad "check $c, audit $a"
+for k in contradiction shadowed redundant cleartext-wide icmp-family ipsec-unreachable kernel-only-mode; do
+	grep -q "\"$k\"" <<<"$c" && ok "a $k finding in both" || bad "no $k finding: $c"
+done
+# contradiction: check's warning is audit's warning, not an error
+"$sagate" audit --policy-only "$tmp/many.json" >/dev/null; rc=$?
+[ "$rc" = 0 ] && ok "audit --fail-on error (its default) passes a policy of warnings, as check does" ||
+	bad "audit --policy-only: exit $rc"
+
+# --- 3. accept-findings ------------------------------------------------------------
+out=$("$sagate" check --fail-on warning "$top/policies/web-server.json"); rc=$?
+[ "$rc" = 0 ] && grep -q '(rule "web"): acknowledged: permits ports in cleartext from anyone .* \[cleartext-wide\]$' <<<"$out" &&
+	[ "$(tail -n1 <<<"$out" | sed 's/.*; //')" = "0 warnings, 1 acknowledged" ] &&
+	ok "web-server: the public port is shown acknowledged, and not counted by --fail-on" ||
+	bad "web-server check: exit $rc: $out"
+out=$("$sagate" --json audit --policy-only --fail-on warning "$top/policies/web-server.json"); rc=$?
+[ "$rc" = 0 ] && [ "$(jq -c '[.counts.warning, .counts.acknowledged, (.findings[] | select(.acknowledged) | .kind), .policy_only]' <<<"$out")" = '[0,1,"cleartext-wide",true]' ] &&
+	ok "audit --json: acknowledged, counted apart, exit 0 at --fail-on warning" || bad "audit web-server: exit $rc: $out"
+"$sagate" audit --policy-only "$top/policies/web-server.json" | grep -q '^ack     cleartext-wide         rule "web": ' &&
+	ok "audit: an acknowledged finding says ack" || bad "audit: no ack line"
+
+# --- 3. options a command does not take ----------------------------------------------
+refuse() {	# COMMAND OPTION ARGS...: exit 2 and the message naming OPTION
+	local cmd=$1 opt=$2 err rc
+	shift
+	err=$("$sagate" "$@" 2>&1 >/dev/null); rc=$?
+	[ "$rc" = 2 ] && [ "$err" = "sagate $cmd: does not take $opt (see sagate --help)" ] &&
+		ok "sagate $cmd refuses $opt" || bad "sagate $cmd $opt: exit $rc: $err"
+}
+refuse check --from 10.0.0.1 check "$pol"
+refuse check --state-dir "$tmp" check "$pol"
+refuse compile --dry-run compile "$pol"
+refuse status --fail-on warning status
+refuse check --policy-only check "$pol"
+refuse list --out list
+refuse confirm --confirm 30 confirm
+refuse audit --policy "$pol" audit "$pol"
+refuse explain --wait 3 explain --from 10.0.0.1 --proto tcp --port 22 "$pol"
+refuse confirm --dry-run confirm
+"$sagate" --json check -q 3 -k --fail-on never "$pol" >/dev/null && ok "check takes --json, -q, -k, --fail-on" ||
+	bad "check refused an option it takes"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
