@@ -31,6 +31,7 @@
 #define LOG_PER_SEC 100		/* decision lines per second, then one summary */
 #define SWEEP_KEEP 60		/* seconds a hard-expired SA stays as a tombstone */
 #define DRAIN_MAX 64		/* recv calls on the XFRM socket per poll round */
+#define SYNC_MAX 256		/* recv calls before an accept, then it is a drop */
 #define FAIL_OPEN_NAG 60	/* seconds between fail-open warnings */
 #define COUNTERS_FILE "sagated.json"
 
@@ -328,8 +329,13 @@ static int set_nonblock(struct mnl_socket *nl)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+static void bump_gen(struct engine *e)
+{
+	__atomic_add_fetch(&e->sa_gen, 1, __ATOMIC_RELEASE);
+}
+
 /* Ask for a dump of the SAs when one is due; what fails is retried on
- * the next round, and said in d. */
+ * the next round, and said in d.  Under xmu. */
 static void start_dump(struct engine *e, struct diag_list *d)
 {
 	char buf[SMALLBUF];
@@ -347,13 +353,14 @@ static void start_dump(struct engine *e, struct diag_list *d)
 		}
 		pthread_rwlock_wrlock(&e->lock);
 		SWAP(e->sas, c);
+		bump_gen(e);
 		pthread_rwlock_unlock(&e->lock);
 		xfrm_cache_free(c);
 	}
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = XFRM_MSG_GETSA;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = ++e->xseq;
+	nlh->nlmsg_seq = e->dump_seq = ++e->xseq;
 	if (mnl_socket_sendto(e->xnl, nlh, nlh->nlmsg_len) < 0) {
 		engine_fail(d, "xfrm", "cannot request the SA dump: %s; retrying", strerror(errno));
 		return;
@@ -362,24 +369,98 @@ static void start_dump(struct engine *e, struct diag_list *d)
 	e->dump_running = true;
 }
 
-/* One recv on the XFRM socket.  1: got something, 0: nothing to read,
- * -1: fatal (the error in d).  Messages that cannot be applied are
- * warnings in d. */
+/* An SA message that says nothing reliable about the SA it names: ask
+ * the kernel for that SA (its answer is a NEWSA on this socket).  A
+ * request that cannot be sent leaves the SA out of the cache, which
+ * drops its flows: a re-dump brings it back.  Under xmu and e->lock. */
+static void confirm_sa(struct engine *e, const struct nlmsghdr *nlh, struct diag_list *d)
+{
+	char buf[SMALLBUF];
+	struct xfrm_sa key;
+	struct diag_list why;
+	size_t n;
+
+	diag_list_init(&why);
+	n = xfrm_parse_sa(nlh, &key, &why) < 0 ? 0 :
+	    xfrm_getsa_request(buf, sizeof buf, &key, ++e->xseq);
+	diag_list_fini(&why);
+	if (!n || mnl_socket_sendto(e->xnl, buf, n) < 0) {
+		engine_fail(d, "xfrm", "cannot ask the kernel for an updated SA: %s; re-dumping",
+			    n ? strerror(errno) : "unreadable");
+		e->need_dump = true;
+		e->resync = true;
+	}
+}
+
+/* Queue a review of the flows bound to the reqid of an SA just added
+ * (engine_ct_review).  Under xmu. */
+static void want_review(struct engine *e, const struct nlmsghdr *nlh)
+{
+	struct xfrm_sa sa;
+	struct diag_list why;
+	int rc;
+
+	diag_list_init(&why);
+	rc = xfrm_parse_sa(nlh, &sa, &why);
+	diag_list_fini(&why);
+	if (rc < 0 || sa.dir == XFRM_SA_OUT || e->review_all)
+		return;
+	for (unsigned i = 0; i < e->nreview; i++)
+		if (e->review[i] == sa.reqid)
+			return;
+	if (e->nreview < sizeof e->review / sizeof e->review[0])
+		e->review[e->nreview++] = sa.reqid;
+	else
+		e->review_all = true;
+}
+
+/* Apply one SA message (under xmu and e->lock).  One that cannot be read
+ * leaves nothing of its SPI in the cache (xfrm_cache_apply) and, since
+ * its SA may be anywhere, forces a re-dump: new flows are dropped until
+ * it completes. */
+static void apply_sa_msg(struct engine *e, const struct nlmsghdr *nlh, struct diag_list *d)
+{
+	struct diag_list why;
+	int rc;
+
+	diag_list_init(&why);
+	rc = xfrm_cache_apply(e->sas, nlh, (uint64_t)time(NULL), &why);
+	if (rc < 0 && nlh->nlmsg_type >= XFRM_MSG_NEWSA && nlh->nlmsg_type <= XFRM_MSG_FLUSHSA) {
+		engine_fail(d, "xfrm", "SA message %u could not be applied: %s; re-dumping the SAs, new flows are dropped until it completes",
+			    nlh->nlmsg_type, diag_last(&why));
+		e->need_dump = true;
+		e->resync = true;
+	} else if (rc < 0) {
+		diag_add(d, DIAG_WARNING, "xfrm", "", NULL, "message %u ignored: %s",
+			 nlh->nlmsg_type, diag_last(&why));
+	} else if (rc == XFRM_APPLY_CONFIRM) {
+		confirm_sa(e, nlh, d);
+	} else if (rc == 1 && nlh->nlmsg_type == XFRM_MSG_NEWSA && !e->dump_running) {
+		want_review(e, nlh);
+	}
+	diag_list_fini(&why);
+}
+
+/* One recv on the XFRM socket (under xmu).  1: got something (or was
+ * interrupted), 0: nothing to read, -1: fatal (the error in d).
+ * Messages that cannot be applied are in d. */
 static int xfrm_input(struct engine *e, struct diag_list *d)
 {
 	ssize_t n = mnl_socket_recvfrom(e->xnl, e->buf, e->buflen);
 	const struct nlmsghdr *nlh;
-	struct diag_list why;
 	int len;
 
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
+		if (errno == EINTR)
+			return 1;
 		if (errno == ENOBUFS) {
 			e->x_enobufs++;
 			e->need_dump = true;
 			pthread_rwlock_wrlock(&e->lock);
 			e->resync = true;
+			bump_gen(e);
 			pthread_rwlock_unlock(&e->lock);
 			engine_event(json_pack("{s:s, s:s, s:I}", "event", "xfrm-enobufs",
 					       "message", "SA events were lost: re-dumping; new flows are dropped until it completes",
@@ -392,11 +473,14 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 	/* one write lock per buffer, not per message: the queue threads
 	 * wait at most one buffer's worth */
 	pthread_rwlock_wrlock(&e->lock);
+	bump_gen(e);
 	for (nlh = (const struct nlmsghdr *)e->buf; mnl_nlmsg_ok(nlh, len);
 	     nlh = mnl_nlmsg_next(nlh, &len)) {
 		if (nlh->nlmsg_type == NLMSG_DONE) {
-			if (e->dump_running && nlh->nlmsg_seq == e->xseq) {
+			if (e->dump_running && nlh->nlmsg_seq == e->dump_seq) {
 				e->dump_running = false;
+				/* what changed while sagated did not listen */
+				e->review_all = true;
 				if (!e->need_dump && e->resync) {
 					e->resync = false;
 					engine_event(json_pack("{s:s, s:I}", "event", "xfrm-synced",
@@ -409,7 +493,7 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 			const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 			int code = mnl_nlmsg_get_payload_len(nlh) >= sizeof *err ? -err->error : EPROTO;
 
-			if (e->dump_running && nlh->nlmsg_seq == e->xseq) {
+			if (e->dump_running && nlh->nlmsg_seq == e->dump_seq) {
 				e->dump_running = false;
 				e->need_dump = true;	/* retried on the next round */
 				engine_fail(d, "xfrm", "SA dump failed: %s", strerror(code));
@@ -418,11 +502,7 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 		}
 		if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
 			continue;
-		diag_list_init(&why);
-		if (xfrm_cache_apply(e->sas, nlh, (uint64_t)time(NULL), &why) < 0)
-			diag_add(d, DIAG_WARNING, "xfrm", "", NULL, "message %u ignored: %s",
-				 nlh->nlmsg_type, diag_last(&why));
-		diag_list_fini(&why);
+		apply_sa_msg(e, nlh, d);
 	}
 	pthread_rwlock_unlock(&e->lock);
 	return 1;
@@ -432,7 +512,7 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
  * with an error in d. */
 static int xfrm_setup(struct engine *e, struct diag_list *d)
 {
-	int g;
+	int g, rc;
 	int rcv = 1 << 20;
 	time_t deadline;
 
@@ -460,10 +540,15 @@ static int xfrm_setup(struct engine *e, struct diag_list *d)
 
 		if (time(NULL) > deadline)
 			return engine_fail(d, "", "the SA dump did not complete");
+		pthread_mutex_lock(&e->xmu);
 		start_dump(e, d);
+		pthread_mutex_unlock(&e->xmu);
 		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
 			return engine_fail(d, "", "poll: %s", strerror(errno));
-		if (xfrm_input(e, d) < 0)
+		pthread_mutex_lock(&e->xmu);
+		rc = xfrm_input(e, d);
+		pthread_mutex_unlock(&e->xmu);
+		if (rc < 0)
 			return -1;
 	}
 	return 0;
@@ -563,6 +648,8 @@ static int life_init(struct engine *e, const struct engine_src *src, struct diag
 	e->live = -1;
 	e->started = time(NULL);
 	pthread_mutex_init(&e->log.mu, NULL);
+	pthread_mutex_init(&e->xmu, NULL);
+	e->xmu_ok = true;
 	/* writers first: an SA update must not starve behind a flood */
 	pthread_rwlockattr_init(&ra);
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -670,10 +757,29 @@ static int xfrm_drain(struct engine *e)
 	int r = 0;
 
 	diag_list_init(&d);
-	for (int i = 0; i < DRAIN_MAX && (r = xfrm_input(e, &d)) > 0; i++)
+	for (int i = 0; i < DRAIN_MAX; i++) {
+		pthread_mutex_lock(&e->xmu);
+		r = xfrm_input(e, &d);
+		pthread_mutex_unlock(&e->xmu);
 		engine_log_diags(&d);
-	engine_log_diags(&d);
+		if (r <= 0)
+			break;
+	}
 	return r < 0 ? -1 : 0;
+}
+
+int engine_xfrm_sync(struct engine *e)
+{
+	struct diag_list d;
+	int r = 1;
+
+	diag_list_init(&d);
+	pthread_mutex_lock(&e->xmu);
+	for (int i = 0; i < SYNC_MAX && r > 0; i++)
+		r = xfrm_input(e, &d);
+	pthread_mutex_unlock(&e->xmu);
+	engine_log_diags(&d);
+	return r == 0 ? 0 : -1;
 }
 
 int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup)
@@ -702,7 +808,9 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 			*hup = 0;
 			do_reload(e);
 		}
+		pthread_mutex_lock(&e->xmu);
 		start_dump(e, &d);
+		pthread_mutex_unlock(&e->xmu);
 		engine_log_diags(&d);
 		if (ppoll(p, 3, &ts, &none) < 0 && errno != EINTR) {
 			engine_msg("error", "poll: %s", strerror(errno));
@@ -716,6 +824,8 @@ int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomi
 		/* SA changes first: a packet may ride on an SA just announced */
 		if ((p[0].revents & POLLIN) && xfrm_drain(e) < 0)
 			return -1;
+		/* a queue thread may have drained the socket for us */
+		engine_ct_review(e);
 		if (p[2].revents & POLLIN) {
 			engine_ctl_serve(e, &d);
 			engine_log_diags(&d);
@@ -769,5 +879,7 @@ void engine_fini(struct engine *e)
 	if (e->lock_ok)
 		pthread_rwlock_destroy(&e->lock);
 	pthread_mutex_destroy(&e->log.mu);
+	if (e->xmu_ok)
+		pthread_mutex_destroy(&e->xmu);
 	memset(e, 0, sizeof *e);
 }

@@ -93,15 +93,28 @@ struct engine {
 	struct engine_bank bank[ENGINE_BANKS];
 	struct xfrm_cache *sas;
 	bool resync;			/**< cache not trusted: new flows are dropped */
+	unsigned long sa_gen;		/**< bumped whenever the cache or resync may
+					     have changed (atomic; written under lock) */
 
-	/* main thread only */
+	/* the XFRM socket: under xmu, taken by the main thread and by a
+	 * queue thread that must see every SA event before an accept */
+	pthread_mutex_t xmu;
+	bool xmu_ok;
 	struct mnl_socket *xnl;		/**< NETLINK_XFRM, groups SA + EXPIRE */
 	uint32_t xportid, xseq;
+	uint32_t dump_seq;		/**< the sequence number of our running dump */
 	bool dump_running;		/**< our GETSA dump has not ended yet */
-	bool need_dump;			/**< a (re-)dump is due (ENOBUFS) */
+	bool need_dump;			/**< a (re-)dump is due (ENOBUFS, a message
+					     that could not be read) */
 	unsigned long long x_enobufs;
 	char *buf;			/**< XFRM receive buffer */
 	size_t buflen;
+	uint32_t review[64];		/**< reqids whose bound flows must be reviewed
+					     (engine_ct.c): an SA of theirs was added */
+	unsigned nreview;
+	bool review_all;		/**< review[] overflowed: review every bound flow */
+
+	/* main thread only */
 
 	bool counters_warned;		/**< the counters file could not be written, and we said so */
 	int live;			/**< the bank the live table queues to, as the last

@@ -17,6 +17,18 @@
 /** Room for one queue message: headers copied (256 bytes) and attributes. */
 #define EQ_SLOT 4096
 
+/** One packet of a burst, between its message and its verdict. */
+struct eq_item {
+	uint32_t id;			/**< the kernel's packet id */
+	enum direction dir;		/**< DIR_IN, or DIR_FWD from the forward hook */
+	const void *data;		/**< its copied headers (in the slots), or NULL */
+	size_t len;
+	uint32_t mark;
+	struct verdict v;
+	unsigned reason;		/**< decide_reason or estats_reason */
+	bool headers;			/**< v.pkt holds parsed headers */
+};
+
 /** One queue: its socket, its thread, its counters. */
 struct engine_queue {
 	struct engine *e;
@@ -29,6 +41,7 @@ struct engine_queue {
 	struct mmsghdr mm[EQ_BURST];
 	struct iovec iov[EQ_BURST];
 	struct vbatch_state vb;
+	struct eq_item it[EQ_BURST];
 	struct vbatch_pkt pk[EQ_BURST];
 	struct vbatch_msg msg[2 * EQ_BURST];
 	struct estats st;		/**< written by this queue's thread only */
@@ -46,6 +59,21 @@ void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(p
 bool engine_log_admit(struct engine *e, time_t now);
 /** Flush the count of suppressed lines when the second is over. */
 void engine_log_tick(struct engine *e, time_t now);
+
+/** Apply every XFRM event the kernel has queued for sagated by now
+ *  (non-blocking; any thread, not under e->lock).  0 when the socket was
+ *  drained, -1 when it could not be (an error, or events still arriving
+ *  after a bounded number of reads): the caller must not accept on the
+ *  cache then. */
+int engine_xfrm_sync(struct engine *e);
+
+/** Review the conntrack entries bound (ct mark) to the reqids queued in
+ *  e->review (engine_ct.c; main thread): a flow of an inbound
+ *  require-ipsec rule gets a mark that no binding pairs with, so the
+ *  kernel drops its next packets, when an SA of its reqid that could
+ *  carry it fails the rule by its transforms (encryption, algorithms,
+ *  mode, reqid).  What fails is logged. */
+void engine_ct_review(struct engine *e);
 
 /** Every queue sagated binds: both banks. */
 #define ENGINE_QUEUES(e) (ENGINE_BANKS * (e)->nqueues)

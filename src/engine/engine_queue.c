@@ -24,6 +24,7 @@
 #define DEFAULT_RCVBUF (1 << 20)
 #define DRAIN_BURSTS 16
 #define CFG_BUF 8192		/* one config request */
+#define SYNC_ROUNDS 4		/* decisions of a burst on a changing cache, then drops */
 
 /* ------------------------------------------------------------------ verdicts */
 
@@ -126,7 +127,64 @@ static struct verdict q_decide(struct engine_queue *q, enum direction dir, const
 	return v;
 }
 
-/* Decide one packet message into q->pk[*n]. */
+/* Decide q->it[0..n) and send their verdicts.  An accept goes out only
+ * on a cache that holds every SA event the kernel had queued when the
+ * decision was checked (engine_xfrm_sync after deciding): when that sync
+ * changed the cache, the burst is decided again; when it cannot be made,
+ * or the cache keeps changing, the accepts become drops.  A drop for an
+ * unknown SA is checked the same way, since its SA may be announced
+ * there. */
+static void q_judge(struct engine_queue *q, size_t n)
+{
+	struct engine *e = q->e;
+
+	if (!n)
+		return;
+	for (int round = 1;; round++) {
+		unsigned long gen;
+		bool any = false;
+
+		pthread_rwlock_rdlock(&e->lock);
+		gen = __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE);
+		for (size_t i = 0; i < n; i++) {
+			struct eq_item *it = &q->it[i];
+
+			it->v = q_decide(q, it->dir, it->data, it->len, it->mark, &it->reason,
+					 &it->headers);
+			/* an SA not yet known may be announced in the socket
+			 * (or asked for again after an update) */
+			any |= it->v.accept || it->reason == DECIDE_DROP_SA_UNKNOWN;
+		}
+		if (!any)
+			break;
+		pthread_rwlock_unlock(&e->lock);
+		if (engine_xfrm_sync(e) == 0 &&
+		    __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE) == gen) {
+			pthread_rwlock_rdlock(&e->lock);
+			break;
+		}
+		if (round == SYNC_ROUNDS) {
+			pthread_rwlock_rdlock(&e->lock);
+			for (size_t i = 0; i < n; i++)
+				if (q->it[i].v.accept) {
+					q->it[i].v.accept = false;
+					q->it[i].reason = ESTATS_DROP_RESYNC;
+				}
+			break;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct eq_item *it = &q->it[i];
+
+		q->pk[i] = (struct vbatch_pkt){ it->id, it->v.accept };
+		ESTATS_INC(q->st.by_reason[it->reason]);
+		log_decision(q, &it->v, it->reason, it->headers);
+	}
+	pthread_rwlock_unlock(&e->lock);
+	q_send(q, n);
+}
+
+/* Take one packet message into q->it[*n]. */
 static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t *n)
 {
 	struct nlattr *attr[NFQA_MAX + 1];
@@ -134,9 +192,6 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 	const void *data = NULL;
 	size_t len = 0;
 	uint32_t mark = 0;
-	unsigned reason;
-	bool headers;
-	struct verdict v;
 
 	memset(attr, 0, sizeof attr);
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
@@ -156,16 +211,15 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 		mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
 	/* the forward chain queues flows routed through this host: judged by
 	 * the forward rules; everything else sagate queues comes from input */
-	v = q_decide(q, ph->hook == NF_INET_FORWARD ? DIR_FWD : DIR_IN, data, len, mark,
-		     &reason, &headers);
-	q->pk[*n] = (struct vbatch_pkt){ ntohl(ph->packet_id), v.accept };
+	q->it[*n] = (struct eq_item){ .id = ntohl(ph->packet_id),
+				      .dir = ph->hook == NF_INET_FORWARD ? DIR_FWD : DIR_IN,
+				      .data = data, .len = len, .mark = mark };
 	(*n)++;
-	ESTATS_INC(q->st.by_reason[reason]);
-	log_decision(q, &v, reason, headers);
 }
 
-/* Walk one message buffer: packets are decided into q->pk (sent when it
- * is full); the ack / error of config request seq goes to *ack. */
+/* Walk one message buffer: packets are taken into q->it (decided and
+ * answered when it is full); the ack / error of config request seq goes
+ * to *ack. */
 static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, int *ack)
 {
 	const struct nlmsghdr *nlh;
@@ -185,7 +239,7 @@ static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, 
 		if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
 			continue;
 		if (*n == EQ_BURST) {
-			q_send(q, *n);
+			q_judge(q, *n);
 			*n = 0;
 		}
 		q_packet(q, nlh, n);
@@ -193,7 +247,7 @@ static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, 
 }
 
 /* One burst: up to EQ_BURST messages from the socket, decided under one
- * read lock, answered with one send.  Returns how many messages, 0 when
+ * read lock (q_judge), answered with one send.  Returns how many messages, 0 when
  * there was nothing, -1 on a fatal error (in d, and in errno). */
 static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 {
@@ -225,12 +279,10 @@ static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 		errno = err;	/* q_config's caller says why the config failed */
 		return -1;
 	}
-	pthread_rwlock_rdlock(&e->lock);
 	for (int i = 0; i < r; i++)
 		q_walk(q, q->iov[i].iov_base, (int)netlink_span(q->iov[i].iov_base, q->mm[i].msg_len),
 		       &n, ack);
-	pthread_rwlock_unlock(&e->lock);
-	q_send(q, n);
+	q_judge(q, n);
 	return r;
 }
 

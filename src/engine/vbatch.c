@@ -12,6 +12,11 @@ size_t vbatch_plan(struct vbatch_state *st, const struct vbatch_pkt *p, size_t n
 {
 	size_t m = 0;
 
+	/* a queue this socket bound has numbered its packets from 1: what
+	 * precedes the first id we were given may wait unread (a message
+	 * we could not parse) and must not ride on its accept */
+	if (n && !st->have_last)
+		*st = (struct vbatch_state){ true, 0 };
 	for (size_t i = 0; i < n; i++) {
 		/* an id we have already covered cannot be waiting any more:
 		 * a second verdict for it would be refused by the kernel */

@@ -34,8 +34,8 @@ struct vbatch_msg {
 
 /** What a queue's verdicts so far imply for the next burst. */
 struct vbatch_state {
-	bool have_last;		/**< a verdict was sent since the queue was bound */
-	uint32_t last;		/**< the last id covered by a sent verdict */
+	bool have_last;		/**< a verdict was planned since the queue was bound */
+	uint32_t last;		/**< the last id covered by a planned verdict (0: none) */
 };
 
 /** Is id a after id b in the kernel's wrapping order? */
@@ -43,8 +43,10 @@ bool vbatch_after(uint32_t a, uint32_t b);
 
 /** Plan the messages for n packets (ids increasing, as delivered) into
  *  out, which must hold 2 * n entries; updates st.  Returns how many
- *  messages.  Before the first verdict of a queue nothing waits that we
- *  have not been given, so the first gap is not filled. */
+ *  messages.  A state without a verdict yet (have_last false) is a queue
+ *  this socket bound: the kernel numbers its packets from 1, so ids
+ *  before the first one given are a gap like any other, dropped before
+ *  an accept. */
 size_t vbatch_plan(struct vbatch_state *st, const struct vbatch_pkt *p, size_t n,
 		   struct vbatch_msg *out);
 

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -881,6 +882,54 @@ void xfrm_cache_foreach(const struct xfrm_cache *c,
 			fn(&n->sa, arg);
 }
 
+static bool spi_match(const struct xfrm_sa *sa, const void *arg)
+{
+	return sa->spi == *(const uint32_t *)arg;
+}
+
+size_t xfrm_cache_del_spi(struct xfrm_cache *c, uint32_t spi)
+{
+	return remove_if(c, spi_match, &spi);
+}
+
+/* The SPI (host order) a message of type names at a fixed offset, as far
+ * as its length shows it: 0 when it is too short to tell. */
+static uint32_t msg_spi(const struct nlmsghdr *nlh)
+{
+	size_t off, plen = nlh->nlmsg_len - MNL_NLMSG_HDRLEN;
+	uint32_t spi;
+
+	switch (nlh->nlmsg_type) {
+	case XFRM_MSG_NEWSA:
+	case XFRM_MSG_UPDSA:
+		off = offsetof(struct xfrm_usersa_info, id.spi);
+		break;
+	case XFRM_MSG_DELSA:
+		off = offsetof(struct xfrm_usersa_id, spi);
+		break;
+	case XFRM_MSG_EXPIRE:
+		off = offsetof(struct xfrm_user_expire, state.id.spi);
+		break;
+	default:
+		return 0;
+	}
+	if (plen < off + sizeof(spi))
+		return 0;
+	memcpy(&spi, (const char *)mnl_nlmsg_get_payload(nlh) + off, sizeof(spi));
+	return ntohl(spi);
+}
+
+/* A message about an SA that cannot be read leaves nothing of that SPI
+ * trusted. */
+static int distrust(struct xfrm_cache *c, const struct nlmsghdr *nlh)
+{
+	uint32_t spi = msg_spi(nlh);
+
+	if (spi)
+		xfrm_cache_del_spi(c, spi);
+	return -1;
+}
+
 int xfrm_cache_apply(struct xfrm_cache *c, const struct nlmsghdr *nlh,
 		     uint64_t now, struct diag_list *d)
 {
@@ -892,19 +941,30 @@ int xfrm_cache_apply(struct xfrm_cache *c, const struct nlmsghdr *nlh,
 		return -1;
 	switch (nlh->nlmsg_type) {
 	case XFRM_MSG_NEWSA:
-	case XFRM_MSG_UPDSA:
 		if (xfrm_parse_sa(nlh, &sa, d) < 0)
-			return -1;
-		if (xfrm_cache_put(c, &sa) < 0)
+			return distrust(c, nlh);
+		/* the whole entry is replaced, never merged: an SA changed
+		 * in place under its key is a new SA */
+		if (xfrm_cache_put(c, &sa) < 0) {
+			xfrm_cache_del(c, &sa);
 			return xfrm_fail(d, "out of memory adding SA spi 0x%08x", sa.spi);
+		}
 		return 1;
+	case XFRM_MSG_UPDSA:
+		/* the kernel announces the SA as it was asked for, while an
+		 * update of a valid SA keeps its transforms and mode: the
+		 * message says nothing reliable but the key */
+		if (xfrm_parse_sa(nlh, &sa, d) < 0)
+			return distrust(c, nlh);
+		xfrm_cache_del(c, &sa);
+		return XFRM_APPLY_CONFIRM;
 	case XFRM_MSG_DELSA:
 		if (xfrm_parse_sa(nlh, &sa, d) < 0)
-			return -1;
+			return distrust(c, nlh);
 		return xfrm_cache_del(c, &sa);
 	case XFRM_MSG_EXPIRE:
 		if (xfrm_parse_expire(nlh, &sa, &hard, d) < 0)
-			return -1;
+			return distrust(c, nlh);
 		return xfrm_cache_expire(c, &sa, hard, now);
 	case XFRM_MSG_FLUSHSA:
 		if (xfrm_parse_flush(nlh, &proto, d) < 0)
@@ -913,4 +973,38 @@ int xfrm_cache_apply(struct xfrm_cache *c, const struct nlmsghdr *nlh,
 	default:
 		return 0;
 	}
+}
+
+size_t xfrm_getsa_request(void *buf, size_t len, const struct xfrm_sa *key, uint32_t seq)
+{
+	struct nlmsghdr *nlh;
+	struct xfrm_usersa_id id;
+	struct xfrm_mark m = { key->mark_v, key->mark_m };
+	size_t need = MNL_ALIGN(MNL_NLMSG_HDRLEN + sizeof(id)) + MNL_ATTR_HDRLEN + MNL_ALIGN(sizeof(m));
+
+	if (len < need)
+		return 0;
+	memset(buf, 0, need);
+	memset(&id, 0, sizeof(id));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = XFRM_MSG_GETSA;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	id.family = key->fam == AF6 ? AF_INET6 : AF_INET;
+	if (key->fam == AF6) {
+		for (int i = 0; i < 16; i++)
+			((uint8_t *)&id.daddr)[i] = (uint8_t)(key->daddr >> (8 * (15 - i)));
+	} else {
+		uint32_t a = htonl((uint32_t)key->daddr);
+
+		memcpy(&id.daddr, &a, sizeof(a));
+	}
+	id.spi = htonl(key->spi);
+	id.proto = key->proto;
+	memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(id)), &id, sizeof(id));
+	/* the mark is part of the kernel's key: without it another SA of
+	 * the same SPI and address could answer */
+	if (key->mark_v || key->mark_m)
+		mnl_attr_put(nlh, XFRMA_MARK, sizeof(m), &m);
+	return nlh->nlmsg_len;
 }

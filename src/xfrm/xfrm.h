@@ -212,11 +212,29 @@ size_t xfrm_cache_lookup(const struct xfrm_cache *c, uint32_t spi,
 void xfrm_cache_foreach(const struct xfrm_cache *c,
 			void (*fn)(const struct xfrm_sa *, void *), void *arg);
 
-/** Apply one message from the dump or the multicast groups: NEWSA /
- *  UPDSA put, DELSA delete, EXPIRE expire, FLUSHSA flush; other types
- *  are ignored.  Returns 1 when the cache changed, 0 when not, -1 on a
- *  malformed message or OOM (the reason in d; the cache is unchanged). */
+/** Remove every SA of SPI spi (host order), whatever its other key
+ *  fields.  Returns how many. */
+size_t xfrm_cache_del_spi(struct xfrm_cache *c, uint32_t spi);
+
+/** xfrm_cache_apply: the SA of an UPDSA was removed; ask the kernel for
+ *  it (xfrm_getsa_request) to learn what it really holds. */
+#define XFRM_APPLY_CONFIRM 2
+
+/** Apply one message from the dump or the multicast groups: NEWSA put
+ *  (the entry of its key replaced whole, never merged), DELSA delete,
+ *  EXPIRE expire, FLUSHSA flush; other types are ignored.  UPDSA removes
+ *  the entry of its key and returns XFRM_APPLY_CONFIRM: the kernel
+ *  announces an update as requested, but keeps a valid SA's transforms
+ *  and mode, so the message is not the SA.  Returns 1 when the cache
+ *  changed, 0 when not, -1 on a malformed message or OOM (the reason in
+ *  d): then no entry of the SPI the message names (when it is long
+ *  enough to name one) is left, and nothing else changed. */
 int xfrm_cache_apply(struct xfrm_cache *c, const struct nlmsghdr *nlh,
 		     uint64_t now, struct diag_list *d);
+
+/** Build an XFRM_MSG_GETSA request (not a dump) for the SA with key's
+ *  key (SPI, protocol, family, destination, mark) into buf.  Returns its
+ *  length, or 0 when len is too small (about 64 bytes suffice). */
+size_t xfrm_getsa_request(void *buf, size_t len, const struct xfrm_sa *key, uint32_t seq);
 
 #endif

@@ -110,14 +110,30 @@ Test(vbatch, a_gap_between_bursts_is_dropped)
 	cr_assert(m[1].id == 103 && m[1].accept);
 }
 
-Test(vbatch, the_first_packet_of_a_queue_needs_no_gap_drop)
+Test(vbatch, the_first_packet_of_a_queue_numbered_from_1_needs_no_gap_drop)
 {
+	struct vbatch_state st = { 0 };
+	struct vbatch_pkt p[] = { { 1, A }, { 2, A } };
+	struct vbatch_msg m[4];
+
+	cr_assert_eq(plan(&st, p, 2, m), 1);
+	cr_assert(m[0].id == 2 && m[0].accept);
+}
+
+Test(vbatch, a_gap_before_the_first_packet_of_a_queue_is_dropped)
+{
+	/* packets 1-999 of a fresh queue were never given to us (their
+	 * messages could not be read): 1000's accept must not cover them */
 	struct vbatch_state st = { 0 };
 	struct vbatch_pkt p[] = { { 1000, A } };
 	struct vbatch_msg m[2];
+	int got[1];
 
-	cr_assert_eq(plan(&st, p, 1, m), 1);
-	cr_assert(m[0].id == 1000 && m[0].accept);
+	cr_assert_eq(plan(&st, p, 1, m), 2);
+	cr_assert(m[0].id == 999 && !m[0].accept);
+	cr_assert(m[1].id == 1000 && m[1].accept);
+	replay(p, 1, m, 2, got);
+	cr_assert_eq(got[0], 1);
 }
 
 Test(vbatch, ids_wrap_around)

@@ -3,11 +3,14 @@
  * broken one attribute at a time. */
 #include "config.h"
 
+#include "engine_int.h"
 #include "model.h"
 #include "xfrm.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
 #include <stdio.h>
@@ -790,9 +793,15 @@ Test(xfrm, cache_add_update_expire_delete)
 	cr_assert_eq(xfrm_cache_lookup(c, 0x101, AF4, ip("192.0.2.1"), &sa), 0);
 	cr_assert_null(sa);
 
-	/* update: same key, new contents */
+	/* update: the message is what was asked for, not the SA (the
+	 * kernel keeps a valid SA's transforms): the entry goes until the
+	 * kernel's answer to a GETSA, a NEWSA, brings the SA back */
 	p.reqid = 2;
 	nlh = sa_msg(&m, XFRM_MSG_UPDSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 288, 128);
+	cr_assert_eq(apply(c, nlh, 100), XFRM_APPLY_CONFIRM);
+	cr_assert_eq(xfrm_cache_count(c), 0);
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
 	put_aead(nlh, "rfc4106(gcm(aes))", 288, 128);
 	cr_assert_eq(apply(c, nlh, 100), 1);
 	cr_assert_eq(xfrm_cache_count(c), 1);
@@ -807,7 +816,7 @@ Test(xfrm, cache_add_update_expire_delete)
 	cr_assert_eq(apply(c, nlh, 200), 1);
 	cr_assert(xfrm_cache_find(c, &k)->dying);
 	cr_assert_not(xfrm_cache_find(c, &k)->expired);
-	nlh = sa_msg(&m, XFRM_MSG_UPDSA, &p);
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
 	put_aead(nlh, "rfc4106(gcm(aes))", 288, 128);
 	cr_assert_eq(apply(c, nlh, 210), 1);
 	cr_assert_not(xfrm_cache_find(c, &k)->dying);
@@ -969,4 +978,254 @@ Test(xfrm, cache_grows_and_frees)
 	cr_assert_eq(bad, 0);
 	xfrm_cache_free(c);
 	xfrm_cache_free(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* No verdict on a stale SA: the cache's rules */
+
+Test(xfrm, an_sa_changed_in_place_is_a_new_sa_not_a_merge)
+{
+	struct xfrm_cache *c = xfrm_cache_alloc();
+	struct xfrm_usersa_info p = sa_info(AF_INET, "192.0.2.10", "192.0.2.1", 0x1000,
+					    IPPROTO_ESP, XFRM_MODE_TUNNEL);
+	struct xfrm_sa k = key_of(AF_INET, "192.0.2.1", 0x1000, XFRM_PROTO_ESP);
+	const struct xfrm_sa *sa;
+	struct msgbuf m;
+	struct nlmsghdr *nlh;
+
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+	cr_assert_eq(apply(c, nlh, 0), 1);
+	cr_assert(xfrm_sa_encrypts(xfrm_cache_find(c, &k)));
+	/* the same SPI and reqid, now ESP-null in transport mode */
+	p.mode = XFRM_MODE_TRANSPORT;
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_crypt(nlh, "ecb(cipher_null)", 0);
+	put_auth(nlh, "hmac(sha256)", 256, 128);
+	cr_assert_eq(apply(c, nlh, 0), 1);
+	cr_assert_eq(xfrm_cache_count(c), 1);
+	sa = xfrm_cache_find(c, &k);
+	cr_assert_not(sa->aead.present, "nothing of the old AEAD may survive");
+	cr_assert(sa->crypt.present && sa->auth.present);
+	cr_assert_not(xfrm_sa_encrypts(sa));
+	cr_assert_eq(sa->mode, XFRM_SA_TRANSPORT);
+	cr_assert_eq(sa->reqid, 1);
+	xfrm_cache_free(c);
+}
+
+Test(xfrm, an_update_is_never_taken_for_the_sa)
+{
+	/* `ip xfrm state update` of a valid ESP-null SA asking for AES-GCM:
+	 * the kernel keeps the null cipher, and announces AES-GCM */
+	struct xfrm_cache *c = xfrm_cache_alloc();
+	struct xfrm_usersa_info p = sa_info(AF_INET, "192.0.2.10", "192.0.2.1", 0x1000,
+					    IPPROTO_ESP, XFRM_MODE_TRANSPORT);
+	struct xfrm_sa k = key_of(AF_INET, "192.0.2.1", 0x1000, XFRM_PROTO_ESP);
+	struct msgbuf m;
+	struct nlmsghdr *nlh;
+
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_crypt(nlh, "ecb(cipher_null)", 0);
+	put_auth(nlh, "hmac(sha256)", 256, 128);
+	cr_assert_eq(apply(c, nlh, 0), 1);
+	nlh = sa_msg(&m, XFRM_MSG_UPDSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+	cr_assert_eq(apply(c, nlh, 0), XFRM_APPLY_CONFIRM);
+	cr_assert_null(xfrm_cache_find(c, &k));
+	xfrm_cache_free(c);
+}
+
+Test(xfrm, an_unreadable_sa_message_leaves_nothing_of_its_spi)
+{
+	struct xfrm_cache *c = xfrm_cache_alloc();
+	struct xfrm_usersa_info p = sa_info(AF_INET, "192.0.2.10", "192.0.2.1", 0x1000,
+					    IPPROTO_ESP, XFRM_MODE_TRANSPORT);
+	struct xfrm_usersa_info other = sa_info(AF_INET, "192.0.2.11", "192.0.2.1", 0x2000,
+						IPPROTO_ESP, XFRM_MODE_TRANSPORT);
+	struct xfrm_sa k = key_of(AF_INET, "192.0.2.1", 0x1000, XFRM_PROTO_ESP);
+	struct xfrm_sa ko = key_of(AF_INET, "192.0.2.1", 0x2000, XFRM_PROTO_ESP);
+	struct msgbuf m;
+	struct nlmsghdr *nlh;
+	uint16_t types[] = { XFRM_MSG_NEWSA, XFRM_MSG_UPDSA, XFRM_MSG_DELSA, XFRM_MSG_EXPIRE };
+
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+		put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+		cr_assert_eq(apply(c, nlh, 0), 1);
+		nlh = sa_msg(&m, XFRM_MSG_NEWSA, &other);
+		put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+		cr_assert_eq(apply(c, nlh, 0), 1);
+		/* a message about 0x1000 whose attributes cannot be read: an
+		 * AEAD with a cipher (for DELSA: its id, then a broken
+		 * XFRMA_SA; for EXPIRE: a hard flag of 7) */
+		if (types[t] == XFRM_MSG_DELSA) {
+			struct xfrm_usersa_id id = { .spi = htonl(0x1000), .family = AF_INET,
+						     .proto = IPPROTO_ESP };
+
+			memcpy(&id.daddr, &p.id.daddr, sizeof(id.daddr));
+			nlh = msg_start(&m, XFRM_MSG_DELSA, &id, sizeof(id));
+			mnl_attr_put(nlh, XFRMA_SA, 8, &p);
+		} else if (types[t] == XFRM_MSG_EXPIRE) {
+			struct xfrm_user_expire ue = { .state = p, .hard = 7 };
+
+			nlh = msg_start(&m, XFRM_MSG_EXPIRE, &ue, sizeof(ue));
+		} else {
+			nlh = sa_msg(&m, types[t], &p);
+			put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+			put_crypt(nlh, "cbc(aes)", 128);
+		}
+		cr_assert_eq(apply(c, nlh, 0), -1, "message type %u", types[t]);
+		cr_assert_null(xfrm_cache_find(c, &k), "message type %u left the old SA", types[t]);
+		cr_assert_not_null(xfrm_cache_find(c, &ko), "message type %u", types[t]);
+	}
+	/* too short to name an SPI: nothing to remove here (sagated re-dumps) */
+	nlh = msg_start(&m, XFRM_MSG_NEWSA, &p, 8);
+	cr_assert_eq(apply(c, nlh, 0), -1);
+	cr_assert_not_null(xfrm_cache_find(c, &ko));
+	xfrm_cache_free(c);
+}
+
+Test(xfrm, getsa_request_names_the_kernels_key)
+{
+	struct xfrm_sa k = key_of(AF_INET6, "fd77::10", 0x12345678, XFRM_PROTO_ESP);
+	struct msgbuf m;
+	struct nlmsghdr *nlh = (struct nlmsghdr *)m.b;
+	struct xfrm_usersa_id id;
+	const struct nlattr *a;
+	bool mark = false;
+	xfrm_address_t want;
+
+	k.mark_v = 5;
+	k.mark_m = 0xff;
+	cr_assert_eq(xfrm_getsa_request(m.b, 16, &k, 9), 0);
+	cr_assert_gt(xfrm_getsa_request(m.b, sizeof(m.b), &k, 9), 0);
+	cr_assert_eq(nlh->nlmsg_type, XFRM_MSG_GETSA);
+	cr_assert_eq(nlh->nlmsg_flags, NLM_F_REQUEST, "a request, not a dump");
+	cr_assert_eq(nlh->nlmsg_seq, 9);
+	memcpy(&id, mnl_nlmsg_get_payload(nlh), sizeof(id));
+	xaddr(&want, AF_INET6, "fd77::10");
+	cr_assert_eq(memcmp(&id.daddr, &want, sizeof(want)), 0);
+	cr_assert_eq(ntohl(id.spi), 0x12345678);
+	cr_assert_eq(id.family, AF_INET6);
+	cr_assert_eq(id.proto, IPPROTO_ESP);
+	mnl_attr_for_each(a, nlh, sizeof(id))
+		if (mnl_attr_get_type(a) == XFRMA_MARK) {
+			struct xfrm_mark xm;
+
+			memcpy(&xm, mnl_attr_get_payload(a), sizeof(xm));
+			mark = xm.v == 5 && xm.m == 0xff;
+		}
+	cr_assert(mark);
+}
+
+/* ------------------------------------------------------------------ */
+/* engine_xfrm_sync: what a queue thread runs before an accept.  A pair
+ * of NETLINK_USERSOCK sockets stands in for the kernel's XFRM socket. */
+
+struct fake {
+	struct engine e;
+	struct mnl_socket *peer;
+};
+
+static void fake_init(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->e.xnl = mnl_socket_open(NETLINK_USERSOCK);
+	f->peer = mnl_socket_open(NETLINK_USERSOCK);
+	cr_assert(f->e.xnl && f->peer);
+	cr_assert_eq(mnl_socket_bind(f->e.xnl, 0, MNL_SOCKET_AUTOPID), 0);
+	cr_assert_eq(mnl_socket_bind(f->peer, 0, MNL_SOCKET_AUTOPID), 0);
+	cr_assert_eq(fcntl(mnl_socket_get_fd(f->e.xnl), F_SETFL, O_NONBLOCK), 0);
+	pthread_rwlock_init(&f->e.lock, NULL);
+	f->e.lock_ok = true;
+	pthread_mutex_init(&f->e.xmu, NULL);
+	f->e.xmu_ok = true;
+	pthread_mutex_init(&f->e.log.mu, NULL);
+	f->e.buflen = 65536;
+	f->e.buf = malloc(f->e.buflen);
+	f->e.sas = xfrm_cache_alloc();
+	cr_assert(f->e.buf && f->e.sas);
+}
+
+static void fake_fini(struct fake *f)
+{
+	mnl_socket_close(f->e.xnl);
+	mnl_socket_close(f->peer);
+	xfrm_cache_free(f->e.sas);
+	free(f->e.buf);
+	pthread_rwlock_destroy(&f->e.lock);
+	pthread_mutex_destroy(&f->e.xmu);
+	pthread_mutex_destroy(&f->e.log.mu);
+}
+
+/* The kernel queues an event for sagated. */
+static void feed(struct fake *f, const struct nlmsghdr *nlh)
+{
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK,
+				  .nl_pid = mnl_socket_get_portid(f->e.xnl) };
+
+	cr_assert_eq(sendto(mnl_socket_get_fd(f->peer), nlh, nlh->nlmsg_len, 0,
+			    (struct sockaddr *)&to, sizeof(to)), (ssize_t)nlh->nlmsg_len);
+}
+
+Test(xfrm, sync_applies_every_event_queued_before_it, .init = cr_redirect_stderr)
+{
+	struct fake f;
+	struct xfrm_usersa_info p = sa_info(AF_INET, "10.77.0.21", "10.77.0.10", 0x1000,
+					    IPPROTO_ESP, XFRM_MODE_TRANSPORT);
+	struct xfrm_sa k = key_of(AF_INET, "10.77.0.10", 0x1000, XFRM_PROTO_ESP);
+	struct xfrm_usersa_id id = { .spi = htonl(0x1000), .family = AF_INET,
+				     .proto = IPPROTO_ESP };
+	const struct xfrm_sa *sa;
+	unsigned long gen;
+	struct msgbuf m;
+	struct nlmsghdr *nlh;
+
+	fake_init(&f);
+	cr_assert_eq(engine_xfrm_sync(&f.e), 0, "an empty socket is in sync");
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+	feed(&f, nlh);
+	gen = f.e.sa_gen;
+	cr_assert_eq(engine_xfrm_sync(&f.e), 0);
+	cr_assert_neq(f.e.sa_gen, gen, "a change is seen by the generation");
+	cr_assert_not_null(xfrm_cache_find(f.e.sas, &k));
+
+	/* deleted and replaced by ESP-null while sagated lags: both events
+	 * are applied by the one sync, in order */
+	memcpy(&id.daddr, &p.id.daddr, sizeof(id.daddr));
+	feed(&f, msg_start(&m, XFRM_MSG_DELSA, &id, sizeof(id)));
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_crypt(nlh, "ecb(cipher_null)", 0);
+	put_auth(nlh, "hmac(sha256)", 256, 128);
+	feed(&f, nlh);
+	cr_assert_eq(engine_xfrm_sync(&f.e), 0);
+	cr_assert_eq(xfrm_cache_lookup(f.e.sas, 0x1000, AF4, ip("10.77.0.10"), &sa), 1);
+	cr_assert_not(xfrm_sa_encrypts(sa));
+	cr_assert_not(f.e.resync);
+	/* the review of the flows bound to its reqid is due */
+	cr_assert(f.e.nreview == 1 && f.e.review[0] == 1);
+
+	/* an update: the entry goes; asking the kernel fails here (no
+	 * kernel behind this socket), so sagated re-dumps: fail closed */
+	nlh = sa_msg(&m, XFRM_MSG_UPDSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+	feed(&f, nlh);
+	cr_assert_eq(engine_xfrm_sync(&f.e), 0);
+	cr_assert_null(xfrm_cache_find(f.e.sas, &k));
+	cr_assert(f.e.resync && f.e.need_dump);
+
+	/* an unreadable SA message: nothing of its SPI, and a re-dump */
+	f.e.resync = f.e.need_dump = false;
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+	feed(&f, nlh);
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+	put_crypt(nlh, "cbc(aes)", 128);
+	feed(&f, nlh);
+	cr_assert_eq(engine_xfrm_sync(&f.e), 0);
+	cr_assert_null(xfrm_cache_find(f.e.sas, &k));
+	cr_assert(f.e.resync && f.e.need_dump, "new flows dropped until a re-dump");
+	fake_fini(&f);
 }
