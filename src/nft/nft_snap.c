@@ -70,7 +70,7 @@ int nft_snap_chain_parse(const struct nlmsghdr *nlh, struct snap_chain *sc)
 	int rc = 1;
 
 	memset(sc, 0, sizeof(*sc));
-	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
+	if (!c || !nft_talk_expect(nlh, NFT_MSG_NEWCHAIN) || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
 		nftnl_chain_free(c);
 		return -1;
 	}
@@ -177,7 +177,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	const char *c;
 	char text[512];
 
-	if (!ru || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
+	if (!ru || !nft_talk_expect(nlh, NFT_MSG_NEWRULE) || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
 		nftnl_rule_free(ru);
 		return MNL_CB_ERROR;
 	}
@@ -199,7 +199,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	const char *name;
 	size_t cap = r->s->nsets;
 
-	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+	if (!s || !nft_talk_expect(nlh, NFT_MSG_NEWSET) || nftnl_set_nlmsg_parse(nlh, s) < 0) {
 		nftnl_set_free(s);
 		return MNL_CB_ERROR;
 	}
