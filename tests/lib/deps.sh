@@ -9,6 +9,7 @@ SAGATE_DEPS=(
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
 	e2fsprogs
+	clang libclang-rt-14-dev
 )
 
 install_deps() {
