@@ -6,7 +6,8 @@
  * laid out like the tree (policies/fuzz.json beside a copy of rules/, and
  * policies/inc/ holding tests/bad/inc/), so that the shipped policies and
  * tests/bad/ work as seeds, includes and all.  Invariants checked:
- * a policy is returned exactly when there is no error; every box the
+ * a policy is returned exactly when there is no error; its bundle (what
+ * apply keeps) parses back to the same rules and groups; every box the
  * classifier made is decided, at its corner, by the rule first-match
  * evaluation names; the plan, walked for that packet, reaches the same
  * rule or none.  Inputs over FUZZ_POLICY_MAX bytes are skipped: the
@@ -14,6 +15,7 @@
  * timeout must mean a loop, not a large policy. */
 #include "config.h"
 
+#include "bundle.h"
 #include "classify.h"
 #include "compile.h"
 #include "diag.h"
@@ -41,7 +43,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[64], policy_path[128];
+static char dir[64], policy_path[128], bundle_path[128];
 static FILE *devnull;
 
 static void copy_file(const char *from, const char *to)
@@ -65,7 +67,8 @@ static void copy_file(const char *from, const char *to)
 static void remove_dir(void)
 {
 	static const char *const files[] = {
-		"policies/fuzz.json", "rules/services.json", "rules/hosts.json",
+		"policies/fuzz.json", "policies/bundle.json", "rules/services.json",
+		"rules/hosts.json",
 	};
 	char p[256];
 
@@ -109,6 +112,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		copy_file(from, to);
 	}
 	snprintf(policy_path, sizeof(policy_path), "%s/policies/fuzz.json", dir);
+	snprintf(bundle_path, sizeof(bundle_path), "%s/policies/bundle.json", dir);
 	devnull = fopen("/dev/null", "w");
 	if (!devnull)
 		abort();
@@ -116,9 +120,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void write_policy(const uint8_t *data, size_t size)
+static void write_file(const char *path, const void *data, size_t size)
 {
-	int fd = open(policy_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) || close(fd) != 0)
 		abort();
@@ -141,6 +145,63 @@ static uint32_t first_match(const struct policy *p, const struct packet_key *k)
 			return (uint32_t)i;
 	}
 	return CLASS_NONE;
+}
+
+static bool same_keys(const struct rule *a, const struct rule *b)
+{
+	if (a->nkeys != b->nkeys)
+		return false;
+	for (size_t i = 0; i < a->nkeys; i++)
+		if (a->keys[i].lo != b->keys[i].lo || a->keys[i].hi != b->keys[i].hi)
+			return false;
+	return true;
+}
+
+/* parse(bundle(p)) decides every packet as p does (bundle.h): the same
+ * rules, in order, with the same matches and decisions, and the same
+ * host groups. */
+static void check_bundle(const struct policy *p)
+{
+	json_t *j = bundle_from_policy(p);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	struct diag_list d;
+	struct policy *q;
+
+	if (!text)
+		abort();
+	write_file(bundle_path, text, strlen(text));
+	free(text);
+	json_decref(j);
+	diag_list_init(&d);
+	q = parse_policy_file(bundle_path, NULL, &d);
+	if (!q) {
+		fprintf(stderr, "the bundle of a good policy is refused: %s\n", diag_last(&d));
+		abort();
+	}
+	if (q->nrules != p->nrules || q->ngroups != p->ngroups ||
+	    q->defaults[DIR_IN] != p->defaults[DIR_IN] || q->defaults[DIR_OUT] != p->defaults[DIR_OUT]) {
+		fprintf(stderr, "the bundle has %zu rules, %zu groups; the policy %zu, %zu\n",
+			q->nrules, q->ngroups, p->nrules, p->ngroups);
+		abort();
+	}
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rule *a = &p->rules[i], *b = &q->rules[i];
+
+		if (strcmp(a->name, b->name) != 0 || a->dir != b->dir ||
+		    !addr_set_equal(&a->peers, &b->peers) || !addr_set_equal(&a->local, &b->local) ||
+		    !same_keys(a, b) || !rule_same_decision(a, b)) {
+			fprintf(stderr, "rule %zu (%s) differs in the bundle\n", i, a->name);
+			abort();
+		}
+	}
+	for (size_t i = 0; i < p->ngroups; i++)
+		if (strcmp(p->groups[i].name, q->groups[i].name) != 0 ||
+		    !addr_set_equal(&p->groups[i].set, &q->groups[i].set)) {
+			fprintf(stderr, "group %s differs in the bundle\n", p->groups[i].name);
+			abort();
+		}
+	policy_free(q);
+	diag_list_fini(&d);
 }
 
 static void check_boxes(const struct policy *pol, const struct classes *c,
@@ -187,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > FUZZ_POLICY_MAX)
 		return -1;	/* not added to the corpus */
-	write_policy(data, size);
+	write_file(policy_path, data, size);
 	diag_list_init(&d);
 	pol = parse_policy_file(policy_path, &po, &d);
 	if (!pol != !!d.errors) {
@@ -196,6 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!pol)
 		goto out;
+	check_bundle(pol);
 	if (pol->max_elements == 0 || pol->max_elements > FUZZ_MAX_ELEMENTS)
 		pol->max_elements = FUZZ_MAX_ELEMENTS;
 	c = classify(pol, CLASSIFY_ANALYSE | CLASSIFY_LIMIT);
