@@ -36,6 +36,29 @@ want "ike accept accept" "IKE from anyone is accepted" --from 2001:db8::1 --prot
 want "ping-site accept accept" "ping from the site" --from fd77::30 --proto icmpv6
 want "default accept accept" "outbound falls to the default permit" \
 	--out --to 192.0.2.1 --proto tcp --port 443
+want "default accept accept" "db-server has no forward word: routed PostgreSQL is not covered" \
+	--forward --from 192.0.2.99 --to 10.79.0.10 --proto tcp --port 5432
+[ "$("$sagate" --json explain --forward --from 192.0.2.99 --to 10.79.0.10 --proto tcp --port 5432 "$pol" |
+	jq -r .policy.decided_by)" = not-covered ] && ok "explain says forwarding is not covered" ||
+	bad "explain --forward on db-server: not \"not-covered\""
+ch=$top/policies/container-host.json
+fw() {	# WANT DESC ARGS...: as want, on the container-host policy
+	local w=$1 d=$2 got
+	shift 2
+	got=$("$sagate" --json explain "$@" "$ch" 2>/dev/null |
+		jq -r '"\(.policy.rule // "default") \(.kernel.verdict) \(.outcome)"')
+	[ "$got" = "$w" ] && ok "$d" || bad "$d: got \"$got\", want \"$w\""
+}
+fw "db-container drop drop" "container-host: cleartext PostgreSQL routed to the database container is dropped" \
+	--forward --from 10.77.0.21 --to 10.79.0.10 --proto tcp --port 5432
+fw "db-container queue decided by sagated" "container-host: through IPsec it is queued to sagated" \
+	--forward --from 10.77.0.21 --to 10.79.0.10 --proto tcp --port 5432 --ipsec reqid=9
+fw "db-container-others drop drop" "container-host: a stranger's PostgreSQL to the container is blocked" \
+	--forward --from 192.0.2.99 --to 10.79.0.10 --proto tcp --port 5432
+fw "default drop drop" "container-host: anything else routed in falls to defaults.forward block" \
+	--forward --from 192.0.2.99 --to 10.79.0.20 --proto tcp --port 80
+fw "containers-out accept accept" "container-host: a container starts a flow out" \
+	--forward --from 10.79.0.20 --to 192.0.2.99 --proto tcp --port 443
 
 txt=$("$sagate" explain --from 10.77.0.30 --proto tcp --port 22 "$pol")
 grep -q '^1. policy: rule "ssh-admins"' <<<"$txt" && grep -q '^outcome: drop$' <<<"$txt" &&
@@ -58,6 +81,8 @@ usage "spi 0" --from 10.0.0.1 --proto icmp --ipsec spi=0
 usage "a bad --ipsec" --from 10.0.0.1 --proto icmp --ipsec maybe
 usage "an unknown protocol" --from 10.0.0.1 --proto tcpx
 usage "--out without --to" --out --from 10.0.0.1 --proto icmp
+usage "--forward without --to" --forward --from 10.0.0.1 --proto icmp
+usage "--forward with --out" --forward --out --from 10.0.0.1 --to 10.0.0.2 --proto icmp
 "$sagate" explain --from 10.0.0.1 --proto icmp "$pol" "$pol" >/dev/null 2>&1
 [ $? -eq 2 ] && ok "usage error: two files" || bad "two files accepted"
 "$sagate" explain --from 10.0.0.1 --proto icmp /nonexistent.json >/dev/null 2>&1

@@ -26,14 +26,16 @@ struct cli_opts {
 	bool dry_run;		/**< --dry-run: the kernel validates, nothing changes */
 	unsigned confirm;	/**< --confirm SECONDS: roll back unless confirmed */
 	unsigned wait;		/**< --wait SECONDS for the state directory's lock */
-	const char *from, *to;	/**< explain: --from / --to ADDR */
+	const char *from, *to;	/**< explain: --from / --to ADDR; rollback: --to N */
 	const char *proto;	/**< explain: --proto NAME|NUMBER */
 	int port;		/**< explain: --port N; -1 when not given */
 	const char *ipsec;	/**< explain: --ipsec none|spi=0x..|reqid=N */
 	bool out;		/**< explain: --out, the packet leaves this host */
+	bool forward;		/**< explain: --forward, routed through this host */
 	const char *policy;	/**< sa: --policy FILE */
 	enum cli_level fail_on;	/**< audit: --fail-on LEVEL (default error) */
 	bool fail_on_given;	/**< --fail-on was on the command line */
+	const char *output;	/**< metrics: --output FILE, written atomically */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);
@@ -44,9 +46,11 @@ int cli_rollback(const struct cli_opts *o);
 int cli_flush(const struct cli_opts *o);
 int cli_restore(const struct cli_opts *o);
 int cli_status(const struct cli_opts *o);
+int cli_history(const struct cli_opts *o);
 int cli_list(const struct cli_opts *o);
 int cli_explain(const struct cli_opts *o, const char *file);	/* file may be NULL */
 int cli_sa(const struct cli_opts *o);
 int cli_audit(const struct cli_opts *o, const char *file);	/* file may be NULL */
+int cli_metrics(const struct cli_opts *o);
 
 #endif

@@ -267,17 +267,39 @@ int cli_confirm(const struct cli_opts *o)
 	return rc;
 }
 
+/* rollback --to N: a generation number, decimal; 0 when it is not one. */
+static unsigned generation_arg(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	v = strtoul(s, &end, 10);
+	return *end || v > 999999 ? 0 : (unsigned)v;
+}
+
 int cli_rollback(const struct cli_opts *o)
 {
 	json_t *res = o->json ? json_object() : NULL;
 	struct live_result r = { 0 };
+	unsigned to = o->to ? generation_arg(o->to) : 0;
 	struct diag_list d;
 	struct live *lv;
 	int rc;
 
+	if (o->to && !to) {
+		json_decref(res);
+		fprintf(stderr, "sagate rollback: --to takes a generation number (see `sagate history`), not \"%s\"\n",
+			o->to);
+		return EXIT_USAGE;
+	}
 	diag_list_init(&d);
-	lv = live_lock(state_dir(), "rollback", o->wait, &d);
-	rc = lv ? exit_status(live_rollback(lv, &r, &d)) : EXIT_SYSTEM;
+	lv = live_lock(state_dir(), to ? "rollback --to" : "rollback", o->wait, &d);
+	if (lv && to)
+		rc = exit_status(live_rollback_to(lv, to, &r, &d));
+	else
+		rc = lv ? exit_status(live_rollback(lv, &r, &d)) : EXIT_SYSTEM;
 	live_unlock(lv);
 	if (res)
 		json_object_set_new(res, "cancelled_confirm", json_boolean(r.cancelled_confirm));

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "cli.h"
 #include "cli_common.h"
+#include "forward.h"
 #include "state.h"
 
 #include <stdio.h>
@@ -60,6 +61,7 @@ static void run_audits(const struct loaded *l, struct kernel_view *k, struct aud
 {
 	audit_policy(l->pol, l->cls, l->plan->mode, out);
 	audit_families(l->pol, out);
+	audit_forward(l->pol, "/proc", out);
 	if (k->spd_ok)
 		audit_spd(l->pol, &k->spd, out);
 	if (k->snap_ok)

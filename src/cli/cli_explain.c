@@ -88,6 +88,10 @@ static int request(const struct cli_opts *o, struct explain_req *q)
 	bool ports;
 
 	memset(q, 0, sizeof(*q));
+	if (o->forward && o->out)
+		return bad("--forward and --out exclude each other");
+	if (o->forward && (!o->from || !o->to))
+		return bad("--forward needs --from ADDR, the source, and --to ADDR, the destination behind this host");
 	if (!peer)
 		return bad("%s", o->out ? "--out needs --to ADDR, the peer" : "needs --from ADDR, the peer");
 	if (!o->proto)
@@ -106,7 +110,7 @@ static int request(const struct cli_opts *o, struct explain_req *q)
 		return EXIT_USAGE;
 	if (local && to.fam != from.fam)
 		return bad("--from and --to are of different families");
-	q->key.dir = o->out ? DIR_OUT : DIR_IN;
+	q->key.dir = o->out ? DIR_OUT : o->forward ? DIR_FWD : DIR_IN;
 	q->key.fam = from.fam;
 	q->key.peer = from.lo;
 	q->key.local = local ? to.lo : 0;
@@ -129,7 +133,9 @@ static void print_text(json_t *j)
 	if (json_integer_value(json_object_get(pk, "port")))
 		printf(" port %lld", (long long)json_integer_value(json_object_get(pk, "port")));
 	printf(", ipsec %s\n", json_string_value(json_object_get(pk, "ipsec")));
-	if (json_is_null(json_object_get(po, "rule")))
+	if ((x = json_object_get(po, "why")))
+		printf("%zu. policy: not covered: %s\n", n++, json_string_value(x));
+	else if (json_is_null(json_object_get(po, "rule")))
 		printf("%zu. policy: no rule matches; the default decides: %s\n", n++,
 		       json_string_value(json_object_get(po, "action")));
 	else

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "forward.h"
 #include "plan_print.h"
 
 #include <jansson.h>
@@ -13,8 +14,12 @@ int cli_check(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
 	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, true, &l);
-	size_t warnings = l.diags.count - l.diags.errors;
+	size_t warnings;
 
+	/* the host check runs on: does it route what the policy leaves alone? */
+	if (rc == EXIT_OK)
+		forward_check(l.pol, "/proc", &l.diags);
+	warnings = l.diags.count - l.diags.errors;
 	if (o->json) {
 		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:o}", "file", file,
 				      "ok", rc == EXIT_OK,

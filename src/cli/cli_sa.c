@@ -23,7 +23,8 @@ static json_t *rules_json(const struct policy *p, const struct xfrm_sa *sa, uint
 		const struct rule *r = &p->rules[i];
 		enum decide_reason d;
 
-		if (r->action != ACT_REQUIRE_IPSEC || r->dir != DIR_IN)
+		/* inbound and forward rules admit what an inbound SA carries */
+		if (r->action != ACT_REQUIRE_IPSEC || r->dir == DIR_OUT)
 			continue;
 		d = sa_match_rule(r, sa, now, NULL);
 		sa_match_why(why, sizeof(why), r, sa, d, now);

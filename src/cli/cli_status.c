@@ -266,7 +266,8 @@ int cli_list(const struct cli_opts *o)
 				"packets", (json_int_t)pk, "bytes", (json_int_t)by));
 		else
 			printf("%-32s %-13s %-4s %9zu %12llu %14llu\n", r->name,
-			       action_name(r->action), direction_name(r->dir),
+			       action_name(r->action),
+			       r->dir == DIR_FWD ? "fwd" : direction_name(r->dir),	/* the column's width */
 			       c ? c->objects : 0, pk, by);
 	}
 	/* no recorded policy (loaded by other means): list what the kernel has */

@@ -21,7 +21,8 @@ static const char usage[] =
 	"  compile FILE    print the nftables ruleset the policy compiles to\n"
 	"  apply FILE      replace table inet sagate with the policy, in one transaction\n"
 	"  confirm         keep what `apply --confirm` applied\n"
-	"  rollback        return to the policy applied before the current one\n"
+	"  rollback        return to the previous policy (--to N: to generation N)\n"
+	"  history         the generations kept: who applied each, what became of it\n"
 	"  flush           remove table inet sagate (and nothing else)\n"
 	"  restore         load the last confirmed policy again (at boot: sagate.service)\n"
 	"  status          what is applied, and whether the kernel holds it\n"
@@ -29,6 +30,7 @@ static const char usage[] =
 	"  explain [FILE]  what happens to one packet, and why (--from, --proto, ...)\n"
 	"  sa              the kernel's IPsec SAs and the require-ipsec rules each satisfies\n"
 	"  audit [FILE]    live table vs applied policy, policy defects, usage\n"
+	"  metrics         counters and state in Prometheus' text format\n"
 	"\n"
 	"Options:\n"
 	"  -j, --json          machine-readable output\n"
@@ -42,13 +44,16 @@ static const char usage[] =
 	"                      (default 30)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
+	"      --to N          rollback: go to generation N (see history)\n"
 	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
 	"      --port N        explain: destination port (tcp, udp, sctp)\n"
 	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
 	"      --out           explain: the packet leaves this host (default: arrives)\n"
+	"      --forward       explain: the packet is routed through this host (--from, --to)\n"
 	"      --policy FILE   sa: check SAs against FILE, not the applied policy\n"
 	"      --fail-on LEVEL audit: exit 4 on a finding of LEVEL or worse: info,\n"
 	"                      warning, error (the default) or never\n"
+	"      --output FILE   metrics: write FILE (atomically), not standard output\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -72,14 +77,16 @@ static const struct command commands[] = {
 	{ "flush", NULL, cli_flush, false },
 	{ "restore", NULL, cli_restore, false },
 	{ "status", NULL, cli_status, false },
+	{ "history", NULL, cli_history, false },
 	{ "list", NULL, cli_list, false },
 	{ "explain", cli_explain, NULL, true },
 	{ "sa", NULL, cli_sa, false },
 	{ "audit", cli_audit, NULL, true },
+	{ "metrics", NULL, cli_metrics, false },
 };
 
-enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_POLICY, OPT_FAIL_ON,
-       OPT_WAIT };
+enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
+       OPT_WAIT, OPT_OUTPUT };
 
 static int parse_level(const char *s, enum cli_level *out)
 {
@@ -131,7 +138,13 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_PROTO: o->proto = optarg; return 0;
 	case OPT_IPSEC: o->ipsec = optarg; return 0;
 	case OPT_OUT: o->out = true; return 0;
+	case OPT_FORWARD: o->forward = true; return 0;
 	case OPT_POLICY: o->policy = optarg; return 0;
+	case OPT_OUTPUT:
+		if (*optarg)
+			return o->output = optarg, 0;
+		fprintf(stderr, "sagate: --output needs a file name\n");
+		return EXIT_USAGE;
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
 			return 0;
@@ -184,9 +197,11 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "ipsec", required_argument, NULL, OPT_IPSEC },
 		{ "out", no_argument, NULL, OPT_OUT },
+		{ "forward", no_argument, NULL, OPT_FORWARD },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

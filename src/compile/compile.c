@@ -17,10 +17,11 @@ struct kctx {
 	bool oom;
 };
 
-/* "in4", "out6", ...: the prefix of a direction and family's maps and chains */
+/* "in4", "out6", "fwd4", ...: the prefix of a direction and family's maps and chains */
 static const char *df_name(char *buf, size_t len, enum direction d, enum addr_family f)
 {
-	snprintf(buf, len, "%s%d", d == DIR_IN ? "in" : "out", f == AF4 ? 4 : 6);
+	snprintf(buf, len, "%s%d", d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "fwd",
+		 f == AF4 ? 4 : 6);
 	return buf;
 }
 
@@ -52,9 +53,10 @@ static size_t key_fields(enum direction d, enum addr_family f, bool local,
 	enum plan_field dst = f == AF4 ? PF_DADDR4 : PF_DADDR6;
 	size_t n = 0;
 
-	out[n++] = d == DIR_IN ? src : dst;
+	/* in and forward: the peer is the source */
+	out[n++] = d != DIR_OUT ? src : dst;
 	if (local)
-		out[n++] = d == DIR_IN ? dst : src;
+		out[n++] = d != DIR_OUT ? dst : src;
 	out[n++] = PF_L4PROTO;
 	if (ports)
 		out[n++] = PF_DPORT;
@@ -502,6 +504,40 @@ static void base_head(struct kctx *k, struct plan_chain *c, enum direction d)
 	}
 }
 
+/* The head of the forward chain: invalid, established flows.  A
+ * require-ipsec flow routed through this host arrives through IPsec the
+ * way it was admitted (original direction, held to its binding) and its
+ * replies leave through IPsec. */
+static void forward_head(struct kctx *k, struct plan_chain *c)
+{
+	static const struct { uint32_t dir; enum plan_stmt_kind check; const char *comment; } est[] = {
+		{ 0, PS_SECPATH_MISSING, "require-ipsec flow: forwarded packet arrived in cleartext" },
+		{ 0, PS_BIND_MISSING, "require-ipsec flow: forwarded packet arrived through an SA of another binding (reqid)" },
+		{ PLAN_CT_REPLY, PS_RT_IPSEC_MISSING, "require-ipsec flow: forwarded reply would leave in cleartext" },
+	};
+	struct plan_rule *r;
+
+	if ((r = rule_or_oom(k, c, NULL))) {
+		stmt(r, PS_CT_STATE, PLAN_CT_INVALID, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
+	for (size_t i = 0; i < sizeof(est) / sizeof(est[0]); i++) {
+		if (!(r = rule_or_oom(k, c, est[i].comment)))
+			return;
+		stmt(r, PS_CT_STATE, PLAN_CT_ESTABLISHED | PLAN_CT_RELATED, NULL);
+		stmt(r, PS_CT_MARK_SET_BIT, PLAN_CT_MARK_IPSEC, NULL);
+		stmt(r, PS_CT_DIRECTION, est[i].dir, NULL);
+		stmt(r, est[i].check, 0, NULL);
+		stmt(r, PS_COUNTER, 0, NULL);
+		r->verdict.kind = PV_DROP;
+	}
+	if ((r = rule_or_oom(k, c, NULL))) {
+		stmt(r, PS_CT_STATE, PLAN_CT_ESTABLISHED | PLAN_CT_RELATED, NULL);
+		r->verdict.kind = PV_ACCEPT;
+	}
+}
+
 /* A require-ipsec flow being admitted: its conntrack mark becomes the
  * reqid of the SA it came (or goes) through, with the require-ipsec bit,
  * and that pair joins the set of bindings the established check knows. */
@@ -618,6 +654,7 @@ static const char *target_chain(struct kctx *k, const struct rule *r)
 		return NULL;
 	if (r->dir == DIR_OUT)
 		return plan_strdup(k->plan, "ipsec_out");
+	/* in and forward alike: the packet must have been decrypted here */
 	if (k->plan->mode == PLAN_KERNEL_ONLY && r->ipsec.has_reqid)
 		return reqid_chain(k, r->ipsec.reqid);
 	return plan_strdup(k->plan, "ipsec_in");
@@ -693,16 +730,24 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 	k.plan->comment = compile_table_comment(p->file, p->sha256);
 	/* base chains first, so listings read top-down */
 	if (!k.plan->comment || !plan_add_chain(k.plan, "input", PH_INPUT) ||
-	    !plan_add_chain(k.plan, "output", PH_OUTPUT))
+	    !plan_add_chain(k.plan, "output", PH_OUTPUT) ||
+	    (p->forward_covered && !plan_add_chain(k.plan, "forward", PH_FORWARD)))
 		goto fail;
 	binding_set(&k);
 	ipsec_chains(&k);
 	rule_chains(&k);
 	for (int d = 0; d < DIR_COUNT && !k.oom; d++) {
-		const char *base = d == DIR_IN ? "input" : "output";
+		const char *base = d == DIR_IN ? "input" : d == DIR_OUT ? "output" : "forward";
 
+		/* no forward word in the policy: no forward chain, the host
+		 * forwards as it did before (sagate.json(5), FORWARDED TRAFFIC) */
+		if (d == DIR_FWD && !p->forward_covered)
+			continue;
 		plan_find_chain(k.plan, base)->policy_drop = p->defaults[d] == ACT_BLOCK;
-		base_head(&k, plan_find_chain(k.plan, base), (enum direction)d);
+		if (d == DIR_FWD)
+			forward_head(&k, plan_find_chain(k.plan, base));
+		else
+			base_head(&k, plan_find_chain(k.plan, base), (enum direction)d);
 		for (int f = 0; f < AF_COUNT && !k.oom; f++)
 			add_lookups(&k, (enum direction)d, (enum addr_family)f,
 				    plan_find_chain(k.plan, base));

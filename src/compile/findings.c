@@ -66,7 +66,7 @@ static bool ipsec_is_default(const struct ipsec_req *q)
 static void enforcement(const struct policy *p, enum plan_mode mode,
 			struct diag_list *diags)
 {
-	size_t inbound = 0;
+	size_t inbound = 0, forwarded = 0;
 
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
@@ -76,12 +76,13 @@ static void enforcement(const struct policy *p, enum plan_mode mode,
 		if (r->dir == DIR_OUT && !ipsec_is_default(&r->ipsec))
 			diag_add(diags, DIAG_WARNING, r->file, r->path, r->name,
 				 "outbound require-ipsec is enforced as \"leaves only through an IPsec policy\"; its ipsec options are not checked");
-		inbound += r->dir == DIR_IN;
+		inbound += r->dir != DIR_OUT;
+		forwarded += r->dir == DIR_FWD;
 	}
 	if (mode == PLAN_KERNEL_ONLY && inbound)
 		diag_add(diags, DIAG_WARNING, p->file, "", NULL,
-			 "kernel-only mode: %zu inbound require-ipsec rule%s enforced as \"arrived through IPsec\" (and the reqid, where pinned); encryption, algorithms, mode and gateways are checked only by sagated",
-			 inbound, inbound == 1 ? " is" : "s are");
+			 "kernel-only mode: %zu inbound%s require-ipsec rule%s enforced as \"arrived through IPsec\" (and the reqid, where pinned); encryption, algorithms, mode and gateways are checked only by sagated",
+			 inbound, forwarded ? " or forwarded" : "", inbound == 1 ? " is" : "s are");
 }
 
 void findings_add(const struct policy *p, const struct classes *c,

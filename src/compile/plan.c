@@ -156,6 +156,17 @@ const char *plan_strdup(struct plan *p, const char *s)
 	return d;
 }
 
+const char *plan_hook_name(enum plan_hook h)
+{
+	switch (h) {
+	case PH_INPUT: return "input";
+	case PH_OUTPUT: return "output";
+	case PH_FORWARD: return "forward";
+	case PH_NONE: break;
+	}
+	return NULL;
+}
+
 size_t plan_rule_count(const struct plan *p)
 {
 	size_t n = 0;

@@ -106,7 +106,11 @@ enum plan_stmt_kind {
 	PS_BIND_MISSING,	/**< ct mark . ipsec in reqid != @ipsec_bound */
 	PS_ATTEMPT_UPDATE,	/**< update @str { its key fields } (refreshes the
 				     timeout, counts the packet) */
+	PS_CT_DIRECTION,	/**< ct direction original (arg 0) / reply (arg
+				     PLAN_CT_REPLY): which way of its flow a packet goes */
 };
+
+#define PLAN_CT_REPLY 1	/**< arg of PS_CT_DIRECTION: the kernel's IP_CT_DIR_REPLY */
 
 #define PLAN_DIR_OUT 0x1	/**< arg of the ipsec statements: the outbound SA */
 
@@ -130,7 +134,10 @@ struct plan_rule {
 };
 
 /** Base chain hooks. */
-enum plan_hook { PH_NONE, PH_INPUT, PH_OUTPUT };
+enum plan_hook { PH_NONE, PH_INPUT, PH_OUTPUT, PH_FORWARD };
+
+/** nft's name of a base chain hook ("input", "output", "forward"), NULL for PH_NONE. */
+const char *plan_hook_name(enum plan_hook h);
 
 struct plan_chain {
 	char name[32];

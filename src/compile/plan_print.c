@@ -150,6 +150,9 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 		fprintf(f, "ct mark . ipsec in reqid != @%s", PLAN_BOUND_SET);
 		break;
 	case PS_ATTEMPT_UPDATE: print_update(f, plan, s->str); break;
+	case PS_CT_DIRECTION:
+		fputs(s->arg == PLAN_CT_REPLY ? "ct direction reply" : "ct direction original", f);
+		break;
 	}
 }
 
@@ -248,8 +251,7 @@ static void print_chain(FILE *f, const struct plan *plan, const struct plan_chai
 	fprintf(f, "\tchain %s {\n", c->name);
 	if (c->hook != PH_NONE)
 		fprintf(f, "\t\ttype filter hook %s priority filter; policy %s;\n",
-			c->hook == PH_INPUT ? "input" : "output",
-			c->policy_drop ? "drop" : "accept");
+			plan_hook_name(c->hook), c->policy_drop ? "drop" : "accept");
 	for (size_t i = 0; i < c->nrules; i++)
 		print_rule(f, plan, &c->rules[i], true);
 	fputs("\t}\n", f);
@@ -328,8 +330,7 @@ static json_t *chain_json(const struct plan *plan, const struct plan_chain *c)
 		free(text);
 	}
 	return json_pack("{s:s, s:s?, s:s?, s:o}", "name", c->name,
-			 "hook", c->hook == PH_INPUT ? "input" :
-			 c->hook == PH_OUTPUT ? "output" : NULL,
+			 "hook", plan_hook_name(c->hook),
 			 "policy", c->hook == PH_NONE ? NULL :
 			 c->policy_drop ? "drop" : "accept",
 			 "rules", rules);

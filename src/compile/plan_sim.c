@@ -12,7 +12,7 @@
  * not apply (another family). */
 static bool field_value(enum plan_field f, const struct plan_sim_pkt *k, u128 *v)
 {
-	bool in = k->key.dir == DIR_IN;
+	bool in = k->key.dir != DIR_OUT;	/* forward: peer is the source too */
 
 	switch (f) {
 	case PF_SADDR4:
@@ -81,6 +81,8 @@ static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
 		return false;
 	case PS_CT_STATE:
 		return (s->arg & PLAN_CT_NEW) != 0;
+	case PS_CT_DIRECTION:	/* the first packet goes the original way */
+		return s->arg != PLAN_CT_REPLY;
 	case PS_SECPATH_MISSING:
 	case PS_RT_IPSEC_MISSING:
 		return !k->secpath;
@@ -109,7 +111,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_ICMPV6_ND] = "icmpv6 nd", [PS_L4PROTO_PORTS] = "l4proto {tcp,udp,sctp}",
 		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
 		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set", [PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
-		[PS_ATTEMPT_UPDATE] = "update",
+		[PS_ATTEMPT_UPDATE] = "update", [PS_CT_DIRECTION] = "ct direction",
 	};
 	size_t used = 0;
 
@@ -209,7 +211,8 @@ static int walk(const struct plan *p, const struct plan_chain *c, const struct p
 int plan_sim_run(const struct plan *p, const struct plan_sim_pkt *k,
 		 struct plan_sim_result *res, json_t *steps)
 {
-	enum plan_hook hook = k->key.dir == DIR_IN ? PH_INPUT : PH_OUTPUT;
+	enum plan_hook hook = k->key.dir == DIR_IN ? PH_INPUT :
+			      k->key.dir == DIR_OUT ? PH_OUTPUT : PH_FORWARD;
 
 	memset(res, 0, sizeof(*res));
 	res->rule = CLASS_NONE;

@@ -85,6 +85,8 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 		json_object_set_new(j, "dst", json_string(dst));
 		json_object_set_new(j, "proto", json_integer(v->pkt.proto));
 		json_object_set_new(j, "dport", json_integer(v->pkt.dport));
+		if (v->pkt.key.dir == DIR_FWD)	/* routed through this host */
+			json_object_set_new(j, "direction", json_string("forward"));
 	}
 	json_object_set_new(j, "spi", json_string(spi));
 	/* which table queued it, and so which policy judged it */
@@ -95,8 +97,8 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 
 /* The verdict for one packet, by the policy of its queue's bank;
  * e->lock is held for reading. */
-static struct verdict q_decide(struct engine_queue *q, const void *data, size_t len,
-			       uint32_t mark, unsigned *reason, bool *headers)
+static struct verdict q_decide(struct engine_queue *q, enum direction dir, const void *data,
+			       size_t len, uint32_t mark, unsigned *reason, bool *headers)
 {
 	struct engine *e = q->e;
 	const struct engine_bank *b = &e->bank[q->bank];
@@ -117,7 +119,7 @@ static struct verdict q_decide(struct engine_queue *q, const void *data, size_t 
 		*reason = ESTATS_DROP_RESYNC;
 		*headers = decide_parse(data, len, &v.pkt) == DECIDE_ACCEPT_OK;
 	} else {
-		v = decide(&ctx, data, len, mark, (uint64_t)time(NULL));
+		v = decide_dir(&ctx, dir, data, len, mark, (uint64_t)time(NULL));
 		*reason = v.reason;
 		*headers = v.reason != DECIDE_DROP_TRUNCATED && v.reason != DECIDE_DROP_MALFORMED;
 	}
@@ -152,7 +154,10 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 	}
 	if (attr[NFQA_MARK] && mnl_attr_get_payload_len(attr[NFQA_MARK]) >= 4)
 		mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
-	v = q_decide(q, data, len, mark, &reason, &headers);
+	/* the forward chain queues flows routed through this host: judged by
+	 * the forward rules; everything else sagate queues comes from input */
+	v = q_decide(q, ph->hook == NF_INET_FORWARD ? DIR_FWD : DIR_IN, data, len, mark,
+		     &reason, &headers);
 	q->pk[*n] = (struct vbatch_pkt){ ntohl(ph->packet_id), v.accept };
 	(*n)++;
 	ESTATS_INC(q->st.by_reason[reason]);

@@ -167,6 +167,17 @@ out:
 	return ret;
 }
 
+uint32_t nft_hooknum(enum plan_hook h)
+{
+	switch (h) {
+	case PH_INPUT: return NF_INET_LOCAL_IN;
+	case PH_OUTPUT: return NF_INET_LOCAL_OUT;
+	case PH_FORWARD: return NF_INET_FORWARD;
+	case PH_NONE: break;
+	}
+	return UINT32_MAX;
+}
+
 static int put_chain(struct nft_batch *b, size_t ci)
 {
 	const struct plan_chain *c = &b->plan->chains[ci];
@@ -180,8 +191,7 @@ static int put_chain(struct nft_batch *b, size_t ci)
 		goto out;
 	}
 	if (c->hook != PH_NONE) {
-		nftnl_chain_set_u32(nc, NFTNL_CHAIN_HOOKNUM,
-				    c->hook == PH_INPUT ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT);
+		nftnl_chain_set_u32(nc, NFTNL_CHAIN_HOOKNUM, nft_hooknum(c->hook));
 		nftnl_chain_set_s32(nc, NFTNL_CHAIN_PRIO, 0);	/* priority filter */
 		nftnl_chain_set_u32(nc, NFTNL_CHAIN_POLICY, c->policy_drop ? NF_DROP : NF_ACCEPT);
 		if (nftnl_chain_set_str(nc, NFTNL_CHAIN_TYPE, "filter") < 0) {

@@ -75,6 +75,10 @@ struct nft_batch *nft_build_flush(unsigned flags, struct diag_list *d);
 
 void nft_batch_free(struct nft_batch *b);
 
+/** The kernel's number of a base chain hook (NF_INET_LOCAL_IN, ...);
+ *  PH_NONE has none (UINT32_MAX). */
+uint32_t nft_hooknum(enum plan_hook h);
+
 /** Number of pages, and an iovec over them (iov holds at least that many). */
 size_t nft_batch_iovec_len(const struct nft_batch *b);
 void nft_batch_iovec(const struct nft_batch *b, struct iovec *iov);

@@ -56,6 +56,7 @@ static const char *stmt_name(enum plan_stmt_kind k)
 	case PS_BIND_ADD: return "add @" PLAN_BOUND_SET;
 	case PS_BIND_MISSING: return "ct mark . ipsec in reqid != @" PLAN_BOUND_SET;
 	case PS_ATTEMPT_UPDATE: return "update @" PLAN_ATTEMPTS4 " / @" PLAN_ATTEMPTS6;
+	case PS_CT_DIRECTION: return "ct direction";
 	}
 	return "?";
 }

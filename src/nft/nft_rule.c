@@ -476,6 +476,9 @@ static int put_stmt(struct rb *rb, const struct plan_stmt *st)
 		return st_bind_missing(rb);
 	case PS_ATTEMPT_UPDATE:
 		return st_attempt_update(rb, st);
+	case PS_CT_DIRECTION:	/* IP_CT_DIR_ORIGINAL 0, IP_CT_DIR_REPLY 1: one byte */
+		return x_ct(rb, NFT_CT_DIRECTION, NFTNL_EXPR_CT_DREG) ||
+		       x_cmp_u8(rb, NFT_CMP_EQ, (uint8_t)st->arg) ? -1 : 0;
 	}
 	return 0;
 }

@@ -314,7 +314,7 @@ static bool foreign_filter(const struct snap_chain *c)
 	uint16_t f = family_num(c->family);
 
 	return !ours(c) && c->has_hook && (c->hooknum == NF_INET_LOCAL_IN ||
-	       c->hooknum == NF_INET_LOCAL_OUT) &&
+	       c->hooknum == NF_INET_LOCAL_OUT || c->hooknum == NF_INET_FORWARD) &&
 	       (f == NFPROTO_INET || f == NFPROTO_IPV4 || f == NFPROTO_IPV6);
 }
 

@@ -54,7 +54,7 @@ struct nft_snap {
 	size_t nchains;
 	struct snap_set *sets;
 	size_t nsets;
-	struct snap_chain *foreign;	/**< base chains of other tables on input / output */
+	struct snap_chain *foreign;	/**< base chains of other tables on input / output / forward */
 	size_t nforeign;
 };
 

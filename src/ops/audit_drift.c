@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "audit.h"
+#include "nft_build.h"
 #include "plan_print.h"
 
 #include <linux/netfilter.h>
@@ -31,11 +32,6 @@ static size_t count_str(char *const *v, size_t n, const char *s)
 	for (size_t i = 0; i < n; i++)
 		c += strcmp(v[i], s) == 0;
 	return c;
-}
-
-static uint32_t hook_num(enum plan_hook h)
-{
-	return h == PH_INPUT ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT;
 }
 
 /* A rule's signature as nft_snap gives it: its comment, else the map it
@@ -109,7 +105,7 @@ static void chains(const struct plan *p, const struct nft_snap *s, struct audit_
 			continue;
 		}
 		if ((pc->hook != PH_NONE) != sc->has_hook ||
-		    (pc->hook != PH_NONE && (hook_num(pc->hook) != sc->hooknum ||
+		    (pc->hook != PH_NONE && (nft_hooknum(pc->hook) != sc->hooknum ||
 					     pc->policy_drop != sc->policy_drop)))
 			audit_add(out, AUDIT_ERROR, "drift-chain-changed", NULL, obj,
 				  "hook or policy differ from the compiled chain (policy %s live, %s compiled)",
@@ -271,7 +267,8 @@ static void foreign(const struct nft_snap *s, struct audit_list *out)
 		snprintf(obj, sizeof(obj), "chain %s %s %s", c->family, c->table, c->name);
 		audit_add(out, AUDIT_WARNING, "foreign-chain-before", NULL, obj,
 			  "%s base chain at priority %d runs before table inet sagate (priority %d) and %s: its accept ends only its own chain, but its marks, conntrack and NAT changes apply before sagate decides",
-			  c->hooknum == NF_INET_LOCAL_IN ? "input" : "output", c->prio, ours,
+			  c->hooknum == NF_INET_LOCAL_IN ? "input" :
+			  c->hooknum == NF_INET_FORWARD ? "forward" : "output", c->prio, ours,
 			  c->accepts ? "has rules that accept" : "has policy accept");
 	}
 }

@@ -114,7 +114,7 @@ static void wide_permits(const struct policy *p, struct audit_list *out)
 		char range[128];
 		bool ports = false;
 
-		if (r->action != ACT_PERMIT || r->dir != DIR_IN || !wide(&r->peers, range, sizeof(range)))
+		if (r->action != ACT_PERMIT || r->dir == DIR_OUT || !wide(&r->peers, range, sizeof(range)))
 			continue;
 		for (size_t k = 0; k < r->nkeys && !ports; k++)
 			ports = port_key(&r->keys[k]);
@@ -191,7 +191,8 @@ void audit_spd(const struct policy *p, const struct xfrm_spd_list *spd, struct a
 {
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
-		uint8_t dir = r->dir == DIR_IN ? XFRM_SPD_IN : XFRM_SPD_OUT;
+		uint8_t dir = r->dir == DIR_IN ? XFRM_SPD_IN :
+			      r->dir == DIR_FWD ? XFRM_SPD_FWD : XFRM_SPD_OUT;
 
 		if (r->action != ACT_REQUIRE_IPSEC)
 			continue;

@@ -206,7 +206,7 @@ void audit_usage(const struct plan *plan, const struct policy *p, const struct n
 	for (size_t i = 0; sas && i < p->nrules; i++) {
 		struct sa_count c = { &p->rules[i], now, 0 };
 
-		if (c.r->action != ACT_REQUIRE_IPSEC || c.r->dir != DIR_IN)
+		if (c.r->action != ACT_REQUIRE_IPSEC || c.r->dir == DIR_OUT)
 			continue;
 		xfrm_cache_foreach(sas, count_sa, &c);
 		audit_add(out, AUDIT_INFO, "sas-in-use", c.r->name, NULL,

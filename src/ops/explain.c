@@ -111,7 +111,7 @@ static json_t *packet_json(const struct explain_req *q)
 	const struct packet_key *k = &q->key;
 	uint8_t proto = KEY_PROTO(k->key);
 	const char *pn = model_proto_name(proto);
-	bool in = k->dir == DIR_IN;
+	bool in = k->dir != DIR_OUT;	/* in and forward: the peer sends */
 
 	addr_format(k->fam, k->peer, peer, sizeof(peer));
 	addr_format(k->fam, k->local, local, sizeof(local));
@@ -133,6 +133,10 @@ static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k
 	enum action dflt = c->pol->defaults[k->dir];
 	json_t *j;
 
+	if (k->dir == DIR_FWD && !c->pol->forward_covered)
+		return json_pack("{s:n, s:s, s:s, s:b, s:s}", "rule", "decided_by", "not-covered",
+				 "action", "permit", "agrees_with_first_match", ref == CLASS_NONE,
+				 "why", "the policy has no forward rule and no defaults.forward: sagate leaves forwarded traffic alone");
 	if (i == CLASS_NONE)
 		return json_pack("{s:n, s:s, s:s, s:b}", "rule", "decided_by", "default",
 				 "action", action_name(dflt), "agrees_with_first_match", ref == CLASS_NONE);
@@ -201,7 +205,7 @@ static json_t *engine_json(const struct explain_ctx *c, const struct explain_req
 		return j;
 	}
 	len = build_packet(pkt, &q->key);
-	v = decide(&dc, pkt, len, htonl(q->spi), c->now);
+	v = decide_dir(&dc, q->key.dir, pkt, len, htonl(q->spi), c->now);
 	json_object_set_new(j, "verdict", json_string(v.accept ? "accept" : "drop"));
 	json_object_set_new(j, "reason", json_string(decide_reason_name(v.reason)));
 	if (v.sa) {

@@ -91,6 +91,13 @@ static int recorded_load(const char *dir, unsigned gen, struct recorded *g, stru
 		return -1;
 	path = state_policy_path(dir, gen);
 	g->pol = path ? parse_policy_file(path, &po, d) : NULL;
+	if (g->pol && !state_bundle_matches(&g->m, g->pol)) {
+		diag_add(d, DIAG_ERROR, path, "", NULL,
+			 "generation %u is damaged: policy.json does not match the digest meta.json records; not applied",
+			 gen);
+		free(path);
+		return -1;
+	}
 	free(path);
 	if (g->pol && (g->cls = classify(g->pol, 0)) &&
 	    (g->plan = compile_plan(g->pol, g->cls, &(struct compile_opts){ g->m.mode, g->m.queue })))
@@ -151,6 +158,7 @@ static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
 	if (m) {
 		*m = g.m;
 		g.m.source = NULL;
+		g.m.source_path = NULL;
 	}
 	recorded_fini(&g);
 	return st;
@@ -167,6 +175,30 @@ static void kernel_put_back(const char *dir, unsigned was, unsigned now, struct 
 		diag_add(d, DIAG_ERROR, dir, "", NULL,
 			 "the kernel holds generation %u, but it could not be recorded as current, nor the kernel put back: rollback will not know it",
 			 now);
+	diag_list_fini(&quiet);
+}
+
+/* Record in gen's history what this command did to it (to: where a
+ * rollback went).  Only history, and the mark that keeps a rolled back
+ * generation from being a rollback's target: the change is done either
+ * way, so a failure is a warning. */
+static void note(struct live *lv, unsigned gen, enum state_note what, unsigned to,
+		 struct diag_list *d)
+{
+	bool timer = lv->command && strcmp(lv->command, "confirm timer") == 0;
+	struct state_actor who;
+	struct diag_list quiet;
+
+	if (!gen)
+		return;
+	if (what == STATE_NOTE_ROLLED_BACK && timer)
+		what = STATE_NOTE_EXPIRED;
+	state_actor_self(&who, timer ? "expiry" : lv->command ? lv->command : "?");
+	diag_list_init(&quiet);
+	if (state_note(lv->dir, gen, what, &who, to, &quiet) < 0)
+		diag_add(d, DIAG_WARNING, lv->dir, "", NULL,
+			 "generation %u: its history could not be recorded: %s", gen,
+			 quiet.count ? quiet.items[0].message : "?");
 	diag_list_fini(&quiet);
 }
 
@@ -187,8 +219,11 @@ static enum live_status to_previous(struct live *lv, struct live_result *r,
 		kernel_put_back(lv->dir, cur, prev, d);
 		st = LIVE_FAILED;
 	}
-	if (st == LIVE_OK)
+	if (st == LIVE_OK) {
 		r->generation = prev;
+		note(lv, cur, STATE_NOTE_ROLLED_BACK, prev, d);
+		note(lv, prev, STATE_NOTE_REINSTATED, 0, d);
+	}
 	return st;
 }
 
@@ -209,6 +244,7 @@ enum live_status live_undo(struct live *lv, unsigned gen, unsigned replaces,
 			return LIVE_FAILED;
 		}
 		r->table_removed = true;
+		note(lv, gen, STATE_NOTE_ROLLED_BACK, 0, d);
 		return LIVE_OK;
 	}
 	if (cur == replaces) {
@@ -218,6 +254,8 @@ enum live_status live_undo(struct live *lv, unsigned gen, unsigned replaces,
 		st = kernel_load(lv->dir, replaces, false, &r->meta, r, d);
 		r->generation = st == LIVE_OK ? replaces : 0;
 		r->table_removed = st == LIVE_OK && !replaces;
+		if (st == LIVE_OK)
+			note(lv, gen, STATE_NOTE_ROLLED_BACK, replaces, d);
 		return st;
 	}
 	diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
@@ -230,7 +268,7 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 			    live_spawn_fn spawn, struct live_result *r, struct diag_list *d)
 {
 	struct state_meta m = { .source = (char *)p->source, .mode = p->mode, .queue = p->queue,
-				.queue_base = p->queue_base, .queue_count = 1 };
+				.queue_base = p->queue_base, .queue_count = 1, .confirm = confirm };
 	struct handover h = { 0 };
 	enum live_status st;
 	struct pending pend;
@@ -325,6 +363,55 @@ enum live_status live_rollback(struct live *lv, struct live_result *r, struct di
 	return to_previous(lv, r, d);
 }
 
+enum live_status live_rollback_to(struct live *lv, unsigned gen, struct live_result *r,
+				  struct diag_list *d)
+{
+	unsigned cur = state_generation(lv->dir, STATE_CURRENT);
+	enum live_status st;
+	struct pending pend;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!state_generation_exists(lv->dir, gen)) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+			 "no generation %u in the state directory (`sagate history` lists those kept): nothing was changed",
+			 gen);
+		return LIVE_NOTHING;
+	}
+	if (gen == cur) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+			 "generation %u is already current: nothing was changed", gen);
+		return LIVE_NOTHING;
+	}
+	if (state_read_meta(lv->dir, gen, &r->meta, d) < 0) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+			 "generation %u is damaged (its meta.json): nothing was changed", gen);
+		return LIVE_FAILED;
+	}
+	state_meta_fini(&r->meta);
+	rc = pending_read(lv->dir, &pend, d);
+	if (rc < 0)
+		return LIVE_FAILED;
+	if (rc == 1 && in_force(&pend, cur)) {
+		diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
+			 "an apply --confirm is waiting: run `sagate confirm` or `sagate rollback` first; nothing was changed");
+		return LIVE_PENDING;
+	}
+	st = kernel_load(lv->dir, gen, true, &r->meta, r, d);
+	if (st == LIVE_OK && state_switch_to(lv->dir, gen, d) < 0) {
+		kernel_put_back(lv->dir, cur, gen, d);
+		st = LIVE_FAILED;
+	}
+	if (st != LIVE_OK)
+		return st;
+	/* a record of an apply that never became current guards nothing now */
+	if (rc == 1)
+		withdraw_quietly(lv->dir, d);
+	r->generation = gen;
+	note(lv, gen, STATE_NOTE_REINSTATED, 0, d);
+	return LIVE_OK;
+}
+
 static void utc(long long t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
@@ -375,7 +462,10 @@ enum live_status live_confirm(struct live *lv, struct diag_list *d)
 		nothing_to_confirm(lv->dir, d);
 		return LIVE_NOTHING;
 	}
-	return pending_withdraw(lv->dir, d) < 0 ? LIVE_FAILED : LIVE_OK;
+	if (pending_withdraw(lv->dir, d) < 0)
+		return LIVE_FAILED;
+	note(lv, pend.pub.generation, STATE_NOTE_CONFIRMED, 0, d);
+	return LIVE_OK;
 }
 
 enum live_status live_flush(struct live *lv, struct diag_list *d)

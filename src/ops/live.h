@@ -63,7 +63,9 @@ enum live_status {
 struct live;
 
 /** Take dir's lock (creating dir, mode 0700, and its file `lock`) for
- *  command ("apply", named to whoever waits), waiting up to wait seconds
+ *  command ("apply", named to whoever waits, and recorded in the history
+ *  of what it changes: a string that outlives the lock; the watcher's is
+ *  "confirm timer"), waiting up to wait seconds
  *  (0: not at all; LIVE_WAIT_FOREVER).  NULL with an error in d: the
  *  lock is held by another command ("... locked by another sagate
  *  command (pid N: apply) ...; nothing was changed"), or the directory
@@ -121,10 +123,18 @@ void live_result_fini(struct live_result *r);
  *  other failures, unless d says that the kernel could not be put back. */
 enum live_status live_apply(struct live *lv, const struct live_policy *p, unsigned confirm,
 			    live_spawn_fn spawn, struct live_result *r, struct diag_list *d);
-/** Go back to the previous generation (it becomes current, the current
- *  one its rollback target); while a confirm is pending, undo the apply
- *  it guards instead and cancel it. */
+/** Go back to the previous generation (it becomes current, keeping its
+ *  own rollback target; the current one is recorded as rolled back, and
+ *  is never a plain rollback's target again); while a confirm is
+ *  pending, undo the apply it guards instead and cancel it. */
 enum live_status live_rollback(struct live *lv, struct live_result *r, struct diag_list *d);
+/** Go to generation gen, whatever became of it (rollback --to): put it
+ *  into the kernel as rollback does, then make it current with the
+ *  current one as its rollback target.  LIVE_NOTHING, with the reason in
+ *  d, when gen does not exist or is current; LIVE_PENDING while a
+ *  confirm waits; LIVE_FAILED when gen is damaged (d names what). */
+enum live_status live_rollback_to(struct live *lv, unsigned gen, struct live_result *r,
+				  struct diag_list *d);
 /** Keep what apply --confirm applied: withdraw the pending confirm.  The
  *  kernel is not touched.  LIVE_NOTHING when none is pending, with the
  *  reason in d (for one its watcher rolled back: when). */

@@ -13,6 +13,7 @@
 struct live {
 	char *dir;
 	int fd;			/* the lock file, flock(2)ed */
+	const char *command;	/* as live_lock was given it: who acts */
 };
 
 /** A pending confirm's record: what status shows, and the token that

@@ -107,6 +107,7 @@ struct live *live_lock(const char *dir, const char *command, unsigned wait,
 		return NULL;
 	}
 	lv->fd = -1;
+	lv->command = command;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		diag_add(d, DIAG_ERROR, dir, "", NULL, "cannot create the state directory: %s",
 			 strerror(errno));

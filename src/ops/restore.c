@@ -8,7 +8,6 @@
 #include "live.h"
 #include "parse.h"
 #include "restore.h"
-#include "sha256.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -78,17 +77,6 @@ static const char *first_error(const struct diag_list *d)
 	return "unknown error";
 }
 
-/* Does the parsed bundle have the bytes meta.json recorded?  The
- * parser's digest of a file that includes nothing is the SHA-256 of that
- * file's hex digest (model.h), so the file need not be read twice. */
-static bool digest_matches(const struct policy *pol, const struct state_meta *m)
-{
-	char want[65];
-
-	sha256_hex(m->bundle_sha256, 64, want);
-	return strcmp(want, pol->sha256) == 0;
-}
-
 /* Try generation gen: 1 when it is ready in r, 0 when it is damaged
  * (skipped), -1 when the system failed. */
 static int try_generation(const char *dir, unsigned gen, struct restore *r)
@@ -110,7 +98,7 @@ static int try_generation(const char *dir, unsigned gen, struct restore *r)
 	free(path);
 	if (!r->pol) {
 		skip(r, gen, "policy.json: %s", first_error(&d));
-	} else if (r->meta.bundle_sha256[0] && !digest_matches(r->pol, &r->meta)) {
+	} else if (!state_bundle_matches(&r->meta, r->pol)) {
 		skip(r, gen, "policy.json does not match the digest meta.json records (bundle_sha256 %.16s...)",
 		     r->meta.bundle_sha256);
 		policy_free(r->pol);
@@ -216,6 +204,19 @@ enum restore_status restore_choose(const char *dir, struct restore *r, struct di
 	return r->status;
 }
 
+/* Record in gen's history what restore did to it (quietly: only
+ * history, and the switch is done). */
+static void note(const char *dir, unsigned gen, enum state_note what, unsigned to)
+{
+	struct state_actor who;
+	struct diag_list quiet;
+
+	state_actor_self(&who, "restore");
+	diag_list_init(&quiet);
+	state_note(dir, gen, what, &who, to, &quiet);
+	diag_list_fini(&quiet);
+}
+
 /* Remove the pending confirm: the apply it guarded is settled. */
 static void drop_confirm_files(const char *dir)
 {
@@ -244,10 +245,15 @@ int restore_apply(const char *dir, struct restore *r, bool dry_run, struct diag_
 				 r->generation, r->current);
 			return -1;
 		}
+		if (r->generation != r->current)
+			note(dir, r->generation, STATE_NOTE_REINSTATED, 0);
+		if (r->rolled_back)
+			note(dir, r->rolled_back, STATE_NOTE_EXPIRED, r->generation);
 		drop_confirm_files(dir);
 	} else if (settled && r->rolled_back) {
 		if (state_uncommit(dir, d) < 0)
 			return -1;
+		note(dir, r->rolled_back, STATE_NOTE_EXPIRED, 0);
 		drop_confirm_files(dir);
 	}
 	return 0;

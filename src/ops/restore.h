@@ -14,9 +14,13 @@
  *              and no watcher holds it: the watcher went with the machine
  *              that ran it): then it is rolled back, as the watcher would
  *              have done at the deadline;
- *   previous   when current is damaged or rolled back.
- * Older generations are never tried: nothing records whether they were
- * confirmed.  While a watcher still runs (an apply --confirm of this
+ *   previous   when current is damaged or rolled back: the current
+ *              generation's rollback target, passing over any that was
+ *              rolled back (state.h), so that a policy rejected by its
+ *              confirm's expiry or by an admin's rollback never comes
+ *              back at boot.
+ * Older generations are never tried.  A generation rolled back here is
+ * recorded as rolled back by expiry (its outcome.json, state.h).  While a watcher still runs (an apply --confirm of this
  * boot waits for its confirm, or is rolled back at its deadline),
  * restore does nothing at all.  A damaged candidate is passed over with a warning that
  * names it and what is wrong; restore never removes a table, so when

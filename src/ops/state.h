@@ -5,6 +5,9 @@
  *   gen-NNNNNN/meta.json     source file, digests, mode, queue, time
  *   gen-NNNNNN/previous -> ../gen-...  the generation it replaced: the
  *                            rollback target while it is current
+ *   gen-NNNNNN/outcome.json  what became of it since: confirmed, rolled
+ *                            back (by whom), made current again (absent
+ *                            until one of these happened)
  *   current -> gen-...       what the kernel should hold
  *   previous -> current/previous   (for people: the rollback target)
  *   lock                     flock(2)ed by the one command changing things
@@ -60,9 +63,29 @@ int state_path(char *buf, size_t len, const char *dir, enum state_file f);
 /** Is path a file inside the state directory (a bundle we wrote)? */
 bool state_owns(const char *path);
 
+/** Who did something to the state directory, and when.  Recorded for
+ *  history; generations written before it was kept have uid -1. */
+struct state_actor {
+	long long at;		/**< seconds since the epoch */
+	long uid;		/**< real uid of the process; -1: unknown */
+	char user[64];		/**< its name ("" when it has none); with sudo,
+				     "root (sudo: alice)" */
+	char command[24];	/**< "apply", "rollback", "rollback --to",
+				     "confirm", "expiry", "restore" */
+};
+
+/** Fill a with the calling process (its uid, its user name, SUDO_USER),
+ *  now, and command. */
+void state_actor_self(struct state_actor *a, const char *command);
+
 /** What a generation records besides the policy. */
 struct state_meta {
 	char *source;		/**< policy file as the user named it */
+	char *source_path;	/**< the same, absolute (realpath at apply); NULL
+				     in generations written before it was kept,
+				     or when it could not be resolved */
+	struct state_actor applied_by;	/**< who applied it (uid -1: unknown) */
+	unsigned confirm;	/**< apply --confirm SECONDS (0: without) */
 	char sha256[65];	/**< digest of the policy as read then */
 	char bundle_sha256[65];	/**< SHA-256 of the generation's policy.json as
 				     written (what sha256sum prints), so that
@@ -81,6 +104,36 @@ struct state_meta {
 
 void state_meta_fini(struct state_meta *m);
 
+/** What became of a generation after its apply (its outcome.json). */
+struct state_outcome {
+	bool confirmed;			/**< its apply --confirm was confirmed */
+	struct state_actor confirmed_by;
+	bool rolled_back;		/**< rejected: rolled back while current */
+	bool by_expiry;			/**< rolled back because its confirm
+					     expired (watcher, or restore at boot),
+					     not by an admin's rollback */
+	struct state_actor rolled_back_by;
+	unsigned rolled_back_to;	/**< the generation made current (0: none) */
+	bool reinstated;		/**< made current again after an apply */
+	struct state_actor reinstated_by;	/**< the last time */
+};
+
+/** What became of generation gen, in o (all false when nothing was
+ *  recorded).  0, or -1 with an error in d when outcome.json is
+ *  damaged. */
+int state_read_outcome(const char *dir, unsigned gen, struct state_outcome *o,
+		       struct diag_list *d);
+/** Generation gen was rolled back (rejected)? */
+bool state_rejected(const char *dir, unsigned gen);
+/** Does the generation exist (its directory)? */
+bool state_generation_exists(const char *dir, unsigned gen);
+/** Every generation in dir, newest first, into *gens (caller frees);
+ *  their number, or -1 (errno) when dir cannot be read. */
+long state_list(const char *dir, unsigned **gens);
+/** Is pol (parsed from generation m's policy.json) the bytes meta.json
+ *  records?  true when meta records no digest (an older sagate). */
+bool state_bundle_matches(const struct state_meta *m, const struct policy *pol);
+
 /** The directory to use: SAGATE_STATE_DIR if set, else the default. */
 const char *state_dir(void);
 
@@ -89,8 +142,14 @@ const char *state_dir(void);
 /** Generation behind link STATE_CURRENT or STATE_PREVIOUS: 0 when there
  *  is none.  The previous one is the rollback target the current
  *  generation records (or, in a directory written before generations
- *  recorded theirs, the link `previous`). */
+ *  recorded theirs, the link `previous`); a rejected (rolled back) one is
+ *  passed over for its own rollback target, so that a plain rollback
+ *  never returns to a policy that was rolled back. */
 unsigned state_generation(const char *dir, enum state_file link);
+/** The generation a plain rollback would go to were gen current: the
+ *  rollback target gen records, passing over rolled back ones (for their
+ *  own targets) and any that is gone; 0 when none. */
+unsigned state_target(const char *dir, unsigned gen);
 /** Path of a generation's policy file; caller frees (NULL on OOM). */
 char *state_policy_path(const char *dir, unsigned gen);
 /** Read a generation's meta; 0 or -1 with an error in d. */
@@ -112,10 +171,29 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 int state_commit(const char *dir, unsigned gen, struct diag_list *d);
 /** Remove a prepared generation that was never committed. */
 void state_discard(const char *dir, unsigned gen);
-/** Make the rollback target current, with the generation it replaces as
- *  its own rollback target (after a rollback was applied).  0, or -1 with
- *  an error in d and current unchanged. */
+/** Make the rollback target current (after a rollback was applied); its
+ *  own rollback target stays, so that the next rollback goes further
+ *  back.  0, or -1 with an error in d and current unchanged. */
 int state_swap(const char *dir, struct diag_list *d);
+/** Make generation gen current, with the current one as its rollback
+ *  target (rollback --to).  0, or -1 with an error in d and current
+ *  unchanged. */
+int state_switch_to(const char *dir, unsigned gen, struct diag_list *d);
+
+/** What to record in a generation's outcome.json. */
+enum state_note {
+	STATE_NOTE_CONFIRMED,		/**< its pending confirm was confirmed */
+	STATE_NOTE_ROLLED_BACK,		/**< an admin rolled it back */
+	STATE_NOTE_EXPIRED,		/**< rolled back: its confirm expired */
+	STATE_NOTE_REINSTATED,		/**< made current again (by a rollback,
+					     an expiry, restore, rollback --to):
+					     a rolled back mark goes */
+};
+/** Record what happened to generation gen, by who (to: the generation a
+ *  rollback made current).  Written atomically; 0, or -1 with an error in
+ *  d and outcome.json as it was. */
+int state_note(const char *dir, unsigned gen, enum state_note what,
+	       const struct state_actor *who, unsigned to, struct diag_list *d);
 /** Record that generation gen's table now queues to queue (a rollback
  *  that compiled it into the other bank). */
 int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d);

@@ -14,6 +14,7 @@ enum state_gen_file {
 	STATE_GEN_POLICY,	/**< gen-NNNNNN/policy.json */
 	STATE_GEN_META,		/**< gen-NNNNNN/meta.json */
 	STATE_GEN_PREVIOUS,	/**< gen-NNNNNN/previous: link to its rollback target */
+	STATE_GEN_OUTCOME,	/**< gen-NNNNNN/outcome.json: what became of it */
 };
 
 /** Path of f of generation gen of dir into buf.  0, or -1 (errno

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,14 +252,56 @@ static int set_gen_previous(const char *dir, unsigned gen, unsigned prev, struct
 	return set_link(link, target, d);
 }
 
+void state_actor_self(struct state_actor *a, const char *command)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	uid_t uid = getuid();
+
+	memset(a, 0, sizeof(*a));
+	a->at = (long long)time(NULL);
+	a->uid = (long)uid;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0)
+		res = NULL;
+	/* who ran sudo is who applied it, for people; the uid stays the
+	 * process's own */
+	if (res && uid == 0 && sudo && *sudo && strcmp(sudo, "root"))
+		snprintf(a->user, sizeof(a->user), "%s (sudo: %.30s)", res->pw_name, sudo);
+	else if (res)
+		snprintf(a->user, sizeof(a->user), "%s", res->pw_name);
+	snprintf(a->command, sizeof(a->command), "%s", command);
+}
+
+static json_t *actor_json(const struct state_actor *a)
+{
+	return json_pack("{s:I, s:I, s:s, s:s}", "at", (json_int_t)a->at, "uid",
+			 (json_int_t)a->uid, "user", a->user, "command", a->command);
+}
+
+/* NULL on OOM */
 static json_t *meta_json(const struct state_meta *m)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:i}", "source", m->source,
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:i}", "source", m->source,
 			 "sha256", m->sha256, "bundle_sha256", m->bundle_sha256,
 			 "mode", m->mode == PLAN_ENGINE ? "engine" : "kernel-only",
 			 "queue", m->queue, "queue_base", m->queue_base,
 			 "queue_count", m->queue_count ? (int)m->queue_count : 1,
 			 "applied_at", (json_int_t)m->applied_at, "generation", m->generation);
+
+	if (j && m->source_path &&
+	    json_object_set_new(j, "source_path", json_string(m->source_path)) < 0)
+		goto oom;
+	/* unknown in a generation from before it was kept: stays unknown */
+	if (j && m->applied_by.uid >= 0 &&
+	    json_object_set_new(j, "applied_by", actor_json(&m->applied_by)) < 0)
+		goto oom;
+	if (j && m->confirm && json_object_set_new(j, "confirm", json_integer(m->confirm)) < 0)
+		goto oom;
+	return j;
+oom:
+	json_decref(j);
+	return NULL;
 }
 
 int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d)
@@ -306,7 +349,10 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 		return 0;
 	}
 	meta.generation = gen;
-	meta.applied_at = (long long)time(NULL);
+	state_actor_self(&meta.applied_by, "apply");
+	meta.applied_at = meta.applied_by.at;
+	/* the file as the admin named it, resolved where it was named */
+	meta.source_path = meta.source ? realpath(meta.source, NULL) : NULL;
 	rc = write_policy(ppath, p, meta.bundle_sha256, d);
 	if (rc == 0) {
 		mj = meta_json(&meta);	/* NULL (OOM) is reported by the writer */
@@ -319,6 +365,7 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 		rc = set_gen_previous(dir, gen, cur, d);
 	if (rc == 0)
 		rc = sync_dir(gdir, d);
+	free(meta.source_path);
 	if (rc < 0) {
 		state_discard(dir, gen);
 		return 0;
@@ -336,19 +383,39 @@ void state_discard(const char *dir, unsigned gen)
 		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_PREVIOUS) == 0)
 		unlink(path);
+	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_OUTCOME) == 0)
+		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_DIR) == 0)
 		rmdir(path);
 }
 
-/* Remove generations beyond the newest STATE_KEEP, except linked ones. */
+/* Remove generations beyond the newest STATE_KEEP, except current and
+ * the chain of rollback targets behind it (STATE_KEEP of them): each
+ * rollback goes one step further back along it. */
 static void prune(const char *dir)
 {
-	unsigned last = last_generation(dir), cur = state_generation(dir, STATE_CURRENT);
-	unsigned prev = state_generation(dir, STATE_PREVIOUS);
+	unsigned last = last_generation(dir), keep[STATE_KEEP + 1];
+	size_t n = 0;
 
-	for (unsigned g = 1; last > STATE_KEEP && g <= last - STATE_KEEP; g++)
-		if (g != cur && g != prev)
+	keep[n++] = state_generation(dir, STATE_CURRENT);
+	for (unsigned g = state_generation(dir, STATE_PREVIOUS); g && n < STATE_KEEP + 1;
+	     g = state_target(dir, g)) {
+		bool seen = false;
+
+		for (size_t i = 0; i < n; i++)
+			seen |= keep[i] == g;
+		if (seen)
+			break;	/* a loop (rollback --to): the rest is kept */
+		keep[n++] = g;
+	}
+	for (unsigned g = 1; last > STATE_KEEP && g <= last - STATE_KEEP; g++) {
+		bool kept = false;
+
+		for (size_t i = 0; i < n; i++)
+			kept |= keep[i] == g;
+		if (!kept)
 			state_discard(dir, g);
+	}
 }
 
 /* Link current to generation gen: the switch. */
@@ -376,17 +443,69 @@ int state_commit(const char *dir, unsigned gen, struct diag_list *d)
 
 int state_swap(const char *dir, struct diag_list *d)
 {
-	unsigned cur = state_generation(dir, STATE_CURRENT);
 	unsigned prev = state_generation(dir, STATE_PREVIOUS);
 
 	if (!prev) {
 		diag_add(d, DIAG_ERROR, dir, "", NULL, "no previous policy to return to");
 		return -1;
 	}
-	/* prev is not current: its own rollback target can change unseen */
-	if (cur && set_gen_previous(dir, prev, cur, d) < 0)
-		return -1;
+	/* prev keeps its own rollback target: the generation left is rolled
+	 * back, never the next rollback's target (the policy before prev is) */
 	return set_current(dir, prev, d);
+}
+
+int state_switch_to(const char *dir, unsigned gen, struct diag_list *d)
+{
+	unsigned cur = state_generation(dir, STATE_CURRENT);
+
+	if (!state_generation_exists(dir, gen)) {
+		diag_add(d, DIAG_ERROR, dir, "", NULL, "no generation %u", gen);
+		return -1;
+	}
+	/* gen is not current: its own rollback target can change unseen */
+	if (cur && cur != gen && set_gen_previous(dir, gen, cur, d) < 0)
+		return -1;
+	return set_current(dir, gen, d);
+}
+
+int state_note(const char *dir, unsigned gen, enum state_note what,
+	       const struct state_actor *who, unsigned to, struct diag_list *d)
+{
+	char path[PATH_MAX];
+	json_t *j, *a;
+	int rc = -1;
+
+	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_OUTCOME) < 0)
+		return fail(d, dir, "cannot name a generation's outcome");
+	/* what is there stays, unless it is damaged: then this starts anew */
+	j = json_load_file(path, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		j = json_object();
+	}
+	a = actor_json(who);
+	if (!j || !a)
+		json_decref(a);
+	else if (what == STATE_NOTE_CONFIRMED)
+		rc = json_object_set_new(j, "confirmed", a);
+	else if (what == STATE_NOTE_REINSTATED) {
+		json_object_del(j, "rolled_back");	/* chosen again: not rejected */
+		rc = json_object_set_new(j, "reinstated", a);
+	}
+	else if (json_object_set_new(a, "to", json_integer(to)) < 0 ||
+		 json_object_set_new(a, "expiry", json_boolean(what == STATE_NOTE_EXPIRED)) < 0)
+		json_decref(a);
+	else
+		rc = json_object_set_new(j, "rolled_back", a);
+	/* json_object_set_new took a, even when it failed */
+	if (rc < 0 || !j) {
+		diag_add(d, DIAG_ERROR, path, "", NULL, "out of memory");
+		rc = -1;
+	} else {
+		rc = state_write_json(path, j, d);
+	}
+	json_decref(j);
+	return rc;
 }
 
 int state_uncommit(const char *dir, struct diag_list *d)

@@ -96,9 +96,11 @@ json_t *bundle_from_policy(const struct policy *p)
 				      "direction", direction_name(r->dir));
 
 		if (!r->peers.any)
-			json_object_set_new(o, "peers", addrs_json(&r->peers));
+			json_object_set_new(o, r->dir == DIR_FWD ? "from" : "peers",
+					    addrs_json(&r->peers));
 		if (!r->local.any)
-			json_object_set_new(o, "local", addrs_json(&r->local));
+			json_object_set_new(o, r->dir == DIR_FWD ? "to" : "local",
+					    addrs_json(&r->local));
 		if (!keys_are_any(r)) {
 			/* a rule's keys may mix protocols and ports freely: keep
 			 * them as a service of its own */
@@ -118,6 +120,9 @@ json_t *bundle_from_policy(const struct policy *p)
 			 "defaults", "in", action_name(p->defaults[DIR_IN]),
 			 "out", action_name(p->defaults[DIR_OUT]),
 			 "hosts", hosts_json(p), "services", services, "rules", rules);
+	if (root && p->forward_covered)
+		json_object_set_new(json_object_get(root, "defaults"), "forward",
+				    json_string(action_name(p->defaults[DIR_FWD])));
 	if (root && p->max_elements && p->max_elements != POLICY_DEFAULT_MAX_ELEMENTS)
 		json_object_set_new(root, "max-elements", json_integer((json_int_t)p->max_elements));
 	return root;

@@ -73,6 +73,7 @@ struct policy *policy_alloc(void)
 	if (p) {
 		p->defaults[DIR_IN] = ACT_BLOCK;
 		p->defaults[DIR_OUT] = ACT_PERMIT;
+		p->defaults[DIR_FWD] = ACT_BLOCK;
 	}
 	return p;
 }
@@ -197,7 +198,7 @@ const char *action_name(enum action a)
 
 const char *direction_name(enum direction d)
 {
-	return d == DIR_IN ? "in" : "out";
+	return d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "forward";
 }
 
 const char *mode_name(enum ipsec_mode m)

@@ -27,6 +27,8 @@ enum action {
 enum direction {
 	DIR_IN,		/**< peer is the source, local port is the destination port */
 	DIR_OUT,	/**< peer is the destination, port is the peer's port */
+	DIR_FWD,	/**< routed through this host: peer is the source ("from"),
+			     local the destination ("to"), port the destination port */
 	DIR_COUNT
 };
 
@@ -149,6 +151,10 @@ struct policy {
 	char *file;		/**< top-level file as named by the user */
 	char *description;	/**< may be NULL */
 	enum action defaults[DIR_COUNT];	/**< ACT_PERMIT or ACT_BLOCK */
+	bool forward_covered;	/**< forwarded traffic is filtered (a forward chain is
+				     compiled): the policy has forward rules or sets
+				     defaults.forward; else the host forwards as it would
+				     without sagate, as before forward rules existed */
 	struct rule *rules;
 	size_t nrules;
 	char sha256[65];	/**< hex SHA-256 over the digests of the policy file and

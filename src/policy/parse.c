@@ -22,7 +22,7 @@ static const char *const include_keys[] = {
 	"version", "description", "include", "hosts", "services", "rules",
 	"defaults", "max-elements", NULL
 };
-static const char *const defaults_keys[] = { "in", "out", NULL };
+static const char *const defaults_keys[] = { "in", "out", "forward", NULL };
 
 const char *pjson_type(const json_t *v)
 {
@@ -349,6 +349,8 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		pcheck_keys(c, d, defaults_keys, file, "defaults", NULL);
 		p->defaults[DIR_IN] = parse_default(c, d, "in", file, ACT_BLOCK);
 		p->defaults[DIR_OUT] = parse_default(c, d, "out", file, ACT_PERMIT);
+		p->defaults[DIR_FWD] = parse_default(c, d, "forward", file, ACT_BLOCK);
+		p->forward_covered = json_object_get(d, "forward") != NULL;
 	}
 	parse_max_elements(c, json_object_get(root, "max-elements"), file, p);
 	if (!rules)
@@ -358,6 +360,8 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		     pjson_type(rules));
 	else
 		prules_parse(c, rules, file, p);
+	for (size_t i = 0; i < p->nrules; i++)
+		p->forward_covered |= p->rules[i].dir == DIR_FWD;
 }
 
 /* One digest for the policy and everything it includes: SHA-256 over

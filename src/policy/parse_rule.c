@@ -10,8 +10,8 @@
 #include <string.h>
 
 static const char *const rule_keys[] = {
-	"name", "action", "direction", "peers", "local", "protocol", "ports",
-	"services", "ipsec", "log", "comment", NULL
+	"name", "action", "direction", "peers", "local", "from", "to", "protocol",
+	"ports", "services", "ipsec", "log", "comment", NULL
 };
 static const char *const ipsec_keys[] = {
 	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
@@ -292,6 +292,30 @@ static void parse_hosts_key(struct pctx *c, json_t *o, const char *key,
 	phosts_parse(c, v, file, p, rule, set);
 }
 
+/* A forward rule's sides are "from" and "to"; an in / out rule's are
+ * "peers" and "local".  The other pair is refused by name. */
+static void sides_misnamed(struct pctx *c, json_t *o, const char *file,
+			   const char *path, const char *rule, enum direction dir)
+{
+	static const char *const wrong[2][2] = { { "from", "to" }, { "peers", "local" } };
+	bool fwd = dir == DIR_FWD;
+	char q[640];
+
+	for (int i = 0; i < 2; i++) {
+		if (!json_object_get(o, wrong[fwd][i]))
+			continue;
+		snprintf(q, sizeof(q), "%s.%s", path, wrong[fwd][i]);
+		if (fwd)
+			perr(c, file, q, rule,
+			     "a forward rule names its sides \"from\" (the sources that start the flow) and \"to\" (its destinations, routed through this host), not \"%s\"",
+			     wrong[fwd][i]);
+		else
+			perr(c, file, q, rule,
+			     "\"%s\" is a side of a forward rule (\"direction\": \"forward\"); an %s rule names \"peers\" and \"local\"",
+			     wrong[fwd][i], direction_name(dir));
+	}
+}
+
 static void parse_flags(struct pctx *c, json_t *o, const char *file,
 			const char *path, const char *rule, struct rule *r)
 {
@@ -362,7 +386,7 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 		       struct nindex *ix)
 {
 	static const char *const actions[] = { "permit", "block", "require-ipsec", NULL };
-	static const char *const dirs[] = { "in", "out", NULL };
+	static const char *const dirs[] = { "in", "out", "forward", NULL };
 	const char *name;
 
 	/* the rule being parsed is looked up by index: name it first */
@@ -385,9 +409,10 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 	}
 	r->action = i >= 0 ? (enum action)i : ACT_BLOCK;
 	i = pick(c, o, "direction", dirs, file, path, name);
-	r->dir = i > 0 ? DIR_OUT : DIR_IN;
-	parse_hosts_key(c, o, "peers", file, path, name, &r->peers);
-	parse_hosts_key(c, o, "local", file, path, name, &r->local);
+	r->dir = i > 0 ? (enum direction)i : DIR_IN;
+	sides_misnamed(c, o, file, path, name, r->dir);
+	parse_hosts_key(c, o, r->dir == DIR_FWD ? "from" : "peers", file, path, name, &r->peers);
+	parse_hosts_key(c, o, r->dir == DIR_FWD ? "to" : "local", file, path, name, &r->local);
 	parse_match(c, o, file, path, name, r);
 	if (json_object_get(o, "ipsec") && r->action != ACT_REQUIRE_IPSEC) {
 		char q[640];
@@ -402,8 +427,16 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 	if (r->peers.n && r->local.n &&
 	    !(set_has_family(&r->peers, AF4) && set_has_family(&r->local, AF4)) &&
 	    !(set_has_family(&r->peers, AF6) && set_has_family(&r->local, AF6)))
-		perr(c, file, path, name,
+		perr(c, file, path, name, r->dir == DIR_FWD ?
+		     "\"from\" and \"to\" share no address family: the rule can never match" :
 		     "\"peers\" and \"local\" share no address family: the rule can never match");
+	if (r->dir == DIR_FWD && r->action == ACT_REQUIRE_IPSEC && r->ipsec.mode == MODE_TRANSPORT) {
+		char q[640];
+
+		snprintf(q, sizeof(q), "%s.ipsec.mode", path);
+		perr(c, file, q, name,
+		     "a forwarded flow is not addressed to this host, so no transport-mode SA ending here carries it; use mode \"tunnel\" with the gateways that may vouch for its sources");
+	}
 }
 
 void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p)

@@ -340,6 +340,12 @@ enum decide_reason decide_check_sa(const struct decide_ctx *ctx, const struct ru
 struct verdict decide(const struct decide_ctx *ctx, const void *data, size_t len,
 		      uint32_t mark, uint64_t now)
 {
+	return decide_dir(ctx, DIR_IN, data, len, mark, now);
+}
+
+struct verdict decide_dir(const struct decide_ctx *ctx, enum direction dir, const void *data,
+			  size_t len, uint32_t mark, uint64_t now)
+{
 	struct verdict v = { .accept = false, .rule = CLASS_NONE };
 	const struct rule *r;
 	const struct xfrm_sa *sa = NULL;
@@ -349,13 +355,14 @@ struct verdict decide(const struct decide_ctx *ctx, const void *data, size_t len
 	if (v.reason != DECIDE_ACCEPT_OK)
 		return v;
 	v.reason = DECIDE_DROP_NO_RULE;
+	v.pkt.key.dir = dir;
 	v.rule = decide_rule_lookup(ctx, &v.pkt.key);
 	if (v.rule == CLASS_NONE || !ctx->policy || v.rule >= ctx->policy->nrules) {
 		v.rule = CLASS_NONE;
 		return v;
 	}
 	r = &ctx->policy->rules[v.rule];
-	if (r->action != ACT_REQUIRE_IPSEC || r->dir != DIR_IN)
+	if (r->action != ACT_REQUIRE_IPSEC || r->dir != dir)
 		return v;
 	v.spi = xfrm_spi_from_mark(mark);
 	if (v.spi == 0) {

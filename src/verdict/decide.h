@@ -49,7 +49,8 @@ const char *decide_reason_name(enum decide_reason r);
 
 /** What the headers of a queued packet say. */
 struct decide_pkt {
-	struct packet_key key;	/**< DIR_IN; peer = source, local = destination;
+	struct packet_key key;	/**< DIR_IN (decide_dir: its dir); peer = source,
+				     local = destination;
 				     key = KEY(proto, dport) for tcp / udp / sctp,
 				     KEY(proto, 0) otherwise */
 	uint8_t proto;		/**< upper-layer protocol after extension headers */
@@ -113,5 +114,12 @@ enum decide_reason decide_check_sa(const struct decide_ctx *ctx, const struct ru
  *  holds it), now in seconds since the epoch. */
 struct verdict decide(const struct decide_ctx *ctx, const void *data, size_t len,
 		      uint32_t mark, uint64_t now);
+
+/** decide() for a packet the kernel queued from the hook of direction
+ *  dir: DIR_IN (input; what decide() assumes) or DIR_FWD (forward: a flow
+ *  routed through this host, judged by the forward rules; peer = source,
+ *  local = destination, as for DIR_IN). */
+struct verdict decide_dir(const struct decide_ctx *ctx, enum direction dir, const void *data,
+			  size_t len, uint32_t mark, uint64_t now);
 
 #endif

@@ -55,7 +55,7 @@ enum decide_reason sa_match_rule(const struct rule *r, const struct xfrm_sa *sa,
 	struct decide_pkt p;
 
 	memset(&p, 0, sizeof(p));
-	p.key.dir = DIR_IN;
+	p.key.dir = r->dir;
 	if (sa->mode == XFRM_SA_TUNNEL) {
 		pick_inner(r, sa, &p);
 	} else {

@@ -8,8 +8,25 @@ SAGATE_DEPS=(
 	qemu-system-x86 busybox-static cpio
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
-	e2fsprogs
+	e2fsprogs dpkg-dev debhelper lintian mmdebstrap ansible-core openssh-client
+	python3-prometheus-client
 	clang libclang-rt-14-dev
+)
+
+# What the QEMU guest's own root holds (tests/vm/guest-root builds it
+# from this list with mmdebstrap, vm-run --root boots it): the programs
+# the tests run inside the guest (SAGATE_TESTBED_PROGRAMS without the
+# host-only ones: qemu, cpio), the strongSwan plugins, the
+# libraries sagate links against, udev and systemd for the boots, man-db
+# for the package test, openssh-server and python3(-apt) for the Ansible
+# role, busybox-static for the tests' `busybox nc`.  Nothing of the host's root reaches the guest:
+# what this list lacks is missing on every machine.
+SAGATE_GUEST_PACKAGES=(
+	bash coreutils iproute2 nftables jq kmod procps iputils-ping python3-minimal
+	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+	libstrongswan-extra-plugins postgresql
+	systemd udev man-db openssh-server python3 python3-apt busybox-static
+	libjansson4 libmnl0 libnftnl11 libnetfilter-queue1
 )
 
 install_deps() {

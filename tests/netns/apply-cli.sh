@@ -68,8 +68,15 @@ sg apply -k policies/web-server.json >/dev/null && ok "apply web-server over db-
 ruleset >"$tmp/web"
 sg rollback >/dev/null && ok "rollback" || bad "rollback"
 same_as "$tmp/db" "rollback restores the previous ruleset exactly"
-sg rollback >/dev/null
-same_as "$tmp/web" "a second rollback goes forward again"
+# the policy rolled back is never a rollback's target again; --to can
+# still choose it
+in_ns "$sagate" rollback >/dev/null 2>"$tmp/again"
+[ $? -eq 1 ] && grep -q 'no previous policy to return to' "$tmp/again" &&
+	ok "a second rollback does not return to the policy it rolled back" ||
+	bad "second rollback: $(cat "$tmp/again")"
+same_as "$tmp/db" "and changes nothing"
+sg rollback --to 2 >/dev/null && ok "rollback --to 2" || bad "rollback --to 2"
+same_as "$tmp/web" "rollback --to goes forward again"
 
 # commit-confirm: not confirmed -> rolled back at the deadline
 sg apply -k --confirm 2 policies/bastion.json >/dev/null && ok "apply --confirm" || bad "apply --confirm"

@@ -5,11 +5,14 @@
  * an unconfirmed apply, confirm, each leaves the old state or the new
  * one, the kernel always holding what `current` names.  Then the
  * watcher: its deadline, its record, and a pending confirm nobody
- * holds. */
+ * holds.  Then history: a rolled back generation is never rollback's
+ * target, rollback --to can choose it, and history says what became of
+ * each generation. */
 #include "config.h"
 
 #include "audit_util.h"
 #include "fault.h"
+#include "history.h"
 #include "live.h"
 #include "nft_apply.h"
 
@@ -372,6 +375,20 @@ static enum live_status confirm(struct diag_list *d)
 	return st;
 }
 
+static unsigned rollback_to_gen = 1;
+
+static enum live_status rollback_to(struct diag_list *d)
+{
+	struct live_result r;
+	struct live *lv = live_lock(dir, "rollback --to", 0, d);
+	enum live_status st = lv ? live_rollback_to(lv, rollback_to_gen, &r, d) : LIVE_FAILED;
+
+	if (lv)
+		live_result_fini(&r);
+	live_unlock(lv);
+	return st;
+}
+
 /* The state: current and previous, a pending confirm (its generation,
  * 0: none) and whether its watcher lives. */
 struct snap {
@@ -533,7 +550,13 @@ Test(live, a_failure_at_any_step_of_apply_confirm_leaves_old_or_new)
 
 Test(live, a_failure_at_any_step_of_rollback_leaves_old_or_new)
 {
-	every_step(fresh, rollback, (struct snap){ 2, 1, 0, false }, (struct snap){ 1, 2, 0, false }, NULL);
+	every_step(fresh, rollback, (struct snap){ 2, 1, 0, false }, (struct snap){ 1, 0, 0, false }, NULL);
+}
+
+Test(live, a_failure_at_any_step_of_rollback_to_leaves_old_or_new)
+{
+	rollback_to_gen = 1;
+	every_step(fresh, rollback_to, (struct snap){ 2, 1, 0, false }, (struct snap){ 1, 2, 0, false }, NULL);
 }
 
 /* Generation 3 applied with a confirm, waiting. */
@@ -550,7 +573,7 @@ static void fresh_pending(void)
 Test(live, a_failure_at_any_step_of_undoing_an_unconfirmed_apply_leaves_old_or_new)
 {
 	every_step(fresh_pending, rollback, (struct snap){ 3, 2, 3, true },
-		   (struct snap){ 2, 3, 0, false }, end_pending);
+		   (struct snap){ 2, 1, 0, false }, end_pending);
 }
 
 Test(live, a_failure_at_any_step_of_confirm_leaves_old_or_new)
@@ -574,7 +597,7 @@ Test(live, an_unconfirmed_apply_is_rolled_back_and_recorded)
 	cr_assert(snap_of("armed").watcher, "the watcher holds its record");
 	watchers_ended("at the deadline");
 	cr_assert_geq(seconds() - t0, 0.9, "rolled back before the deadline");
-	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 3, 0, false }));
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 1, 0, false }));
 	consistent("rolled back");
 	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 1);
 	cr_assert_eq(rb.generation, 3);
@@ -606,7 +629,7 @@ Test(live, the_watcher_tries_again_when_the_ruleset_moved)
 	cr_assert_eq(apply(2, 1, &d), LIVE_OK);
 	kernel_moves(2);
 	watchers_ended("at the deadline");
-	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 3, 0, false }));
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 2, 1, 0, false }));
 	consistent("rolled back");
 	cr_assert_eq(live_rollback_record_get(dir, &rb, &d), 1);
 	cr_assert_null(rb.error);
@@ -681,5 +704,163 @@ Test(live, a_pending_confirm_is_alive_only_while_held)
 	cr_assert_eq(apply(2, 0, &d), LIVE_OK);
 	cr_assert(has(&d, "dropped a pending confirm whose timer is gone"));
 	cr_assert_eq(snap_of("dropped").pending, 0);
+	diag_list_fini(&d);
+}
+
+/* --- history ------------------------------------------------------------ */
+
+/* What history says of generation gen. */
+static const struct history_entry *entry(const struct history *h, unsigned gen)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].generation == gen)
+			return &h->v[i];
+	cr_assert_fail("generation %u is not in history", gen);
+	return NULL;
+}
+
+static bool kernel_holds(unsigned gen)
+{
+	char k[256], want[64];
+	struct state_meta m;
+	struct diag_list d;
+	bool yes;
+
+	diag_list_init(&d);
+	cr_assert_eq(state_read_meta(dir, gen, &m, &d), 0);
+	snprintf(want, sizeof(want), "sha256 %.16s", m.sha256);
+	yes = strstr(kernel_get(k, sizeof(k)), want) != NULL;
+	state_meta_fini(&m);
+	diag_list_fini(&d);
+	return yes;
+}
+
+/* Issue 17: 1 and 2 applied, 3 applied with a confirm and rolled back at
+ * its deadline.  A plain rollback goes back to 1, never forward to the
+ * rejected 3; rollback --to 3 can still choose it. */
+Test(live, a_rolled_back_apply_is_never_rollback_s_target)
+{
+	struct live_result r;
+	struct history h;
+	struct diag_list d;
+	struct live *lv;
+
+	fresh();
+	diag_list_init(&d);
+	cr_assert_eq(apply(2, 1, &d), LIVE_OK);
+	watchers_ended("at the deadline");
+	cr_assert(same(snap_of("expired"), (struct snap){ 2, 1, 0, false }), "previous is %u",
+		  snap_of("expired").prev);
+	cr_assert_eq(history_read(dir, &h, &d), 0);
+	cr_assert_eq(h.n, 3);
+	cr_assert_eq(h.v[0].generation, 3, "newest first");
+	cr_assert_eq(entry(&h, 3)->outcome, HISTORY_ROLLED_BACK);
+	cr_assert(entry(&h, 3)->what.by_expiry);
+	cr_assert_eq(entry(&h, 3)->what.rolled_back_to, 2);
+	cr_assert_str_eq(entry(&h, 3)->what.rolled_back_by.command, "expiry");
+	cr_assert_eq(entry(&h, 3)->meta.confirm, 1);
+	cr_assert_eq(entry(&h, 2)->outcome, HISTORY_LIVE);
+	cr_assert_str_eq(entry(&h, 2)->what.reinstated_by.command, "expiry");
+	cr_assert_eq(entry(&h, 1)->outcome, HISTORY_SUPERSEDED);
+	cr_assert(entry(&h, 1)->target && !entry(&h, 3)->target);
+	history_fini(&h);
+
+	cr_assert_eq(rollback(&d), LIVE_OK);
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 1, 0, 0, false }));
+	cr_assert(kernel_holds(1), "rollback went to 1, not to the rejected 3");
+	cr_assert_eq(rollback(&d), LIVE_NOTHING, "nothing behind 1: not 2, not 3");
+	cr_assert(kernel_holds(1));
+
+	lv = live_lock(dir, "rollback --to", 0, &d);
+	cr_assert_not_null(lv);
+	cr_assert_eq(live_rollback_to(lv, 3, &r, &d), LIVE_OK);
+	cr_assert_eq(r.generation, 3);
+	live_result_fini(&r);
+	cr_assert(kernel_holds(3));
+	cr_assert(same(snap_of("to 3"), (struct snap){ 3, 1, 0, false }));
+	cr_assert_eq(live_rollback_to(lv, 9, &r, &d), LIVE_NOTHING);
+	cr_assert(has(&d, "no generation 9 in the state directory"));
+	cr_assert_eq(live_rollback_to(lv, 3, &r, &d), LIVE_NOTHING);
+	cr_assert(has(&d, "generation 3 is already current"));
+	live_unlock(lv);
+	cr_assert_eq(history_read(dir, &h, &d), 0);
+	cr_assert_eq(entry(&h, 3)->outcome, HISTORY_LIVE);
+	cr_assert_str_eq(entry(&h, 3)->what.reinstated_by.command, "rollback --to");
+	cr_assert_eq(entry(&h, 2)->outcome, HISTORY_ROLLED_BACK, "an admin's rollback rejects");
+	cr_assert_not(entry(&h, 2)->what.by_expiry);
+	cr_assert_str_eq(entry(&h, 2)->what.rolled_back_by.command, "rollback");
+	history_fini(&h);
+	diag_list_fini(&d);
+}
+
+/* A generation whose copy is not what its meta records is refused by
+ * rollback --to, and nothing changes. */
+Test(live, rollback_to_a_damaged_generation_changes_nothing)
+{
+	char path[PATH_MAX];
+	struct diag_list d;
+	FILE *f;
+
+	fresh();
+	diag_list_init(&d);
+	snprintf(path, sizeof(path), "%s/gen-000001/policy.json", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(texts[2], f);	/* valid, but not the policy applied */
+	fclose(f);
+	rollback_to_gen = 1;
+	cr_assert_eq(rollback_to(&d), LIVE_FAILED);
+	cr_assert(has(&d, "generation 1 is damaged: policy.json does not match the digest"));
+	cr_assert(same(snap_of("refused"), (struct snap){ 2, 1, 0, false }));
+	consistent("refused");
+	cr_assert(kernel_holds(2));
+	cr_assert_eq(rollback(&d), LIVE_FAILED, "a plain rollback refuses it too");
+	cr_assert(kernel_holds(2));
+	snprintf(path, sizeof(path), "%s/gen-000001/meta.json", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("{}", f);
+	fclose(f);
+	cr_assert_eq(rollback_to(&d), LIVE_FAILED);
+	cr_assert(has(&d, "generation 1 is damaged (its meta.json)"));
+	cr_assert(kernel_holds(2));
+	diag_list_fini(&d);
+}
+
+/* history: a pending confirm, then confirmed; a rollback --to while a
+ * confirm waits is refused. */
+Test(live, history_follows_a_confirm)
+{
+	struct history h;
+	struct diag_list d;
+
+	fresh();
+	diag_list_init(&d);
+	cr_assert_eq(apply(2, 600, &d), LIVE_OK);
+	cr_assert_eq(history_read(dir, &h, &d), 0);
+	cr_assert_eq(entry(&h, 3)->outcome, HISTORY_PENDING);
+	cr_assert(h.pending_watcher);
+	cr_assert_gt(h.pending_deadline, 0);
+	cr_assert_eq(entry(&h, 2)->outcome, HISTORY_SUPERSEDED);
+	history_fini(&h);
+	rollback_to_gen = 1;
+	cr_assert_eq(rollback_to(&d), LIVE_PENDING);
+	cr_assert(has(&d, "an apply --confirm is waiting"));
+	cr_assert_eq(confirm(&d), LIVE_OK);
+	watchers_ended("confirmed");
+	cr_assert_eq(history_read(dir, &h, &d), 0);
+	cr_assert_eq(entry(&h, 3)->outcome, HISTORY_CONFIRMED);
+	cr_assert_str_eq(entry(&h, 3)->what.confirmed_by.command, "confirm");
+	cr_assert_eq(entry(&h, 3)->meta.applied_by.uid, (long)getuid());
+	history_fini(&h);
+	/* superseded, it stays confirmed */
+	cr_assert_eq(apply(0, 0, &d), LIVE_OK);
+	cr_assert_eq(history_read(dir, &h, &d), 0);
+	cr_assert_eq(entry(&h, 3)->outcome, HISTORY_SUPERSEDED);
+	cr_assert(entry(&h, 3)->what.confirmed);
+	cr_assert_eq(entry(&h, 4)->outcome, HISTORY_LIVE);
+	history_fini(&h);
+	/* no state directory: no history, no error */
+	cr_assert_eq(history_read("/nonexistent/sagate-state", &h, &d), 0);
+	cr_assert_eq(h.n, 0);
+	history_fini(&h);
 	diag_list_fini(&d);
 }

@@ -161,13 +161,13 @@ Test(parse, action_and_direction)
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"allow\"}"), "rules[0].action", "a",
 		     "unknown action \"allow\" (expected \"permit\", \"block\" or \"require-ipsec\")");
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"direction\": \"inbound\"}"),
-		     "rules[0].direction", "a", "unknown direction \"inbound\" (expected \"in\" or \"out\")");
+		     "rules[0].direction", "a", "unknown direction \"inbound\" (expected \"in\", \"out\" or \"forward\")");
 }
 
 Test(parse, unknown_rule_key_and_types)
 {
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"port\": 22}"), "rules[0].port", "a",
-		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, protocol, ports, services, ipsec, log, comment)");
+		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, from, to, protocol, ports, services, ipsec, log, comment)");
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"log\": \"yes\"}"), "rules[0].log", "a",
 		     "expected true or false, got a string");
 }

@@ -113,10 +113,17 @@ Test(state, generations_and_links)
 	cr_assert(state_owns(path));
 	free(path);
 
+	/* a rollback: 1 keeps its own target (none), 2 is never one */
 	cr_assert_eq(state_swap(dir, &d), 0);
 	link_is("current", "gen-000001");
-	link_is("gen-000001/previous", "../gen-000002");
-	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 2);
+	link_is("gen-000001/previous", NULL);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 0);
+	/* rollback --to 2: its target is the one it replaced */
+	cr_assert_eq(state_switch_to(dir, 2, &d), 0);
+	link_is("current", "gen-000002");
+	link_is("gen-000002/previous", "../gen-000001");
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1);
+	cr_assert_eq(state_swap(dir, &d), 0);
 	cr_assert_eq(state_uncommit(dir, &d), 0);
 	link_is("current", NULL);
 	cr_assert_eq(state_generation(dir, STATE_CURRENT), 0);
@@ -182,7 +189,7 @@ Test(state, previous_link_of_older_directories)
 	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1);
 	cr_assert_eq(state_swap(dir, &d), 0);
 	cr_assert_eq(state_generation(dir, STATE_CURRENT), 1);
-	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 2);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 0, "the one left is no target");
 	link_is("previous", "current/previous");
 	cr_assert_eq(d.errors, 0);
 	diag_list_fini(&d);
@@ -305,7 +312,7 @@ Test(state, a_failure_at_any_step_of_a_swap_leaves_old_or_new)
 		fault_disarm();
 		snprintf(when, sizeof(when), "failing %s (step %u)", fault_what(), k);
 		if (rc == 0)
-			is_state(1, 2, fault_fired() ? when : "no failure");
+			is_state(1, 0, fault_fired() ? when : "no failure");
 		else
 			is_state(2, 1, when);
 		diag_list_fini(&d);
@@ -376,4 +383,219 @@ Test(state, meta_without_bundle_digest_reads)
 	fclose(f);
 	cr_assert_eq(state_read_meta(dir, 1, &m, &d), -1, "a cut digest is damage");
 	diag_list_fini(&d);
+}
+
+/* --- history: who applied, what became of it ------------------------- */
+
+static void note(unsigned gen, enum state_note what, const char *command, unsigned to)
+{
+	struct state_actor who;
+	struct diag_list d;
+
+	state_actor_self(&who, command);
+	diag_list_init(&d);
+	cr_assert_eq(state_note(dir, gen, what, &who, to, &d), 0, "%s",
+		     d.count ? d.items[0].message : "?");
+	diag_list_fini(&d);
+}
+
+static void commit(unsigned gen)
+{
+	struct diag_list d;
+
+	diag_list_init(&d);
+	cr_assert_eq(state_commit(dir, gen, &d), 0);
+	diag_list_fini(&d);
+}
+
+/* The reported sequence, as the state directory sees it: 1 applied, 2
+ * applied and rolled back at its confirm's expiry.  2 is no rollback
+ * target, of 1 or of anything after it, until chosen explicitly. */
+Test(state, a_rolled_back_generation_is_never_the_rollback_target)
+{
+	struct policy *p = tu_policy(text);
+	struct diag_list d;
+
+	diag_list_init(&d);
+	commit(prepare(p, 0));
+	commit(prepare(p, 0));
+	cr_assert_eq(state_swap(dir, &d), 0);
+	note(2, STATE_NOTE_EXPIRED, "expiry", 1);
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 1);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 0, "the rejected 2 is offered");
+	cr_assert(state_rejected(dir, 2));
+	cr_assert_not(state_rejected(dir, 1));
+	/* 3 over 1, then rollback --to 2 (from 3): 2's target is 3 */
+	commit(prepare(p, 0));
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1);
+	cr_assert_eq(state_switch_to(dir, 2, &d), 0);
+	note(2, STATE_NOTE_REINSTATED, "rollback --to", 0);
+	cr_assert_not(state_rejected(dir, 2), "chosen explicitly: no longer rejected");
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 3);
+	/* 3 rolled back by an admin (while 2 names it): 2's target passes
+	 * over it to 3's own, 1 */
+	note(3, STATE_NOTE_ROLLED_BACK, "rollback", 2);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1);
+	cr_assert_eq(state_target(dir, 2), 1);
+	/* rollback --to 1, 2 rejected: 1 -> 2 (rejected) -> 3 (rejected)
+	 * -> 1, a loop, ends in none */
+	cr_assert_eq(state_switch_to(dir, 1, &d), 0);
+	note(2, STATE_NOTE_ROLLED_BACK, "rollback", 1);
+	link_is("gen-000001/previous", "../gen-000002");
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 0, "every one behind 1 rejected");
+	note(3, STATE_NOTE_REINSTATED, "rollback --to", 0);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 3, "1 -> 2 (rejected) -> 3");
+	cr_assert_eq(state_switch_to(dir, 7, &d), -1, "no generation 7");
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 1);
+	diag_list_fini(&d);
+	policy_free(p);
+}
+
+Test(state, outcomes_read_back)
+{
+	struct policy *p = tu_policy(text);
+	struct state_outcome o;
+	struct diag_list d;
+	char path[PATH_MAX];
+	FILE *f;
+
+	diag_list_init(&d);
+	cr_assert_eq(prepare(p, 0), 1);
+	cr_assert_eq(state_read_outcome(dir, 1, &o, &d), 0);
+	cr_assert_not(o.confirmed || o.rolled_back || o.reinstated, "nothing happened yet");
+	note(1, STATE_NOTE_CONFIRMED, "confirm", 0);
+	note(1, STATE_NOTE_EXPIRED, "expiry", 0);
+	cr_assert_eq(state_read_outcome(dir, 1, &o, &d), 0);
+	cr_assert(o.confirmed && o.rolled_back && o.by_expiry && !o.reinstated);
+	cr_assert_str_eq(o.confirmed_by.command, "confirm");
+	cr_assert_eq(o.rolled_back_by.uid, (long)getuid());
+	cr_assert_str_eq(o.rolled_back_by.command, "expiry");
+	cr_assert_eq(o.rolled_back_to, 0);
+	note(1, STATE_NOTE_ROLLED_BACK, "rollback", 4);
+	cr_assert_eq(state_read_outcome(dir, 1, &o, &d), 0);
+	cr_assert(o.rolled_back && !o.by_expiry && o.rolled_back_to == 4);
+	note(1, STATE_NOTE_REINSTATED, "restore", 0);
+	cr_assert_eq(state_read_outcome(dir, 1, &o, &d), 0);
+	cr_assert(o.confirmed && !o.rolled_back && o.reinstated);
+	cr_assert_str_eq(o.reinstated_by.command, "restore");
+	cr_assert_eq(d.errors, 0);
+	/* damaged: an error naming the file, and no rejection */
+	snprintf(path, sizeof(path), "%s/gen-000001/outcome.json", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("{\"rolled_back\": {\"at\": \"x\"}}\n", f);
+	fclose(f);
+	cr_assert_eq(state_read_outcome(dir, 1, &o, &d), -1);
+	cr_assert_not_null(strstr(d.items[d.count - 1].file, "gen-000001/outcome.json"));
+	cr_assert_not(state_rejected(dir, 1));
+	/* the next note starts a damaged record anew */
+	note(1, STATE_NOTE_ROLLED_BACK, "rollback", 0);
+	cr_assert(state_rejected(dir, 1));
+	/* a discarded generation takes its outcome with it */
+	state_discard(dir, 1);
+	snprintf(path, sizeof(path), "%s/gen-000001", dir);
+	cr_assert_neq(access(path, F_OK), 0);
+	diag_list_fini(&d);
+	policy_free(p);
+}
+
+/* meta.json says who applied it, with which command and --confirm, and
+ * the policy file's absolute path; an older one's lack of them reads as
+ * unknown. */
+Test(state, meta_records_who_and_where)
+{
+	struct state_meta in = { .source = "p.json", .mode = PLAN_ENGINE, .confirm = 30 };
+	struct policy *p = tu_policy(text);
+	char cwd[PATH_MAX], want[PATH_MAX + 16], path[PATH_MAX];
+	struct state_meta m;
+	struct diag_list d;
+	FILE *f;
+	unsigned gen;
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_not_null(f = fopen("p.json", "w"));
+	fputs(text, f);
+	fclose(f);
+	memcpy(in.sha256, p->sha256, sizeof(in.sha256));
+	diag_list_init(&d);
+	gen = state_prepare(dir, p, &in, &d);
+	cr_assert_eq(chdir(cwd), 0);
+	cr_assert_eq(gen, 1);
+	cr_assert_eq(state_read_meta(dir, 1, &m, &d), 0);
+	cr_assert_str_eq(m.source, "p.json", "as the admin named it");
+	snprintf(want, sizeof(want), "%s/p.json", dir);
+	cr_assert_str_eq(m.source_path, want);
+	cr_assert_eq(m.applied_by.uid, (long)getuid());
+	cr_assert_str_eq(m.applied_by.command, "apply");
+	cr_assert_eq(m.applied_by.at, m.applied_at);
+	cr_assert_eq(m.confirm, 30);
+	state_meta_fini(&m);
+	/* a rewrite of the meta (a rollback's new queue) keeps them */
+	cr_assert_eq(state_set_queue(dir, 1, 5, &d), 0);
+	cr_assert_eq(state_read_meta(dir, 1, &m, &d), 0);
+	cr_assert_eq(m.queue, 5);
+	cr_assert_str_eq(m.source_path, want);
+	cr_assert_eq(m.confirm, 30);
+	cr_assert_str_eq(m.applied_by.command, "apply");
+	state_meta_fini(&m);
+	/* written by an older sagate */
+	snprintf(path, sizeof(path), "%s/gen-000001/meta.json", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "{\"source\": \"p.json\", \"sha256\": \"%064d\", \"mode\": \"engine\", "
+		"\"queue\": 0, \"applied_at\": 7, \"generation\": 1}\n", 0);
+	fclose(f);
+	cr_assert_eq(state_read_meta(dir, 1, &m, &d), 0);
+	cr_assert_null(m.source_path);
+	cr_assert_eq(m.applied_by.uid, -1);
+	cr_assert_eq(m.applied_by.at, 7);
+	cr_assert_eq(m.confirm, 0);
+	state_meta_fini(&m);
+	cr_assert_eq(d.errors, 0);
+	diag_list_fini(&d);
+	policy_free(p);
+}
+
+Test(state, generations_are_listed_newest_first)
+{
+	struct policy *p = tu_policy(text);
+	char path[PATH_MAX];
+	unsigned *g;
+
+	for (int i = 0; i < 3; i++)
+		prepare(p, 0);
+	snprintf(path, sizeof(path), "%s/gen-000009.tmp.1234", dir);	/* not one */
+	cr_assert_eq(mkdir(path, 0700), 0);
+	cr_assert_eq(state_list(dir, &g), 3);
+	cr_assert(g[0] == 3 && g[1] == 2 && g[2] == 1);
+	free(g);
+	cr_assert_eq(state_list("/nonexistent/sagate", &g), -1);
+	cr_assert_null(g);
+	policy_free(p);
+}
+
+/* Each rollback goes one step further back, so pruning keeps the chain
+ * of rollback targets behind current, however old. */
+Test(state, pruning_keeps_the_rollback_chain)
+{
+	struct policy *p = tu_policy(text);
+	struct diag_list d;
+
+	diag_list_init(&d);
+	commit(prepare(p, 0));
+	commit(prepare(p, 0));
+	/* 3 .. 3 + STATE_KEEP, each rolled back at once: 2 stays current,
+	 * and 1 its target */
+	for (unsigned i = 0; i <= STATE_KEEP; i++) {
+		unsigned g = prepare(p, 0);
+
+		commit(g);
+		cr_assert_eq(state_swap(dir, &d), 0);
+		note(g, STATE_NOTE_ROLLED_BACK, "rollback", 2);
+	}
+	cr_assert_eq(state_generation(dir, STATE_CURRENT), 2);
+	cr_assert_eq(state_generation(dir, STATE_PREVIOUS), 1, "1 was pruned");
+	cr_assert(state_generation_exists(dir, 1));
+	cr_assert_not(state_generation_exists(dir, 3), "old rolled back ones go");
+	diag_list_fini(&d);
+	policy_free(p);
 }

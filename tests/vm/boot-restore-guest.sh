@@ -132,8 +132,11 @@ case $boot in
 	holds sagate.service "restored generation 1 " "and generation 1 restored"
 	same_table db.nft "the kernel holds the confirmed policy (db-server)"
 	status_is 1 "status: generation 1 current, no confirm pending"
-	[ "$(sagate --json status | jq .previous_generation)" = 2 ] &&
-		ok "the unconfirmed generation is the rollback target" || bad "previous: $(sagate --json status)"
+	[ "$(sagate --json status | jq .previous_generation)" = null ] &&
+		ok "the unconfirmed generation is no rollback target" || bad "previous: $(sagate --json status)"
+	[ "$(sagate --json history | jq -c '.generations[] | select(.generation == 2) | [.outcome, .rolled_back.by, .rolled_back.command]')" = \
+		'["rolled-back","expiry","restore"]' ] &&
+		ok "history: generation 2 rolled back by expiry, at boot" || bad "history: $(sagate --json history)"
 	holds sagated.service "$state/gen-000001/policy.json" "sagated serves generation 1"
 	# b), first half: a confirmed apply whose file is then damaged
 	sagate apply policies/web-server.json >/dev/null 2>&1 && ok "apply web-server.json (generation 3)" ||

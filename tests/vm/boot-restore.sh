@@ -2,8 +2,9 @@
 # Runs on the host (it boots the guest itself): sagate.service across
 # real reboots.  Debian's kernel under QEMU with the host's systemd as
 # PID 1 (tests/vm/vm-run --systemd), sagate installed into the guest's
-# root by `make install` and both units enabled by `systemctl enable`
-# (README's two commands), and a state directory that outlives the boots:
+# root (the package of SAGATE_VM_DEBS, which vm-run installs at every
+# boot, or else `make install`) and both units enabled by `systemctl
+# enable` (README's two commands), and a state directory that outlives the boots:
 # a disk image, ext4, mounted on /var/lib/sagate by a mount unit.
 #
 #   boot 1  fresh disk: sagate.service fails and says what to do; then
@@ -34,15 +35,31 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sagate-boot.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 
-# sagate as a package would install it, and enabled as README says
-make -s -C "$build" install DESTDIR="$root" >"$work/install.log" 2>&1 ||
-	{ cat "$work/install.log"; echo "FAIL: make install DESTDIR=$root"; exit 1; }
+# sagate installed, and enabled as README says.  The package (vm-run
+# installs SAGATE_VM_DEBS at every boot) is unpacked here only so that
+# systemctl can read its units' [Install] sections: the links it makes
+# go into the guest with the test's own units.
+if [ -n "${SAGATE_VM_DEBS:-}" ]; then
+	inst=$work/pkg
+	IFS=: read -r -a debs <<<"$SAGATE_VM_DEBS"
+	for d in "${debs[@]}"; do
+		dpkg-deb -x "$d" "$inst" || { echo "FAIL: dpkg-deb -x $d"; exit 1; }
+	done
+else
+	inst=$root
+	make -s -C "$build" install DESTDIR="$root" >"$work/install.log" 2>&1 ||
+		{ cat "$work/install.log"; echo "FAIL: make install DESTDIR=$root"; exit 1; }
+fi
 for u in sagate.service sagated.service; do
-	[ -n "$(find "$root" -name "$u")" ] ||
-		{ echo "FAIL: make install put no $u (configured --with-systemdunitdir=no?)"; exit 1; }
+	[ -n "$(find "$inst" -name "$u")" ] ||
+		{ echo "FAIL: the install put no $u (configured --with-systemdunitdir=no?)"; exit 1; }
 done
-systemctl --root="$root" enable sagate.service sagated.service >"$work/enable.log" 2>&1 ||
+systemctl --root="$inst" enable sagate.service sagated.service >"$work/enable.log" 2>&1 ||
 	{ cat "$work/enable.log"; echo "FAIL: systemctl --root enable"; exit 1; }
+if [ "$inst" != "$root" ]; then
+	mkdir -p "$root/etc/systemd" && cp -a "$inst/etc/systemd/system" "$root/etc/systemd/" ||
+		{ echo "FAIL: cannot copy the enable links"; exit 1; }
+fi
 
 # the test's own units: the disks, and a stand-in for a network manager
 # (ordered after network-pre.target, as systemd-networkd and ifupdown are)

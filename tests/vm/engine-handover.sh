@@ -9,6 +9,8 @@
 #    accept counter stands still; apply says sagated serves the new
 #    generation on the other queue bank; status agrees;
 #  - `sagate rollback`: admission again, from the moment it returns;
+#  - `sagate rollback --to 2` (the tightened generation, rolled back):
+#    handed over as apply's was, drops again from the moment it returns;
 #  - sagated started with --policy of another file: `sagate status` and
 #    `sagate audit` report the mismatch as an error;
 #  - sagated refusing the load (a queue bank it does not serve): the
@@ -161,6 +163,28 @@ n=$(after "$t3" | wc -l)
 st=$(ip netns exec "$db" "$sagate" -j status 2>&1)
 jq -e '.ok and .engine_serves_applied == true and .engine.generation == 1' <<<"$st" >/dev/null &&
 	ok "status: sagated serves generation 1 again" || bad "status after rollback: $st"
+
+# --- rollback --to 2: the rolled back generation, chosen, handed over ---
+t4=$(now)
+flows_start
+wait_after "$t4" 3 || bad "no decisions before rollback --to"
+out=$(ip netns exec "$db" "$sagate" rollback --to 2 2>&1)
+rc=$?
+t5=$(now)
+[ $rc = 0 ] && grep -q "rolled back to generation 2" <<<"$out" &&
+	grep -q "sagated serves generation 2 on queue 1" <<<"$out" &&
+	ok "rollback --to 2: generation 2, served on queue 1 when it returns" || bad "rollback --to 2 (exit $rc): $out"
+wait_after "$t5" 5 || bad "fewer than 5 decisions after rollback --to"
+flows_stop
+n=$(after "$t5" | wc -l)
+[ "$n" -ge 5 ] && [ -z "$(after "$t5" | grep -vx 'drop drop-algorithm')" ] &&
+	ok "after rollback --to returned: all $n decisions drop-algorithm" ||
+	bad "after rollback --to: $(after "$t5" | sort | uniq -c | tr '\n' ';')"
+st=$(ip netns exec "$db" "$sagate" -j status 2>&1)
+jq -e '.ok and .engine_serves_applied == true and .engine.generation == 2 and .previous_generation == 1' \
+	<<<"$st" >/dev/null && ok "status: sagated serves generation 2, generation 1 the rollback target" ||
+	bad "status after rollback --to: $st"
+ip netns exec "$db" "$sagate" rollback >/dev/null 2>&1 || bad "rollback to generation 1 again"
 
 # --- sagated refuses: nothing changes ---
 # (a bank it does not serve: asked for queues 5-6, it holds 0 and 1)

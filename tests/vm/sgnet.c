@@ -1,6 +1,6 @@
 /*
  * sgnet: tiny network helpers for the QEMU scenarios (tests/vm/scenario-*.sh),
- * compiled at test time so that the test bed needs no python or nping.
+ * built by `make check` (or at test time when run by hand), so that the test bed needs no python or nping.
  *
  *   sgnet listen PORT BANNER
  *       Listen on [::]:PORT (IPv4 and IPv6); write BANNER and a newline to
