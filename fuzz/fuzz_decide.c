@@ -140,6 +140,7 @@ static struct policy *gen_policy(struct fbytes *b)
 		abort();
 	p->defaults[DIR_IN] = ACT_BLOCK;
 	p->defaults[DIR_OUT] = ACT_PERMIT;
+	p->defaults[DIR_FWD] = ACT_BLOCK;
 	for (size_t i = 0; i < n; i++) {
 		struct rule *r = &p->rules[p->nrules++];
 		uint8_t x = fb_u8(b);
@@ -148,7 +149,7 @@ static struct policy *gen_policy(struct fbytes *b)
 		    asprintf(&r->path, "rules[%zu]", i) < 0)
 			abort();
 		r->action = x % 4 == 3 ? ACT_REQUIRE_IPSEC : (enum action)(x % 4);
-		r->dir = (x & 0x50) == 0x50 ? DIR_OUT : DIR_IN;
+		r->dir = (x & 0x50) == 0x50 ? DIR_OUT : (x & 0x50) == 0x40 ? DIR_FWD : DIR_IN;
 		gen_addrs(b, &r->peers, true);
 		if (x & 0x20)
 			gen_addrs(b, &r->local, false);
@@ -273,6 +274,7 @@ static void gen_sa(struct fbytes *b, struct xfrm_sa *sa)
  * all of it. */
 struct steer {
 	bool on;
+	enum direction dir;	/* the rule's: the queue the packet comes from */
 	uint8_t proto;
 	uint16_t dport;
 };
@@ -282,7 +284,7 @@ static void steer(const struct policy *p, struct xfrm_sa *sa, struct steer *st)
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (r->action != ACT_REQUIRE_IPSEC || r->dir != DIR_IN || r->peers.any)
+		if (r->action != ACT_REQUIRE_IPSEC || r->dir == DIR_OUT || r->peers.any)
 			continue;
 		if (sa->fam != r->peers.v[0].fam)
 			sa->daddr = pool_addr(r->peers.v[0].fam, (unsigned)sa->daddr);
@@ -303,6 +305,7 @@ static void steer(const struct policy *p, struct xfrm_sa *sa, struct steer *st)
 		if (r->ipsec.has_reqid)
 			sa->reqid = r->ipsec.reqid;
 		st->on = true;
+		st->dir = r->dir;
 		st->proto = KEY_PROTO(r->keys[0].lo);
 		st->dport = KEY_PORT(r->keys[0].lo);
 		return;
@@ -385,7 +388,7 @@ static size_t gen_packet(struct fbytes *b, uint8_t *pkt, size_t cap, struct buil
 		pkt[l3 + 3] = (uint8_t)dport;
 		pkt[l3 + 12] = 0x50;	/* tcp data offset 5 */
 	}
-	out->key.dir = DIR_IN;
+	out->key.dir = DIR_IN;	/* decide_dir sets the queue's */
 	out->key.fam = f;
 	out->key.peer = src;
 	out->key.local = dst;
@@ -463,15 +466,16 @@ static bool in_prefix(u128 net, u128 a, unsigned plen, enum addr_family f)
 	return (net >> (bits - plen)) == (a >> (bits - plen));
 }
 
-/* Does sa satisfy every requirement of rule r for packet p? */
-static bool ref_satisfies(const struct rule *r, const struct xfrm_sa *sa,
+/* Does sa satisfy every requirement of rule r for packet p, queued from
+ * the hook of direction dir? */
+static bool ref_satisfies(const struct rule *r, enum direction dir, const struct xfrm_sa *sa,
 			  const struct decide_pkt *p, uint64_t now, bool admit_dying)
 {
 	const struct ipsec_req *q = &r->ipsec;
 	const struct xfrm_sel *s = &sa->sel;
 	bool origin = false, encrypts, algs_ok;
 
-	if (r->action != ACT_REQUIRE_IPSEC || r->dir != DIR_IN || sa->dir == XFRM_SA_OUT)
+	if (r->action != ACT_REQUIRE_IPSEC || r->dir != dir || sa->dir == XFRM_SA_OUT)
 		return false;
 	if (xfrm_sa_expired(sa, now) || (!admit_dying && xfrm_sa_dying(sa, now)))
 		return false;
@@ -557,7 +561,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nsas = fb_below(&b, MAX_SAS + 1);
 	uint8_t pkt[256];
 	struct built built;
-	struct steer st = { false, 0, 0 };
+	struct steer st = { false, DIR_IN, 0, 0 };
+	enum direction qdir;
 	struct decide_ctx ctx;
 	struct verdict v;
 	uint64_t now;
@@ -582,7 +587,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		mark = x % 8 == 4 ? 0 : htonl(fb_u32(&b));
 	ctx = (struct decide_ctx){ pol, cls, NULL, NULL, cache, x & 0x80 };
-	v = decide(&ctx, pkt, len, mark, now);
+	/* the input queue or (x & 0x40) the forward one; steered: the rule's */
+	qdir = st.on && x & 0x20 ? st.dir : x & 0x40 ? DIR_FWD : DIR_IN;
+	v = qdir == DIR_IN && x & 0x10 ? decide(&ctx, pkt, len, mark, now) :
+	    decide_dir(&ctx, qdir, pkt, len, mark, now);
 	reasons[v.reason < DECIDE_REASON_COUNT ? v.reason : 0]++;
 	if (stats)
 		fprintf(stderr, "verdict: %s\n", decide_reason_name(v.reason));
@@ -592,7 +600,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fail("a well-formed packet refused", &v);
 		if (v.pkt.key.fam != built.key.fam || v.pkt.key.peer != built.key.peer ||
 		    v.pkt.key.local != built.key.local || v.pkt.key.key != built.key.key ||
-		    v.pkt.key.dir != DIR_IN)
+		    v.pkt.key.dir != qdir)
 			fail("a packet parsed to other fields than it was built from", &v);
 	}
 	if (v.reason != DECIDE_DROP_TRUNCATED && v.reason != DECIDE_DROP_MALFORMED &&
@@ -608,12 +616,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fail("an accept on an SA that is not in the cache", &v);
 		if (v.sa->spi != xfrm_spi_from_mark(mark) || v.spi != v.sa->spi)
 			fail("an accept on an SA of another SPI than the mark's", &v);
-		if (!ref_satisfies(&pol->rules[v.rule], v.sa, &v.pkt, now, ctx.admit_dying))
+		if (!ref_satisfies(&pol->rules[v.rule], qdir, v.sa, &v.pkt, now, ctx.admit_dying))
 			fail("an accept on an SA that does not satisfy the rule", &v);
 	} else if (v.reason == DECIDE_ACCEPT_OK) {
 		fail("a drop with the reason accept", &v);
 	} else if (sa_reason(v.reason) && v.sa && v.rule != CLASS_NONE &&
-		   ref_satisfies(&pol->rules[v.rule], v.sa, &v.pkt, now, ctx.admit_dying)) {
+		   ref_satisfies(&pol->rules[v.rule], qdir, v.sa, &v.pkt, now, ctx.admit_dying)) {
 		fail("a drop on an SA that satisfies the rule", &v);
 	}
 	xfrm_cache_free(cache);
