@@ -14,8 +14,8 @@
  * broken kernel would send, which no sagate code can guard against (the
  * message goes to libnftnl before sagate sees any of it).  So every
  * input is first parsed by libnftnl alone, message by message, in a
- * forked child; an input it cannot get through is skipped (and kept out
- * of the corpus).  Everything sagate does with what libnftnl parsed runs
+ * checker process; an input it cannot get through is skipped (and kept
+ * out of the corpus, and written nowhere).  Everything sagate does with what libnftnl parsed runs
  * here, in the fuzzed process: a getter that exits on what sagate asks
  * of it, a missing attribute, a hostile length, fails this target.
  *
@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sanitizer/common_interface_defs.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -313,6 +314,24 @@ static void checker_loop(int in, int out)
 	_exit(0);
 }
 
+/* In the checker, libnftnl's exit() or crash ends the checker and no
+ * more: not libFuzzer's handlers, which would report the parent's input
+ * as a crash of the target and write it out as an artifact. */
+static void checker_die(void)
+{
+	_exit(3);
+}
+
+static void checker_quiet(void)
+{
+	static const int sigs[] = { SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM, SIGINT };
+
+	atexit(checker_die);	/* runs before libFuzzer's, registered earlier */
+	__sanitizer_set_death_callback(checker_die);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+}
+
 static void checker_start(void)
 {
 	int down[2], up[2], null;
@@ -320,6 +339,7 @@ static void checker_start(void)
 	if (pipe(down) < 0 || pipe(up) < 0 || (checker = fork()) < 0)
 		abort();
 	if (checker == 0) {
+		checker_quiet();
 		null = open("/dev/null", O_WRONLY);
 		dup2(null, 1);
 		dup2(null, 2);
