@@ -135,10 +135,15 @@ struct rule_sig {
 
 static void imm_verdict(struct nftnl_expr *e, struct rule_sig *s)
 {
-	const char *chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ?
-			    nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : "?";
+	int32_t v = (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+	/* the chain only of a goto or jump (see elem_push) */
+	const char *chain = (v == NFT_GOTO || v == NFT_JUMP) &&
+			    nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ?
+			    nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : NULL;
 
-	switch ((int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT)) {
+	if (!chain)
+		chain = "?";
+	switch (v) {
 	case NF_ACCEPT: snprintf(s->verdict, sizeof(s->verdict), "accept"); break;
 	case NF_DROP: snprintf(s->verdict, sizeof(s->verdict), "drop"); break;
 	case NFT_GOTO: snprintf(s->verdict, sizeof(s->verdict), "goto %s", chain); break;
@@ -252,7 +257,11 @@ static void elem_push(struct snap_rd *r, struct snap_set *set, struct nftnl_set_
 		x->has_verdict = true;
 		x->verdict = (int32_t)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
 	}
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
+	/* only goto and jump name a chain: libnftnl can flag one it does not
+	 * hold (an empty data attribute leaves its parser's type unset), and
+	 * reading it then is strlen(NULL) */
+	if (x->has_verdict && (x->verdict == NFT_GOTO || x->verdict == NFT_JUMP) &&
+	    nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
 	    !(x->chain = xstrdup_or_null(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN))))
 		r->oom = true;
 	set->comments[set->nelems++] = c;
