@@ -258,8 +258,8 @@ static void elem_push(struct snap_rd *r, struct snap_set *set, struct nftnl_set_
 		x->verdict = (int32_t)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
 	}
 	/* only goto and jump name a chain: libnftnl can flag one it does not
-	 * hold (an empty data attribute leaves its parser's type unset), and
-	 * reading it then is strlen(NULL) */
+	 * hold (a data attribute with neither value nor verdict leaves its
+	 * parser's type unset), and reading it then is strlen(NULL) */
 	if (x->has_verdict && (x->verdict == NFT_GOTO || x->verdict == NFT_JUMP) &&
 	    nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
 	    !(x->chain = xstrdup_or_null(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN))))
