@@ -94,6 +94,9 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	out->present = true;
 	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+	/* a get has one answer; of a reply with more, the last counts */
+	free(out->comment);
+	out->comment = NULL;
 	if ((c = nft_talk_comment(ud, len)) && !(out->comment = strdup(c)))
 		out->oom = true;
 	nftnl_table_free(t);
