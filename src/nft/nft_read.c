@@ -76,7 +76,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	struct nftnl_set *s = nftnl_set_alloc();
 	const char *name;
 
-	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+	if (!s || !nft_talk_expect(nlh, NFT_MSG_NEWSET) || nftnl_set_nlmsg_parse(nlh, s) < 0) {
 		nftnl_set_free(s);
 		return MNL_CB_ERROR;
 	}
@@ -135,7 +135,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	const void *ud;
 	const char *c;
 
-	if (!ru || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
+	if (!ru || !nft_talk_expect(nlh, NFT_MSG_NEWRULE) || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
 		nftnl_rule_free(ru);
 		return MNL_CB_ERROR;
 	}
@@ -184,7 +184,7 @@ static int genid_cb(const struct nlmsghdr *nlh, void *data)
 	struct nftnl_gen *g = nftnl_gen_alloc();
 	uint32_t *genid = data;
 
-	if (!g || nftnl_gen_nlmsg_parse(nlh, g) < 0) {
+	if (!g || !nft_talk_expect(nlh, NFT_MSG_NEWGEN) || nftnl_gen_nlmsg_parse(nlh, g) < 0) {
 		nftnl_gen_free(g);
 		return MNL_CB_ERROR;
 	}

@@ -70,7 +70,7 @@ int nft_snap_chain_parse(const struct nlmsghdr *nlh, struct snap_chain *sc)
 	int rc = 1;
 
 	memset(sc, 0, sizeof(*sc));
-	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
+	if (!c || !nft_talk_expect(nlh, NFT_MSG_NEWCHAIN) || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
 		nftnl_chain_free(c);
 		return -1;
 	}
@@ -135,10 +135,15 @@ struct rule_sig {
 
 static void imm_verdict(struct nftnl_expr *e, struct rule_sig *s)
 {
-	const char *chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ?
-			    nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : "?";
+	int32_t v = (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+	/* the chain only of a goto or jump (see elem_push) */
+	const char *chain = (v == NFT_GOTO || v == NFT_JUMP) &&
+			    nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ?
+			    nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : NULL;
 
-	switch ((int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT)) {
+	if (!chain)
+		chain = "?";
+	switch (v) {
 	case NF_ACCEPT: snprintf(s->verdict, sizeof(s->verdict), "accept"); break;
 	case NF_DROP: snprintf(s->verdict, sizeof(s->verdict), "drop"); break;
 	case NFT_GOTO: snprintf(s->verdict, sizeof(s->verdict), "goto %s", chain); break;
@@ -177,7 +182,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	const char *c;
 	char text[512];
 
-	if (!ru || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
+	if (!ru || !nft_talk_expect(nlh, NFT_MSG_NEWRULE) || nftnl_rule_nlmsg_parse(nlh, ru) < 0) {
 		nftnl_rule_free(ru);
 		return MNL_CB_ERROR;
 	}
@@ -199,7 +204,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	const char *name;
 	size_t cap = r->s->nsets;
 
-	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+	if (!s || !nft_talk_expect(nlh, NFT_MSG_NEWSET) || nftnl_set_nlmsg_parse(nlh, s) < 0) {
 		nftnl_set_free(s);
 		return MNL_CB_ERROR;
 	}
@@ -252,7 +257,11 @@ static void elem_push(struct snap_rd *r, struct snap_set *set, struct nftnl_set_
 		x->has_verdict = true;
 		x->verdict = (int32_t)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
 	}
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
+	/* only goto and jump name a chain: libnftnl can flag one it does not
+	 * hold (a data attribute with neither value nor verdict leaves its
+	 * parser's type unset), and reading it then is strlen(NULL) */
+	if (x->has_verdict && (x->verdict == NFT_GOTO || x->verdict == NFT_JUMP) &&
+	    nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
 	    !(x->chain = xstrdup_or_null(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN))))
 		r->oom = true;
 	set->comments[set->nelems++] = c;

@@ -9,6 +9,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,14 @@ int nft_talk_run(struct nft_talk *t, const struct nlmsghdr *nlh, mnl_cb_t cb, vo
 	return n < 0 || ret < 0 ? -1 : 0;
 }
 
+bool nft_talk_expect(const struct nlmsghdr *nlh, uint16_t msg)
+{
+	if (nlh->nlmsg_type == (NFNL_SUBSYS_NFTABLES << 8 | msg))
+		return true;
+	errno = EPROTO;
+	return false;
+}
+
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nft_talk_table *out = data;
@@ -79,12 +88,15 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	const void *ud;
 	const char *c;
 
-	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
+	if (!t || !nft_talk_expect(nlh, NFT_MSG_NEWTABLE) || nftnl_table_nlmsg_parse(nlh, t) < 0) {
 		nftnl_table_free(t);
 		return MNL_CB_ERROR;
 	}
 	out->present = true;
 	ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+	/* a get has one answer; of a reply with more, the last counts */
+	free(out->comment);
+	out->comment = NULL;
 	if ((c = nft_talk_comment(ud, len)) && !(out->comment = strdup(c)))
 		out->oom = true;
 	nftnl_table_free(t);
@@ -170,7 +182,8 @@ int nft_talk_elems(const struct nlmsghdr *nlh, nft_talk_elem_cb cb, void *data)
 	struct nftnl_set_elem *e;
 	int ret = MNL_CB_OK;
 
-	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+	if (!s || !nft_talk_expect(nlh, NFT_MSG_NEWSETELEM) ||
+	    nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
 		nftnl_set_free(s);
 		return MNL_CB_ERROR;
 	}

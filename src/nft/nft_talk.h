@@ -33,6 +33,12 @@ struct nlmsghdr *nft_talk_request(struct nft_talk *t, char *buf, uint16_t type,
  *  the dump or an error.  0, or -1 with errno (ENOENT: no such object). */
 int nft_talk_run(struct nft_talk *t, const struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 
+/** Is nlh the nf_tables message type msg (NFT_MSG_NEWRULE, ...)?  If
+ *  not, errno is EPROTO: a reply of another type must not be parsed as
+ *  this one (libnftnl reads each attribute at the width the type it is
+ *  told gives it, and exits on a mismatch). */
+bool nft_talk_expect(const struct nlmsghdr *nlh, uint16_t msg);
+
 /** What nft_talk_get_table found. */
 struct nft_talk_table {
 	bool present;

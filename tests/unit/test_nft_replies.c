@@ -10,10 +10,12 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdlib.h>
@@ -114,6 +116,57 @@ Test(nft_chain, base_chain_is_taken_apart)
 	cr_assert_str_eq(sc.name, "input");
 	cr_assert(sc.has_hook && sc.hooknum == NF_INET_LOCAL_IN && sc.prio == -10 && sc.policy_drop);
 	nft_snap_chain_fini(&sc);
+}
+
+/* A reply of another type than the one asked for (fuzz_nft_dump found
+ * it): libnftnl reads the attributes of a set element message as a
+ * chain's or a rule's, finds NFTA_SET_ELEM_LIST_ELEMENTS where the
+ * 8-byte handle should be and exits the process.  The readers refuse the
+ * message instead (EPROTO). */
+static struct nlmsghdr *elems_msg(char *buf)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, 0, 1);
+	uint32_t key = 1;
+
+	cr_assert(s && e);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, "sagate");
+	nftnl_set_set_str(s, NFTNL_SET_NAME, "in4_exact");
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+	nftnl_set_elem_add(s, e);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nlh;
+}
+
+static int no_elem(struct nftnl_set_elem *e, void *data)
+{
+	return MNL_CB_OK;
+}
+
+Test(nft_reply_type, other_type_is_refused_not_parsed)
+{
+	char buf[4096], rbuf[4096];
+	struct nlmsghdr *nlh = elems_msg(buf), *rule;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct snap_chain sc;
+
+	errno = 0;
+	cr_assert_eq(nft_snap_chain_parse(nlh, &sc), -1);
+	cr_assert_eq(errno, EPROTO);
+	nft_snap_chain_fini(&sc);
+	cr_assert(nft_talk_expect(nlh, NFT_MSG_NEWSETELEM));
+	/* and a rule is no set element message */
+	cr_assert_not_null(r);
+	rule = nftnl_nlmsg_build_hdr(rbuf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, 1);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "sagate");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "input");
+	nftnl_rule_nlmsg_build_payload(rule, r);
+	nftnl_rule_free(r);
+	errno = 0;
+	cr_assert_eq(nft_talk_elems(rule, no_elem, NULL), MNL_CB_ERROR);
+	cr_assert_eq(errno, EPROTO);
 }
 
 /* Without its table, or its name, a chain is left out, not dereferenced. */
