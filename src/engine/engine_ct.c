@@ -251,9 +251,10 @@ static size_t ct_judge(struct engine *e, struct ct_list *l, uint32_t *reqid, enu
 		uint32_t rule;
 
 		memset(&j.p, 0, sizeof(j.p));
+		/* iface NULL: require-ipsec rules name no interface */
 		j.p.key = (struct packet_key){ DIR_IN, f->fam, f->src, f->dst,
 					       KEY(f->proto, (f->proto == 6 || f->proto == 17 ||
-							      f->proto == 132) ? f->dport : 0) };
+							      f->proto == 132) ? f->dport : 0), NULL };
 		j.p.proto = f->proto;
 		j.p.dport = f->dport;
 		/* a flow to this host, or one routed through it */
