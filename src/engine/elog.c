@@ -15,6 +15,7 @@
 #include "elog.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -42,7 +43,8 @@ struct elog {
 	unsigned long long reported;	/* the writer thread's */
 	int fd[2];			/* ELOG_OUT, ELOG_ERR */
 	int wake;			/* eventfd: a line was pushed, or stop */
-	int stopping;			/* atomic */
+	int stopping;			/* atomic: write what is queued, then end */
+	int abandon;			/* atomic: end now, the reader does not read */
 	pthread_t th;
 	bool running;
 };
@@ -155,31 +157,48 @@ unsigned long long elog_lost(const struct elog *l)
 
 /* ------------------------------------------------------------------ the writer */
 
-/* Write all of buf, as long as the reader takes; the one place the writer
- * may be cancelled (by elog_stop) besides its wait. */
-static void write_all_cancellable(int fd, const char *buf, size_t len)
+/* Wait for the wake-up eventfd or fd writable (POLLOUT): 1 fd writable,
+ * 0 woken (the eventfd read), -1 given up (elog_stop's deadline passed). */
+static int wait_writable(struct elog *l, int fd)
 {
-	int old;
+	for (;;) {
+		struct pollfd p[2] = { { fd, POLLOUT, 0 }, { l->wake, POLLIN, 0 } };
+		uint64_t v;
 
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+		if (__atomic_load_n(&l->abandon, __ATOMIC_ACQUIRE))
+			return -1;
+		if (poll(p, 2, WAKE_MS) < 0 && errno != EINTR)
+			return 1;	/* let write say what is wrong */
+		if (p[1].revents & POLLIN) {
+			if (read(l->wake, &v, sizeof(v)) < 0)
+				continue;
+			if (__atomic_load_n(&l->abandon, __ATOMIC_ACQUIRE))
+				return -1;
+		}
+		if (p[0].revents)
+			return 1;
+	}
+}
+
+/* Write all of buf, as long as the reader takes, until elog_stop gives
+ * up on it: the writer never sits in a write the reader does not take,
+ * it waits in poll (POLLOUT), then writes at most a pipe's atomic
+ * PIPE_BUF, which a pipe or socket that polls writable takes at once. */
+static void write_out(struct elog *l, int fd, const char *buf, size_t len)
+{
 	while (len) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
+		if (wait_writable(l, fd) < 0)
+			return;
+		n = write(fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
-			break;	/* a reader gone (EPIPE: SIGPIPE is ignored): nowhere to write */
+			return;	/* a reader gone (EPIPE: SIGPIPE is ignored): nowhere to write */
 		buf += n;
 		len -= (size_t)n;
 	}
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-}
-
-static void write_line(struct elog *l, enum elog_to to, char *line)
-{
-	pthread_cleanup_push(free, line);
-	write_all_cancellable(l->fd[to], line, strlen(line));
-	pthread_cleanup_pop(1);
 }
 
 /* Say how many lines were lost since the last time we said it. */
@@ -197,29 +216,30 @@ static void report_lost(struct elog *l)
 		       "{\"time\":\"%s\",\"event\":\"log-lost\",\"count\":%llu,\"total\":%llu,"
 		       "\"message\":\"%llu decision lines lost: the log's reader fell behind\"}\n",
 		       t, n, lost, n);
-	write_all_cancellable(l->fd[ELOG_OUT], buf, (size_t)len);
+	write_out(l, l->fd[ELOG_OUT], buf, (size_t)len);
 	len = snprintf(buf, sizeof(buf),
 		       "sagated: log-lost: %llu decision lines lost: the log's reader fell behind (%llu in all)\n",
 		       n, lost);
-	write_all_cancellable(l->fd[ELOG_ERR], buf, (size_t)len);
+	write_out(l, l->fd[ELOG_ERR], buf, (size_t)len);
 }
 
 static void *writer(void *arg)
 {
 	struct elog *l = arg;
-	int old;
 
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	for (;;) {
 		struct pollfd p = { l->wake, POLLIN, 0 };
 		enum elog_to to;
 		uint64_t v;
 		char *line;
 
-		while ((line = elog_pop(l, &to))) {
-			write_line(l, to, line);
+		while (!__atomic_load_n(&l->abandon, __ATOMIC_ACQUIRE) && (line = elog_pop(l, &to))) {
+			write_out(l, l->fd[to], line, strlen(line));
+			free(line);
 			report_lost(l);
 		}
+		if (__atomic_load_n(&l->abandon, __ATOMIC_ACQUIRE))
+			break;
 		report_lost(l);
 		if (__atomic_load_n(&l->stopping, __ATOMIC_ACQUIRE)) {
 			/* what was pushed before the stop is written too */
@@ -227,9 +247,7 @@ static void *writer(void *arg)
 				break;
 			continue;
 		}
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
 		poll(&p, 1, WAKE_MS);
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 		if (read(l->wake, &v, sizeof(v)) < 0)
 			continue;	/* EAGAIN: woken by the timeout */
 	}
@@ -265,8 +283,10 @@ void elog_stop(struct elog *l, int timeout_ms)
 		dl.tv_nsec -= 1000000000;
 	}
 	if (pthread_timedjoin_np(l->th, NULL, &dl) != 0) {
-		/* the reader does not read: give up on it */
-		pthread_cancel(l->th);
+		/* the reader does not read: give up on it (the writer waits in
+		 * poll, never in a write, so it hears this at once) */
+		__atomic_store_n(&l->abandon, 1, __ATOMIC_RELEASE);
+		wake(l);
 		pthread_join(l->th, NULL);
 	}
 	l->running = false;

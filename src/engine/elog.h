@@ -38,8 +38,8 @@ unsigned long long elog_lost(const struct elog *l);
 /** Start the logging thread.  0, or an errno value. */
 int elog_start(struct elog *l);
 /** Stop the logging thread once it has written what is queued, waiting
- *  at most timeout_ms for a blocked reader (then the thread is cancelled
- *  in its write, and what is left is counted lost).  Idempotent. */
+ *  at most timeout_ms for a reader that does not read (then the thread
+ *  gives up, and what is left is counted lost).  Idempotent. */
 void elog_stop(struct elog *l, int timeout_ms);
 /** elog_stop(l, 0) if needed, then free what is queued and l. */
 void elog_free(struct elog *l);

@@ -78,7 +78,9 @@ static int write_atomic(const char *path, const char *text, size_t len, bool loc
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return fail(d, tmp, "cannot create");
-	if (locked && flock(fd, LOCK_EX) < 0)
+	if (fchmod(fd, 0640) < 0)	/* whatever the umask (sagate.service's: 0077) */
+		rc = fail(d, tmp, "cannot set the mode of");
+	else if (locked && flock(fd, LOCK_EX) < 0)
 		rc = fail(d, tmp, "cannot lock");
 	else if (write_all(fd, text, len) < 0 || fsync(fd) < 0)
 		rc = fail(d, tmp, "cannot write");
@@ -303,7 +305,7 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 	if (state_gen_path(gdir, sizeof(gdir), dir, gen, STATE_GEN_DIR) < 0 ||
 	    state_gen_path(ppath, sizeof(ppath), dir, gen, STATE_GEN_POLICY) < 0 ||
 	    state_gen_path(mpath, sizeof(mpath), dir, gen, STATE_GEN_META) < 0 ||
-	    mkdir(gdir, 0750) < 0) {
+	    mkdir(gdir, 0750) < 0 || chmod(gdir, 0750) < 0) {
 		fail(d, gdir, "cannot create");
 		return 0;
 	}

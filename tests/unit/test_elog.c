@@ -1,7 +1,8 @@
 /* sagated's log ring (elog.h): a full ring counts its losses and never
  * blocks, lines come out in the order each thread pushed them, and a
  * log whose reader never reads does not hold up the thread that logs
- * (engine_event, as a queue thread logs a decision). */
+ * (engine_event, as a queue thread logs a decision).  A test that
+ * blocks is killed by its alarm (Criterion's own .timeout leaks). */
 #include "config.h"
 
 #include "elog.h"
@@ -16,6 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Seconds before a test that blocks is killed by SIGALRM. */
+#define WATCHDOG_S 30
 
 static char *line(unsigned t, unsigned i)
 {
@@ -135,7 +139,7 @@ static void *produce(void *arg)
 	return NULL;
 }
 
-Test(elog, threads_push_at_once_each_in_order_none_lost_uncounted, .timeout = 60)
+Test(elog, threads_push_at_once_each_in_order_none_lost_uncounted)
 {
 	struct elog *l = elog_new(256, -1, -1);
 	struct prod p[PRODUCERS];
@@ -143,6 +147,7 @@ Test(elog, threads_push_at_once_each_in_order_none_lost_uncounted, .timeout = 60
 	long next[PRODUCERS];
 	unsigned popped = 0, pushed = 0;
 	enum elog_to to;
+	alarm(WATCHDOG_S);	/* a test that blocks is killed: a crash, not a hang */
 
 	for (unsigned t = 0; t < PRODUCERS; t++) {
 		p[t] = (struct prod){ l, t, 0 };
@@ -173,7 +178,7 @@ Test(elog, threads_push_at_once_each_in_order_none_lost_uncounted, .timeout = 60
 	elog_free(l);
 }
 
-Test(elog, the_writer_writes_in_order_and_says_what_was_lost, .timeout = 10)
+Test(elog, the_writer_writes_in_order_and_says_what_was_lost)
 {
 	int out[2], err[2];
 	struct elog *l;
@@ -182,6 +187,7 @@ Test(elog, the_writer_writes_in_order_and_says_what_was_lost, .timeout = 10)
 	size_t len = 0;
 	FILE *f;
 	char text[512];
+	alarm(WATCHDOG_S);	/* a test that blocks is killed: a crash, not a hang */
 
 	cr_assert_eq(pipe(out), 0);
 	cr_assert_eq(pipe(err), 0);
@@ -222,11 +228,12 @@ Test(elog, the_writer_writes_in_order_and_says_what_was_lost, .timeout = 10)
 	close(err[0]);
 }
 
-Test(elog, a_reader_that_never_reads_blocks_nobody, .timeout = 10)
+Test(elog, a_reader_that_never_reads_blocks_nobody)
 {
 	int p[2];
 	struct elog *l;
 	double t0;
+	alarm(WATCHDOG_S);	/* a test that blocks is killed: a crash, not a hang */
 
 	full_pipe(p);
 	l = elog_new(64, p[1], p[1]);
@@ -249,10 +256,11 @@ Test(elog, a_reader_that_never_reads_blocks_nobody, .timeout = 10)
  * pipe nobody reads, it returns at once, and the lines lost are
  * counted (against the code before the ring, this test times out: the
  * first event that does not fit blocks in its write). */
-Test(engine_log, a_decision_line_never_waits_for_a_stuck_reader, .timeout = 15)
+Test(engine_log, a_decision_line_never_waits_for_a_stuck_reader)
 {
 	int p[2];
 	double t0;
+	alarm(WATCHDOG_S);	/* a test that blocks is killed: a crash, not a hang */
 
 	full_pipe(p);
 	cr_assert_eq(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
