@@ -45,11 +45,13 @@ static int caps_set_net_admin(void)
 	return (int)syscall(SYS_capset, &h, c.w);
 }
 
+/* CAP_NET_ADMIN alone, effective and permitted; inheritable may hold it
+ * too (AmbientCapabilities= needs it there), nothing else. */
 static bool caps_exactly_net_admin(const struct capsets *c)
 {
 	return c->w[0].effective == NET_ADMIN_BIT && c->w[0].permitted == NET_ADMIN_BIT &&
-	       !c->w[0].inheritable && !c->w[1].effective && !c->w[1].permitted &&
-	       !c->w[1].inheritable;
+	       !(c->w[0].inheritable & ~NET_ADMIN_BIT) && !c->w[1].effective &&
+	       !c->w[1].permitted && !c->w[1].inheritable;
 }
 
 /* Every capability but CAP_NET_ADMIN out of the bounding set (needs
