@@ -186,7 +186,8 @@ case $boot in
 	decides
 	# c), first half: an apply --confirm that the power-off interrupts
 	out=$(sagate apply --confirm 600 policies/web-server.json 2>&1)
-	grep -q "generation 2" <<<"$out" && ok "apply --confirm 600 web-server.json, then power off" ||
+	grep -q "applied: .*generation 2)" <<<"$out" &&
+		ok "apply --confirm 600 web-server.json (handed over to sagated, not root), then power off" ||
 		bad "apply --confirm: $out"
 	;;
 3)
