@@ -128,7 +128,7 @@ int state_uncommit(const char *dir, struct diag_list *d);
 /** Let group STATE_READER, when it exists, read dir and its
  *  generations (and write nothing): dir becomes mode 2750 of that group
  *  (set-group-ID: what is made in it later is the group's too), each
- *  generation directory 0750 and its files 0640.  A no-op without the
+ *  generation directory 2750 and its files 0640.  A no-op without the
  *  group.  0, or -1 with a warning in d (sagated may then not read what
  *  is applied). */
 int state_share(const char *dir, struct diag_list *d);

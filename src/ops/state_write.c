@@ -287,6 +287,17 @@ int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_l
 	return rc;
 }
 
+/* A generation directory's mode, whatever the umask: 0750, and
+ * set-group-ID like the state directory when state_share made it so (the
+ * files written in it later, meta.json of a rollback, keep the group
+ * sagated reads through). */
+static mode_t gen_mode(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02750 : 0750;
+}
+
 unsigned state_prepare(const char *dir, const struct policy *p,
 		       const struct state_meta *m, struct diag_list *d)
 {
@@ -305,7 +316,7 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 	if (state_gen_path(gdir, sizeof(gdir), dir, gen, STATE_GEN_DIR) < 0 ||
 	    state_gen_path(ppath, sizeof(ppath), dir, gen, STATE_GEN_POLICY) < 0 ||
 	    state_gen_path(mpath, sizeof(mpath), dir, gen, STATE_GEN_META) < 0 ||
-	    mkdir(gdir, 0750) < 0 || chmod(gdir, 0750) < 0) {
+	    mkdir(gdir, gen_mode(dir)) < 0 || chmod(gdir, gen_mode(dir)) < 0) {
 		fail(d, gdir, "cannot create");
 		return 0;
 	}
@@ -377,7 +388,7 @@ int state_share(const char *dir, struct diag_list *d)
 
 		if (!gen || state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_DIR) < 0)
 			continue;
-		rc = share_one(path, gr->gr_gid, 0750);
+		rc = share_one(path, gr->gr_gid, 02750);
 		for (size_t i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++)
 			if (state_gen_path(path, sizeof(path), dir, gen, files[i]) == 0)
 				rc = share_one(path, gr->gr_gid, 0640);
