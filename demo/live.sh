@@ -15,6 +15,7 @@ sagated=${SAGATED:-$top/sagated}
 . "$top/tests/vm/lib-site.sh"
 db=sgt-demo-db-$$ net=sgt-demo-net-$$
 state=$(mktemp -d)
+chmod 755 "$state"	# sagated (user sagated, where it exists) reads the generations below
 log=$state/sagated.log
 export SAGATE_STATE_DIR=$state/sagate
 dpid= unexpected=0

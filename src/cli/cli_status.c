@@ -83,8 +83,13 @@ static void print_engine(const json_t *e, const char *path, bool needed)
 			printf("%s%s %lld", first ? " (" : ", ", reason, (long long)json_integer_value(n));
 			first = false;
 		}
-	printf("%s; %lld queue overruns\n", first ? "" : ")",
+	printf("%s; %lld queue overruns", first ? "" : ")",
 	       (long long)json_integer_value(json_object_get(e, "queue_enobufs")));
+	/* a log whose reader fell behind: decisions went unlogged */
+	if (json_integer_value(json_object_get(e, "log_lines_lost")) > 0)
+		printf("; %lld log lines lost",
+		       (long long)json_integer_value(json_object_get(e, "log_lines_lost")));
+	putchar('\n');
 }
 
 int cli_status(const struct cli_opts *o)

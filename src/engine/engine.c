@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "engine_int.h"
+#include "elog.h"
 #include "diag.h"
 #include "parse.h"
 #include "plan.h"
@@ -39,54 +40,104 @@
 
 /* ------------------------------------------------------------------ output */
 
-static void fmt_time(char *buf, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	char s[32];
+/* The log's ring and writer thread, once sagated has started it: a line
+ * is queued, never written by the thread that logs it (elog.h).  Set
+ * before any other thread starts, cleared after they are joined. */
+static struct elog *the_log;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
+/* Log line (malloc'ed, ending in a newline; consumed). */
+static void emit(enum elog_to to, char *line)
+{
+	FILE *f = to == ELOG_OUT ? stdout : stderr;
+
+	if (!line)
+		return;
+	if (the_log) {
+		elog_push(the_log, to, line);
+		return;
+	}
+	flockfile(f);	/* no log thread yet: one whole line, whatever the thread */
+	fputs(line, f);
+	fflush(f);
+	funlockfile(f);
+	free(line);
+}
+
+int engine_log_start(void)
+{
+	int err;
+
+	if (the_log)
+		return 0;
+	fflush(stdout);
+	fflush(stderr);
+	the_log = elog_new(ENGINE_LOG_LINES, STDOUT_FILENO, STDERR_FILENO);
+	if (!the_log)
+		return ENOMEM;
+	err = elog_start(the_log);
+	if (err) {
+		elog_free(the_log);
+		the_log = NULL;
+	}
+	return err;
+}
+
+void engine_log_stop(int timeout_ms)
+{
+	if (!the_log)
+		return;
+	elog_stop(the_log, timeout_ms);
+	elog_free(the_log);
+	the_log = NULL;
+}
+
+unsigned long long engine_log_lost(void)
+{
+	return the_log ? elog_lost(the_log) : 0;
 }
 
 void engine_event(json_t *j)
 {
 	json_t *o = json_object();
 	char t[48];
-	char *s;
+	char *s, *line;
+	size_t n;
 
 	if (!o || !j) {
 		json_decref(o);
 		json_decref(j);
 		return;
 	}
-	fmt_time(t, sizeof t);
+	elog_time(t, sizeof t);
 	json_object_set_new(o, "time", json_string(t));
 	json_object_update(o, j);
 	json_decref(j);
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (s) {
-		flockfile(stdout);	/* one whole line per event, whatever the thread */
-		fputs(s, stdout);
-		fputc('\n', stdout);
-		fflush(stdout);
-		funlockfile(stdout);
-	}
-	free(s);
 	json_decref(o);
+	if (!s)
+		return;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	emit(ELOG_OUT, line);
 }
 
 void engine_msg(const char *event, const char *fmt, ...)
 {
 	char msg[512];
+	char *line;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "sagated: %s: %s\n", event, msg);
+	if (asprintf(&line, "sagated: %s: %s\n", event, msg) >= 0)
+		emit(ELOG_ERR, line);
 	engine_event(json_pack("{s:s, s:s}", "event", event, "message", msg));
 }
 
@@ -604,6 +655,7 @@ int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d)
 		.fail_open = e->src.fail_open, .policy = engine_live_bank(e)->policy_path,
 		.sha256 = engine_live_bank(e)->pol ? engine_live_bank(e)->sha256 : NULL,
 		.sas = e->sas ? xfrm_cache_count(e->sas) : 0, .x_enobufs = e->x_enobufs,
+		.log_lost = engine_log_lost(),
 	};
 	const char *dir = e->src.run_dir ? e->src.run_dir : estats_run_dir();
 	json_t *j;

@@ -157,8 +157,21 @@ void engine_counters(const struct engine *e, struct estats *sum);
 /** Write the counters file (estats.h) now.  0 or -1; the first failure
  *  adds a warning to d, later ones are silent. */
 int engine_write_counters(struct engine *e, bool stopped, struct diag_list *d);
-/** Print one event line on stdout: j (an object, consumed) with "time"
- *  added first.  Thread-safe: lines never interleave. */
+/** Lines the log holds for a reader that falls behind (elog.h). */
+#define ENGINE_LOG_LINES 4096
+/** From now on every line is written to stdout / stderr by a logging
+ *  thread from a ring that never blocks the thread that logs (elog.h);
+ *  until then, by the thread itself.  0, or an errno value. */
+int engine_log_start(void);
+/** Write what the ring holds (waiting at most timeout_ms for the
+ *  reader), stop the logging thread; later lines are written directly. */
+void engine_log_stop(int timeout_ms);
+/** Lines lost so far to a full ring (its reader fell behind). */
+unsigned long long engine_log_lost(void);
+/** Log one event line on stdout: j (an object, consumed) with "time"
+ *  added first.  Thread-safe: lines never interleave; never blocks once
+ *  engine_log_start has run (a line the ring has no room for is lost,
+ *  and counted). */
 void engine_event(json_t *j);
 /** Log each finding of d as an event line (and on stderr), then empty d.
  *  The event is the finding's place (its file) and severity: "error" and

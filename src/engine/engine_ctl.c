@@ -90,23 +90,14 @@ void engine_ctl_close(struct engine *e)
 		unlink(e->ctl_path);
 }
 
-/* Packets waiting for a verdict on queues [first, first+n) of our
- * network namespace (the kernel's count: given to us, not yet answered);
- * -1 when it cannot be read. */
-static long waiting(uint16_t first, unsigned n)
+/* Queues of bank b with packets waiting for our verdict. */
+static unsigned busy_queues(const struct engine *e, unsigned b)
 {
-	FILE *f = fopen("/proc/self/net/netfilter/nfnetlink_queue", "r");
-	unsigned q, portid, total;
-	long sum = 0;
-	char line[256];
+	unsigned n = 0;
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%u %u %u", &q, &portid, &total) == 3 && q >= first && q < first + n)
-			sum += total;
-	fclose(f);
-	return sum;
+	for (unsigned i = 0; e->q && i < e->nqueues; i++)
+		n += !eq_idle(&e->q[b * e->nqueues + i]);
+	return n;
 }
 
 /* Wait until the packets an earlier table queued to bank b have their
@@ -115,21 +106,16 @@ static long waiting(uint16_t first, unsigned n)
 static int drain(const struct engine *e, unsigned b, char *why, size_t len)
 {
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
-	long n = 0;
+	unsigned n = 0;
 
 	for (int i = 0; i < DRAIN_MS / 10; i++) {
-		n = waiting(e->bank[b].first, e->nqueues);
-		if (n < 0) {
-			snprintf(why, len, "cannot read /proc/self/net/netfilter/nfnetlink_queue: %s",
-				 strerror(errno));
-			return -1;
-		}
+		n = busy_queues(e, b);
 		if (n == 0)
 			return 0;
 		nanosleep(&nap, NULL);
 	}
-	snprintf(why, len, "queue %u still holds %ld packets of the table that used it before, after %d s: does a table still queue there?",
-		 e->bank[b].first, n, DRAIN_MS / 1000);
+	snprintf(why, len, "%u queue(s) from %u still hold packets of the table that used them before, after %d s: does a table still queue there?",
+		 n, e->bank[b].first, DRAIN_MS / 1000);
 	return -1;
 }
 

@@ -47,6 +47,7 @@ struct engine_queue {
 	struct estats st;		/**< written by this queue's thread only */
 	pthread_t th;
 	bool running;
+	int busy;			/**< the thread is reading or answering a burst (atomic) */
 };
 
 /** Log an event with a message (also on stderr). */
@@ -100,6 +101,10 @@ void engine_ctl_close(struct engine *e);
 int eq_open(struct engine *e, struct engine_queue *q, uint16_t num, struct diag_list *d);
 /** Start q's thread.  0, or -1 with an error in d. */
 int eq_start(struct engine_queue *q, struct diag_list *d);
+/** Does no packet of q wait for a verdict (none in its socket, none
+ *  being decided)?  Any thread; what the kernel counts in
+ *  /proc/net/netfilter/nfnetlink_queue, which only root may read. */
+bool eq_idle(struct engine_queue *q);
 /** Join q's thread (the stop pipe must have been written), unbind the
  *  queue and close the socket; an unbind that fails is an error in d. */
 void eq_close(struct engine_queue *q, struct diag_list *d);

@@ -424,10 +424,14 @@ static void *q_thread(void *arg)
 		if (p[1].revents)
 			break;
 		/* drain what is there a burst at a time, but look at the
-		 * stop pipe now and then even under a flood */
+		 * stop pipe now and then even under a flood; busy (set before
+		 * the socket is read, cleared after the verdicts are sent)
+		 * tells eq_idle that packets may be between the two */
+		__atomic_store_n(&q->busy, 1, __ATOMIC_SEQ_CST);
 		for (int i = 0; i < DRAIN_BURSTS; i++)
 			if ((r = q_burst(q, NULL, &d)) != EQ_BURST)
 				break;
+		__atomic_store_n(&q->busy, 0, __ATOMIC_SEQ_CST);
 		if (r < 0) {
 			engine_log_diags(&d);
 			q_fail(q);
@@ -435,6 +439,19 @@ static void *q_thread(void *arg)
 		}
 	}
 	return NULL;
+}
+
+bool eq_idle(struct engine_queue *q)
+{
+	struct pollfd p = { mnl_socket_get_fd(q->nl), POLLIN, 0 };
+
+	/* the kernel hands a queued packet to the socket at once (or drops
+	 * it): none in the socket, and the thread not between reading one
+	 * and answering it, means none waits for our verdict.  The socket
+	 * first: a packet read after this poll was still there at it. */
+	if (poll(&p, 1, 0) != 0)
+		return false;
+	return !__atomic_load_n(&q->busy, __ATOMIC_SEQ_CST);
 }
 
 int eq_start(struct engine_queue *q, struct diag_list *d)

@@ -2,19 +2,23 @@
  * ruleset in engine mode.
  *
  *   sagated [--policy FILE] [--queue N|N-M] [--rcvbuf BYTES]
- *           [--queue-maxlen N] [--fail-open]
+ *           [--queue-maxlen N] [--fail-open] [--user NAME]
  *
  * Without --policy it serves the generation `sagate apply` made current
  * (its policy bundle, and the queue number from its meta).  One JSON line
  * per decision and per event on stdout; {"event":"ready",...} (and
  * READY=1 to systemd) once the SAs are dumped and the queues bound.
  * SIGTERM / SIGINT: unbind and exit 0.  SIGHUP: reload the policy (the
- * old one stays on error).  Counters: RUN_DIR/sagated.json.
+ * old one stays on error).  Counters: RUN_DIR/sagated.json.  Started as
+ * root it reads its policy, then becomes user sagated with CAP_NET_ADMIN
+ * alone (creds.h) before it opens a socket.  Its log is written by a
+ * thread of its own (elog.h): a slow reader never delays a verdict.
  *
  * Exit status: 0 stopped by a signal, 1 policy error, 2 usage, 3 system.
  */
 #include "config.h"
 
+#include "creds.h"
 #include "engine.h"
 #include "qrange.h"
 #include "sdnotify.h"
@@ -52,6 +56,7 @@ static void usage(FILE *f)
 	      "      --queue-maxlen N  packets the kernel holds per queue (default: kernel's, 1024)\n"
 	      "      --fail-open       the kernel ACCEPTS packets that overflow the queue,\n"
 	      "                        unchecked (default: they are dropped)\n"
+	      "  -u, --user NAME       started as root, run as this user (default: sagated)\n"
 	      "  -h, --help            show this help\n"
 	      "Counters: $SAGATE_RUN_DIR/sagated.json (default /run/sagate), every second.\n",
 	      f);
@@ -71,8 +76,11 @@ static int parse_num(const char *s, unsigned long lo, unsigned long hi, unsigned
 
 enum { OPT_RCVBUF = 256, OPT_MAXLEN, OPT_FAIL_OPEN };
 
+/* A blocked log gets this long to take what is queued at exit. */
+#define LOG_STOP_MS 2000
+
 /* 0 parsed, 1 --help, -1 usage error (printed). */
-static int parse_args(int argc, char **argv, struct engine_src *src)
+static int parse_args(int argc, char **argv, struct engine_src *src, const char **user)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' },
@@ -80,6 +88,7 @@ static int parse_args(int argc, char **argv, struct engine_src *src)
 		{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
 		{ "queue-maxlen", required_argument, NULL, OPT_MAXLEN },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,7 +96,7 @@ static int parse_args(int argc, char **argv, struct engine_src *src)
 	uint16_t first;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:q:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:q:u:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			src->policy = optarg;
@@ -116,6 +125,9 @@ static int parse_args(int argc, char **argv, struct engine_src *src)
 			break;
 		case OPT_FAIL_OPEN:
 			src->fail_open = true;
+			break;
+		case 'u':
+			*user = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -163,12 +175,20 @@ static void stopped_event(const struct engine *e)
 	for (unsigned r = 0; r < ESTATS_REASONS; r++)
 		if (r != DECIDE_ACCEPT_OK)
 			dropped += s.by_reason[r];
-	engine_event(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "event", "stopped",
+	engine_event(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "event", "stopped",
 			       "accepted", (json_int_t)s.by_reason[DECIDE_ACCEPT_OK],
 			       "dropped", (json_int_t)dropped,
 			       "verdict_messages", (json_int_t)s.verdict_msgs,
 			       "queue_enobufs", (json_int_t)s.q_enobufs,
-			       "xfrm_enobufs", (json_int_t)e->x_enobufs));
+			       "xfrm_enobufs", (json_int_t)e->x_enobufs,
+			       "log_lines_lost", (json_int_t)engine_log_lost()));
+}
+
+/* Exit with rc once the log has been written (or given up on). */
+static int finish(int rc)
+{
+	engine_log_stop(LOG_STOP_MS);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -176,17 +196,34 @@ int main(int argc, char **argv)
 	struct engine_src src = { .queue = -1 };
 	struct diag_list d;
 	const struct engine_bank *lb;
+	const char *user = NULL;
+	char who[96] = "";
 	struct engine e;
 	int rc;
 
-	rc = parse_args(argc, argv, &src);
+	rc = parse_args(argc, argv, &src, &user);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signals_setup();
+	rc = engine_log_start();
+	if (rc) {
+		fprintf(stderr, "sagated: cannot start the log thread: %s\n", strerror(rc));
+		return 3;
+	}
 
 	diag_list_init(&d);
 	rc = engine_init(&e, &src, &d);
+	engine_log_diags(&d);
+	/* the policy is read; from now on CAP_NET_ADMIN is all we hold */
+	if (rc == 0 && creds_drop(user, src.run_dir ? src.run_dir : estats_run_dir(), who,
+				  sizeof(who), &d) < 0) {
+		engine_log_diags(&d);
+		engine_stop(&e, &d);
+		engine_log_diags(&d);
+		engine_fini(&e);
+		return finish(3);
+	}
 	engine_log_diags(&d);
 	if (rc == 0)
 		rc = engine_open(&e, &d);
@@ -195,18 +232,18 @@ int main(int argc, char **argv)
 		engine_stop(&e, &d);
 		engine_log_diags(&d);
 		engine_fini(&e);
-		return rc;
+		return finish(rc);
 	}
 	engine_write_counters(&e, false, &d);
 	engine_log_diags(&d);
 	lb = engine_live_bank(&e);
-	engine_event(json_pack("{s:s, s:i, s:i, s:b, s:s, s:s, s:I, s:I, s:o, s:i, s:s}", "event", "ready",
+	engine_event(json_pack("{s:s, s:i, s:i, s:b, s:s, s:s, s:I, s:I, s:o, s:i, s:s, s:s}", "event", "ready",
 			       "queue", (int)e.queue, "queues", (int)e.nqueues,
 			       "fail_open", e.src.fail_open, "policy", lb->policy_path,
 			       "sha256", lb->sha256, "rules", (json_int_t)lb->pol->nrules,
 			       "sas", (json_int_t)xfrm_cache_count(e.sas),
 			       "generation", lb->generation ? json_integer(lb->generation) : json_null(),
-			       "live_queue", (int)lb->first, "control", e.ctl_path));
+			       "live_queue", (int)lb->first, "control", e.ctl_path, "user", who));
 	sd_notify_send("READY=1");
 	rc = engine_run(&e, &stop_req, &hup_req) < 0 ? 3 : 0;
 	sd_notify_send("STOPPING=1");
@@ -216,5 +253,5 @@ int main(int argc, char **argv)
 	engine_write_counters(&e, true, &d);
 	engine_log_diags(&d);
 	engine_fini(&e);
-	return rc;
+	return finish(rc);
 }

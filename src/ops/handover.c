@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,18 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Who may hold the control socket: root, or the user sagated runs as
+ * (sagated(8)). */
+static bool trusted_uid(uid_t uid)
+{
+	const struct passwd *pw;
+
+	if (uid == 0)
+		return true;
+	pw = getpwnam(STATE_READER);
+	return pw && pw->pw_uid == uid;
+}
+
 /* Connect to sagated.  fd, or -1: *absent when no sagated listens in
  * this network namespace (nothing to hand over), else an error in d. */
 static int ctl_connect(bool *absent, struct diag_list *d)
@@ -77,9 +90,10 @@ static int ctl_connect(bool *absent, struct diag_list *d)
 				 strerror(err));
 		return -1;
 	}
-	if (handover_peer(fd, &uid, &same) < 0 || uid != 0) {
+	if (handover_peer(fd, &uid, &same) < 0 || !trusted_uid(uid)) {
 		diag_add(d, DIAG_ERROR, sa.sun_path, "", NULL,
-			 "the control socket is not held by a root process: not talking to it");
+			 "the control socket is held by uid %u, neither root nor user %s: not talking to it",
+			 (unsigned)uid, STATE_READER);
 		close(fd);
 		return -1;
 	}

@@ -19,8 +19,9 @@
  *    "policy":"/var/lib/sagate/gen-000007/policy.json","sha256":"..."}
  *   {"v":1,"ok":true,"generation":G,"queue":X}
  *   {"v":1,"ok":false,"error":"why"}
- * The socket is root's (mode 0600, and each side checks the other's
- * SO_PEERCRED uid 0).  Unix sockets with a path cross network namespaces;
+ * The socket is sagated's (mode 0600); sagated takes requests from uid
+ * 0 only, and the client talks to a socket held by root or by user
+ * STATE_READER (state.h), the user sagated runs as (SO_PEERCRED).  Unix sockets with a path cross network namespaces;
  * a sagated serves the queues of its own, so the client treats a sagated
  * in another namespace as absent, and sagated refuses its requests.
  *

@@ -116,6 +116,8 @@ struct live *live_lock(const char *dir, const char *command, unsigned wait,
 	/* whoever may write there chooses what the firewall loads */
 	if (check_private_dir(dir, "the state directory", d) < 0)
 		goto fail;
+	/* sagated, not root, reads the generations it is handed */
+	state_share(dir, d);
 	if (state_path(path, sizeof(path), dir, STATE_LOCK) < 0 ||
 	    (lv->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
 			   0600)) < 0) {

@@ -41,6 +41,9 @@
 #include <stdint.h>
 
 #define STATE_DEFAULT_DIR "/var/lib/sagate"
+/** The user and group sagated runs as (sagated(8)): that group may read
+ *  the state directory, whose generations sagated loads. */
+#define STATE_READER "sagated"
 #define STATE_KEEP 10		/**< generations kept; older ones are removed */
 /** Largest bundle read back: ours, so larger than a hand-written policy
  *  may be (a 100,000-rule policy bundles to about 30 MB). */
@@ -205,6 +208,13 @@ int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_l
 /** Remove the current link (a first apply undone: nothing is applied).
  *  A missing link is fine.  0, or -1 with an error in d. */
 int state_uncommit(const char *dir, struct diag_list *d);
+/** Let group STATE_READER, when it exists, read dir and its
+ *  generations (and write nothing): dir becomes mode 2750 of that group
+ *  (set-group-ID: what is made in it later is the group's too), each
+ *  generation directory 2750 and its files 0640.  A no-op without the
+ *  group.  0, or -1 with a warning in d (sagated may then not read what
+ *  is applied). */
+int state_share(const char *dir, struct diag_list *d);
 /** Write a small JSON file atomically (temp file, fsync, rename). */
 int state_write_json(const char *path, json_t *j, struct diag_list *d);
 /** state_write_json, with the file flock(2)ed (LOCK_EX) before it takes

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -37,8 +38,10 @@ static int write_atomic(const char *path, const char *text, size_t len, bool loc
 			struct diag_list *d)
 {
 	const char *step = "create";
-	int rc = locked ? write_file_atomic_locked(path, text, len, 0600, true, &step) :
-			  write_file_atomic(path, text, len, 0600, true, &step);
+	/* 0640: readable by the directory's group, sagated's (state_share),
+	 * whatever the umask (sagate.service's is 0077) */
+	int rc = locked ? write_file_atomic_locked(path, text, len, 0640, true, &step) :
+			  write_file_atomic(path, text, len, 0640, true, &step);
 
 	if (rc < 0)
 		fail(d, path, strcmp(step, "create") == 0 ? "cannot create" :
@@ -273,6 +276,17 @@ int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_l
 	return rc;
 }
 
+/* A generation directory's mode, whatever the umask: 0750, and
+ * set-group-ID like the state directory when state_share made it so (the
+ * files written in it later, meta.json of a rollback, keep the group
+ * sagated reads through). */
+static mode_t gen_mode(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && (st.st_mode & S_ISGID) ? 02750 : 0750;
+}
+
 unsigned state_prepare(const char *dir, const struct policy *p,
 		       const struct state_meta *m, struct diag_list *d)
 {
@@ -291,7 +305,7 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 	if (state_gen_path(gdir, sizeof(gdir), dir, gen, STATE_GEN_DIR) < 0 ||
 	    state_gen_path(ppath, sizeof(ppath), dir, gen, STATE_GEN_POLICY) < 0 ||
 	    state_gen_path(mpath, sizeof(mpath), dir, gen, STATE_GEN_META) < 0 ||
-	    mkdir(gdir, 0700) < 0) {
+	    mkdir(gdir, gen_mode(dir)) < 0 || chmod(gdir, gen_mode(dir)) < 0) {
 		fail(d, gdir, "cannot create");
 		return 0;
 	}
@@ -318,6 +332,68 @@ unsigned state_prepare(const char *dir, const struct policy *p,
 		return 0;
 	}
 	return gen;
+}
+
+/* path (never followed if a link) of group gid and mode mode.  0, or -1
+ * with errno. */
+static int share_one(const char *path, gid_t gid, mode_t mode)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	int rc = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0)
+		rc = -1;
+	else if (st.st_gid != gid || (st.st_mode & 07777) != mode)
+		rc = fchown(fd, (uid_t)-1, gid) < 0 || fchmod(fd, mode) < 0 ? -1 : 0;
+	if (rc < 0) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int state_share(const char *dir, struct diag_list *d)
+{
+	static const enum state_gen_file files[] = { STATE_GEN_POLICY, STATE_GEN_META };
+	const struct group *gr = getgrnam(STATE_READER);
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dh;
+	int rc = 0;
+
+	if (!gr)
+		return 0;
+	if (share_one(dir, gr->gr_gid, 02750) < 0 || !(dh = opendir(dir))) {
+		diag_add(d, DIAG_WARNING, dir, "", NULL,
+			 "cannot let group %s read the state directory: %s; sagated may not read what is applied",
+			 STATE_READER, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dh))) {
+		unsigned gen = state_gen_number(de->d_name);
+
+		if (!gen || state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_DIR) < 0)
+			continue;
+		rc = share_one(path, gr->gr_gid, 02750);
+		for (size_t i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++)
+			if (state_gen_path(path, sizeof(path), dir, gen, files[i]) == 0)
+				rc = share_one(path, gr->gr_gid, 0640);
+		if (rc < 0) {
+			diag_add(d, DIAG_WARNING, path, "", NULL,
+				 "cannot let group %s read it: %s; sagated may not read that generation",
+				 STATE_READER, strerror(errno));
+			break;
+		}
+	}
+	closedir(dh);
+	return rc;
 }
 
 void state_discard(const char *dir, unsigned gen)

@@ -68,7 +68,7 @@ json_t *estats_json(const struct estats *s, const struct estats_info *i)
 	if (!drops)
 		return NULL;
 	return json_pack("{s:i, s:I, s:s, s:I, s:I, s:{s:i, s:i}, s:b, s:o, s:o,"
-			 " s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I}",
+			 " s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "version", 1, "pid", (json_int_t)i->pid,
 			 "state", i->stopped ? "stopped" : "running",
 			 "started", (json_int_t)i->started, "updated", (json_int_t)i->now,
@@ -82,7 +82,8 @@ json_t *estats_json(const struct estats *s, const struct estats_info *i)
 			 "verdict_errors", (json_int_t)s->verdict_errors,
 			 "queue_enobufs", (json_int_t)s->q_enobufs,
 			 "xfrm_enobufs", (json_int_t)i->x_enobufs,
-			 "sas", (json_int_t)i->sas);
+			 "sas", (json_int_t)i->sas,
+			 "log_lines_lost", (json_int_t)i->log_lost);
 }
 
 const char *estats_run_dir(void)

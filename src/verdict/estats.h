@@ -55,6 +55,7 @@ struct estats_info {
 	const char *policy, *sha256;	/**< may be NULL */
 	uint64_t sas;			/**< SAs in the cache */
 	uint64_t x_enobufs;		/**< XFRM socket overruns (re-dumps) */
+	uint64_t log_lost;		/**< log lines lost: the log's reader fell behind */
 };
 
 /** The file's JSON object (see man/sagated.8), or NULL on OOM. */

@@ -17,12 +17,15 @@ finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
 
 # the guest's root is the host's; a sagate installed there by hand would
 # make every check below pass without the package
+getent passwd sagated >/dev/null && { bad "a user sagated exists before the package is installed"; finish; }
 for f in /usr/sbin/sagate /usr/sbin/sagated /lib/systemd/system/sagate.service; do
 	[ -e "$f" ] && { bad "$f exists before the package is installed"; finish; }
 done
 
 check "dpkg -i installs the package" dpkg -i "$deb"
 check "dpkg says it is installed" sh -c "dpkg-query -W -f='\${Status}' sagate | grep -qx 'install ok installed'"
+check "the package made the system user sagated runs as" sh -c 'id -u sagated >/dev/null && [ "$(getent passwd sagated | cut -d: -f7)" = /usr/sbin/nologin ]'
+check "sagated's sysusers.d file is installed" test -e /usr/lib/sysusers.d/sagated.conf
 for f in /usr/sbin/sagate /usr/sbin/sagated \
 	/lib/systemd/system/sagate.service /lib/systemd/system/sagated.service \
 	/usr/share/man/man8/sagate.8.gz /usr/share/man/man8/sagated.8.gz \

@@ -76,6 +76,66 @@ timings() {
 	say "sagate restore ran $(journalctl -b -o cat --no-pager _SYSTEMD_UNIT=sagate.service _COMM=sagate | grep -c '^restored generation\|error: ') time(s)"
 }
 
+# proc_field PID FIELD: the first value of a line of /proc/PID/status
+proc_field() { awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status"; }
+# privileges_are PID WHO: user sagated (not root), and CAP_NET_ADMIN
+# (bit 12) alone in its effective, permitted and bounding sets
+privileges_are() {
+	local pid=$1 who=$2 uid want caps one=0000000000001000
+	uid=$(proc_field "$pid" Uid)
+	want=$(id -u sagated 2>/dev/null)
+	[ -n "$uid" ] && [ "$uid" != 0 ] && [ "$uid" = "$want" ] &&
+		ok "$who runs as user sagated (uid $uid), not root" ||
+		bad "$who runs as uid ${uid:-?} (user sagated: ${want:-none})"
+	caps="$(proc_field "$pid" CapEff) $(proc_field "$pid" CapPrm) $(proc_field "$pid" CapBnd)"
+	[ "$caps" = "$one $one $one" ] &&
+		ok "$who holds CAP_NET_ADMIN alone (effective, permitted, bounding: $one)" ||
+		bad "$who: CapEff CapPrm CapBnd are $caps, not CAP_NET_ADMIN alone"
+	[ "$(proc_field "$pid" NoNewPrivs)" = 1 ] && ok "$who: no_new_privs" ||
+		bad "$who: NoNewPrivs $(proc_field "$pid" NoNewPrivs)"
+}
+# decides: a PostgreSQL flow of an app server over an AES-GCM ESP SA
+# reaches the queue of sagated.service (this boot's root namespace holds
+# the table and 10.77.0.10) and is accepted; lib-site.sh's SAs, with the
+# root namespace named for `ip -n`
+decides() {
+	local db=sgbt-root net=sgbt-app m mac_db mac_net r
+	. "$top/tests/lib/topology.sh"
+	. "$top/tests/vm/lib-site.sh"
+	for m in esp4 veth xfrm_user; do modprobe "$m" || bad "modprobe $m"; done
+	mkdir -p /run/netns && touch /run/netns/$db && mount --bind /proc/self/ns/net /run/netns/$db &&
+		ip netns add $net && ip link add veth-db type veth peer name veth-net netns $net &&
+		ip addr add $dbaddr/24 dev veth-db && ip link set veth-db up &&
+		ip -n $net link set lo up && ip -n $net addr add $app/24 dev veth-net &&
+		ip -n $net link set veth-net up || bad "the app server's namespace"
+	mac_db=$(ip link show veth-db | awk '/link\/ether/ { print $2 }')
+	mac_net=$(ip -n $net link show veth-net | awk '/link\/ether/ { print $2 }')
+	ip -n $net neigh replace $dbaddr dev veth-net lladdr "$mac_db" nud permanent
+	ip neigh replace $app dev veth-db lladdr "$mac_net" nud permanent
+	sa_up || bad "ESP (AES-GCM) SAs between the app server and this host"
+	r=$(tcp_probe $net $app $dbaddr 5432)
+	[ "$r" = open ] && ok "PostgreSQL over AES-GCM ESP reached this host: accepted" ||
+		bad "PostgreSQL over AES-GCM ESP: $r"
+	journal sagated.service | grep '"verdict":"accept"' | grep -q '"rule":"postgresql"' &&
+		ok "sagated.service logged its accept under rule postgresql" ||
+		bad "no accept in sagated's log: $(journal sagated.service | tail -n 5)"
+	# sagated started by hand as root (another namespace, queue and run
+	# directory: no table queues to it) gives up root itself
+	SAGATE_RUN_DIR=/run/sgbt-hand ip netns exec $net sagated --policy policies/db-server.json \
+		--queue 40 >/tmp/sgbt-hand.log 2>&1 &
+	m=$!
+	for r in $(seq 1 100); do grep -q '"event":"ready"' /tmp/sgbt-hand.log && break; sleep 0.1; done
+	grep -q '"event":"ready"' /tmp/sgbt-hand.log && ok "sagated started by hand as root is ready" ||
+		bad "sagated by hand: $(cat /tmp/sgbt-hand.log)"
+	privileges_are "$m" "sagated started by hand as root"
+	kill "$m"
+	wait "$m" && ok "and stops with exit 0" || bad "sagated by hand exited $?"
+	sa_down
+	ip link del veth-db
+	ip netns del $net
+	umount /run/netns/$db && rm -f /run/netns/$db
+}
+
 case $boot in
 1)
 	# A fresh state disk: nothing was ever applied.
@@ -118,9 +178,16 @@ case $boot in
 	holds sagated.service "$state/gen-000001/policy.json" "on generation 1"
 	same_table db.nft "the kernel holds exactly the table applied at boot 1"
 	status_is 1 "status: the kernel holds the applied policy, generation 1"
+	# sagated.service without root, and still deciding
+	d=$(mono sagated.service MainPID)
+	privileges_are "$d" "sagated.service"
+	[ "$(proc_field "$d" Seccomp)" = 2 ] && ok "sagated.service: a system call filter" ||
+		bad "sagated.service: Seccomp $(proc_field "$d" Seccomp)"
+	decides
 	# c), first half: an apply --confirm that the power-off interrupts
 	out=$(sagate apply --confirm 600 policies/web-server.json 2>&1)
-	grep -q "generation 2" <<<"$out" && ok "apply --confirm 600 web-server.json, then power off" ||
+	grep -q "applied: .*generation 2)" <<<"$out" &&
+		ok "apply --confirm 600 web-server.json (handed over to sagated, not root), then power off" ||
 		bad "apply --confirm: $out"
 	;;
 3)

@@ -255,6 +255,7 @@ while True:
 ' $notify >$notify.log &
 spid=$!
 for i in $(seq 1 50); do [ -S $notify ] && break; sleep 0.1; done
+chmod 666 $notify	# as systemd's own: sagated sends as user sagated, not root
 ip netns exec "$db" nft -f - <<'NFT'
 table inet fan {
 	chain in { type filter hook input priority -10; udp dport 7000 ct state new queue to numgen inc mod 4; }
