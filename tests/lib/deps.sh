@@ -10,7 +10,7 @@ SAGATE_DEPS=(
 	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
 	e2fsprogs dpkg-dev debhelper lintian mmdebstrap ansible-core openssh-client
 	python3-prometheus-client
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev git
 )
 
 # What the QEMU guest's own root holds (tests/vm/guest-root builds it
