@@ -211,7 +211,7 @@ static void check_boxes(const struct policy *pol, const struct classes *c,
 
 	for (size_t i = 0; i < c->nboxes; i += step) {
 		const struct class_box *b = &c->boxes[i];
-		struct packet_key k = { b->dir, b->fam, b->peer_lo, b->local_lo, b->key_lo };
+		struct packet_key k = { b->dir, b->fam, b->peer_lo, b->local_lo, b->key_lo, NULL };
 		struct plan_sim_pkt sp = { .key = k };
 		struct plan_sim_result res;
 		uint32_t want = first_match(pol, &k);

@@ -5,7 +5,8 @@
  * then a stream of netlink messages as the kernel would send them on the
  * dump and the multicast groups, each applied to one cache in turn and
  * offered to the SPD parser too.  Checked after every message: a failed
- * message never adds an SA; an SA just put is found by its key and by an
+ * message never adds an SA; an update leaves nothing trusted under its
+ * key until it is fetched; an SA just put is found by its key and by an
  * inbound lookup of its SPI and destination; an SA just deleted is gone;
  * the count equals what a walk of the cache visits.  At the end every SA
  * is described as `sagate sa` would, and the cache is swept. */
@@ -61,7 +62,25 @@ static size_t walk_count(const struct xfrm_cache *c, uint64_t now)
 	return w.n;
 }
 
-/* After NEWSA / UPDSA applied: the SA is there under its key, and an
+/* After UPDSA applied: the message is not trusted for the SA (the kernel
+ * keeps a valid SA's transforms whatever it announces), so nothing is
+ * left under its key until a GETSA answer puts it back. */
+static void check_update(const struct xfrm_cache *c, const struct nlmsghdr *nlh, int rc)
+{
+	struct diag_list d;
+	struct xfrm_sa sa;
+
+	diag_list_init(&d);
+	if (xfrm_parse_sa(nlh, &sa, &d) < 0)
+		fail("an update the cache took does not parse", 0);
+	diag_list_fini(&d);
+	if (rc != XFRM_APPLY_CONFIRM)
+		fail("an update does not ask for the SA to be fetched", sa.spi);
+	if (xfrm_cache_find(c, &sa))
+		fail("an SA announced by an update is trusted before it is fetched", sa.spi);
+}
+
+/* After NEWSA applied: the SA is there under its key, and an
  * inbound packet to its destination finds it (unless it is outbound). */
 static void check_put(const struct xfrm_cache *c, const struct nlmsghdr *nlh)
 {
@@ -149,9 +168,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc < 0 && xfrm_cache_count(c) > before)
 			fail("a refused message added an SA", 0);
 		diag_list_fini(&d);
-		if (rc > 0 && (nlh->nlmsg_type == XFRM_MSG_NEWSA ||
-			       nlh->nlmsg_type == XFRM_MSG_UPDSA))
+		if (rc > 0 && nlh->nlmsg_type == XFRM_MSG_NEWSA)
 			check_put(c, nlh);
+		if (rc > 0 && nlh->nlmsg_type == XFRM_MSG_UPDSA)
+			check_update(c, nlh, rc);
 		if (rc > 0 && nlh->nlmsg_type == XFRM_MSG_DELSA)
 			check_del(c, nlh);
 		if (walk_count(c, now) != xfrm_cache_count(c))

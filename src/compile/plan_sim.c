@@ -127,7 +127,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
 		[PS_CT_MARK_SET_REQID] = "ct mark set ipsec in reqid",
 		[PS_BIND_ADD] = "add @" PLAN_BOUND_SET " { ct mark . ipsec in reqid }",
-		[PS_BIND_MISSING] = "ct mark . ipsec in reqid != @" PLAN_BOUND_SET,
+		[PS_BIND_MISSING] = ("ct mark . ipsec in reqid != @" PLAN_BOUND_SET),
 		[PS_ATTEMPT_UPDATE] = "update", [PS_CT_DIRECTION] = "ct direction",
 		[PS_METER_OVER] = "limit per source",
 	};
