@@ -29,6 +29,7 @@ load=${LOAD:-40}
 . "$top/tests/vm/lib-site.sh"
 db=sgvm-db-$$ net=sgvm-net-$$
 tmp=$(mktemp -d)
+chmod 755 "$tmp"	# sagated runs as user sagated (the package makes it): its run dir is in here
 export SAGATE_STATE_DIR=$tmp/state SAGATE_RUN_DIR=$tmp/run
 log=$tmp/sagated.log
 dpid= lpid= spid=
