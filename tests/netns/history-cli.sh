@@ -15,15 +15,7 @@ netns_require_root
 ns=sgt-history-$$
 netns_throwaway "$ns"
 export SAGATE_STATE_DIR=$tmp/state
-in_ns() { ip netns exec "$ns" "$@"; }
-sg() { in_ns "$sagate" "$@" 2>"$tmp/stderr"; }
-ruleset() { in_ns nft list ruleset; }
-same_as() {	# FILE DESC: the live ruleset is byte-identical to FILE
-	if ruleset | diff -u "$1" - >"$tmp/diff"; then ok "$2"; else bad "$2"; cat "$tmp/diff"; fi
-}
-said() {	# PATTERN DESC: stderr of the last sg holds PATTERN
-	if grep -q -- "$1" "$tmp/stderr"; then ok "$2"; else bad "$2"; cat "$tmp/stderr"; fi
-}
+. "$top/tests/lib/netns-cli.sh"
 hist() {	# GEN JQ: jq of generation GEN of `history --json`, compact
 	sg --json history | jq -c ".generations[] | select(.generation == $1) | $2"
 }
