@@ -1,6 +1,7 @@
 #!/bin/bash
 # Golden files: `sagate compile` of every shipped policy, in both modes,
-# must print exactly what tests/golden/ holds.  After a deliberate change
+# and its `sagate ike-config` (NAME.swanctl) must print exactly what
+# tests/golden/ holds.  After a deliberate change
 # of the compiler, regenerate with: tests/check-golden.sh --update
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +33,19 @@ for pol in policies/*.json; do
 		fi
 		rm -f "$out"
 	done
+	golden=tests/golden/$name.swanctl
+	out=$(mktemp)
+	"$sagate" ike-config "$pol" >"$out" 2>/dev/null
+	rc=$?
+	$update && cp "$out" "$golden"
+	if [ $rc -eq 0 ] && diff -u "$golden" "$out"; then
+		echo "PASS: $name (ike-config)"
+		pass=$((pass + 1))
+	else
+		echo "FAIL: $name (ike-config): exit $rc or output differs from $golden"
+		fail=$((fail + 1))
+	fi
+	rm -f "$out"
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
