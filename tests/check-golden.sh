@@ -12,40 +12,29 @@ update=false
 cd "$top" || exit 1
 
 pass=0 fail=0
-for pol in policies/*.json; do
-	name=$(basename "$pol" .json)
-	for mode in engine kernel-only; do
-		golden=tests/golden/$name.$mode.nft
-		args=()
-		[ "$mode" = kernel-only ] && args=(--no-engine)
-		out=$(mktemp)
-		"$sagate" compile "${args[@]}" "$pol" >"$out" 2>/dev/null
-		rc=$?
-		if $update; then
-			cp "$out" "$golden"
-		fi
-		if [ $rc -eq 0 ] && diff -u "$golden" "$out"; then
-			echo "PASS: $name ($mode)"
-			pass=$((pass + 1))
-		else
-			echo "FAIL: $name ($mode): exit $rc or output differs from $golden"
-			fail=$((fail + 1))
-		fi
-		rm -f "$out"
-	done
-	golden=tests/golden/$name.swanctl
+# same LABEL GOLDEN COMMAND...: COMMAND prints exactly GOLDEN
+same() {
+	local label=$1 golden=$2 out rc
+	shift 2
 	out=$(mktemp)
-	"$sagate" ike-config "$pol" >"$out" 2>/dev/null
+	"$@" >"$out" 2>/dev/null
 	rc=$?
 	$update && cp "$out" "$golden"
 	if [ $rc -eq 0 ] && diff -u "$golden" "$out"; then
-		echo "PASS: $name (ike-config)"
+		echo "PASS: $label"
 		pass=$((pass + 1))
 	else
-		echo "FAIL: $name (ike-config): exit $rc or output differs from $golden"
+		echo "FAIL: $label: exit $rc or output differs from $golden"
 		fail=$((fail + 1))
 	fi
 	rm -f "$out"
+}
+
+for pol in policies/*.json; do
+	name=$(basename "$pol" .json)
+	same "$name (engine)" "tests/golden/$name.engine.nft" "$sagate" compile "$pol"
+	same "$name (kernel-only)" "tests/golden/$name.kernel-only.nft" "$sagate" compile --no-engine "$pol"
+	same "$name (ike-config)" "tests/golden/$name.swanctl" "$sagate" ike-config "$pol"
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

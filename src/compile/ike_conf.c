@@ -29,6 +29,8 @@ struct conn {
 	char name[NAME_LEN];
 	const struct addr_set *remote;	/* borrowed from the policy */
 	const struct addr_set *local;	/* the rule's "local", or NULL: --local */
+	int fam;		/* enum addr_family of its addresses, or -1: both */
+	bool wildcard;		/* traps to several peers: remote_addrs %any4/%any6 */
 	struct child *ch;
 	size_t n, cap;
 };
@@ -215,24 +217,27 @@ static bool name_taken(const struct ctx *x, const char *name)
 /* The connection to remote (from local), made when there is none yet;
  * named after the host group that is exactly remote, else fallback. */
 static struct conn *conn_get(struct ctx *x, const struct addr_set *remote,
-			     const struct addr_set *local, const char *fallback)
+			     const struct addr_set *local, int fam, bool split, const char *fallback)
 {
+	static const char *const sfx[] = { "-ipv4", "-ipv6" };
 	const char *g = group_name(x->p, remote);
 	struct conn *c;
+	char base[NAME_LEN];
 
 	for (size_t i = 0; i < x->n; i++) {
 		c = &x->c[i];
-		if (addr_set_equal(c->remote, remote) && c->remote->any == remote->any &&
+		if (addr_set_equal(c->remote, remote) && c->remote->any == remote->any && c->fam == fam &&
 		    (c->local == local || (c->local && local && addr_set_equal(c->local, local))))
 			return c;
 	}
 	if (!grow((void **)&x->c, &x->cap, x->n, sizeof(*x->c)))
 		return NULL;
 	c = &x->c[x->n];
-	*c = (struct conn){ .remote = remote, .local = local };
-	snprintf(c->name, sizeof(c->name), "%s", g ? g : fallback);
+	*c = (struct conn){ .remote = remote, .local = local, .fam = fam };
+	snprintf(base, sizeof(base), "%s%s", g ? g : fallback, split ? sfx[fam] : "");
+	snprintf(c->name, sizeof(c->name), "%s", base);
 	for (unsigned k = 2; name_taken(x, c->name); k++)
-		snprintf(c->name, sizeof(c->name), "%s-%u", g ? g : fallback, k);
+		snprintf(c->name, sizeof(c->name), "%s-%u", base, k);
 	x->n++;
 	return c;
 }
@@ -319,7 +324,7 @@ static int rule_tunnels(struct ctx *x, const struct rule *r, const char *esp, bo
 			snprintf(name, sizeof(name), "%s", r->name);
 		snprintf(fb, sizeof(fb), "%s-gw%zu", r->name, i + 1);
 		if (tunnel_lts(x, r, &rts, &own, &lts) == 0 &&
-		    (c = conn_get(x, &g->gateway, r->dir == DIR_FWD || r->local.any ? NULL : &r->local, fb)) &&
+		    (c = conn_get(x, &g->gateway, r->dir == DIR_FWD || r->local.any ? NULL : &r->local, -1, false, fb)) &&
 		    add_children(x, c, r, name, true, lts, &rts, esp) == 0) {
 			rc = 0;
 			++*made;
@@ -332,9 +337,51 @@ static int rule_tunnels(struct ctx *x, const struct rule *r, const char *esp, bo
 	return 0;
 }
 
+/* A rule's transport child, in the connection of its peers.  An outbound
+ * child is triggered by its first packet (trap): charon installs a trap
+ * for one address family of its connection only and negotiates with the
+ * peer address of that family, so a rule of both families gets one
+ * connection per family, and its remote selector is the peers
+ * themselves, never a dynamic one that a peer range would widen. */
+static int rule_transport(struct ctx *x, const struct rule *r, const char *esp)
+{
+	bool has[AF_COUNT] = { r->peers.any, r->peers.any };
+	const struct addr_set *local = r->local.any ? NULL : &r->local;
+	char fb[NAME_LEN];
+	struct conn *c;
+
+	snprintf(fb, sizeof(fb), "%s-peers", r->name);
+	for (size_t i = 0; i < r->peers.n; i++)
+		has[r->peers.v[i].fam] = true;
+	if (r->dir != DIR_OUT)
+		return (c = conn_get(x, &r->peers, local, -1, false, fb)) &&
+		       add_children(x, c, r, r->name, false, NULL, NULL, esp) == 0 ? 0 : -1;
+	for (int f = 0; f < AF_COUNT; f++) {
+		struct addr_set rts, whole = { 0 };
+		int rc;
+
+		if (!has[f])
+			continue;
+		if (set_add(&whole, (enum addr_family)f, 0, addr_max((enum addr_family)f)) < 0)
+			return -1;
+		rc = set_intersect(&r->peers, &whole, &rts);
+		addr_set_fini(&whole);
+		if (rc == 0 && (c = conn_get(x, &r->peers, local, f, has[0] && has[1], fb))) {
+			c->wildcard |= !(rts.n == 1 && rts.v[0].lo == rts.v[0].hi);
+			rc = add_children(x, c, r, r->name, false, NULL, &rts, esp);
+		} else {
+			rc = -1;
+		}
+		addr_set_fini(&rts);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int rule_children(struct ctx *x, const struct rule *r, size_t *nrules)
 {
-	char esp[512], fb[NAME_LEN];
+	char esp[512];
 	bool transport = r->dir != DIR_FWD && r->ipsec.mode != MODE_TUNNEL;
 	size_t made = 0;
 
@@ -344,19 +391,9 @@ static int rule_children(struct ctx *x, const struct rule *r, size_t *nrules)
 			 "no ESP proposal can be made of the rule's algorithms (a CBC or CTR cipher needs an integrity algorithm beside it): no child for it");
 		return 0;
 	}
-	if (transport) {
-		struct conn *c;
-		/* an outbound child is triggered by its first packet (trap): its
-		 * remote selector is the peers themselves, never a dynamic one
-		 * that a peer range would widen to every address */
-		const struct addr_set *rts = r->dir == DIR_OUT && !r->peers.any ? &r->peers : NULL;
-
-		snprintf(fb, sizeof(fb), "%s-peers", r->name);
-		if (!(c = conn_get(x, &r->peers, r->local.any ? NULL : &r->local, fb)) ||
-		    add_children(x, c, r, r->name, false, NULL, rts, esp) < 0)
-			return -1;
-		made++;
-	}
+	if (transport && rule_transport(x, r, esp) < 0)
+		return -1;
+	made += transport;
 	if (r->dir == DIR_FWD || r->ipsec.mode != MODE_TRANSPORT)
 		if (rule_tunnels(x, r, esp, transport, &made) < 0)
 			return -1;
@@ -468,14 +505,19 @@ static void put_ts(FILE *f, const char *key, const struct child *c, const struct
 	fputc('\n', f);
 }
 
-static void put_addrs(FILE *f, const char *key, const struct addr_set *s)
+/* The addresses of s, those of family fam only when fam >= 0. */
+static void put_addrs(FILE *f, const char *key, const struct addr_set *s, int fam)
 {
 	bool first = true;
 
 	fprintf(f, "\t\t%s = ", key);
-	if (s->any && !s->n)
-		fputs("%any", f);
+	if (s->any) {
+		fprintf(f, "%s\n", fam < 0 ? "%any" : fam == AF4 ? "%any4" : "%any6");
+		return;
+	}
 	for (size_t i = 0; i < s->n; i++) {
+		if (fam >= 0 && s->v[i].fam != (enum addr_family)fam)
+			continue;
 		struct addr_range one[PIECES_MAX];
 		size_t n = pieces(&s->v[i], one);
 
@@ -518,13 +560,21 @@ static void put_conn(FILE *f, const struct ctx *x, const struct conn *c)
 {
 	fprintf(f, "\t%s {\n\t\tversion = 2\n", c->name);
 	if (c->local) {
-		put_addrs(f, "local_addrs", c->local);
+		put_addrs(f, "local_addrs", c->local, c->fam);
 	} else if (x->o->nlocal) {
 		struct addr_set s = { .v = (struct addr_range *)x->o->local, .n = x->o->nlocal };
 
-		put_addrs(f, "local_addrs", &s);
+		put_addrs(f, "local_addrs", &s, c->fam);
 	}
-	put_addrs(f, "remote_addrs", c->remote);
+	if (c->wildcard) {
+		/* charon traps for one peer address only, unless the remote is
+		 * any: then it negotiates with each trapped packet's destination,
+		 * and the children's remote_ts keep that to the peers */
+		fprintf(f, "\t\t# trap to several peers: IKE with each packet's destination, remote_ts limits them\n");
+		put_addrs(f, "remote_addrs", &(struct addr_set){ .any = true }, c->fam);
+	} else {
+		put_addrs(f, "remote_addrs", c->remote, c->fam);
+	}
 	fputs("\t\tproposals = aes256gcm16-prfsha256-x25519, aes128gcm16-prfsha256-x25519\n", f);
 	if (x->o->auth == IKE_AUTH_PSK) {
 		fputs("\t\tlocal {\n\t\t\tauth = psk\n\t\t}\n"

@@ -114,7 +114,41 @@ Test(ike_conf, outbound_traps_to_its_peers)
 	has("start_action = trap");
 	has("reqid = 77");
 	has("local_ts = dynamic[tcp]");
-	has("remote_ts = 10.0.0.10[tcp/5432], fd00::10[tcp/5432]");
+	/* charon traps one family per connection: one connection each */
+	has("db-peers-ipv4 {");
+	has("db-peers-ipv6 {");
+	has("remote_addrs = 10.0.0.10");
+	has("remote_addrs = fd00::10");
+	has("remote_ts = 10.0.0.10[tcp/5432]");
+	has("remote_ts = fd00::10[tcp/5432]");
+	cr_assert_eq(st.connections, 2);
+}
+
+Test(ike_conf, outbound_to_anyone_splits_by_family)
+{
+	struct addr_range l[2];
+	struct ike_conf_opts o = { .local = l, .nlocal = 2 };
+
+	cr_assert_eq(addr_parse("192.0.2.1", &l[0]), ADDR_OK);
+	cr_assert_eq(addr_parse("2001:db8::1", &l[1]), ADDR_OK);
+	cr_assert_eq(gen("{\"name\": \"smtp\", \"action\": \"require-ipsec\", \"direction\": \"out\","
+			 " \"protocol\": \"tcp\", \"ports\": 25}", &o), 0);
+	has("remote_addrs = %any4");
+	has("remote_addrs = %any6");
+	has("local_addrs = 192.0.2.1");
+	has("local_addrs = 2001:db8::1");
+	has("remote_ts = 0.0.0.0/0[tcp/25]");
+	has("remote_ts = ::/0[tcp/25]");
+}
+
+Test(ike_conf, outbound_to_several_peers_traps_wildcard)
+{
+	cr_assert_eq(gen("{\"name\": \"ssh\", \"action\": \"require-ipsec\", \"direction\": \"out\","
+			 " \"peers\": [\"fd00::1\", \"fd00::5\"], \"protocol\": \"tcp\", \"ports\": 22}", NULL), 0);
+	has("ssh-peers {");
+	has("remote_addrs = %any6");
+	has("remote_ts = fd00::1[tcp/22], fd00::5[tcp/22]");
+	cr_assert_eq(st.connections, 1);
 }
 
 Test(ike_conf, forward_rule_tunnels_from_its_gateway)
