@@ -379,8 +379,18 @@ static int rule_transport(struct ctx *x, const struct rule *r, const char *esp)
 	return 0;
 }
 
+static size_t children(const struct ctx *x)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < x->n; i++)
+		n += x->c[i].n;
+	return n;
+}
+
 static int rule_children(struct ctx *x, const struct rule *r, size_t *nrules)
 {
+	size_t before = children(x);
 	char esp[512];
 	bool transport = r->dir != DIR_FWD && r->ipsec.mode != MODE_TUNNEL;
 	size_t made = 0;
@@ -401,6 +411,10 @@ static int rule_children(struct ctx *x, const struct rule *r, size_t *nrules)
 		diag_add(x->d, DIAG_WARNING, r->file, r->path, r->name,
 			 "a forward rule is carried by tunnels only, and the rule names no gateways: no child for it");
 	*nrules += made > 0;
+	if (r->ipsec.has_reqid && children(x) - before > 1)
+		diag_add(x->d, DIAG_WARNING, r->file, r->path, r->name,
+			 "the rule pins reqid %u and gets %zu children: strongSwan gives a fixed reqid to one CHILD_SA at a time, so only one of them can be up at once; pin no reqid, or split the rule by protocol, family and gateway",
+			 r->ipsec.reqid, children(x) - before);
 	return 0;
 }
 

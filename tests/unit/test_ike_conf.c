@@ -70,11 +70,12 @@ Test(ike_conf, both_families_and_port_ranges)
 {
 	cr_assert_eq(gen("{\"name\": \"web\", \"action\": \"require-ipsec\","
 			 " \"peers\": [\"192.0.2.0/24\", \"2001:db8::7\"], \"protocol\": \"tcp\","
-			 " \"ports\": [443, \"8000-8080\"]}", NULL), 0);
+			 " \"ports\": [443, \"8000-8080\"], \"ipsec\": {\"reqid\": 9}}", NULL), 0);
 	has("web-peers {");
 	has("remote_addrs = 192.0.2.0/24, 2001:db8::7");
 	has("local_ts = dynamic[tcp/443], dynamic[tcp/8000-8080]");
 	has("remote_ts = dynamic[tcp]");
+	has("reqid = 9");
 	has("mode = transport");
 	has("esp_proposals = aes256gcm16-x25519, aes128gcm16-x25519, chacha20poly1305-x25519");
 	hasnt("start_action");
@@ -122,6 +123,9 @@ Test(ike_conf, outbound_traps_to_its_peers)
 	has("remote_ts = 10.0.0.10[tcp/5432]");
 	has("remote_ts = fd00::10[tcp/5432]");
 	cr_assert_eq(st.connections, 2);
+	/* the pinned reqid on two children: a warning */
+	cr_assert_eq(diags.count, 1);
+	cr_assert(strstr(diags.items[0].message, "pins reqid 77 and gets 2 children"), "%s", diags.items[0].message);
 }
 
 Test(ike_conf, outbound_to_anyone_splits_by_family)
