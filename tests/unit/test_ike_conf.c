@@ -57,6 +57,16 @@ static void hasnt(const char *text)
 	cr_assert_null(strstr(out, text), "\"%s\" in:\n%s", text, out);
 }
 
+/* --local 192.0.2.1 --local 2001:db8::1 */
+static struct ike_conf_opts this_host(void)
+{
+	static struct addr_range l[2];
+
+	cr_assert_eq(addr_parse("192.0.2.1", &l[0]), ADDR_OK);
+	cr_assert_eq(addr_parse("2001:db8::1", &l[1]), ADDR_OK);
+	return (struct ike_conf_opts){ .local = l, .nlocal = 2 };
+}
+
 static void fini(void)
 {
 	free(out);
@@ -130,11 +140,7 @@ Test(ike_conf, outbound_traps_to_its_peers)
 
 Test(ike_conf, outbound_to_anyone_splits_by_family)
 {
-	struct addr_range l[2];
-	struct ike_conf_opts o = { .local = l, .nlocal = 2 };
-
-	cr_assert_eq(addr_parse("192.0.2.1", &l[0]), ADDR_OK);
-	cr_assert_eq(addr_parse("2001:db8::1", &l[1]), ADDR_OK);
+	struct ike_conf_opts o = this_host();
 	cr_assert_eq(gen("{\"name\": \"smtp\", \"action\": \"require-ipsec\", \"direction\": \"out\","
 			 " \"protocol\": \"tcp\", \"ports\": 25}", &o), 0);
 	has("remote_addrs = %any4");
@@ -183,11 +189,7 @@ Test(ike_conf, forward_rule_to_any_gets_the_inner_families)
 
 Test(ike_conf, mode_any_with_gateways_gets_transport_and_tunnel)
 {
-	struct addr_range l[2];
-	struct ike_conf_opts o = { .local = l, .nlocal = 2 };
-
-	cr_assert_eq(addr_parse("192.0.2.1", &l[0]), ADDR_OK);
-	cr_assert_eq(addr_parse("2001:db8::1", &l[1]), ADDR_OK);
+	struct ike_conf_opts o = this_host();
 	cr_assert_eq(gen("{\"name\": \"r\", \"action\": \"require-ipsec\","
 			 " \"peers\": [\"10.0.0.0/8\", \"192.0.2.99\"], \"protocol\": \"udp\", \"ports\": 53,"
 			 " \"ipsec\": {\"gateways\": [{\"gateway\": \"192.0.2.99\", \"inner\": \"10.5.0.0/16\"},"
