@@ -1,6 +1,7 @@
 #!/bin/bash
 # Golden files: `sagate compile` of every shipped policy, in both modes,
-# must print exactly what tests/golden/ holds.  After a deliberate change
+# and its `sagate ike-config` (NAME.swanctl) must print exactly what
+# tests/golden/ holds.  After a deliberate change
 # of the compiler, regenerate with: tests/check-golden.sh --update
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,27 +12,29 @@ update=false
 cd "$top" || exit 1
 
 pass=0 fail=0
+# same LABEL GOLDEN COMMAND...: COMMAND prints exactly GOLDEN
+same() {
+	local label=$1 golden=$2 out rc
+	shift 2
+	out=$(mktemp)
+	"$@" >"$out" 2>/dev/null
+	rc=$?
+	$update && cp "$out" "$golden"
+	if [ $rc -eq 0 ] && diff -u "$golden" "$out"; then
+		echo "PASS: $label"
+		pass=$((pass + 1))
+	else
+		echo "FAIL: $label: exit $rc or output differs from $golden"
+		fail=$((fail + 1))
+	fi
+	rm -f "$out"
+}
+
 for pol in policies/*.json; do
 	name=$(basename "$pol" .json)
-	for mode in engine kernel-only; do
-		golden=tests/golden/$name.$mode.nft
-		args=()
-		[ "$mode" = kernel-only ] && args=(--no-engine)
-		out=$(mktemp)
-		"$sagate" compile "${args[@]}" "$pol" >"$out" 2>/dev/null
-		rc=$?
-		if $update; then
-			cp "$out" "$golden"
-		fi
-		if [ $rc -eq 0 ] && diff -u "$golden" "$out"; then
-			echo "PASS: $name ($mode)"
-			pass=$((pass + 1))
-		else
-			echo "FAIL: $name ($mode): exit $rc or output differs from $golden"
-			fail=$((fail + 1))
-		fi
-		rm -f "$out"
-	done
+	same "$name (engine)" "tests/golden/$name.engine.nft" "$sagate" compile "$pol"
+	same "$name (kernel-only)" "tests/golden/$name.kernel-only.nft" "$sagate" compile --no-engine "$pol"
+	same "$name (ike-config)" "tests/golden/$name.swanctl" "$sagate" ike-config "$pol"
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

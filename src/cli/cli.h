@@ -4,6 +4,7 @@
 #define SAGATE_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /** Exit statuses, documented in sagate(8). */
@@ -17,6 +18,9 @@ enum cli_exit {
 
 /** Severity of an audit finding; --fail-on takes one. */
 enum cli_level { LEVEL_INFO, LEVEL_WARNING, LEVEL_ERROR, LEVEL_NEVER };
+
+/** The most --local options one command line takes. */
+#define CLI_LOCAL_MAX 16
 
 /** Options common to every subcommand. */
 struct cli_opts {
@@ -40,6 +44,9 @@ struct cli_opts {
 	bool fail_on_given;	/**< --fail-on was on the command line */
 	const char *output;	/**< metrics: --output FILE, written atomically */
 	bool policy_only;	/**< audit: --policy-only, no kernel read */
+	const char *local[CLI_LOCAL_MAX];	/**< ike-config: --local ADDR, each given */
+	size_t nlocal;
+	bool auth_psk;		/**< ike-config: --auth psk (default pubkey) */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);
@@ -59,5 +66,6 @@ int cli_explain(const struct cli_opts *o, const char *file);	/* file may be NULL
 int cli_sa(const struct cli_opts *o);
 int cli_audit(const struct cli_opts *o, const char *file);	/* file may be NULL */
 int cli_metrics(const struct cli_opts *o);
+int cli_ike_config(const struct cli_opts *o, const char *file);
 
 #endif

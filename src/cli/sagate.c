@@ -31,6 +31,7 @@ static const char usage[] =
 	"  sa              the kernel's IPsec SAs and the require-ipsec rules each satisfies\n"
 	"  audit [FILE]    live table vs applied policy, policy defects, usage\n"
 	"  metrics         counters and state in Prometheus' text format\n"
+	"  ike-config FILE swanctl.conf connections whose SAs the require-ipsec rules admit\n"
 	"\n"
 	"Options:\n"
 	"  -j, --json          machine-readable output\n"
@@ -61,6 +62,8 @@ static const char usage[] =
 	"                      never for check)\n"
 	"      --policy-only   audit: the policy's own findings; no kernel is read\n"
 	"      --output FILE   metrics: write FILE (atomically), not standard output\n"
+	"      --local ADDR    ike-config: an address of this host (repeatable, up to 16)\n"
+	"      --auth AUTH     ike-config: pubkey (default) or psk, left to fill in\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -78,6 +81,7 @@ enum {
 	TAKES_FAIL_ON = 1u << 13, TAKES_WAIT = 1u << 14, TAKES_POLICY_ONLY = 1u << 15,
 	TAKES_FORWARD = 1u << 16, TAKES_OUTPUT = 1u << 17, TAKES_KEEP_FLOWS = 1u << 18,
 	TAKES_ICMP_TYPE = 1u << 19, TAKES_IFACE = 1u << 20,
+	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE)
@@ -110,12 +114,14 @@ static const struct command commands[] = {
 	{ "audit", cli_audit, NULL, true, TAKES_MODE | TAKES_FAIL_ON | TAKES_STATE_DIR |
 					  TAKES_POLICY_ONLY },
 	{ "metrics", NULL, cli_metrics, false, TAKES_STATE_DIR | TAKES_OUTPUT },
+	{ "ike-config", cli_ike_config, NULL, false, TAKES_LOCAL | TAKES_AUTH },
 	/* apply --confirm's watcher under systemd (not in --help) */
 	{ "confirm-timer", cli_confirm_timer, NULL, false, 0 },
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
-       OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE };
+       OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE,
+       OPT_LOCAL, OPT_AUTH };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -142,6 +148,8 @@ static unsigned opt_bit(int c)
 	case OPT_KEEP_FLOWS: return TAKES_KEEP_FLOWS;
 	case OPT_ICMP_TYPE: return TAKES_ICMP_TYPE;
 	case OPT_IFACE: return TAKES_IFACE;
+	case OPT_LOCAL: return TAKES_LOCAL;
+	case OPT_AUTH: return TAKES_AUTH;
 	}
 	return TAKES_NOTHING;
 }
@@ -223,6 +231,16 @@ static int long_only(int c, struct cli_opts *o)
 			return o->output = optarg, 0;
 		fprintf(stderr, "sagate: --output needs a file name\n");
 		return EXIT_USAGE;
+	case OPT_LOCAL:
+		if (o->nlocal < CLI_LOCAL_MAX)
+			return o->local[o->nlocal++] = optarg, 0;
+		fprintf(stderr, "sagate: --local: at most %d addresses\n", CLI_LOCAL_MAX);
+		return EXIT_USAGE;
+	case OPT_AUTH:
+		if (strcmp(optarg, "pubkey") == 0 || strcmp(optarg, "psk") == 0)
+			return o->auth_psk = optarg[1] == 's', 0;
+		fprintf(stderr, "sagate: --auth takes pubkey or psk, not \"%s\"\n", optarg);
+		return EXIT_USAGE;
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
 			return 0;
@@ -284,6 +302,8 @@ int main(int argc, char **argv)
 		{ "policy-only", no_argument, NULL, OPT_POLICY_ONLY },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "keep-flows", no_argument, NULL, OPT_KEEP_FLOWS },
+		{ "local", required_argument, NULL, OPT_LOCAL },
+		{ "auth", required_argument, NULL, OPT_AUTH },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
