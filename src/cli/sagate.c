@@ -201,8 +201,8 @@ static int parse_port(const char *s, int *out)
 	return 0;
 }
 
-/* Decimal seconds, min to a day. */
-static int parse_seconds(const char *s, unsigned min, unsigned *out)
+/* Decimal digits only (strtoul would take " 5" and "+5"), lo to hi. */
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
 	char *end;
 	unsigned long v;
@@ -210,25 +210,16 @@ static int parse_seconds(const char *s, unsigned min, unsigned *out)
 	if (*s < '0' || *s > '9')
 		return -1;
 	v = strtoul(s, &end, 10);
-	if (*end || v < min || v > 86400)
+	if (*end || v < lo || v > hi)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
 }
 
-/* --queues: 1-POLICY_MAX_QUEUES, digits only. */
-static int parse_queues(const char *s, unsigned *out)
+/* Decimal seconds, min to a day. */
+static int parse_seconds(const char *s, unsigned min, unsigned *out)
 {
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (*end || v < 1 || v > POLICY_MAX_QUEUES)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
+	return parse_uint(s, min, 86400, out);
 }
 
 /* The long-only options; 0, or an exit status after a message. */
@@ -237,7 +228,7 @@ static int long_only(int c, struct cli_opts *o)
 	switch (c) {
 	case OPT_FROM: o->from = optarg; return 0;
 	case OPT_QUEUES:
-		if (parse_queues(optarg, &o->queues) == 0)
+		if (parse_uint(optarg, 1, POLICY_MAX_QUEUES, &o->queues) == 0)
 			return 0;
 		fprintf(stderr, "sagate: --queues takes a number of queues 1-%d, not \"%s\"\n",
 			POLICY_MAX_QUEUES, optarg);
