@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 	xfrm_cache_put(c, &sa);
 
 	struct decide_ctx ctx = { pol, cls, NULL, NULL, c, false };
-	uint32_t mark = xfrm_sa_mark(&sa);
+	uint32_t mark = xfrm_sa_handover(&sa);
 	uint64_t sec = (uint64_t)time(NULL);
 
 	t0 = now_s();

@@ -735,7 +735,11 @@ static void ipsec_chains(struct kctx *k)
 			     "kernel-only mode: any secpath admits"))) {
 		admit_marks(r, 0);
 		if (k->plan->mode == PLAN_ENGINE) {
-			stmt(r, PS_MARK_SET_SPI, 0, NULL);
+			/* the SPI travels in skb->priority, not the mark: the
+			 * mark may be strongSwan's (mark_in), a route-based
+			 * VPN's or the admin's, and must leave as it came.
+			 * sagated sets the priority back to 0. */
+			stmt(r, PS_PRIORITY_SET_SPI, 0, NULL);
 			r->verdict = (struct plan_verdict){ PV_QUEUE, NULL, k->plan->queue,
 							    k->plan->queue_count };
 		} else {

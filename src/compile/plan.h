@@ -123,7 +123,9 @@ enum plan_stmt_kind {
 	PS_LIMIT,		/**< limit rate arg/second burst 2*arg packets */
 	PS_LOG,			/**< log prefix str */
 	PS_CT_MARK_OR,		/**< ct mark set ct mark | arg */
-	PS_MARK_SET_SPI,	/**< meta mark set ipsec in spi (libnftnl only) */
+	PS_PRIORITY_SET_SPI,	/**< meta priority set ipsec in spi (libnftnl only):
+				 *   the SPI reaches sagated as NFQA_PRIORITY; the
+				 *   packet mark is not sagate's to use */
 	PS_CT_MARK_SET_REQID,	/**< ct mark set ipsec in|out reqid (libnftnl only;
 				     arg: PLAN_DIR_OUT for out) */
 	PS_BIND_ADD,		/**< add @ipsec_bound { ct mark . ipsec in|out reqid } */

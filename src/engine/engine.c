@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define BUFLEN (65536 + 4096)
@@ -788,8 +789,23 @@ int engine_init(struct engine *e, const struct engine_src *src, struct diag_list
 	return rc;
 }
 
+/* The SPI comes in NFQA_PRIORITY (see engine_queue.c), which kernels
+ * before 5.18 do not send: say so once, loudly.  Only a warning: a
+ * distribution kernel may have it backported, and without it every
+ * queued flow is dropped (drop-no-spi), never admitted. */
+static void kernel_nag(void)
+{
+	struct utsname u;
+
+	if (uname(&u) == 0 && !kernel_at_least(u.release, 5, 18))
+		engine_msg("warning", "kernel %s may not hand queued packets' priority to "
+			   "sagated (NFQA_PRIORITY, Linux 5.18): without it no SPI arrives and "
+			   "every require-ipsec flow is dropped (drop-no-spi)", u.release);
+}
+
 int engine_open(struct engine *e, struct diag_list *d)
 {
+	kernel_nag();
 	if (e->src.fail_open)
 		fail_open_nag(e);
 	if (xfrm_setup(e, d) < 0)
