@@ -93,6 +93,12 @@ for q in 0 1 2 3; do bound $q || all=0; done
 	bad "bound queues: $(ip netns exec "$db" cat /proc/net/netfilter/nfnetlink_queue)"
 st=$(ip netns exec "$db" "$sagate" status 2>&1); rc=$?
 [ $rc = 0 ] && ! grep -q MISMATCH <<<"$st" && ok "status: sagated serves the applied range" || bad "status ($rc): $st"
+# the live rule reads back as the plan's (drift compares "queue num 0-1
+# fanout"), every queue of the range is bound, sagated serves it
+au=$(ip netns exec "$db" "$sagate" audit --json 2>/dev/null)
+jq -e '[.findings[] | select(.kind | test("^(drift|digest|table-missing|queue-unbound|engine-)"))] | length == 0' <<<"$au" >/dev/null &&
+	ok "audit: no drift, every queue bound, sagated serves the range" ||
+	bad "audit: $(jq -c '[.findings[] | select(.severity == "error")]' <<<"$au")"
 
 # --- 2. one flow, one queue; every queue of the range works ---------------------------
 # 2 senders, one pinned to each CPU, 25 UDP flows each of 3 datagrams sent
