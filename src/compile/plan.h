@@ -61,13 +61,15 @@ enum plan_verdict_kind {
 	PV_DROP,
 	PV_GOTO,	/**< goto chain */
 	PV_JUMP,	/**< jump chain */
-	PV_QUEUE,	/**< queue num N, never bypass: fail closed */
+	PV_QUEUE,	/**< queue num N (N-M fanout), never bypass: fail closed */
 };
 
 struct plan_verdict {
 	enum plan_verdict_kind kind;
 	const char *chain;	/**< for GOTO / JUMP; a plan_strdup'ed name */
-	uint16_t queue;		/**< for QUEUE */
+	uint16_t queue;		/**< for QUEUE: the first queue */
+	uint16_t queues;	/**< for QUEUE: queues from queue on (0 or 1: one;
+				     more: spread by the kernel's per-CPU fanout) */
 };
 
 /** One element: a box in key space; every field is an interval. */
@@ -181,7 +183,8 @@ enum plan_mode {
 
 struct plan {
 	enum plan_mode mode;
-	uint16_t queue;		/**< queue number in engine mode */
+	uint16_t queue;		/**< queue number in engine mode: the first */
+	uint16_t queue_count;	/**< queues from queue on (1: one, no fanout) */
 	char *comment;		/**< table comment: source file (plan_escape'd) and hash */
 	struct plan_set *sets;
 	size_t nsets, capsets;

@@ -95,7 +95,11 @@ int plan_format_verdict(char *buf, size_t len, const struct plan_verdict *v)
 	case PV_DROP: return snprintf(buf, len, "drop");
 	case PV_GOTO: return snprintf(buf, len, "goto %s", v->chain);
 	case PV_JUMP: return snprintf(buf, len, "jump %s", v->chain);
-	case PV_QUEUE: return snprintf(buf, len, "queue num %u", v->queue);
+	case PV_QUEUE:
+		if (v->queues > 1)
+			return snprintf(buf, len, "queue num %u-%u fanout", v->queue,
+					v->queue + v->queues - 1u);
+		return snprintf(buf, len, "queue num %u", v->queue);
 	}
 	return snprintf(buf, len, "?");
 }

@@ -90,6 +90,7 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 		json_object_set_new(j, "src", json_string(src));
 		json_object_set_new(j, "dst", json_string(dst));
 		json_object_set_new(j, "proto", json_integer(v->pkt.proto));
+		json_object_set_new(j, "sport", json_integer(v->pkt.sport));
 		json_object_set_new(j, "dport", json_integer(v->pkt.dport));
 		if (v->pkt.key.dir == DIR_FWD)	/* routed through this host */
 			json_object_set_new(j, "direction", json_string("forward"));

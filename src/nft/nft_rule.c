@@ -534,7 +534,12 @@ static int put_verdict(struct rb *rb, const struct plan_verdict *v)
 		if (!(e = rb_add(rb, X_QUEUE)))
 			return -1;
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, v->queue);
-		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, v->queues > 1 ? v->queues : 1);
+		/* a range is spread by the CPU that handles the packet: one flow
+		 * stays on one CPU (RSS, RPS), so on one queue, and each queue's
+		 * thread in sagated tends to the CPU that fed it */
+		if (v->queues > 1)
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_CPU_FANOUT);
 		return 0;
 	case PV_ACCEPT:
 	case PV_DROP:

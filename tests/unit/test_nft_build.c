@@ -35,7 +35,7 @@ static void setup(void)
 	cr_assert_not_null(pol);
 	c = classify(pol, 0);
 	cr_assert_not_null(c);
-	plan = compile_plan(pol, c, &(struct compile_opts){ PLAN_KERNEL_ONLY, 0 });
+	plan = compile_plan(pol, c, &(struct compile_opts){ PLAN_KERNEL_ONLY, 0, 0 });
 	cr_assert_not_null(plan);
 	classes_free(c);
 	diag_list_init(&d);
