@@ -4,6 +4,7 @@
 #include "cli_common.h"
 #include "compile.h"
 #include "findings.h"
+#include "live.h"
 #include "parse.h"
 #include "state.h"
 #include "util.h"
@@ -26,8 +27,13 @@ unsigned cli_queue_count(unsigned given, const struct policy *p, uint16_t base,
 	unsigned n = given ? given : p && p->queues ? p->queues : 0;
 
 	if (!n) {
-		/* the default fits below 65535 whatever --queue says */
-		n = cli_queues_default();
+		/* no --queues and no "queues": the live generation's count (a
+		 * running sagated serves banks of that size, and changing it
+		 * means restarting sagated), else one queue per online CPU;
+		 * the default fits below 65535 whatever --queue says */
+		n = live_queue_count(state_dir());
+		if (!n)
+			n = cli_queues_default();
 		while (n > 1 && base + 2 * n - 1 > 65535)
 			n--;
 		return n;

@@ -40,7 +40,7 @@ static const char usage[] =
 	"  -q, --queue N       NFQUEUE number for sagated (default 0)\n"
 	"      --queues N      spread new require-ipsec flows over N queues from --queue\n"
 	"                      on, per CPU (default: the policy's \"queues\", else the\n"
-	"                      online CPUs, at most 16)\n"
+	"                      live generation's, else the online CPUs, at most 16)\n"
 	"  -n, --dry-run       apply, flush, restore: the kernel validates, nothing changes\n"
 	"  -c, --confirm SECS  apply: roll back unless `sagate confirm` runs in time\n"
 	"  -s, --state-dir DIR where applied policies are kept (default " STATE_DEFAULT_DIR ")\n"

@@ -38,6 +38,22 @@ int live_next_queue(const char *dir, uint16_t base, unsigned count, uint16_t *qu
 	return rc;
 }
 
+unsigned live_queue_count(const char *dir)
+{
+	unsigned cur = state_generation(dir, STATE_CURRENT), n = 0;
+	struct state_meta m;
+	struct diag_list d;
+
+	diag_list_init(&d);
+	if (cur && state_read_meta(dir, cur, &m, &d) == 0) {
+		if (m.mode == PLAN_ENGINE)
+			n = m.queue_count ? m.queue_count : 1;
+		state_meta_fini(&m);
+	}
+	diag_list_fini(&d);
+	return n;
+}
+
 /* What sagated was told, kept for the caller's output. */
 static void engine_told(struct live_result *r, const struct handover *h)
 {

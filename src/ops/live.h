@@ -103,6 +103,12 @@ struct live_policy {
 int live_next_queue(const char *dir, uint16_t base, unsigned count, uint16_t *queue,
 		    struct diag_list *d);
 
+/** The queues per bank of the live generation when it was applied in
+ *  engine mode (1 for one recorded before the count was), else 0: the
+ *  count an apply that names none keeps, since a running sagated serves
+ *  banks of that size and changing it means restarting sagated. */
+unsigned live_queue_count(const char *dir);
+
 /** A confirm watcher about to run; opaque. */
 struct live_watch;
 

@@ -182,4 +182,19 @@ if [ "${runs[1]}" = 2 ] && [ "${runs[2]}" = 2 ] && [ "${total[1]}" -gt 0 ]; then
 	r1=$((total[1] / (2 * secs))) r2=$((total[2] / (2 * secs)))
 	echo "BENCH fanout: guest CPUs $ncpu; 1 queue $r1 flows/s; 2 queues $r2 flows/s; ratio $(awk -v a="$r2" -v b="$r1" 'BEGIN { printf "%.2f", a / b }') (2 runs each, order 1 2 2 1, ${secs} s each)"
 fi
+
+# --- the default keeps the live count: the last run applied --queues 1,
+# and on this ${ncpu}-CPU guest an apply without --queues stays at one
+# queue per bank (a running sagated serves that size), while one that
+# names --queues changes it
+out=$(ip netns exec "$db" "$sagate" apply "$pol" 2>&1) || bad "apply without --queues: $out"
+gdir=$(readlink -f "$SAGATE_STATE_DIR/current")
+[ "$(jq -r .queue_count "$gdir/meta.json")" = 1 ] && ! ip netns exec "$db" nft list chain inet sagate ipsec_in | grep -q fanout &&
+	ok "apply without --queues after --queues 1: still one queue per bank, no fanout (not the $ncpu CPUs)" ||
+	bad "apply without --queues changed the count: $(cat "$gdir/meta.json")"
+ip netns exec "$db" "$sagate" compile "$pol" | grep -q ' queue num [0-9]* comment' &&
+	ok "compile without --queues follows the live count too" || bad "compile without --queues: not one queue"
+out=$(ip netns exec "$db" "$sagate" apply --queues 2 "$pol" 2>&1) || bad "apply --queues 2 after 1: $out"
+gdir=$(readlink -f "$SAGATE_STATE_DIR/current")
+[ "$(jq -r .queue_count "$gdir/meta.json")" = 2 ] && ok "apply --queues 2 changes it" || bad "apply --queues 2: $(cat "$gdir/meta.json")"
 summary
