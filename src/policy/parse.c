@@ -14,15 +14,15 @@
 
 static const char *const policy_keys[] = {
 	"version", "description", "include", "hosts", "services", "defaults",
-	"max-elements", "rules", NULL
+	"logging", "max-elements", "rules", NULL
 };
 /* rules, defaults and max-elements are known keys of an included file,
  * but rejected with a message of their own */
 static const char *const include_keys[] = {
 	"version", "description", "include", "hosts", "services", "rules",
-	"defaults", "max-elements", NULL
+	"defaults", "logging", "max-elements", NULL
 };
-static const char *const defaults_keys[] = { "in", "out", "forward", NULL };
+static const char *const defaults_keys[] = { "in", "out", "forward", "log", NULL };
 
 const char *pjson_type(const json_t *v)
 {
@@ -285,6 +285,9 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 		if (json_object_get(root, "max-elements"))
 			perr(c, file, "max-elements", NULL,
 			     "only the policy file itself may set max-elements");
+		if (json_object_get(root, "logging"))
+			perr(c, file, "logging", NULL,
+			     "only the policy file itself may set logging");
 	}
 	if (depth && json_object_get(root, "description") &&
 	    !json_is_string(json_object_get(root, "description")))
@@ -366,6 +369,7 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		prules_parse(c, rules, file, p);
 	for (size_t i = 0; i < p->nrules; i++)
 		p->forward_covered |= p->rules[i].dir == DIR_FWD;
+	plog_parse(c, root, file, p);
 }
 
 /* One digest for the policy and everything it includes: SHA-256 over
