@@ -180,6 +180,11 @@ const char *nflog_proto_name(uint8_t proto)
 	}
 }
 
+bool nflog_msg_ok(const struct nlmsghdr *nlh, int left)
+{
+	return left > 0 && mnl_nlmsg_ok(nlh, left) && nlh->nlmsg_len <= (uint32_t)left;
+}
+
 int nflog_msg_parse(const struct nlmsghdr *nlh, size_t len, struct nflog_rec *rec,
 		    const char **why)
 {

@@ -38,6 +38,12 @@ struct nflog_rec {
 	uint32_t length;	/**< the packet's length by its IP header */
 };
 
+/** Whether a read's next message, at nlh with left bytes to the end of the
+ *  read, lies whole within it: mnl_nlmsg_ok, and a length that is no
+ *  negative number to it (libmnl compares the length as an int, and a
+ *  length past 2^31 would send mnl_nlmsg_next out of the buffer). */
+bool nflog_msg_ok(const struct nlmsghdr *nlh, int left);
+
 /** Read one netlink message.  Returns 1 for a packet message (rec filled),
  *  0 for a message of another type (to skip), -1 for a malformed packet
  *  message (why: a static text). */

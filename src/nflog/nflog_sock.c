@@ -111,7 +111,7 @@ int nflog_sock_read(struct nflog_sock *s, nflog_cb cb, void *data, unsigned long
 		return -1;
 	}
 	left = (int)n;
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+	for (; nflog_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 		struct nflog_rec r;
 		const char *why;
 		int rc = nflog_msg_parse(nlh, (size_t)left, &r, &why);

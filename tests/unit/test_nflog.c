@@ -178,6 +178,21 @@ Test(nflog_msg, malformed_messages_are_refused)
 	cr_expect_eq(parse(nlh, &r, &why), 0);
 }
 
+/* a length past 2^31 passes mnl_nlmsg_ok (an int compare) and would
+ * send mnl_nlmsg_next out of the buffer: found by fuzz_nflog */
+Test(nflog_msg, a_huge_length_ends_the_walk)
+{
+	struct nlmsghdr *nlh = msg("sagate a block: ", NULL, 0, true);
+	int left = (int)nlh->nlmsg_len;
+
+	cr_expect(nflog_msg_ok(nlh, left));
+	nlh->nlmsg_len = 0xfffffffdu;
+	cr_expect(mnl_nlmsg_ok(nlh, left), "libmnl takes it (else this test guards nothing)");
+	cr_expect_not(nflog_msg_ok(nlh, left));
+	nlh->nlmsg_len = 8;
+	cr_expect_not(nflog_msg_ok(nlh, left));
+}
+
 Test(nflog_msg, prefixes)
 {
 	struct nflog_rec r;
