@@ -49,6 +49,9 @@ struct cli_opts {
 	const char *local[CLI_LOCAL_MAX];	/**< ike-config: --local ADDR, each given */
 	size_t nlocal;
 	bool auth_psk;		/**< ike-config: --auth psk (default pubkey) */
+	int log_group;		/**< log: --group N; -1 when not given */
+	unsigned long count;	/**< log: --count N lines, then exit; 0: until a signal */
+	bool journal;		/**< log: --journal, lines to the systemd journal */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);
@@ -69,5 +72,6 @@ int cli_sa(const struct cli_opts *o);
 int cli_audit(const struct cli_opts *o, const char *file);	/* file may be NULL */
 int cli_metrics(const struct cli_opts *o);
 int cli_ike_config(const struct cli_opts *o, const char *file);
+int cli_log(const struct cli_opts *o, const char *file);	/* file may be NULL */
 
 #endif

@@ -322,6 +322,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	say_handover(res, &r);
 	say_flows(res, &r);
 	set_counts(res, file, l, mode);
+	cli_log_warn_unread(l->pol, &l->diags);	/* its lines would be lost */
 	if (res)
 		json_object_set_new(res, "generation", json_integer(r.generation));
 	if (o->confirm) {

@@ -150,7 +150,8 @@ void cli_print_errors(FILE *f, const struct diag_list *d)
 		const struct diag *x = &d->items[i];
 		char *s;
 
-		if (x->severity != DIAG_ERROR && strcmp(x->file ? x->file : "", "xfrm") != 0)
+		if (x->severity != DIAG_ERROR && strcmp(x->file ? x->file : "", "xfrm") != 0 &&
+		    strcmp(x->file ? x->file : "", "logging") != 0)
 			continue;
 		s = diag_format(x);
 		fprintf(f, "%s\n", s ? s : "out of memory");

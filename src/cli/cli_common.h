@@ -59,13 +59,26 @@ int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m);
 int cli_load_either(const struct cli_opts *o, const char *file, bool analyse,
 		    struct loaded *l, struct state_meta *m);
 
+struct nft_live;
+/** sagate status: where policy p's log lines go, for its "logging" key
+ *  (group, reader: whether a process reads the group here, lost_to_rate:
+ *  the lines the live table's log rate held back); a warning in d when
+ *  nothing reads them.  NULL when p logs nothing. */
+json_t *cli_log_state(const struct policy *p, const struct nft_live *live, struct diag_list *d);
+/** When p logs: whether its group has a reader here (1 yes, 0 no and a
+ *  warning in d, -1 unknown); -2 when p logs nothing. */
+int cli_log_warn_unread(const struct policy *p, struct diag_list *d);
+/** Its "logging:" line. */
+void cli_log_state_print(const json_t *j);
+
 /** Each diagnostic as a line, the findings a rule acknowledges left
  *  out; to the journal (a systemd service's output) with its priority as
  *  a "<N>" prefix. */
 void cli_print_diags(FILE *f, const struct diag_list *d);
 /** The same, acknowledged findings too (`sagate check` shows them). */
 void cli_print_all_diags(FILE *f, const struct diag_list *d);
-/** Only the errors, and the warnings about kernel state ("xfrm"): the
+/** Only the errors, and the warnings about kernel state ("xfrm", and
+ *  "logging": log lines nobody reads): the
  *  policy's own warnings are `sagate check`'s to show. */
 void cli_print_errors(FILE *f, const struct diag_list *d);
 json_t *cli_diags_json(const struct diag_list *d);

@@ -189,6 +189,11 @@ static void print_text(json_t *j)
 		printf("   limit: %s new flows per source, burst %lld; past it the flow is dropped (the path below is a source under it)\n",
 		       json_string_value(json_object_get(x, "rate")),
 		       (long long)json_integer_value(json_object_get(x, "burst")));
+	if ((x = json_object_get(po, "logged")))
+		printf("   logged: to nflog group %lld, at most %s (burst %lld), read by `sagate log`\n",
+		       (long long)json_integer_value(json_object_get(x, "group")),
+		       json_string_value(json_object_get(x, "rate")),
+		       (long long)json_integer_value(json_object_get(x, "burst")));
 	if (!json_is_true(json_object_get(po, "agrees_with_first_match")))
 		printf("   BUG: the compiled classes disagree with first-match evaluation\n");
 	printf("%zu. kernel (%s mode):\n", n++, json_string_value(json_object_get(j, "mode")));

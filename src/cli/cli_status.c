@@ -109,6 +109,7 @@ int cli_status(const struct cli_opts *o)
 	int rc = cli_view_load(&v);
 	char when[64] = "";
 	enum handover_served served = HANDOVER_NOT_RUNNING;
+	json_t *logging;
 
 	if (rc != EXIT_OK) {
 		cli_print_diags(stderr, &v.diags);
@@ -123,6 +124,7 @@ int cli_status(const struct cli_opts *o)
 		served = handover_check(engine, &v.meta, why, sizeof(why));
 	if (served == HANDOVER_MISMATCH)
 		diag_add(&v.diags, DIAG_ERROR, "sagated", "", NULL, "%s", why);
+	logging = v.live.present ? cli_log_state(v.pol, &v.live, &v.diags) : NULL;
 	if (o->json) {
 		json_t *j = json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I}",
 			"kernel", kernel_state(&v), "table_present", v.live.present,
@@ -156,6 +158,8 @@ int cli_status(const struct cli_opts *o)
 					    json_boolean(served == HANDOVER_SERVED));
 		if (served == HANDOVER_MISMATCH)
 			json_object_set_new(j, "engine_mismatch", json_string(why));
+		if (logging)
+			json_object_set(j, "logging", logging);
 		rc = cli_dump_json(cli_result("status", served != HANDOVER_MISMATCH, j)) < 0 ?
 		     EXIT_SYSTEM : EXIT_OK;
 	} else {
@@ -181,7 +185,9 @@ int cli_status(const struct cli_opts *o)
 			       v.meta.queue_count > 1 ? cli_range_tail(v.meta.queue, v.meta.queue_count) : "");
 		else if (served == HANDOVER_MISMATCH)
 			printf("serving:   MISMATCH: %s\n", why);
+		cli_log_state_print(logging);
 	}
+	json_decref(logging);
 	if (served == HANDOVER_MISMATCH && rc == EXIT_OK)
 		rc = EXIT_SYSTEM;
 	json_decref(engine);

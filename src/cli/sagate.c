@@ -33,6 +33,7 @@ static const char usage[] =
 	"  audit [FILE]    live table vs applied policy, policy defects, usage\n"
 	"  metrics         counters and state in Prometheus' text format\n"
 	"  ike-config FILE swanctl.conf connections whose SAs the require-ipsec rules admit\n"
+	"  log [FILE]      the log lines of logging rules and logged defaults, as they come\n"
 	"\n"
 	"Options:\n"
 	"  -j, --json          machine-readable output\n"
@@ -68,6 +69,10 @@ static const char usage[] =
 	"      --output FILE   metrics: write FILE (atomically), not standard output\n"
 	"      --local ADDR    ike-config: an address of this host (repeatable, up to 16)\n"
 	"      --auth AUTH     ike-config: pubkey (default) or psk, left to fill in\n"
+	"      --group N       log: the nflog group to read (default: the policy's)\n"
+	"      --count N       log: exit after N lines\n"
+	"      --journal       log: lines to the systemd journal (the default when\n"
+	"                      standard output is the journal), not JSON lines\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -86,6 +91,7 @@ enum {
 	TAKES_FORWARD = 1u << 16, TAKES_OUTPUT = 1u << 17, TAKES_KEEP_FLOWS = 1u << 18,
 	TAKES_ICMP_TYPE = 1u << 19, TAKES_IFACE = 1u << 20,
 	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22, TAKES_QUEUES = 1u << 23,
+	TAKES_GROUP = 1u << 24, TAKES_COUNT = 1u << 25, TAKES_JOURNAL = 1u << 26,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE | TAKES_QUEUES)
@@ -119,13 +125,15 @@ static const struct command commands[] = {
 					  TAKES_POLICY_ONLY },
 	{ "metrics", NULL, cli_metrics, false, TAKES_STATE_DIR | TAKES_OUTPUT },
 	{ "ike-config", cli_ike_config, NULL, false, TAKES_LOCAL | TAKES_AUTH },
+	{ "log", cli_log, NULL, true, TAKES_MODE | TAKES_STATE_DIR | TAKES_GROUP | TAKES_COUNT |
+				      TAKES_JOURNAL },
 	/* apply --confirm's watcher under systemd (not in --help) */
 	{ "confirm-timer", cli_confirm_timer, NULL, false, 0 },
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE,
-       OPT_LOCAL, OPT_AUTH, OPT_QUEUES };
+       OPT_LOCAL, OPT_AUTH, OPT_QUEUES, OPT_GROUP, OPT_COUNT, OPT_JOURNAL };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -155,6 +163,9 @@ static unsigned opt_bit(int c)
 	case OPT_IFACE: return TAKES_IFACE;
 	case OPT_LOCAL: return TAKES_LOCAL;
 	case OPT_AUTH: return TAKES_AUTH;
+	case OPT_GROUP: return TAKES_GROUP;
+	case OPT_COUNT: return TAKES_COUNT;
+	case OPT_JOURNAL: return TAKES_JOURNAL;
 	}
 	return TAKES_NOTHING;
 }
@@ -223,6 +234,20 @@ static int parse_seconds(const char *s, unsigned min, unsigned *out)
 }
 
 /* The long-only options; 0, or an exit status after a message. */
+static int parse_queue(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')	/* strtoul would take " 5" and "+5" */
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
 static int long_only(int c, struct cli_opts *o)
 {
 	switch (c) {
@@ -258,6 +283,25 @@ static int long_only(int c, struct cli_opts *o)
 			return o->auth_psk = optarg[1] == 's', 0;
 		fprintf(stderr, "sagate: --auth takes pubkey or psk, not \"%s\"\n", optarg);
 		return EXIT_USAGE;
+	case OPT_JOURNAL: o->journal = true; return 0;
+	case OPT_GROUP: {
+		uint16_t g;
+
+		if (parse_queue(optarg, &g) == 0)
+			return o->log_group = g, 0;
+		fprintf(stderr, "sagate: --group takes an nflog group, 0-65535, not \"%s\"\n", optarg);
+		return EXIT_USAGE;
+	}
+	case OPT_COUNT: {
+		char *end;
+		unsigned long n = *optarg >= '1' && *optarg <= '9' ? strtoul(optarg, &end, 10) : 0;
+
+		if (n && !*end && n <= 1000000000ul)
+			return o->count = n, 0;
+		fprintf(stderr, "sagate: --count takes a number of lines, 1-1000000000, not \"%s\"\n",
+			optarg);
+		return EXIT_USAGE;
+	}
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
 			return 0;
@@ -279,20 +323,6 @@ static int long_only(int c, struct cli_opts *o)
 	}
 	fputs(usage, stderr);
 	return EXIT_USAGE;
-}
-
-static int parse_queue(const char *s, uint16_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')	/* strtoul would take " 5" and "+5" */
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (*end || v > 65535)
-		return -1;
-	*out = (uint16_t)v;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -322,11 +352,15 @@ int main(int argc, char **argv)
 		{ "keep-flows", no_argument, NULL, OPT_KEEP_FLOWS },
 		{ "local", required_argument, NULL, OPT_LOCAL },
 		{ "auth", required_argument, NULL, OPT_AUTH },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "count", required_argument, NULL, OPT_COUNT },
+		{ "journal", no_argument, NULL, OPT_JOURNAL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_opts o = { .port = -1, .fail_on = LEVEL_NEVER, .wait = LIVE_WAIT_DEFAULT };
+	struct cli_opts o = { .port = -1, .fail_on = LEVEL_NEVER, .wait = LIVE_WAIT_DEFAULT,
+			      .log_group = -1 };
 	unsigned given = 0;
 	int c, rc;
 

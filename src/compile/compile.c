@@ -53,7 +53,7 @@ static const char *zname(const struct kctx *k, char *buf, size_t len, enum direc
 static void stmt(struct plan_rule *r, enum plan_stmt_kind k, uint32_t arg,
 		 const char *str)
 {
-	r->stmts[r->nstmts++] = (struct plan_stmt){ k, arg, str };
+	r->stmts[r->nstmts++] = (struct plan_stmt){ .kind = k, .arg = arg, .str = str };
 }
 
 static bool is_port_proto(unsigned proto)
@@ -794,38 +794,77 @@ static const char *target_chain(struct kctx *k, const struct rule *r)
 	return plan_strdup(k->plan, "ipsec_in");
 }
 
-/* Rules with "log": a small chain each that logs, then decides. */
+/* A log chain's first two rules: past the policy's log rate, count the
+ * line lost and decide (then); else log to the nflog group, and go on to
+ * the rule that decides. */
+static void log_head(struct kctx *k, struct plan_chain *c, const char *comment,
+		     const char *prefix, struct plan_verdict then)
+{
+	const struct policy_logging *l = &k->pol->logging;
+	char lost[160];
+	struct plan_rule *pr;
+
+	snprintf(lost, sizeof(lost), "log lines lost to the rate: %s", comment);
+	if ((pr = rule_or_oom(k, c, lost))) {
+		pr->stmts[pr->nstmts++] = (struct plan_stmt){ .kind = PS_LIMIT, .arg = l->rate,
+							      .unit = l->unit, .burst = l->burst };
+		stmt(pr, PS_COUNTER, 0, NULL);
+		pr->verdict = then;
+	}
+	if ((pr = rule_or_oom(k, c, comment)))
+		stmt(pr, PS_LOG, l->group, plan_strdup(k->plan, prefix));
+	if ((pr = rule_or_oom(k, c, comment)))
+		pr->verdict = then;
+}
+
+/* Rules with "log": a small chain each that logs (at most the policy's
+ * log rate), then decides. */
 static void rule_chains(struct kctx *k)
 {
 	for (size_t i = 0; i < k->pol->nrules && !k->oom; i++) {
 		const struct rule *r = &k->pol->rules[i];
 		const char *target = target_chain(k, r);
 		char name[32], prefix[128];
-		struct plan_chain *c;
-		struct plan_rule *pr;
+		struct plan_verdict then = { PV_NONE, NULL, 0, 0 };
 
 		if (!r->log || !k->cls->info[i].boxes) {
 			k->verdict_chain[i] = target;
 			continue;
 		}
 		snprintf(name, sizeof(name), "log_%zu", i);
+		/* sagate(8) LOG LINES: "sagate RULE ACTION: ", read back by nflog_msg.c */
 		snprintf(prefix, sizeof(prefix), "sagate %s %s: ", r->name,
 			 action_name(r->action));
-		c = plan_add_chain(k->plan, name, PH_NONE);
-		/* a flood must not flood the log: the limit gates the log
-		 * statement only, the verdict follows in a rule of its own */
-		if ((pr = rule_or_oom(k, c, r->name))) {
-			stmt(pr, PS_LIMIT, PLAN_LOG_RATE, NULL);
-			stmt(pr, PS_LOG, 0, plan_strdup(k->plan, prefix));
-		}
-		if ((pr = rule_or_oom(k, c, r->name))) {
-			if (target)
-				pr->verdict = (struct plan_verdict){ PV_GOTO, target, 0, 0 };
-			else
-				pr->verdict.kind = r->action == ACT_PERMIT ? PV_ACCEPT : PV_DROP;
-		}
+		if (target)
+			then = (struct plan_verdict){ PV_GOTO, target, 0, 0 };
+		else
+			then.kind = r->action == ACT_PERMIT ? PV_ACCEPT : PV_DROP;
+		log_head(k, plan_add_chain(k->plan, name, PH_NONE), r->name, prefix, then);
 		k->verdict_chain[i] = plan_strdup(k->plan, name);
 	}
+}
+
+/* defaults.log: the packets that reach the end of a base chain (a new
+ * flow no rule matched) go to log_default_DIR, which logs them and
+ * decides as the chain's policy would. */
+static void default_log(struct kctx *k, enum direction d, const char *base)
+{
+	const char *dn = d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "forward";
+	char name[32], prefix[64], comment[48];
+	struct plan_verdict then = { k->pol->defaults[d] == ACT_BLOCK ? PV_DROP : PV_ACCEPT,
+				     NULL, 0, 0 };
+	struct plan_rule *r;
+
+	if (!k->pol->log_default[d])
+		return;
+	snprintf(name, sizeof(name), "log_default_%s", dn);
+	snprintf(prefix, sizeof(prefix), "sagate default %s %s: ", dn,
+		 action_name(k->pol->defaults[d]));
+	snprintf(comment, sizeof(comment), "default %s", dn);
+	log_head(k, plan_add_chain(k->plan, name, PH_NONE), comment, prefix, then);
+	/* the add may have moved the base chain: found again */
+	if ((r = rule_or_oom(k, plan_find_chain(k->plan, base), comment)))
+		r->verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, name), 0, 0 };
 }
 
 /* A rule's meter set, keyed by the source of family f. */
@@ -1001,6 +1040,8 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 		for (int f = 0; f < AF_COUNT && !k.oom; f++)
 			add_lookups(&k, (enum direction)d, (enum addr_family)f,
 				    plan_find_chain(k.plan, base));
+		if (!k.oom)
+			default_log(&k, (enum direction)d, base);
 	}
 	if (k.oom || !k.plan->comment)
 		goto fail;

@@ -22,7 +22,6 @@
 /** Its keys: ct mark . reqid, 4 bytes each in host order (as the ct and
  *  xfrm expressions load them). */
 #define PLAN_BOUND_KEY_LEN 8
-#define PLAN_LOG_RATE 10	/**< log lines per second per logging rule */
 /** The sets of cleartext attempts on inbound require-ipsec classes, by
  *  source, protocol and port (IPv4, IPv6): filled by the packet path,
  *  each element with a counter, kept PLAN_ATTEMPTS_TIMEOUT seconds after
@@ -120,8 +119,9 @@ enum plan_stmt_kind {
 				     of a df_icmp map's lookup) */
 	PS_VMAP,		/**< key fields of set str: vmap @str */
 	PS_COUNTER,
-	PS_LIMIT,		/**< limit rate arg/second burst 2*arg packets */
-	PS_LOG,			/**< log prefix str */
+	PS_LIMIT,		/**< limit rate over arg/unit burst burst packets: the
+				     lines a log chain may not write (its rule counts them) */
+	PS_LOG,			/**< log group arg prefix str: to nflog, for `sagate log` */
 	PS_CT_MARK_OR,		/**< ct mark set ct mark | arg */
 	PS_PRIORITY_SET_SPI,	/**< meta priority set ipsec in spi (libnftnl only):
 				 *   the SPI reaches sagated as NFQA_PRIORITY; the
@@ -150,6 +150,7 @@ enum plan_stmt_kind {
 struct plan_stmt {
 	enum plan_stmt_kind kind;
 	uint32_t arg;
+	uint32_t unit, burst;	/**< PS_LIMIT's: seconds, packets */
 	const char *str;	/**< log prefix, or the set name for PS_VMAP; owned by the plan */
 };
 

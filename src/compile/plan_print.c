@@ -144,13 +144,6 @@ static void print_update(FILE *f, const struct plan *plan, const char *name)
 	}
 }
 
-/* nft's unit words of a meter's rate */
-static const char *plan_rate_unit(uint32_t seconds)
-{
-	return seconds == 1 ? "second" : seconds == 60 ? "minute" :
-	       seconds == 3600 ? "hour" : "day";
-}
-
 static void print_meter(FILE *f, const struct plan *plan, const char *name)
 {
 	for (size_t i = 0; i < plan->nsets; i++) {
@@ -159,7 +152,7 @@ static void print_meter(FILE *f, const struct plan *plan, const char *name)
 		if (strcmp(s->name, name))
 			continue;
 		fprintf(f, "update @%s { %s limit rate over %u/%s burst %u packets }", name,
-			field_expr(s->fields[0]), s->rate, plan_rate_unit(s->unit), s->burst);
+			field_expr(s->fields[0]), s->rate, model_rate_unit(s->unit), s->burst);
 	}
 }
 
@@ -180,8 +173,11 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 	case PS_L4PROTO_IS: fputs(s->arg == 58 ? "meta l4proto ipv6-icmp" : "meta l4proto icmp", f); break;
 	case PS_VMAP: print_vmap(f, plan, s->str); break;
 	case PS_COUNTER: fputs("counter", f); break;
-	case PS_LIMIT: fprintf(f, "limit rate %u/second burst %u packets", s->arg, 2 * s->arg); break;
-	case PS_LOG: fprintf(f, "log prefix \"%s\"", s->str); break;
+	case PS_LIMIT:
+		fprintf(f, "limit rate over %u/%s burst %u packets", s->arg,
+			model_rate_unit(s->unit), s->burst);
+		break;
+	case PS_LOG: fprintf(f, "log group %u prefix \"%s\"", s->arg, s->str); break;
 	case PS_CT_MARK_OR: fprintf(f, "ct mark set ct mark | 0x%08x", s->arg); break;
 	case PS_PRIORITY_SET_SPI: fputs("meta priority set ipsec in spi", f); break;
 	case PS_CT_MARK_SET_REQID:

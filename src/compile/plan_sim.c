@@ -105,6 +105,7 @@ static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
 	case PS_L4PROTO_IS:
 		return proto == s->arg;
 	case PS_METER_OVER:	/* explained as a source under its limit */
+	case PS_LIMIT:		/* and a log under its rate */
 		return false;
 	case PS_ATTEMPT_UPDATE:	/* loading an address checks the family */
 		return strcmp(s->str, k->key.fam == AF4 ? PLAN_ATTEMPTS4 : PLAN_ATTEMPTS6) == 0;
@@ -122,7 +123,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_RT_IPSEC_MISSING] = "rt ipsec missing", [PS_IPSEC_REQID_NE] = "ipsec in reqid !=",
 		[PS_ICMPV6_ND] = "icmpv6 nd", [PS_L4PROTO_PORTS] = "l4proto {tcp,udp,sctp}",
 		[PS_L4PROTO_IS] = "l4proto icmp",
-		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
+		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit rate over",
 		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set ct mark |",
 		[PS_PRIORITY_SET_SPI] = "meta priority set ipsec in spi",
 		[PS_CT_MARK_SET_REQID] = "ct mark set ipsec in reqid",

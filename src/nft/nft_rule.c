@@ -431,26 +431,32 @@ static int st_rt_ipsec_missing(struct rb *rb)
 	return x_cmp_u8(rb, NFT_CMP_EQ, 0);
 }
 
-/* limit rate arg/second burst 2*arg packets */
-static int st_limit(struct rb *rb, uint32_t rate)
+/* limit rate over rate/unit burst burst packets: matches the packets
+ * past the rate */
+static int st_limit(struct rb *rb, const struct plan_stmt *st)
 {
 	struct nftnl_expr *e = rb_add(rb, X_LIMIT);
 
 	if (!e)
 		return -1;
-	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
-	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 2 * rate);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, st->arg);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, st->unit);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, st->burst);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
 	return 0;
 }
 
-static int st_log(struct rb *rb, const char *prefix)
+/* log group g prefix "...": to nfnetlink_log, whose reader is in this
+ * namespace (the kernel log is not: nf_log_all_netns) */
+static int st_log(struct rb *rb, uint32_t group, const char *prefix)
 {
 	struct nftnl_expr *e = rb_add(rb, X_LOG);
 
-	return !e || x_str(rb, e, NFTNL_EXPR_LOG_PREFIX, prefix ? prefix : "") ? -1 : 0;
+	if (!e)
+		return -1;
+	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, (uint16_t)group);
+	return x_str(rb, e, NFTNL_EXPR_LOG_PREFIX, prefix ? prefix : "") ? -1 : 0;
 }
 
 static uint8_t stmt_dir(const struct plan_stmt *st)
@@ -494,9 +500,9 @@ static int put_stmt(struct rb *rb, const struct plan_stmt *st)
 	case PS_COUNTER:
 		return rb_add(rb, X_COUNTER) ? 0 : -1;
 	case PS_LIMIT:
-		return st_limit(rb, st->arg);
+		return st_limit(rb, st);
 	case PS_LOG:
-		return st_log(rb, st->str);
+		return st_log(rb, st->arg, st->str);
 	case PS_CT_MARK_OR:	/* ct mark set ct mark | arg */
 		return x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG) ||
 		       x_bitwise(rb, ~st->arg, st->arg, true) ||

@@ -149,11 +149,25 @@ static void explain_limit(json_t *j, const struct rule_limit *l)
 {
 	char rate[48];
 
-	snprintf(rate, sizeof(rate), "%u/%s", l->rate, l->unit == 1 ? "second" :
-		 l->unit == 60 ? "minute" : l->unit == 3600 ? "hour" : "day");
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, model_rate_unit(l->unit));
 	json_object_set_new(j, "limit", json_pack("{s:s, s:I, s:s, s:s}", "rate", rate,
 						  "burst", (json_int_t)l->burst, "per", "source",
 						  "over", "drop"));
+}
+
+/* "logged": where the line of a logging rule or logged default goes,
+ * {"group": 90, "rate": "10/second", "burst": 20} */
+static json_t *explain_logged(json_t *j, const struct policy *p, bool logs)
+{
+	const struct policy_logging *l = &p->logging;
+	char rate[48];
+
+	if (!j || !logs)
+		return j;
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, model_rate_unit(l->unit));
+	json_object_set_new(j, "logged", json_pack("{s:i, s:s, s:I}", "group", (int)l->group,
+						   "rate", rate, "burst", (json_int_t)l->burst));
+	return j;
 }
 
 static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k)
@@ -167,8 +181,9 @@ static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k
 				 "action", "permit", "agrees_with_first_match", ref == CLASS_NONE,
 				 "why", "the policy has no forward rule and no defaults.forward: sagate leaves forwarded traffic alone");
 	if (i == CLASS_NONE)
-		return json_pack("{s:n, s:s, s:s, s:b}", "rule", "decided_by", "default",
-				 "action", action_name(dflt), "agrees_with_first_match", ref == CLASS_NONE);
+		return explain_logged(json_pack("{s:n, s:s, s:s, s:b}", "rule", "decided_by", "default",
+						"action", action_name(dflt), "agrees_with_first_match",
+						ref == CLASS_NONE), c->pol, c->pol->log_default[k->dir]);
 	const struct rule *r = &c->pol->rules[i];
 
 	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b}", "rule", r->name, "index", (json_int_t)i,
@@ -179,7 +194,7 @@ static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k
 		json_object_set_new(j, "comment", json_string(r->comment));
 	if (j && r->limit.rate)
 		explain_limit(j, &r->limit);
-	return j;
+	return explain_logged(j, c->pol, r->log);
 }
 
 static const char *sa_text(char *buf, size_t len, const struct xfrm_sa *sa)

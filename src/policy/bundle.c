@@ -79,8 +79,7 @@ static json_t *limit_json(const struct rule_limit *l)
 {
 	char rate[48];
 
-	snprintf(rate, sizeof(rate), "%u/%s", l->rate, l->unit == 1 ? "second" :
-		 l->unit == 60 ? "minute" : l->unit == 3600 ? "hour" : "day");
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, model_rate_unit(l->unit));
 	return json_pack("{s:s, s:i, s:s}", "rate", rate, "burst", (json_int_t)l->burst,
 			 "per", "source");
 }
@@ -100,6 +99,30 @@ static json_t *hosts_json(const struct policy *p)
 		if (p->groups[i].set.n)	/* never empty, but "[]" would not parse */
 			json_object_set_new(hosts, p->groups[i].name, addrs_json(&p->groups[i].set));
 	return hosts;
+}
+
+/* defaults.log and "logging", when they are not the defaults */
+static void bundle_logging(json_t *root, const struct policy *p)
+{
+	static const char *const dirs[DIR_COUNT] = { [DIR_IN] = "in", [DIR_OUT] = "out",
+						     [DIR_FWD] = "forward" };
+	const struct policy_logging *l = &p->logging;
+	json_t *dl = json_array();
+	char rate[32];
+
+	for (int d = 0; d < DIR_COUNT; d++)
+		if (p->log_default[d])
+			json_array_append_new(dl, json_string(dirs[d]));
+	if (json_array_size(dl))
+		json_object_set_new(json_object_get(root, "defaults"), "log", dl);
+	else
+		json_decref(dl);
+	if (l->group == POLICY_LOG_GROUP && l->rate == POLICY_LOG_RATE && l->unit == 1 &&
+	    l->burst == POLICY_LOG_BURST)
+		return;
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, model_rate_unit(l->unit));
+	json_object_set_new(root, "logging", json_pack("{s:i, s:s, s:i}", "group", (int)l->group,
+							"rate", rate, "burst", (int)l->burst));
 }
 
 json_t *bundle_from_policy(const struct policy *p)
@@ -158,6 +181,8 @@ json_t *bundle_from_policy(const struct policy *p)
 	if (root && p->forward_covered)
 		json_object_set_new(json_object_get(root, "defaults"), "forward",
 				    json_string(action_name(p->defaults[DIR_FWD])));
+	if (root)
+		bundle_logging(root, p);
 	if (root && p->max_elements && p->max_elements != POLICY_DEFAULT_MAX_ELEMENTS)
 		json_object_set_new(root, "max-elements", json_integer((json_int_t)p->max_elements));
 	if (root && p->queues)

@@ -98,6 +98,8 @@ struct policy *policy_alloc(void)
 		p->defaults[DIR_IN] = ACT_BLOCK;
 		p->defaults[DIR_OUT] = ACT_PERMIT;
 		p->defaults[DIR_FWD] = ACT_BLOCK;
+		p->logging = (struct policy_logging){ POLICY_LOG_GROUP, POLICY_LOG_RATE, 1,
+						      POLICY_LOG_BURST };
 	}
 	return p;
 }
@@ -211,6 +213,12 @@ size_t key_ranges_normalize(struct key_range *k, size_t n)
 		k[++out] = k[i];
 	}
 	return out + 1;
+}
+
+const char *model_rate_unit(uint32_t seconds)
+{
+	return seconds == 1 ? "second" : seconds == 60 ? "minute" :
+	       seconds == 3600 ? "hour" : "day";
 }
 
 const char *action_name(enum action a)

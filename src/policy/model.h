@@ -183,11 +183,23 @@ struct host_group {
 /** The most queues "queues" may name: sagated's threads per bank. */
 #define POLICY_MAX_QUEUES 64
 
+/** Log lines: the nflog group they go to and the rate each logging rule
+ *  (and each logged default) may write at ("logging" in the policy). */
+#define POLICY_LOG_GROUP 90	/**< nflog group when "logging" does not say */
+#define POLICY_LOG_RATE 10	/**< lines per second per logging rule */
+#define POLICY_LOG_BURST 20
+struct policy_logging {
+	uint16_t group;		/**< nflog group, 0-65535 */
+	uint32_t rate, unit, burst;	/**< lines per unit seconds, and the burst */
+};
+
 /** A whole policy: what the parser produces and everything else reads. */
 struct policy {
 	char *file;		/**< top-level file as named by the user */
 	char *description;	/**< may be NULL */
 	enum action defaults[DIR_COUNT];	/**< ACT_PERMIT or ACT_BLOCK */
+	bool log_default[DIR_COUNT];	/**< defaults.log: the direction's default is logged */
+	struct policy_logging logging;	/**< where log lines go and how many */
 	bool forward_covered;	/**< forwarded traffic is filtered (a forward chain is
 				     compiled): the policy has forward rules or sets
 				     defaults.forward; else the host forwards as it would
@@ -230,6 +242,9 @@ bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a);
 size_t key_ranges_normalize(struct key_range *k, size_t n);
 
 const char *action_name(enum action a);
+/** The unit word of a rate of N per seconds ("second", "minute", "hour",
+ *  "day": 1, 60, 3600, 86400), as the policy and nft write it. */
+const char *model_rate_unit(uint32_t seconds);
 const char *direction_name(enum direction d);
 const char *mode_name(enum ipsec_mode m);
 

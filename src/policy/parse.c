@@ -14,15 +14,15 @@
 
 static const char *const policy_keys[] = {
 	"version", "description", "include", "hosts", "services", "defaults",
-	"max-elements", "queues", "rules", NULL
+	"logging", "max-elements", "queues", "rules", NULL
 };
 /* rules, defaults, max-elements and queues are known keys of an included file,
  * but rejected with a message of their own */
 static const char *const include_keys[] = {
 	"version", "description", "include", "hosts", "services", "rules",
-	"defaults", "max-elements", "queues", NULL
+	"defaults", "logging", "max-elements", "queues", NULL
 };
-static const char *const defaults_keys[] = { "in", "out", "forward", NULL };
+static const char *const defaults_keys[] = { "in", "out", "forward", "log", NULL };
 
 const char *pjson_type(const json_t *v)
 {
@@ -288,6 +288,9 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 		if (json_object_get(root, "queues"))
 			perr(c, file, "queues", NULL,
 			     "only the policy file itself may set queues");
+		if (json_object_get(root, "logging"))
+			perr(c, file, "logging", NULL,
+			     "only the policy file itself may set logging");
 	}
 	if (depth && json_object_get(root, "description") &&
 	    !json_is_string(json_object_get(root, "description")))
@@ -387,6 +390,7 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		prules_parse(c, rules, file, p);
 	for (size_t i = 0; i < p->nrules; i++)
 		p->forward_covered |= p->rules[i].dir == DIR_FWD;
+	plog_parse(c, root, file, p);
 }
 
 /* One digest for the policy and everything it includes: SHA-256 over

@@ -101,6 +101,15 @@ void pdefs_free(struct pctx *c);
 void plimit_parse(struct pctx *c, json_t *o, const char *file, const char *path,
 		  const char *rule, struct rule *r);
 
+/* "N/unit" (unit second, minute, hour or day) into l->rate and l->unit;
+ * false when s is not such a rate.  The hint: " (did you mean ...?)" for
+ * a plural or a unit in other case, else "" (static storage). */
+bool plimit_rate_text(const char *s, struct rule_limit *l);
+const char *plimit_rate_hint(const char *s);
+
+/* parse_log.c: the top-level "logging" and "defaults"."log" */
+void plog_parse(struct pctx *c, json_t *root, const char *file, struct policy *p);
+
 /* parse_iface.c: a rule's "interfaces" into r->ifaces */
 void piface_parse(struct pctx *c, json_t *o, const char *file, const char *path,
 		  const char *rule, struct rule *r);

@@ -18,7 +18,7 @@ static const char *const limit_keys[] = { "rate", "burst", "per", NULL };
 
 /* "N/unit": N 1-LIMIT_MAX in decimal digits, unit second, minute, hour
  * or day; false when s is anything else. */
-static bool rate_text(const char *s, struct rule_limit *l)
+bool plimit_rate_text(const char *s, struct rule_limit *l)
 {
 	static const struct { const char *name; uint32_t secs; } units[] = {
 		{ "second", 1 }, { "minute", 60 }, { "hour", 3600 }, { "day", 86400 },
@@ -42,7 +42,7 @@ static bool rate_text(const char *s, struct rule_limit *l)
 }
 
 /* " (did you mean \"6/minute\"?)" for a plural or a unit in other case */
-static const char *rate_hint(const char *s)
+const char *plimit_rate_hint(const char *s)
 {
 	static const char *const units[] = { "second", "minute", "hour", "day" };
 	static char hint[96];	/* parsing is single-threaded; used at once */
@@ -60,7 +60,7 @@ static const char *rate_hint(const char *s)
 		char want[32];
 
 		snprintf(want, sizeof(want), "%.*s/%s", (int)(slash - s), s, units[i]);
-		if (!rate_text(want, &l))
+		if (!plimit_rate_text(want, &l))
 			return "";
 		snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", want);
 		return hint;
@@ -80,10 +80,10 @@ static void limit_rate(struct pctx *c, json_t *v, const char *file, const char *
 	else if (!json_is_string(v))
 		perr(c, file, p, rule, "expected a string such as \"6/minute\", got %s",
 		     pjson_type(v));
-	else if (!rate_text(json_string_value(v), l))
+	else if (!plimit_rate_text(json_string_value(v), l))
 		perr(c, file, p, rule,
 		     "\"%s\" is not a rate: expected \"N/second\", \"N/minute\", \"N/hour\" or \"N/day\" with N 1-%d%s",
-		     json_string_value(v), LIMIT_MAX, rate_hint(json_string_value(v)));
+		     json_string_value(v), LIMIT_MAX, plimit_rate_hint(json_string_value(v)));
 }
 
 void plimit_parse(struct pctx *c, json_t *o, const char *file, const char *path,

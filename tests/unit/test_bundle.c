@@ -92,6 +92,34 @@ Test(bundle, max_elements_round_trips)
 	policy_free(p);
 }
 
+/* "logging" and "defaults"."log" travel with the bundle: the applied
+ * generation logs, and to the group, that the admin's file said. */
+Test(bundle, logging_round_trips)
+{
+	struct gen_opts o = { .nrules = 5, .addr_span = 256, .port_span = 100 };
+	uint64_t s = 7;
+	struct policy *p = gen_policy(&o, &s), *q;
+
+	q = reparse(p);
+	cr_expect_eq(q->logging.group, POLICY_LOG_GROUP);
+	cr_expect_eq(q->logging.rate, POLICY_LOG_RATE);
+	cr_expect_eq(q->logging.unit, 1);
+	cr_expect_eq(q->logging.burst, POLICY_LOG_BURST);
+	cr_expect_not(q->log_default[DIR_IN] || q->log_default[DIR_OUT]);
+	policy_free(q);
+	p->logging = (struct policy_logging){ 4242, 30, 60, 7 };
+	p->log_default[DIR_IN] = p->log_default[DIR_OUT] = true;
+	q = reparse(p);
+	cr_expect_eq(q->logging.group, 4242);
+	cr_expect_eq(q->logging.rate, 30);
+	cr_expect_eq(q->logging.unit, 60);
+	cr_expect_eq(q->logging.burst, 7);
+	cr_expect(q->log_default[DIR_IN] && q->log_default[DIR_OUT]);
+	cr_expect_not(q->log_default[DIR_FWD]);
+	policy_free(q);
+	policy_free(p);
+}
+
 static void put(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");

@@ -60,7 +60,7 @@ static struct plan_rule *add_rule(void)
 static void add_stmt(struct plan_rule *r, enum plan_stmt_kind k, const char *str)
 {
 	cr_assert_lt(r->nstmts, sizeof(r->stmts) / sizeof(r->stmts[0]));
-	r->stmts[r->nstmts++] = (struct plan_stmt){ k, 0, str };
+	r->stmts[r->nstmts++] = (struct plan_stmt){ .kind = k, .str = str };
 }
 
 /* The build fails with exactly one error, at policy rule 3, saying all of
