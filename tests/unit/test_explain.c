@@ -5,6 +5,7 @@
 #include "audit_util.h"
 #include "explain.h"
 #include "fake_ident.h"
+#include "findings.h"
 #include "sa_match.h"
 
 #define NOW 1700001000ull
@@ -286,4 +287,21 @@ Test(explain, sa_match_identity_sentences)
 	cr_assert_eq(xfrm_cache_lookup(sas, 0x4000, AF4, 0x0a000001, &sa), 1);
 	cr_assert_eq(sa_match_rule_ident(r, sa, NOW, NULL, fake_ident_lookup, &ident_table),
 		     DECIDE_ACCEPT_OK);
+}
+
+/* Kernel-only mode cannot ask who the peer is: an identity rule is an
+ * error there (the kernel alone would admit any peer with an SA). */
+Test(explain, identity_rules_refused_in_kernel_only_mode)
+{
+	struct diag_list d;
+
+	diag_list_init(&d);
+	cr_assert_not(findings_mode_refused(pol, PLAN_ENGINE, &d));
+	cr_assert_eq(d.count, 0);
+	cr_assert(findings_mode_refused(pol, PLAN_KERNEL_ONLY, &d));
+	cr_assert_eq(d.count, 1);
+	cr_assert_eq(d.items[0].severity, DIAG_ERROR);
+	cr_assert_str_eq(d.items[0].rule, "who");
+	cr_assert(strstr(d.items[0].message, "only sagated can check"));
+	diag_list_fini(&d);
 }
