@@ -160,6 +160,8 @@ void pident_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 			     pname_hint(&c->ident_ix, s + 1, hint, sizeof(hint)));
 			continue;
 		}
+		if (!d->npats)
+			continue;	/* its patterns were all refused, and reported */
 		if (!(p = grow(c, req, &cap, d->npats)))
 			break;
 		for (size_t k = 0; k < d->npats; k++) {
