@@ -583,7 +583,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	now = BASE_NOW + fb_below(&b, 8000);
 	len = gen_packet(&b, pkt, sizeof(pkt), &built, sas, nsas, &st);
 	if (nsas && x % 4)
-		mark = xfrm_sa_mark(&sas[fb_below(&b, (unsigned)nsas)]);
+		mark = xfrm_sa_handover(&sas[fb_below(&b, (unsigned)nsas)]);
 	else
 		mark = x % 8 == 4 ? 0 : htonl(fb_u32(&b));
 	ctx = (struct decide_ctx){ pol, cls, NULL, NULL, cache, x & 0x80 };
@@ -614,7 +614,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		xfrm_cache_foreach(cache, find_sa, &f);
 		if (!f.found)
 			fail("an accept on an SA that is not in the cache", &v);
-		if (v.sa->spi != xfrm_spi_from_mark(mark) || v.spi != v.sa->spi)
+		if (v.sa->spi != xfrm_spi_from_handover(mark) || v.spi != v.sa->spi)
 			fail("an accept on an SA of another SPI than the mark's", &v);
 		if (!ref_satisfies(&pol->rules[v.rule], qdir, v.sa, &v.pkt, now, ctx.admit_dying))
 			fail("an accept on an SA that does not satisfy the rule", &v);

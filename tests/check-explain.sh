@@ -103,7 +103,7 @@ for m in "" -k; do
 	done
 done
 txt=$("$sagate" explain --from 10.77.0.21 --proto tcp --port 5432 --ipsec reqid=7 "$pol")
-grep -qF 'chain ipsec_in: counter ct mark set ipsec in reqid ct mark set ct mark | 0x80000000 add @ipsec_bound { ct mark . ipsec in reqid } meta mark set ipsec in spi' <<<"$txt" &&
+grep -qF 'chain ipsec_in: counter ct mark set ipsec in reqid ct mark set ct mark | 0x80000000 add @ipsec_bound { ct mark . ipsec in reqid } meta priority set ipsec in spi' <<<"$txt" &&
 	ok "explain: the binding statements in nft's words" || bad "explain binding: $(grep ipsec_in <<<"$txt")"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

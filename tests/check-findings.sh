@@ -126,7 +126,27 @@ refuse confirm --confirm 30 confirm
 refuse audit --policy "$pol" audit "$pol"
 refuse explain --wait 3 explain --from 10.0.0.1 --proto tcp --port 22 "$pol"
 refuse confirm --dry-run confirm
-"$sagate" --json check -q 3 -k --fail-on never "$pol" >/dev/null && ok "check takes --json, -q, -k, --fail-on" ||
+refuse status --queues 2 status --queues 2
+refuse rollback --queues 2 rollback --queues 2
+# --queues: 1-64, and both banks below 65535, or a clear usage error
+for v in 0 65 -1 2x ""; do
+	err=$("$sagate" compile --queues "$v" "$pol" 2>&1 >/dev/null); rc=$?
+	[ "$rc" = 2 ] && [ "$err" = "sagate: --queues takes a number of queues 1-64, not \"$v\"" ] &&
+		ok "--queues \"$v\" refused" || bad "--queues \"$v\": exit $rc: $err"
+done
+err=$("$sagate" compile --queue 65530 --queues 4 "$pol" 2>&1 >/dev/null); rc=$?
+[ "$rc" = 2 ] && [ "$err" = "error: --queues 4 from queue 65530: its second bank (queues 65534-65537) would pass 65535; sagated needs both to hand a policy over without a gap" ] &&
+	ok "--queue 65530 --queues 4 refused: bank B would pass 65535" || bad "--queue 65530 --queues 4: exit $rc: $err"
+"$sagate" compile --queue 4 --queues 3 "$pol" | grep -q ' queue num 4-6 fanout ' &&
+	ok "compile --queue 4 --queues 3: queue num 4-6 fanout" || bad "compile --queues 3: no fanout range"
+"$sagate" compile --queues 1 "$pol" | grep -q ' queue num 0 comment' &&
+	ok "compile --queues 1: one queue, as before" || bad "compile --queues 1: not one queue"
+printf '{"version": 1, "queues": 0, "rules": []}\n' >"$tmp/q0.json"
+"$sagate" check "$tmp/q0.json" >"$tmp/q0.out" 2>&1; rc=$?
+err=$(head -n 1 "$tmp/q0.out")
+[ "$rc" = 1 ] && [ "$err" = "$tmp/q0.json: queues: error: queues 0 is outside 1-64 (sagated serves at most 64 queues per bank)" ] &&
+	ok "policy \"queues\": 0 refused, naming file and key" || bad "policy queues 0: exit $rc: $err"
+"$sagate" --json check -q 3 --queues 2 -k --fail-on never "$pol" >/dev/null && ok "check takes --json, -q, --queues, -k, --fail-on" ||
 	bad "check refused an option it takes"
 
 echo "$pass passed, $fail failed"

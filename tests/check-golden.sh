@@ -1,7 +1,8 @@
 #!/bin/bash
-# Golden files: `sagate compile` of every shipped policy, in both modes,
+# Golden files: `sagate compile` of every shipped policy, in both modes
+# (one queue: the default, the online CPUs, differs between machines),
 # and its `sagate ike-config` (NAME.swanctl) must print exactly what
-# tests/golden/ holds.  After a deliberate change
+# tests/golden/ holds; db-server spread over a range of queues too.  After a deliberate change
 # of the compiler, regenerate with: tests/check-golden.sh --update
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,9 +33,11 @@ same() {
 
 for pol in policies/*.json; do
 	name=$(basename "$pol" .json)
-	same "$name (engine)" "tests/golden/$name.engine.nft" "$sagate" compile "$pol"
-	same "$name (kernel-only)" "tests/golden/$name.kernel-only.nft" "$sagate" compile --no-engine "$pol"
+	same "$name (engine)" "tests/golden/$name.engine.nft" "$sagate" compile --queues 1 "$pol"
+	same "$name (kernel-only)" "tests/golden/$name.kernel-only.nft" "$sagate" compile --queues 1 --no-engine "$pol"
 	same "$name (ike-config)" "tests/golden/$name.swanctl" "$sagate" ike-config "$pol"
 done
+same "db-server (queues 8-11, fanout)" tests/golden/db-server.engine-queues.nft \
+	"$sagate" compile --queue 8 --queues 4 policies/db-server.json
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -18,6 +18,27 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Digits at *p as an unsigned (saturating), advancing *p; false when
+ * there are none. */
+static bool release_number(const char **p, unsigned *v)
+{
+	if (!isdigit((unsigned char)**p))
+		return false;
+	for (*v = 0; isdigit((unsigned char)**p); (*p)++)
+		*v = *v > 100000 ? *v : *v * 10 + (unsigned)(**p - '0');
+	return true;
+}
+
+bool kernel_at_least(const char *release, unsigned major, unsigned minor)
+{
+	const char *p = release;
+	unsigned ma, mi;
+
+	if (!p || !release_number(&p, &ma) || *p++ != '.' || !release_number(&p, &mi))
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 size_t netlink_span(const void *buf, size_t len)
 {
 	size_t off = 0;

@@ -80,6 +80,10 @@ void nindex_fini(struct nindex *ix);
  *  this many bytes, never the length received. */
 size_t netlink_span(const void *buf, size_t len);
 
+/** Is the kernel release string (uname -r: "6.1.0-57-amd64") at least
+ *  major.minor?  A string that does not start with two numbers is not. */
+bool kernel_at_least(const char *release, unsigned major, unsigned minor);
+
 /** With SAGATE_TRACE_TIME set in the environment, print on stderr how long
  *  the phase that ends now took (since the previous call, or the first
  *  call).  For finding where a slow apply goes; silent otherwise. */

@@ -27,6 +27,8 @@ struct cli_opts {
 	bool json;		/**< --json: machine-readable output */
 	bool no_engine;		/**< --no-engine: kernel-only require-ipsec */
 	uint16_t queue;		/**< --queue N */
+	unsigned queues;	/**< --queues N (1-64); 0: the policy's "queues", else
+				     the online CPUs, at most CLI_QUEUES_DEFAULT_MAX */
 	bool dry_run;		/**< --dry-run: the kernel validates, nothing changes */
 	unsigned confirm;	/**< --confirm SECONDS: roll back unless confirmed */
 	unsigned wait;		/**< --wait SECONDS for the state directory's lock */

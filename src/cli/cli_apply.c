@@ -89,7 +89,7 @@ static void explain_engine_refusal(struct loaded *l, const char *file, uint16_t 
 	struct loaded k;
 	bool kernel_only_loads = false;
 
-	if (cli_load(file, PLAN_KERNEL_ONLY, queue, false, &k) == EXIT_OK) {
+	if (cli_load(file, PLAN_KERNEL_ONLY, queue, 1, false, &k) == EXIT_OK) {
 		diag_list_init(&probe);
 		kernel_only_loads = nft_apply(k.plan, k.pol, true, &probe) == 0;
 		diag_list_fini(&probe);
@@ -278,7 +278,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 			enum plan_mode mode, uint16_t queue, struct live *lv, json_t *res,
 			bool *rejected, bool *unchanged)
 {
-	struct live_policy p = { l->pol, l->plan, file, mode, queue, o->queue };
+	struct live_policy p = { l->pol, l->plan, file, mode, queue, o->queue, l->plan->queue_count };
 	struct live_result r;
 	enum live_status st;
 	char *source, *comment;
@@ -341,28 +341,28 @@ int cli_apply(const struct cli_opts *o, const char *file)
 	bool rejected = false, unchanged = false;
 	json_t *res = o->json ? json_pack("{s:b}", "dry_run", o->dry_run) : NULL;
 	struct live *lv = NULL;
-	struct diag_list ld;
-	struct loaded l;
+	struct loaded l = { 0 };
 	uint16_t queue = o->queue;
+	unsigned count = 0;
 	int rc = EXIT_OK;
 
 	/* the lock first (a dry run changes nothing: none): the queue bank
-	 * depends on what is live, which only the lock holder may read */
-	diag_list_init(&ld);
-	if (!o->dry_run && !(lv = live_lock(state_dir(), "apply", o->wait, &ld)))
+	 * depends on what is live, which only the lock holder may read; then
+	 * the policy, whose "queues" sizes the banks */
+	diag_list_init(&l.diags);
+	if (!o->dry_run && !(lv = live_lock(state_dir(), "apply", o->wait, &l.diags)))
 		rc = EXIT_SYSTEM;
 	if (lv)
 		live_keep_flows(lv, o->keep_flows);
-	if (rc == EXIT_OK && live_next_queue(state_dir(), o->queue, &queue, &ld) < 0)
-		rc = EXIT_USAGE;
-	if (rc != EXIT_OK) {
-		live_unlock(lv);
-		rc = finish(res, "apply", rc, &ld);
-		diag_list_fini(&ld);
-		return rc;
+	if (rc == EXIT_OK) {
+		diag_list_fini(&l.diags);
+		rc = cli_parse(file, &l);
 	}
-	diag_list_fini(&ld);
-	rc = cli_load(file, mode, queue, false, &l);
+	if (rc == EXIT_OK && (!(count = cli_queue_count(o->queues, l.pol, o->queue, &l.diags)) ||
+			      live_next_queue(state_dir(), o->queue, count, &queue, &l.diags) < 0))
+		rc = EXIT_USAGE;
+	if (rc == EXIT_OK)
+		rc = cli_build(file, mode, queue, count, false, &l);
 	if (rc == EXIT_OK)
 		rc = apply_loaded(o, file, &l, mode, queue, lv, res, &rejected, &unchanged);
 	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE)

@@ -10,25 +10,67 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
-int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse,
-	     struct loaded *l)
+unsigned cli_queues_default(void)
 {
-	struct compile_opts co = { mode, queue };
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > CLI_QUEUES_DEFAULT_MAX ? CLI_QUEUES_DEFAULT_MAX : (unsigned)n;
+}
+
+unsigned cli_queue_count(unsigned given, const struct policy *p, uint16_t base,
+			 struct diag_list *d)
+{
+	unsigned n = given ? given : p && p->queues ? p->queues : 0;
+
+	if (!n) {
+		/* the default fits below 65535 whatever --queue says */
+		n = cli_queues_default();
+		while (n > 1 && base + 2 * n - 1 > 65535)
+			n--;
+		return n;
+	}
+	if ((unsigned)base + 2 * n - 1 > 65535) {
+		diag_add(d, DIAG_ERROR, given || !p ? "" : p->file, given ? "" : "queues", NULL,
+			 "%s %u from queue %u: its second bank (queues %u-%u) would pass 65535; sagated needs both to hand a policy over without a gap",
+			 given ? "--queues" : "queues", n, base, base + n, base + 2 * n - 1);
+		return 0;
+	}
+	return n;
+}
+
+int cli_parse(const char *file, struct loaded *l)
+{
 	/* what was applied is loaded whatever its size: it passed its limit then */
-	bool applied = state_owns(file);
+	struct parse_opts po = { state_owns(file) ? STATE_MAX_BUNDLE : 0 };
 
 	diag_list_init(&l->diags);
 	l->cls = NULL;
 	l->plan = NULL;
-	struct parse_opts po = { applied ? STATE_MAX_BUNDLE : 0 };
-
 	trace_phase("start");
 	l->pol = parse_policy_file(file, &po, &l->diags);
 	trace_phase("parse");
-	if (!l->pol)
-		return EXIT_POLICY;
+	return l->pol ? EXIT_OK : EXIT_POLICY;
+}
+
+int cli_load(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
+	     bool analyse, struct loaded *l)
+{
+	int rc = cli_parse(file, l);
+
+	return rc == EXIT_OK ? cli_build(file, mode, queue, queues, analyse, l) : rc;
+}
+
+int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
+	      bool analyse, struct loaded *l)
+{
+	struct compile_opts co = { mode, queue, cli_queue_count(queues, l->pol, queue, &l->diags) };
+	bool applied = state_owns(file);
+
+	if (!co.queues)
+		return EXIT_USAGE;
 	l->cls = classify(l->pol, (analyse ? CLASSIFY_ANALYSE : 0) |
 			  (applied ? 0 : CLASSIFY_LIMIT));
 	trace_phase("classify");

@@ -24,8 +24,28 @@ struct loaded {
  *  redundant rules (a second classifier pass: check and compile do it,
  *  apply leaves it to them).  Returns an exit status (cli.h); l must be
  *  cli_unload()ed whatever it returns. */
-int cli_load(const char *file, enum plan_mode mode, uint16_t queue, bool analyse,
-	     struct loaded *l);
+int cli_load(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
+	     bool analyse, struct loaded *l);
+/** cli_load in two steps: parse file into l (cli_unload it whatever this
+ *  returns)... */
+int cli_parse(const char *file, struct loaded *l);
+/** ...then classify and compile it, for queues from queue on (queues 0:
+ *  the policy's "queues", else cli_queues_default). */
+int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
+	      bool analyse, struct loaded *l);
+
+/** The default of --queues: the online CPUs, at most CLI_QUEUES_DEFAULT_MAX. */
+unsigned cli_queues_default(void);
+/** Default queues per bank at most: each is a thread in each of sagated's
+ *  two banks, with a 1 MiB receive buffer; past 16 cores one thread per
+ *  core is more than new flows need, and --queues says more. */
+#define CLI_QUEUES_DEFAULT_MAX 16
+/** The queues a table from queue `base` spreads over: given (--queues),
+ *  else the policy's "queues", else the default (cut to fit both banks
+ *  below 65535).  0 with an error in d when a number asked for does not
+ *  fit. */
+unsigned cli_queue_count(unsigned given, const struct policy *p, uint16_t base,
+			 struct diag_list *d);
 void cli_unload(struct loaded *l);
 
 struct cli_opts;

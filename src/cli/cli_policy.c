@@ -13,7 +13,7 @@
 int cli_check(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
-	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, true, &l);
+	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true, &l);
 	size_t warnings = 0, acked = 0;
 
 	/* the host check runs on: does it route what the policy leaves alone? */
@@ -67,7 +67,7 @@ int cli_check(const struct cli_opts *o, const char *file)
 int cli_compile(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
-	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, true, &l);
+	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true, &l);
 
 	/* findings go to stderr so that stdout stays a loadable script */
 	cli_print_diags(stderr, &l.diags);

@@ -92,6 +92,15 @@ static void print_engine(const json_t *e, const char *path, bool needed)
 	putchar('\n');
 }
 
+/* "-LAST" of a range of count queues from first (static buffer). */
+static const char *cli_range_tail(unsigned first, unsigned count)
+{
+	static char buf[16];
+
+	snprintf(buf, sizeof(buf), "-%u", first + count - 1);
+	return buf;
+}
+
 int cli_status(const struct cli_opts *o)
 {
 	char epath[4096], why[512] = "";
@@ -122,11 +131,11 @@ int cli_status(const struct cli_opts *o)
 			"cleartext_dropped", (json_int_t)cli_view_cleartext_drops(&v.live));
 
 		if (v.gen)
-			json_object_set_new(j, "applied", json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}",
+			json_object_set_new(j, "applied", json_pack("{s:s, s:s, s:s, s:i, s:I, s:i, s:i}",
 				"source", v.meta.source, "sha256", v.meta.sha256,
 				"mode", v.meta.mode == PLAN_ENGINE ? "engine" : "kernel-only",
 				"generation", v.gen, "applied_at", (json_int_t)v.meta.applied_at,
-				"queue", v.meta.queue));
+				"queue", v.meta.queue, "queues", (int)(v.meta.queue_count ? v.meta.queue_count : 1)));
 		if (v.prev)
 			json_object_set_new(j, "previous_generation", json_integer(v.prev));
 		if (v.pending)
@@ -167,7 +176,9 @@ int cli_status(const struct cli_opts *o)
 		print_confirm(&v);
 		print_engine(engine, epath, v.gen && v.meta.mode == PLAN_ENGINE);
 		if (served == HANDOVER_SERVED && v.gen && v.meta.mode == PLAN_ENGINE)
-			printf("serving:   generation %u on queue %u, as applied\n", v.gen, v.meta.queue);
+			printf("serving:   generation %u on queue%s %u%s, as applied\n", v.gen,
+			       v.meta.queue_count > 1 ? "s" : "", v.meta.queue,
+			       v.meta.queue_count > 1 ? cli_range_tail(v.meta.queue, v.meta.queue_count) : "");
 		else if (served == HANDOVER_MISMATCH)
 			printf("serving:   MISMATCH: %s\n", why);
 	}

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "live.h"
+#include "model.h"
 #include "state.h"
 
 #include <getopt.h>
@@ -37,6 +38,9 @@ static const char usage[] =
 	"  -j, --json          machine-readable output\n"
 	"  -k, --no-engine     kernel-only mode: enforce require-ipsec without sagated\n"
 	"  -q, --queue N       NFQUEUE number for sagated (default 0)\n"
+	"      --queues N      spread new require-ipsec flows over N queues from --queue\n"
+	"                      on, per CPU (default: the policy's \"queues\", else the\n"
+	"                      online CPUs, at most 16)\n"
 	"  -n, --dry-run       apply, flush, restore: the kernel validates, nothing changes\n"
 	"  -c, --confirm SECS  apply: roll back unless `sagate confirm` runs in time\n"
 	"  -s, --state-dir DIR where applied policies are kept (default " STATE_DEFAULT_DIR ")\n"
@@ -81,10 +85,10 @@ enum {
 	TAKES_FAIL_ON = 1u << 13, TAKES_WAIT = 1u << 14, TAKES_POLICY_ONLY = 1u << 15,
 	TAKES_FORWARD = 1u << 16, TAKES_OUTPUT = 1u << 17, TAKES_KEEP_FLOWS = 1u << 18,
 	TAKES_ICMP_TYPE = 1u << 19, TAKES_IFACE = 1u << 20,
-	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22,
+	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22, TAKES_QUEUES = 1u << 23,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
-#define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE)
+#define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE | TAKES_QUEUES)
 #define TAKES_PACKET (TAKES_FROM | TAKES_TO | TAKES_PROTO | TAKES_PORT | TAKES_IPSEC | TAKES_OUT | \
 		      TAKES_ICMP_TYPE | TAKES_IFACE)
 #define TAKES_CHANGE (TAKES_STATE_DIR | TAKES_WAIT)
@@ -121,7 +125,7 @@ static const struct command commands[] = {
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE,
-       OPT_LOCAL, OPT_AUTH };
+       OPT_LOCAL, OPT_AUTH, OPT_QUEUES };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -134,6 +138,7 @@ static unsigned opt_bit(int c)
 	case 'c': return TAKES_CONFIRM;
 	case 's': return TAKES_STATE_DIR;
 	case OPT_FROM: return TAKES_FROM;
+	case OPT_QUEUES: return TAKES_QUEUES;
 	case OPT_TO: return TAKES_TO;
 	case OPT_PROTO: return TAKES_PROTO;
 	case OPT_PORT: return TAKES_PORT;
@@ -196,8 +201,8 @@ static int parse_port(const char *s, int *out)
 	return 0;
 }
 
-/* Decimal seconds, min to a day. */
-static int parse_seconds(const char *s, unsigned min, unsigned *out)
+/* Decimal digits only (strtoul would take " 5" and "+5"), lo to hi. */
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
 	char *end;
 	unsigned long v;
@@ -205,10 +210,16 @@ static int parse_seconds(const char *s, unsigned min, unsigned *out)
 	if (*s < '0' || *s > '9')
 		return -1;
 	v = strtoul(s, &end, 10);
-	if (*end || v < min || v > 86400)
+	if (*end || v < lo || v > hi)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
+}
+
+/* Decimal seconds, min to a day. */
+static int parse_seconds(const char *s, unsigned min, unsigned *out)
+{
+	return parse_uint(s, min, 86400, out);
 }
 
 /* The long-only options; 0, or an exit status after a message. */
@@ -216,6 +227,12 @@ static int long_only(int c, struct cli_opts *o)
 {
 	switch (c) {
 	case OPT_FROM: o->from = optarg; return 0;
+	case OPT_QUEUES:
+		if (parse_uint(optarg, 1, POLICY_MAX_QUEUES, &o->queues) == 0)
+			return 0;
+		fprintf(stderr, "sagate: --queues takes a number of queues 1-%d, not \"%s\"\n",
+			POLICY_MAX_QUEUES, optarg);
+		return EXIT_USAGE;
 	case OPT_TO: o->to = optarg; return 0;
 	case OPT_PROTO: o->proto = optarg; return 0;
 	case OPT_ICMP_TYPE: o->icmp_type = optarg; return 0;
@@ -284,6 +301,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-engine", no_argument, NULL, 'k' },
 		{ "queue", required_argument, NULL, 'q' },
+		{ "queues", required_argument, NULL, OPT_QUEUES },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "confirm", required_argument, NULL, 'c' },
 		{ "state-dir", required_argument, NULL, 's' },

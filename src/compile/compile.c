@@ -93,9 +93,9 @@ static struct plan_verdict rule_verdict(struct kctx *k, uint32_t rule)
 	const struct rule *r = &k->pol->rules[rule];
 
 	if (k->verdict_chain[rule])
-		return (struct plan_verdict){ PV_GOTO, k->verdict_chain[rule], 0 };
+		return (struct plan_verdict){ PV_GOTO, k->verdict_chain[rule], 0, 0 };
 	return (struct plan_verdict){ r->action == ACT_PERMIT ? PV_ACCEPT : PV_DROP,
-				      NULL, 0 };
+				      NULL, 0, 0 };
 }
 
 static void add_elem(struct kctx *k, struct plan_set *s, const struct class_box *b,
@@ -431,7 +431,7 @@ static void bucket_objects(struct kctx *k, enum direction d, enum addr_family f,
 		e.lo[0] = st[i];
 		e.hi[0] = i + 1 < nb ? st[i + 1] - 1 : addr_max(f);
 		snprintf(name, sizeof(name), "%s_b%zu", base, i);
-		e.verdict = (struct plan_verdict){ PV_JUMP, plan_strdup(k->plan, name), 0 };
+		e.verdict = (struct plan_verdict){ PV_JUMP, plan_strdup(k->plan, name), 0, 0 };
 		elem_add(k, s, &e);
 	}
 }
@@ -735,8 +735,13 @@ static void ipsec_chains(struct kctx *k)
 			     "kernel-only mode: any secpath admits"))) {
 		admit_marks(r, 0);
 		if (k->plan->mode == PLAN_ENGINE) {
-			stmt(r, PS_MARK_SET_SPI, 0, NULL);
-			r->verdict = (struct plan_verdict){ PV_QUEUE, NULL, k->plan->queue };
+			/* the SPI travels in skb->priority, not the mark: the
+			 * mark may be strongSwan's (mark_in), a route-based
+			 * VPN's or the admin's, and must leave as it came.
+			 * sagated sets the priority back to 0. */
+			stmt(r, PS_PRIORITY_SET_SPI, 0, NULL);
+			r->verdict = (struct plan_verdict){ PV_QUEUE, NULL, k->plan->queue,
+							    k->plan->queue_count };
 		} else {
 			r->verdict.kind = PV_ACCEPT;
 		}
@@ -772,7 +777,7 @@ static const char *reqid_chain(struct kctx *k, uint32_t reqid)
 		r->verdict.kind = PV_DROP;
 	}
 	if ((r = rule_or_oom(k, c, NULL)))
-		r->verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, "ipsec_in"), 0 };
+		r->verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, "ipsec_in"), 0, 0 };
 	return plan_strdup(k->plan, name);
 }
 
@@ -815,7 +820,7 @@ static void rule_chains(struct kctx *k)
 		}
 		if ((pr = rule_or_oom(k, c, r->name))) {
 			if (target)
-				pr->verdict = (struct plan_verdict){ PV_GOTO, target, 0 };
+				pr->verdict = (struct plan_verdict){ PV_GOTO, target, 0, 0 };
 			else
 				pr->verdict.kind = r->action == ACT_PERMIT ? PV_ACCEPT : PV_DROP;
 		}
@@ -877,8 +882,8 @@ static void limit_chains(struct kctx *k)
 			}
 		}
 		if ((pr = rule_or_oom(k, plan_find_chain(k->plan, name), r->name)))
-			pr->verdict = then ? (struct plan_verdict){ PV_GOTO, then, 0 } :
-					     (struct plan_verdict){ PV_ACCEPT, NULL, 0 };
+			pr->verdict = then ? (struct plan_verdict){ PV_GOTO, then, 0, 0 } :
+					     (struct plan_verdict){ PV_ACCEPT, NULL, 0, 0 };
 		k->verdict_chain[i] = plan_strdup(k->plan, name);
 	}
 }
@@ -909,7 +914,7 @@ static void zone_dispatch(struct kctx *k, enum direction d, const char *base)
 
 		snprintf(chain, sizeof(chain), "%s_z%zu", dn, z);
 		e.lo[0] = e.hi[0] = plan_ifname_value(k->cls->zones[d][z - 1]);
-		e.verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, chain), 0 };
+		e.verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, chain), 0, 0 };
 		if (!plan_add_chain(k->plan, chain, PH_NONE))
 			k->oom = true;
 		else
@@ -945,6 +950,18 @@ char *compile_table_comment(const char *source, const char *sha256)
 	return c;
 }
 
+unsigned compile_queue_count(const struct policy *p, const struct compile_opts *o)
+{
+	unsigned n = o->queues ? o->queues : p && p->queues ? p->queues : 1;
+
+	/* the callers validated it; never pass queue 65535 all the same */
+	if (n > COMPILE_MAX_QUEUES)
+		n = COMPILE_MAX_QUEUES;
+	if (o->queue + n - 1 > 65535)
+		n = 65536u - o->queue;
+	return n;
+}
+
 struct plan *compile_plan(const struct policy *p, const struct classes *c,
 			  const struct compile_opts *o)
 {
@@ -955,6 +972,7 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 	if (!k.plan || !k.verdict_chain)
 		goto fail;
 	k.plan->queue = o->queue;
+	k.plan->queue_count = (uint16_t)compile_queue_count(p, o);
 	k.max_elems = c->max_elements;
 	k.plan->comment = compile_table_comment(p->file, p->sha256);
 	/* base chains first, so listings read top-down */

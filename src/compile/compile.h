@@ -37,7 +37,18 @@
 struct compile_opts {
 	enum plan_mode mode;
 	uint16_t queue;		/**< NFQUEUE number for engine mode */
+	unsigned queues;	/**< queues from queue on that new require-ipsec flows
+				     are spread over (fanout); 0: the policy's
+				     "queues", else 1 */
 };
+
+/** The most queues a table spreads over: sagated's threads per bank
+ *  (QRANGE_MAX, HANDOVER_MAX_QUEUES). */
+#define COMPILE_MAX_QUEUES 64
+
+/** The queues a table of policy p spreads over under o: o->queues, else
+ *  the policy's "queues", else 1. */
+unsigned compile_queue_count(const struct policy *p, const struct compile_opts *o);
 
 /** The table comment naming the policy's source (through plan_escape)
  *  and digest, at most 127 bytes, as nft allows; caller frees; NULL on

@@ -61,13 +61,15 @@ enum plan_verdict_kind {
 	PV_DROP,
 	PV_GOTO,	/**< goto chain */
 	PV_JUMP,	/**< jump chain */
-	PV_QUEUE,	/**< queue num N, never bypass: fail closed */
+	PV_QUEUE,	/**< queue num N (N-M fanout), never bypass: fail closed */
 };
 
 struct plan_verdict {
 	enum plan_verdict_kind kind;
 	const char *chain;	/**< for GOTO / JUMP; a plan_strdup'ed name */
-	uint16_t queue;		/**< for QUEUE */
+	uint16_t queue;		/**< for QUEUE: the first queue */
+	uint16_t queues;	/**< for QUEUE: queues from queue on (0 or 1: one;
+				     more: spread by the kernel's per-CPU fanout) */
 };
 
 /** One element: a box in key space; every field is an interval. */
@@ -121,7 +123,9 @@ enum plan_stmt_kind {
 	PS_LIMIT,		/**< limit rate arg/second burst 2*arg packets */
 	PS_LOG,			/**< log prefix str */
 	PS_CT_MARK_OR,		/**< ct mark set ct mark | arg */
-	PS_MARK_SET_SPI,	/**< meta mark set ipsec in spi (libnftnl only) */
+	PS_PRIORITY_SET_SPI,	/**< meta priority set ipsec in spi (libnftnl only):
+				 *   the SPI reaches sagated as NFQA_PRIORITY; the
+				 *   packet mark is not sagate's to use */
 	PS_CT_MARK_SET_REQID,	/**< ct mark set ipsec in|out reqid (libnftnl only;
 				     arg: PLAN_DIR_OUT for out) */
 	PS_BIND_ADD,		/**< add @ipsec_bound { ct mark . ipsec in|out reqid } */
@@ -179,7 +183,8 @@ enum plan_mode {
 
 struct plan {
 	enum plan_mode mode;
-	uint16_t queue;		/**< queue number in engine mode */
+	uint16_t queue;		/**< queue number in engine mode: the first */
+	uint16_t queue_count;	/**< queues from queue on (1: one, no fanout) */
 	char *comment;		/**< table comment: source file (plan_escape'd) and hash */
 	struct plan_set *sets;
 	size_t nsets, capsets;

@@ -95,7 +95,11 @@ int plan_format_verdict(char *buf, size_t len, const struct plan_verdict *v)
 	case PV_DROP: return snprintf(buf, len, "drop");
 	case PV_GOTO: return snprintf(buf, len, "goto %s", v->chain);
 	case PV_JUMP: return snprintf(buf, len, "jump %s", v->chain);
-	case PV_QUEUE: return snprintf(buf, len, "queue num %u", v->queue);
+	case PV_QUEUE:
+		if (v->queues > 1)
+			return snprintf(buf, len, "queue num %u-%u fanout", v->queue,
+					v->queue + v->queues - 1u);
+		return snprintf(buf, len, "queue num %u", v->queue);
 	}
 	return snprintf(buf, len, "?");
 }
@@ -179,7 +183,7 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 	case PS_LIMIT: fprintf(f, "limit rate %u/second burst %u packets", s->arg, 2 * s->arg); break;
 	case PS_LOG: fprintf(f, "log prefix \"%s\"", s->str); break;
 	case PS_CT_MARK_OR: fprintf(f, "ct mark set ct mark | 0x%08x", s->arg); break;
-	case PS_MARK_SET_SPI: fputs("meta mark set ipsec in spi", f); break;
+	case PS_PRIORITY_SET_SPI: fputs("meta priority set ipsec in spi", f); break;
 	case PS_CT_MARK_SET_REQID:
 		fprintf(f, "ct mark set ipsec %s reqid", s->arg & PLAN_DIR_OUT ? "out" : "in");
 		break;
@@ -198,11 +202,11 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 	}
 }
 
-/* Statements nft's parser has no syntax for: setting a mark from the
- * xfrm expression.  sagate apply builds them with libnftnl. */
+/* Statements nft's parser has no syntax for: setting a mark or the
+ * priority from the xfrm expression.  sagate apply builds them with libnftnl. */
 static bool libnftnl_only(const struct plan_stmt *s)
 {
-	return s->kind == PS_MARK_SET_SPI || s->kind == PS_CT_MARK_SET_REQID;
+	return s->kind == PS_PRIORITY_SET_SPI || s->kind == PS_CT_MARK_SET_REQID;
 }
 
 /* as_nft: write what `nft -f` can load: there the statements above
@@ -216,9 +220,10 @@ static void print_rule(FILE *f, const struct plan *plan, const struct plan_rule 
 	bool sep = false;
 
 	for (size_t i = 0; i < r->nstmts && as_nft; i++) {
-		if (r->stmts[i].kind == PS_MARK_SET_SPI)
-			fputs("\t\t# + meta mark set ipsec in spi: hands the carrying SA's SPI to sagated;\n"
-			      "\t\t#   sagate apply builds it with libnftnl, nft's own syntax cannot say it\n", f);
+		if (r->stmts[i].kind == PS_PRIORITY_SET_SPI)
+			fputs("\t\t# + meta priority set ipsec in spi: hands the carrying SA's SPI to sagated\n"
+			      "\t\t#   (the packet mark stays the packet's own); sagate apply builds it\n"
+			      "\t\t#   with libnftnl, nft's own syntax cannot say it\n", f);
 		if (r->stmts[i].kind == PS_CT_MARK_SET_REQID)
 			fprintf(f, "\t\t# + ct mark set ipsec %s reqid (before the | below): binds the flow\n"
 				"\t\t#   to its SA's reqid; sagate apply builds it with libnftnl, nft's\n"

@@ -124,7 +124,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_L4PROTO_IS] = "l4proto icmp",
 		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
 		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set ct mark |",
-		[PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
+		[PS_PRIORITY_SET_SPI] = "meta priority set ipsec in spi",
 		[PS_CT_MARK_SET_REQID] = "ct mark set ipsec in reqid",
 		[PS_BIND_ADD] = "add @" PLAN_BOUND_SET " { ct mark . ipsec in reqid }",
 		[PS_BIND_MISSING] = ("ct mark . ipsec in reqid != @" PLAN_BOUND_SET),

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define BUFLEN (65536 + 4096)
@@ -206,6 +207,8 @@ struct psrc {
 	uint16_t base;		/* bank A's first queue */
 	unsigned count;		/* queues per bank */
 	uint16_t queue;		/* the generation's table queues here */
+	unsigned gen_count;	/* ...and to this many queues from there on */
+	bool engine;		/* the generation was applied in engine mode */
 	unsigned gen;		/* 0: --policy */
 	char sha256[65];	/* the generation's applied digest */
 };
@@ -247,6 +250,8 @@ static int policy_source(const struct engine_src *src, struct psrc *ps, struct d
 	if (!src->nqueues)
 		ps->count = m.queue_count ? m.queue_count : 1;
 	ps->queue = m.queue;
+	ps->gen_count = m.queue_count ? m.queue_count : 1;
+	ps->engine = m.mode == PLAN_ENGINE;
 	memcpy(ps->sha256, m.sha256, sizeof(ps->sha256));
 	state_meta_fini(&m);
 	ps->path = state_policy_path(dir, ps->gen);
@@ -619,6 +624,29 @@ static json_t *opt_gen(unsigned gen)
 	return gen ? json_integer(gen) : json_null();
 }
 
+/* Each queue's verdicts, so that a spread over a range can be seen:
+ * "per_queue": [{"queue":Q,"verdicts":N}, ...] (both banks). */
+static int per_queue_json(const struct engine *e, json_t *j)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && e->q && i < ENGINE_QUEUES(e); i++) {
+		struct estats one;
+		uint64_t n = 0;
+
+		memset(&one, 0, sizeof(one));
+		estats_sum(&one, &e->q[i].st);
+		for (unsigned r = 0; r < ESTATS_REASONS; r++)
+			n += one.by_reason[r];
+		if (json_array_append_new(a, json_pack("{s:i, s:I}", "queue", (int)e->q[i].num,
+						       "verdicts", (json_int_t)n)) < 0) {
+			json_decref(a);
+			return -1;
+		}
+	}
+	return a && json_object_set_new(j, "per_queue", a) == 0 ? 0 : -1;
+}
+
 /* The handover's part of the counters file: the generation the live bank
  * serves, and each bank's policy (see sagated(8)). */
 static int banks_json(const struct engine *e, json_t *j)
@@ -637,6 +665,10 @@ static int banks_json(const struct engine *e, json_t *j)
 			json_decref(banks);
 			return -1;
 		}
+	}
+	if (banks && per_queue_json(e, j) < 0) {
+		json_decref(banks);
+		return -1;
 	}
 	if (!banks || json_object_set_new(j, "generation", opt_gen(e->live >= 0 ?
 					  e->bank[e->live].generation : 0)) < 0 ||
@@ -743,13 +775,37 @@ int engine_init(struct engine *e, const struct engine_src *src, struct diag_list
 	}
 	for (unsigned i = 0; i < ENGINE_BANKS; i++)
 		e->bank[i].first = (uint16_t)(e->queue + i * e->nqueues);
+	/* an explicit --queue that is not the applied table's range: served
+	 * as asked, but said, since what falls outside it is dropped */
+	if (ps.gen && ps.engine && (ps.gen_count != e->nqueues ||
+	    (ps.queue != e->bank[0].first && ps.queue != e->bank[1].first)))
+		diag_add(d, DIAG_WARNING, "", "", NULL,
+			 "generation %u's table spreads new flows over queues %u-%u, but this sagated serves banks %u-%u and %u-%u (--queue): what the table queues outside the bank is dropped; start sagated without --queue to serve the applied range",
+			 ps.gen, ps.queue, ps.queue + ps.gen_count - 1, e->bank[0].first,
+			 e->bank[0].first + e->nqueues - 1, e->bank[1].first,
+			 e->bank[1].first + e->nqueues - 1);
 	rc = source_load(e, &ps, d);
 	free(ps.path);
 	return rc;
 }
 
+/* The SPI comes in NFQA_PRIORITY (see engine_queue.c), which kernels
+ * before 5.18 do not send: say so once, loudly.  Only a warning: a
+ * distribution kernel may have it backported, and without it every
+ * queued flow is dropped (drop-no-spi), never admitted. */
+static void kernel_nag(void)
+{
+	struct utsname u;
+
+	if (uname(&u) == 0 && !kernel_at_least(u.release, 5, 18))
+		engine_msg("warning", "kernel %s may not hand queued packets' priority to "
+			   "sagated (NFQA_PRIORITY, Linux 5.18): without it no SPI arrives and "
+			   "every require-ipsec flow is dropped (drop-no-spi)", u.release);
+}
+
 int engine_open(struct engine *e, struct diag_list *d)
 {
+	kernel_nag();
 	if (e->src.fail_open)
 		fail_open_nag(e);
 	if (xfrm_setup(e, d) < 0)

@@ -125,6 +125,15 @@ static int req_bank(const struct engine *e, const struct handover_req *r, char *
 	for (unsigned i = 0; i < ENGINE_BANKS; i++)
 		if (e->bank[i].first == r->queue && r->queues == e->nqueues)
 			return (int)i;
+	if (r->queues != e->nqueues) {
+		/* another --queues: the live table's bank stays served by a
+		 * sagated restarted with banks of the new size */
+		snprintf(why, len, "this sagated serves banks of %u queue(s) (%u-%u and %u-%u), the new table spreads over %u (%u-%u): restart it with --queue %u-%u, then apply again (or apply with --queues %u)",
+			 e->nqueues, e->bank[0].first, e->bank[0].first + e->nqueues - 1,
+			 e->bank[1].first, e->bank[1].first + e->nqueues - 1, r->queues, r->queue,
+			 r->queue + r->queues - 1, e->queue, e->queue + r->queues - 1, e->nqueues);
+		return -1;
+	}
 	snprintf(why, len, "this sagated serves the banks of queues %u-%u and %u-%u, not %u-%u: start it with --queue %u (or apply with --queue %u)",
 		 e->bank[0].first, e->bank[0].first + e->nqueues - 1, e->bank[1].first,
 		 e->bank[1].first + e->nqueues - 1, r->queue, r->queue + r->queues - 1,

@@ -23,7 +23,7 @@ struct eq_item {
 	enum direction dir;		/**< DIR_IN, or DIR_FWD from the forward hook */
 	const void *data;		/**< its copied headers (in the slots), or NULL */
 	size_t len;
-	uint32_t mark;
+	uint32_t spi_be;		/**< NFQA_PRIORITY: the SPI, network byte order (0: none) */
 	struct verdict v;
 	unsigned reason;		/**< decide_reason or estats_reason */
 	bool headers;			/**< v.pkt holds parsed headers */

@@ -20,18 +20,23 @@
 #include <unistd.h>
 
 #define COPY_RANGE 256		/* the headers decide needs, with IPv6 extensions */
-#define VMSG_LEN 64		/* one verdict message: header, verdict, mark */
+#define VMSG_LEN 64		/* one verdict message: header, verdict, priority */
 #define DEFAULT_RCVBUF (1 << 20)
 #define DRAIN_BURSTS 16
 #define CFG_BUF 8192		/* one config request */
 #define SYNC_ROUNDS 4		/* decisions of a burst on a changing cache, then drops */
+/* skb->priority in packet and verdict messages (Linux 5.18); ABI, but
+ * newer than the attribute list libnetfilter_queue's header carries */
+#define SAGATE_NFQA_PRIORITY 21
 
 /* ------------------------------------------------------------------ verdicts */
 
 /* Send the planned verdicts of n packets in one datagram.  Accepts carry
- * mark 0: the ruleset put the SPI in the mark only to hand it to us;
- * left there it would reach sockets (tcp_fwmark_accept), policy routing
- * and mark-matching XFRM policies as if it meant something. */
+ * priority 0: the ruleset put the SPI in skb->priority only to hand it to
+ * us; left there it would reach qdiscs (a forwarded flow's first packet)
+ * and later rules as if it meant something.  The packet mark is the
+ * packet's own (strongSwan's mark_in, route-based VPNs, the admin's
+ * rules): the ruleset does not touch it, and neither do we. */
 static void q_send(struct engine_queue *q, size_t n)
 {
 	char buf[2 * EQ_BURST * VMSG_LEN];
@@ -42,7 +47,7 @@ static void q_send(struct engine_queue *q, size_t n)
 
 		nfq_nlmsg_verdict_put(nlh, (int)q->msg[i].id, q->msg[i].accept ? NF_ACCEPT : NF_DROP);
 		if (q->msg[i].accept)
-			nfq_nlmsg_verdict_put_mark(nlh, 0);
+			mnl_attr_put_u32(nlh, SAGATE_NFQA_PRIORITY, htonl(0));
 		off += nlh->nlmsg_len;
 	}
 	if (!off)
@@ -85,6 +90,7 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 		json_object_set_new(j, "src", json_string(src));
 		json_object_set_new(j, "dst", json_string(dst));
 		json_object_set_new(j, "proto", json_integer(v->pkt.proto));
+		json_object_set_new(j, "sport", json_integer(v->pkt.sport));
 		json_object_set_new(j, "dport", json_integer(v->pkt.dport));
 		if (v->pkt.key.dir == DIR_FWD)	/* routed through this host */
 			json_object_set_new(j, "direction", json_string("forward"));
@@ -99,7 +105,7 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 /* The verdict for one packet, by the policy of its queue's bank;
  * e->lock is held for reading. */
 static struct verdict q_decide(struct engine_queue *q, enum direction dir, const void *data,
-			       size_t len, uint32_t mark, unsigned *reason, bool *headers)
+			       size_t len, uint32_t spi_be, unsigned *reason, bool *headers)
 {
 	struct engine *e = q->e;
 	const struct engine_bank *b = &e->bank[q->bank];
@@ -109,7 +115,7 @@ static struct verdict q_decide(struct engine_queue *q, enum direction dir, const
 
 	memset(&v, 0, sizeof v);
 	v.rule = CLASS_NONE;
-	v.spi = xfrm_spi_from_mark(mark);
+	v.spi = xfrm_spi_from_handover(spi_be);
 	if (!data) {
 		*reason = ESTATS_DROP_NO_PAYLOAD;
 		*headers = false;
@@ -121,7 +127,7 @@ static struct verdict q_decide(struct engine_queue *q, enum direction dir, const
 		*reason = ESTATS_DROP_RESYNC;
 		*headers = decide_parse(data, len, &v.pkt) == DECIDE_ACCEPT_OK;
 	} else {
-		v = decide_dir(&ctx, dir, data, len, mark, (uint64_t)time(NULL));
+		v = decide_dir(&ctx, dir, data, len, spi_be, (uint64_t)time(NULL));
 		*reason = v.reason;
 		*headers = v.reason != DECIDE_DROP_TRUNCATED && v.reason != DECIDE_DROP_MALFORMED;
 	}
@@ -150,7 +156,7 @@ static void q_judge(struct engine_queue *q, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			struct eq_item *it = &q->it[i];
 
-			it->v = q_decide(q, it->dir, it->data, it->len, it->mark, &it->reason,
+			it->v = q_decide(q, it->dir, it->data, it->len, it->spi_be, &it->reason,
 					 &it->headers);
 			/* an SA not yet known may be announced in the socket
 			 * (or asked for again after an update) */
@@ -188,11 +194,11 @@ static void q_judge(struct engine_queue *q, size_t n)
 /* Take one packet message into q->it[*n]. */
 static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t *n)
 {
-	struct nlattr *attr[NFQA_MAX + 1];
+	struct nlattr *attr[NFQA_MAX + 1], *a;
 	const struct nfqnl_msg_packet_hdr *ph;
 	const void *data = NULL;
 	size_t len = 0;
-	uint32_t mark = 0;
+	uint32_t spi_be = 0;
 
 	memset(attr, 0, sizeof attr);
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
@@ -208,13 +214,18 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 		data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
 		len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	}
-	if (attr[NFQA_MARK] && mnl_attr_get_payload_len(attr[NFQA_MARK]) >= 4)
-		mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+	/* the SPI, from the ruleset's "meta priority set ipsec in spi"; the
+	 * kernel leaves the attribute out for 0 (no SPI: a drop), and so
+	 * does a kernel before 5.18 */
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == SAGATE_NFQA_PRIORITY &&
+		    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			spi_be = ntohl(mnl_attr_get_u32(a));
 	/* the forward chain queues flows routed through this host: judged by
 	 * the forward rules; everything else sagate queues comes from input */
 	q->it[*n] = (struct eq_item){ .id = ntohl(ph->packet_id),
 				      .dir = ph->hook == NF_INET_FORWARD ? DIR_FWD : DIR_IN,
-				      .data = data, .len = len, .mark = mark };
+				      .data = data, .len = len, .spi_be = spi_be };
 	(*n)++;
 }
 

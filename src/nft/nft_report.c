@@ -52,7 +52,7 @@ static const char *stmt_name(enum plan_stmt_kind k)
 	case PS_LIMIT: return "limit";
 	case PS_LOG: return "log";
 	case PS_CT_MARK_OR: return "ct mark set";
-	case PS_MARK_SET_SPI: return "meta mark set ipsec in spi";
+	case PS_PRIORITY_SET_SPI: return "meta priority set ipsec in spi";
 	case PS_CT_MARK_SET_REQID: return "ct mark set ipsec reqid";
 	case PS_BIND_ADD: return "add @" PLAN_BOUND_SET;
 	case PS_BIND_MISSING: return "ct mark . ipsec in reqid != @" PLAN_BOUND_SET;

@@ -501,9 +501,9 @@ static int put_stmt(struct rb *rb, const struct plan_stmt *st)
 		return x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_DREG) ||
 		       x_bitwise(rb, ~st->arg, st->arg, true) ||
 		       x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_SREG) ? -1 : 0;
-	case PS_MARK_SET_SPI:	/* meta mark set ipsec in spi: nft cannot parse it */
+	case PS_PRIORITY_SET_SPI:	/* meta priority set ipsec in spi: nft cannot parse it */
 		return x_xfrm(rb, NFT_XFRM_KEY_SPI) ||
-		       x_meta_set(rb, NFT_META_MARK, REG_FIRST) ? -1 : 0;
+		       x_meta_set(rb, NFT_META_PRIORITY, REG_FIRST) ? -1 : 0;
 	case PS_CT_MARK_SET_REQID:	/* ct mark set ipsec in|out reqid: nor this */
 		return x_xfrm_dir(rb, NFT_XFRM_KEY_REQID, stmt_dir(st), REG_FIRST) ||
 		       x_ct(rb, NFT_CT_MARK, NFTNL_EXPR_CT_SREG) ? -1 : 0;
@@ -534,7 +534,12 @@ static int put_verdict(struct rb *rb, const struct plan_verdict *v)
 		if (!(e = rb_add(rb, X_QUEUE)))
 			return -1;
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, v->queue);
-		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, v->queues > 1 ? v->queues : 1);
+		/* a range is spread by the CPU that handles the packet: one flow
+		 * stays on one CPU (RSS, RPS), so on one queue, and each queue's
+		 * thread in sagated tends to the CPU that fed it */
+		if (v->queues > 1)
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_CPU_FANOUT);
 		return 0;
 	case PV_ACCEPT:
 	case PV_DROP:

@@ -3,6 +3,7 @@
 #include "nft_snap.h"
 #include "nft_talk.h"
 #include "plan.h"
+#include "plan_print.h"
 #include "util.h"
 
 #include <errno.h>
@@ -153,6 +154,30 @@ static void imm_verdict(struct nftnl_expr *e, struct rule_sig *s)
 	}
 }
 
+/* As plan_format_verdict prints it, so that drift is a string compare;
+ * what the plan never makes (bypass, a register) shows as such. */
+static void queue_verdict(struct nftnl_expr *e, struct rule_sig *s)
+{
+	struct plan_verdict v = { .kind = PV_QUEUE };
+	uint16_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_FLAGS) ?
+			 nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_FLAGS) : 0;
+	size_t n;
+
+	v.queue = nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_NUM) ?
+		  nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM) : 0;
+	v.queues = nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_TOTAL) ?
+		   nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL) : 1;
+	n = (size_t)plan_format_verdict(s->verdict, sizeof(s->verdict), &v);
+	/* one queue with fanout, or a range without: not what sagate builds */
+	if (n < sizeof(s->verdict) && (v.queues > 1) != !!(flags & NFT_QUEUE_FLAG_CPU_FANOUT))
+		n += (size_t)snprintf(s->verdict + n, sizeof(s->verdict) - n, " %s",
+				      v.queues > 1 ? "(no fanout)" : "fanout");
+	if (n < sizeof(s->verdict) && (flags & NFT_QUEUE_FLAG_BYPASS))
+		n += (size_t)snprintf(s->verdict + n, sizeof(s->verdict) - n, " bypass");
+	if (n < sizeof(s->verdict) && nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_SREG_QNUM))
+		snprintf(s->verdict + n, sizeof(s->verdict) - n, " (queue from a register)");
+}
+
 static int sig_cb(struct nftnl_expr *e, void *data)
 {
 	struct rule_sig *s = data;
@@ -166,9 +191,7 @@ static int sig_cb(struct nftnl_expr *e, void *data)
 	else if (strcmp(n, "immediate") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT))
 		imm_verdict(e, s);
 	else if (strcmp(n, "queue") == 0)
-		snprintf(s->verdict, sizeof(s->verdict), "queue num %u",
-			 nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_NUM) ?
-			 nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM) : 0);
+		queue_verdict(e, s);
 	return 0;
 }
 

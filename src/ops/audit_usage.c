@@ -9,19 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Does the plan hand packets to a queue (engine mode)?  *queue gets it. */
-static bool plan_queues(const struct plan *p, uint16_t *queue)
+/* Does the plan hand packets to a queue (engine mode)?  *v gets its
+ * verdict (the first queue, and how many). */
+static bool plan_queues(const struct plan *p, struct plan_verdict *v)
 {
 	for (size_t i = 0; i < p->nchains; i++)
 		for (size_t k = 0; k < p->chains[i].nrules; k++)
 			if (p->chains[i].rules[k].verdict.kind == PV_QUEUE) {
-				*queue = p->chains[i].rules[k].verdict.queue;
+				*v = p->chains[i].rules[k].verdict;
 				return true;
 			}
 	for (size_t i = 0; i < p->nsets; i++)
 		for (size_t k = 0; k < p->sets[i].nelems; k++)
 			if (p->sets[i].elems[k].verdict.kind == PV_QUEUE) {
-				*queue = p->sets[i].elems[k].verdict.queue;
+				*v = p->sets[i].elems[k].verdict;
 				return true;
 			}
 	return false;
@@ -29,12 +30,16 @@ static bool plan_queues(const struct plan *p, uint16_t *queue)
 
 void audit_engine(const struct plan *plan, const char *proc, struct audit_list *out)
 {
-	uint16_t q = 0;
-	enum engine_presence e;
+	struct plan_verdict v;
+	enum engine_presence e = ENGINE_SERVING;
+	unsigned q = 0;
 
-	if (!plan_queues(plan, &q))
+	if (!plan_queues(plan, &v))
 		return;
-	e = engine_presence(proc, q);
+	/* fanout hands any queue of the range a share of the flows: each
+	 * must be bound; the first that is not is named */
+	for (unsigned i = 0; e == ENGINE_SERVING && i < (v.queues > 1 ? v.queues : 1u); i++)
+		e = engine_presence(proc, (uint16_t)(q = v.queue + i));
 	if (e == ENGINE_NOT_RUNNING)
 		audit_add(out, AUDIT_ERROR, "engine-not-running", NULL, "sagated",
 			  "the policy queues new require-ipsec flows to sagated (queue %u), but no sagated process runs: those flows are all dropped",

@@ -369,6 +369,18 @@ enum handover_served handover_check(const json_t *counters, const struct state_m
 			 m->generation, m->queue, (long long)json_integer_value(json_object_get(counters, "pid")));
 		return HANDOVER_MISMATCH;
 	}
+	/* a table spreads over its whole range: one bank must be exactly it */
+	if (json_integer_value(json_object_get(hit, "queue")) != m->queue ||
+	    json_integer_value(json_object_get(hit, "queues")) != (json_int_t)(m->queue_count ? m->queue_count : 1)) {
+		json_int_t q = json_integer_value(json_object_get(hit, "queue"));
+		json_int_t n = json_integer_value(json_object_get(hit, "queues"));
+
+		snprintf(why, len, "generation %u's table spreads new flows over queues %u-%u, but sagated (pid %lld) serves the bank of queues %lld-%lld: flows queued outside it are dropped (restart sagated without --queue)",
+			 m->generation, m->queue, m->queue + (m->queue_count ? m->queue_count : 1) - 1,
+			 (long long)json_integer_value(json_object_get(counters, "pid")),
+			 (long long)q, (long long)(q + n - 1));
+		return HANDOVER_MISMATCH;
+	}
 	sha = json_string_value(json_object_get(hit, "sha256"));
 	b = json_object_get(hit, "generation");
 	if (!sha) {

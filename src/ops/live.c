@@ -24,15 +24,16 @@ void live_result_fini(struct live_result *r)
 	state_meta_fini(&r->meta);
 }
 
-int live_next_queue(const char *dir, uint16_t base, uint16_t *queue, struct diag_list *d)
+int live_next_queue(const char *dir, uint16_t base, unsigned count, uint16_t *queue,
+		    struct diag_list *d)
 {
 	unsigned cur = state_generation(dir, STATE_CURRENT);
 	struct state_meta live;
 	int rc;
 
 	if (!cur || state_read_meta(dir, cur, &live, d) < 0)
-		return handover_bank(base, 1, NULL, queue, d);
-	rc = handover_bank(base, 1, &live, queue, d);
+		return handover_bank(base, count, NULL, queue, d);
+	rc = handover_bank(base, count, &live, queue, d);
 	state_meta_fini(&live);
 	return rc;
 }
@@ -100,7 +101,8 @@ static int recorded_load(const char *dir, unsigned gen, struct recorded *g, stru
 	}
 	free(path);
 	if (g->pol && (g->cls = classify(g->pol, 0)) &&
-	    (g->plan = compile_plan(g->pol, g->cls, &(struct compile_opts){ g->m.mode, g->m.queue })))
+	    (g->plan = compile_plan(g->pol, g->cls, &(struct compile_opts){ g->m.mode, g->m.queue,
+									       g->m.queue_count })))
 		comment = compile_table_comment(g->m.source, g->m.sha256);
 	if (!comment) {
 		if (!path || g->pol)
@@ -134,7 +136,7 @@ static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
 
 		if (state_read_meta(dir, gen, &gm, d) < 0)
 			return LIVE_FAILED;
-		st = live_next_queue(dir, gm.queue_base, &queue, d) < 0 ||
+		st = live_next_queue(dir, gm.queue_base, gm.queue_count, &queue, d) < 0 ||
 		     (gm.mode == PLAN_ENGINE && queue != gm.queue &&
 		      state_set_queue(dir, gen, queue, d) < 0) ? LIVE_FAILED : LIVE_OK;
 		state_meta_fini(&gm);
@@ -292,7 +294,8 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 			    live_spawn_fn spawn, struct live_result *r, struct diag_list *d)
 {
 	struct state_meta m = { .source = (char *)p->source, .mode = p->mode, .queue = p->queue,
-				.queue_base = p->queue_base, .queue_count = 1, .confirm = confirm };
+				.queue_base = p->queue_base,
+				.queue_count = p->queue_count ? p->queue_count : 1, .confirm = confirm };
 	struct handover h = { 0 };
 	enum live_status st;
 	struct pending pend;

@@ -93,12 +93,15 @@ struct live_policy {
 	enum plan_mode mode;
 	uint16_t queue;		/**< compiled in: the bank live_next_queue chose */
 	uint16_t queue_base;	/**< the --queue base of both banks */
+	unsigned queue_count;	/**< queues per bank the table spreads over */
 };
 
-/** The first queue of the bank a new table of base `base` is compiled
- *  into: the one the live table (current generation) does not use
- *  (handover.h).  Read it under the lock.  0, or -1 with an error in d. */
-int live_next_queue(const char *dir, uint16_t base, uint16_t *queue, struct diag_list *d);
+/** The first queue of the bank a new table of base `base` (count queues
+ *  per bank) is compiled into: the one the live table (current
+ *  generation) does not use (handover.h).  Read it under the lock.  0,
+ *  or -1 with an error in d. */
+int live_next_queue(const char *dir, uint16_t base, unsigned count, uint16_t *queue,
+		    struct diag_list *d);
 
 /** A confirm watcher about to run; opaque. */
 struct live_watch;

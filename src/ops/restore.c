@@ -115,6 +115,7 @@ static int try_generation(const char *dir, unsigned gen, struct restore *r)
 	r->unverified = !r->meta.bundle_sha256[0] && strcmp(r->pol->sha256, r->meta.sha256) != 0;
 	co.mode = r->meta.mode;
 	co.queue = r->meta.queue;
+	co.queues = r->meta.queue_count;
 	/* no element limit: the generation passed its limit when applied */
 	if (!(r->cls = classify(r->pol, 0)) || !(r->plan = compile_plan(r->pol, r->cls, &co)) ||
 	    !(comment = compile_table_comment(r->meta.source, r->meta.sha256)))
@@ -247,13 +248,14 @@ static int rebank(const char *dir, struct restore *r, uint16_t *old, struct diag
 		return 0;
 	rc = nft_read_live(&k, d);
 	if (rc == 0 && k.present)
-		rc = live_next_queue(dir, r->meta.queue_base, &q, d);
+		rc = live_next_queue(dir, r->meta.queue_base, r->meta.queue_count, &q, d);
 	if (rc < 0 || !k.present || q == r->meta.queue) {
 		nft_live_fini(&k);
 		return rc;
 	}
 	nft_live_fini(&k);
-	plan = compile_plan(r->pol, r->cls, &(struct compile_opts){ r->meta.mode, q });
+	plan = compile_plan(r->pol, r->cls, &(struct compile_opts){ r->meta.mode, q,
+										 r->meta.queue_count });
 	comment = plan ? compile_table_comment(r->meta.source, r->meta.sha256) : NULL;
 	if (!comment) {
 		plan_free(plan);

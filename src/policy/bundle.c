@@ -168,5 +168,7 @@ json_t *bundle_from_policy(const struct policy *p)
 				    json_string(action_name(p->defaults[DIR_FWD])));
 	if (root && p->max_elements && p->max_elements != POLICY_DEFAULT_MAX_ELEMENTS)
 		json_object_set_new(root, "max-elements", json_integer((json_int_t)p->max_elements));
+	if (root && p->queues)
+		json_object_set_new(root, "queues", json_integer((json_int_t)p->queues));
 	return root;
 }

@@ -185,6 +185,8 @@ struct host_group {
  *  does not say: a million apply in 7-11 s, with some 350 MB for sagate
  *  and up to 600 MB in the kernel (sagate.json(5)). */
 #define POLICY_DEFAULT_MAX_ELEMENTS 1000000
+/** The most queues "queues" may name: sagated's threads per bank. */
+#define POLICY_MAX_QUEUES 64
 
 /** A whole policy: what the parser produces and everything else reads. */
 struct policy {
@@ -210,6 +212,9 @@ struct policy {
 	size_t ngroups;
 	size_t max_elements;	/**< most kernel set elements it may compile to
 				     ("max-elements"; the parser sets it); 0: no limit */
+	unsigned queues;	/**< "queues": NFQUEUE queues new require-ipsec flows
+				     are spread over (1-POLICY_MAX_QUEUES); 0: not
+				     said (the command line, or its default) */
 };
 
 struct policy *policy_alloc(void);

@@ -14,13 +14,13 @@
 
 static const char *const policy_keys[] = {
 	"version", "description", "include", "hosts", "services", "identities", "defaults",
-	"max-elements", "rules", NULL
+	"max-elements", "queues", "rules", NULL
 };
-/* rules, defaults and max-elements are known keys of an included file,
+/* rules, defaults, max-elements and queues are known keys of an included file,
  * but rejected with a message of their own */
 static const char *const include_keys[] = {
 	"version", "description", "include", "hosts", "services", "identities", "rules",
-	"defaults", "max-elements", NULL
+	"defaults", "max-elements", "queues", NULL
 };
 static const char *const defaults_keys[] = { "in", "out", "forward", NULL };
 
@@ -285,6 +285,9 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 		if (json_object_get(root, "max-elements"))
 			perr(c, file, "max-elements", NULL,
 			     "only the policy file itself may set max-elements");
+		if (json_object_get(root, "queues"))
+			perr(c, file, "queues", NULL,
+			     "only the policy file itself may set queues");
 	}
 	if (depth && json_object_get(root, "description") &&
 	    !json_is_string(json_object_get(root, "description")))
@@ -337,6 +340,23 @@ static void parse_max_elements(struct pctx *c, json_t *v, const char *file,
 		p->max_elements = (size_t)n;
 }
 
+static void parse_queues(struct pctx *c, json_t *v, const char *file, struct policy *p)
+{
+	json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+
+	if (!v)
+		return;
+	if (!json_is_integer(v))
+		perr(c, file, "queues", NULL, "expected an integer 1-%d, got %s",
+		     POLICY_MAX_QUEUES, pjson_type(v));
+	else if (n < 1 || n > POLICY_MAX_QUEUES)
+		perr(c, file, "queues", NULL,
+		     "queues %lld is outside 1-%d (sagated serves at most %d queues per bank)",
+		     (long long)n, POLICY_MAX_QUEUES, POLICY_MAX_QUEUES);
+	else
+		p->queues = (unsigned)n;
+}
+
 static void parse_top(struct pctx *c, json_t *root, const char *file,
 		      struct policy *p)
 {
@@ -360,6 +380,7 @@ static void parse_top(struct pctx *c, json_t *root, const char *file,
 		p->forward_covered = json_object_get(d, "forward") != NULL;
 	}
 	parse_max_elements(c, json_object_get(root, "max-elements"), file, p);
+	parse_queues(c, json_object_get(root, "queues"), file, p);
 	if (!rules)
 		perr(c, file, "rules", NULL, "missing \"rules\" (an array of rules)");
 	else if (!json_is_array(rules))

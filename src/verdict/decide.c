@@ -393,7 +393,7 @@ struct verdict decide_dir(const struct decide_ctx *ctx, enum direction dir, cons
 	r = &ctx->policy->rules[v.rule];
 	if (r->action != ACT_REQUIRE_IPSEC || r->dir != dir)
 		return v;
-	v.spi = xfrm_spi_from_mark(mark);
+	v.spi = xfrm_spi_from_handover(mark);
 	if (v.spi == 0) {
 		v.reason = DECIDE_DROP_NO_SPI;
 		return v;

@@ -1,8 +1,9 @@
 /* decide: the verdict for one packet queued by the kernel.
  *
  * The ruleset queues new inbound flows of require-ipsec classes that
- * arrived with a secpath, the packet mark set to the SPI of the SA that
- * carried them (network byte order, see compile.h).  decide() re-derives
+ * arrived with a secpath, skb->priority set to the SPI of the SA that
+ * carried them (network byte order, see xfrm_sa_handover); the packet
+ * mark is left alone.  decide() re-derives
  * the packet's class from its headers, finds that SA in the XFRM cache and
  * checks it against the deciding rule's IPsec requirement.
  *
@@ -30,7 +31,7 @@ enum decide_reason {
 					     first, or a first fragment without its transport
 					     header */
 	DECIDE_DROP_NO_RULE,		/**< the packet's class is not require-ipsec (or has no rule) */
-	DECIDE_DROP_NO_SPI,		/**< mark 0: no SA was handed over */
+	DECIDE_DROP_NO_SPI,		/**< priority 0: no SA was handed over */
 	DECIDE_DROP_SA_UNKNOWN,		/**< no SA with that SPI in the cache */
 	DECIDE_DROP_SA_AMBIGUOUS,	/**< several SAs share the SPI (protocols, marks): cannot tell */
 	DECIDE_DROP_SA_EXPIRED,		/**< hard-expired, or dying (soft-expired, rekey due) */
@@ -101,7 +102,7 @@ struct verdict {
 	const struct xfrm_sa *sa;	/**< the SA checked, or NULL; valid until the cache changes */
 	const struct sa_ident *ident;	/**< the SA's IKE identity, when the rule names
 					     identities and one is known; the provider's */
-	uint32_t spi;			/**< SPI from the mark, host order (0: none) */
+	uint32_t spi;			/**< SPI handed over, host order (0: none) */
 	struct decide_pkt pkt;		/**< the parsed headers (valid unless truncated / malformed) */
 };
 
@@ -129,8 +130,9 @@ enum decide_reason decide_check_sa(const struct decide_ctx *ctx, const struct ru
 				   uint64_t now);
 
 /** The verdict for one queued packet: data / len as copied by NFQUEUE,
- *  mark the packet mark (the SPI, network byte order, as skb->mark
- *  holds it), now in seconds since the epoch. */
+ *  mark what the ruleset handed over in skb->priority (the SPI, network
+ *  byte order, as skb->priority holds it), now in seconds since the
+ *  epoch. */
 struct verdict decide(const struct decide_ctx *ctx, const void *data, size_t len,
 		      uint32_t mark, uint64_t now);
 

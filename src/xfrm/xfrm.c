@@ -17,12 +17,12 @@
 #define SAGATE_XFRMA_KNOWN SAGATE_XFRMA_SA_DIR
 #define SAGATE_IPSEC_PROTO_ANY 255
 
-uint32_t xfrm_sa_mark(const struct xfrm_sa *sa)
+uint32_t xfrm_sa_handover(const struct xfrm_sa *sa)
 {
 	return htonl(sa->spi);
 }
 
-uint32_t xfrm_spi_from_mark(uint32_t mark)
+uint32_t xfrm_spi_from_handover(uint32_t mark)
 {
 	return ntohl(mark);
 }

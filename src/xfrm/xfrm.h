@@ -82,7 +82,7 @@ struct xfrm_life {
 struct xfrm_sa {
 	enum addr_family fam;
 	u128 saddr, daddr;	/**< outer source (the peer for inbound SAs) and destination */
-	uint32_t spi;		/**< host order; see xfrm_sa_mark */
+	uint32_t spi;		/**< host order; see xfrm_sa_handover */
 	uint8_t proto;		/**< XFRM_PROTO_ESP, _AH, or another protocol */
 	enum xfrm_sa_mode mode;
 	uint8_t kmode;		/**< the kernel's XFRM_MODE_* value */
@@ -102,11 +102,12 @@ struct xfrm_sa {
 	uint64_t expired_at;	/**< when the cache learnt of the hard expiry */
 };
 
-/** The packet mark sagate's ruleset sets for a packet this SA carried: the
- *  SPI as the kernel stores it, network byte order, read as a host u32. */
-uint32_t xfrm_sa_mark(const struct xfrm_sa *sa);
-/** The SPI (host order) a packet mark carries; 0: none. */
-uint32_t xfrm_spi_from_mark(uint32_t mark);
+/** What sagate's ruleset hands sagated for a packet this SA carried (in
+ *  skb->priority, reported as NFQA_PRIORITY): the SPI as the kernel
+ *  stores it, network byte order, read as a host u32. */
+uint32_t xfrm_sa_handover(const struct xfrm_sa *sa);
+/** The SPI (host order) a handed-over value carries; 0: none. */
+uint32_t xfrm_spi_from_handover(uint32_t mark);
 
 /** Our bit for a kernel algorithm, or 0 when no rule may allow it.
  *

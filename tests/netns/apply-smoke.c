@@ -85,7 +85,7 @@ static int load(const char *file, enum plan_mode mode, struct loaded *l)
 	}
 	l->cls = classify(l->pol, CLASSIFY_ANALYSE);
 	if (l->cls)
-		l->plan = compile_plan(l->pol, l->cls, &(struct compile_opts){ mode, 0 });
+		l->plan = compile_plan(l->pol, l->cls, &(struct compile_opts){ mode, 0, 0 });
 	if (!l->plan) {
 		fprintf(stderr, "%s: out of memory while compiling\n", file);
 		return -1;
@@ -183,7 +183,7 @@ static int cmd_bench(size_t nrules, const char *nft_out)
 	cls = classify(pol, 0);
 	t1 = now();
 	if (cls)
-		plan = compile_plan(pol, cls, &(struct compile_opts){ PLAN_KERNEL_ONLY, 0 });
+		plan = compile_plan(pol, cls, &(struct compile_opts){ PLAN_KERNEL_ONLY, 0, 0 });
 	t2 = now();
 	if (!plan) {
 		fprintf(stderr, "bench: out of memory\n");

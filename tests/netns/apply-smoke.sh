@@ -225,8 +225,8 @@ done
 printf 'table inet sgt_probe {\n chain c {\n  queue num 0\n }\n}\n' >"$tmp/probe.nft"
 if in_ns nft -c -f "$tmp/probe.nft" 2>/dev/null; then
 	ruleset >"$tmp/before"
-	if in_ns "$prog" apply "$pol" --engine >"$tmp/out" && listing | grep -q "meta mark set ipsec in spi"; then
-		ok "engine layout loads (queue and meta mark set ipsec in spi included)"
+	if in_ns "$prog" apply "$pol" --engine >"$tmp/out" && listing | grep -q "meta priority set ipsec in spi"; then
+		ok "engine layout loads (queue and meta priority set ipsec in spi included)"
 	else
 		bad "engine layout on a kernel with nft queue: $(cat "$tmp/out")"
 	fi
@@ -252,8 +252,8 @@ else
 	echo "NOTE: can only be loaded on a kernel with nft_queue (the QEMU test bed, tests/vm)."
 	# the rest of the engine layout, with its queue verdicts made drops
 	if in_ns "$prog" apply "$pol" --engine --queue-as-drop >"$tmp/out" &&
-		listing | grep -q "meta mark set ipsec in spi"; then
-		ok "engine layout without its queue verdict loads, listing 'meta mark set ipsec in spi'"
+		listing | grep -q "meta priority set ipsec in spi"; then
+		ok "engine layout without its queue verdict loads, listing 'meta priority set ipsec in spi'"
 	else
 		bad "engine layout without queue: $(cat "$tmp/out")"
 	fi

@@ -34,7 +34,7 @@ refused() {
 	shift 3
 	before=$(in_ns nft list ruleset)
 	gen_before=$(readlink "$SAGATE_STATE_DIR/current" 2>/dev/null)
-	in_ns "$sagate" apply "$@" "$pol" >"$tmp/out" 2>"$tmp/err"
+	in_ns "$sagate" apply --queues 1 "$@" "$pol" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	after=$(in_ns nft list ruleset)
 	gen_after=$(readlink "$SAGATE_STATE_DIR/current" 2>/dev/null)

@@ -61,7 +61,7 @@ for pol in policies/*.json; do
 		ok "$name: engine ruleset accepted, queue statement included"
 	elif grep -q "queue num" "$tmp/err" && grep -q "No such file or directory" "$tmp/err"; then
 		queue_missing=true
-		sed 's/ queue num [0-9]* / drop /' "$tmp/e.nft" >"$tmp/e-noq.nft"
+		sed -E "s/ queue num [0-9]+(-[0-9]+ fanout)? / drop /" "$tmp/e.nft" >"$tmp/e-noq.nft"
 		if in_ns nft -c -f "$tmp/e-noq.nft" 2>"$tmp/err"; then
 			ok "$name: engine ruleset accepted apart from its queue statement"
 		else

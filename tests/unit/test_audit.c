@@ -553,7 +553,7 @@ struct drift_fx {
 
 static void drift_setup(struct drift_fx *f)
 {
-	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0, 0 };
 
 	f->p = pol_of("{\"name\": \"ssh\", \"action\": \"permit\", \"peers\": \"10.0.0.0/24\", \"protocol\": \"tcp\", \"ports\": 22},"
 		      "{\"name\": \"db\", \"action\": \"require-ipsec\", \"peers\": \"10.0.1.5\", \"protocol\": \"tcp\", \"ports\": 5432}");
@@ -671,7 +671,7 @@ Test(audit_drift, foreign_chain_before_ours)
 Test(audit_engine, not_running)
 {
 	struct drift_fx f;
-	struct compile_opts co = { PLAN_ENGINE, 3 };
+	struct compile_opts co = { PLAN_ENGINE, 3, 0 };
 	struct plan *eng;
 	char dir[] = "/tmp/sagate-proc-XXXXXX";
 

@@ -2,6 +2,7 @@
  * elements say exactly what the classes say. */
 #include "config.h"
 
+#include "audit_util.h"
 #include "classify.h"
 #include "compile.h"
 #include "gen.h"
@@ -15,7 +16,7 @@ static struct plan *compile_generated(size_t nrules, size_t *elems)
 {
 	struct gen_opts o = { .nrules = nrules, .addr_span = 1u << 20,
 			      .port_span = 60000, .use_v6 = true, .wide_pct = 2 };
-	struct compile_opts co = { PLAN_ENGINE, 0 };
+	struct compile_opts co = { PLAN_ENGINE, 0, 0 };
 	uint64_t s = 4242;
 	struct policy *p = gen_policy(&o, &s);
 	struct classes *c = classify(p, 0);
@@ -115,7 +116,7 @@ static struct rule make_rule(const char *name, enum action a, u128 peer_lo,
 Test(compile, elements_of_overlapping_rules)
 {
 	struct policy *p = policy_alloc();
-	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0, 0 };
 	struct classes *c;
 	struct plan *plan;
 	char *text = NULL;
@@ -214,7 +215,7 @@ Test(compile, element_limit_is_exact)
 {
 	struct gen_opts o = { .nrules = 200, .addr_span = 4096, .port_span = 2000,
 			      .use_v6 = true, .use_local = true, .wide_pct = 10 };
-	struct compile_opts co = { PLAN_ENGINE, 0 };
+	struct compile_opts co = { PLAN_ENGINE, 0, 0 };
 	size_t stopped = 0;
 
 	for (uint64_t seed = 1; seed <= 12; seed++) {
@@ -269,7 +270,7 @@ Test(compile, element_limit_is_exact)
 Test(compile, icmp_types_go_to_the_icmp_map)
 {
 	struct policy *p = policy_alloc();
-	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0, 0 };
 	struct classes *c;
 	struct plan *plan, *plain;
 	char *text = NULL;
@@ -322,7 +323,7 @@ Test(compile, icmp_types_go_to_the_icmp_map)
 Test(compile, no_icmp_map_without_icmp_types)
 {
 	struct policy *p = policy_alloc();
-	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0, 0 };
 	struct classes *c;
 	struct plan *plan;
 
@@ -347,7 +348,7 @@ Test(compile, no_icmp_map_without_icmp_types)
 Test(compile, limit_chain_and_meters)
 {
 	struct policy *p = policy_alloc();
-	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0, 0 };
 	struct classes *c;
 	struct plan *plain, *plan;
 	char *text = NULL;
@@ -382,4 +383,69 @@ Test(compile, limit_chain_and_meters)
 	plan_free(plain);
 	classes_free(c);
 	policy_free(p);
+}
+
+/* The queue verdict of a plan (engine mode): the first one met. */
+static struct plan_verdict queue_verdict(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nchains; i++)
+		for (size_t k = 0; k < p->chains[i].nrules; k++)
+			if (p->chains[i].rules[k].verdict.kind == PV_QUEUE)
+				return p->chains[i].rules[k].verdict;
+	cr_assert_fail("the plan queues nothing");
+	return (struct plan_verdict){ PV_NONE, NULL, 0, 0 };
+}
+
+static const char queued_text[] =
+	"{\"version\": 1, %s \"rules\": ["
+	" {\"name\": \"pg\", \"action\": \"require-ipsec\", \"peers\": \"10.0.0.5\","
+	"  \"protocol\": \"tcp\", \"ports\": 5432}]}";
+
+/* compile_opts.queues, else the policy's "queues", else one queue; a
+ * range is printed (and built) as a fanout over it, one queue as before. */
+Test(compile, new_require_ipsec_flows_spread_over_the_queue_range)
+{
+	char text[512], v[64];
+	struct policy *one, *three;
+	struct classes *c1, *c3;
+	struct plan *p;
+	struct plan_verdict q;
+
+	snprintf(text, sizeof(text), queued_text, "");
+	one = tu_policy(text);
+	snprintf(text, sizeof(text), queued_text, "\"queues\": 3,");
+	three = tu_policy(text);
+	cr_assert_eq(three->queues, 3);
+	c1 = classify(one, 0);
+	c3 = classify(three, 0);
+
+	p = compile_plan(one, c1, &(struct compile_opts){ PLAN_ENGINE, 10, 0 });
+	q = queue_verdict(p);
+	plan_format_verdict(v, sizeof(v), &q);
+	cr_assert_eq(p->queue_count, 1);
+	cr_assert_str_eq(v, "queue num 10");
+	plan_free(p);
+
+	p = compile_plan(three, c3, &(struct compile_opts){ PLAN_ENGINE, 10, 0 });
+	q = queue_verdict(p);
+	plan_format_verdict(v, sizeof(v), &q);
+	cr_assert_eq(p->queue_count, 3);
+	cr_assert(q.queue == 10 && q.queues == 3);
+	cr_assert_str_eq(v, "queue num 10-12 fanout");
+	plan_free(p);
+
+	/* the command line's number beats the policy's */
+	p = compile_plan(three, c3, &(struct compile_opts){ PLAN_ENGINE, 10, 8 });
+	q = queue_verdict(p);
+	plan_format_verdict(v, sizeof(v), &q);
+	cr_assert_str_eq(v, "queue num 10-17 fanout");
+	plan_free(p);
+
+	/* never past queue 65535, never past sagated's 64 */
+	cr_assert_eq(compile_queue_count(three, &(struct compile_opts){ PLAN_ENGINE, 65534, 0 }), 2);
+	cr_assert_eq(compile_queue_count(NULL, &(struct compile_opts){ PLAN_ENGINE, 0, 100 }), 64);
+	classes_free(c1);
+	classes_free(c3);
+	policy_free(one);
+	policy_free(three);
 }

@@ -41,7 +41,7 @@ static const char *live_proc;	/* explain of the applied policy: this /proc */
 
 static void setup(void)
 {
-	struct compile_opts e = { PLAN_ENGINE, 7 }, k = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts e = { PLAN_ENGINE, 7, 0 }, k = { PLAN_KERNEL_ONLY, 0, 0 };
 
 	pol = tu_policy(policy_text);
 	cls = classify(pol, 0);

@@ -62,7 +62,7 @@ static struct policy *parse_text(const char *text)
 static struct plan *compile_text(const char *text, enum plan_mode mode,
 				 struct policy **pp, struct classes **cp)
 {
-	struct compile_opts co = { mode, 0 };
+	struct compile_opts co = { mode, 0, 0 };
 	struct plan *plan;
 
 	*pp = parse_text(text);

@@ -195,6 +195,31 @@ Test(handover_check, the_bank_of_the_live_table_must_hold_the_applied_generation
 	json_decref(dead);
 }
 
+/* A table spread over two queues is served only by a bank of exactly
+ * those two: a sagated of one queue per bank (--queue 1) leaves one of
+ * them unserved. */
+Test(handover_check, the_bank_must_be_the_table_range)
+{
+	struct state_meta m = live(PLAN_ENGINE, 0);
+	json_t *one = counters(true, json_integer(4));
+	json_t *two = json_pack("{s:b, s:s, s:i, s:[{s:i, s:i, s:i, s:s, s:s, s:b}, {s:i, s:i, s:n, s:n, s:n, s:b}]}",
+				"alive", 1, "state", "running", "pid", 42, "banks",
+				"queue", 0, "queues", 2, "generation", 4, "sha256", sha_a,
+				"policy", "/s/gen-000004/policy.json", "live", 1,
+				"queue", 2, "queues", 2, "generation", "sha256", "policy", "live", 0);
+	char why[512];
+
+	m.queue_count = 2;
+	json_array_remove(json_object_get(one, "banks"), 1);
+	json_object_set_new(json_array_get(json_object_get(one, "banks"), 0), "sha256", json_string(sha_a));
+	json_object_set_new(json_array_get(json_object_get(one, "banks"), 0), "generation", json_integer(4));
+	cr_assert_eq(handover_check(two, &m, why, sizeof(why)), HANDOVER_SERVED, "%s", why);
+	cr_assert_eq(handover_check(one, &m, why, sizeof(why)), HANDOVER_MISMATCH);
+	cr_assert(strstr(why, "queues 0-1") && strstr(why, "queues 0-0"), "%s", why);
+	json_decref(one);
+	json_decref(two);
+}
+
 Test(handover_check, a_policy_file_matches_by_digest)
 {
 	struct state_meta m = live(PLAN_ENGINE, 1);

@@ -381,7 +381,7 @@ static const struct compiled *compiled(int i)
 		c[i].pol = tu_policy(texts[i]);
 		c[i].cls = classify(c[i].pol, 0);
 		c[i].plan = compile_plan(c[i].pol, c[i].cls,
-					 &(struct compile_opts){ PLAN_KERNEL_ONLY, 0 });
+					 &(struct compile_opts){ PLAN_KERNEL_ONLY, 0, 0 });
 		cr_assert_not_null(c[i].plan);
 	}
 	return &c[i];
@@ -432,7 +432,7 @@ static live_spawn_fn spawner = spawn;
 static enum live_status apply(int i, unsigned confirm, struct diag_list *d)
 {
 	const struct compiled *c = compiled(i);
-	struct live_policy p = { c->pol, c->plan, "p.json", PLAN_KERNEL_ONLY, 0 };
+	struct live_policy p = { c->pol, c->plan, "p.json", PLAN_KERNEL_ONLY, 0, 0, 1 };
 	struct live_result r;
 	struct live *lv = live_lock(dir, "apply", 0, d);
 	enum live_status st = lv ? live_apply(lv, &p, confirm, spawner, &r, d) : LIVE_FAILED;
@@ -679,7 +679,7 @@ Test(live, a_failure_at_any_step_of_confirm_leaves_old_or_new)
 Test(live, flows_are_judged_under_the_plan_the_kernel_now_holds)
 {
 	char seen[1024], k[256], want[300];
-	struct live_policy p = { compiled(2)->pol, compiled(2)->plan, "p.json", PLAN_KERNEL_ONLY, 0, 0 };
+	struct live_policy p = { compiled(2)->pol, compiled(2)->plan, "p.json", PLAN_KERNEL_ONLY, 0, 0, 1 };
 	struct live_result r;
 	struct diag_list d;
 	struct live *lv;
@@ -1150,10 +1150,10 @@ static enum live_status apply_engine(int i, struct live_result *r, struct diag_l
 	uint16_t q;
 
 	cr_assert_not_null(lv);
-	cr_assert_eq(live_next_queue(dir, 0, &q, d), 0);
-	plan = compile_plan(c->pol, c->cls, &(struct compile_opts){ PLAN_ENGINE, q });
+	cr_assert_eq(live_next_queue(dir, 0, 1, &q, d), 0);
+	plan = compile_plan(c->pol, c->cls, &(struct compile_opts){ PLAN_ENGINE, q, 0 });
 	cr_assert_not_null(plan);
-	st = live_apply(lv, &(struct live_policy){ c->pol, plan, "p.json", PLAN_ENGINE, q, 0 },
+	st = live_apply(lv, &(struct live_policy){ c->pol, plan, "p.json", PLAN_ENGINE, q, 0, 1 },
 			0, spawn, r, d);
 	live_unlock(lv);
 	plan_free(plan);

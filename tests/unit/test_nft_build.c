@@ -35,7 +35,7 @@ static void setup(void)
 	cr_assert_not_null(pol);
 	c = classify(pol, 0);
 	cr_assert_not_null(c);
-	plan = compile_plan(pol, c, &(struct compile_opts){ PLAN_KERNEL_ONLY, 0 });
+	plan = compile_plan(pol, c, &(struct compile_opts){ PLAN_KERNEL_ONLY, 0, 0 });
 	cr_assert_not_null(plan);
 	classes_free(c);
 	diag_list_init(&d);
@@ -229,4 +229,93 @@ Test(nft_build, the_generation_read_is_in_batch_begin)
 	cr_assert_not_null(b);
 	cr_assert_eq(begin_genid(b), 0);
 	nft_batch_free(b);
+}
+
+/* What one expression of a rule message does with skb fields: its name,
+ * and for "meta" / "xfrm" the key and whether it writes (sreg). */
+struct expr_seen {
+	char name[16];
+	uint32_t key;
+	bool sets;
+};
+
+static size_t rule_exprs(const struct nlmsghdr *rule, struct expr_seen *out, size_t max)
+{
+	const struct nlattr *a, *x, *f, *g;
+	size_t n = 0;
+
+	mnl_attr_for_each(a, rule, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		mnl_attr_for_each_nested(x, a) {
+			struct expr_seen s = { "", 0, false };
+
+			mnl_attr_for_each_nested(f, x) {
+				if (mnl_attr_get_type(f) == NFTA_EXPR_NAME)
+					snprintf(s.name, sizeof(s.name), "%s", mnl_attr_get_str(f));
+				if (mnl_attr_get_type(f) != NFTA_EXPR_DATA)
+					continue;
+				mnl_attr_for_each_nested(g, f) {
+					/* NFTA_META_KEY and NFTA_XFRM_KEY are both 1 */
+					if (mnl_attr_get_type(g) == NFTA_META_KEY)
+						s.key = ntohl(mnl_attr_get_u32(g));
+					if (mnl_attr_get_type(g) == NFTA_META_SREG)
+						s.sets = true;
+				}
+			}
+			cr_assert_lt(n, max);
+			out[n++] = s;
+		}
+	}
+	return n;
+}
+
+/* The packet mark is not sagate's: no rule of an engine-mode table writes
+ * it.  The SPI goes to sagated in skb->priority, set once, by the queue
+ * rule, from the xfrm expression's SPI. */
+Test(nft_build, the_engine_hands_the_spi_over_in_the_priority_not_the_mark)
+{
+	struct compile_opts o = { PLAN_ENGINE, 0 };
+	struct classes *c = classify(pol, 0);
+	struct plan *ep = c ? compile_plan(pol, c, &o) : NULL;
+	struct nft_batch *b = ep ? nft_build_plan(ep, pol, 0, &d) : NULL;
+	size_t n, priority_sets = 0;
+	struct iovec *iov;
+
+	cr_assert_not_null(b);
+	n = nft_batch_iovec_len(b);
+	iov = calloc(n, sizeof(*iov));
+	cr_assert_not_null(iov);
+	nft_batch_iovec(b, iov);
+	for (size_t i = 0; i < n; i++) {
+		const struct nlmsghdr *nlh = iov[i].iov_base;
+		int left = (int)iov[i].iov_len;
+
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			struct expr_seen e[80];
+			size_t ne;
+
+			if (nlh->nlmsg_type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE))
+				continue;
+			ne = rule_exprs(nlh, e, sizeof(e) / sizeof(e[0]));
+			for (size_t k = 0; k < ne; k++) {
+				if (strcmp(e[k].name, "meta") || !e[k].sets)
+					continue;
+				cr_assert_neq(e[k].key, NFT_META_MARK, "a rule sets the packet mark");
+				if (e[k].key != NFT_META_PRIORITY)
+					continue;
+				priority_sets++;
+				cr_assert(k > 0 && !strcmp(e[k - 1].name, "xfrm") &&
+					  e[k - 1].key == NFT_XFRM_KEY_SPI,
+					  "the priority is not set from ipsec in spi");
+				cr_assert(k + 1 < ne && !strcmp(e[k + 1].name, "queue"),
+					  "the priority is set, but the packet not queued next");
+			}
+		}
+	}
+	cr_assert_eq(priority_sets, 1);
+	free(iov);
+	nft_batch_free(b);
+	plan_free(ep);
+	classes_free(c);
 }

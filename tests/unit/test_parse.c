@@ -141,7 +141,7 @@ Test(parse, version)
 Test(parse, unknown_top_key)
 {
 	expect_error("{\"version\": 1, \"rulez\": [], \"rules\": []}", "rulez", NULL,
-		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, identities, defaults, max-elements, rules); did you mean \"rules\"?");
+		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, identities, defaults, max-elements, queues, rules); did you mean \"rules\"?");
 }
 
 Test(parse, rule_name)
@@ -595,6 +595,39 @@ Test(parse, interfaces_are_read)
 	cr_assert_eq(p->rules[1].nifaces, 1);
 	cr_assert(rule_on_iface(&p->rules[1], "wg0"));
 	cr_assert(!rule_on_iface(&p->rules[1], NULL));
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
+}
+
+/* "queues": an integer 1-64, in the policy file only. */
+Test(parse, queues_is_a_count_of_1_to_64_in_the_policy_file)
+{
+	char *file, *inc;
+	struct diag_list d;
+	struct policy *p;
+
+	expect_error("{\"version\": 1, \"queues\": 0, \"rules\": []}", "queues", NULL,
+		     "queues 0 is outside 1-64 (sagated serves at most 64 queues per bank)");
+	expect_error("{\"version\": 1, \"queues\": 65, \"rules\": []}", "queues", NULL,
+		     "queues 65 is outside 1-64 (sagated serves at most 64 queues per bank)");
+	expect_error("{\"version\": 1, \"queues\": \"4\", \"rules\": []}", "queues", NULL,
+		     "expected an integer 1-64, got a string");
+	inc = write_file("inc.json", "{\"version\": 1, \"queues\": 4}");
+	file = write_file("p.json", "{\"version\": 1, \"include\": [\"inc.json\"], \"rules\": []}");
+	diag_list_init(&d);
+	cr_assert_null(parse_policy_file(file, NULL, &d));
+	cr_assert(d.errors == 1 && strcmp(d.items[0].file, inc) == 0 &&
+		  strcmp(d.items[0].path, "queues") == 0 &&
+		  strstr(d.items[0].message, "only the policy file itself may set queues"),
+		  "%s", d.count ? d.items[0].message : "none");
+	diag_list_fini(&d);
+	free(inc);
+	free(file);
+	file = write_file("p.json", "{\"version\": 1, \"queues\": 4, \"rules\": []}");
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert(p && p->queues == 4 && d.errors == 0);
 	policy_free(p);
 	diag_list_fini(&d);
 	free(file);

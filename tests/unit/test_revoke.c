@@ -36,7 +36,7 @@ static u128 A(const char *s)
 
 static void setup(void)
 {
-	struct compile_opts e = { PLAN_ENGINE, 7 }, k = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts e = { PLAN_ENGINE, 7, 0 }, k = { PLAN_KERNEL_ONLY, 0, 0 };
 
 	pol = tu_policy(policy_text);
 	cls = classify(pol, 0);
@@ -277,7 +277,7 @@ Test(revoke_matches, flows_an_interface_or_icmp_type_admits_are_kept)
 		"  \"protocol\": \"tcp\", \"ports\": 22},"
 		" {\"name\": \"ping\", \"action\": \"permit\", \"protocol\": \"icmp\","
 		"  \"icmp-types\": \"echo-request\"}]}");
-	struct compile_opts k = { PLAN_KERNEL_ONLY, 0 };
+	struct compile_opts k = { PLAN_KERNEL_ONLY, 0, 0 };
 	struct classes *c = classify(p, 0);
 	struct plan *plan = compile_plan(p, c, &k);
 	struct addr_range here = { AF4, A("10.0.0.1"), A("10.0.0.1") };

@@ -152,3 +152,20 @@ Test(util, check_private_dir)
 	snprintf(file, sizeof(file), "%s/none", dir);
 	cr_assert_str_eq(private_dir_error(file), "the state directory cannot be read: No such file or directory");
 }
+
+/* sagated warns at start on a kernel older than 5.18 (no NFQA_PRIORITY). */
+Test(util, kernel_at_least)
+{
+	cr_assert(kernel_at_least("6.1.0-57-amd64", 5, 18));
+	cr_assert(kernel_at_least("5.18.0", 5, 18));
+	cr_assert(kernel_at_least("5.18", 5, 18));
+	cr_assert(kernel_at_least("10.0.1", 5, 18));
+	cr_assert_not(kernel_at_least("5.17.15-1", 5, 18));
+	cr_assert_not(kernel_at_least("5.15.0-91-generic", 5, 18));
+	cr_assert_not(kernel_at_least("4.19.0", 5, 18));
+	cr_assert_not(kernel_at_least("5", 5, 18));
+	cr_assert_not(kernel_at_least("x5.18", 5, 18));
+	cr_assert_not(kernel_at_least("", 5, 18));
+	cr_assert_not(kernel_at_least(NULL, 5, 18));
+	cr_assert(kernel_at_least("99999999999999999999.0", 5, 18));	/* saturates, no wrap */
+}

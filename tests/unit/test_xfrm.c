@@ -176,8 +176,8 @@ Test(xfrm, newsa_ipv4_aead_every_field)
 	cr_assert(sa.saddr == ip("192.0.2.10"));
 	cr_assert(sa.daddr == ip("192.0.2.1"));
 	cr_assert_eq(sa.spi, 0xc0ffee01);
-	cr_assert_eq(xfrm_sa_mark(&sa), htonl(0xc0ffee01));
-	cr_assert_eq(xfrm_spi_from_mark(xfrm_sa_mark(&sa)), 0xc0ffee01);
+	cr_assert_eq(xfrm_sa_handover(&sa), htonl(0xc0ffee01));
+	cr_assert_eq(xfrm_spi_from_handover(xfrm_sa_handover(&sa)), 0xc0ffee01);
 	cr_assert_eq(sa.proto, XFRM_PROTO_ESP);
 	cr_assert_eq(sa.mode, XFRM_SA_TRANSPORT);
 	cr_assert_eq(sa.kmode, XFRM_MODE_TRANSPORT);

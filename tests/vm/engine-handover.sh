@@ -81,7 +81,7 @@ jq --arg top "$top" '(.rules[] | select(.name == "postgresql") | .ipsec.algorith
 	| .include = [$top + "/rules/services.json", $top + "/rules/hosts.json"]' \
 	tests/vm/handover.json >"$tight" || bad "tightened policy"
 
-out=$(ip netns exec "$db" "$sagate" apply tests/vm/handover.json 2>&1)
+out=$(ip netns exec "$db" "$sagate" apply --queues 1 tests/vm/handover.json 2>&1)
 grep -q "engine mode, generation 1" <<<"$out" && ok "apply handover.json: generation 1, engine mode" ||
 	bad "apply: $out"
 grep -q "no sagated listens here" <<<"$out" && ok "apply without sagated: says there was nothing to hand over" ||
@@ -119,7 +119,7 @@ flows_start
 wait_after "$t0" 5 && [ -z "$(after "$t0" | grep -v '^accept ')" ] &&
 	ok "background flows over AES-GCM: accepted ($(after "$t0" | wc -l) so far)" ||
 	bad "background flows before the apply: $(after "$t0" | sort | uniq -c)"
-out=$(ip netns exec "$db" "$sagate" apply "$tight" 2>&1)
+out=$(ip netns exec "$db" "$sagate" apply --queues 1 "$tight" 2>&1)
 rc=$?
 t1=$(now)
 acc1=$(counter accepted)
@@ -189,7 +189,7 @@ ip netns exec "$db" "$sagate" rollback >/dev/null 2>&1 || bad "rollback to gener
 # --- sagated refuses: nothing changes ---
 # (a bank it does not serve: asked for queues 5-6, it holds 0 and 1)
 gens=$(ls -d "$SAGATE_STATE_DIR"/gen-* | wc -l)
-out=$(ip netns exec "$db" "$sagate" apply --queue 5 "$tight" 2>&1)
+out=$(ip netns exec "$db" "$sagate" apply --queue 5 --queues 1 "$tight" 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -q "sagated refused" <<<"$out" && grep -q "unchanged" <<<"$out" &&
 	ok "apply --queue 5 with sagated on queues 0-1: refused by sagated, nothing changed" ||
@@ -212,7 +212,7 @@ rc=$?
 	ok "audit: engine-policy-mismatch, an error (exit 4)" ||
 	bad "audit (exit $rc): $(jq -c '[.findings[] | {kind, severity}]' <<<"$aj")"
 # a handover puts it right: the apply's policy replaces the file's
-out=$(ip netns exec "$db" "$sagate" apply tests/vm/handover.json 2>&1)
+out=$(ip netns exec "$db" "$sagate" apply --queues 1 tests/vm/handover.json 2>&1)
 st=$(ip netns exec "$db" "$sagate" -j status 2>&1)
 jq -e '.ok and .engine_serves_applied == true' <<<"$st" >/dev/null &&
 	ok "apply while sagated --policy runs: handed over, status clean" || bad "apply over --policy: $out; $st"

@@ -31,8 +31,8 @@ out=$(ip netns exec "$db" "$sagate" apply policies/db-server.json 2>&1)
 grep -q "engine mode" <<<"$out" && ok "apply in engine mode on a kernel with nft queue" ||
 	bad "apply: $out"
 chain=$(ip netns exec "$db" nft list chain inet sagate ipsec_in)
-grep -q "queue" <<<"$chain" && grep -q "meta mark set ipsec in spi" <<<"$chain" &&
-	ok "ipsec_in holds the SPI mark and the queue statement (no bypass)" ||
+grep -q "queue" <<<"$chain" && grep -q "meta priority set ipsec in spi" <<<"$chain" &&
+	ok "ipsec_in hands the SPI over in the priority and queues (no bypass)" ||
 	bad "ipsec_in: $chain"
 grep -Eq "queue[^\"]*bypass" <<<"$chain" && bad "the queue statement has bypass: it would fail open"
 

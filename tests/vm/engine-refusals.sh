@@ -88,7 +88,7 @@ sa_pair() {	# NS SRC DST SPI ALG-ARGS...: one SA in namespace NS
 site_up || { bad "namespaces"; summary; exit 1; }
 modprobe ah4 || bad "modprobe ah4"
 cd "$top" || exit 1
-out=$(ip netns exec "$db" "$sagate" apply tests/vm/refusals.json 2>&1)
+out=$(ip netns exec "$db" "$sagate" apply --queues 1 tests/vm/refusals.json 2>&1)
 grep -q "engine mode" <<<"$out" && ok "apply refusals.json in engine mode" || bad "apply: $out"
 daemon_start || { bad "sagated not ready: $(cat "$log")"; summary; exit 1; }
 ok "sagated is ready"

@@ -99,7 +99,7 @@ accepts() { local n; n=$(grep -c '"verdict":"accept".*"spi":"0x00001000"' "$log"
 
 site_up || { bad "namespaces"; summary; exit 1; }
 cd "$top" || exit 1
-out=$(ip netns exec "$db" "$sagate" apply tests/vm/stale.json 2>&1)
+out=$(ip netns exec "$db" "$sagate" apply --queues 1 tests/vm/stale.json 2>&1)
 grep -q "engine mode" <<<"$out" && ok "apply stale.json in engine mode" || bad "apply: $out"
 sa_up || bad "ESP (AES-GCM) SAs"
 change null && restore null || bad "ip -batch of the SA changes"

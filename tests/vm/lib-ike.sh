@@ -677,7 +677,7 @@ ike_scenario_up() {
 	echo "# [$((SECONDS - SCEN_S0)) s] apply"
 	pol=$(site_policy "$1") || { bad "set-up step failed: weakened policy"; return 1; }
 	SITE_POLICY=$pol
-	out=$(nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply "$pol" 2>&1)
+	out=$(nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply --queues 1 "$pol" 2>&1)
 	grep -q "engine mode" <<<"$out" || { bad "set-up step failed: sagate apply in engine mode: $out"; return 1; }
 	echo "# [$((SECONDS - SCEN_S0)) s] sagated_start"
 	sagated_start "$pol" || { bad "set-up step failed: sagated ready: $(cat "$IKE_DIR/sagated.log")"; return 1; }

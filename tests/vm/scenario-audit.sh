@@ -41,7 +41,7 @@ audit() {
 # the findings at warning or above, one per line
 loud() { jq -c '[.findings[] | select(.severity != "info") | [.severity, .kind, .rule // .object]]' "$A"; }
 reapply() {
-	nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply "${1:-$SITE_POLICY}" >"$IKE_DIR/apply.out" 2>&1 ||
+	nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply --queues 1 "${1:-$SITE_POLICY}" >"$IKE_DIR/apply.out" 2>&1 ||
 		bad "apply ${1:-$SITE_POLICY}: $(cat "$IKE_DIR/apply.out")"
 }
 # one level above SEVERITY, where its finding must not fail the audit

@@ -55,7 +55,7 @@ for h in db app1; do
 		{ bad "set-up step failed: swanctl --load-all of $h's generated config"; scenario_abort; }
 done
 pg_up || { bad "set-up step failed: PostgreSQL in db"; scenario_abort; }
-out=$(nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply "$top/policies/db-server.json" 2>&1)
+out=$(nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply --queues 1 "$top/policies/db-server.json" 2>&1)
 grep -q "engine mode" <<<"$out" || { bad "set-up step failed: sagate apply in engine mode: $out"; scenario_abort; }
 sagated_start "$top/policies/db-server.json" || { bad "set-up step failed: sagated ready"; scenario_abort; }
 

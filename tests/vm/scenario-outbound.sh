@@ -37,7 +37,7 @@ cat >"$IKE_DIR/app1-out.json" <<EOF2
 }
 EOF2
 pol=$(site_policy "$IKE_DIR/app1-out.json")
-out=$(nsx app1 env SAGATE_STATE_DIR="$IKE_DIR/state-app1" "$sagate" apply "$pol" 2>&1) &&
+out=$(nsx app1 env SAGATE_STATE_DIR="$IKE_DIR/state-app1" "$sagate" apply --queues 1 "$pol" 2>&1) &&
 	ok "app1: $(basename "$pol") applied" || bad "app1: apply: $out"
 EXPLAIN_OUT_HOSTS=app1	# flows from app1 are explained leaving app1 too
 app_counter() {

@@ -10,6 +10,16 @@
  *       from SRC:SPORT to DST:DPORT as raw Ethernet frames on IFACE, with
  *       any source address (a spoofer).  SRC and DST are both IPv4 or both
  *       IPv6.  Prints "sent N".
+ *   sgnet udpflows DST PORT FLOWS PKTS GAP_MS
+ *       FLOWS UDP flows to DST:PORT (IPv4), each from a socket of its own
+ *       (so a source port of its own) sending PKTS datagrams back to back,
+ *       GAP_MS milliseconds apart.  Prints "flows N".
+ *   sgnet connflood DST PORT SECONDS INFLIGHT
+ *       New TCP flows to DST:PORT (IPv4) for SECONDS, INFLIGHT connects
+ *       at a time; a flow counts once its SYN was answered (connected, or
+ *       refused: the firewall let it through), and is reset at once (no
+ *       TIME_WAIT).  A connect unanswered after 1 s is given up.  Prints
+ *       "flows N timeouts M".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,12 +27,15 @@
 #include <netinet/in.h>
 #include <netpacket/packet.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static int do_listen(const char *port, const char *banner)
@@ -151,13 +164,125 @@ static int do_inject(char **av)
 	return sent == count ? 0 : 1;
 }
 
+static int dst4(const char *addr, const char *port, struct sockaddr_in *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)atoi(port));
+	return inet_pton(AF_INET, addr, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+static int do_udpflows(char **av)
+{
+	int flows = atoi(av[2]), pkts = atoi(av[3]), gap = atoi(av[4]), done = 0;
+	struct sockaddr_in a;
+
+	if (dst4(av[0], av[1], &a) < 0) {
+		fprintf(stderr, "sgnet udpflows: bad address\n");
+		return 2;
+	}
+	for (int i = 0; i < flows; i++) {
+		int s = socket(AF_INET, SOCK_DGRAM, 0), sent = 0;
+
+		if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			perror("sgnet udpflows");
+			return 1;
+		}
+		for (int k = 0; k < pkts; k++)
+			sent += send(s, "FLOW", 4, 0) == 4;
+		close(s);
+		done += sent == pkts;
+		if (gap)
+			usleep((useconds_t)gap * 1000);
+	}
+	printf("flows %d\n", done);
+	return done == flows ? 0 : 1;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+#define FLOOD_MAX 256
+
+/* One connect slot: reset the socket, then start a new connect. */
+static int flood_open(struct pollfd *p, double *since, const struct sockaddr_in *a)
+{
+	struct linger lg = { 1, 0 };
+
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (p->fd < 0 || setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		return -1;
+	p->events = POLLOUT;
+	*since = now_s();
+	if (connect(p->fd, (const struct sockaddr *)a, sizeof(*a)) < 0 && errno != EINPROGRESS)
+		return -1;
+	return 0;
+}
+
+static int do_connflood(char **av)
+{
+	struct pollfd p[FLOOD_MAX];
+	double since[FLOOD_MAX], end;
+	long flows = 0, timeouts = 0;
+	int n = atoi(av[3]);
+	struct sockaddr_in a;
+
+	if (dst4(av[0], av[1], &a) < 0 || n < 1 || n > FLOOD_MAX) {
+		fprintf(stderr, "sgnet connflood: bad address or INFLIGHT (1-%d)\n", FLOOD_MAX);
+		return 2;
+	}
+	end = now_s() + atof(av[2]);
+	for (int i = 0; i < n; i++) {
+		p[i].fd = -1;
+		if (flood_open(&p[i], &since[i], &a) < 0) {
+			perror("sgnet connflood");
+			return 1;
+		}
+	}
+	while (now_s() < end) {
+		if (poll(p, (nfds_t)n, 100) < 0 && errno != EINTR) {
+			perror("sgnet connflood: poll");
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			bool answered = p[i].revents != 0;
+
+			if (!answered && now_s() - since[i] < 1.0)
+				continue;
+			if (answered)
+				flows++;
+			else
+				timeouts++;
+			if (flood_open(&p[i], &since[i], &a) < 0) {
+				perror("sgnet connflood");
+				return 1;
+			}
+		}
+	}
+	printf("flows %ld timeouts %ld\n", flows, timeouts);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "listen"))
 		return do_listen(argv[2], argv[3]);
 	if (argc == 9 && !strcmp(argv[1], "inject"))
 		return do_inject(argv + 2);
+	if (argc == 7 && !strcmp(argv[1], "udpflows"))
+		return do_udpflows(argv + 2);
+	if (argc == 6 && !strcmp(argv[1], "connflood"))
+		return do_connflood(argv + 2);
 	fprintf(stderr, "usage: sgnet listen PORT BANNER\n"
-		"       sgnet inject IFACE DSTMAC SRC DST SPORT DPORT COUNT\n");
+		"       sgnet inject IFACE DSTMAC SRC DST SPORT DPORT COUNT\n"
+		"       sgnet udpflows DST PORT FLOWS PKTS GAP_MS\n"
+		"       sgnet connflood DST PORT SECONDS INFLIGHT\n");
 	return 2;
 }
