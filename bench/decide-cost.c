@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 	sa.life.soft_packets = sa.life.hard_packets = ~0ull;
 	xfrm_cache_put(c, &sa);
 
-	struct decide_ctx ctx = { pol, cls, NULL, NULL, c, false };
+	struct decide_ctx ctx = { pol, cls, NULL, NULL, c, false, NULL, NULL };
 	uint32_t mark = xfrm_sa_handover(&sa);
 	uint64_t sec = (uint64_t)time(NULL);
 

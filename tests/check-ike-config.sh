@@ -69,5 +69,17 @@ out=$("$sagate" --json ike-config "$pol"); rc=$?
 [ "$rc" = 0 ] && [ "$(jq -c '[.command, .ok, .connections, .children, .rules, (.diagnostics | length)]' <<<"$out")" = '["ike-config",true,2,2,2,0]' ] &&
 	[ "$(jq -r .swanctl <<<"$out")" = "$(cat "$tmp/text")" ] &&
 	ok "--json: fragment and counts" || bad "--json: exit $rc: $out"
+
+# identity rules: the remote ids, one connection per identity (golden
+# file, made by hand once and read: tests/golden/db-server-pki.swanctl);
+# kernel-only mode refuses the policy, naming the rules
+ident=$top/tests/ident/db-server-pki.json
+out=$(cd "$top" && "$sagate" ike-config tests/ident/db-server-pki.json); rc=$?
+[ "$rc" = 0 ] && [ "$out" = "$(cat "$top/tests/golden/db-server-pki.swanctl")" ] &&
+	ok "identities: the fragment is tests/golden/db-server-pki.swanctl" ||
+	bad "identities: exit $rc or the fragment differs: $(diff <(echo "$out") "$top/tests/golden/db-server-pki.swanctl")"
+out=$("$sagate" check --no-engine "$ident" 2>&1); rc=$?
+[ "$rc" = 1 ] && [ "$(grep -c 'names IKE identities, which only sagated can check' <<<"$out")" = 2 ] &&
+	ok "identities: kernel-only mode refuses them" || bad "identities in kernel-only mode: exit $rc: $out"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

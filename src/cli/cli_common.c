@@ -85,6 +85,8 @@ int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned qu
 	trace_phase("compile");
 	if (l->cls && compile_over_limit(l->pol, l->cls, l->plan, &l->diags))
 		return EXIT_POLICY;
+	if (findings_mode_refused(l->pol, co.mode, &l->diags))
+		return EXIT_POLICY;
 	if (!l->plan) {
 		diag_add(&l->diags, DIAG_ERROR, file, "", NULL,
 			 "out of memory while compiling");

@@ -185,6 +185,11 @@ static void print_text(json_t *j)
 		       json_string_value(json_object_get(po, "file")),
 		       json_string_value(json_object_get(po, "path")),
 		       json_string_value(json_object_get(po, "action")));
+	json_array_foreach(json_object_get(po, "identities"), i, x)
+		printf("   %s %s%s%s\n", i ? "                   or" : "only if IKE proved",
+		       json_string_value(json_object_get(x, "identity")),
+		       json_object_get(x, "group") ? " from @" : "",
+		       json_object_get(x, "group") ? json_string_value(json_object_get(x, "group")) : "");
 	if ((x = json_object_get(po, "limit")))
 		printf("   limit: %s new flows per source, burst %lld; past it the flow is dropped (the path below is a source under it)\n",
 		       json_string_value(json_object_get(x, "rate")),
@@ -249,7 +254,7 @@ int cli_explain(const struct cli_opts *o, const char *file)
 	if (rc == EXIT_OK) {
 		/* the applied policy: whether sagated serves its queue counts */
 		struct explain_ctx c = { l.pol, l.cls, l.plan, sas, (uint64_t)time(NULL),
-					 file ? NULL : "/proc" };
+					 file ? NULL : "/proc", NULL, NULL };
 
 		j = explain_packet(&c, &q);
 		if (!j)

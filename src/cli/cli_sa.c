@@ -13,10 +13,41 @@
 #include <string.h>
 #include <time.h>
 
-static json_t *rules_json(const struct policy *p, const struct xfrm_sa *sa, uint64_t now)
+/* Who the peer of an SA is, for rules that name identities.  The CLI
+ * has no identity source yet (sagated learns identities from strongSwan's
+ * vici); until it has, identity rules show their side of the question
+ * and say that the answer is not known here. */
+struct ident_source {
+	sa_ident_lookup_fn lookup;	/* NULL: none */
+	void *ctx;
+};
+
+static json_t *ident_json(const struct sa_ident *id)
+{
+	json_t *sans = json_array();
+
+	for (size_t i = 0; id->sans && id->sans[i]; i++)
+		json_array_append_new(sans, json_string(id->sans[i]));
+	return json_pack("{s:s?, s:s?, s:o, s:s?}", "id", id->id, "auth", id->auth, "sans", sans,
+			 "cert_subject", id->cert_subject);
+}
+
+static json_t *rule_idents_json(const struct rule *r)
 {
 	json_t *a = json_array();
-	char why[512];
+
+	for (size_t i = 0; i < r->ipsec.nidents; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s?}", "identity", r->ipsec.idents[i].text,
+						   "group", r->ipsec.idents[i].group));
+	return a;
+}
+
+static json_t *rules_json(const struct policy *p, const struct xfrm_sa *sa, uint64_t now,
+			  const struct ident_source *src)
+{
+	const struct sa_ident *id = src->lookup ? src->lookup(src->ctx, sa->spi, sa->reqid) : NULL;
+	json_t *a = json_array(), *x;
+	char why[1024], ids[512];
 
 	/* an outbound SA carries nothing a rule admits */
 	for (size_t i = 0; p && sa->dir != XFRM_SA_OUT && i < p->nrules; i++) {
@@ -26,11 +57,26 @@ static json_t *rules_json(const struct policy *p, const struct xfrm_sa *sa, uint
 		/* inbound and forward rules admit what an inbound SA carries */
 		if (r->action != ACT_REQUIRE_IPSEC || r->dir == DIR_OUT)
 			continue;
-		d = sa_match_rule(r, sa, now, NULL);
-		sa_match_why(why, sizeof(why), r, sa, d, now);
-		json_array_append_new(a, json_pack("{s:s, s:b, s:s, s:s}", "rule", r->name,
-						   "satisfies", d == DECIDE_ACCEPT_OK,
-						   "reason", decide_reason_name(d), "why", why));
+		d = sa_match_rule_ident(r, sa, now, NULL, src->lookup, src->ctx);
+		sa_match_why_ident(why, sizeof(why), r, sa, d, now, id);
+		x = json_pack("{s:s, s:b, s:s, s:s}", "rule", r->name,
+			      "satisfies", d == DECIDE_ACCEPT_OK,
+			      "reason", decide_reason_name(d), "why", why);
+		if (r->ipsec.nidents) {
+			json_object_set_new(x, "identities", rule_idents_json(r));
+			json_object_set_new(x, "identity_matches", d == DECIDE_ACCEPT_OK ? json_true() :
+					    d == DECIDE_DROP_IDENTITY ? json_false() : json_null());
+		}
+		if (d == DECIDE_DROP_NO_IDENTITY && !src->lookup) {
+			/* everything else holds; the answer is the identity's */
+			sa_match_idents(ids, sizeof(ids), r);
+			snprintf(why, sizeof(why),
+				 "satisfies rule \"%s\" if its IKE identity is one of %s; sagate sa cannot see IKE identities (sagated learns them from strongSwan's vici)",
+				 r->name, ids);
+			json_object_set_new(x, "satisfies", json_null());
+			json_object_set_new(x, "why", json_string(why));
+		}
+		json_array_append_new(a, x);
 	}
 	return a;
 }
@@ -58,8 +104,12 @@ static json_t *life_json(const struct xfrm_sa *sa, uint64_t now)
 	return j;
 }
 
-static json_t *sa_json(const struct policy *p, const struct xfrm_sa *sa, uint64_t now)
+static json_t *sa_json(const struct policy *p, const struct xfrm_sa *sa, uint64_t now,
+		       const struct ident_source *src)
 {
+	const struct sa_ident *id = src->lookup ? src->lookup(src->ctx, sa->spi, sa->reqid) : NULL;
+	json_t *j;
+
 	char s[64], d[64], a[256], spi[16];
 	const char *state = xfrm_sa_expired(sa, now) ? "expired" :
 			    xfrm_sa_dying(sa, now) ? "dying" : "valid";
@@ -68,12 +118,15 @@ static json_t *sa_json(const struct policy *p, const struct xfrm_sa *sa, uint64_
 	addr_format(sa->fam, sa->daddr, d, sizeof(d));
 	sa_match_algs(a, sizeof(a), sa);
 	snprintf(spi, sizeof(spi), "0x%08x", sa->spi);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:s, s:s, s:o, s:o}",
+	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:s, s:s, s:o, s:o}",
 			 "peer", s, "destination", d, "protocol", xfrm_proto_name(sa->proto),
 			 "spi", spi, "reqid", (json_int_t)sa->reqid, "mode", xfrm_mode_name(sa->mode),
 			 "direction", sa->dir == XFRM_SA_IN ? "in" : sa->dir == XFRM_SA_OUT ? "out" : "unknown",
 			 "encrypts", xfrm_sa_encrypts(sa), "algorithms", a, "state", state,
-			 "lifetime", life_json(sa, now), "rules", rules_json(p, sa, now));
+			 "lifetime", life_json(sa, now), "rules", rules_json(p, sa, now, src));
+	if (j && sa->dir != XFRM_SA_OUT)
+		json_object_set_new(j, "identity", id ? ident_json(id) : json_null());
+	return j;
 }
 
 static void print_sa(json_t *x)
@@ -99,8 +152,13 @@ static void print_sa(json_t *x)
 	if (json_is_integer(json_object_get(life, "hard_bytes_left")))
 		printf("    bytes left: %lld\n",
 		       (long long)json_integer_value(json_object_get(life, "hard_bytes_left")));
+	if (json_is_object(json_object_get(x, "identity")))
+		printf("    IKE identity: %s (%s)\n",
+		       json_string_value(json_object_get(json_object_get(x, "identity"), "id")),
+		       json_string_value(json_object_get(json_object_get(x, "identity"), "auth")));
 	json_array_foreach(json_object_get(x, "rules"), i, r)
-		printf("    %s %s\n", json_is_true(json_object_get(r, "satisfies")) ? "ok:  " : "fail:",
+		printf("    %s %s\n", json_is_true(json_object_get(r, "satisfies")) ? "ok:  " :
+		       json_is_null(json_object_get(r, "satisfies")) ? "?:   " : "fail:",
 		       json_string_value(json_object_get(r, "why")));
 }
 
@@ -114,6 +172,7 @@ int cli_sa(const struct cli_opts *o)
 	int rc = cli_load_either(o, o->policy, false, &l, &m);
 	size_t n = 0;
 	json_t *a = json_array(), *x;
+	const struct ident_source src = { NULL, NULL };
 
 	if (rc == EXIT_POLICY && !o->policy && !state_generation(state_dir(), STATE_CURRENT)) {
 		rc = EXIT_OK;	/* nothing applied: SAs without rules */
@@ -124,10 +183,11 @@ int cli_sa(const struct cli_opts *o)
 	if (rc == EXIT_OK)
 		v = xfrm_dump_sorted(c, &n);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, sa_json(l.pol, v[i], now));
+		json_array_append_new(a, sa_json(l.pol, v[i], now, &src));
 	if (rc == EXIT_OK && o->json) {
-		rc = cli_dump_json(json_pack("{s:s, s:b, s:s?, s:O}", "command", "sa", "ok", 1,
-					     "policy", o->policy ? o->policy : m.source, "sas", a)) < 0 ?
+		rc = cli_dump_json(json_pack("{s:s, s:b, s:s?, s:s, s:O}", "command", "sa", "ok", 1,
+					     "policy", o->policy ? o->policy : m.source,
+					     "identity_source", src.lookup ? "vici" : "none", "sas", a)) < 0 ?
 		     EXIT_SYSTEM : EXIT_OK;
 	} else if (rc == EXIT_OK) {
 		json_array_foreach(a, n, x)

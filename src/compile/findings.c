@@ -164,6 +164,22 @@ static void enforcement(const struct policy *p, enum plan_mode mode,
 			inbound, forwarded ? " or forwarded" : "", inbound == 1 ? " is" : "s are");
 }
 
+bool findings_mode_refused(const struct policy *p, enum plan_mode mode, struct diag_list *diags)
+{
+	bool refused = false;
+
+	for (size_t i = 0; mode == PLAN_KERNEL_ONLY && i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (r->action != ACT_REQUIRE_IPSEC || !r->ipsec.nidents)
+			continue;
+		diag_add(diags, DIAG_ERROR, r->file, r->path, r->name,
+			 "the rule names IKE identities, which only sagated can check: kernel-only mode would admit any peer with an SA; apply in engine mode (without --no-engine)");
+		refused = true;
+	}
+	return refused;
+}
+
 /* A peer interval wider than a /16 (IPv4) or a /32 (IPv6). */
 static bool wide(const struct addr_set *s, char *buf, size_t len)
 {

@@ -21,6 +21,11 @@
 void findings_add(const struct policy *p, const struct classes *c,
 		  enum plan_mode mode, struct diag_list *diags);
 
+/** Errors (not findings) for what mode cannot enforce at all: in
+ *  kernel-only mode, a rule that names IKE identities (the kernel would
+ *  admit any peer with an SA).  True when it reported one. */
+bool findings_mode_refused(const struct policy *p, enum plan_mode mode, struct diag_list *diags);
+
 /** The severity of every finding of kind k: a finding never rejects a
  *  policy, so this is DIAG_WARNING for each kind today; audit reports
  *  it as "warning" too. */

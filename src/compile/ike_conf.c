@@ -31,6 +31,7 @@ struct conn {
 	const struct addr_set *local;	/* the rule's "local", or NULL: --local */
 	int fam;		/* enum addr_family of its addresses, or -1: both */
 	bool wildcard;		/* traps to several peers: remote_addrs %any4/%any6 */
+	const struct ident_pat *id;	/* the identity its peers must prove, or NULL */
 	struct child *ch;
 	size_t n, cap;
 };
@@ -42,6 +43,8 @@ struct ctx {
 	struct conn *c;
 	size_t n, cap;
 	bool oom;
+	const struct ident_pat *cur_id;	/* identity of the connections being made */
+	size_t cur_k, cur_nids;		/* its index among the rule's, and their count */
 };
 
 static void child_fini(struct child *c)
@@ -227,14 +230,21 @@ static struct conn *conn_get(struct ctx *x, const struct addr_set *remote,
 	for (size_t i = 0; i < x->n; i++) {
 		c = &x->c[i];
 		if (addr_set_equal(c->remote, remote) && c->remote->any == remote->any && c->fam == fam &&
-		    (c->local == local || (c->local && local && addr_set_equal(c->local, local))))
+		    (c->local == local || (c->local && local && addr_set_equal(c->local, local))) &&
+		    (c->id == x->cur_id || (c->id && x->cur_id && !strcmp(c->id->text, x->cur_id->text))))
 			return c;
 	}
 	if (!grow((void **)&x->c, &x->cap, x->n, sizeof(*x->c)))
 		return NULL;
 	c = &x->c[x->n];
-	*c = (struct conn){ .remote = remote, .local = local, .fam = fam };
-	snprintf(base, sizeof(base), "%s%s", g ? g : fallback, split ? sfx[fam] : "");
+	*c = (struct conn){ .remote = remote, .local = local, .fam = fam, .id = x->cur_id };
+	/* one connection per identity: charon picks it by the identity the
+	 * peer proves, and a remote section holds one */
+	if (x->cur_id && x->cur_nids > 1)
+		snprintf(base, sizeof(base), "%s%s-id%zu", g ? g : fallback, split ? sfx[fam] : "",
+			 x->cur_k + 1);
+	else
+		snprintf(base, sizeof(base), "%s%s", g ? g : fallback, split ? sfx[fam] : "");
 	snprintf(c->name, sizeof(c->name), "%s", base);
 	for (unsigned k = 2; name_taken(x, c->name); k++)
 		snprintf(c->name, sizeof(c->name), "%s-%u", base, k);
@@ -401,12 +411,19 @@ static int rule_children(struct ctx *x, const struct rule *r, size_t *nrules)
 			 "no ESP proposal can be made of the rule's algorithms (a CBC or CTR cipher needs an integrity algorithm beside it): no child for it");
 		return 0;
 	}
-	if (transport && rule_transport(x, r, esp) < 0)
-		return -1;
-	made += transport;
-	if (r->dir == DIR_FWD || r->ipsec.mode != MODE_TRANSPORT)
-		if (rule_tunnels(x, r, esp, transport, &made) < 0)
+	x->cur_nids = r->ipsec.nidents;
+	for (size_t k = 0; k < (r->ipsec.nidents ? r->ipsec.nidents : 1); k++) {
+		x->cur_k = k;
+		x->cur_id = r->ipsec.nidents ? &r->ipsec.idents[k] : NULL;
+		made = 0;
+		if (transport && rule_transport(x, r, esp) < 0)
 			return -1;
+		made += transport;
+		if (r->dir == DIR_FWD || r->ipsec.mode != MODE_TRANSPORT)
+			if (rule_tunnels(x, r, esp, transport, &made) < 0)
+				return -1;
+	}
+	x->cur_id = NULL;
 	if (!made)
 		diag_add(x->d, DIAG_WARNING, r->file, r->path, r->name,
 			 "a forward rule is carried by tunnels only, and the rule names no gateways: no child for it");
@@ -570,6 +587,30 @@ static void put_child(FILE *f, const struct child *c)
 	fputs("\t\t\t}\n", f);
 }
 
+/* The remote's identity constraint: strongSwan reads the same DN,
+ * FQDN, e-mail and IP forms, with '*' for a whole RDN value or a leading
+ * label / user part. */
+static void put_remote_id(FILE *f, const struct conn *c)
+{
+	const struct ident_pat *p = c->id;
+	const char *v = p->san ? p->text + 4 : p->text;
+
+	if (p->group)
+		fprintf(f, "\t\t\t# identity \"%s\" of group @%s\n", p->text, p->group);
+	if (strpbrk(v, "\\\"")) {
+		fprintf(f, "\t\t\t# not written as id (escaped characters strongSwan's parser may read otherwise): sagated checks \"%s\"\n",
+			p->text);
+		return;
+	}
+	if (p->kind == IDENT_ANY) {
+		fputs("\t\t\tid = %any\n", f);
+		return;
+	}
+	if (p->san)
+		fputs("\t\t\t# san: charon checks the identity the peer proves, which its certificate must hold\n", f);
+	fprintf(f, p->kind == IDENT_DN ? "\t\t\tid = \"%s\"\n" : "\t\t\tid = %s\n", v);
+}
+
 static void put_conn(FILE *f, const struct ctx *x, const struct conn *c)
 {
 	fprintf(f, "\t%s {\n\t\tversion = 2\n", c->name);
@@ -592,14 +633,22 @@ static void put_conn(FILE *f, const struct ctx *x, const struct conn *c)
 	fputs("\t\tproposals = aes256gcm16-prfsha256-x25519, aes128gcm16-prfsha256-x25519\n", f);
 	if (x->o->auth == IKE_AUTH_PSK) {
 		fputs("\t\tlocal {\n\t\t\tauth = psk\n\t\t}\n"
-		      "\t\tremote {\n\t\t\tauth = psk\n\t\t}\n"
+		      "\t\tremote {\n\t\t\tauth = psk\n", f);
+		if (c->id)
+			put_remote_id(f, c);
+		fputs("\t\t}\n"
 		      "\t\t# fill in: the pre-shared key, in a secrets { ike-... { secret = ... } } section\n", f);
 	} else {
 		fputs("\t\tlocal {\n\t\t\tauth = pubkey\n"
 		      "\t\t\t# fill in: certs = this host's certificate (in /etc/swanctl/x509)\n\t\t}\n"
-		      "\t\tremote {\n\t\t\tauth = pubkey\n"
-		      "\t\t\t# fill in: id = the identity the peers must prove (else any the CA vouches for)\n"
-		      "\t\t}\n", f);
+		      "\t\tremote {\n\t\t\tauth = pubkey\n", f);
+		if (c->id) {
+			put_remote_id(f, c);
+			fputs("\t\t\t# fill in: cacerts = the CA that issued the peers' certificates (else any CA charon trusts)\n", f);
+		} else {
+			fputs("\t\t\t# fill in: id = the identity the peers must prove (else any the CA vouches for)\n", f);
+		}
+		fputs("\t\t}\n", f);
 	}
 	fputs("\t\tchildren {\n", f);
 	for (size_t i = 0; i < c->n; i++)

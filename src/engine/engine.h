@@ -92,6 +92,10 @@ struct engine {
 	bool lock_ok;
 	struct engine_bank bank[ENGINE_BANKS];
 	struct xfrm_cache *sas;
+	sa_ident_lookup_fn ident_lookup;	/**< the IKE identity source (strongSwan's
+						     vici), called under lock; NULL: none,
+						     identity rules drop (drop-no-identity) */
+	void *ident_ctx;		/**< its first argument */
 	bool resync;			/**< cache not trusted: new flows are dropped */
 	unsigned long sa_gen;		/**< bumped whenever the cache or resync may
 					     have changed (atomic; written under lock) */

@@ -229,6 +229,10 @@ static void judge_sa(const struct xfrm_sa *sa, void *arg)
 	case DECIDE_DROP_SA_PEER:
 	case DECIDE_DROP_TUNNEL_GATEWAY:
 	case DECIDE_DROP_SELECTOR:
+	/* who negotiated the SA does not change with it: a flow admitted by
+	 * identity stays (charon restarting must not cut it) */
+	case DECIDE_DROP_NO_IDENTITY:
+	case DECIDE_DROP_IDENTITY:
 		return;
 	default:
 		j->bad = sa;
@@ -241,7 +245,8 @@ static void judge_sa(const struct xfrm_sa *sa, void *arg)
 static size_t ct_judge(struct engine *e, struct ct_list *l, uint32_t *reqid, enum decide_reason *why)
 {
 	const struct engine_bank *b = engine_live_bank(e);
-	struct decide_ctx ctx = { b->pol, b->cls, NULL, NULL, e->sas, false };
+	struct decide_ctx ctx = { b->pol, b->cls, NULL, NULL, e->sas, false,
+				  e->ident_lookup, e->ident_ctx };
 	size_t keep = 0;
 
 	for (size_t i = 0; i < l->n; i++) {

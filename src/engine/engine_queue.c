@@ -109,7 +109,8 @@ static struct verdict q_decide(struct engine_queue *q, enum direction dir, const
 {
 	struct engine *e = q->e;
 	const struct engine_bank *b = &e->bank[q->bank];
-	struct decide_ctx ctx = { b->pol, b->cls, NULL, NULL, e->sas, false };
+	struct decide_ctx ctx = { b->pol, b->cls, NULL, NULL, e->sas, false,
+				  e->ident_lookup, e->ident_ctx };
 	struct verdict v;
 
 	memset(&v, 0, sizeof v);

@@ -198,7 +198,11 @@ static void count_sa(const struct xfrm_sa *sa, void *arg)
 {
 	struct sa_count *c = arg;
 
-	c->n += sa_match_rule(c->r, sa, c->now, NULL) == DECIDE_ACCEPT_OK;
+	enum decide_reason d = sa_match_rule(c->r, sa, c->now, NULL);
+
+	/* no identity source here: identity rules count the SAs that pass
+	 * every other check */
+	c->n += d == DECIDE_ACCEPT_OK || d == DECIDE_DROP_NO_IDENTITY;
 }
 
 void audit_usage(const struct plan *plan, const struct policy *p, const struct nft_live *live,
@@ -215,7 +219,8 @@ void audit_usage(const struct plan *plan, const struct policy *p, const struct n
 			continue;
 		xfrm_cache_foreach(sas, count_sa, &c);
 		audit_add(out, AUDIT_INFO, "sas-in-use", c.r->name, NULL,
-			  "%zu SA(s) in the kernel satisfy this rule now", c.n);
+			  "%zu SA(s) in the kernel satisfy this rule now%s", c.n,
+			  c.r->ipsec.nidents ? ", their IKE identities aside (audit cannot see them)" : "");
 	}
 }
 

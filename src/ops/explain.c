@@ -103,6 +103,13 @@ json_t *explain_rule_checks(const struct rule *r)
 	add_check(a, "algorithms: every transform of the SA is one of %s", algs);
 	if (q->has_reqid)
 		add_check(a, "reqid: the SA has reqid %u", q->reqid);
+	if (q->nidents) {
+		char ids[512];
+
+		sa_match_idents(ids, sizeof(ids), r);
+		add_check(a, "identity: the IKE identity strongSwan proved for the SA's IKE_SA is one of %s (none known: drop-no-identity)",
+			  ids);
+	}
 	return a;
 }
 
@@ -192,6 +199,15 @@ static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k
 		      "agrees_with_first_match", ref == i);
 	if (r->comment)
 		json_object_set_new(j, "comment", json_string(r->comment));
+	if (j && r->action == ACT_REQUIRE_IPSEC && r->ipsec.nidents) {
+		json_t *ids = json_array();
+
+		for (size_t n = 0; n < r->ipsec.nidents; n++)
+			json_array_append_new(ids, json_pack("{s:s, s:s?}", "identity",
+							     r->ipsec.idents[n].text, "group",
+							     r->ipsec.idents[n].group));
+		json_object_set_new(j, "identities", ids);
+	}
 	if (j && r->limit.rate)
 		explain_limit(j, &r->limit);
 	return explain_logged(j, c->pol, r->log);
@@ -221,7 +237,8 @@ static json_t *engine_json(const struct explain_ctx *c, const struct explain_req
 			   bool queued, uint16_t queue)
 {
 	json_t *j = json_pack("{s:b}", "queued", queued);
-	struct decide_ctx dc = { .policy = c->pol, .classes = c->cls, .sas = c->sas };
+	struct decide_ctx dc = { .policy = c->pol, .classes = c->cls, .sas = c->sas,
+				 .ident_lookup = c->ident_lookup, .ident_ctx = c->ident_ctx };
 	uint8_t pkt[128] = { 0 };
 	size_t len;
 	struct verdict v;
@@ -254,10 +271,23 @@ static json_t *engine_json(const struct explain_ctx *c, const struct explain_req
 	v = decide_dir(&dc, q->key.dir, pkt, len, htonl(q->spi), c->now);
 	json_object_set_new(j, "verdict", json_string(v.accept ? "accept" : "drop"));
 	json_object_set_new(j, "reason", json_string(decide_reason_name(v.reason)));
-	if (v.sa) {
+	if (v.ident)
+		json_object_set_new(j, "identity", json_pack("{s:s?, s:s?}", "id", v.ident->id,
+							    "auth", v.ident->auth));
+	if (v.sa && v.reason == DECIDE_DROP_NO_IDENTITY && !c->ident_lookup) {
+		/* sagated may know what this command cannot */
+		json_object_set_new(j, "sa", json_string(sa_text(buf, sizeof(buf), v.sa)));
+		sa_match_idents(buf, sizeof(buf), &c->pol->rules[v.rule]);
+		json_object_set_new(j, "verdict", json_string("depends-on-identity"));
+		json_object_set_new(j, "reason", json_string("identity-unknown-here"));
+		json_object_set_new(j, "why", json_pack("s+++", "the SA satisfies every other check; sagated admits the flow only if the SA's IKE identity is one of ",
+							buf, ", which sagate explain cannot see (sagated learns identities from strongSwan's vici; ",
+							"without it, or for an SA no IKE daemon reported, the verdict is drop-no-identity)"));
+	} else if (v.sa) {
 		json_object_set_new(j, "sa", json_string(sa_text(buf, sizeof(buf), v.sa)));
 		if (v.rule != CLASS_NONE) {
-			sa_match_why(buf, sizeof(buf), &c->pol->rules[v.rule], v.sa, v.reason, c->now);
+			sa_match_why_ident(buf, sizeof(buf), &c->pol->rules[v.rule], v.sa, v.reason,
+					   c->now, v.ident);
 			json_object_set_new(j, "why", json_string(buf));
 		}
 	} else if (v.reason == DECIDE_DROP_SA_UNKNOWN) {

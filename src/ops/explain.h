@@ -10,6 +10,7 @@
 #include "classify.h"
 #include "model.h"
 #include "plan.h"
+#include "sa_ident.h"
 #include "xfrm.h"
 
 #include <jansson.h>
@@ -40,6 +41,10 @@ struct explain_ctx {
 	uint64_t now;
 	const char *proc;		/**< live: the /proc that tells whether
 					 *   sagated serves the queue; NULL offline */
+	sa_ident_lookup_fn ident_lookup;	/**< who the peer of an SA is; NULL: not
+						     known here (the rule's identities are
+						     shown, the verdict says it depends) */
+	void *ident_ctx;
 };
 
 /** The answer (schema in sagate(8), EXPLAIN OUTPUT); NULL on OOM. */

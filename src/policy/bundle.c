@@ -72,6 +72,14 @@ static json_t *ipsec_json(const struct ipsec_req *q)
 	}
 	if (q->has_reqid)
 		json_object_set_new(o, "reqid", json_integer(q->reqid));
+	if (q->nidents) {
+		json_t *ids = json_array();
+
+		/* the patterns themselves: a bundle defines no identity groups */
+		for (size_t i = 0; i < q->nidents; i++)
+			json_array_append_new(ids, json_string(q->idents[i].text));
+		json_object_set_new(o, "identities", ids);
+	}
 	return o;
 }
 

@@ -127,6 +127,9 @@ static void rule_fini(struct rule *r)
 		addr_set_fini(&r->ipsec.gateways[i].inner);
 	}
 	free(r->ipsec.gateways);
+	for (size_t i = 0; i < r->ipsec.nidents; i++)
+		ident_pat_fini(&r->ipsec.idents[i]);
+	free(r->ipsec.idents);
 }
 
 void policy_free(struct policy *p)
@@ -262,8 +265,11 @@ static bool ipsec_equal(const struct ipsec_req *a, const struct ipsec_req *b)
 	if (a->encryption != b->encryption || a->algorithms != b->algorithms ||
 	    a->mode != b->mode || a->has_reqid != b->has_reqid ||
 	    (a->has_reqid && a->reqid != b->reqid) ||
-	    a->ngateways != b->ngateways)
+	    a->ngateways != b->ngateways || a->nidents != b->nidents)
 		return false;
+	for (size_t i = 0; i < a->nidents; i++)
+		if (strcmp(a->idents[i].text, b->idents[i].text) != 0)
+			return false;
 	for (size_t i = 0; i < a->ngateways; i++)
 		if (!addr_set_equal(&a->gateways[i].gateway, &b->gateways[i].gateway) ||
 		    !addr_set_equal(&a->gateways[i].inner, &b->gateways[i].inner))

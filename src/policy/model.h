@@ -11,6 +11,7 @@
 #define SAGATE_MODEL_H
 
 #include "addr.h"
+#include "ident_match.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -115,6 +116,10 @@ struct ipsec_req {
 	size_t ngateways;
 	bool has_reqid;
 	uint32_t reqid;
+	struct ident_pat *idents;	/**< "identities": the IKE identities that may
+					     carry the flow, any one matching; none: the
+					     rule does not ask who the peer is */
+	size_t nidents;
 };
 
 /** A per-source limit on the new flows a permit rule admits ("limit"):

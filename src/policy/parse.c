@@ -13,13 +13,13 @@
 #include <string.h>
 
 static const char *const policy_keys[] = {
-	"version", "description", "include", "hosts", "services", "defaults",
+	"version", "description", "include", "hosts", "services", "identities", "defaults",
 	"logging", "max-elements", "queues", "rules", NULL
 };
 /* rules, defaults, max-elements and queues are known keys of an included file,
  * but rejected with a message of their own */
 static const char *const include_keys[] = {
-	"version", "description", "include", "hosts", "services", "rules",
+	"version", "description", "include", "hosts", "services", "identities", "rules",
 	"defaults", "logging", "max-elements", "queues", NULL
 };
 static const char *const defaults_keys[] = { "in", "out", "forward", "log", NULL };
@@ -300,6 +300,9 @@ static void load_tree(struct pctx *c, const char *file, const char *from,
 	load_includes(c, root, file, depth);
 	c->files[idx].active = false;
 	pdefs_collect(c, c->files[idx].root, c->files[idx].display);
+	if (json_object_get(c->files[idx].root, "identities"))
+		pident_collect(c, json_object_get(c->files[idx].root, "identities"),
+			       c->files[idx].display);
 }
 
 static enum action parse_default(struct pctx *c, json_t *d, const char *key,
@@ -412,6 +415,7 @@ static void policy_digest(struct pctx *c, char out[65])
 static void pctx_fini(struct pctx *c)
 {
 	pdefs_free(c);
+	pident_free(c);
 	for (size_t i = 0; i < c->nfiles; i++) {
 		json_decref(c->files[i].root);
 		free(c->files[i].text);

@@ -30,7 +30,7 @@ static struct hostdef *host_find(struct pctx *c, const char *name)
 }
 
 /* "; did you mean ..." for an undefined name, from the names defined. */
-static const char *name_hint(const struct nindex *ix, const char *name, char *buf, size_t len)
+const char *pname_hint(const struct nindex *ix, const char *name, char *buf, size_t len)
 {
 	struct suggest sg;
 
@@ -48,7 +48,7 @@ static struct svcdef *svc_find(struct pctx *c, const char *name)
 	return i < 0 ? NULL : &c->svcs[i];
 }
 
-static bool def_name_ok(struct pctx *c, const char *kind, const char *name,
+bool pdef_name_ok(struct pctx *c, const char *kind, const char *name,
 			const char *file, const char *path, const char *first_file,
 			const char *first_path)
 {
@@ -79,7 +79,7 @@ static void collect_hosts(struct pctx *c, json_t *hosts, const char *file)
 			c->oom = true;
 			return;
 		}
-		if (!def_name_ok(c, "host group", name, file, path,
+		if (!pdef_name_ok(c, "host group", name, file, path,
 				 dup ? dup->file : NULL, dup ? dup->path : NULL) ||
 		    grow_array(&c->hosts, &c->caphosts, c->nhosts + 1,
 			       sizeof(*c->hosts))) {
@@ -116,7 +116,7 @@ static void collect_services(struct pctx *c, json_t *svcs, const char *file)
 			c->oom = true;
 			return;
 		}
-		if (!def_name_ok(c, "service", name, file, path,
+		if (!pdef_name_ok(c, "service", name, file, path,
 				 dup ? dup->file : NULL, dup ? dup->path : NULL) ||
 		    grow_array(&c->svcs, &c->capsvcs, c->nsvcs + 1, sizeof(*c->svcs))) {
 			free(path);
@@ -238,7 +238,7 @@ static bool host_one(struct pctx *c, const char *s, const char *file,
 			char hint[128];
 
 			perr(c, file, path, rule, "undefined host group \"%s\"%s", s + 1,
-			     name_hint(&c->host_ix, s + 1, hint, sizeof(hint)));
+			     pname_hint(&c->host_ix, s + 1, hint, sizeof(hint)));
 			return false;
 		}
 		return host_resolve(c, h, file, path, rule) &&
@@ -584,7 +584,7 @@ bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 
 		perr(c, file, path, rule, "undefined service \"%s\"%s",
 		     json_string_value(name),
-		     name_hint(&c->svc_ix, json_string_value(name), hint, sizeof(hint)));
+		     pname_hint(&c->svc_ix, json_string_value(name), hint, sizeof(hint)));
 		return false;
 	}
 	if (s->nkeys == 0)

@@ -31,6 +31,15 @@ struct svcdef {
 	size_t nkeys;
 };
 
+/** A named identity group ("identities" in the policy or an include). */
+struct identdef {
+	const char *name;
+	const char *file;
+	char *path;		/**< "identities.apps" */
+	struct ident_pat *pats;	/**< parsed when collected */
+	size_t npats;
+};
+
 /** A file read during this parse, kept until the end (its JSON is borrowed). */
 struct loaded_file {
 	char *display;		/**< name for messages */
@@ -53,7 +62,9 @@ struct pctx {
 	size_t nhosts, caphosts;
 	struct svcdef *svcs;
 	size_t nsvcs, capsvcs;
-	struct nindex host_ix, svc_ix;
+	struct identdef *idents;
+	size_t nidents, capidents;
+	struct nindex host_ix, svc_ix, ident_ix;
 	struct hostdef *groups[PARSE_MAX_GROUP_DEPTH];	/**< being resolved, outermost first */
 	size_t ngroups;
 	bool deep_reported;	/**< groups nested too deep were reported */
@@ -73,6 +84,13 @@ void pcheck_keys(struct pctx *c, json_t *obj, const char *const *allowed,
 const char *pjson_type(const json_t *v);
 
 /* parse_defs.c: hosts, services, addresses, protocols and ports */
+/** Is name a valid, new definition name of its kind ("host group")?
+ *  Reports why not at file / path; first_*: where it was defined
+ *  before, or NULL. */
+bool pdef_name_ok(struct pctx *c, const char *kind, const char *name, const char *file,
+		  const char *path, const char *first_file, const char *first_path);
+/** "; did you mean ..." for an undefined name, from the names in ix. */
+const char *pname_hint(const struct nindex *ix, const char *name, char *buf, size_t len);
 void pdefs_collect(struct pctx *c, json_t *root, const char *file);
 /** Parse a host list (string or array of strings) into set.  Returns
  *  false after reporting errors. */
@@ -95,6 +113,14 @@ void pdefs_validate(struct pctx *c);
  *  files were read. */
 void pdefs_export(struct pctx *c, struct policy *p);
 void pdefs_free(struct pctx *c);
+
+/* parse_ident.c: identity groups and a require-ipsec rule's
+ * "ipsec.identities" */
+void pident_collect(struct pctx *c, json_t *idents, const char *file);
+/** v: the value of "identities" (not NULL); path its JSON path. */
+void pident_parse(struct pctx *c, json_t *v, const char *file, const char *path,
+		  const char *rule, struct ipsec_req *req);
+void pident_free(struct pctx *c);
 
 /* parse_limit.c: a rule's "limit" into r->limit (after its action and
  * direction are known) */

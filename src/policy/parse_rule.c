@@ -15,7 +15,7 @@ static const char *const rule_keys[] = {
 	"accept-findings", NULL
 };
 static const char *const ipsec_keys[] = {
-	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
+	"encryption", "algorithms", "mode", "gateways", "reqid", "identities", NULL
 };
 static const char *const gateway_keys[] = { "gateway", "inner", NULL };
 
@@ -225,6 +225,9 @@ static bool parse_ipsec(struct pctx *c, json_t *v, const char *file,
 		req->has_reqid = true;
 		req->reqid = (uint32_t)n;
 	}
+	snprintf(p, sizeof(p), "%s.identities", path);
+	if ((x = json_object_get(v, "identities")))
+		pident_parse(c, x, file, p, rule, req);
 	if (c->diags->errors == errs)
 		check_ipsec_consistency(c, req, file, path, rule);
 	return c->diags->errors == errs;
@@ -487,6 +490,13 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 		perr(c, file, path, name, r->dir == DIR_FWD ?
 		     "\"from\" and \"to\" share no address family: the rule can never match" :
 		     "\"peers\" and \"local\" share no address family: the rule can never match");
+	if (r->dir == DIR_OUT && r->ipsec.nidents) {
+		char q[640];
+
+		snprintf(q, sizeof(q), "%s.ipsec.identities", path);
+		perr(c, file, q, name,
+		     "identities are checked on flows that arrive (in, forward): an outbound flow leaves before any peer has proven who it is; put them on the inbound rule");
+	}
 	if (r->dir == DIR_FWD && r->action == ACT_REQUIRE_IPSEC && r->ipsec.mode == MODE_TRANSPORT) {
 		char q[640];
 

@@ -27,6 +27,8 @@ static const char *const reason_names[DECIDE_REASON_COUNT] = {
 	[DECIDE_DROP_NOT_ENCRYPTED] = "drop-not-encrypted",
 	[DECIDE_DROP_ALGORITHM] = "drop-algorithm",
 	[DECIDE_DROP_REQID] = "drop-reqid",
+	[DECIDE_DROP_NO_IDENTITY] = "drop-no-identity",
+	[DECIDE_DROP_IDENTITY] = "drop-identity",
 };
 
 const char *decide_reason_name(enum decide_reason r)
@@ -308,6 +310,23 @@ static bool algorithms_allowed(const struct xfrm_sa *sa, uint32_t allowed)
 	return alg_allowed(&sa->crypt, allowed) && alg_allowed(&sa->auth, allowed);
 }
 
+long decide_ident_match(const struct rule *r, const struct sa_ident *id)
+{
+	if (!id)
+		return -1;
+	for (size_t i = 0; i < r->ipsec.nidents; i++)
+		if (ident_pat_match(&r->ipsec.idents[i], id->id,
+				    (const char *const *)id->sans, id->cert_subject))
+			return (long)i;
+	return -1;
+}
+
+const struct sa_ident *decide_ident_of(const struct decide_ctx *ctx, const struct xfrm_sa *sa)
+{
+	return ctx && ctx->ident_lookup ? ctx->ident_lookup(ctx->ident_ctx, sa->spi, sa->reqid) :
+					  NULL;
+}
+
 static enum decide_reason check_sa(const struct decide_ctx *ctx, const struct rule *r,
 				   const struct xfrm_sa *sa, const struct decide_pkt *p,
 				   uint64_t now)
@@ -327,6 +346,16 @@ static enum decide_reason check_sa(const struct decide_ctx *ctx, const struct ru
 		return DECIDE_DROP_ALGORITHM;
 	if (q->has_reqid && sa->reqid != q->reqid)
 		return DECIDE_DROP_REQID;
+	/* last: everything the kernel's SA says must hold before asking who
+	 * negotiated it */
+	if (q->nidents) {
+		const struct sa_ident *id = decide_ident_of(ctx, sa);
+
+		if (!id)
+			return DECIDE_DROP_NO_IDENTITY;
+		if (decide_ident_match(r, id) < 0)
+			return DECIDE_DROP_IDENTITY;
+	}
 	return DECIDE_ACCEPT_OK;
 }
 
@@ -377,6 +406,8 @@ struct verdict decide_dir(const struct decide_ctx *ctx, enum direction dir, cons
 	}
 	v.sa = sa;
 	v.reason = check_sa(ctx, r, sa, &v.pkt, now);
+	if (r->ipsec.nidents)
+		v.ident = decide_ident_of(ctx, sa);
 	v.accept = v.reason == DECIDE_ACCEPT_OK;
 	return v;
 }

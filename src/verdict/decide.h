@@ -15,6 +15,7 @@
 
 #include "classify.h"
 #include "model.h"
+#include "sa_ident.h"
 #include "xfrm.h"
 
 #include <stdbool.h>
@@ -42,6 +43,10 @@ enum decide_reason {
 	DECIDE_DROP_NOT_ENCRYPTED,	/**< AH, ESP-null or GMAC where the rule requires encryption */
 	DECIDE_DROP_ALGORITHM,		/**< a transform (or a missing one) not in the rule's list */
 	DECIDE_DROP_REQID,		/**< the rule pins a reqid the SA does not have */
+	DECIDE_DROP_NO_IDENTITY,	/**< the rule names identities, and no IKE identity is
+					     known for the SA (no identity source, an SA set by
+					     hand or by another daemon, an event lost) */
+	DECIDE_DROP_IDENTITY,		/**< the SA's IKE identity is none the rule names */
 	DECIDE_REASON_COUNT
 };
 
@@ -83,6 +88,10 @@ struct decide_ctx {
 	const void *index;		/**< first argument of lookup */
 	const struct xfrm_cache *sas;
 	bool admit_dying;		/**< let soft-expired SAs admit new flows */
+	sa_ident_lookup_fn ident_lookup;	/**< who the peer of an SA is; NULL: no
+						     identity source, rules that name
+						     identities drop (fail closed) */
+	void *ident_ctx;		/**< first argument of ident_lookup */
 };
 
 /** One verdict. */
@@ -91,6 +100,8 @@ struct verdict {
 	enum decide_reason reason;
 	uint32_t rule;			/**< deciding rule, or CLASS_NONE when none was found */
 	const struct xfrm_sa *sa;	/**< the SA checked, or NULL; valid until the cache changes */
+	const struct sa_ident *ident;	/**< the SA's IKE identity, when the rule names
+					     identities and one is known; the provider's */
 	uint32_t spi;			/**< SPI handed over, host order (0: none) */
 	struct decide_pkt pkt;		/**< the parsed headers (valid unless truncated / malformed) */
 };
@@ -102,9 +113,17 @@ uint32_t decide_rule_lookup(const struct decide_ctx *ctx, const struct packet_ke
  *  not checked here)?  An unset selector admits everything. */
 bool decide_selector_match(const struct xfrm_sel *sel, const struct decide_pkt *p);
 
+/** Which of rule r's identities id satisfies: its index, or -1 (also
+ *  when id is NULL or r names none). */
+long decide_ident_match(const struct rule *r, const struct sa_ident *id);
+
+/** The identity ctx's source knows for sa, or NULL. */
+const struct sa_ident *decide_ident_of(const struct decide_ctx *ctx, const struct xfrm_sa *sa);
+
 /** The checks decide() runs once it has the rule and the SA, in its
  *  order: lifetime, mode and origin (peer / gateway), selector,
- *  encryption, algorithms, reqid.  For the admin commands (explain, sa),
+ *  encryption, algorithms, reqid, and last the IKE identity when the
+ *  rule names identities.  For the admin commands (explain, sa),
  *  which ask "would this SA satisfy this rule for this packet". */
 enum decide_reason decide_check_sa(const struct decide_ctx *ctx, const struct rule *r,
 				   const struct xfrm_sa *sa, const struct decide_pkt *p,

@@ -51,7 +51,14 @@ static void pick_inner(const struct rule *r, const struct xfrm_sa *sa, struct de
 enum decide_reason sa_match_rule(const struct rule *r, const struct xfrm_sa *sa,
 				 uint64_t now, struct decide_pkt *pkt)
 {
-	struct decide_ctx ctx = { 0 };
+	return sa_match_rule_ident(r, sa, now, pkt, NULL, NULL);
+}
+
+enum decide_reason sa_match_rule_ident(const struct rule *r, const struct xfrm_sa *sa,
+				       uint64_t now, struct decide_pkt *pkt,
+				       sa_ident_lookup_fn lookup, void *lctx)
+{
+	struct decide_ctx ctx = { .ident_lookup = lookup, .ident_ctx = lctx };
 	struct decide_pkt p;
 
 	memset(&p, 0, sizeof(p));
@@ -102,6 +109,51 @@ long long sa_match_time_left(const struct xfrm_sa *sa, uint64_t now, bool soft)
 	if (a < 0)
 		return u;
 	return u < 0 || a < u ? a : u;
+}
+
+void sa_match_idents(char *buf, size_t len, const struct rule *r)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->ipsec.nidents && used < len; i++) {
+		const struct ident_pat *p = &r->ipsec.idents[i];
+
+		used += (size_t)snprintf(buf + used, len - used, "%s\"%s\"", i ? ", " : "", p->text);
+		if (p->group && used < len && (i + 1 == r->ipsec.nidents ||
+					       !r->ipsec.idents[i + 1].group ||
+					       strcmp(r->ipsec.idents[i + 1].group, p->group)))
+			used += (size_t)snprintf(buf + used, len - used, " (@%s)", p->group);
+	}
+}
+
+void sa_match_why_ident(char *buf, size_t len, const struct rule *r, const struct xfrm_sa *sa,
+			enum decide_reason why, uint64_t now, const struct sa_ident *id)
+{
+	char ids[512];
+	long m;
+
+	sa_match_idents(ids, sizeof(ids), r);
+	switch (why) {
+	case DECIDE_DROP_NO_IDENTITY:
+		snprintf(buf, len, "no IKE identity known for this SA: rule \"%s\" admits only %s",
+			 r->name, ids);
+		return;
+	case DECIDE_DROP_IDENTITY:
+		snprintf(buf, len, "IKE identity \"%s\" (%s): fails rule \"%s\", which admits only %s",
+			 id && id->id ? id->id : "?", id && id->auth ? id->auth : "?", r->name, ids);
+		return;
+	case DECIDE_ACCEPT_OK:
+		if (id && (m = decide_ident_match(r, id)) >= 0) {
+			snprintf(buf, len, "satisfies rule \"%s\" (IKE identity \"%s\" matches \"%s\")",
+				 r->name, id->id ? id->id : "?", r->ipsec.idents[m].text);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	sa_match_why(buf, len, r, sa, why, now);
 }
 
 void sa_match_why(char *buf, size_t len, const struct rule *r,

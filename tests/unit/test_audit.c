@@ -711,6 +711,27 @@ Test(audit_usage, sas_in_use)
 	drift_fini(&f);
 }
 
+/* A rule that names identities: audit has no identity source, so it
+ * counts the SAs that pass every other check, and says so. */
+Test(audit_usage, sas_in_use_of_an_identity_rule)
+{
+	struct audit_list l;
+	struct xfrm_cache *c = xfrm_cache_alloc();
+	struct policy *p = pol_of("{\"name\": \"db\", \"action\": \"require-ipsec\", \"peers\": \"10.0.1.5\","
+				  " \"protocol\": \"tcp\", \"ports\": 5432, \"ipsec\": {\"identities\": \"*.example.org\"}}");
+
+	memset(&l, 0, sizeof(l));
+	tu_sa(c, "10.0.1.5", "10.0.0.1", 0x100, true, NOW);
+	tu_sa(c, "10.0.1.5", "10.0.0.1", 0x101, false, NOW);	/* ESP-null: not counted */
+	audit_usage(NULL, p, NULL, c, NOW, &l);
+	cr_assert_eq(l.n, 1);
+	cr_assert_str_eq(l.v[0].message,
+			 "1 SA(s) in the kernel satisfy this rule now, their IKE identities aside (audit cannot see them)");
+	audit_list_fini(&l);
+	xfrm_cache_free(c);
+	policy_free(p);
+}
+
 /* Cleartext attempts, as read from the kernel's sets: per source and
  * port, most packets first, with the rule of the class they tried. */
 Test(audit_usage, cleartext_attempts)

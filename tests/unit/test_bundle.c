@@ -169,3 +169,44 @@ Test(bundle, host_groups_kept)
 	unlink(inc);
 	rmdir(dir);
 }
+
+/* A rule's identities, written literally or through groups of an
+ * include, come back as the same patterns in the same order: a bundle
+ * that lost them would turn an identity rule into an address rule. */
+Test(bundle, identities_kept)
+{
+	char dir[] = "/tmp/sagate-bundle-XXXXXX", path[64], inc[64];
+	struct diag_list d;
+	struct policy *p, *q;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(inc, sizeof(inc), "%s/ids.json", dir);
+	put(inc, "{\"version\": 1, \"identities\": {\"apps\": [\"C=CH, O=Acme\\\\, Inc., CN=*\", "
+		 "\"*.app.example.org\"], \"ops\": \"*@example.org\"}}");
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	put(path, "{\"version\": 1, \"include\": [\"ids.json\"], "
+		  "\"rules\": [{\"name\": \"pg\", \"action\": \"require-ipsec\", \"protocol\": \"tcp\", "
+		  "\"ports\": 5432, \"ipsec\": {\"identities\": [\"@apps\", \"san:192.0.2.0/24\", \"@ops\"]}}, "
+		  "{\"name\": \"ssh\", \"action\": \"require-ipsec\", \"protocol\": \"tcp\", \"ports\": 22}]}");
+	diag_list_init(&d);
+	p = parse_policy_file(path, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "?");
+	diag_list_fini(&d);
+	cr_assert_eq(p->rules[0].ipsec.nidents, 4);
+	cr_assert_str_eq(p->rules[0].ipsec.idents[0].group, "apps");
+	cr_assert_null(p->rules[0].ipsec.idents[2].group);
+	cr_assert_str_eq(p->rules[0].ipsec.idents[3].text, "*@example.org");
+	cr_assert_eq(p->rules[1].ipsec.nidents, 0);
+	q = reparse(p);
+	cr_assert_eq(q->rules[0].ipsec.nidents, 4);
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_str_eq(q->rules[0].ipsec.idents[i].text, p->rules[0].ipsec.idents[i].text);
+	cr_assert(rule_same_decision(&p->rules[0], &q->rules[0]));
+	cr_assert_not(rule_same_decision(&p->rules[0], &p->rules[1]),
+		      "a rule with identities decides unlike one without");
+	policy_free(p);
+	policy_free(q);
+	unlink(inc);
+	unlink(path);
+	rmdir(dir);
+}

@@ -7,6 +7,7 @@
 #include "classify.h"
 #include "decide.h"
 #include "diag.h"
+#include "fake_ident.h"
 #include "parse.h"
 #include "xfrm.h"
 
@@ -41,13 +42,30 @@ static const char policy_text[] =
 	"   \"protocol\": \"tcp\", \"ports\": 9000, \"ipsec\": {\"reqid\": 42}},\n"
 	"  {\"name\": \"any-mode\", \"action\": \"require-ipsec\", \"peers\": \"10.30.0.0/16\",\n"
 	"   \"protocol\": \"tcp\", \"ports\": 443, \"ipsec\": {\"mode\": \"any\", \"gateways\": [\n"
-	"     {\"gateway\": \"198.51.100.2\", \"inner\": \"10.30.1.0/24\"}]}}\n"
+	"     {\"gateway\": \"198.51.100.2\", \"inner\": \"10.30.1.0/24\"}]}},\n"
+	"  {\"name\": \"who\", \"action\": \"require-ipsec\", \"peers\": \"192.0.2.40\",\n"
+	"   \"protocol\": \"tcp\", \"ports\": 5500, \"ipsec\": {\"identities\":\n"
+	"     [\"C=CH, O=Acme, CN=app1\", \"*.app.example.org\", \"san:*@ops.example.org\"]}}\n"
 	" ]}\n";
 
 static struct policy *pol;
 static struct classes *cls;
 static struct xfrm_cache *sas;
 static struct decide_ctx ctx;
+
+/* who proved what for the SAs of rule "who" (0x8003: nobody) */
+static char *ops_sans[] = { "x.example.org", "kim@ops.example.org", NULL };
+static const struct fake_ident idents[] = {
+	{ 0x8001, 0, { "C=CH, O=Acme, CN=app1", "pubkey", NULL, "C=CH, O=Acme, CN=app1" } },
+	{ 0x8002, 0, { "C=CH, O=Acme, CN=app2", "pubkey", NULL, "C=CH, O=Acme, CN=app2" } },
+	{ 0x8004, 0, { "pg.app.example.org", "pubkey", NULL, NULL } },
+	{ 0x8005, 0, { "C=CH, O=Acme, CN=app1", "pubkey", NULL, NULL } },
+	{ 0x8006, 0, { "C=CH, O=Acme, CN=kim", "pubkey", ops_sans, NULL } },
+	{ 0x8007, 5, { "C=CH, O=Acme, CN=app1", "pubkey", NULL, NULL } },
+	{ 0x1001, 0, { "C=CH, O=Evil, CN=x", "psk", NULL, NULL } },
+	{ 0 }
+};
+static struct fake_ident_table ident_table = { idents, 0 };
 
 /* ------------------------------------------------------------------ */
 /* SAs, installed the way sagated will: as XFRM messages */
@@ -224,6 +242,15 @@ static void install_sas(void)
 	add("192.0.2.10", "192.0.2.1", 0x6001, ESP, TR, (struct algs)GCM128);
 	add("192.0.2.10", "192.0.2.1", 0x6001, AH, TR,
 	    (struct algs){ NULL, 0, NULL, 0, "hmac(sha256)", 256, 128 });
+	/* who: identities */
+	add("192.0.2.40", "192.0.2.1", 0x8001, ESP, TR, (struct algs)GCM128);
+	add("192.0.2.40", "192.0.2.1", 0x8002, ESP, TR, (struct algs)GCM128);
+	add("192.0.2.40", "192.0.2.1", 0x8003, ESP, TR, (struct algs)GCM128);
+	add("192.0.2.40", "192.0.2.1", 0x8004, ESP, TR, (struct algs)GCM128);
+	add("192.0.2.40", "192.0.2.1", 0x8005, ESP, TR,
+	    (struct algs){ NULL, 0, "ecb(cipher_null)", 0, "hmac(sha256)", 256, 128 });
+	add("192.0.2.40", "192.0.2.1", 0x8006, ESP, TR, (struct algs)GCM128);
+	add("192.0.2.40", "192.0.2.1", 0x8007, ESP, TR, (struct algs)GCM128);	/* reqid 1, not 5 */
 	/* an odd mode */
 	add("192.0.2.10", "192.0.2.1", 0x7001, ESP, XFRM_MODE_BEET, (struct algs)GCM128);
 }
@@ -249,7 +276,8 @@ static void setup(void)
 	cls = classify(pol, 0);
 	cr_assert_not_null(cls);
 	install_sas();
-	ctx = (struct decide_ctx){ .policy = pol, .classes = cls, .sas = sas };
+	ctx = (struct decide_ctx){ .policy = pol, .classes = cls, .sas = sas,
+				   .ident_lookup = fake_ident_lookup, .ident_ctx = &ident_table };
 }
 
 static void teardown(void)
@@ -414,6 +442,14 @@ static const struct pcase cases[] = {
 	{ "ESP without integrity", "192.0.2.20", "192.0.2.1", 8080, 0x2003, DECIDE_DROP_ALGORITHM, "integrity" },
 	{ "AH sha1 not in the default set", "192.0.2.20", "192.0.2.1", 8080, 0x2004, DECIDE_DROP_ALGORITHM, "integrity" },
 	{ "reqid differs", "192.0.2.30", "192.0.2.1", 9000, 0x4002, DECIDE_DROP_REQID, "pinned" },
+	{ "identity: the DN named", "192.0.2.40", "192.0.2.1", 5500, 0x8001, DECIDE_ACCEPT_OK, "who" },
+	{ "identity: FQDN below the suffix", "192.0.2.40", "192.0.2.1", 5500, 0x8004, DECIDE_ACCEPT_OK, "who" },
+	{ "identity: a SAN of the certificate", "192.0.2.40", "192.0.2.1", 5500, 0x8006, DECIDE_ACCEPT_OK, "who" },
+	{ "identity: another certificate of the CA", "192.0.2.40", "192.0.2.1", 5500, 0x8002, DECIDE_DROP_IDENTITY, "who" },
+	{ "identity: none known (SA set by hand)", "192.0.2.40", "192.0.2.1", 5500, 0x8003, DECIDE_DROP_NO_IDENTITY, "who" },
+	{ "identity: known for another reqid only", "192.0.2.40", "192.0.2.1", 5500, 0x8007, DECIDE_DROP_NO_IDENTITY, "who" },
+	{ "identity right, SA does not encrypt", "192.0.2.40", "192.0.2.1", 5500, 0x8005, DECIDE_DROP_NOT_ENCRYPTED, "who" },
+	{ "rule without identities ignores a known one", "192.0.2.10", "192.0.2.1", 5432, 0x1001, DECIDE_ACCEPT_OK, "app-pg" },
 };
 
 static void check_case(const struct pcase *c, bool seen[DECIDE_REASON_COUNT])
@@ -510,6 +546,37 @@ Test(decide, every_reason_is_produced_and_accepts_work)
 	for (int r = 0; r < DECIDE_REASON_COUNT; r++)
 		if (!seen[r])
 			cr_assert_fail("no case produced %s", decide_reason_name((enum decide_reason)r));
+}
+
+/* sagated without an identity source: identity rules fail closed, the
+ * others decide exactly as before and never ask. */
+Test(decide, identity_rules_fail_closed_without_a_source)
+{
+	uint8_t b[128];
+	size_t len = tcp4(b, "192.0.2.40", "192.0.2.1", 5500, 0);
+	struct verdict v;
+	unsigned before;
+
+	ctx.ident_lookup = NULL;
+	v = decide_copy(b, len, 0x8001);
+	cr_assert_eq(v.reason, DECIDE_DROP_NO_IDENTITY, "%s", decide_reason_name(v.reason));
+	cr_assert_not(v.accept);
+	cr_assert_null(v.ident);
+	len = tcp4(b, "192.0.2.10", "192.0.2.1", 5432, 0);
+	v = decide_copy(b, len, 0x1001);
+	cr_assert(v.accept);
+	ctx.ident_lookup = fake_ident_lookup;
+	before = ident_table.lookups;
+	v = decide_copy(b, len, 0x1001);
+	cr_assert(v.accept);
+	cr_assert_eq(ident_table.lookups, before, "a rule without identities looked one up");
+	cr_assert_null(v.ident);
+	len = tcp4(b, "192.0.2.40", "192.0.2.1", 5500, 0);
+	v = decide_copy(b, len, 0x8002);
+	cr_assert_not_null(v.ident, "the verdict carries the identity it judged");
+	cr_assert_str_eq(v.ident->id, "C=CH, O=Acme, CN=app2");
+	cr_assert_str_eq(decide_reason_name(DECIDE_DROP_IDENTITY), "drop-identity");
+	cr_assert_str_eq(decide_reason_name(DECIDE_DROP_NO_IDENTITY), "drop-no-identity");
 }
 
 Test(decide, ipv6_with_hop_by_hop_and_first_fragment_is_accepted)

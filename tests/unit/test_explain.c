@@ -4,6 +4,8 @@
 
 #include "audit_util.h"
 #include "explain.h"
+#include "fake_ident.h"
+#include "findings.h"
 #include "sa_match.h"
 
 #define NOW 1700001000ull
@@ -17,8 +19,19 @@ static const char policy_text[] =
 	"  \"protocol\": \"tcp\", \"ports\": 22, \"ipsec\": {\"reqid\": 42}},"
 	" {\"name\": \"nope\", \"action\": \"block\", \"peers\": \"10.0.0.0/24\", \"protocol\": \"udp\", \"ports\": 53},"
 	" {\"name\": \"out-ipsec\", \"action\": \"require-ipsec\", \"direction\": \"out\", \"peers\": \"10.0.9.9\","
-	"  \"protocol\": \"tcp\", \"ports\": 443}"
+	"  \"protocol\": \"tcp\", \"ports\": 443},"
+	" {\"name\": \"who\", \"action\": \"require-ipsec\", \"peers\": \"10.0.0.7\","
+	"  \"protocol\": \"tcp\", \"ports\": 5500,"
+	"  \"ipsec\": {\"identities\": [\"O=Acme, CN=app1\", \"*.app.example.org\"]}}"
 	"]}";
+
+static const struct fake_ident idents[] = {
+	{ 0x4000, 0, { "O=Acme, CN=app1", "pubkey", NULL, NULL } },
+	{ 0x4001, 0, { "O=Acme, CN=app2", "pubkey", NULL, NULL } },
+	{ 0 }
+};
+static struct fake_ident_table ident_table = { idents, 0 };
+static sa_ident_lookup_fn ask_lookup;	/* the identity source ask() gives explain */
 
 static struct policy *pol;
 static struct classes *cls;
@@ -39,6 +52,9 @@ static void setup(void)
 	tu_sa(sas, "10.0.0.5", "10.0.0.1", 0x1000, true, NOW);
 	tu_sa(sas, "10.0.0.5", "10.0.0.1", 0x2000, false, NOW);
 	tu_sa(sas, "2001:db8::5", "2001:db8::1", 0x3000, true, NOW);
+	tu_sa(sas, "10.0.0.7", "10.0.0.1", 0x4000, true, NOW);
+	tu_sa(sas, "10.0.0.7", "10.0.0.1", 0x4001, true, NOW);
+	tu_sa(sas, "10.0.0.7", "10.0.0.1", 0x4002, true, NOW);
 }
 
 static void teardown(void)
@@ -55,7 +71,7 @@ TestSuite(explain, .init = setup, .fini = teardown);
 static json_t *ask(const struct plan *pl, enum direction dir, const char *peer, uint8_t proto,
 		   uint16_t port, enum explain_ipsec ip, uint32_t v)
 {
-	struct explain_ctx c = { pol, cls, pl, sas, NOW, live_proc };
+	struct explain_ctx c = { pol, cls, pl, sas, NOW, live_proc, ask_lookup, &ident_table };
 	struct explain_req q;
 	struct addr_range a;
 	json_t *j;
@@ -211,4 +227,81 @@ Test(explain, sa_match_reasons)
 	cr_assert_eq(sa_match_rule(&pol->rules[2], gcm, NOW, NULL), DECIDE_DROP_SA_PEER);
 	sa_match_why(why, sizeof(why), &pol->rules[1], null, DECIDE_DROP_NOT_ENCRYPTED, NOW);
 	cr_assert(strstr(why, "fails rule \"pg\", which requires encryption"), "%s", why);
+}
+
+/* A rule that names identities: the policy side lists them, the checks
+ * end with the identity; without an identity source the verdict says it
+ * depends on the identity, with one it is decide()'s, naming the
+ * identity. */
+Test(explain, identity_rules)
+{
+	json_t *j = ask(eng, DIR_IN, "10.0.0.7", 6, 5500, EXPLAIN_IPSEC_SPI, 0x4000), *ids, *ck;
+
+	ids = json_object_get(json_object_get(j, "policy"), "identities");
+	cr_assert_eq(json_array_size(ids), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ids, 1), "identity")),
+			 "*.app.example.org");
+	ck = json_object_get(json_object_get(j, "engine"), "checks");
+	cr_assert(strstr(json_string_value(json_array_get(ck, json_array_size(ck) - 1)),
+			 "identity: the IKE identity"));
+	cr_assert_str_eq(str(j, "engine", "verdict"), "depends-on-identity");
+	cr_assert_str_eq(str(j, "outcome", NULL), "depends-on-identity");
+	cr_assert(strstr(str(j, "engine", "why"), "cannot see"), "%s", str(j, "engine", "why"));
+	json_decref(j);
+
+	ask_lookup = fake_ident_lookup;
+	j = ask(eng, DIR_IN, "10.0.0.7", 6, 5500, EXPLAIN_IPSEC_SPI, 0x4000);
+	cr_assert_str_eq(str(j, "engine", "reason"), "accept");
+	cr_assert_str_eq(str(json_object_get(j, "engine"), "identity", "id"), "O=Acme, CN=app1");
+	cr_assert(strstr(str(j, "engine", "why"), "matches \"O=Acme, CN=app1\""), "%s",
+		  str(j, "engine", "why"));
+	json_decref(j);
+	j = ask(eng, DIR_IN, "10.0.0.7", 6, 5500, EXPLAIN_IPSEC_SPI, 0x4001);
+	cr_assert_str_eq(str(j, "engine", "reason"), "drop-identity");
+	cr_assert(strstr(str(j, "engine", "why"), "IKE identity \"O=Acme, CN=app2\""), "%s",
+		  str(j, "engine", "why"));
+	cr_assert_str_eq(str(j, "outcome", NULL), "drop");
+	json_decref(j);
+	j = ask(eng, DIR_IN, "10.0.0.7", 6, 5500, EXPLAIN_IPSEC_SPI, 0x4002);
+	cr_assert_str_eq(str(j, "engine", "reason"), "drop-no-identity");
+	cr_assert(strstr(str(j, "engine", "why"), "no IKE identity known"), "%s",
+		  str(j, "engine", "why"));
+	json_decref(j);
+	ask_lookup = NULL;
+}
+
+/* sagate sa's sentences for identity rules. */
+Test(explain, sa_match_identity_sentences)
+{
+	const struct rule *r = &pol->rules[pol->nrules - 1];
+	const struct xfrm_sa *sa = NULL;
+	char why[1024];
+
+	cr_assert_eq(xfrm_cache_lookup(sas, 0x4001, AF4, 0x0a000001, &sa), 1);
+	cr_assert_eq(sa_match_rule(r, sa, NOW, NULL), DECIDE_DROP_NO_IDENTITY);
+	cr_assert_eq(sa_match_rule_ident(r, sa, NOW, NULL, fake_ident_lookup, &ident_table),
+		     DECIDE_DROP_IDENTITY);
+	sa_match_why_ident(why, sizeof(why), r, sa, DECIDE_DROP_IDENTITY, NOW,
+			   fake_ident_lookup(&ident_table, 0x4001, 0));
+	cr_assert_str_eq(why, "IKE identity \"O=Acme, CN=app2\" (pubkey): fails rule \"who\", which admits only \"O=Acme, CN=app1\", \"*.app.example.org\"");
+	cr_assert_eq(xfrm_cache_lookup(sas, 0x4000, AF4, 0x0a000001, &sa), 1);
+	cr_assert_eq(sa_match_rule_ident(r, sa, NOW, NULL, fake_ident_lookup, &ident_table),
+		     DECIDE_ACCEPT_OK);
+}
+
+/* Kernel-only mode cannot ask who the peer is: an identity rule is an
+ * error there (the kernel alone would admit any peer with an SA). */
+Test(explain, identity_rules_refused_in_kernel_only_mode)
+{
+	struct diag_list d;
+
+	diag_list_init(&d);
+	cr_assert_not(findings_mode_refused(pol, PLAN_ENGINE, &d));
+	cr_assert_eq(d.count, 0);
+	cr_assert(findings_mode_refused(pol, PLAN_KERNEL_ONLY, &d));
+	cr_assert_eq(d.count, 1);
+	cr_assert_eq(d.items[0].severity, DIAG_ERROR);
+	cr_assert_str_eq(d.items[0].rule, "who");
+	cr_assert(strstr(d.items[0].message, "only sagated can check"));
+	diag_list_fini(&d);
 }

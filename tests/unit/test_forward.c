@@ -233,7 +233,7 @@ Test(forward, decided_as_forwarded)
 	struct xfrm_cache *sas = xfrm_cache_alloc();
 	struct xfrm_sa good = tunnel_sa(0xc6336401, 0x1000);	/* 198.51.100.1: listed */
 	struct xfrm_sa other = tunnel_sa(0xc6336463, 0x2000);	/* 198.51.100.99: not */
-	struct decide_ctx ctx = { p, c, NULL, NULL, sas, false };
+	struct decide_ctx ctx = { p, c, NULL, NULL, sas, false, NULL, NULL };
 	uint8_t pkt[64];
 	size_t len = fwd_packet(pkt);
 	struct verdict v;

@@ -251,3 +251,32 @@ Test(ike_conf, psk_and_shared_connections)
 	has("a-peers {");
 	hasnt("c-peers");
 }
+
+/* A rule's identities become the remote's id, one connection each (a
+ * remote section holds one id); peers of the same set without identities
+ * keep a connection of their own; an escaped DN is left to sagated. */
+Test(ike_conf, identities_are_remote_ids)
+{
+	gen("{\"name\": \"pg\", \"action\": \"require-ipsec\", \"peers\": \"10.0.0.5\", \"protocol\": \"tcp\", \"ports\": 5432,"
+	    " \"ipsec\": {\"identities\": [\"C=CH, O=Acme, CN=*\", \"*.app.example.org\", \"san:ops@example.org\","
+	    " \"O=Acme\\\\, Inc., CN=x\"]}},"
+	    "{\"name\": \"ssh\", \"action\": \"require-ipsec\", \"peers\": \"10.0.0.5\", \"protocol\": \"tcp\", \"ports\": 22},"
+	    "{\"name\": \"one\", \"action\": \"require-ipsec\", \"peers\": \"10.0.0.6\", \"protocol\": \"tcp\", \"ports\": 80,"
+	    " \"ipsec\": {\"identities\": \"web.example.org\"}}", NULL);
+	cr_assert_eq(st.connections, 6, "%s", out);
+	has("pg-peers-id1 {");
+	has("id = \"C=CH, O=Acme, CN=*\"");
+	has("id = *.app.example.org");
+	has("id = ops@example.org");
+	has("# not written as id (escaped characters strongSwan's parser may read otherwise): sagated checks \"O=Acme\\, Inc., CN=x\"");
+	has("# fill in: cacerts = the CA that issued the peers' certificates (else any CA charon trusts)");
+	has("ssh-peers {");
+	has("# fill in: id = the identity the peers must prove (else any the CA vouches for)");
+	has("one-peers {");
+	has("id = web.example.org");
+	hasnt("one-peers-id1");
+	gen("{\"name\": \"pg\", \"action\": \"require-ipsec\", \"peers\": \"10.0.0.5\", \"protocol\": \"tcp\", \"ports\": 5432,"
+	    " \"ipsec\": {\"identities\": [\"*\"]}}", &(struct ike_conf_opts){ .auth = IKE_AUTH_PSK });
+	has("auth = psk");
+	has("id = %any");
+}

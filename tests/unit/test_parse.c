@@ -141,7 +141,7 @@ Test(parse, version)
 Test(parse, unknown_top_key)
 {
 	expect_error("{\"version\": 1, \"rulez\": [], \"rules\": []}", "rulez", NULL,
-		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, defaults, logging, max-elements, queues, rules); did you mean \"rules\"?");
+		     "unknown key \"rulez\" (expected one of: version, description, include, hosts, services, identities, defaults, logging, max-elements, queues, rules); did you mean \"rules\"?");
 }
 
 Test(parse, rule_name)

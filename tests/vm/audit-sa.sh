@@ -14,6 +14,9 @@
 #  audit of db-server applied in engine mode with no sagated running:
 #  engine-not-running (error, exit 4), and one SA in use per rule; explain
 #  of that applied policy: queued, no sagated serves the queue: drop.
+#  The same SAs against identity rules (tests/ident/db-server-pki.json):
+#  sa and explain list the identities and, having no identity source,
+#  leave an otherwise good SA undecided and say why.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
@@ -85,6 +88,29 @@ ex() {	# SPI SRC PORT -> outcome reason
 	ok "explain: an unknown SPI is dropped" || bad "explain unknown: $(ex 0x9999 10.77.0.21 5432)"
 [ "$(ex 0x1004 10.77.0.30 22)" = "accept accept" ] && ok "explain: CBC SA admits ssh" ||
 	bad "explain cbc: $(ex 0x1004 10.77.0.30 22)"
+
+# the same SAs against identity rules (tests/ident/db-server-pki.json):
+# sa and explain have no identity source, so an SA that meets everything
+# else is neither admitted nor refused there, and they say why; an SA that
+# fails otherwise fails as before (identity is checked last)
+pki=tests/ident/db-server-pki.json
+sa=$(ip netns exec "$ns" "$sagate" --json sa --policy $pki)
+pg=$(jq -c '.sas[] | select(.spi == "0x00001001") | .rules[] | select(.rule == "postgresql") |
+	[.satisfies, .reason, .identity_matches, (.identities | length), (.identities[0].group)]' <<<"$sa")
+[ "$pg" = '[null,"drop-no-identity",null,2,"app-certs"]' ] &&
+	[ "$(jq -r '"\(.identity_source) \(.sas[] | select(.spi == "0x00001001") | .identity)"' <<<"$sa")" = "none null" ] &&
+	ok "sa: an identity rule lists its identities; without an identity source, undecided" ||
+	bad "sa identity rule: $pg / $(jq -c '[.identity_source, .sas[0].identity]' <<<"$sa")"
+expect 0x00001002 postgresql "false drop-not-encrypted" "identity rule: ESP-null still fails as integrity-only"
+txt=$(ip netns exec "$ns" "$sagate" sa --policy $pki)
+grep -q '?: *satisfies rule "postgresql" if its IKE identity is one of "C=CH, O=Example, OU=apps, CN=\*", "san:\*.app.example.org" (@app-certs); sagate sa cannot see IKE identities' <<<"$txt" &&
+	ok "sa text: the identity rule's line says what it needs and that sa cannot see it" || bad "sa text (identities): $txt"
+ex=$(ip netns exec "$ns" "$sagate" --json explain --from 10.77.0.21 --to $db --proto tcp --port 5432 \
+	--ipsec spi=0x1001 $pki)
+[ "$(jq -r '"\(.outcome) \(.engine.reason) \(.policy.identities | length)"' <<<"$ex")" = \
+	"depends-on-identity identity-unknown-here 2" ] &&
+	ok "explain: an identity rule's verdict depends on the identity, which explain cannot see" ||
+	bad "explain identity rule: $(jq -c '{policy, engine, outcome}' <<<"$ex")"
 
 out=$(ip netns exec "$ns" "$sagate" apply policies/db-server.json 2>&1)
 grep -q "engine mode" <<<"$out" && ok "apply in engine mode" || bad "apply: $out"
