@@ -5,23 +5,8 @@
 #include "vici_ident.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 void vici_idmap_init(struct vici_idmap *m)
 {
@@ -102,11 +87,11 @@ static int ike_read(const struct vici_node *sec, struct ike *k, char *err, size_
 	k->conn = sec->name;
 	k->remote_id = vici_str(sec, "remote-id");
 	if (num(vici_str(sec, "uniqueid"), 10, &k->uid) < 0)
-		return fail(err, errlen, "IKE_SA '%s': no decimal uniqueid", sec->name);
+		return vici_errf(err, errlen, "IKE_SA '%s': no decimal uniqueid", sec->name);
 	if (!k->remote_id)
-		return fail(err, errlen, "IKE_SA '%s': no remote-id", sec->name);
+		return vici_errf(err, errlen, "IKE_SA '%s': no remote-id", sec->name);
 	if (!state)
-		return fail(err, errlen, "IKE_SA '%s': no state", sec->name);
+		return vici_errf(err, errlen, "IKE_SA '%s': no state", sec->name);
 	k->established = one_of(state, ike_live);
 	return 0;
 }
@@ -124,15 +109,15 @@ static int child_read(const struct vici_node *sec, struct child *c, char *err, s
 
 	c->name = vici_str(sec, "name");
 	if (!c->name)
-		return fail(err, errlen, "CHILD_SA '%s': no name", sec->name);
+		return vici_errf(err, errlen, "CHILD_SA '%s': no name", sec->name);
 	if (num(vici_str(sec, "uniqueid"), 10, &c->uid) < 0)
-		return fail(err, errlen, "CHILD_SA '%s': no decimal uniqueid", sec->name);
+		return vici_errf(err, errlen, "CHILD_SA '%s': no decimal uniqueid", sec->name);
 	if (num(vici_str(sec, "reqid"), 10, &c->reqid) < 0)
-		return fail(err, errlen, "CHILD_SA '%s': no decimal reqid", sec->name);
+		return vici_errf(err, errlen, "CHILD_SA '%s': no decimal reqid", sec->name);
 	if (!state)
-		return fail(err, errlen, "CHILD_SA '%s': no state", sec->name);
+		return vici_errf(err, errlen, "CHILD_SA '%s': no state", sec->name);
 	if (num(vici_str(sec, "spi-in"), 16, &c->spi) < 0)
-		return fail(err, errlen, "CHILD_SA '%s': spi-in is not 1-8 hex digits", sec->name);
+		return vici_errf(err, errlen, "CHILD_SA '%s': spi-in is not 1-8 hex digits", sec->name);
 	c->live = one_of(state, child_live) && c->spi;
 	return 0;
 }
@@ -192,7 +177,7 @@ static int add_child(struct vici_idmap *m, const struct ike *k, const struct chi
 		void *p = realloc(m->sa, cap * sizeof(*m->sa));
 
 		if (!p)
-			return fail(err, errlen, "out of memory");
+			return vici_errf(err, errlen, "out of memory");
 		m->sa = p;
 		m->cap = cap;
 	}
@@ -208,7 +193,7 @@ static int add_child(struct vici_idmap *m, const struct ike *k, const struct chi
 	s->ident.auth = dup_or_null(conn_auth(m, k->conn), &oom);
 	if (oom) {
 		sa_free(s);
-		return fail(err, errlen, "out of memory");
+		return vici_errf(err, errlen, "out of memory");
 	}
 	m->n++;
 	return 1;
@@ -228,7 +213,7 @@ static int children(struct vici_idmap *m, const struct vici_node *ike_sec, const
 		int r;
 
 		if (c->kind != VICI_N_SECTION)
-			return fail(err, errlen, "IKE_SA '%s': child-sas holds '%s', not a section",
+			return vici_errf(err, errlen, "IKE_SA '%s': child-sas holds '%s', not a section",
 				    k->conn, c->name);
 		if (child_read(c, &ch, err, errlen) < 0)
 			return -1;
@@ -251,7 +236,7 @@ static int rekey(struct vici_idmap *m, const struct vici_node *ike_sec, const st
 	int changed = 0;
 
 	if (!cs)
-		return fail(err, errlen, "child-rekey of IKE_SA '%s' without child-sas", k->conn);
+		return vici_errf(err, errlen, "child-rekey of IKE_SA '%s' without child-sas", k->conn);
 	for (const struct vici_node *c = cs->child; c; c = c->next) {
 		const struct vici_node *o = vici_get(c, "old", VICI_N_SECTION);
 		const struct vici_node *n = vici_get(c, "new", VICI_N_SECTION);
@@ -259,7 +244,7 @@ static int rekey(struct vici_idmap *m, const struct vici_node *ike_sec, const st
 		int r;
 
 		if (c->kind != VICI_N_SECTION || !o || !n)
-			return fail(err, errlen, "child-rekey of IKE_SA '%s': '%s' has no old and new sections",
+			return vici_errf(err, errlen, "child-rekey of IKE_SA '%s': '%s' has no old and new sections",
 				    k->conn, c->name);
 		if (child_read(o, &oc, err, errlen) < 0 || child_read(n, &nc, err, errlen) < 0)
 			return -1;
@@ -290,14 +275,14 @@ static int conns(struct vici_idmap *m, const struct vici_node *msg, char *err, s
 		size_t i;
 
 		if (c->kind != VICI_N_SECTION)
-			return fail(err, errlen, "list-conn: '%s' is not a connection section", c->name);
+			return vici_errf(err, errlen, "list-conn: '%s' is not a connection section", c->name);
 		r1 = vici_get(c, "remote-1", VICI_N_SECTION);
 		cls = r1 ? vici_str(r1, "class") : NULL;
 		for (i = 0; cls && i < sizeof(classes) / sizeof(classes[0]); i++)
 			if (!strcmp(cls, classes[i].vici))
 				break;
 		if (cls && i == sizeof(classes) / sizeof(classes[0]))
-			return fail(err, errlen, "list-conn '%s': unknown auth class '%s'", c->name, cls);
+			return vici_errf(err, errlen, "list-conn '%s': unknown auth class '%s'", c->name, cls);
 		if (cls)
 			ours = classes[i].ours;
 		for (i = 0; i < m->nconns && strcmp(m->conns[i].conn, c->name); i++)
@@ -308,7 +293,7 @@ static int conns(struct vici_idmap *m, const struct vici_node *msg, char *err, s
 				void *p = realloc(m->conns, cap * sizeof(*m->conns));
 
 				if (!p)
-					return fail(err, errlen, "out of memory");
+					return vici_errf(err, errlen, "out of memory");
 				m->conns = p;
 				m->conncap = cap;
 			}
@@ -316,21 +301,21 @@ static int conns(struct vici_idmap *m, const struct vici_node *msg, char *err, s
 			a->conn = strdup(c->name);
 			a->auth = NULL;
 			if (!a->conn)
-				return fail(err, errlen, "out of memory");
+				return vici_errf(err, errlen, "out of memory");
 			m->nconns++;
 		}
 		a = &m->conns[i];
 		free(a->auth);
 		a->auth = ours ? strdup(ours) : NULL;
 		if (ours && !a->auth)
-			return fail(err, errlen, "out of memory");
+			return vici_errf(err, errlen, "out of memory");
 		/* SAs learnt before their connection was listed */
 		for (size_t j = 0; j < m->n; j++)
 			if (!strcmp(m->sa[j].conn, c->name)) {
 				free(m->sa[j].ident.auth);
 				m->sa[j].ident.auth = ours ? strdup(ours) : NULL;
 				if (ours && !m->sa[j].ident.auth)
-					return fail(err, errlen, "out of memory");
+					return vici_errf(err, errlen, "out of memory");
 				changed = 1;
 			}
 	}
@@ -371,7 +356,7 @@ int vici_idmap_event(struct vici_idmap *m, const char *event, const struct vici_
 			struct ike ok, nk;
 
 			if (!o || !n)
-				return fail(err, errlen, "ike-rekey of '%s' without old and new sections", sec->name);
+				return vici_errf(err, errlen, "ike-rekey of '%s' without old and new sections", sec->name);
 			if (ike_read(o, &ok, err, errlen) < 0 || ike_read(n, &nk, err, errlen) < 0)
 				return -1;
 			/* the CHILD_SAs move to the new IKE_SA */

@@ -34,14 +34,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef SAGATE_SA_IDENT_STRUCT
-#define SAGATE_SA_IDENT_STRUCT
-/* The identity interface of the verdict (src/verdict/sa_ident.h on the
- * ident branch; copied here until both are merged, fields identical). */
-struct sa_ident { char *id; char *auth; char **sans; char *cert_subject; };
+/* The identity interface of the verdict is src/verdict/sa_ident.h (the
+ * ident branch); until both are merged, the same declarations here under
+ * its include guard, so that whichever comes first wins and they never
+ * clash.  Delete the copy once sa_ident.h is on main. */
+#if defined(__has_include) && __has_include("sa_ident.h")
+#include "sa_ident.h"
 #endif
+#ifndef SAGATE_SA_IDENT_H
+#define SAGATE_SA_IDENT_H
+struct sa_ident { char *id; char *auth; char **sans; char *cert_subject; };
 /* Lookup by inbound SPI (host byte order) and reqid; NULL when no identity is known. */
 typedef const struct sa_ident *(*sa_ident_lookup_fn)(void *ctx, uint32_t spi, uint32_t reqid);
+#endif
 
 /** One CHILD_SA with its identity. */
 struct vici_ident_sa {

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int vici_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -66,23 +65,23 @@ static char *take_name(struct dec *d, const char *what)
 	char *s;
 
 	if (d->off >= d->len) {
-		fail(d->err, d->errlen, "offset %zu: %s name length expected, message ends", d->off, what);
+		vici_errf(d->err, d->errlen, "offset %zu: %s name length expected, message ends", d->off, what);
 		return NULL;
 	}
 	n = d->p[d->off];
 	if (n > d->len - d->off - 1) {
-		fail(d->err, d->errlen, "offset %zu: %s name of %zu bytes, only %zu left",
+		vici_errf(d->err, d->errlen, "offset %zu: %s name of %zu bytes, only %zu left",
 		     d->off, what, n, d->len - d->off - 1);
 		return NULL;
 	}
 	if (!name_ok(d->p + d->off + 1, n)) {
-		fail(d->err, d->errlen, "offset %zu: %s name must be 1-255 printable ASCII characters",
+		vici_errf(d->err, d->errlen, "offset %zu: %s name must be 1-255 printable ASCII characters",
 		     d->off, what);
 		return NULL;
 	}
 	s = malloc(n + 1);
 	if (!s) {
-		fail(d->err, d->errlen, "out of memory");
+		vici_errf(d->err, d->errlen, "out of memory");
 		return NULL;
 	}
 	memcpy(s, d->p + d->off + 1, n);
@@ -98,18 +97,18 @@ static char *take_value(struct dec *d, size_t *vlen, const char *what)
 	char *s;
 
 	if (d->len - d->off < 2) {
-		fail(d->err, d->errlen, "offset %zu: %s value length expected, message ends", d->off, what);
+		vici_errf(d->err, d->errlen, "offset %zu: %s value length expected, message ends", d->off, what);
 		return NULL;
 	}
 	n = (size_t)d->p[d->off] << 8 | d->p[d->off + 1];
 	if (n > d->len - d->off - 2) {
-		fail(d->err, d->errlen, "offset %zu: %s value of %zu bytes, only %zu left",
+		vici_errf(d->err, d->errlen, "offset %zu: %s value of %zu bytes, only %zu left",
 		     d->off, what, n, d->len - d->off - 2);
 		return NULL;
 	}
 	s = malloc(n + 1);
 	if (!s) {
-		fail(d->err, d->errlen, "out of memory");
+		vici_errf(d->err, d->errlen, "out of memory");
 		return NULL;
 	}
 	memcpy(s, d->p + d->off + 2, n);
@@ -123,12 +122,12 @@ static char *take_value(struct dec *d, size_t *vlen, const char *what)
 static int add_child(struct dec *d, struct open *o, struct vici_node *n, size_t at)
 {
 	if (o->count >= VICI_CHILDREN_MAX)
-		return fail(d->err, d->errlen, "offset %zu: more than %d elements in one %s",
+		return vici_errf(d->err, d->errlen, "offset %zu: more than %d elements in one %s",
 			    at, VICI_CHILDREN_MAX, o->node->kind == VICI_N_LIST ? "list" : "section");
 	if (n->name)
 		for (const struct vici_node *c = o->node->child; c; c = c->next)
 			if (c->name && !strcmp(c->name, n->name))
-				return fail(d->err, d->errlen, "offset %zu: duplicate name '%s' in a section",
+				return vici_errf(d->err, d->errlen, "offset %zu: duplicate name '%s' in a section",
 					    at, n->name);
 	if (o->tail)
 		o->tail->next = n;
@@ -148,7 +147,7 @@ struct vici_node *vici_msg_parse(const uint8_t *buf, size_t len, char *err, size
 
 	root = calloc(1, sizeof(*root));
 	if (!root) {
-		fail(err, errlen, "out of memory");
+		vici_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	root->kind = VICI_N_SECTION;
@@ -161,12 +160,12 @@ struct vici_node *vici_msg_parse(const uint8_t *buf, size_t len, char *err, size
 		struct vici_node *n = NULL;
 
 		if (in_list && t != VICI_LIST_ITEM && t != VICI_LIST_END) {
-			fail(err, errlen, "offset %zu: element type %u inside list '%s' (only items and its end may follow)",
+			vici_errf(err, errlen, "offset %zu: element type %u inside list '%s' (only items and its end may follow)",
 			     at, t, st[top].node->name);
 			goto bad;
 		}
 		if (++nodes > VICI_NODES_MAX) {
-			fail(err, errlen, "offset %zu: more than %d elements in one message", at, VICI_NODES_MAX);
+			vici_errf(err, errlen, "offset %zu: more than %d elements in one message", at, VICI_NODES_MAX);
 			goto bad;
 		}
 		switch (t) {
@@ -174,12 +173,12 @@ struct vici_node *vici_msg_parse(const uint8_t *buf, size_t len, char *err, size
 		case VICI_KEY_VALUE:
 		case VICI_LIST_START:
 			if (t == VICI_SECTION_START && top > VICI_DEPTH_MAX - 1) {
-				fail(err, errlen, "offset %zu: sections nested deeper than %d", at, VICI_DEPTH_MAX);
+				vici_errf(err, errlen, "offset %zu: sections nested deeper than %d", at, VICI_DEPTH_MAX);
 				goto bad;
 			}
 			n = calloc(1, sizeof(*n));
 			if (!n) {
-				fail(err, errlen, "out of memory");
+				vici_errf(err, errlen, "out of memory");
 				goto bad;
 			}
 			n->kind = t == VICI_SECTION_START ? VICI_N_SECTION :
@@ -197,12 +196,12 @@ struct vici_node *vici_msg_parse(const uint8_t *buf, size_t len, char *err, size
 			break;
 		case VICI_LIST_ITEM:
 			if (!in_list) {
-				fail(err, errlen, "offset %zu: list item outside a list", at);
+				vici_errf(err, errlen, "offset %zu: list item outside a list", at);
 				goto bad;
 			}
 			n = calloc(1, sizeof(*n));
 			if (!n) {
-				fail(err, errlen, "out of memory");
+				vici_errf(err, errlen, "out of memory");
 				goto bad;
 			}
 			n->kind = VICI_N_ITEM;
@@ -215,22 +214,22 @@ struct vici_node *vici_msg_parse(const uint8_t *buf, size_t len, char *err, size
 		case VICI_SECTION_END:
 		case VICI_LIST_END:
 			if (t == VICI_LIST_END && !in_list) {
-				fail(err, errlen, "offset %zu: list end without an open list", at);
+				vici_errf(err, errlen, "offset %zu: list end without an open list", at);
 				goto bad;
 			}
 			if (t == VICI_SECTION_END && top == 0) {
-				fail(err, errlen, "offset %zu: section end without an open section", at);
+				vici_errf(err, errlen, "offset %zu: section end without an open section", at);
 				goto bad;
 			}
 			top--;
 			break;
 		default:
-			fail(err, errlen, "offset %zu: unknown element type %u (1-6 expected)", at, t);
+			vici_errf(err, errlen, "offset %zu: unknown element type %u (1-6 expected)", at, t);
 			goto bad;
 		}
 	}
 	if (top) {
-		fail(err, errlen, "offset %zu: message ends inside %s '%s'", d.off,
+		vici_errf(err, errlen, "offset %zu: message ends inside %s '%s'", d.off,
 		     st[top].node->kind == VICI_N_LIST ? "list" : "section", st[top].node->name);
 		goto bad;
 	}
@@ -259,20 +258,20 @@ int vici_packet_parse(const uint8_t *buf, size_t len, struct vici_packet *p,
 
 	memset(p, 0, sizeof(*p));
 	if (len == 0)
-		return fail(err, errlen, "empty packet (a type byte expected)");
+		return vici_errf(err, errlen, "empty packet (a type byte expected)");
 	if (len > VICI_PACKET_MAX)
-		return fail(err, errlen, "packet of %zu bytes (at most %d)", len, VICI_PACKET_MAX);
+		return vici_errf(err, errlen, "packet of %zu bytes (at most %d)", len, VICI_PACKET_MAX);
 	if (buf[0] > VICI_EVENT)
-		return fail(err, errlen, "unknown packet type %u (0-7 expected)", buf[0]);
+		return vici_errf(err, errlen, "unknown packet type %u (0-7 expected)", buf[0]);
 	p->type = buf[0];
 	if (named(p->type)) {
 		size_t n = len > 1 ? buf[1] : 0;
 
 		if (len < 2 || n > len - 2)
-			return fail(err, errlen, "packet type %u: name of %zu bytes, only %zu left",
+			return vici_errf(err, errlen, "packet type %u: name of %zu bytes, only %zu left",
 				    p->type, n, len < 2 ? 0 : len - 2);
 		if (!name_ok(buf + 2, n))
-			return fail(err, errlen, "packet type %u: name must be 1-255 printable ASCII characters",
+			return vici_errf(err, errlen, "packet type %u: name must be 1-255 printable ASCII characters",
 				    p->type);
 		memcpy(p->name, buf + 2, n);
 		p->name[n] = 0;
@@ -280,13 +279,13 @@ int vici_packet_parse(const uint8_t *buf, size_t len, struct vici_packet *p,
 	}
 	if (!has_msg(p->type)) {
 		if (off != len)
-			return fail(err, errlen, "packet type %u carries no message, %zu bytes follow",
+			return vici_errf(err, errlen, "packet type %u carries no message, %zu bytes follow",
 				    p->type, len - off);
 		return 0;
 	}
 	p->msg = vici_msg_parse(buf + off, len - off, sub, sizeof(sub));
 	if (!p->msg)
-		return fail(err, errlen, "packet type %u%s%s: message at byte %zu: %s", p->type,
+		return vici_errf(err, errlen, "packet type %u%s%s: message at byte %zu: %s", p->type,
 			    p->name[0] ? " " : "", p->name, off, sub);
 	return 0;
 }

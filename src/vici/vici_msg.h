@@ -86,6 +86,9 @@ struct vici_packet {
 	struct vici_node *msg;		/**< types with a message: its root; else NULL */
 };
 
+/** Write what is wrong into err (errlen bytes; NULL is fine); -1. */
+int vici_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /** Decode one packet (the bytes after the length field).  0, or -1 with
  *  what is wrong and where in err (nothing allocated then).  On 0 the
  *  caller frees p with vici_packet_fini. */
