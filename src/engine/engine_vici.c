@@ -262,6 +262,29 @@ static void set_unsynced(struct engine_vici *v)
 	pthread_rwlock_unlock(v->lock);
 }
 
+/* Connections loaded after the last list-conns (charon sends no event
+ * for a loaded connection) are listed when their first SA appears: the
+ * auth class of an SA is its connection's.  Only this thread writes the
+ * map, so it reads it here without the lock. */
+static int conns_refresh(struct engine_vici *v, char *err, size_t errlen)
+{
+	int r;
+
+	if (!vici_idmap_conns_missing(&v->map))
+		return IO_OK;
+	r = command(v, "list-conns", err, errlen);
+	if (r != IO_OK)
+		return r;
+	pthread_rwlock_wrlock(v->lock);
+	r = vici_idmap_conns_settle(&v->map);
+	if (v->dump && v->synced)
+		dump_map(v);
+	pthread_rwlock_unlock(v->lock);
+	if (r < 0)
+		snprintf(err, errlen, "out of memory");
+	return r < 0 ? IO_ERR : IO_OK;
+}
+
 /* One connection's life: sync, then follow.  IO_STOP or IO_ERR (err). */
 static int session(struct engine_vici *v, char *err, size_t errlen)
 {
@@ -277,6 +300,8 @@ static int session(struct engine_vici *v, char *err, size_t errlen)
 		r = command(v, "list-conns", err, errlen);
 	if (r == IO_OK)
 		r = command(v, "list-sas", err, errlen);
+	if (r == IO_OK)
+		r = conns_refresh(v, err, errlen);	/* loaded during the listing */
 	if (r != IO_OK)
 		return r;
 	pthread_rwlock_wrlock(v->lock);
@@ -299,6 +324,8 @@ static int session(struct engine_vici *v, char *err, size_t errlen)
 		} else
 			r = apply_event(v, &p, err, errlen);
 		vici_packet_fini(&p);
+		if (r == IO_OK)
+			r = conns_refresh(v, err, errlen);
 		if (r != IO_OK)
 			return r;
 	}

@@ -143,12 +143,60 @@ static bool remove_child(struct vici_idmap *m, uint32_t ike_uid, const struct ch
 	return changed;
 }
 
-static const char *conn_auth(const struct vici_idmap *m, const char *conn)
+static const struct vici_conn_auth *conn_find(const struct vici_idmap *m, const char *conn)
 {
 	for (size_t i = 0; i < m->nconns; i++)
 		if (!strcmp(m->conns[i].conn, conn))
-			return m->conns[i].auth;
+			return &m->conns[i];
 	return NULL;
+}
+
+static const char *conn_auth(const struct vici_idmap *m, const char *conn)
+{
+	const struct vici_conn_auth *a = conn_find(m, conn);
+
+	return a ? a->auth : NULL;
+}
+
+bool vici_idmap_conns_missing(const struct vici_idmap *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!conn_find(m, m->sa[i].conn))
+			return true;
+	return false;
+}
+
+/* The entry of conn, added (auth NULL) if it is not there; NULL: no memory. */
+static struct vici_conn_auth *conn_add(struct vici_idmap *m, const char *conn)
+{
+	struct vici_conn_auth *a = (struct vici_conn_auth *)conn_find(m, conn);
+
+	if (a)
+		return a;
+	if (m->nconns == m->conncap) {
+		size_t cap = m->conncap ? 2 * m->conncap : 8;
+		void *p = realloc(m->conns, cap * sizeof(*m->conns));
+
+		if (!p)
+			return NULL;
+		m->conns = p;
+		m->conncap = cap;
+	}
+	a = &m->conns[m->nconns];
+	a->conn = strdup(conn);
+	a->auth = NULL;
+	if (!a->conn)
+		return NULL;
+	m->nconns++;
+	return a;
+}
+
+int vici_idmap_conns_settle(struct vici_idmap *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!conn_add(m, m->sa[i].conn))
+			return -1;
+	return 0;
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -285,26 +333,9 @@ static int conns(struct vici_idmap *m, const struct vici_node *msg, char *err, s
 			return vici_errf(err, errlen, "list-conn '%s': unknown auth class '%s'", c->name, cls);
 		if (cls)
 			ours = classes[i].ours;
-		for (i = 0; i < m->nconns && strcmp(m->conns[i].conn, c->name); i++)
-			;
-		if (i == m->nconns) {
-			if (m->nconns == m->conncap) {
-				size_t cap = m->conncap ? 2 * m->conncap : 8;
-				void *p = realloc(m->conns, cap * sizeof(*m->conns));
-
-				if (!p)
-					return vici_errf(err, errlen, "out of memory");
-				m->conns = p;
-				m->conncap = cap;
-			}
-			a = &m->conns[m->nconns];
-			a->conn = strdup(c->name);
-			a->auth = NULL;
-			if (!a->conn)
-				return vici_errf(err, errlen, "out of memory");
-			m->nconns++;
-		}
-		a = &m->conns[i];
+		a = conn_add(m, c->name);
+		if (!a)
+			return vici_errf(err, errlen, "out of memory");
 		free(a->auth);
 		a->auth = ours ? strdup(ours) : NULL;
 		if (ours && !a->auth)

@@ -16,9 +16,11 @@
  *                 charon has checked that the certificate holds it as
  *                 subject or subjectAltName)
  *   auth          the class of the connection's first remote auth round
- *                 (list-conns "remote-1" class): "pubkey", "psk", "eap",
- *                 "xauth"; NULL when the connection is unknown or allows
- *                 "any"
+ *                 (list-conns "remote-1" class) when the SA appeared:
+ *                 "pubkey", "psk", "eap", "xauth"; NULL when the
+ *                 connection is unknown or allows "any".  A connection
+ *                 loaded after the last listing is listed again when its
+ *                 first SA appears (vici_idmap_conns_missing)
  *   sans, cert_subject   always NULL: charon does not say which
  *                 certificate an SA was authenticated with
  * Only CHILD_SAs that carry traffic are kept (state INSTALLED, UPDATING,
@@ -31,6 +33,7 @@
 
 #include "vici_msg.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +82,14 @@ void vici_idmap_fini(struct vici_idmap *m);
  *  caller clears it and resyncs). */
 int vici_idmap_event(struct vici_idmap *m, const char *event, const struct vici_node *msg,
 		     char *err, size_t errlen);
+
+/** Some SA's connection has not been seen in a list-conn event yet (it
+ *  was loaded after the last list-conns): the caller lists them again. */
+bool vici_idmap_conns_missing(const struct vici_idmap *m);
+/** After a list-conns: the connections still missing are taken as known
+ *  with no auth class (so they are not asked for again).  0 or -1 (no
+ *  memory). */
+int vici_idmap_conns_settle(struct vici_idmap *m);
 
 /** The identity of the SA with inbound SPI spi and, unless reqid is 0,
  *  that reqid; NULL if none. */

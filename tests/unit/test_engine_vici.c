@@ -170,14 +170,14 @@ static bool until_unsynced(struct engine_vici *v)
 	return false;
 }
 
-static void child_updown(int fd, bool up, const char *spi, const char *uid)
+static void child_updown_of(int fd, const char *conn, bool up, const char *spi, const char *uid)
 {
 	struct vici_enc e;
 
 	vici_enc_begin(&e, VICI_EVENT, "child-updown");
 	if (up)
 		vici_enc_kv(&e, "up", "yes");
-	vici_enc_section(&e, "app");
+	vici_enc_section(&e, conn);
 	vici_enc_kv(&e, "uniqueid", "1");
 	vici_enc_kv(&e, "state", "ESTABLISHED");
 	vici_enc_kv(&e, "remote-id", "CN=app1");
@@ -191,6 +191,34 @@ static void child_updown(int fd, bool up, const char *spi, const char *uid)
 	vici_enc_section_end(&e);
 	vici_enc_section_end(&e);
 	vici_enc_section_end(&e);
+	send_enc(fd, &e);
+}
+
+static void child_updown(int fd, bool up, const char *spi, const char *uid)
+{
+	child_updown_of(fd, "app", up, spi, uid);
+}
+
+/* A connection loaded after the sync: its first SA makes the client list
+ * the connections again. */
+static void late_conn(int fd)
+{
+	struct vici_packet p;
+	struct vici_enc e;
+
+	child_updown_of(fd, "late", true, "c4000001", "40");
+	next(fd, &p);
+	cr_assert_eq(p.type, VICI_CMD_REQUEST);
+	cr_assert_str_eq(p.name, "list-conns");
+	vici_packet_fini(&p);
+	vici_enc_begin(&e, VICI_EVENT, "list-conn");
+	vici_enc_section(&e, "late");
+	vici_enc_section(&e, "remote-1");
+	vici_enc_kv(&e, "class", "pre-shared key");
+	vici_enc_section_end(&e);
+	vici_enc_section_end(&e);
+	send_enc(fd, &e);
+	vici_enc_begin(&e, VICI_CMD_RESPONSE, NULL);
 	send_enc(fd, &e);
 }
 
@@ -209,6 +237,8 @@ Test(engine_vici, syncs_follows_and_fails_closed, .init = setup, .fini = teardow
 	child_updown(fd, false, "c1000001", "10");
 	cr_assert(until(v, 0xc1000001, ""), "child-updown down");
 	cr_assert_str_eq(now(v, 0xc2000001), "CN=app1|pubkey");
+	late_conn(fd);
+	cr_assert(until(v, 0xc4000001, "CN=app1|psk"), "a connection loaded late: '%s'", now(v, 0xc4000001));
 
 	/* a malformed packet: everything is forgotten at once */
 	cr_assert_eq(write(fd, bad, sizeof bad), (ssize_t)sizeof bad);

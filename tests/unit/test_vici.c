@@ -576,6 +576,20 @@ static int list_conn(struct vici_idmap *m, const char *cls)
 	return apply(m);
 }
 
+Test(vici_ident, connections_not_listed_yet_are_missing_until_settled)
+{
+	struct vici_idmap m;
+
+	vici_idmap_init(&m);
+	cr_assert(!vici_idmap_conns_missing(&m));
+	list_app(&m, "ESTABLISHED");
+	cr_assert(vici_idmap_conns_missing(&m), "SA of connection app, never listed");
+	cr_assert_eq(vici_idmap_conns_settle(&m), 0);
+	cr_assert(!vici_idmap_conns_missing(&m), "asked once, not again");
+	cr_assert_null(vici_idmap_lookup(&m, 0xc1000001, 5)->auth);
+	vici_idmap_fini(&m);
+}
+
 Test(vici_ident, auth_comes_from_the_connections_first_remote_round)
 {
 	struct vici_idmap m;
@@ -594,6 +608,7 @@ Test(vici_ident, auth_comes_from_the_connections_first_remote_round)
 	cr_assert_str_eq(vici_idmap_lookup(&m, 0xc1000001, 5)->auth, "xauth");
 	cr_assert_geq(list_conn(&m, "any"), 0, "%s", err);
 	cr_assert_null(vici_idmap_lookup(&m, 0xc1000001, 5)->auth, "any proves nothing");
+	cr_assert(!vici_idmap_conns_missing(&m));
 	cr_assert_eq(list_conn(&m, "magic"), -1);
 	cr_assert(strstr(err, "unknown auth class 'magic'"), "%s", err);
 	cr_assert_eq(m.nconns, 1);
