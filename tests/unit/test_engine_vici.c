@@ -69,25 +69,32 @@ static void next(int fd, struct vici_packet *p)
 	cr_assert_eq(vici_packet_parse(buf, len, p, err, sizeof err), 0, "%s", err);
 }
 
+/* IKE_SA conn (uid 1, CN=app1) holding CHILD_SA uid with inbound SPI spi. */
+static void ike_child(struct vici_enc *e, const char *conn, const char *state, const char *spi,
+		      const char *uid)
+{
+	vici_enc_section(e, conn);
+	vici_enc_kv(e, "uniqueid", "1");
+	vici_enc_kv(e, "state", "ESTABLISHED");
+	vici_enc_kv(e, "remote-id", "CN=app1");
+	vici_enc_section(e, "child-sas");
+	vici_enc_section(e, "pg");
+	vici_enc_kv(e, "name", "pg");
+	vici_enc_kv(e, "uniqueid", uid);
+	vici_enc_kv(e, "reqid", "5");
+	vici_enc_kv(e, "state", state);
+	vici_enc_kv(e, "spi-in", spi);
+	vici_enc_section_end(e);
+	vici_enc_section_end(e);
+	vici_enc_section_end(e);
+}
+
 static void list_sa(int fd, const char *spi, const char *uid)
 {
 	struct vici_enc e;
 
 	vici_enc_begin(&e, VICI_EVENT, "list-sa");
-	vici_enc_section(&e, "app");
-	vici_enc_kv(&e, "uniqueid", "1");
-	vici_enc_kv(&e, "state", "ESTABLISHED");
-	vici_enc_kv(&e, "remote-id", "CN=app1");
-	vici_enc_section(&e, "child-sas");
-	vici_enc_section(&e, "pg");
-	vici_enc_kv(&e, "name", "pg");
-	vici_enc_kv(&e, "uniqueid", uid);
-	vici_enc_kv(&e, "reqid", "5");
-	vici_enc_kv(&e, "state", "INSTALLED");
-	vici_enc_kv(&e, "spi-in", spi);
-	vici_enc_section_end(&e);
-	vici_enc_section_end(&e);
-	vici_enc_section_end(&e);
+	ike_child(&e, "app", "INSTALLED", spi, uid);
 	send_enc(fd, &e);
 }
 
@@ -177,20 +184,7 @@ static void child_updown_of(int fd, const char *conn, bool up, const char *spi, 
 	vici_enc_begin(&e, VICI_EVENT, "child-updown");
 	if (up)
 		vici_enc_kv(&e, "up", "yes");
-	vici_enc_section(&e, conn);
-	vici_enc_kv(&e, "uniqueid", "1");
-	vici_enc_kv(&e, "state", "ESTABLISHED");
-	vici_enc_kv(&e, "remote-id", "CN=app1");
-	vici_enc_section(&e, "child-sas");
-	vici_enc_section(&e, "pg");
-	vici_enc_kv(&e, "name", "pg");
-	vici_enc_kv(&e, "uniqueid", uid);
-	vici_enc_kv(&e, "reqid", "5");
-	vici_enc_kv(&e, "state", up ? "INSTALLED" : "DELETING");
-	vici_enc_kv(&e, "spi-in", spi);
-	vici_enc_section_end(&e);
-	vici_enc_section_end(&e);
-	vici_enc_section_end(&e);
+	ike_child(&e, conn, up ? "INSTALLED" : "DELETING", spi, uid);
 	send_enc(fd, &e);
 }
 
