@@ -6,7 +6,7 @@ SAGATE_DEPS=(
 	libnftnl-dev libmnl-dev libnetfilter-queue-dev libjansson-dev libcriterion-dev
 	nftables iproute2 iputils-ping jq kmod man-db groff-base
 	qemu-system-x86 busybox-static cpio
-	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+	strongswan-charon strongswan-swanctl strongswan-pki libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql procps python3-minimal systemd
 	e2fsprogs dpkg-dev debhelper lintian mmdebstrap ansible-core openssh-client
 	python3-prometheus-client
@@ -23,7 +23,7 @@ SAGATE_DEPS=(
 # what this list lacks is missing on every machine.
 SAGATE_GUEST_PACKAGES=(
 	bash coreutils iproute2 nftables jq kmod procps iputils-ping python3-minimal
-	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+	strongswan-charon strongswan-swanctl strongswan-pki libstrongswan-standard-plugins
 	libstrongswan-extra-plugins postgresql
 	systemd udev man-db openssh-server python3 python3-apt busybox-static
 	libjansson4 libmnl0 libnftnl11 libnetfilter-queue1
@@ -63,6 +63,12 @@ SAGATE_IKE_PLUGINS=(
 	"kernel-netlink libstrongswan"
 	"socket-default strongswan-libcharon"
 	"vici strongswan-swanctl"
+	"x509 libstrongswan"
+	"pem libstrongswan"
+	"pkcs1 libstrongswan"
+	"pkcs8 libstrongswan"
+	"pubkey libstrongswan"
+	"constraints libstrongswan"
 )
 # the plugin names, space-separated, for charon's `load =`
 ike_plugin_names() { local e; for e in "${SAGATE_IKE_PLUGINS[@]}"; do printf '%s ' "${e%% *}"; done | sed 's/ $//'; }
@@ -91,6 +97,7 @@ SAGATE_TESTBED_PROGRAMS=(
 	"/usr/bin/python3 python3-minimal tests"
 	"/usr/lib/ipsec/charon strongswan-charon tests"
 	"/usr/sbin/swanctl strongswan-swanctl tests"
+	"/usr/bin/pki strongswan-pki tests"
 	"/usr/bin/psql postgresql-client-common tests"
 	"/usr/lib/postgresql/*/bin/psql postgresql-client-15 tests"
 	"/usr/lib/postgresql/*/bin/initdb postgresql-15 tests"
