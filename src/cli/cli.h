@@ -47,6 +47,7 @@ struct cli_opts {
 	const char *local[CLI_LOCAL_MAX];	/**< ike-config: --local ADDR, each given */
 	size_t nlocal;
 	bool auth_psk;		/**< ike-config: --auth psk (default pubkey) */
+	const char *vici;	/**< audit: --vici, charon's socket (NULL: the default) */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);

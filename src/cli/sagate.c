@@ -64,6 +64,7 @@ static const char usage[] =
 	"      --output FILE   metrics: write FILE (atomically), not standard output\n"
 	"      --local ADDR    ike-config: an address of this host (repeatable, up to 16)\n"
 	"      --auth AUTH     ike-config: pubkey (default) or psk, left to fill in\n"
+	"      --vici PATH     audit: charon's vici socket (default /var/run/charon.vici)\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -81,7 +82,7 @@ enum {
 	TAKES_FAIL_ON = 1u << 13, TAKES_WAIT = 1u << 14, TAKES_POLICY_ONLY = 1u << 15,
 	TAKES_FORWARD = 1u << 16, TAKES_OUTPUT = 1u << 17, TAKES_KEEP_FLOWS = 1u << 18,
 	TAKES_ICMP_TYPE = 1u << 19, TAKES_IFACE = 1u << 20,
-	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22,
+	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22, TAKES_VICI = 1u << 23,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE)
@@ -112,7 +113,7 @@ static const struct command commands[] = {
 	{ "explain", cli_explain, NULL, true, TAKES_MODE | TAKES_PACKET | TAKES_FORWARD | TAKES_STATE_DIR },
 	{ "sa", NULL, cli_sa, false, TAKES_MODE | TAKES_POLICY | TAKES_STATE_DIR },
 	{ "audit", cli_audit, NULL, true, TAKES_MODE | TAKES_FAIL_ON | TAKES_STATE_DIR |
-					  TAKES_POLICY_ONLY },
+					  TAKES_POLICY_ONLY | TAKES_VICI },
 	{ "metrics", NULL, cli_metrics, false, TAKES_STATE_DIR | TAKES_OUTPUT },
 	{ "ike-config", cli_ike_config, NULL, false, TAKES_LOCAL | TAKES_AUTH },
 	/* apply --confirm's watcher under systemd (not in --help) */
@@ -121,7 +122,7 @@ static const struct command commands[] = {
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE,
-       OPT_LOCAL, OPT_AUTH };
+       OPT_LOCAL, OPT_AUTH, OPT_VICI };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -150,6 +151,7 @@ static unsigned opt_bit(int c)
 	case OPT_IFACE: return TAKES_IFACE;
 	case OPT_LOCAL: return TAKES_LOCAL;
 	case OPT_AUTH: return TAKES_AUTH;
+	case OPT_VICI: return TAKES_VICI;
 	}
 	return TAKES_NOTHING;
 }
@@ -241,6 +243,11 @@ static int long_only(int c, struct cli_opts *o)
 			return o->auth_psk = optarg[1] == 's', 0;
 		fprintf(stderr, "sagate: --auth takes pubkey or psk, not \"%s\"\n", optarg);
 		return EXIT_USAGE;
+	case OPT_VICI:
+		if (*optarg)
+			return o->vici = optarg, 0;
+		fprintf(stderr, "sagate: --vici needs a socket path\n");
+		return EXIT_USAGE;
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
 			return 0;
@@ -304,6 +311,7 @@ int main(int argc, char **argv)
 		{ "keep-flows", no_argument, NULL, OPT_KEEP_FLOWS },
 		{ "local", required_argument, NULL, OPT_LOCAL },
 		{ "auth", required_argument, NULL, OPT_AUTH },
+		{ "vici", required_argument, NULL, OPT_VICI },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

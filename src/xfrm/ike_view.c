@@ -19,29 +19,37 @@ static void ts_list_fini(struct ike_ts_list *l)
 	l->n = 0;
 }
 
+void ike_conn_cfg_fini(struct ike_conn_cfg *c)
+{
+	for (size_t j = 0; j < c->nchildren; j++) {
+		free(c->children[j].name);
+		free(c->children[j].mode);
+		ts_list_fini(&c->children[j].local);
+		ts_list_fini(&c->children[j].remote);
+	}
+	free(c->children);
+	free(c->name);
+	free(c->remote_id);
+	free(c->remote_class);
+	addr_set_fini(&c->remote);
+	memset(c, 0, sizeof(*c));
+}
+
+void ike_child_sa_fini(struct ike_child_sa *sa)
+{
+	free(sa->conn);
+	free(sa->child);
+	free(sa->mode);
+	free(sa->remote_id);
+	memset(sa, 0, sizeof(*sa));
+}
+
 void ike_view_fini(struct ike_view *v)
 {
-	for (size_t i = 0; i < v->nconns; i++) {
-		struct ike_conn_cfg *c = &v->conns[i];
-
-		for (size_t j = 0; j < c->nchildren; j++) {
-			free(c->children[j].name);
-			free(c->children[j].mode);
-			ts_list_fini(&c->children[j].local);
-			ts_list_fini(&c->children[j].remote);
-		}
-		free(c->children);
-		free(c->name);
-		free(c->remote_id);
-		free(c->remote_class);
-		addr_set_fini(&c->remote);
-	}
-	for (size_t i = 0; i < v->nsas; i++) {
-		free(v->sas[i].conn);
-		free(v->sas[i].child);
-		free(v->sas[i].mode);
-		free(v->sas[i].remote_id);
-	}
+	for (size_t i = 0; i < v->nconns; i++)
+		ike_conn_cfg_fini(&v->conns[i]);
+	for (size_t i = 0; i < v->nsas; i++)
+		ike_child_sa_fini(&v->sas[i]);
 	free(v->conns);
 	free(v->sas);
 	memset(v, 0, sizeof(*v));

@@ -64,6 +64,9 @@ struct ike_view {
 };
 
 void ike_view_fini(struct ike_view *v);
+/** Free what one connection / CHILD_SA owns (and zero it). */
+void ike_conn_cfg_fini(struct ike_conn_cfg *c);
+void ike_child_sa_fini(struct ike_child_sa *sa);
 
 /** Parse one traffic selector as charon prints it: "dynamic",
  *  "10.1.0.0/16", "10.1.0.1..10.1.0.9" or the IPv6 forms, each with an
