@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 readme=$top/README.md
 # the folders in pipeline order, lowest layer first
-order=(base policy compile xfrm verdict nft ops engine cli)
+order=(base policy compile xfrm verdict vici nft ops engine cli)
 begin='<!-- src layout: made by tests/check-layout.sh --update -->'
 end='<!-- end of src layout -->'
 problems=0

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "engine_int.h"
+#include "engine_vici.h"
 #include "elog.h"
 #include "diag.h"
 #include "parse.h"
@@ -760,6 +761,8 @@ int engine_open(struct engine *e, struct diag_list *d)
 	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++)
 		if (eq_open(e, &e->q[i], (uint16_t)(e->queue + i), d) < 0)
 			return -1;
+	if (e->src.vici && !(e->vici = engine_vici_start(e->src.vici, &e->lock, false)))
+		return engine_fail(d, "", "cannot start the vici follower: %s", strerror(errno));
 	return engine_ctl_open(e, d);
 }
 
@@ -904,6 +907,8 @@ void engine_stop(struct engine *e, struct diag_list *d)
 		engine_fail(d, "", "cannot stop the queue threads: %s", strerror(errno));
 	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
 		eq_close(&e->q[i], d);
+	engine_vici_stop(e->vici);
+	e->vici = NULL;
 }
 
 void engine_fini(struct engine *e)

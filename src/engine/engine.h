@@ -44,6 +44,7 @@
 
 struct mnl_socket;
 struct engine_queue;
+struct engine_vici;
 
 /** Where the policy comes from, and how the queues are set up. */
 struct engine_src {
@@ -56,6 +57,8 @@ struct engine_src {
 	bool fail_open;		/**< --fail-open: the kernel accepts what overflows the queue */
 	const char *run_dir;	/**< counters file and control socket directory,
 				     NULL: estats_run_dir() */
+	const char *vici;	/**< --vici PATH: charon's vici socket to learn the
+				     SAs' IKE identities from (engine_vici.h); NULL: none */
 };
 
 #define ENGINE_BANKS 2
@@ -125,6 +128,8 @@ struct engine {
 	unsigned long long ctl_ino;	/**< its inode, to remove only our own */
 
 	struct engine_queue *q;		/**< ENGINE_BANKS * nqueues of them */
+	struct engine_vici *vici;	/**< the IKE identities of the SAs, written
+					     under lock (engine_vici.h); NULL: --vici none */
 	int stop_fd[2];			/**< main -> queue threads: written once to stop */
 	int fail_fd[2];			/**< queue threads -> main: a thread died */
 	int failed;			/**< a queue thread hit a fatal error (atomic) */

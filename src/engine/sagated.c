@@ -2,7 +2,8 @@
  * ruleset in engine mode.
  *
  *   sagated [--policy FILE] [--queue N|N-M] [--rcvbuf BYTES]
- *           [--queue-maxlen N] [--fail-open] [--user NAME]
+ *           [--queue-maxlen N] [--fail-open] [--user NAME] [--vici PATH|none]
+ *   sagated --identities [--vici PATH]
  *
  * Without --policy it serves the generation `sagate apply` made current
  * (its policy bundle, and the queue number from its meta).  One JSON line
@@ -14,12 +15,17 @@
  * alone (creds.h) before it opens a socket.  Its log is written by a
  * thread of its own (elog.h): a slow reader never delays a verdict.
  *
+ * It follows charon's vici socket (--vici, engine_vici.h) for the IKE
+ * identity of each SA.  --identities does only that, without a policy or
+ * queues, logging the whole identity map at each change, until a signal.
+ *
  * Exit status: 0 stopped by a signal, 1 policy error, 2 usage, 3 system.
  */
 #include "config.h"
 
 #include "creds.h"
 #include "engine.h"
+#include "engine_vici.h"
 #include "qrange.h"
 #include "sdnotify.h"
 
@@ -57,6 +63,10 @@ static void usage(FILE *f)
 	      "      --fail-open       the kernel ACCEPTS packets that overflow the queue,\n"
 	      "                        unchecked (default: they are dropped)\n"
 	      "  -u, --user NAME       started as root, run as this user (default: sagated)\n"
+	      "      --vici PATH|none  charon's vici socket, for the SAs' IKE identities\n"
+	      "                        (default " ENGINE_VICI_DEFAULT ")\n"
+	      "      --identities      only follow the vici socket and log the identity\n"
+	      "                        of every SA at each change, until a signal\n"
 	      "  -h, --help            show this help\n"
 	      "Counters: $SAGATE_RUN_DIR/sagated.json (default /run/sagate), every second.\n",
 	      f);
@@ -74,13 +84,14 @@ static int parse_num(const char *s, unsigned long lo, unsigned long hi, unsigned
 	return errno || *end || *v < lo || *v > hi ? -1 : 0;
 }
 
-enum { OPT_RCVBUF = 256, OPT_MAXLEN, OPT_FAIL_OPEN };
+enum { OPT_RCVBUF = 256, OPT_MAXLEN, OPT_FAIL_OPEN, OPT_VICI, OPT_IDENTITIES };
 
 /* A blocked log gets this long to take what is queued at exit. */
 #define LOG_STOP_MS 2000
 
 /* 0 parsed, 1 --help, -1 usage error (printed). */
-static int parse_args(int argc, char **argv, struct engine_src *src, const char **user)
+static int parse_args(int argc, char **argv, struct engine_src *src, const char **user,
+		      bool *identities)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' },
@@ -89,6 +100,8 @@ static int parse_args(int argc, char **argv, struct engine_src *src, const char 
 		{ "queue-maxlen", required_argument, NULL, OPT_MAXLEN },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "user", required_argument, NULL, 'u' },
+		{ "vici", required_argument, NULL, OPT_VICI },
+		{ "identities", no_argument, NULL, OPT_IDENTITIES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -129,6 +142,17 @@ static int parse_args(int argc, char **argv, struct engine_src *src, const char 
 		case 'u':
 			*user = optarg;
 			break;
+		case OPT_VICI:
+			if (!*optarg || (strcmp(optarg, "none") && optarg[0] != '/')) {
+				fprintf(stderr, "sagated: bad --vici '%s' (an absolute socket path, or none)\n",
+					optarg);
+				return -1;
+			}
+			src->vici = strcmp(optarg, "none") ? optarg : NULL;
+			break;
+		case OPT_IDENTITIES:
+			*identities = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -139,6 +163,10 @@ static int parse_args(int argc, char **argv, struct engine_src *src, const char 
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return -1;
+	}
+	if (*identities && !src->vici) {
+		fprintf(stderr, "sagated: --identities needs a vici socket (not --vici none)\n");
 		return -1;
 	}
 	return 0;
@@ -191,17 +219,40 @@ static int finish(int rc)
 	return rc;
 }
 
+/* --identities: the vici follower alone, as root or whoever starts it. */
+static int identities(const char *path)
+{
+	pthread_rwlock_t lock;
+	struct engine_vici *v;
+	sigset_t none;
+
+	pthread_rwlock_init(&lock, NULL);
+	v = engine_vici_start(path, &lock, true);
+	if (!v) {
+		fprintf(stderr, "sagated: cannot start the vici follower: %s\n", strerror(errno));
+		pthread_rwlock_destroy(&lock);
+		return finish(3);
+	}
+	sigemptyset(&none);
+	while (!stop_req)
+		sigsuspend(&none);
+	engine_vici_stop(v);
+	pthread_rwlock_destroy(&lock);
+	return finish(0);
+}
+
 int main(int argc, char **argv)
 {
-	struct engine_src src = { .queue = -1 };
+	struct engine_src src = { .queue = -1, .vici = ENGINE_VICI_DEFAULT };
 	struct diag_list d;
 	const struct engine_bank *lb;
 	const char *user = NULL;
+	bool only_identities = false;
 	char who[96] = "";
 	struct engine e;
 	int rc;
 
-	rc = parse_args(argc, argv, &src, &user);
+	rc = parse_args(argc, argv, &src, &user, &only_identities);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -211,6 +262,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sagated: cannot start the log thread: %s\n", strerror(rc));
 		return 3;
 	}
+	if (only_identities)
+		return identities(src.vici);
 
 	diag_list_init(&d);
 	rc = engine_init(&e, &src, &d);
