@@ -4,6 +4,12 @@
 #include "audit.h"
 #include "audit_util.h"
 #include "ike_view.h"
+#include "vici_dump.h"
+#include "vici_view.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #define NOW 1700001000ull
 
@@ -244,4 +250,228 @@ Test(audit_ike, sa_with_refused_algorithm_is_attributed_to_its_child)
 	ike_view_fini(&v);
 	xfrm_cache_free(c);
 	policy_free(p);
+}
+
+/* A list-conn event as charon 5.9 sends it for one connection. */
+static void enc_conn(struct vici_enc *e, const char *name, const char *remote, const char *mode,
+		     const char *lts)
+{
+	vici_enc_section(e, name);
+	vici_enc_list(e, "local_addrs");
+	vici_enc_item(e, "%any");
+	vici_enc_list_end(e);
+	vici_enc_list(e, "remote_addrs");
+	vici_enc_item(e, remote);
+	vici_enc_list_end(e);
+	vici_enc_kv(e, "version", "IKEv2");
+	vici_enc_section(e, "remote-1");
+	vici_enc_kv(e, "class", "pre-shared key");
+	vici_enc_kv(e, "id", "app1.example.org");
+	vici_enc_list(e, "groups");
+	vici_enc_list_end(e);
+	vici_enc_section_end(e);
+	vici_enc_section(e, "children");
+	vici_enc_section(e, "pg");
+	vici_enc_kv(e, "mode", mode);
+	vici_enc_list(e, "local-ts");
+	vici_enc_item(e, lts);
+	vici_enc_list_end(e);
+	vici_enc_list(e, "remote-ts");
+	vici_enc_item(e, "dynamic[tcp]");
+	vici_enc_list_end(e);
+	vici_enc_section_end(e);
+	vici_enc_section_end(e);
+	vici_enc_section_end(e);
+}
+
+static void enc_sa(struct vici_enc *e, const char *spi)
+{
+	vici_enc_section(e, "app");
+	vici_enc_kv(e, "state", "ESTABLISHED");
+	vici_enc_kv(e, "remote-id", "app1.example.org");
+	vici_enc_section(e, "child-sas");
+	vici_enc_section(e, "pg-7");
+	vici_enc_kv(e, "name", "pg");
+	vici_enc_kv(e, "reqid", "3");
+	vici_enc_kv(e, "state", "INSTALLED");
+	vici_enc_kv(e, "mode", "TRANSPORT");
+	if (spi)
+		vici_enc_kv(e, "spi-in", spi);
+	vici_enc_section_end(e);
+	vici_enc_section_end(e);
+	vici_enc_section_end(e);
+}
+
+/* Decode what e encoded (its length field skipped) into p. */
+static void decode(struct vici_enc *e, struct vici_packet *p)
+{
+	char err[256];
+
+	cr_assert_eq(vici_enc_end(e), 0);
+	cr_assert_eq(vici_packet_parse(e->data + 4, e->len - 4, p, err, sizeof(err)), 0, "%s", err);
+	vici_enc_fini(e);
+}
+
+Test(vici_view, conns_and_sas_from_charons_events)
+{
+	struct ike_view v = { 0 };
+	struct vici_enc e;
+	struct vici_packet p;
+	char err[256];
+
+	vici_enc_begin(&e, VICI_EVENT, "list-conn");
+	enc_conn(&e, "app", "10.0.0.21", "TRANSPORT", "dynamic[tcp/postgresql]");
+	decode(&e, &p);
+	cr_assert_eq(vici_view_add_conns(&v, p.msg, err, sizeof(err)), 0, "%s", err);
+	vici_packet_fini(&p);
+	cr_assert_eq(v.nconns, 1);
+	cr_assert_str_eq(v.conns[0].name, "app");
+	cr_assert_eq(v.conns[0].remote.n, 1);
+	cr_assert(v.conns[0].remote.v[0].lo == 0x0a000015);
+	cr_assert_str_eq(v.conns[0].remote_id, "app1.example.org");
+	cr_assert_str_eq(v.conns[0].remote_class, "pre-shared key");
+	cr_assert_eq(v.conns[0].nchildren, 1);
+	cr_assert_str_eq(v.conns[0].children[0].mode, "TRANSPORT");
+	cr_assert_eq(v.conns[0].children[0].local.v[0].port_lo, 5432);
+
+	vici_enc_begin(&e, VICI_EVENT, "list-sa");
+	enc_sa(&e, "c0ffee01");
+	decode(&e, &p);
+	cr_assert_eq(vici_view_add_sas(&v, p.msg, err, sizeof(err)), 0, "%s", err);
+	vici_packet_fini(&p);
+	cr_assert_eq(v.nsas, 1);
+	cr_assert_eq(v.sas[0].spi_in, 0xc0ffee01);
+	cr_assert_eq(v.sas[0].reqid, 3);
+	cr_assert_str_eq(v.sas[0].child, "pg");
+	cr_assert_str_eq(v.sas[0].conn, "app");
+
+	/* a CHILD_SA without an inbound SPI (not installed) is left out */
+	vici_enc_begin(&e, VICI_EVENT, "list-sa");
+	enc_sa(&e, NULL);
+	decode(&e, &p);
+	cr_assert_eq(vici_view_add_sas(&v, p.msg, err, sizeof(err)), 0, "%s", err);
+	vici_packet_fini(&p);
+	cr_assert_eq(v.nsas, 1);
+	ike_view_fini(&v);
+}
+
+Test(vici_view, what_charon_would_not_send_is_refused_whole)
+{
+	struct ike_view v = { 0 };
+	struct vici_enc e;
+	struct vici_packet p;
+	char err[256];
+
+	vici_enc_begin(&e, VICI_EVENT, "list-conn");
+	enc_conn(&e, "app", "10.0.0.21", "TRANSPORT", "dynamic[tcp/postgresql]");
+	enc_conn(&e, "bad", "10.0.0.22", "TRANSPORT", "dynamic[tcp/OPAQUE]");
+	decode(&e, &p);
+	cr_assert_eq(vici_view_add_conns(&v, p.msg, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "connection bad child pg"), "%s", err);
+	cr_assert_eq(v.nconns, 1);	/* the good one is kept, nothing half-made */
+	vici_packet_fini(&p);
+
+	vici_enc_begin(&e, VICI_EVENT, "list-sa");
+	enc_sa(&e, "zz");
+	decode(&e, &p);
+	cr_assert_eq(vici_view_add_sas(&v, p.msg, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "no SPI"), "%s", err);
+	vici_packet_fini(&p);
+	ike_view_fini(&v);
+}
+
+/* A charon that answers the audit's two queries on a socket of its own. */
+static void fake_charon(int lfd, bool garbage)
+{
+	int fd = accept(lfd, NULL, NULL);
+
+	for (;;) {
+		uint8_t hdr[4], buf[4096];
+		struct vici_packet p;
+		struct vici_enc e;
+		char err[128];
+		uint32_t len;
+
+		if (recv(fd, hdr, 4, MSG_WAITALL) != 4)
+			_exit(0);
+		memcpy(&len, hdr, 4);
+		len = ntohl(len);
+		if (len > sizeof(buf) || recv(fd, buf, len, MSG_WAITALL) != (ssize_t)len ||
+		    vici_packet_parse(buf, len, &p, err, sizeof(err)) < 0)
+			_exit(1);
+		if (p.type == VICI_EVENT_REGISTER || p.type == VICI_EVENT_UNREGISTER) {
+			vici_enc_begin(&e, VICI_EVENT_CONFIRM, NULL);
+		} else {
+			bool conns = !strcmp(p.name, "list-conns");
+
+			vici_enc_begin(&e, VICI_EVENT, conns ? "list-conn" : "list-sa");
+			if (conns)
+				enc_conn(&e, "app", "10.0.0.21", "TRANSPORT", "dynamic[tcp/5432]");
+			else
+				enc_sa(&e, "00000100");
+			if (vici_enc_end(&e) == 0)
+				send(fd, e.data, garbage ? e.len - 1 : e.len, MSG_NOSIGNAL);
+			vici_enc_fini(&e);
+			if (garbage)
+				_exit(0);
+			vici_enc_begin(&e, VICI_CMD_RESPONSE, NULL);
+		}
+		vici_packet_fini(&p);
+		if (vici_enc_end(&e) == 0)
+			send(fd, e.data, e.len, MSG_NOSIGNAL);
+		vici_enc_fini(&e);
+	}
+}
+
+static pid_t serve(const char *path, bool garbage)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	pid_t pid;
+
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 1), 0);
+	if ((pid = fork()) == 0) {
+		fake_charon(lfd, garbage);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+Test(vici_dump, streams_both_queries)
+{
+	char path[] = "/tmp/sagate-vici-test.sock";
+	struct ike_view v;
+	struct diag_list d;
+	pid_t pid = serve(path, false);
+
+	diag_list_init(&d);
+	cr_assert_eq(vici_dump_view(path, &v, &d), 0, "%s", diag_last(&d));
+	cr_assert_eq(v.nconns, 1);
+	cr_assert_eq(v.nsas, 1);
+	cr_assert_eq(v.sas[0].spi_in, 0x100);
+	ike_view_fini(&v);
+	diag_list_fini(&d);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+}
+
+Test(vici_dump, a_cut_answer_or_no_socket_is_an_error)
+{
+	char path[] = "/tmp/sagate-vici-test2.sock";
+	struct ike_view v;
+	struct diag_list d;
+	pid_t pid = serve(path, true);
+
+	diag_list_init(&d);
+	cr_assert_eq(vici_dump_view(path, &v, &d), -1);
+	cr_assert_eq(v.nconns, 0);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+	cr_assert_eq(vici_dump_view(path, &v, &d), -1);
+	cr_assert_not_null(strstr(diag_last(&d), "is charon running"), "%s", diag_last(&d));
+	diag_list_fini(&d);
 }
