@@ -52,6 +52,7 @@ struct cli_opts {
 	int log_group;		/**< log: --group N; -1 when not given */
 	unsigned long count;	/**< log: --count N lines, then exit; 0: until a signal */
 	bool journal;		/**< log: --journal, lines to the systemd journal */
+	const char *vici;	/**< audit: --vici, charon's socket (NULL: the default) */
 };
 
 int cli_check(const struct cli_opts *o, const char *file);

@@ -7,6 +7,10 @@
 #include "cli_common.h"
 #include "forward.h"
 #include "state.h"
+#include "vici_dump.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +29,32 @@ struct kernel_view {
 	struct nft_attempt *attempts;	/**< cleartext attempts, by source and port */
 	size_t nattempts;
 	bool attempts_ok;
+	struct ike_view ike;		/**< what charon has loaded and holds */
+	bool ike_ok;
 };
 
-static void kernel_read(struct kernel_view *k, struct audit_list *out)
+/* charon, over vici: at --vici, or at its default socket when one is
+ * there (a host without strongSwan gets an info line, not a warning). */
+static void ike_read(const char *given, struct kernel_view *k, struct audit_list *out)
+{
+	const char *path = given ? given : VICI_DEFAULT_SOCKET;
+	struct diag_list d;
+	struct stat st;
+
+	if (!given && stat(path, &st) < 0 && errno == ENOENT) {
+		audit_add(out, AUDIT_INFO, "ike-unreadable", NULL, path,
+			  "no vici socket: charon (strongSwan) is not running here, or not with its vici plugin; the IKE checks were skipped");
+		return;
+	}
+	diag_list_init(&d);
+	k->ike_ok = vici_dump_view(path, &k->ike, &d) == 0;
+	for (size_t i = 0; i < d.count; i++)
+		audit_add(out, AUDIT_WARNING, "ike-unreadable", NULL, d.items[i].file, "%s; the IKE checks were skipped",
+			  d.items[i].message);
+	diag_list_fini(&d);
+}
+
+static void kernel_read(const struct cli_opts *o, struct kernel_view *k, struct audit_list *out)
 {
 	struct diag_list d;
 
@@ -46,6 +73,7 @@ static void kernel_read(struct kernel_view *k, struct audit_list *out)
 		audit_add(out, d.items[i].severity == DIAG_ERROR ? AUDIT_WARNING : AUDIT_INFO,
 			  "kernel-unreadable", NULL, d.items[i].file, "%s", d.items[i].message);
 	diag_list_fini(&d);
+	ike_read(o->vici, k, out);
 }
 
 static void kernel_fini(struct kernel_view *k)
@@ -55,6 +83,7 @@ static void kernel_fini(struct kernel_view *k)
 	xfrm_spd_list_fini(&k->spd);
 	xfrm_cache_free(k->sas);
 	free(k->attempts);
+	ike_view_fini(&k->ike);
 }
 
 static void run_audits(const struct loaded *l, struct kernel_view *k, struct audit_list *out)
@@ -66,6 +95,8 @@ static void run_audits(const struct loaded *l, struct kernel_view *k, struct aud
 	audit_forward(l->pol, "/proc", out);
 	if (k->spd_ok)
 		audit_spd(l->pol, &k->spd, out);
+	if (k->ike_ok)
+		audit_ike(l->pol, &k->ike, k->sas, (uint64_t)time(NULL), out);
 	if (k->snap_ok)
 		audit_drift(l->plan, l->pol, &k->snap, out);
 	/* the engine matters only where this policy is the live one */
@@ -132,14 +163,19 @@ int cli_audit(const struct cli_opts *o, const char *file)
 	struct state_meta m;
 	struct audit_list a = { 0 };
 	struct kernel_view k;
-	int rc = cli_load_either(o, file, true, &l, &m);
+	int rc;
 
+	if (o->policy_only && o->vici) {
+		fprintf(stderr, "sagate: audit: --vici reads charon, --policy-only reads nothing of this host: give one\n");
+		return EXIT_USAGE;
+	}
+	rc = cli_load_either(o, file, true, &l, &m);
 	if (opts.fail_on == LEVEL_NEVER && !o->fail_on_given)
 		opts.fail_on = LEVEL_ERROR;
 	if (rc == EXIT_OK && o->policy_only) {
 		run_audits(&l, NULL, &a);
 	} else if (rc == EXIT_OK) {
-		kernel_read(&k, &a);
+		kernel_read(o, &k, &a);
 		/* the applied policy is its bundle, groups and all: the
 		 * source it names may have changed since */
 		run_audits(&l, &k, &a);

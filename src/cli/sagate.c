@@ -73,6 +73,7 @@ static const char usage[] =
 	"      --count N       log: exit after N lines\n"
 	"      --journal       log: lines to the systemd journal (the default when\n"
 	"                      standard output is the journal), not JSON lines\n"
+	"      --vici PATH     audit: charon's vici socket (default /var/run/charon.vici)\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -92,6 +93,7 @@ enum {
 	TAKES_ICMP_TYPE = 1u << 19, TAKES_IFACE = 1u << 20,
 	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22, TAKES_QUEUES = 1u << 23,
 	TAKES_GROUP = 1u << 24, TAKES_COUNT = 1u << 25, TAKES_JOURNAL = 1u << 26,
+	TAKES_VICI = 1u << 27,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE | TAKES_QUEUES)
@@ -122,7 +124,7 @@ static const struct command commands[] = {
 	{ "explain", cli_explain, NULL, true, TAKES_MODE | TAKES_PACKET | TAKES_FORWARD | TAKES_STATE_DIR },
 	{ "sa", NULL, cli_sa, false, TAKES_MODE | TAKES_POLICY | TAKES_STATE_DIR },
 	{ "audit", cli_audit, NULL, true, TAKES_MODE | TAKES_FAIL_ON | TAKES_STATE_DIR |
-					  TAKES_POLICY_ONLY },
+					  TAKES_POLICY_ONLY | TAKES_VICI },
 	{ "metrics", NULL, cli_metrics, false, TAKES_STATE_DIR | TAKES_OUTPUT },
 	{ "ike-config", cli_ike_config, NULL, false, TAKES_LOCAL | TAKES_AUTH },
 	{ "log", cli_log, NULL, true, TAKES_MODE | TAKES_STATE_DIR | TAKES_GROUP | TAKES_COUNT |
@@ -133,7 +135,7 @@ static const struct command commands[] = {
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE,
-       OPT_LOCAL, OPT_AUTH, OPT_QUEUES, OPT_GROUP, OPT_COUNT, OPT_JOURNAL };
+       OPT_LOCAL, OPT_AUTH, OPT_QUEUES, OPT_GROUP, OPT_COUNT, OPT_JOURNAL, OPT_VICI };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -166,6 +168,7 @@ static unsigned opt_bit(int c)
 	case OPT_GROUP: return TAKES_GROUP;
 	case OPT_COUNT: return TAKES_COUNT;
 	case OPT_JOURNAL: return TAKES_JOURNAL;
+	case OPT_VICI: return TAKES_VICI;
 	}
 	return TAKES_NOTHING;
 }
@@ -302,6 +305,11 @@ static int long_only(int c, struct cli_opts *o)
 			optarg);
 		return EXIT_USAGE;
 	}
+	case OPT_VICI:
+		if (*optarg)
+			return o->vici = optarg, 0;
+		fprintf(stderr, "sagate: --vici needs a socket path\n");
+		return EXIT_USAGE;
 	case OPT_PORT:
 		if (parse_port(optarg, &o->port) == 0)
 			return 0;
@@ -355,6 +363,7 @@ int main(int argc, char **argv)
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "count", required_argument, NULL, OPT_COUNT },
 		{ "journal", no_argument, NULL, OPT_JOURNAL },
+		{ "vici", required_argument, NULL, OPT_VICI },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

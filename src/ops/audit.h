@@ -16,6 +16,7 @@
 #include "nft_read.h"
 #include "nft_snap.h"
 #include "plan.h"
+#include "ike_view.h"
 #include "xfrm.h"
 #include "xfrm_dump.h"
 
@@ -71,6 +72,15 @@ void audit_families(const struct policy *p, struct audit_list *out);
 /** require-ipsec rules against the SPD: peers no IPsec policy covers
  *  ("spd-missing"), and peers covered only at "level use" ("spd-optional"). */
 void audit_spd(const struct policy *p, const struct xfrm_spd_list *spd, struct audit_list *out);
+
+/** require-ipsec rules against what charon has loaded and negotiated
+ *  (audit_ike.c): "ike-uncovered" for peers no loaded child carries the
+ *  rule's traffic from in a mode it admits; "ike-mode" for a child that
+ *  carries it in a mode the rule refuses; "ike-sa-refused" for a
+ *  CHILD_SA that is up whose kernel SA (in sas, by its inbound SPI; sas
+ *  may be NULL) an inbound rule from whose peers it comes refuses. */
+void audit_ike(const struct policy *p, const struct ike_view *v, const struct xfrm_cache *sas,
+	       uint64_t now, struct audit_list *out);
 
 /** The live table vs the plan: "table-missing", "digest-mismatch",
  *  "drift-chain-added/removed/changed", "drift-rule-added/removed",

@@ -13,6 +13,12 @@
 # psql query is answered, sagated admits the flow under rule
 # "postgresql", and the wire saw ESP and no cleartext 5432 from app1.
 # app2 (no IPsec) still cannot connect.
+# Then `sagate audit --vici` on db compares the policy with what db's
+# charon has loaded and holds: nothing to report on the generated config;
+# a hand-added tunnel child for PostgreSQL is "ike-mode"; after a null
+# cipher is added to both sides' PostgreSQL proposals and the SA is
+# negotiated again with it, sagated refuses the flow and audit names the
+# child whose SA it refused ("ike-sa-refused").
 # SAGATE_SCENARIO_BREAK=1 generates db's config from a policy whose
 # postgresql rule allows only chacha20poly1305 while app1's offers it
 # nowhere: then this must FAIL (no SA, no query).
@@ -83,4 +89,57 @@ for f in 4 6; do
 	[ "$((p1 + pd))" -eq 0 ] && ok "IPv$f wire: no cleartext 5432 between app1 and db" ||
 		bad "IPv$f wire: cleartext 5432: app1 $p1, db $pd"
 done
+
+# --- audit against db's charon
+audit_ike() {
+	nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" audit --json --fail-on never \
+		--vici "$IKE_DIR/vici-db" 2>"$IKE_DIR/audit.err"
+}
+ike_findings() { jq -c '[.findings[] | select(.kind | startswith("ike-"))]' <<<"$1"; }
+A=$(audit_ike)
+[ "$(ike_findings "$A")" = "[]" ] &&
+	ok "audit --vici: charon's generated connections cover every require-ipsec peer, in modes and with SAs the rules admit (no ike- finding)" ||
+	bad "audit --vici on the generated config: $(ike_findings "$A") $(cat "$IKE_DIR/audit.err")"
+
+# a hand-added connection that carries PostgreSQL from app2 in tunnel mode
+cat >>"$IKE_DIR/db/swanctl.conf" <<CONF
+connections {
+	rogue {
+		remote_addrs = ${IP4[app2]}
+		local {
+			auth = psk
+		}
+		remote {
+			auth = psk
+		}
+		children {
+			pg-tunnel {
+				mode = tunnel
+				local_ts = dynamic[tcp/5432]
+				remote_ts = ${IP4[app2]}/32
+			}
+		}
+	}
+}
+CONF
+swan_load db || bad "db: swanctl --load-all with the rogue connection"
+A=$(audit_ike)
+jq -e '[.findings[] | select(.kind == "ike-mode" and .rule == "postgresql" and .object == "connection rogue child pg-tunnel")] | length == 1' <<<"$A" >/dev/null &&
+	ok "audit --vici: the tunnel child rogue/pg-tunnel for a transport rule is ike-mode on rule postgresql" ||
+	bad "audit --vici: no ike-mode for rogue/pg-tunnel: $(ike_findings "$A")"
+
+# a null cipher added to db's postgresql child, and app1 offering only it
+sed -i 's/^\(\t*esp_proposals = aes256gcm16-x25519.*\)$/\1, null-sha256-x25519/' "$IKE_DIR/db/swanctl.conf"
+sed -i '/^\t*db-out {$/,/}/ s/^\(\t*esp_proposals = \).*$/\1null-sha256-x25519/' "$IKE_DIR/app1/swanctl.conf"
+swan_load db && swan_load app1 || bad "reloading the weakened configs"
+swan app1 --terminate --ike db-servers-ipv4 >/dev/null 2>&1
+wait_for 20 sh -c "! swanctl --list-sas --uri unix://$IKE_DIR/vici-db | grep -q 'postgresql.*INSTALLED'"
+r=$(PGTO=8 psql_q app1 "${IP4[db]}" "select 1")
+[ "$r" != 1 ] && ok "IPv4: with the null cipher negotiated, sagated refuses app1's psql" || bad "IPv4: app1's psql over ESP-null answered"
+dsas=$(swan db --list-sas --child postgresql 2>/dev/null)
+grep -q 'NULL' <<<"$dsas" && ok "db's CHILD_SA postgresql now uses the null cipher" || bad "db's postgresql SA is not ESP-null: $dsas"
+A=$(audit_ike)
+jq -e '[.findings[] | select(.kind == "ike-sa-refused" and .rule == "postgresql" and (.object | startswith("connection app-servers child postgresql SPI 0x")))] | length >= 1' <<<"$A" >/dev/null &&
+	ok "audit --vici: the ESP-null SA is ike-sa-refused on rule postgresql, naming connection app-servers child postgresql" ||
+	bad "audit --vici: no ike-sa-refused for the ESP-null SA: $(ike_findings "$A")"
 scenario_end
