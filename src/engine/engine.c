@@ -819,6 +819,12 @@ int engine_open(struct engine *e, struct diag_list *d)
 			return -1;
 	if (e->src.vici && !(e->vici = engine_vici_start(e->src.vici, &e->lock, false)))
 		return engine_fail(d, "", "cannot start the vici follower: %s", strerror(errno));
+	/* identity rules ask the follower; without one (--vici none) they
+	 * fail closed (decide.c) */
+	if (e->vici) {
+		e->ident_lookup = engine_vici_lookup;
+		e->ident_ctx = e->vici;
+	}
 	return engine_ctl_open(e, d);
 }
 
@@ -963,6 +969,8 @@ void engine_stop(struct engine *e, struct diag_list *d)
 		engine_fail(d, "", "cannot stop the queue threads: %s", strerror(errno));
 	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
 		eq_close(&e->q[i], d);
+	e->ident_lookup = NULL;
+	e->ident_ctx = NULL;
 	engine_vici_stop(e->vici);
 	e->vici = NULL;
 }

@@ -344,7 +344,9 @@ sagated_start() {
 	explain_log_reset
 	: >"$IKE_DIR/sagated.log"
 	# not through nsx: $! must be sagated itself (ip netns exec execs it)
-	ip netns exec "$(ns db)" "$sagated" --policy "$1" --queue 0 >>"$IKE_DIR/sagated.log" 2>&1 &
+	local pol=$1
+	shift	# the rest: more sagated options
+	ip netns exec "$(ns db)" "$sagated" --policy "$pol" --queue 0 "$@" >>"$IKE_DIR/sagated.log" 2>&1 &
 	SAGATED_PID=$!
 	wait_for 20 grep -q '"event":"ready"' "$IKE_DIR/sagated.log"
 }

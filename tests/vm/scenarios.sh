@@ -6,14 +6,14 @@
 #   tests/vm/vm-run --timeout 1200 -- env SAGATE=build/sagate SAGATED=build/sagated \
 #       tests/vm/scenarios.sh [NAME...]
 #
-# NAME: db-server inject sa-lifecycle sagated-restart spoof outbound audit revoke ike-config identities
+# NAME: db-server inject sa-lifecycle sagated-restart spoof outbound audit revoke ike-config identities identity-verdicts
 # (default: all, in that order).  SAGATE_SCENARIO_BREAK=1 is passed on: then
 # every scenario must fail.  Prints each scenario's time and the total;
 # exit status 0 only if every scenario passed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(db-server inject sa-lifecycle sagated-restart spoof outbound audit revoke ike-config identities)
+[ ${#names[@]} -eq 0 ] && names=(db-server inject sa-lifecycle sagated-restart spoof outbound audit revoke ike-config identities identity-verdicts)
 t0=$SECONDS
 ok=() failed=() times=()
 for n in "${names[@]}"; do
