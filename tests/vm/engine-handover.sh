@@ -42,8 +42,9 @@ trap cleanup EXIT
 counter() { jq -r ".$1" "$SAGATE_RUN_DIR/sagated.json" 2>/dev/null; }
 now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 # decisions on the AES-GCM SA logged after time T: "verdict reason" lines
+# (the log also holds sagated's plain-text lines on stderr: skipped)
 after() {
-	jq -r --arg t "$1" 'select(.verdict and .spi == "0x00001000" and .time > $t) | "\(.verdict) \(.reason)"' \
+	jq -rR --arg t "$1" 'fromjson? | select(.verdict and .spi == "0x00001000" and .time > $t) | "\(.verdict) \(.reason)"' \
 		"$log" 2>/dev/null
 }
 # wait_after T N: until N decisions on the SA were logged after T (10 s)
