@@ -79,17 +79,6 @@ static bool grow(void **v, size_t *cap, size_t n, size_t size)
 	return true;
 }
 
-static int set_add(struct addr_set *s, enum addr_family fam, u128 lo, u128 hi)
-{
-	struct addr_range *nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
-
-	if (!nv)
-		return -1;
-	s->v = nv;
-	s->v[s->n++] = (struct addr_range){ .fam = fam, .lo = lo, .hi = hi };
-	return 0;
-}
-
 /* a ∩ b (both normalised) into out; an "any" set is every address. */
 static int set_intersect(const struct addr_set *a, const struct addr_set *b, struct addr_set *out)
 {
@@ -99,7 +88,7 @@ static int set_intersect(const struct addr_set *a, const struct addr_set *b, str
 
 		out->any = s->any;
 		for (size_t i = 0; i < s->n; i++)
-			if (set_add(out, s->v[i].fam, s->v[i].lo, s->v[i].hi) < 0)
+			if (addr_set_push(out, s->v[i].fam, s->v[i].lo, s->v[i].hi) < 0)
 				return -1;
 		return 0;
 	}
@@ -108,7 +97,7 @@ static int set_intersect(const struct addr_set *a, const struct addr_set *b, str
 			const struct addr_range *x = &a->v[i], *y = &b->v[j];
 			u128 lo = x->lo > y->lo ? x->lo : y->lo, hi = x->hi < y->hi ? x->hi : y->hi;
 
-			if (x->fam == y->fam && lo <= hi && set_add(out, x->fam, lo, hi) < 0)
+			if (x->fam == y->fam && lo <= hi && addr_set_push(out, x->fam, lo, hi) < 0)
 				return -1;
 		}
 	return addr_set_normalize(out);
@@ -123,7 +112,7 @@ static int set_families(const struct addr_set *s, struct addr_set *out)
 	for (size_t i = 0; i < s->n; i++)
 		has[s->v[i].fam] = true;
 	for (int f = 0; f < AF_COUNT; f++)
-		if (has[f] && set_add(out, (enum addr_family)f, 0, addr_max((enum addr_family)f)) < 0)
+		if (has[f] && addr_set_push(out, (enum addr_family)f, 0, addr_max((enum addr_family)f)) < 0)
 			return -1;
 	return 0;
 }
@@ -132,7 +121,7 @@ static int set_from_local(const struct ike_conf_opts *o, struct addr_set *out)
 {
 	*out = (struct addr_set){ 0 };
 	for (size_t i = 0; i < o->nlocal; i++)
-		if (set_add(out, o->local[i].fam, o->local[i].lo, o->local[i].hi) < 0)
+		if (addr_set_push(out, o->local[i].fam, o->local[i].lo, o->local[i].hi) < 0)
 			return -1;
 	return addr_set_normalize(out);
 }
@@ -372,7 +361,7 @@ static int rule_transport(struct ctx *x, const struct rule *r, const char *esp)
 
 		if (!has[f])
 			continue;
-		if (set_add(&whole, (enum addr_family)f, 0, addr_max((enum addr_family)f)) < 0)
+		if (addr_set_push(&whole, (enum addr_family)f, 0, addr_max((enum addr_family)f)) < 0)
 			return -1;
 		rc = set_intersect(&r->peers, &whole, &rts);
 		addr_set_fini(&whole);

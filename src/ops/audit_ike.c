@@ -22,27 +22,16 @@
 #define LIST_MAX 4		/* uncovered peer ranges named in one finding */
 
 /* Concrete sets: "any" expanded into both families' whole ranges. */
-static int set_push(struct addr_set *s, enum addr_family fam, u128 lo, u128 hi)
-{
-	struct addr_range *nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
-
-	if (!nv)
-		return -1;
-	s->v = nv;
-	s->v[s->n++] = (struct addr_range){ .fam = fam, .lo = lo, .hi = hi };
-	return 0;
-}
-
 static int set_concrete(const struct addr_set *in, struct addr_set *out)
 {
 	*out = (struct addr_set){ 0 };
 	if (in->any || !in->n) {
-		if (set_push(out, AF4, 0, addr_max(AF4)) < 0 || set_push(out, AF6, 0, addr_max(AF6)) < 0)
+		if (addr_set_push(out, AF4, 0, addr_max(AF4)) < 0 || addr_set_push(out, AF6, 0, addr_max(AF6)) < 0)
 			return -1;
 		return 0;
 	}
 	for (size_t i = 0; i < in->n; i++)
-		if (set_push(out, in->v[i].fam, in->v[i].lo, in->v[i].hi) < 0)
+		if (addr_set_push(out, in->v[i].fam, in->v[i].lo, in->v[i].hi) < 0)
 			return -1;
 	return addr_set_normalize(out);
 }
@@ -55,7 +44,7 @@ static int set_meet(const struct addr_set *a, const struct addr_set *b, struct a
 			const struct addr_range *x = &a->v[i], *y = &b->v[j];
 			u128 lo = x->lo > y->lo ? x->lo : y->lo, hi = x->hi < y->hi ? x->hi : y->hi;
 
-			if (x->fam == y->fam && lo <= hi && set_push(out, x->fam, lo, hi) < 0)
+			if (x->fam == y->fam && lo <= hi && addr_set_push(out, x->fam, lo, hi) < 0)
 				return -1;
 		}
 	return 0;
@@ -75,14 +64,14 @@ static int set_minus(const struct addr_set *a, const struct addr_set *b, struct 
 
 			if (y->fam != fam || y->hi < lo || y->lo > hi)
 				continue;
-			if (y->lo > lo && set_push(out, fam, lo, y->lo - 1) < 0)
+			if (y->lo > lo && addr_set_push(out, fam, lo, y->lo - 1) < 0)
 				return -1;
 			if (y->hi >= hi)
 				left = false;
 			else
 				lo = y->hi + 1;
 		}
-		if (left && set_push(out, fam, lo, hi) < 0)
+		if (left && addr_set_push(out, fam, lo, hi) < 0)
 			return -1;
 	}
 	return addr_set_normalize(out);

@@ -185,6 +185,17 @@ int addr_set_normalize(struct addr_set *s)
 	return 0;
 }
 
+int addr_set_push(struct addr_set *s, enum addr_family fam, u128 lo, u128 hi)
+{
+	struct addr_range *nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -1;
+	s->v = nv;
+	s->v[s->n++] = (struct addr_range){ .fam = fam, .lo = lo, .hi = hi };
+	return 0;
+}
+
 bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a)
 {
 	for (size_t i = 0; i < s->n; i++)

@@ -242,6 +242,8 @@ bool addr_set_equal(const struct addr_set *a, const struct addr_set *b);
 bool rule_on_iface(const struct rule *r, const char *name);
 /** Does the set hold this address? */
 bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a);
+/** Append [lo, hi] of fam (not normalised).  Returns 0 or -1 (OOM, s unchanged). */
+int addr_set_push(struct addr_set *s, enum addr_family fam, u128 lo, u128 hi);
 
 /** Sort and merge key ranges in place; returns the new count. */
 size_t key_ranges_normalize(struct key_range *k, size_t n);

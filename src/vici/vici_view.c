@@ -1,6 +1,7 @@
 /* vici_view: list-conn and list-sa event messages into an ike_view. */
 #include "config.h"
 
+#include "util.h"
 #include "vici_view.h"
 
 #include <stdarg.h>
@@ -19,11 +20,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
 }
 
 /* The items of list name in section n as traffic selectors. */
@@ -141,9 +137,9 @@ static int read_sa(const struct vici_node *ike, const struct vici_node *cs,
 		sa->reqid = (uint32_t)x;
 	}
 	sa->conn = strdup(ike->name);
-	sa->child = dup_or_null(vici_str(cs, "name") ? vici_str(cs, "name") : cs->name);
-	sa->mode = dup_or_null(vici_str(cs, "mode"));
-	sa->remote_id = dup_or_null(vici_str(ike, "remote-id"));
+	sa->child = xstrdup_or_null(vici_str(cs, "name") ? vici_str(cs, "name") : cs->name);
+	sa->mode = xstrdup_or_null(vici_str(cs, "mode"));
+	sa->remote_id = xstrdup_or_null(vici_str(ike, "remote-id"));
 	if (!sa->conn || !sa->child || (vici_str(cs, "mode") && !sa->mode) ||
 	    (vici_str(ike, "remote-id") && !sa->remote_id))
 		return fail(err, errlen, "out of memory");

@@ -167,7 +167,7 @@ int ike_ts_parse(const char *s, struct ike_ts *out)
 
 int ike_addrs_add(struct addr_set *s, const char *entry)
 {
-	struct addr_range r, *nv;
+	struct addr_range r;
 
 	if (addr_parse(entry, &r) != ADDR_OK) {
 		/* %any, %any4, %any6, or a name charon resolves when it
@@ -175,11 +175,7 @@ int ike_addrs_add(struct addr_set *s, const char *entry)
 		s->any = true;
 		return 0;
 	}
-	if (!(nv = realloc(s->v, (s->n + 1) * sizeof(*nv))))
-		return -1;
-	s->v = nv;
-	s->v[s->n++] = r;
-	return 0;
+	return addr_set_push(s, r.fam, r.lo, r.hi);
 }
 
 bool ike_mode_tunnel(const char *mode)
