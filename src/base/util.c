@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -160,6 +161,7 @@ void trace_phase(const char *phase)
 	static int on = -1;
 	static struct timespec last, last_cpu;
 	struct timespec now, cpu;
+	struct rusage ru;
 
 	if (on < 0)
 		on = getenv("SAGATE_TRACE_TIME") != NULL;
@@ -167,12 +169,14 @@ void trace_phase(const char *phase)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	/* CPU time too: on a busy machine it says more than the wall clock */
+	/* CPU time too: on a busy machine it says more than the wall clock;
+	 * and the peak resident size so far, to see which phase raises it */
 	if (last.tv_sec || last.tv_nsec)
-		fprintf(stderr, "sagate: time: %-13s %.3f s (cpu %.3f s)\n", phase,
+		fprintf(stderr, "sagate: time: %-13s %.3f s (cpu %.3f s, peak %ld MB)\n", phase,
 			(double)(now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) / 1e9,
 			(double)(cpu.tv_sec - last_cpu.tv_sec) +
-			(cpu.tv_nsec - last_cpu.tv_nsec) / 1e9);
+			(cpu.tv_nsec - last_cpu.tv_nsec) / 1e9,
+			getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1L);
 	last = now;
 	last_cpu = cpu;
 }

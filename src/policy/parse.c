@@ -450,6 +450,7 @@ struct policy *parse_policy_file(const char *path, const struct parse_opts *opts
 	if (c.nfiles == 1) {	/* self-contained: its bytes are the record */
 		p->text = c.files[0].text;
 		p->text_len = c.files[0].text_len;
+		memcpy(p->text_sha256, c.files[0].sha, sizeof(p->text_sha256));
 		c.files[0].text = NULL;
 	}
 	pctx_fini(&c);
