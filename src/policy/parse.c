@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "json_arena.h"
 #include "parse.h"
 #include "parse_int.h"
 #include "sha256.h"
@@ -417,7 +418,8 @@ static void pctx_fini(struct pctx *c)
 	pdefs_free(c);
 	pident_free(c);
 	for (size_t i = 0; i < c->nfiles; i++) {
-		json_decref(c->files[i].root);
+		if (!c->arena)	/* else dropped with the arena */
+			json_decref(c->files[i].root);
 		free(c->files[i].text);
 		free(c->files[i].display);
 		free(c->files[i].real);
@@ -439,6 +441,7 @@ struct policy *parse_policy_file(const char *path, const struct parse_opts *opts
 		diag_add(diags, DIAG_ERROR, path, "", NULL, "out of memory");
 		return NULL;
 	}
+	c.arena = opts && opts->json_arena && json_arena_begin();
 	load_tree(&c, path, NULL, "", 0);
 	policy_digest(&c, p->sha256);
 	pdefs_validate(&c);
@@ -454,6 +457,8 @@ struct policy *parse_policy_file(const char *path, const struct parse_opts *opts
 		c.files[0].text = NULL;
 	}
 	pctx_fini(&c);
+	if (c.arena)
+		json_arena_end();
 	if (diags->errors > errors_before) {
 		policy_free(p);
 		return NULL;
