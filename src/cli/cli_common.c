@@ -51,7 +51,8 @@ int cli_parse(const char *file, struct loaded *l)
 {
 	/* what was applied is loaded whatever its size: it passed its limit then */
 	/* the command line is one thread: jansson may use an arena */
-	struct parse_opts po = { state_owns(file) ? STATE_MAX_BUNDLE : 0, true };
+	struct parse_opts po = { .max_file_size = state_owns(file) ? STATE_MAX_BUNDLE : 0,
+				 .json_arena = true };
 
 	diag_list_init(&l->diags);
 	l->cls = NULL;

@@ -638,7 +638,7 @@ Test(parse, queues_is_a_count_of_1_to_64_in_the_policy_file)
 /* Parse file with or without jansson's arena; the diagnostics as one text. */
 static struct policy *parse_with(const char *file, bool arena, char **diags)
 {
-	struct parse_opts po = { 0, arena };
+	struct parse_opts po = { .json_arena = arena };
 	struct diag_list d;
 	struct policy *p;
 	size_t len;
