@@ -4,6 +4,7 @@
 
 #include "json_arena.h"
 #include "parse.h"
+#include "sha256.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -739,4 +740,41 @@ Test(parse, json_arena_nesting_and_foreign_values)
 	json_arena_end();	/* a second end does nothing */
 	json_get_alloc_funcs(&m, &f);
 	cr_assert(m == m0 && f == f0);
+}
+
+/* A file past PARSE_HASH_THREAD_MIN is hashed on a second thread while
+ * jansson parses it: the digests are those of its bytes all the same
+ * (the file's own, kept for the record, and the policy's over it). */
+Test(parse, large_file_digest)
+{
+	size_t cap = (size_t)3 << 20, len = 0;
+	char *text = malloc(cap), *file, *back;
+	char want[65], outer[65];
+	struct diag_list d;
+	struct policy *p;
+	int n = 0;
+
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "{\"version\": 1, \"rules\": [");
+	while (len < ((size_t)3 << 19))	/* 1.5 MB */
+		len += (size_t)snprintf(text + len, cap - len,
+			"%s{\"name\": \"r%d\", \"action\": \"permit\", \"peers\": \"10.%d.%d.%d\", \"protocol\": \"tcp\", \"ports\": %d}",
+			n ? ", " : "", n, n >> 16 & 255, n >> 8 & 255, n & 255, 1 + n % 60000), n++;
+	len += (size_t)snprintf(text + len, cap - len, "]}\n");
+	file = write_file("large.json", text);
+	sha256_hex(text, len, want);
+	sha256_hex(want, 64, outer);
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "?");
+	cr_assert_eq(p->nrules, (size_t)n);
+	cr_assert_eq(p->text_len, len);
+	back = p->text;
+	cr_assert_eq(memcmp(back, text, len), 0);
+	cr_assert_str_eq(p->text_sha256, want);
+	cr_assert_str_eq(p->sha256, outer);
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
+	free(text);
 }
