@@ -61,6 +61,52 @@ char *xstrdup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+/* Append s at out[*used], keeping out a string of at most size - 1 bytes. */
+static void path_put(char *out, size_t size, size_t *used, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*used + 1 >= size)
+		return;
+	if (n > size - 1 - *used)
+		n = size - 1 - *used;
+	memcpy(out + *used, s, n);
+	*used += n;
+	out[*used] = '\0';
+}
+
+void path_key(char *out, size_t size, const char *base, const char *key)
+{
+	size_t used = 0;
+
+	if (!size)
+		return;
+	out[0] = '\0';
+	path_put(out, size, &used, base);
+	if (key) {
+		path_put(out, size, &used, ".");
+		path_put(out, size, &used, key);
+	}
+}
+
+void path_index(char *out, size_t size, const char *base, size_t i)
+{
+	char num[24], *p = num + sizeof(num);
+	size_t used = 0;
+
+	if (!size)
+		return;
+	*--p = '\0';
+	*--p = ']';
+	do
+		*--p = (char)('0' + i % 10);
+	while ((i /= 10));
+	*--p = '[';
+	out[0] = '\0';
+	path_put(out, size, &used, base);
+	path_put(out, size, &used, p);
+}
+
 int grow_array(void *arr, size_t *cap, size_t need, size_t esz)
 {
 	void **p = arr;

@@ -311,7 +311,7 @@ bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 	json_array_foreach(v, i, e) {
 		char p[600];
 
-		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		path_index(p, sizeof(p), path, i);
 		if (!json_is_string(e)) {
 			perr(c, file, p, rule, "expected a string, got %s", pjson_type(e));
 			ok = false;
@@ -516,8 +516,8 @@ bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 	bool ok = true;
 	json_t *e;
 
-	snprintf(ppath, sizeof(ppath), "%s%sprotocol", path, *path ? "." : "");
-	snprintf(tpath, sizeof(tpath), "%s%sports", path, *path ? "." : "");
+	path_key(ppath, sizeof(ppath), *path ? path : "protocol", *path ? "protocol" : NULL);
+	path_key(tpath, sizeof(tpath), *path ? path : "ports", *path ? "ports" : NULL);
 	*keys = NULL;
 	*nkeys = 0;
 	if (proto && !protos_parse(c, proto, file, ppath, rule, nums, &np))
@@ -539,8 +539,10 @@ bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 
 			if (i >= 256)
 				break;
-			snprintf(p, sizeof(p), json_is_array(ports) ? "%s[%zu]" : "%s",
-				 tpath, i);
+			if (json_is_array(ports))
+				path_index(p, sizeof(p), tpath, i);
+			else
+				path_key(p, sizeof(p), tpath, NULL);
 			if (port_one(c, e, file, p, rule, &plo[nports], &phi[nports]))
 				nports++;
 			else
