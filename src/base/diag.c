@@ -96,9 +96,18 @@ static char *runs_cut(const char *s, const char *seps, size_t max)
 void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	      const char *path, const char *rule, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(l, sev, file, path, rule, fmt, ap);
+	va_end(ap);
+}
+
+void diag_vadd(struct diag_list *l, enum diag_severity sev, const char *file,
+	       const char *path, const char *rule, const char *fmt, va_list ap)
+{
 	struct diag *d;
 	char *raw;
-	va_list ap;
 
 	if (sev == DIAG_ERROR)
 		l->errors++;
@@ -118,10 +127,8 @@ void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	d->file = xstrdup_or_null(file ? file : "");
 	d->path = runs_cut(path ? path : "", ".\"", DIAG_QUOTE_MAX);
 	d->rule = rule ? dup_cut(rule, DIAG_QUOTE_MAX) : NULL;
-	va_start(ap, fmt);
 	if (vasprintf(&raw, fmt, ap) < 0)
 		raw = NULL;
-	va_end(ap);
 	d->message = raw ? runs_cut(raw, " \"", DIAG_WORD_MAX) : NULL;
 	free(raw);
 }

@@ -6,6 +6,7 @@
 #ifndef SAGATE_DIAG_H
 #define SAGATE_DIAG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,6 +53,11 @@ void diag_list_fini(struct diag_list *l);
 void diag_add(struct diag_list *l, enum diag_severity sev, const char *file,
 	      const char *path, const char *rule, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+/** diag_add with the arguments in a va_list: for a caller that takes a
+ *  format of its own, so that the message is formatted once. */
+void diag_vadd(struct diag_list *l, enum diag_severity sev, const char *file,
+	       const char *path, const char *rule, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 
 /** The message of the last finding in l ("out of memory" when it could
  *  not be stored), "" when l has none: for a caller that words a callee's

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +59,52 @@ size_t netlink_span(const void *buf, size_t len)
 char *xstrdup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+/* Append s at out[*used], keeping out a string of at most size - 1 bytes. */
+static void path_put(char *out, size_t size, size_t *used, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*used + 1 >= size)
+		return;
+	if (n > size - 1 - *used)
+		n = size - 1 - *used;
+	memcpy(out + *used, s, n);
+	*used += n;
+	out[*used] = '\0';
+}
+
+void path_key(char *out, size_t size, const char *base, const char *key)
+{
+	size_t used = 0;
+
+	if (!size)
+		return;
+	out[0] = '\0';
+	path_put(out, size, &used, base);
+	if (key) {
+		path_put(out, size, &used, ".");
+		path_put(out, size, &used, key);
+	}
+}
+
+void path_index(char *out, size_t size, const char *base, size_t i)
+{
+	char num[24], *p = num + sizeof(num);
+	size_t used = 0;
+
+	if (!size)
+		return;
+	*--p = '\0';
+	*--p = ']';
+	do
+		*--p = (char)('0' + i % 10);
+	while ((i /= 10));
+	*--p = '[';
+	out[0] = '\0';
+	path_put(out, size, &used, base);
+	path_put(out, size, &used, p);
 }
 
 int grow_array(void *arr, size_t *cap, size_t need, size_t esz)
@@ -160,6 +207,7 @@ void trace_phase(const char *phase)
 	static int on = -1;
 	static struct timespec last, last_cpu;
 	struct timespec now, cpu;
+	struct rusage ru;
 
 	if (on < 0)
 		on = getenv("SAGATE_TRACE_TIME") != NULL;
@@ -167,12 +215,14 @@ void trace_phase(const char *phase)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	/* CPU time too: on a busy machine it says more than the wall clock */
+	/* CPU time too: on a busy machine it says more than the wall clock;
+	 * and the peak resident size so far, to see which phase raises it */
 	if (last.tv_sec || last.tv_nsec)
-		fprintf(stderr, "sagate: time: %-13s %.3f s (cpu %.3f s)\n", phase,
+		fprintf(stderr, "sagate: time: %-13s %.3f s (cpu %.3f s, peak %ld MB)\n", phase,
 			(double)(now.tv_sec - last.tv_sec) + (now.tv_nsec - last.tv_nsec) / 1e9,
 			(double)(cpu.tv_sec - last_cpu.tv_sec) +
-			(cpu.tv_nsec - last_cpu.tv_nsec) / 1e9);
+			(cpu.tv_nsec - last_cpu.tv_nsec) / 1e9,
+			getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1L);
 	last = now;
 	last_cpu = cpu;
 }

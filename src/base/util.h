@@ -13,6 +13,13 @@
 /** strdup that tolerates NULL (returns NULL). */
 char *xstrdup_or_null(const char *s);
 
+/** out = "BASE.KEY" (BASE alone when key is NULL), cut to size - 1 bytes
+ *  as snprintf cuts: the parser's JSON paths, built for every value it
+ *  reads, and snprintf's machinery is most of the cost of that. */
+void path_key(char *out, size_t size, const char *base, const char *key);
+/** out = "BASE[I]", cut as path_key. */
+void path_index(char *out, size_t size, const char *base, size_t i);
+
 /** Grow *arr (element size esz) so that it can hold at least need items.
  *  Returns 0, or -1 on OOM with *arr untouched. */
 int grow_array(void *arr, size_t *cap, size_t need, size_t esz);

@@ -50,7 +50,9 @@ unsigned cli_queue_count(unsigned given, const struct policy *p, uint16_t base,
 int cli_parse(const char *file, struct loaded *l)
 {
 	/* what was applied is loaded whatever its size: it passed its limit then */
-	struct parse_opts po = { state_owns(file) ? STATE_MAX_BUNDLE : 0 };
+	/* the command line is one thread: jansson may use an arena */
+	struct parse_opts po = { .max_file_size = state_owns(file) ? STATE_MAX_BUNDLE : 0,
+				 .json_arena = true };
 
 	diag_list_init(&l->diags);
 	l->cls = NULL;

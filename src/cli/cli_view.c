@@ -21,7 +21,7 @@ int cli_view_load(struct cli_view *v)
 	v->prev = state_generation(dir, STATE_PREVIOUS);
 	if (v->gen && state_read_meta(dir, v->gen, &v->meta, &v->diags) == 0) {
 		char *pp = state_policy_path(dir, v->gen);
-		struct parse_opts po = { STATE_MAX_BUNDLE };
+		struct parse_opts po = { .max_file_size = STATE_MAX_BUNDLE };
 
 		v->pol = pp ? parse_policy_file(pp, &po, &v->diags) : NULL;
 		free(pp);

@@ -460,6 +460,18 @@ static void tree_insert(struct cctx *c, size_t idx, size_t l, size_t r,
 		tree_insert(c, 2 * idx + 1, mid, r, a, b, it);
 }
 
+/* *arr (of *cap elements of esz bytes) cut to n elements; a failed
+ * shrink keeps the larger array. */
+static void shrink(void *arr, size_t *cap, size_t n, size_t esz)
+{
+	void **p = arr, *q;
+
+	if (n == 0 || n >= *cap || !(q = realloc(*p, n * esz)))
+		return;
+	*p = q;
+	*cap = n;
+}
+
 /* Sort own items and compute coverage bottom-up. */
 static void tree_finish(struct cctx *c, size_t idx, size_t l, size_t r)
 {
@@ -480,6 +492,11 @@ static void tree_finish(struct cctx *c, size_t idx, size_t l, size_t r)
 	iv_union(c, &own, &kids, &nd->cov);
 	free(own.v);
 	free(kids.v);
+	/* both arrays stay until the walk ends, with room for more that
+	 * never comes (a doubling series; a union sized for no overlap):
+	 * cut them to what they hold */
+	shrink(&nd->own, &nd->capown, nd->nown, sizeof(*nd->own));
+	shrink(&nd->cov.v, &nd->cov.cap, nd->cov.n, sizeof(*nd->cov.v));
 }
 
 static int cmp_u32(const void *a, const void *b)

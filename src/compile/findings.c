@@ -21,16 +21,14 @@ static void finding(struct diag_list *diags, enum finding_kind k, const struct p
 		    const struct rule *r, const char *fmt, ...)
 {
 	size_t before = diags->count;
-	char *msg;
 	va_list ap;
 
+	/* formatted once, by diag_vadd (a 100,000-rule policy may have
+	 * tens of thousands of findings) */
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	diag_vadd(diags, findings_severity(k), r ? r->file : p->file, r ? r->path : "",
+		  r ? r->name : NULL, fmt, ap);
 	va_end(ap);
-	diag_add(diags, findings_severity(k), r ? r->file : p->file, r ? r->path : "",
-		 r ? r->name : NULL, "%s", msg ? msg : "out of memory");
-	free(msg);
 	if (diags->count == before)
 		return;
 	diags->items[before].kind = model_finding_name(k);

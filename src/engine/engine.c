@@ -264,7 +264,7 @@ static int policy_source(const struct engine_src *src, struct psrc *ps, struct d
 static int policy_load(const char *path, bool bundle, struct policy **pol,
 		       struct classes **cls, struct diag_list *d)
 {
-	struct parse_opts po = { bundle || state_owns(path) ? STATE_MAX_BUNDLE : 0 };
+	struct parse_opts po = { .max_file_size = bundle || state_owns(path) ? STATE_MAX_BUNDLE : 0 };
 	struct diag_list pd;
 
 	diag_list_init(&pd);

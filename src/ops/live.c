@@ -100,7 +100,7 @@ static void recorded_fini(struct recorded *g)
  * file it was first applied from, so that status reads as it did then. */
 static int recorded_load(const char *dir, unsigned gen, struct recorded *g, struct diag_list *d)
 {
-	struct parse_opts po = { STATE_MAX_BUNDLE };
+	struct parse_opts po = { .max_file_size = STATE_MAX_BUNDLE };
 	char *path, *comment = NULL;
 
 	memset(g, 0, sizeof(*g));

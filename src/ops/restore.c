@@ -83,7 +83,7 @@ static const char *first_error(const struct diag_list *d)
  * (skipped), -1 when the system failed. */
 static int try_generation(const char *dir, unsigned gen, struct restore *r)
 {
-	struct parse_opts po = { STATE_MAX_BUNDLE };
+	struct parse_opts po = { .max_file_size = STATE_MAX_BUNDLE };
 	struct compile_opts co;
 	struct diag_list d;
 	char *path, *comment;

@@ -217,6 +217,8 @@ struct policy {
 				     nothing (so apply can record it as it is),
 				     else NULL */
 	size_t text_len;
+	char text_sha256[65];	/**< hex SHA-256 of text, when text is set (the
+				     parser hashed those bytes already) */
 	struct host_group *groups;	/**< every host group defined, used or not, in
 					     reading order: the policy file's, then each
 					     include's, depth first; a bundle keeps them

@@ -20,6 +20,8 @@
 /** Knobs of the parser. */
 struct parse_opts {
 	size_t max_file_size;	/**< 0: PARSE_DEFAULT_MAX_SIZE */
+	bool json_arena;	/**< build the JSON tree in an arena (json_arena.h):
+				     faster, but only for single-threaded callers */
 };
 
 /** Parse a policy file and everything it includes.  Returns the policy,

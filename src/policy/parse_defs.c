@@ -273,6 +273,20 @@ static bool host_one(struct pctx *c, const char *s, const char *file,
 	return false;
 }
 
+/* The set's array cut to what it holds: grow_array leaves room for 8,
+ * and a rule's peers are mostly one address (a 100,000-rule policy kept
+ * some 30 MB of room it never used). */
+static bool set_fit(struct addr_set *s)
+{
+	struct addr_range *v;
+
+	if (addr_set_normalize(s) < 0)
+		return false;
+	if (s->n && (v = realloc(s->v, s->n * sizeof(*s->v))))
+		s->v = v;	/* a failed shrink keeps the larger array */
+	return true;
+}
+
 bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 		  const char *rule, struct addr_set *set)
 {
@@ -282,7 +296,7 @@ bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 
 	if (json_is_string(v))
 		return host_one(c, json_string_value(v), file, path, rule, set, &cap) &&
-		       addr_set_normalize(set) == 0;
+		       set_fit(set);
 	if (!json_is_array(v)) {
 		perr(c, file, path, rule,
 		     "expected an address, CIDR, range, @group or an array of them, got %s",
@@ -297,7 +311,7 @@ bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 	json_array_foreach(v, i, e) {
 		char p[600];
 
-		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		path_index(p, sizeof(p), path, i);
 		if (!json_is_string(e)) {
 			perr(c, file, p, rule, "expected a string, got %s", pjson_type(e));
 			ok = false;
@@ -305,7 +319,7 @@ bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 		}
 		ok &= host_one(c, json_string_value(e), file, p, rule, set, &cap);
 	}
-	return ok && addr_set_normalize(set) == 0;
+	return ok && set_fit(set);
 }
 
 /* Report, once, that h referred to from (file, path, rule) makes a chain
@@ -502,8 +516,8 @@ bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 	bool ok = true;
 	json_t *e;
 
-	snprintf(ppath, sizeof(ppath), "%s%sprotocol", path, *path ? "." : "");
-	snprintf(tpath, sizeof(tpath), "%s%sports", path, *path ? "." : "");
+	path_key(ppath, sizeof(ppath), *path ? path : "protocol", *path ? "protocol" : NULL);
+	path_key(tpath, sizeof(tpath), *path ? path : "ports", *path ? "ports" : NULL);
 	*keys = NULL;
 	*nkeys = 0;
 	if (proto && !protos_parse(c, proto, file, ppath, rule, nums, &np))
@@ -525,8 +539,10 @@ bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 
 			if (i >= 256)
 				break;
-			snprintf(p, sizeof(p), json_is_array(ports) ? "%s[%zu]" : "%s",
-				 tpath, i);
+			if (json_is_array(ports))
+				path_index(p, sizeof(p), tpath, i);
+			else
+				path_key(p, sizeof(p), tpath, NULL);
 			if (port_one(c, e, file, p, rule, &plo[nports], &phi[nports]))
 				nports++;
 			else

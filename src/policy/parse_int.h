@@ -56,6 +56,7 @@ struct loaded_file {
 struct pctx {
 	struct diag_list *diags;
 	size_t max_size;
+	bool arena;		/**< JSON values live in the json_arena: not freed one by one */
 	struct loaded_file *files;
 	size_t nfiles, capfiles;
 	struct hostdef *hosts;

@@ -301,7 +301,7 @@ static void parse_hosts_key(struct pctx *c, json_t *o, const char *key,
 			c->oom = true;
 		return;
 	}
-	snprintf(p, sizeof(p), "%s.%s", path, key);
+	path_key(p, sizeof(p), path, key);
 	phosts_parse(c, v, file, p, rule, set);
 }
 

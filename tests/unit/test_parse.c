@@ -2,9 +2,12 @@
  * and all errors of a file are reported in one run. */
 #include "config.h"
 
+#include "json_arena.h"
 #include "parse.h"
+#include "sha256.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -631,4 +634,147 @@ Test(parse, queues_is_a_count_of_1_to_64_in_the_policy_file)
 	policy_free(p);
 	diag_list_fini(&d);
 	free(file);
+}
+
+/* Parse file with or without jansson's arena; the diagnostics as one text. */
+static struct policy *parse_with(const char *file, bool arena, char **diags)
+{
+	struct parse_opts po = { .json_arena = arena };
+	struct diag_list d;
+	struct policy *p;
+	size_t len;
+	FILE *f;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, &po, &d);
+	f = open_memstream(diags, &len);
+	cr_assert_not_null(f);
+	for (size_t i = 0; i < d.count; i++)
+		fprintf(f, "%s|%s|%s|%s\n", d.items[i].file, d.items[i].path,
+			d.items[i].rule ? d.items[i].rule : "-", d.items[i].message);
+	fclose(f);
+	diag_list_fini(&d);
+	return p;
+}
+
+/* The arena changes where jansson's values live, not what the parser
+ * makes of them: the same policy (with an include and host groups), the
+ * same digest, the same errors; and jansson's own allocator is back
+ * after each parse, good or bad. */
+Test(parse, json_arena_same_result)
+{
+	char *inc = write_file("inc.json",
+		"{\"version\": 1, \"hosts\": {\"b\": [\"192.0.2.0/24\", \"@a\"]}}");
+	char *ok = write_file("ok.json",
+		"{\"version\": 1, \"include\": [\"inc.json\"],"
+		" \"hosts\": {\"a\": [\"10.0.0.0/8\", \"fd00::1-fd00::9\"]},"
+		" \"rules\": [{\"name\": \"r1\", \"action\": \"permit\", \"peers\": \"@b\","
+		" \"protocol\": \"tcp\", \"ports\": [22, \"80-90\"]},"
+		" {\"name\": \"r2\", \"action\": \"block\", \"peers\": [\"198.51.100.7\"],"
+		" \"protocol\": \"udp\", \"ports\": 53}]}");
+	char *bad = write_file("bad.json",
+		"{\"version\": 1, \"rules\": [{\"name\": \"r1\", \"action\": \"permit\","
+		" \"peers\": \"@nowhere\", \"protocol\": \"tcp\", \"ports\": 22},"
+		" {\"name\": \"r1\", \"action\": \"allow\"}]}");
+	char *broken = write_file("broken.json", "{\"version\": 1, \"rules\": [");
+	json_malloc_t m0, m;
+	json_free_t f0, f;
+
+	json_get_alloc_funcs(&m0, &f0);
+	for (int k = 0; k < 3; k++) {
+		const char *file = k == 0 ? ok : k == 1 ? bad : broken;
+		char *plain_d, *arena_d;
+		struct policy *plain = parse_with(file, false, &plain_d);
+		struct policy *arena = parse_with(file, true, &arena_d);
+
+		json_get_alloc_funcs(&m, &f);
+		cr_assert(m == m0 && f == f0, "jansson's allocator not given back after %s", file);
+		cr_assert_str_eq(arena_d, plain_d);
+		cr_assert_eq(!plain, !arena);
+		cr_assert_eq(!plain, k != 0, "%s: %s", file, plain_d);
+		if (plain) {
+			cr_assert_str_eq(arena->sha256, plain->sha256);
+			cr_assert_eq(arena->nrules, plain->nrules);
+			for (size_t i = 0; i < plain->nrules; i++) {
+				cr_assert_str_eq(arena->rules[i].name, plain->rules[i].name);
+				cr_assert(addr_set_equal(&arena->rules[i].peers, &plain->rules[i].peers));
+				cr_assert_eq(arena->rules[i].nkeys, plain->rules[i].nkeys);
+			}
+			cr_assert_eq(arena->ngroups, 2);
+		} else {
+			cr_assert_neq(strlen(plain_d), 0);
+		}
+		policy_free(plain);
+		policy_free(arena);
+		free(plain_d);
+		free(arena_d);
+	}
+	free(inc);
+	free(ok);
+	free(bad);
+	free(broken);
+}
+
+/* One arena at a time; a value made before it began is freed by the
+ * allocator that made it (the arena does not swallow it: a leak under
+ * --enable-asan); and the allocator is jansson's again after the end. */
+Test(parse, json_arena_nesting_and_foreign_values)
+{
+	json_t *before = json_string("made before the arena");
+	json_malloc_t m0, m;
+	json_free_t f0, f;
+	json_t *inside;
+
+	json_get_alloc_funcs(&m0, &f0);
+	cr_assert(json_arena_begin());
+	cr_assert_not(json_arena_begin(), "a second arena while one is active");
+	json_get_alloc_funcs(&m, &f);
+	cr_assert(m != m0 && f != f0);
+	inside = json_pack("{s:[i,i,s]}", "k", 1, 2, "a string of some length");
+	cr_assert_not_null(inside);
+	json_decref(inside);	/* a no-op: freed with the arena */
+	json_decref(before);
+	json_arena_end();
+	json_get_alloc_funcs(&m, &f);
+	cr_assert(m == m0 && f == f0);
+	json_arena_end();	/* a second end does nothing */
+	json_get_alloc_funcs(&m, &f);
+	cr_assert(m == m0 && f == f0);
+}
+
+/* A file past PARSE_HASH_THREAD_MIN is hashed on a second thread while
+ * jansson parses it: the digests are those of its bytes all the same
+ * (the file's own, kept for the record, and the policy's over it). */
+Test(parse, large_file_digest)
+{
+	size_t cap = (size_t)3 << 20, len = 0;
+	char *text = malloc(cap), *file, *back;
+	char want[65], outer[65];
+	struct diag_list d;
+	struct policy *p;
+	int n = 0;
+
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "{\"version\": 1, \"rules\": [");
+	while (len < ((size_t)3 << 19))	/* 1.5 MB */
+		len += (size_t)snprintf(text + len, cap - len,
+			"%s{\"name\": \"r%d\", \"action\": \"permit\", \"peers\": \"10.%d.%d.%d\", \"protocol\": \"tcp\", \"ports\": %d}",
+			n ? ", " : "", n, n >> 16 & 255, n >> 8 & 255, n & 255, 1 + n % 60000), n++;
+	len += (size_t)snprintf(text + len, cap - len, "]}\n");
+	file = write_file("large.json", text);
+	sha256_hex(text, len, want);
+	sha256_hex(want, 64, outer);
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "?");
+	cr_assert_eq(p->nrules, (size_t)n);
+	cr_assert_eq(p->text_len, len);
+	back = p->text;
+	cr_assert_eq(memcmp(back, text, len), 0);
+	cr_assert_str_eq(p->text_sha256, want);
+	cr_assert_str_eq(p->sha256, outer);
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
+	free(text);
 }

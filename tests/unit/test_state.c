@@ -143,7 +143,7 @@ Test(state, generations_and_links)
 Test(state, recorded_policy_reads_back)
 {
 	struct policy *p = tu_policy(text), *back;
-	struct parse_opts po = { STATE_MAX_BUNDLE };
+	struct parse_opts po = { .max_file_size = STATE_MAX_BUNDLE };
 	struct diag_list d;
 	char *path;
 

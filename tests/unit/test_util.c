@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,33 @@ Test(util, kernel_at_least)
 	cr_assert_not(kernel_at_least("", 5, 18));
 	cr_assert_not(kernel_at_least(NULL, 5, 18));
 	cr_assert(kernel_at_least("99999999999999999999.0", 5, 18));	/* saturates, no wrap */
+}
+
+/* The parser's path builders write what snprintf("%s.%s") and
+ * snprintf("%s[%zu]") write, cut at every buffer size the same way. */
+Test(util, path_key_and_index_as_snprintf)
+{
+	static const char *const bases[] = { "", "rules[3]", "rules[12345].ipsec.gateways[7]" };
+	static const size_t idx[] = { 0, 7, 10, 255, 123456789, SIZE_MAX };
+	char got[64], want[64];
+
+	for (size_t b = 0; b < ARRAY_SIZE(bases); b++)
+		for (size_t size = 1; size <= sizeof(got); size++) {
+			memset(got, 'x', sizeof(got));
+			memset(want, 'x', sizeof(want));
+			path_key(got, size, bases[b], "ports");
+			snprintf(want, size, "%s.%s", bases[b], "ports");
+			cr_assert_eq(memcmp(got, want, sizeof(got)), 0, "key %s size %zu: %s / %s",
+				     bases[b], size, got, want);
+			path_key(got, size, bases[b], NULL);
+			snprintf(want, size, "%s", bases[b]);
+			cr_assert_eq(memcmp(got, want, sizeof(got)), 0);
+			for (size_t i = 0; i < ARRAY_SIZE(idx); i++) {
+				path_index(got, size, bases[b], idx[i]);
+				snprintf(want, size, "%s[%zu]", bases[b], idx[i]);
+				cr_assert_eq(memcmp(got, want, sizeof(got)), 0,
+					     "index %s %zu size %zu: %s / %s", bases[b], idx[i],
+					     size, got, want);
+			}
+		}
 }
