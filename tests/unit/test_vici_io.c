@@ -255,30 +255,28 @@ Test(vici_io, a_packet_of_the_largest_length_is_read)
 
 Test(vici_io, a_peer_that_closes_mid_packet_is_named)
 {
+	/* what the peer sends before it closes, and what io says */
+	static const struct {
+		const char *sent;
+		size_t n;
+		bool hook;
+		const char *want;
+	} cases[] = {
+		{ "", 0, true, "charon closed the connection" },
+		{ "\0\0", 2, true, "charon closed the connection mid-packet" },
+		{ "\0\0\0\x14\1abcd", 9, false, "charon closed the connection mid-packet" },
+	};
 	struct vici_packet p;
 
-	pair(SOCK_STREAM, true);
-	close(peer);
-	peer = -1;
-	cr_assert_eq(vici_io_read(&io, &p, 100, err, sizeof err), VICI_IO_ERR);
-	cr_assert_str_eq(err, "charon closed the connection");
-	teardown();
-
-	pair(SOCK_STREAM, true);
-	put("\0\0", 2);
-	close(peer);
-	peer = -1;
-	cr_assert_eq(vici_io_read(&io, &p, 100, err, sizeof err), VICI_IO_ERR);
-	cr_assert_str_eq(err, "charon closed the connection mid-packet");
-	teardown();
-
-	pair(SOCK_STREAM, false);
-	put_len(20);
-	put("\1abcd", 5);
-	close(peer);
-	peer = -1;
-	cr_assert_eq(vici_io_read(&io, &p, 100, err, sizeof err), VICI_IO_ERR);
-	cr_assert_str_eq(err, "charon closed the connection mid-packet");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		pair(SOCK_STREAM, cases[i].hook);
+		put(cases[i].sent, cases[i].n);
+		close(peer);
+		peer = -1;
+		cr_assert_eq(vici_io_read(&io, &p, 100, err, sizeof err), VICI_IO_ERR);
+		cr_assert_str_eq(err, cases[i].want);
+		teardown();
+	}
 }
 
 Test(vici_io, a_packet_that_does_not_decode_is_an_error)
