@@ -423,13 +423,21 @@ static void bucket_objects(struct kctx *k, enum direction d, enum addr_family f,
 	}
 	if (k->oom)
 		return;
+	/* Keyed by the peer address and the protocol, every protocol in each
+	 * element: a concatenation, which the kernel keeps as pipapo (with
+	 * AVX2 where the CPU has it).  The peer address alone would make a
+	 * single-field interval map, kept as an rbtree, whose lookup cost
+	 * new flows of the bucketed classes twice what pipapo's does
+	 * (BENCHMARKS.md, "Interval classes"). */
 	s = &k->plan->sets[bs->map];
-	s->nfields = 1;		/* the peer address */
+	s->nfields = key_fields(d, f, false, false, s->fields);
 	for (size_t i = 0; i < nb && !k->oom; i++) {
 		struct plan_elem e = { .rule = PLAN_NO_RULE };
 
 		e.lo[0] = st[i];
 		e.hi[0] = i + 1 < nb ? st[i + 1] - 1 : addr_max(f);
+		e.lo[1] = 0;
+		e.hi[1] = 255;
 		snprintf(name, sizeof(name), "%s_b%zu", base, i);
 		e.verdict = (struct plan_verdict){ PV_JUMP, plan_strdup(k->plan, name), 0, 0 };
 		elem_add(k, s, &e);

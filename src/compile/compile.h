@@ -15,7 +15,9 @@
  *   and no "local") split the interval maps by peer address: the kernel
  *   searches a concatenated interval map in time proportional to its
  *   size, so
- *     <dir><4|6>_bucket  interval: peer -> jump <dir><4|6>_bN
+ *     <dir><4|6>_bucket  interval: peer . proto (every proto: a
+ *                        concatenation, pipapo in the kernel, not a
+ *                        tree) -> jump <dir><4|6>_bN
  *     <dir><4|6>_bN      chain: _bN_ports, then _bN_protos (as above)
  *   with about 512 boxes per bucket; boxes wider than two buckets stay in
  *   the shared _ports / _protos maps.  Then the kernel rule count grows by

@@ -84,6 +84,43 @@ Test(compile, buckets_keep_maps_small)
 	plan_free(large);
 }
 
+/* The map that sends a packet to its bucket is a concatenation (peer
+ * address . protocol, every protocol in each element), which the kernel
+ * keeps as pipapo, not a single-field interval map, which it keeps as an
+ * rbtree whose lookup costs a new flow about twice as much here
+ * (BENCHMARKS.md); its elements still cover the peer addresses in order,
+ * one per bucket, with no gap. */
+Test(compile, bucket_dispatch_is_a_concatenation)
+{
+	size_t e10k, maps = 0;
+	struct plan *large = compile_generated(10000, &e10k);
+
+	for (size_t i = 0; i < large->nsets; i++) {
+		const struct plan_set *s = &large->sets[i];
+		const char *suffix = strrchr(s->name, '_');
+
+		if (!suffix || strcmp(suffix, "_bucket") || !s->nelems)
+			continue;
+		maps++;
+		cr_assert(s->interval, "%s is not an interval map", s->name);
+		cr_assert_eq(s->nfields, 2, "%s has %zu key fields, expected peer . l4proto",
+			     s->name, s->nfields);
+		cr_assert_eq(s->fields[1], PF_L4PROTO, "%s: second field is not the protocol",
+			     s->name);
+		for (size_t j = 0; j < s->nelems; j++) {
+			const struct plan_elem *e = &s->elems[j];
+
+			cr_assert(e->lo[1] == 0 && e->hi[1] == 255,
+				  "%s element %zu does not hold every protocol", s->name, j);
+			cr_assert(j == 0 || e->lo[0] == s->elems[j - 1].hi[0] + 1,
+				  "%s element %zu does not start where the previous ends",
+				  s->name, j);
+		}
+	}
+	cr_assert_geq(maps, 2, "%zu bucket maps in use, expected IPv4 and IPv6 ones", maps);
+	plan_free(large);
+}
+
 static struct rule make_rule(const char *name, enum action a, u128 peer_lo,
 			     u128 peer_hi, uint32_t key_lo, uint32_t key_hi)
 {
