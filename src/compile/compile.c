@@ -61,7 +61,15 @@ static bool is_port_proto(unsigned proto)
 	return proto == 6 || proto == 17 || proto == 132;
 }
 
-/* Key fields of a direction / family's maps. */
+/* Key fields of a direction / family's maps.  The protocol is in every
+ * key, and the maps keyed by port (_exact, _ports) hold elements of tcp,
+ * udp and sctp only, so their lookups need no "meta l4proto { tcp, udp,
+ * sctp }" before them: th dport of another protocol (ICMP's type and
+ * code, say) comes with that protocol in the key and matches nothing, and
+ * a packet without a transport header ends the rule (the payload
+ * expression fails), as the guard would have.  Each guard was a set
+ * lookup of its own on every new flow (BENCHMARKS.md, "Interval
+ * classes"). */
 static size_t key_fields(enum direction d, enum addr_family f, bool local,
 			 bool ports, enum plan_field *out)
 {
@@ -286,7 +294,7 @@ static void icmp_lookup(struct kctx *k, enum addr_family f, struct plan_chain *c
  * their size on every lookup, and quadratic time to load.  Above this
  * many boxes that need intervals, a direction and family splits them by
  * peer address into buckets of a few hundred boxes: an interval map on the
- * peer address (the kernel's rbtree: log(buckets)) jumps to the bucket's
+ * peer address and protocol (pipapo; see bucket_objects) jumps to the bucket's
  * chain, whose interval maps stay small.  Below it, one map is as fast
  * and the kernel rule count stays the same for every policy. */
 #define BUCKET_LAYOUT_MIN 1024
@@ -488,7 +496,6 @@ static void bucket_chain(struct kctx *k, const char *name, const char *ports,
 		k->oom = true;
 		return;
 	}
-	stmt(r, PS_L4PROTO_PORTS, 0, NULL);
 	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, ports));
 	if (!(r = plan_add_rule(c, NULL))) {
 		k->oom = true;
@@ -538,13 +545,21 @@ static void bucket_objects(struct kctx *k, enum direction d, enum addr_family f,
 	}
 	if (k->oom)
 		return;
+	/* Keyed by the peer address and the protocol, every protocol in each
+	 * element: a concatenation, which the kernel keeps as pipapo (with
+	 * AVX2 where the CPU has it).  The peer address alone would make a
+	 * single-field interval map, kept as an rbtree, whose lookup cost
+	 * new flows of the bucketed classes twice what pipapo's does
+	 * (BENCHMARKS.md, "Interval classes"). */
 	s = &k->plan->sets[bs->map];
-	s->nfields = 1;		/* the peer address */
+	s->nfields = key_fields(d, f, false, false, s->fields);
 	for (size_t i = 0; i < nb && !k->oom; i++) {
 		struct plan_elem e = { .rule = PLAN_NO_RULE };
 
 		e.lo[0] = st[i];
 		e.hi[0] = i + 1 < nb ? st[i + 1] - 1 : addr_max(f);
+		e.lo[1] = 0;
+		e.hi[1] = 255;
 		bucket_id(id, sizeof(id), f, st[i]);
 		snprintf(name, sizeof(name), "%s_b%s", base, id);
 		e.verdict = (struct plan_verdict){ PV_JUMP, plan_strdup(k->plan, name), 0, 0 };
@@ -592,8 +607,7 @@ static void bucket_elements(struct kctx *k, const struct class_box **v, size_t n
 	}
 }
 
-static void vmap_rule(struct kctx *k, struct plan_chain *chain, enum plan_stmt_kind guard,
-		      const char *set)
+static void vmap_rule(struct kctx *k, struct plan_chain *chain, const char *set)
 {
 	struct plan_rule *r = plan_add_rule(chain, NULL);
 
@@ -601,8 +615,6 @@ static void vmap_rule(struct kctx *k, struct plan_chain *chain, enum plan_stmt_k
 		k->oom = true;
 		return;
 	}
-	if (guard)
-		stmt(r, guard, 0, NULL);
 	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, set));
 }
 
@@ -634,13 +646,13 @@ static bool bucket_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		bucket_elements(k, v, n, st, nb, &bs);
 	chain = &k->plan->chains[ci];	/* bucket chains may have moved it */
 	if (!k->oom)
-		vmap_rule(k, chain, PS_L4PROTO_PORTS, k->plan->sets[bs.exact].name);
+		vmap_rule(k, chain, k->plan->sets[bs.exact].name);
 	if (!k->oom)
-		vmap_rule(k, chain, 0, k->plan->sets[bs.map].name);
+		vmap_rule(k, chain, k->plan->sets[bs.map].name);
 	if (!k->oom)
-		vmap_rule(k, chain, PS_L4PROTO_PORTS, k->plan->sets[bs.ports].name);
+		vmap_rule(k, chain, k->plan->sets[bs.ports].name);
 	if (!k->oom)
-		vmap_rule(k, chain, 0, k->plan->sets[bs.protos].name);
+		vmap_rule(k, chain, k->plan->sets[bs.protos].name);
 	icmp_lookup(k, f, chain);
 	free(st);
 	free(v);
@@ -688,8 +700,6 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 			k->oom = true;
 			return;
 		}
-		if (i < 2)
-			stmt(r, PS_L4PROTO_PORTS, 0, NULL);
 		/* by a copy of the name: later sets may move this one */
 		stmt(r, PS_VMAP, 0, plan_strdup(k->plan, sets[i]->name));
 	}

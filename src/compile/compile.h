@@ -15,7 +15,9 @@
  *   and no "local") split the interval maps by peer address: the kernel
  *   searches a concatenated interval map in time proportional to its
  *   size, so
- *     <dir><4|6>_bucket  interval: peer -> jump <dir><4|6>_bID
+ *     <dir><4|6>_bucket  interval: peer . proto (every proto: a
+ *                        concatenation, pipapo in the kernel, not a
+ *                        tree) -> jump <dir><4|6>_bID
  *     <dir><4|6>_bID     chain: _bID_ports, then _bID_protos (as above)
  *   with at most 1,024 boxes per bucket (about 460 for the generated
  *   100,000-rule policy); where a bucket starts is decided by a fixed hash

@@ -86,6 +86,99 @@ Test(compile, buckets_keep_maps_small)
 	plan_free(large);
 }
 
+/* The map that sends a packet to its bucket is a concatenation (peer
+ * address . protocol, every protocol in each element), which the kernel
+ * keeps as pipapo, not a single-field interval map, which it keeps as an
+ * rbtree whose lookup costs a new flow about twice as much here
+ * (BENCHMARKS.md); its elements still cover the peer addresses in order,
+ * one per bucket, with no gap. */
+Test(compile, bucket_dispatch_is_a_concatenation)
+{
+	size_t e10k, maps = 0;
+	struct plan *large = compile_generated(10000, &e10k);
+
+	for (size_t i = 0; i < large->nsets; i++) {
+		const struct plan_set *s = &large->sets[i];
+		const char *suffix = strrchr(s->name, '_');
+
+		if (!suffix || strcmp(suffix, "_bucket") || !s->nelems)
+			continue;
+		maps++;
+		cr_assert(s->interval, "%s is not an interval map", s->name);
+		cr_assert_eq(s->nfields, 2, "%s has %zu key fields, expected peer . l4proto",
+			     s->name, s->nfields);
+		cr_assert_eq(s->fields[1], PF_L4PROTO, "%s: second field is not the protocol",
+			     s->name);
+		for (size_t j = 0; j < s->nelems; j++) {
+			const struct plan_elem *e = &s->elems[j];
+
+			cr_assert(e->lo[1] == 0 && e->hi[1] == 255,
+				  "%s element %zu does not hold every protocol", s->name, j);
+			cr_assert(j == 0 || e->lo[0] == s->elems[j - 1].hi[0] + 1,
+				  "%s element %zu does not start where the previous ends",
+				  s->name, j);
+		}
+	}
+	cr_assert_geq(maps, 2, "%zu bucket maps in use, expected IPv4 and IPv6 ones", maps);
+	plan_free(large);
+}
+
+/* A lookup keyed by port has no "meta l4proto { tcp, udp, sctp }" before
+ * it (a set lookup of its own on every new flow); that is sound because
+ * every element of such a map names tcp, udp or sctp in its protocol
+ * field, so th dport of another protocol matches nothing.  Both layouts. */
+static void check_port_lookups(const struct plan *p, size_t *lookups)
+{
+	for (size_t c = 0; c < p->nchains; c++)
+		for (size_t r = 0; r < p->chains[c].nrules; r++) {
+			const struct plan_rule *pr = &p->chains[c].rules[r];
+			bool guard = false;
+
+			for (size_t i = 0; i < pr->nstmts; i++) {
+				const struct plan_stmt *st = &pr->stmts[i];
+				const struct plan_set *s = NULL;
+
+				if (st->kind == PS_L4PROTO_PORTS)
+					guard = true;
+				if (st->kind != PS_VMAP)
+					continue;
+				for (size_t j = 0; j < p->nsets && !s; j++)
+					if (!strcmp(p->sets[j].name, st->str))
+						s = &p->sets[j];
+				cr_assert_not_null(s, "vmap of unknown set %s", st->str);
+				if (s->fields[s->nfields - 1] != PF_DPORT)
+					continue;
+				(*lookups)++;
+				cr_assert(!guard, "chain %s: lookup in %s behind a protocol guard",
+					  p->chains[c].name, s->name);
+				for (size_t e = 0; e < s->nelems; e++) {
+					unsigned lo = (unsigned)s->elems[e].lo[s->nfields - 2];
+					unsigned hi = (unsigned)s->elems[e].hi[s->nfields - 2];
+
+					cr_assert(lo == hi && (lo == 6 || lo == 17 || lo == 132),
+						  "%s element %zu: protocol %u-%u in a map keyed by port",
+						  s->name, e, lo, hi);
+				}
+			}
+		}
+}
+
+Test(compile, port_lookups_have_no_protocol_guard)
+{
+	size_t elems, lookups = 0;
+	struct plan *bucketed = compile_generated(10000, &elems);
+	struct plan *one_map;
+
+	setenv("SAGATE_BUCKET_LAYOUT_MIN", "1000000000", 1);
+	one_map = compile_generated(10000, &elems);
+	unsetenv("SAGATE_BUCKET_LAYOUT_MIN");
+	check_port_lookups(bucketed, &lookups);
+	check_port_lookups(one_map, &lookups);
+	cr_assert_gt(lookups, 10, "only %zu lookups keyed by port checked", lookups);
+	plan_free(bucketed);
+	plan_free(one_map);
+}
+
 static struct rule make_rule(const char *name, enum action a, u128 peer_lo,
 			     u128 peer_hi, uint32_t key_lo, uint32_t key_hi)
 {
