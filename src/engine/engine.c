@@ -811,9 +811,8 @@ int engine_open(struct engine *e, struct diag_list *d)
 		fail_open_nag(e);
 	if (xfrm_setup(e, d) < 0)
 		return -1;
-	e->q = calloc(ENGINE_QUEUES(e), sizeof *e->q);
-	if (!e->q)
-		return engine_fail(d, "", "out of memory");
+	if (engine_queues_alloc(e, d) < 0)
+		return -1;
 	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++)
 		if (eq_open(e, &e->q[i], (uint16_t)(e->queue + i), d) < 0)
 			return -1;
@@ -826,6 +825,19 @@ int engine_open(struct engine *e, struct diag_list *d)
 		e->ident_ctx = e->vici;
 	}
 	return engine_ctl_open(e, d);
+}
+
+int engine_queues_alloc(struct engine *e, struct diag_list *d)
+{
+	e->q = calloc(ENGINE_QUEUES(e), sizeof *e->q);
+	if (!e->q)
+		return engine_fail(d, "", "out of memory");
+	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++) {
+		e->q[i].e = e;
+		e->q[i].num = (uint16_t)(e->queue + i);
+		e->q[i].bank = i / e->nqueues;
+	}
+	return 0;
 }
 
 /* The main loop's parts below log what went wrong: the loop owns the log. */

@@ -96,6 +96,14 @@ void engine_ctl_serve(struct engine *e, struct diag_list *d);
 /** Stop listening and remove the socket if it is still ours. */
 void engine_ctl_close(struct engine *e);
 
+/** Allocate e->q: ENGINE_QUEUES(e) queues, each knowing its engine,
+ *  number and bank, no socket yet (eq_open).  0, or -1 with an error in d. */
+int engine_queues_alloc(struct engine *e, struct diag_list *d);
+/** Decide q->it[0..n) (n > 0) by the policy of q's bank, count each
+ *  verdict and log it (rate-limited), and put the verdicts into
+ *  q->pk[0..n) for q_send.  The queue's thread (or the thread that set q
+ *  up or closes it). */
+void eq_judge(struct engine_queue *q, size_t n);
 /** Open q's socket, bind queue num, set its parameters (copy range,
  *  maxlen, fail-open).  0, or -1 with an error in d (warnings too). */
 int eq_open(struct engine *e, struct engine_queue *q, uint16_t num, struct diag_list *d);

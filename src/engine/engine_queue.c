@@ -134,14 +134,14 @@ static struct verdict q_decide(struct engine_queue *q, enum direction dir, const
 	return v;
 }
 
-/* Decide q->it[0..n) and send their verdicts.  An accept goes out only
+/* Decide q->it[0..n) into q->pk (see engine_int.h).  An accept goes out only
  * on a cache that holds every SA event the kernel had queued when the
  * decision was checked (engine_xfrm_sync after deciding): when that sync
  * changed the cache, the burst is decided again; when it cannot be made,
  * or the cache keeps changing, the accepts become drops.  A drop for an
  * unknown SA is checked the same way, since its SA may be announced
  * there. */
-static void q_judge(struct engine_queue *q, size_t n)
+void eq_judge(struct engine_queue *q, size_t n)
 {
 	struct engine *e = q->e;
 
@@ -188,6 +188,14 @@ static void q_judge(struct engine_queue *q, size_t n)
 		log_decision(q, &it->v, it->reason, it->headers);
 	}
 	pthread_rwlock_unlock(&e->lock);
+}
+
+/* Decide q->it[0..n) and send their verdicts. */
+static void q_answer(struct engine_queue *q, size_t n)
+{
+	if (!n)
+		return;
+	eq_judge(q, n);
 	q_send(q, n);
 }
 
@@ -251,7 +259,7 @@ static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, 
 		if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
 			continue;
 		if (*n == EQ_BURST) {
-			q_judge(q, *n);
+			q_answer(q, *n);
 			*n = 0;
 		}
 		q_packet(q, nlh, n);
@@ -259,7 +267,7 @@ static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, 
 }
 
 /* One burst: up to EQ_BURST messages from the socket, decided under one
- * read lock (q_judge), answered with one send.  Returns how many messages, 0 when
+ * read lock (eq_judge), answered with one send.  Returns how many messages, 0 when
  * there was nothing, -1 on a fatal error (in d, and in errno). */
 static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 {
@@ -294,7 +302,7 @@ static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 	for (int i = 0; i < r; i++)
 		q_walk(q, q->iov[i].iov_base, (int)netlink_span(q->iov[i].iov_base, q->mm[i].msg_len),
 		       &n, ack);
-	q_judge(q, n);
+	q_answer(q, n);
 	return r;
 }
 
