@@ -165,38 +165,20 @@ void engine_log_diags(struct diag_list *d)
 	diag_list_init(d);
 }
 
-static void log_tick_locked(struct engine_log *l, time_t now)
+void engine_log_tick(struct engine *e)
 {
-	if (now == l->sec)
-		return;
-	if (l->suppressed)
-		engine_event(json_pack("{s:s, s:I}", "event", "suppressed",
-				       "count", (json_int_t)l->suppressed));
-	l->suppressed = 0;
-	l->sec = now;
-	l->count = 0;
+	uint64_t total = 0, n;
+
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
+		total += elimit_count_read(&e->q[i].log_refused);
+	n = elimit_report(&e->log, total);
+	if (n)
+		engine_event(json_pack("{s:s, s:I}", "event", "suppressed", "count", (json_int_t)n));
 }
 
-void engine_log_tick(struct engine *e, time_t now)
+bool engine_log_admit(struct engine_queue *q, time_t now)
 {
-	pthread_mutex_lock(&e->log.mu);
-	log_tick_locked(&e->log, now);
-	pthread_mutex_unlock(&e->log.mu);
-}
-
-bool engine_log_admit(struct engine *e, time_t now)
-{
-	bool ok;
-
-	pthread_mutex_lock(&e->log.mu);
-	log_tick_locked(&e->log, now);
-	ok = e->log.count < LOG_PER_SEC;
-	if (ok)
-		e->log.count++;
-	else
-		e->log.suppressed++;
-	pthread_mutex_unlock(&e->log.mu);
-	return ok;
+	return elimit_admit(&q->e->log, &q->log_refused, now);
 }
 
 /* ------------------------------------------------------------------ policy */
@@ -732,7 +714,7 @@ static int life_init(struct engine *e, const struct engine_src *src, struct diag
 	e->ctl_fd = -1;
 	e->live = -1;
 	e->started = time(NULL);
-	pthread_mutex_init(&e->log.mu, NULL);
+	elimit_init(&e->log, LOG_PER_SEC);
 	pthread_mutex_init(&e->xmu, NULL);
 	e->xmu_ok = true;
 	/* writers first: an SA update must not starve behind a flood */
@@ -851,7 +833,7 @@ static void tick(struct engine *e, time_t now)
 	pthread_rwlock_wrlock(&e->lock);
 	xfrm_cache_sweep(e->sas, (uint64_t)now, SWEEP_KEEP);
 	pthread_rwlock_unlock(&e->lock);
-	engine_log_tick(e, now);
+	engine_log_tick(e);
 	engine_write_counters(e, false, &d);
 	engine_log_diags(&d);
 	if (e->src.fail_open && now - e->started >= FAIL_OPEN_NAG &&
@@ -995,8 +977,7 @@ void engine_fini(struct engine *e)
 	diag_list_init(&unheard);
 	engine_stop(e, &unheard);
 	diag_list_fini(&unheard);
-	if (e->bank[0].pol || e->bank[1].pol)
-		engine_log_tick(e, time(NULL) + 1);
+	engine_log_tick(e);
 	if (e->xnl)
 		mnl_socket_close(e->xnl);
 	close_fds(e->stop_fd);
@@ -1011,7 +992,6 @@ void engine_fini(struct engine *e)
 	free(e->buf);
 	if (e->lock_ok)
 		pthread_rwlock_destroy(&e->lock);
-	pthread_mutex_destroy(&e->log.mu);
 	if (e->xmu_ok)
 		pthread_mutex_destroy(&e->xmu);
 	memset(e, 0, sizeof *e);

@@ -31,6 +31,7 @@
 #include "classify.h"
 #include "decide.h"
 #include "diag.h"
+#include "elimit.h"
 #include "estats.h"
 #include "model.h"
 #include "xfrm.h"
@@ -73,14 +74,6 @@ struct engine_bank {
 	/* main thread only */
 	char sha256[65];		/**< the applied digest of what is loaded */
 	char *policy_path;		/**< where it was loaded from */
-};
-
-/** The decision-log rate limiter, shared by all threads. */
-struct engine_log {
-	pthread_mutex_t mu;
-	time_t sec;
-	unsigned count;
-	unsigned long long suppressed;
 };
 
 struct engine {
@@ -138,7 +131,9 @@ struct engine {
 	int fail_fd[2];			/**< queue threads -> main: a thread died */
 	int failed;			/**< a queue thread hit a fatal error (atomic) */
 
-	struct engine_log log;
+	/** The decision-log rate limiter, shared by the queue threads without
+	 *  a lock; each queue counts what it refuses (engine_queue.log_refused). */
+	struct elimit log;
 };
 
 /** Set e up and load the policy.  Returns 0, or -1 with errors in d

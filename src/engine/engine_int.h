@@ -45,6 +45,8 @@ struct engine_queue {
 	struct vbatch_pkt pk[EQ_BURST];
 	struct vbatch_msg msg[2 * EQ_BURST];
 	struct estats st;		/**< written by this queue's thread only */
+	struct elimit_count log_refused;	/**< decision lines the limiter refused
+						     this queue (its thread only) */
 	pthread_t th;
 	bool running;
 	int busy;			/**< the thread is reading or answering a burst (atomic) */
@@ -56,10 +58,13 @@ void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(p
  *  "policy": see engine_log_diags) to d; as an expression, -1. */
 #define engine_fail(d, place, ...) \
 	({ diag_add((d), DIAG_ERROR, (place), "", NULL, __VA_ARGS__); -1; })
-/** May one more decision line be logged this second?  Thread-safe. */
-bool engine_log_admit(struct engine *e, time_t now);
-/** Flush the count of suppressed lines when the second is over. */
-void engine_log_tick(struct engine *e, time_t now);
+/** May one more decision line of q be logged in second now?  q's thread
+ *  (or the thread that sets q up or closes it); no lock (elimit.h). */
+bool engine_log_admit(struct engine_queue *q, time_t now);
+/** Log how many decision lines were refused since the last call (one
+ *  "suppressed" event, none when none were): the main thread, once a
+ *  second. */
+void engine_log_tick(struct engine *e);
 
 /** Apply every XFRM event the kernel has queued for sagated by now
  *  (non-blocking; any thread, not under e->lock).  0 when the socket was

@@ -57,7 +57,7 @@ static void q_send(struct engine_queue *q, size_t n)
 		 * first, as a gap, rather than cover them with its batch */
 		q->vb = (struct vbatch_state){ true, q->pk[0].id - 1 };
 		ESTATS_ADD(q->st.verdict_errors, m);
-		if (engine_log_admit(q->e, time(NULL)))
+		if (engine_log_admit(q, time(NULL)))
 			engine_msg("queue-error", "queue %u: verdicts up to packet %u: %s", q->num,
 				   q->msg[m - 1].id, strerror(errno));
 		return;
@@ -69,11 +69,10 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 			 bool headers)
 {
 	const struct engine_bank *b = &q->e->bank[q->bank];
-	struct engine *e = q->e;
 	json_t *j;
 	char src[64] = "", dst[64] = "", spi[16];
 
-	if (!engine_log_admit(e, time(NULL)))
+	if (!engine_log_admit(q, time(NULL)))
 		return;
 	snprintf(spi, sizeof spi, "0x%08x", v->spi);
 	j = json_pack("{s:s, s:s}", "verdict", v->accept ? "accept" : "drop",
@@ -213,7 +212,7 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 	    nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
 	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof *ph) {
 		/* no packet id: the next verdict's gap handling drops it */
-		if (engine_log_admit(q->e, time(NULL)))
+		if (engine_log_admit(q, time(NULL)))
 			engine_msg("queue-error", "queue %u: malformed packet message", q->num);
 		return;
 	}
@@ -286,7 +285,7 @@ static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 			/* the kernel dropped what did not fit (or accepted it,
 			 * with --fail-open); never fatal */
 			ESTATS_INC(q->st.q_enobufs);
-			if (engine_log_admit(e, time(NULL)))
+			if (engine_log_admit(q, time(NULL)))
 				engine_event(json_pack("{s:s, s:i, s:s, s:I}", "event", "queue-enobufs",
 						       "queue", (int)q->num, "message",
 						       e->src.fail_open ? "the queue overran: packets were accepted unchecked (fail-open)"
