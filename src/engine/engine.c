@@ -181,6 +181,32 @@ bool engine_log_admit(struct engine_queue *q, time_t now)
 	return elimit_admit(&q->e->log, &q->log_refused, now);
 }
 
+/* ------------------------------------------------------------------ locks */
+
+void engine_wrlock(struct engine *e)
+{
+	pthread_rwlock_wrlock(&e->lock);
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
+		pthread_mutex_lock(&e->q[i].rd);
+}
+
+void engine_wrunlock(struct engine *e)
+{
+	for (unsigned i = ENGINE_QUEUES(e); e->q && i-- > 0;)
+		pthread_mutex_unlock(&e->q[i].rd);
+	pthread_rwlock_unlock(&e->lock);
+}
+
+void engine_wrlock_cb(void *e)
+{
+	engine_wrlock(e);
+}
+
+void engine_wrunlock_cb(void *e)
+{
+	engine_wrunlock(e);
+}
+
 /* ------------------------------------------------------------------ policy */
 
 /* Where the policy comes from: the file of --policy, or the current
@@ -293,11 +319,11 @@ int engine_bank_load(struct engine *e, unsigned b, const char *path, unsigned ge
 	}
 	snprintf(bk->sha256, sizeof(bk->sha256), "%s", sha ? sha : pol->sha256);
 	/* swap under the lock, free the old one after it */
-	pthread_rwlock_wrlock(&e->lock);
+	engine_wrlock(e);
 	SWAP(bk->cls, cls);
 	SWAP(bk->pol, pol);
 	bk->generation = gen;
-	pthread_rwlock_unlock(&e->lock);
+	engine_wrunlock(e);
 	classes_free(cls);
 	policy_free(pol);
 	free(bk->policy_path);
@@ -390,10 +416,10 @@ static void start_dump(struct engine *e, struct diag_list *d)
 			engine_fail(d, "", "out of memory for the SA cache; retrying");
 			return;
 		}
-		pthread_rwlock_wrlock(&e->lock);
+		engine_wrlock(e);
 		SWAP(e->sas, c);
 		bump_gen(e);
-		pthread_rwlock_unlock(&e->lock);
+		engine_wrunlock(e);
 		xfrm_cache_free(c);
 	}
 	nlh = mnl_nlmsg_put_header(buf);
@@ -480,10 +506,8 @@ static void apply_sa_msg(struct engine *e, const struct nlmsghdr *nlh, struct di
 	diag_list_fini(&why);
 }
 
-/* One recv on the XFRM socket (under xmu).  1: got something (or was
- * interrupted), 0: nothing to read, -1: fatal (the error in d).
- * Messages that cannot be applied are in d. */
-static int xfrm_input(struct engine *e, struct diag_list *d)
+/* xfrm_input without e->xreading. */
+static int xfrm_read(struct engine *e, struct diag_list *d)
 {
 	ssize_t n = mnl_socket_recvfrom(e->xnl, e->buf, e->buflen);
 	const struct nlmsghdr *nlh;
@@ -497,10 +521,10 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 		if (errno == ENOBUFS) {
 			e->x_enobufs++;
 			e->need_dump = true;
-			pthread_rwlock_wrlock(&e->lock);
+			engine_wrlock(e);
 			e->resync = true;
 			bump_gen(e);
-			pthread_rwlock_unlock(&e->lock);
+			engine_wrunlock(e);
 			engine_event(json_pack("{s:s, s:s, s:I}", "event", "xfrm-enobufs",
 					       "message", "SA events were lost: re-dumping; new flows are dropped until it completes",
 					       "count", (json_int_t)e->x_enobufs));
@@ -511,7 +535,7 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 	len = (int)netlink_span(e->buf, (size_t)n);
 	/* one write lock per buffer, not per message: the queue threads
 	 * wait at most one buffer's worth */
-	pthread_rwlock_wrlock(&e->lock);
+	engine_wrlock(e);
 	bump_gen(e);
 	for (nlh = (const struct nlmsghdr *)e->buf; mnl_nlmsg_ok(nlh, len);
 	     nlh = mnl_nlmsg_next(nlh, &len)) {
@@ -543,8 +567,24 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 			continue;
 		apply_sa_msg(e, nlh, d);
 	}
-	pthread_rwlock_unlock(&e->lock);
+	engine_wrunlock(e);
 	return 1;
+}
+
+/* One recv on the XFRM socket (under xmu).  1: got something (or was
+ * interrupted), 0: nothing to read, -1: fatal (the error in d).
+ * Messages that cannot be applied are in d. */
+static int xfrm_input(struct engine *e, struct diag_list *d)
+{
+	int r;
+
+	/* odd from before the read until what it read is applied (and
+	 * sa_gen bumped): engine_xfrm_settled finds a socket emptied by a
+	 * read still being applied by the change of this count */
+	__atomic_add_fetch(&e->xreading, 1, __ATOMIC_SEQ_CST);
+	r = xfrm_read(e, d);
+	__atomic_add_fetch(&e->xreading, 1, __ATOMIC_SEQ_CST);
+	return r;
 }
 
 /* Open the XFRM socket, join the SA groups, and dump the SAs.  0, or -1
@@ -798,7 +838,8 @@ int engine_open(struct engine *e, struct diag_list *d)
 	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++)
 		if (eq_open(e, &e->q[i], (uint16_t)(e->queue + i), d) < 0)
 			return -1;
-	if (e->src.vici && !(e->vici = engine_vici_start(e->src.vici, &e->lock, false)))
+	if (e->src.vici && !(e->vici = engine_vici_start_with(e->src.vici, engine_wrlock_cb,
+							     engine_wrunlock_cb, e, false)))
 		return engine_fail(d, "", "cannot start the vici follower: %s", strerror(errno));
 	/* identity rules ask the follower; without one (--vici none) they
 	 * fail closed (decide.c) */
@@ -811,14 +852,21 @@ int engine_open(struct engine *e, struct diag_list *d)
 
 int engine_queues_alloc(struct engine *e, struct diag_list *d)
 {
-	e->q = calloc(ENGINE_QUEUES(e), sizeof *e->q);
-	if (!e->q)
+	struct engine_queue *q;
+	size_t size = ENGINE_QUEUES(e) * sizeof *q;
+
+	/* each on its own cache lines (calloc aligns to 16 bytes only) */
+	if (posix_memalign((void **)&q, _Alignof(struct engine_queue), size))
 		return engine_fail(d, "", "out of memory");
+	memset(q, 0, size);
 	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++) {
-		e->q[i].e = e;
-		e->q[i].num = (uint16_t)(e->queue + i);
-		e->q[i].bank = i / e->nqueues;
+		pthread_mutex_init(&q[i].rd, NULL);
+		q[i].e = e;
+		q[i].num = (uint16_t)(e->queue + i);
+		q[i].bank = i / e->nqueues;
 	}
+	/* only now do writers (engine_wrlock) see the queues' locks */
+	e->q = q;
 	return 0;
 }
 
@@ -830,9 +878,9 @@ static void tick(struct engine *e, time_t now)
 	struct diag_list d;
 
 	diag_list_init(&d);
-	pthread_rwlock_wrlock(&e->lock);
+	engine_wrlock(e);
 	xfrm_cache_sweep(e->sas, (uint64_t)now, SWEEP_KEEP);
-	pthread_rwlock_unlock(&e->lock);
+	engine_wrunlock(e);
 	engine_log_tick(e);
 	engine_write_counters(e, false, &d);
 	engine_log_diags(&d);
@@ -891,6 +939,26 @@ int engine_xfrm_sync(struct engine *e)
 	pthread_mutex_unlock(&e->xmu);
 	engine_log_diags(&d);
 	return r == 0 ? 0 : -1;
+}
+
+bool engine_xfrm_settled(struct engine *e, unsigned long gen)
+{
+	unsigned long r = __atomic_load_n(&e->xreading, __ATOMIC_SEQ_CST);
+	struct pollfd p = { mnl_socket_get_fd(e->xnl), POLLIN, 0 };
+
+	/* An event queued before this call and not in the cache as of gen
+	 * was read by a thread that (a) had not applied it when we read r
+	 * (r odd), (b) read it after we read r and before our poll found the
+	 * socket empty (r changed), or (c) applied it after we decided (gen
+	 * changed); or it is still in the socket (poll, POLLERR for an
+	 * overrun too).  Anything else: the lock and a recv, as before. */
+	if (!(r & 1) && poll(&p, 1, 0) == 0) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&e->xreading, __ATOMIC_SEQ_CST) == r &&
+		    __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE) == gen)
+			return true;
+	}
+	return engine_xfrm_sync(e) == 0 && __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE) == gen;
 }
 
 int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup)
@@ -982,6 +1050,8 @@ void engine_fini(struct engine *e)
 		mnl_socket_close(e->xnl);
 	close_fds(e->stop_fd);
 	close_fds(e->fail_fd);
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
+		pthread_mutex_destroy(&e->q[i].rd);
 	free(e->q);
 	for (unsigned i = 0; i < ENGINE_BANKS; i++) {
 		classes_free(e->bank[i].cls);

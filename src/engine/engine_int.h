@@ -29,8 +29,15 @@ struct eq_item {
 	bool headers;			/**< v.pkt holds parsed headers */
 };
 
-/** One queue: its socket, its thread, its counters. */
+/** One queue: its socket, its thread, its counters.  Aligned to a cache
+ *  line, so that what one queue's thread writes shares no line with
+ *  another queue. */
 struct engine_queue {
+	/** Its thread's read lock of the state the queue threads share (the
+	 *  banks' policies, the SA cache, resync, the identities): held while
+	 *  it decides a burst.  A writer takes every queue's (engine_wrlock),
+	 *  so a reader touches no lock another queue thread takes. */
+	pthread_mutex_t rd;
 	struct engine *e;
 	uint16_t num;
 	unsigned bank;			/**< index into e->bank */
@@ -50,7 +57,7 @@ struct engine_queue {
 	pthread_t th;
 	bool running;
 	int busy;			/**< the thread is reading or answering a burst (atomic) */
-};
+} __attribute__((aligned(64)));
 
 /** Log an event with a message (also on stderr). */
 void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -66,12 +73,31 @@ bool engine_log_admit(struct engine_queue *q, time_t now);
  *  second. */
 void engine_log_tick(struct engine *e);
 
+/** Take the shared state for writing: e->lock (which readers other
+ *  than the queue threads take for reading), then every queue's rd, in
+ *  order.  Any thread but a queue thread in its decision. */
+void engine_wrlock(struct engine *e);
+/** Release what engine_wrlock took. */
+void engine_wrunlock(struct engine *e);
+/** engine_wrlock and engine_wrunlock for engine_vici_start_with (the
+ *  struct engine). */
+void engine_wrlock_cb(void *e);
+void engine_wrunlock_cb(void *e);
+
 /** Apply every XFRM event the kernel has queued for sagated by now
  *  (non-blocking; any thread, not under e->lock).  0 when the socket was
  *  drained, -1 when it could not be (an error, or events still arriving
  *  after a bounded number of reads): the caller must not accept on the
  *  cache then. */
 int engine_xfrm_sync(struct engine *e);
+
+/** May a decision made on the SA cache as of e->sa_gen == gen stand:
+ *  is every SA event the kernel queued for sagated before this call in
+ *  that cache?  Without a lock when no event waits in the XFRM socket
+ *  and no thread is between reading events and applying them
+ *  (e->xreading even and unchanged); else engine_xfrm_sync, then gen
+ *  compared.  Any thread, not under e->lock or a queue's rd. */
+bool engine_xfrm_settled(struct engine *e, unsigned long gen);
 
 /** Review the conntrack entries bound (ct mark) to the reqids queued in
  *  e->review (engine_ct.c; main thread): a flow of an inbound

@@ -102,7 +102,7 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 }
 
 /* The verdict for one packet, by the policy of its queue's bank;
- * e->lock is held for reading. */
+ * q->rd is held. */
 static struct verdict q_decide(struct engine_queue *q, enum direction dir, const void *data,
 			       size_t len, uint32_t spi_be, unsigned *reason, bool *headers)
 {
@@ -135,8 +135,8 @@ static struct verdict q_decide(struct engine_queue *q, enum direction dir, const
 
 /* Decide q->it[0..n) into q->pk (see engine_int.h).  An accept goes out only
  * on a cache that holds every SA event the kernel had queued when the
- * decision was checked (engine_xfrm_sync after deciding): when that sync
- * changed the cache, the burst is decided again; when it cannot be made,
+ * decision was checked (engine_xfrm_settled after deciding): when the
+ * cache changed meanwhile, the burst is decided again; when it cannot be made,
  * or the cache keeps changing, the accepts become drops.  A drop for an
  * unknown SA is checked the same way, since its SA may be announced
  * there. */
@@ -150,7 +150,7 @@ void eq_judge(struct engine_queue *q, size_t n)
 		unsigned long gen;
 		bool any = false;
 
-		pthread_rwlock_rdlock(&e->lock);
+		pthread_mutex_lock(&q->rd);
 		gen = __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE);
 		for (size_t i = 0; i < n; i++) {
 			struct eq_item *it = &q->it[i];
@@ -163,14 +163,13 @@ void eq_judge(struct engine_queue *q, size_t n)
 		}
 		if (!any)
 			break;
-		pthread_rwlock_unlock(&e->lock);
-		if (engine_xfrm_sync(e) == 0 &&
-		    __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE) == gen) {
-			pthread_rwlock_rdlock(&e->lock);
+		pthread_mutex_unlock(&q->rd);
+		if (engine_xfrm_settled(e, gen)) {
+			pthread_mutex_lock(&q->rd);
 			break;
 		}
 		if (round == SYNC_ROUNDS) {
-			pthread_rwlock_rdlock(&e->lock);
+			pthread_mutex_lock(&q->rd);
 			for (size_t i = 0; i < n; i++)
 				if (q->it[i].v.accept) {
 					q->it[i].v.accept = false;
@@ -186,7 +185,7 @@ void eq_judge(struct engine_queue *q, size_t n)
 		ESTATS_INC(q->st.by_reason[it->reason]);
 		log_decision(q, &it->v, it->reason, it->headers);
 	}
-	pthread_rwlock_unlock(&e->lock);
+	pthread_mutex_unlock(&q->rd);
 }
 
 /* Decide q->it[0..n) and send their verdicts. */

@@ -26,7 +26,9 @@
 
 struct engine_vici {
 	char *path;
-	pthread_rwlock_t *lock;
+	void (*wrlock)(void *);		/* excludes the map's readers */
+	void (*wrunlock)(void *);
+	void *lock;
 	bool dump;
 	/* under *lock */
 	struct vici_idmap map;
@@ -147,11 +149,11 @@ static int apply_event(struct engine_vici *v, const struct vici_packet *p, char 
 	char sub[256] = "";
 	int r;
 
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	r = vici_idmap_event(&v->map, p->name, p->msg, sub, sizeof sub);
 	if (r > 0 && v->dump && v->synced)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 	if (r < 0)
 		snprintf(err, errlen, "event %s: %s", p->name, sub);
 	return r < 0 ? IO_ERR : IO_OK;
@@ -252,14 +254,14 @@ static int dial(struct engine_vici *v)
 
 static void set_unsynced(struct engine_vici *v)
 {
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	bool was = v->synced;
 
 	v->synced = false;
 	vici_idmap_clear(&v->map);
 	if (v->dump && was)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 }
 
 /* Connections loaded after the last list-conns (charon sends no event
@@ -275,11 +277,11 @@ static int conns_refresh(struct engine_vici *v, char *err, size_t errlen)
 	r = command(v, "list-conns", err, errlen);
 	if (r != IO_OK)
 		return r;
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	r = vici_idmap_conns_settle(&v->map);
 	if (v->dump && v->synced)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 	if (r < 0)
 		snprintf(err, errlen, "out of memory");
 	return r < 0 ? IO_ERR : IO_OK;
@@ -304,12 +306,12 @@ static int session(struct engine_vici *v, char *err, size_t errlen)
 		r = conns_refresh(v, err, errlen);	/* loaded during the listing */
 	if (r != IO_OK)
 		return r;
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	v->synced = true;
 	n = v->map.n;
 	if (v->dump)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 	engine_event(json_pack("{s:s, s:s, s:I}", "event", "vici-synced", "socket", v->path,
 			       "sas", (json_int_t)n));
 	for (;;) {
@@ -366,7 +368,23 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void rw_wrlock(void *lock)
+{
+	pthread_rwlock_wrlock(lock);
+}
+
+static void rw_unlock(void *lock)
+{
+	pthread_rwlock_unlock(lock);
+}
+
 struct engine_vici *engine_vici_start(const char *path, pthread_rwlock_t *lock, bool dump)
+{
+	return engine_vici_start_with(path, rw_wrlock, rw_unlock, lock, dump);
+}
+
+struct engine_vici *engine_vici_start_with(const char *path, void (*wrlock)(void *),
+					   void (*wrunlock)(void *), void *lock, bool dump)
 {
 	struct engine_vici *v = calloc(1, sizeof(*v));
 	int err;
@@ -375,6 +393,8 @@ struct engine_vici *engine_vici_start(const char *path, pthread_rwlock_t *lock, 
 		return NULL;
 	v->fd = -1;
 	v->stop_fd[0] = v->stop_fd[1] = -1;
+	v->wrlock = wrlock;
+	v->wrunlock = wrunlock;
 	v->lock = lock;
 	v->dump = dump;
 	vici_idmap_init(&v->map);
