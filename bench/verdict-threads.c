@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "bench_flow.h"
 #include "engine_int.h"
 
 #include <fcntl.h>
@@ -27,30 +28,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* 10.77.0.21 -> 10.77.0.10, UDP to 10000 + (i % 100) from a port of i */
-static void packet(unsigned char *p, unsigned long i)
-{
-	static const unsigned char ip[20] = { 0x45, 0, 0, 60, 0, 0, 0, 0, 64, 17, 0, 0,
-					      10, 77, 0, 21, 10, 77, 0, 10 };
-	unsigned sport = 1024 + (unsigned)(i % 64512), dport = 10000 + (unsigned)(i % 100);
-
-	memcpy(p, ip, sizeof ip);
-	p[20] = (unsigned char)(sport >> 8);
-	p[21] = (unsigned char)sport;
-	p[22] = (unsigned char)(dport >> 8);
-	p[23] = (unsigned char)dport;
-	p[24] = 0;
-	p[25] = 40;
-}
 
 struct worker {
 	struct engine_queue *q;
@@ -69,7 +46,7 @@ static void *work(void *arg)
 
 	while (!*w->stop) {
 		for (unsigned k = 0; k < w->burst; k++, i++) {
-			packet(w->pkt[k], i);
+			bench_packet(w->pkt[k], i);
 			w->q->it[k] = (struct eq_item){ .id = (uint32_t)i + 1, .dir = DIR_IN,
 							.data = w->pkt[k], .len = 60,
 							.spi_be = w->spi_be };
@@ -94,11 +71,11 @@ static double run(struct engine *e, unsigned t, double secs, unsigned burst, uin
 		memset(&w[i], 0, sizeof w[i]);
 		w[i] = (struct worker){ .q = &e->q[i], .burst = burst, .spi_be = spi_be, .stop = &stop };
 	}
-	t0 = now_s();
+	t0 = bench_now();
 	for (unsigned i = 0; i < t; i++)
 		if (pthread_create(&w[i].th, NULL, work, &w[i]))
 			return -1;
-	while (now_s() - t0 < secs)
+	while (bench_now() - t0 < secs)
 		usleep(10000);
 	stop = 1;
 	for (unsigned i = 0; i < t; i++) {
@@ -106,7 +83,7 @@ static double run(struct engine *e, unsigned t, double secs, unsigned burst, uin
 		flows += w[i].flows;
 		acc += w[i].accepted;
 	}
-	el = now_s() - t0;
+	el = bench_now() - t0;
 	return acc == flows ? (double)flows / el : -1;
 }
 
@@ -146,22 +123,7 @@ int main(int argc, char **argv)
 		engine_fini(&e);
 		return 1;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.fam = AF4;
-	sa.saddr = (10u << 24) | (77u << 16) | 21;
-	sa.daddr = (10u << 24) | (77u << 16) | 10;
-	sa.spi = 0x1000;
-	sa.proto = XFRM_PROTO_ESP;
-	sa.mode = XFRM_SA_TRANSPORT;
-	sa.reqid = 7;
-	sa.aead.present = true;
-	strcpy(sa.aead.name, "rfc4106(gcm(aes))");
-	sa.aead.key_bits = 160;
-	sa.aead.icv_bits = 128;
-	sa.aead.bit = xfrm_alg_bit(XFRM_ALG_AEAD, sa.aead.name, 160, 128);
-	sa.life.add_time = (uint64_t)time(NULL);
-	sa.life.soft_bytes = sa.life.hard_bytes = ~0ull;
-	sa.life.soft_packets = sa.life.hard_packets = ~0ull;
+	bench_sa(&sa);
 	xfrm_cache_put(e.sas, &sa);
 
 	static const unsigned order[] = { 1, 2, 2, 1 };
