@@ -2,8 +2,11 @@
  * without a kernel queue: T threads, each owning one queue of an engine
  * loaded with a policy and one ESP SA, call eq_judge (the decision, the
  * SA-sync check before an accept, the counters and the rate-limited log
- * line) on bursts of new flows in a loop.  Prints flows/s for 1 thread
- * and for 2, in the order 1 2 2 1, and the ratio of the sums.  Only
+ * line) on bursts of new flows in a loop.  Prints flows/s and the
+ * threads' CPU time per flow for 1 thread and for 2, in the order 1 2 2
+ * 1, and the ratio of the rates.  On a machine that others load, the CPU
+ * per flow is the number to read: what the threads cost each other
+ * (locks, cache lines) raises it, a busy core only lowers the rate.  Only
  * the packets' verdicts are skipped (no NFQUEUE socket).  Needs root for
  * the XFRM netlink socket the SA-sync check reads (opened in a network
  * namespace of its own, bound to no group, so it stays empty).
@@ -35,9 +38,18 @@ struct worker {
 	uint32_t spi_be;
 	volatile int *stop;
 	unsigned long flows, accepted;
+	double cpu;		/* the thread's CPU seconds */
 	pthread_t th;
 	unsigned char pkt[EQ_BURST][60];
 };
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void *work(void *arg)
 {
@@ -56,16 +68,19 @@ static void *work(void *arg)
 			w->accepted += w->q->pk[k].accept;
 		w->flows += w->burst;
 	}
+	w->cpu = thread_cpu();
 	return NULL;
 }
 
-/* T threads for secs seconds: flows/s, or -1 when a verdict was not an accept */
-static double run(struct engine *e, unsigned t, double secs, unsigned burst, uint32_t spi_be)
+/* T threads for secs seconds: flows/s, or -1 when a verdict was not an
+ * accept; *ns: the threads' CPU time per flow */
+static double run(struct engine *e, unsigned t, double secs, unsigned burst, uint32_t spi_be,
+		  double *ns)
 {
 	static struct worker w[2];
 	volatile int stop = 0;
 	unsigned long flows = 0, acc = 0;
-	double t0, el;
+	double t0, el, cpu = 0;
 
 	for (unsigned i = 0; i < t; i++) {
 		memset(&w[i], 0, sizeof w[i]);
@@ -82,8 +97,10 @@ static double run(struct engine *e, unsigned t, double secs, unsigned burst, uin
 		pthread_join(w[i].th, NULL);
 		flows += w[i].flows;
 		acc += w[i].accepted;
+		cpu += w[i].cpu;
 	}
 	el = bench_now() - t0;
+	*ns = flows ? cpu / (double)flows * 1e9 : 0;
 	return acc == flows ? (double)flows / el : -1;
 }
 
@@ -95,7 +112,7 @@ int main(int argc, char **argv)
 	struct xfrm_sa sa;
 	double secs = argc > 2 ? atof(argv[2]) : 3;
 	unsigned burst = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
-	double sum[3] = { 0 };
+	double sum[3] = { 0 }, nsum[3] = { 0 };
 	int devnull, rc = 0;
 
 	if (argc < 2 || burst < 1 || burst > EQ_BURST) {
@@ -128,20 +145,21 @@ int main(int argc, char **argv)
 
 	static const unsigned order[] = { 1, 2, 2, 1 };
 	for (unsigned r = 0; r < 4; r++) {
-		double f = run(&e, order[r], secs, burst, xfrm_sa_handover(&sa));
+		double ns, f = run(&e, order[r], secs, burst, xfrm_sa_handover(&sa), &ns);
 
 		if (f < 0) {
 			fprintf(stderr, "verdict-threads: a verdict was not an accept\n");
 			rc = 1;
 			break;
 		}
-		fprintf(stderr, "verdict-threads: %u thread(s), burst %u: %.0f flows/s\n", order[r],
-			burst, f);
+		fprintf(stderr, "verdict-threads: %u thread(s), burst %u: %.0f flows/s, %.0f ns of CPU a flow\n",
+			order[r], burst, f, ns);
 		sum[order[r]] += f;
+		nsum[order[r]] += ns;
 	}
 	if (!rc)
-		fprintf(stderr, "BENCH verdict-threads: burst %u; 1 thread %.0f flows/s; 2 threads %.0f flows/s; ratio %.2f (order 1 2 2 1, %.1f s each)\n",
-			burst, sum[1] / 2, sum[2] / 2, sum[2] / sum[1], secs);
+		fprintf(stderr, "BENCH verdict-threads: burst %u; 1 thread %.0f flows/s, %.0f ns CPU a flow; 2 threads %.0f flows/s, %.0f ns CPU a flow; ratio %.2f (order 1 2 2 1, %.1f s each)\n",
+			burst, sum[1] / 2, nsum[1] / 2, sum[2] / 2, nsum[2] / 2, sum[2] / sum[1], secs);
 	engine_stop(&e, &d);
 	engine_fini(&e);
 	diag_list_fini(&d);
