@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include "bench_flow.h"
 #include "classify.h"
 #include "decide.h"
 #include "diag.h"
@@ -21,30 +22,6 @@
 #include <time.h>
 
 #define BURST 64
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* 10.77.0.21 -> 10.77.0.10, UDP to 10000 + (i % 100) from a port of i */
-static void packet(unsigned char *p, unsigned long i)
-{
-	static const unsigned char ip[20] = { 0x45, 0, 0, 60, 0, 0, 0, 0, 64, 17, 0, 0,
-					      10, 77, 0, 21, 10, 77, 0, 10 };
-	unsigned sport = 1024 + (unsigned)(i % 64512), dport = 10000 + (unsigned)(i % 100);
-
-	memcpy(p, ip, sizeof ip);
-	p[20] = (unsigned char)(sport >> 8);
-	p[21] = (unsigned char)sport;
-	p[22] = (unsigned char)(dport >> 8);
-	p[23] = (unsigned char)dport;
-	p[24] = 0;
-	p[25] = 40;
-}
 
 int main(int argc, char **argv)
 {
@@ -70,40 +47,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decide-cost: %s does not load\n", argv[1]);
 		return 1;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.fam = AF4;
-	sa.saddr = (10u << 24) | (77u << 16) | 21;
-	sa.daddr = (10u << 24) | (77u << 16) | 10;
-	sa.spi = 0x1000;
-	sa.proto = XFRM_PROTO_ESP;
-	sa.mode = XFRM_SA_TRANSPORT;
-	sa.reqid = 7;
-	sa.aead.present = true;
-	strcpy(sa.aead.name, "rfc4106(gcm(aes))");
-	sa.aead.key_bits = 160;
-	sa.aead.icv_bits = 128;
-	sa.aead.bit = xfrm_alg_bit(XFRM_ALG_AEAD, sa.aead.name, 160, 128);
-	sa.life.add_time = (uint64_t)time(NULL);
-	sa.life.soft_bytes = sa.life.hard_bytes = ~0ull;
-	sa.life.soft_packets = sa.life.hard_packets = ~0ull;
+	bench_sa(&sa);
 	xfrm_cache_put(c, &sa);
 
 	struct decide_ctx ctx = { pol, cls, NULL, NULL, c, false, NULL, NULL };
 	uint32_t mark = xfrm_sa_handover(&sa);
 	uint64_t sec = (uint64_t)time(NULL);
 
-	t0 = now_s();
+	t0 = bench_now();
 	for (unsigned long i = 0; i < n; i++) {
 		struct verdict v;
 
-		packet(pkt, i);
+		bench_packet(pkt, i);
 		v = decide(&ctx, pkt, sizeof pkt, mark, sec);
 		acc += v.accept;
 		pk[i % BURST] = (struct vbatch_pkt){ (uint32_t)i + 1, v.accept };
 		if (i % BURST == BURST - 1)
 			msgs += vbatch_plan(&st, pk, BURST, m);
 	}
-	t = now_s() - t0;
+	t = bench_now() - t0;
 	printf("decide-cost: %lu packets, %lu accepted, %lu verdict messages: %.0f ns per packet\n",
 	       n, acc, msgs, t / (double)n * 1e9);
 	classes_free(cls);

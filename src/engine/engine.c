@@ -165,38 +165,46 @@ void engine_log_diags(struct diag_list *d)
 	diag_list_init(d);
 }
 
-static void log_tick_locked(struct engine_log *l, time_t now)
+void engine_log_tick(struct engine *e)
 {
-	if (now == l->sec)
-		return;
-	if (l->suppressed)
-		engine_event(json_pack("{s:s, s:I}", "event", "suppressed",
-				       "count", (json_int_t)l->suppressed));
-	l->suppressed = 0;
-	l->sec = now;
-	l->count = 0;
+	uint64_t total = 0, n;
+
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
+		total += elimit_count_read(&e->q[i].log_refused);
+	n = elimit_report(&e->log, total);
+	if (n)
+		engine_event(json_pack("{s:s, s:I}", "event", "suppressed", "count", (json_int_t)n));
 }
 
-void engine_log_tick(struct engine *e, time_t now)
+bool engine_log_admit(struct engine_queue *q, time_t now)
 {
-	pthread_mutex_lock(&e->log.mu);
-	log_tick_locked(&e->log, now);
-	pthread_mutex_unlock(&e->log.mu);
+	return elimit_admit(&q->e->log, &q->log_refused, now);
 }
 
-bool engine_log_admit(struct engine *e, time_t now)
-{
-	bool ok;
+/* ------------------------------------------------------------------ locks */
 
-	pthread_mutex_lock(&e->log.mu);
-	log_tick_locked(&e->log, now);
-	ok = e->log.count < LOG_PER_SEC;
-	if (ok)
-		e->log.count++;
-	else
-		e->log.suppressed++;
-	pthread_mutex_unlock(&e->log.mu);
-	return ok;
+void engine_wrlock(struct engine *e)
+{
+	pthread_rwlock_wrlock(&e->lock);
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
+		pthread_mutex_lock(&e->q[i].rd);
+}
+
+void engine_wrunlock(struct engine *e)
+{
+	for (unsigned i = ENGINE_QUEUES(e); e->q && i-- > 0;)
+		pthread_mutex_unlock(&e->q[i].rd);
+	pthread_rwlock_unlock(&e->lock);
+}
+
+void engine_wrlock_cb(void *e)
+{
+	engine_wrlock(e);
+}
+
+void engine_wrunlock_cb(void *e)
+{
+	engine_wrunlock(e);
 }
 
 /* ------------------------------------------------------------------ policy */
@@ -311,11 +319,11 @@ int engine_bank_load(struct engine *e, unsigned b, const char *path, unsigned ge
 	}
 	snprintf(bk->sha256, sizeof(bk->sha256), "%s", sha ? sha : pol->sha256);
 	/* swap under the lock, free the old one after it */
-	pthread_rwlock_wrlock(&e->lock);
+	engine_wrlock(e);
 	SWAP(bk->cls, cls);
 	SWAP(bk->pol, pol);
 	bk->generation = gen;
-	pthread_rwlock_unlock(&e->lock);
+	engine_wrunlock(e);
 	classes_free(cls);
 	policy_free(pol);
 	free(bk->policy_path);
@@ -408,10 +416,10 @@ static void start_dump(struct engine *e, struct diag_list *d)
 			engine_fail(d, "", "out of memory for the SA cache; retrying");
 			return;
 		}
-		pthread_rwlock_wrlock(&e->lock);
+		engine_wrlock(e);
 		SWAP(e->sas, c);
 		bump_gen(e);
-		pthread_rwlock_unlock(&e->lock);
+		engine_wrunlock(e);
 		xfrm_cache_free(c);
 	}
 	nlh = mnl_nlmsg_put_header(buf);
@@ -498,10 +506,8 @@ static void apply_sa_msg(struct engine *e, const struct nlmsghdr *nlh, struct di
 	diag_list_fini(&why);
 }
 
-/* One recv on the XFRM socket (under xmu).  1: got something (or was
- * interrupted), 0: nothing to read, -1: fatal (the error in d).
- * Messages that cannot be applied are in d. */
-static int xfrm_input(struct engine *e, struct diag_list *d)
+/* xfrm_input without e->xreading. */
+static int xfrm_read(struct engine *e, struct diag_list *d)
 {
 	ssize_t n = mnl_socket_recvfrom(e->xnl, e->buf, e->buflen);
 	const struct nlmsghdr *nlh;
@@ -515,10 +521,10 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 		if (errno == ENOBUFS) {
 			e->x_enobufs++;
 			e->need_dump = true;
-			pthread_rwlock_wrlock(&e->lock);
+			engine_wrlock(e);
 			e->resync = true;
 			bump_gen(e);
-			pthread_rwlock_unlock(&e->lock);
+			engine_wrunlock(e);
 			engine_event(json_pack("{s:s, s:s, s:I}", "event", "xfrm-enobufs",
 					       "message", "SA events were lost: re-dumping; new flows are dropped until it completes",
 					       "count", (json_int_t)e->x_enobufs));
@@ -529,7 +535,7 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 	len = (int)netlink_span(e->buf, (size_t)n);
 	/* one write lock per buffer, not per message: the queue threads
 	 * wait at most one buffer's worth */
-	pthread_rwlock_wrlock(&e->lock);
+	engine_wrlock(e);
 	bump_gen(e);
 	for (nlh = (const struct nlmsghdr *)e->buf; mnl_nlmsg_ok(nlh, len);
 	     nlh = mnl_nlmsg_next(nlh, &len)) {
@@ -561,8 +567,24 @@ static int xfrm_input(struct engine *e, struct diag_list *d)
 			continue;
 		apply_sa_msg(e, nlh, d);
 	}
-	pthread_rwlock_unlock(&e->lock);
+	engine_wrunlock(e);
 	return 1;
+}
+
+/* One recv on the XFRM socket (under xmu).  1: got something (or was
+ * interrupted), 0: nothing to read, -1: fatal (the error in d).
+ * Messages that cannot be applied are in d. */
+static int xfrm_input(struct engine *e, struct diag_list *d)
+{
+	int r;
+
+	/* odd from before the read until what it read is applied (and
+	 * sa_gen bumped): engine_xfrm_settled finds a socket emptied by a
+	 * read still being applied by the change of this count */
+	__atomic_add_fetch(&e->xreading, 1, __ATOMIC_SEQ_CST);
+	r = xfrm_read(e, d);
+	__atomic_add_fetch(&e->xreading, 1, __ATOMIC_SEQ_CST);
+	return r;
 }
 
 /* Open the XFRM socket, join the SA groups, and dump the SAs.  0, or -1
@@ -732,7 +754,7 @@ static int life_init(struct engine *e, const struct engine_src *src, struct diag
 	e->ctl_fd = -1;
 	e->live = -1;
 	e->started = time(NULL);
-	pthread_mutex_init(&e->log.mu, NULL);
+	elimit_init(&e->log, LOG_PER_SEC);
 	pthread_mutex_init(&e->xmu, NULL);
 	e->xmu_ok = true;
 	/* writers first: an SA update must not starve behind a flood */
@@ -811,13 +833,13 @@ int engine_open(struct engine *e, struct diag_list *d)
 		fail_open_nag(e);
 	if (xfrm_setup(e, d) < 0)
 		return -1;
-	e->q = calloc(ENGINE_QUEUES(e), sizeof *e->q);
-	if (!e->q)
-		return engine_fail(d, "", "out of memory");
+	if (engine_queues_alloc(e, d) < 0)
+		return -1;
 	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++)
 		if (eq_open(e, &e->q[i], (uint16_t)(e->queue + i), d) < 0)
 			return -1;
-	if (e->src.vici && !(e->vici = engine_vici_start(e->src.vici, &e->lock, false)))
+	if (e->src.vici && !(e->vici = engine_vici_start_with(e->src.vici, engine_wrlock_cb,
+							     engine_wrunlock_cb, e, false)))
 		return engine_fail(d, "", "cannot start the vici follower: %s", strerror(errno));
 	/* identity rules ask the follower; without one (--vici none) they
 	 * fail closed (decide.c) */
@@ -828,6 +850,26 @@ int engine_open(struct engine *e, struct diag_list *d)
 	return engine_ctl_open(e, d);
 }
 
+int engine_queues_alloc(struct engine *e, struct diag_list *d)
+{
+	struct engine_queue *q;
+	size_t size = ENGINE_QUEUES(e) * sizeof *q;
+
+	/* each on its own cache lines (calloc aligns to 16 bytes only) */
+	if (posix_memalign((void **)&q, _Alignof(struct engine_queue), size))
+		return engine_fail(d, "", "out of memory");
+	memset(q, 0, size);
+	for (unsigned i = 0; i < ENGINE_QUEUES(e); i++) {
+		pthread_mutex_init(&q[i].rd, NULL);
+		q[i].e = e;
+		q[i].num = (uint16_t)(e->queue + i);
+		q[i].bank = i / e->nqueues;
+	}
+	/* only now do writers (engine_wrlock) see the queues' locks */
+	e->q = q;
+	return 0;
+}
+
 /* The main loop's parts below log what went wrong: the loop owns the log. */
 
 /* Once a second: sweep, flush the log limiter, write the counters. */
@@ -836,10 +878,10 @@ static void tick(struct engine *e, time_t now)
 	struct diag_list d;
 
 	diag_list_init(&d);
-	pthread_rwlock_wrlock(&e->lock);
+	engine_wrlock(e);
 	xfrm_cache_sweep(e->sas, (uint64_t)now, SWEEP_KEEP);
-	pthread_rwlock_unlock(&e->lock);
-	engine_log_tick(e, now);
+	engine_wrunlock(e);
+	engine_log_tick(e);
 	engine_write_counters(e, false, &d);
 	engine_log_diags(&d);
 	if (e->src.fail_open && now - e->started >= FAIL_OPEN_NAG &&
@@ -897,6 +939,26 @@ int engine_xfrm_sync(struct engine *e)
 	pthread_mutex_unlock(&e->xmu);
 	engine_log_diags(&d);
 	return r == 0 ? 0 : -1;
+}
+
+bool engine_xfrm_settled(struct engine *e, unsigned long gen)
+{
+	unsigned long r = __atomic_load_n(&e->xreading, __ATOMIC_SEQ_CST);
+	struct pollfd p = { mnl_socket_get_fd(e->xnl), POLLIN, 0 };
+
+	/* An event queued before this call and not in the cache as of gen
+	 * was read by a thread that (a) had not applied it when we read r
+	 * (r odd), (b) read it after we read r and before our poll found the
+	 * socket empty (r changed), or (c) applied it after we decided (gen
+	 * changed); or it is still in the socket (poll, POLLERR for an
+	 * overrun too).  Anything else: the lock and a recv, as before. */
+	if (!(r & 1) && poll(&p, 1, 0) == 0) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&e->xreading, __ATOMIC_SEQ_CST) == r &&
+		    __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE) == gen)
+			return true;
+	}
+	return engine_xfrm_sync(e) == 0 && __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE) == gen;
 }
 
 int engine_run(struct engine *e, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup)
@@ -983,12 +1045,13 @@ void engine_fini(struct engine *e)
 	diag_list_init(&unheard);
 	engine_stop(e, &unheard);
 	diag_list_fini(&unheard);
-	if (e->bank[0].pol || e->bank[1].pol)
-		engine_log_tick(e, time(NULL) + 1);
+	engine_log_tick(e);
 	if (e->xnl)
 		mnl_socket_close(e->xnl);
 	close_fds(e->stop_fd);
 	close_fds(e->fail_fd);
+	for (unsigned i = 0; e->q && i < ENGINE_QUEUES(e); i++)
+		pthread_mutex_destroy(&e->q[i].rd);
 	free(e->q);
 	for (unsigned i = 0; i < ENGINE_BANKS; i++) {
 		classes_free(e->bank[i].cls);
@@ -999,7 +1062,6 @@ void engine_fini(struct engine *e)
 	free(e->buf);
 	if (e->lock_ok)
 		pthread_rwlock_destroy(&e->lock);
-	pthread_mutex_destroy(&e->log.mu);
 	if (e->xmu_ok)
 		pthread_mutex_destroy(&e->xmu);
 	memset(e, 0, sizeof *e);

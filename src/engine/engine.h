@@ -12,10 +12,14 @@
  * control socket, the once-a-second housekeeping and the counters file;
  * each queue has a
  * thread of its own with its own NFQUEUE socket.  The policy, classes,
- * SA cache and resync flag are shared under one rwlock that prefers
- * writers: the queue threads hold it for reading while they decide a
- * burst of packets, the main thread for writing while it applies a
- * buffer of XFRM messages, sweeps, or swaps a reloaded policy in.
+ * SA cache, resync flag and IKE identities are read by the queue threads
+ * under a lock of each queue's own (engine_queue.rd), held while it
+ * decides a burst of packets, so that a queue thread's verdict touches no
+ * lock or cache line another queue thread writes; a writer (the main
+ * thread applying a buffer of XFRM messages, sweeping, or swapping a
+ * reloaded policy in; the vici follower) takes the rwlock `lock` and then
+ * every queue's lock (engine_wrlock).  Writers are rare (SA events,
+ * reloads, once a second); other readers take `lock` for reading.
  *
  * Every path that cannot decide is a drop.  Nothing here exits.  Errors
  * are values: a function adds them to a diagnostics list (diag.h) and
@@ -31,6 +35,7 @@
 #include "classify.h"
 #include "decide.h"
 #include "diag.h"
+#include "elimit.h"
 #include "estats.h"
 #include "model.h"
 #include "xfrm.h"
@@ -66,7 +71,7 @@ struct engine_src {
 /** One bank of queues and the policy that judges what they receive. */
 struct engine_bank {
 	uint16_t first;			/**< its first queue (engine.nqueues of them) */
-	/* read by the queue threads under engine.lock, written under it */
+	/* read by the queue threads under their rd, written under engine_wrlock */
 	struct policy *pol;		/**< NULL: nothing loaded, its packets are dropped */
 	struct classes *cls;
 	unsigned generation;		/**< the generation loaded; 0: a --policy file */
@@ -75,22 +80,14 @@ struct engine_bank {
 	char *policy_path;		/**< where it was loaded from */
 };
 
-/** The decision-log rate limiter, shared by all threads. */
-struct engine_log {
-	pthread_mutex_t mu;
-	time_t sec;
-	unsigned count;
-	unsigned long long suppressed;
-};
-
 struct engine {
 	struct engine_src src;
 	uint16_t queue;			/**< the first queue of bank A */
 	unsigned nqueues;		/**< queues per bank */
 	time_t started;
 
-	/* shared with the queue threads: read under lock, written under
-	 * lock by the main thread only */
+	/* shared with the queue threads: read under lock (or a queue's rd),
+	 * written under engine_wrlock */
 	pthread_rwlock_t lock;
 	bool lock_ok;
 	struct engine_bank bank[ENGINE_BANKS];
@@ -105,6 +102,10 @@ struct engine {
 
 	/* the XFRM socket: under xmu, taken by the main thread and by a
 	 * queue thread that must see every SA event before an accept */
+	unsigned long xreading;		/**< odd while a thread (under xmu) may hold SA
+					     events it read from the socket and has
+					     not applied yet (atomic; see
+					     engine_xfrm_settled) */
 	pthread_mutex_t xmu;
 	bool xmu_ok;
 	struct mnl_socket *xnl;		/**< NETLINK_XFRM, groups SA + EXPIRE */
@@ -138,7 +139,9 @@ struct engine {
 	int fail_fd[2];			/**< queue threads -> main: a thread died */
 	int failed;			/**< a queue thread hit a fatal error (atomic) */
 
-	struct engine_log log;
+	/** The decision-log rate limiter, shared by the queue threads without
+	 *  a lock; each queue counts what it refuses (engine_queue.log_refused). */
+	struct elimit log;
 };
 
 /** Set e up and load the policy.  Returns 0, or -1 with errors in d

@@ -29,8 +29,15 @@ struct eq_item {
 	bool headers;			/**< v.pkt holds parsed headers */
 };
 
-/** One queue: its socket, its thread, its counters. */
+/** One queue: its socket, its thread, its counters.  Aligned to a cache
+ *  line, so that what one queue's thread writes shares no line with
+ *  another queue. */
 struct engine_queue {
+	/** Its thread's read lock of the state the queue threads share (the
+	 *  banks' policies, the SA cache, resync, the identities): held while
+	 *  it decides a burst.  A writer takes every queue's (engine_wrlock),
+	 *  so a reader touches no lock another queue thread takes. */
+	pthread_mutex_t rd;
 	struct engine *e;
 	uint16_t num;
 	unsigned bank;			/**< index into e->bank */
@@ -45,10 +52,12 @@ struct engine_queue {
 	struct vbatch_pkt pk[EQ_BURST];
 	struct vbatch_msg msg[2 * EQ_BURST];
 	struct estats st;		/**< written by this queue's thread only */
+	struct elimit_count log_refused;	/**< decision lines the limiter refused
+						     this queue (its thread only) */
 	pthread_t th;
 	bool running;
 	int busy;			/**< the thread is reading or answering a burst (atomic) */
-};
+} __attribute__((aligned(64)));
 
 /** Log an event with a message (also on stderr). */
 void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -56,10 +65,24 @@ void engine_msg(const char *event, const char *fmt, ...) __attribute__((format(p
  *  "policy": see engine_log_diags) to d; as an expression, -1. */
 #define engine_fail(d, place, ...) \
 	({ diag_add((d), DIAG_ERROR, (place), "", NULL, __VA_ARGS__); -1; })
-/** May one more decision line be logged this second?  Thread-safe. */
-bool engine_log_admit(struct engine *e, time_t now);
-/** Flush the count of suppressed lines when the second is over. */
-void engine_log_tick(struct engine *e, time_t now);
+/** May one more decision line of q be logged in second now?  q's thread
+ *  (or the thread that sets q up or closes it); no lock (elimit.h). */
+bool engine_log_admit(struct engine_queue *q, time_t now);
+/** Log how many decision lines were refused since the last call (one
+ *  "suppressed" event, none when none were): the main thread, once a
+ *  second. */
+void engine_log_tick(struct engine *e);
+
+/** Take the shared state for writing: e->lock (which readers other
+ *  than the queue threads take for reading), then every queue's rd, in
+ *  order.  Any thread but a queue thread in its decision. */
+void engine_wrlock(struct engine *e);
+/** Release what engine_wrlock took. */
+void engine_wrunlock(struct engine *e);
+/** engine_wrlock and engine_wrunlock for engine_vici_start_with (the
+ *  struct engine). */
+void engine_wrlock_cb(void *e);
+void engine_wrunlock_cb(void *e);
 
 /** Apply every XFRM event the kernel has queued for sagated by now
  *  (non-blocking; any thread, not under e->lock).  0 when the socket was
@@ -67,6 +90,14 @@ void engine_log_tick(struct engine *e, time_t now);
  *  after a bounded number of reads): the caller must not accept on the
  *  cache then. */
 int engine_xfrm_sync(struct engine *e);
+
+/** May a decision made on the SA cache as of e->sa_gen == gen stand:
+ *  is every SA event the kernel queued for sagated before this call in
+ *  that cache?  Without a lock when no event waits in the XFRM socket
+ *  and no thread is between reading events and applying them
+ *  (e->xreading even and unchanged); else engine_xfrm_sync, then gen
+ *  compared.  Any thread, not under e->lock or a queue's rd. */
+bool engine_xfrm_settled(struct engine *e, unsigned long gen);
 
 /** Review the conntrack entries bound (ct mark) to the reqids queued in
  *  e->review (engine_ct.c; main thread): a flow of an inbound
@@ -96,6 +127,14 @@ void engine_ctl_serve(struct engine *e, struct diag_list *d);
 /** Stop listening and remove the socket if it is still ours. */
 void engine_ctl_close(struct engine *e);
 
+/** Allocate e->q: ENGINE_QUEUES(e) queues, each knowing its engine,
+ *  number and bank, no socket yet (eq_open).  0, or -1 with an error in d. */
+int engine_queues_alloc(struct engine *e, struct diag_list *d);
+/** Decide q->it[0..n) (n > 0) by the policy of q's bank, count each
+ *  verdict and log it (rate-limited), and put the verdicts into
+ *  q->pk[0..n) for q_send.  The queue's thread (or the thread that set q
+ *  up or closes it). */
+void eq_judge(struct engine_queue *q, size_t n);
 /** Open q's socket, bind queue num, set its parameters (copy range,
  *  maxlen, fail-open).  0, or -1 with an error in d (warnings too). */
 int eq_open(struct engine *e, struct engine_queue *q, uint16_t num, struct diag_list *d);

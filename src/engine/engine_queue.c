@@ -57,7 +57,7 @@ static void q_send(struct engine_queue *q, size_t n)
 		 * first, as a gap, rather than cover them with its batch */
 		q->vb = (struct vbatch_state){ true, q->pk[0].id - 1 };
 		ESTATS_ADD(q->st.verdict_errors, m);
-		if (engine_log_admit(q->e, time(NULL)))
+		if (engine_log_admit(q, time(NULL)))
 			engine_msg("queue-error", "queue %u: verdicts up to packet %u: %s", q->num,
 				   q->msg[m - 1].id, strerror(errno));
 		return;
@@ -69,11 +69,10 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 			 bool headers)
 {
 	const struct engine_bank *b = &q->e->bank[q->bank];
-	struct engine *e = q->e;
 	json_t *j;
 	char src[64] = "", dst[64] = "", spi[16];
 
-	if (!engine_log_admit(e, time(NULL)))
+	if (!engine_log_admit(q, time(NULL)))
 		return;
 	snprintf(spi, sizeof spi, "0x%08x", v->spi);
 	j = json_pack("{s:s, s:s}", "verdict", v->accept ? "accept" : "drop",
@@ -103,7 +102,7 @@ static void log_decision(struct engine_queue *q, const struct verdict *v, unsign
 }
 
 /* The verdict for one packet, by the policy of its queue's bank;
- * e->lock is held for reading. */
+ * q->rd is held. */
 static struct verdict q_decide(struct engine_queue *q, enum direction dir, const void *data,
 			       size_t len, uint32_t spi_be, unsigned *reason, bool *headers)
 {
@@ -134,14 +133,14 @@ static struct verdict q_decide(struct engine_queue *q, enum direction dir, const
 	return v;
 }
 
-/* Decide q->it[0..n) and send their verdicts.  An accept goes out only
+/* Decide q->it[0..n) into q->pk (see engine_int.h).  An accept goes out only
  * on a cache that holds every SA event the kernel had queued when the
- * decision was checked (engine_xfrm_sync after deciding): when that sync
- * changed the cache, the burst is decided again; when it cannot be made,
+ * decision was checked (engine_xfrm_settled after deciding): when the
+ * cache changed meanwhile, the burst is decided again; when it cannot be made,
  * or the cache keeps changing, the accepts become drops.  A drop for an
  * unknown SA is checked the same way, since its SA may be announced
  * there. */
-static void q_judge(struct engine_queue *q, size_t n)
+void eq_judge(struct engine_queue *q, size_t n)
 {
 	struct engine *e = q->e;
 
@@ -151,7 +150,7 @@ static void q_judge(struct engine_queue *q, size_t n)
 		unsigned long gen;
 		bool any = false;
 
-		pthread_rwlock_rdlock(&e->lock);
+		pthread_mutex_lock(&q->rd);
 		gen = __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE);
 		for (size_t i = 0; i < n; i++) {
 			struct eq_item *it = &q->it[i];
@@ -164,14 +163,13 @@ static void q_judge(struct engine_queue *q, size_t n)
 		}
 		if (!any)
 			break;
-		pthread_rwlock_unlock(&e->lock);
-		if (engine_xfrm_sync(e) == 0 &&
-		    __atomic_load_n(&e->sa_gen, __ATOMIC_ACQUIRE) == gen) {
-			pthread_rwlock_rdlock(&e->lock);
+		pthread_mutex_unlock(&q->rd);
+		if (engine_xfrm_settled(e, gen)) {
+			pthread_mutex_lock(&q->rd);
 			break;
 		}
 		if (round == SYNC_ROUNDS) {
-			pthread_rwlock_rdlock(&e->lock);
+			pthread_mutex_lock(&q->rd);
 			for (size_t i = 0; i < n; i++)
 				if (q->it[i].v.accept) {
 					q->it[i].v.accept = false;
@@ -187,7 +185,15 @@ static void q_judge(struct engine_queue *q, size_t n)
 		ESTATS_INC(q->st.by_reason[it->reason]);
 		log_decision(q, &it->v, it->reason, it->headers);
 	}
-	pthread_rwlock_unlock(&e->lock);
+	pthread_mutex_unlock(&q->rd);
+}
+
+/* Decide q->it[0..n) and send their verdicts. */
+static void q_answer(struct engine_queue *q, size_t n)
+{
+	if (!n)
+		return;
+	eq_judge(q, n);
 	q_send(q, n);
 }
 
@@ -205,7 +211,7 @@ static void q_packet(struct engine_queue *q, const struct nlmsghdr *nlh, size_t 
 	    nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
 	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof *ph) {
 		/* no packet id: the next verdict's gap handling drops it */
-		if (engine_log_admit(q->e, time(NULL)))
+		if (engine_log_admit(q, time(NULL)))
 			engine_msg("queue-error", "queue %u: malformed packet message", q->num);
 		return;
 	}
@@ -251,7 +257,7 @@ static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, 
 		if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
 			continue;
 		if (*n == EQ_BURST) {
-			q_judge(q, *n);
+			q_answer(q, *n);
 			*n = 0;
 		}
 		q_packet(q, nlh, n);
@@ -259,7 +265,7 @@ static void q_walk(struct engine_queue *q, const char *buf, int len, size_t *n, 
 }
 
 /* One burst: up to EQ_BURST messages from the socket, decided under one
- * read lock (q_judge), answered with one send.  Returns how many messages, 0 when
+ * read lock (eq_judge), answered with one send.  Returns how many messages, 0 when
  * there was nothing, -1 on a fatal error (in d, and in errno). */
 static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 {
@@ -278,7 +284,7 @@ static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 			/* the kernel dropped what did not fit (or accepted it,
 			 * with --fail-open); never fatal */
 			ESTATS_INC(q->st.q_enobufs);
-			if (engine_log_admit(e, time(NULL)))
+			if (engine_log_admit(q, time(NULL)))
 				engine_event(json_pack("{s:s, s:i, s:s, s:I}", "event", "queue-enobufs",
 						       "queue", (int)q->num, "message",
 						       e->src.fail_open ? "the queue overran: packets were accepted unchecked (fail-open)"
@@ -294,7 +300,7 @@ static int q_burst(struct engine_queue *q, int *ack, struct diag_list *d)
 	for (int i = 0; i < r; i++)
 		q_walk(q, q->iov[i].iov_base, (int)netlink_span(q->iov[i].iov_base, q->mm[i].msg_len),
 		       &n, ack);
-	q_judge(q, n);
+	q_answer(q, n);
 	return r;
 }
 

@@ -24,7 +24,9 @@
 
 struct engine_vici {
 	char *path;
-	pthread_rwlock_t *lock;
+	void (*wrlock)(void *);		/* excludes the map's readers */
+	void (*wrunlock)(void *);
+	void *lock;
 	bool dump;
 	/* under *lock */
 	struct vici_idmap map;
@@ -86,11 +88,11 @@ static int apply_event(void *ctx, const struct vici_packet *p, char *err, size_t
 	char sub[256] = "";
 	int r;
 
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	r = vici_idmap_event(&v->map, p->name, p->msg, sub, sizeof sub);
 	if (r > 0 && v->dump && v->synced)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 	if (r < 0)
 		snprintf(err, errlen, "event %s: %s", p->name, sub);
 	return r < 0 ? VICI_IO_ERR : VICI_IO_OK;
@@ -108,14 +110,14 @@ static int command(struct engine_vici *v, const char *cmd, char *err, size_t err
 
 static void set_unsynced(struct engine_vici *v)
 {
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	bool was = v->synced;
 
 	v->synced = false;
 	vici_idmap_clear(&v->map);
 	if (v->dump && was)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 }
 
 /* Connections loaded after the last list-conns (charon sends no event
@@ -131,11 +133,11 @@ static int conns_refresh(struct engine_vici *v, char *err, size_t errlen)
 	r = command(v, "list-conns", err, errlen);
 	if (r != VICI_IO_OK)
 		return r;
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	r = vici_idmap_conns_settle(&v->map);
 	if (v->dump && v->synced)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 	if (r < 0)
 		snprintf(err, errlen, "out of memory");
 	return r < 0 ? VICI_IO_ERR : VICI_IO_OK;
@@ -160,12 +162,12 @@ static int session(struct engine_vici *v, char *err, size_t errlen)
 		r = conns_refresh(v, err, errlen);	/* loaded during the listing */
 	if (r != VICI_IO_OK)
 		return r;
-	pthread_rwlock_wrlock(v->lock);
+	v->wrlock(v->lock);
 	v->synced = true;
 	n = v->map.n;
 	if (v->dump)
 		dump_map(v);
-	pthread_rwlock_unlock(v->lock);
+	v->wrunlock(v->lock);
 	engine_event(json_pack("{s:s, s:s, s:I}", "event", "vici-synced", "socket", v->path,
 			       "sas", (json_int_t)n));
 	for (;;) {
@@ -220,7 +222,23 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void rw_wrlock(void *lock)
+{
+	pthread_rwlock_wrlock(lock);
+}
+
+static void rw_unlock(void *lock)
+{
+	pthread_rwlock_unlock(lock);
+}
+
 struct engine_vici *engine_vici_start(const char *path, pthread_rwlock_t *lock, bool dump)
+{
+	return engine_vici_start_with(path, rw_wrlock, rw_unlock, lock, dump);
+}
+
+struct engine_vici *engine_vici_start_with(const char *path, void (*wrlock)(void *),
+					   void (*wrunlock)(void *), void *lock, bool dump)
 {
 	struct engine_vici *v = calloc(1, sizeof(*v));
 	int err;
@@ -229,6 +247,8 @@ struct engine_vici *engine_vici_start(const char *path, pthread_rwlock_t *lock, 
 		return NULL;
 	vici_io_init(&v->io, wait_in, v, PACKET_MS);
 	v->stop_fd[0] = v->stop_fd[1] = -1;
+	v->wrlock = wrlock;
+	v->wrunlock = wrunlock;
 	v->lock = lock;
 	v->dump = dump;
 	vici_idmap_init(&v->map);

@@ -14,8 +14,9 @@
  * the start of a sync and its end too ("vici-synced", "vici-lost").
  *
  * Locking: the map is written under the rwlock handed to
- * engine_vici_start, held for writing; engine_vici_lookup must be called
- * with it held for reading (the queue threads hold the engine's lock
+ * engine_vici_start, held for writing (or the lock engine_vici_start_with
+ * takes with its functions); engine_vici_lookup must be called with it
+ * held for reading (the queue threads hold their read lock of the engine
  * while they decide a burst), and what it returns is valid until then.
  */
 #ifndef SAGATE_ENGINE_VICI_H
@@ -37,6 +38,11 @@ struct engine_vici;
  *  as an "identities" event listing every SA (sagated --identities).
  *  NULL on error (errno). */
 struct engine_vici *engine_vici_start(const char *path, pthread_rwlock_t *lock, bool dump);
+/** engine_vici_start with a lock of the caller's: the follower writes
+ *  the map between wrlock(lock) and wrunlock(lock) (sagated's engine:
+ *  engine_wrlock). */
+struct engine_vici *engine_vici_start_with(const char *path, void (*wrlock)(void *),
+					   void (*wrunlock)(void *), void *lock, bool dump);
 /** Stop the thread, close the socket, free everything.  NULL is fine. */
 void engine_vici_stop(struct engine_vici *v);
 /** The identity of the SA with that inbound SPI (host order) and reqid

@@ -13,10 +13,12 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define BUFSZ 4096
 
@@ -1140,7 +1142,7 @@ static void fake_init(struct fake *f)
 	f->e.lock_ok = true;
 	pthread_mutex_init(&f->e.xmu, NULL);
 	f->e.xmu_ok = true;
-	pthread_mutex_init(&f->e.log.mu, NULL);
+	elimit_init(&f->e.log, 100);
 	f->e.buflen = 65536;
 	f->e.buf = malloc(f->e.buflen);
 	f->e.sas = xfrm_cache_alloc();
@@ -1155,7 +1157,6 @@ static void fake_fini(struct fake *f)
 	free(f->e.buf);
 	pthread_rwlock_destroy(&f->e.lock);
 	pthread_mutex_destroy(&f->e.xmu);
-	pthread_mutex_destroy(&f->e.log.mu);
 }
 
 /* The kernel queues an event for sagated. */
@@ -1166,6 +1167,79 @@ static void feed(struct fake *f, const struct nlmsghdr *nlh)
 
 	cr_assert_eq(sendto(mnl_socket_get_fd(f->peer), nlh, nlh->nlmsg_len, 0,
 			    (struct sockaddr *)&to, sizeof(to)), (ssize_t)nlh->nlmsg_len);
+}
+
+/* engine_xfrm_settled: what a queue thread asks before an accept, without
+ * the lock when nothing is queued and nobody is reading. */
+Test(xfrm, settled_sees_every_event_queued_before_it, .init = cr_redirect_stderr)
+{
+	struct fake f;
+	struct xfrm_usersa_info p = sa_info(AF_INET, "10.77.0.21", "10.77.0.10", 0x1000,
+					    IPPROTO_ESP, XFRM_MODE_TRANSPORT);
+	struct xfrm_sa k = key_of(AF_INET, "10.77.0.10", 0x1000, XFRM_PROTO_ESP);
+	unsigned long gen, reading;
+	struct msgbuf m;
+	struct nlmsghdr *nlh;
+
+	fake_init(&f);
+	gen = f.e.sa_gen;
+	reading = f.e.xreading;
+	cr_assert(engine_xfrm_settled(&f.e, gen), "nothing queued: the decision stands");
+	cr_assert_eq(f.e.xreading, reading, "... and nothing was read for it");
+	cr_assert_not(engine_xfrm_settled(&f.e, gen + 1), "the cache changed after the decision");
+	/* an SA event queued after the decision: it is applied, and the
+	 * decision does not stand */
+	nlh = sa_msg(&m, XFRM_MSG_NEWSA, &p);
+	put_aead(nlh, "rfc4106(gcm(aes))", 160, 128);
+	feed(&f, nlh);
+	gen = f.e.sa_gen;
+	cr_assert_not(engine_xfrm_settled(&f.e, gen), "an event waited in the socket");
+	cr_assert_not_null(xfrm_cache_find(f.e.sas, &k));
+	cr_assert_neq(f.e.sa_gen, gen);
+	cr_assert(engine_xfrm_settled(&f.e, f.e.sa_gen));
+	fake_fini(&f);
+}
+
+struct settle_arg {
+	struct fake *f;
+	unsigned long gen;
+	bool settled;
+	int done;
+};
+
+static void *settle(void *arg)
+{
+	struct settle_arg *a = arg;
+
+	a->settled = engine_xfrm_settled(&a->f->e, a->gen);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Another thread has emptied the socket but not applied what it read
+ * (xmu held, e->xreading odd): the decision waits for it, and does not
+ * stand when it changed the cache. */
+Test(xfrm, settled_waits_for_a_read_being_applied, .init = cr_redirect_stderr)
+{
+	struct fake f;
+	struct settle_arg a;
+	pthread_t th;
+
+	fake_init(&f);
+	pthread_mutex_lock(&f.e.xmu);
+	f.e.xreading++;			/* the reader's read has emptied the socket */
+	a = (struct settle_arg){ .f = &f, .gen = f.e.sa_gen };
+	cr_assert_eq(pthread_create(&th, NULL, settle, &a), 0);
+	for (int i = 0; i < 20 && !__atomic_load_n(&a.done, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	cr_assert_not(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE),
+		      "the decision stood while a read was being applied");
+	__atomic_add_fetch(&f.e.sa_gen, 1, __ATOMIC_RELEASE);	/* ... it is applied */
+	f.e.xreading++;
+	pthread_mutex_unlock(&f.e.xmu);
+	pthread_join(th, NULL);
+	cr_assert_not(a.settled, "the cache changed after the decision");
+	fake_fini(&f);
 }
 
 Test(xfrm, sync_applies_every_event_queued_before_it, .init = cr_redirect_stderr)
