@@ -150,10 +150,7 @@ static void print_policy(FILE *f, const struct scrape *s)
 
 static bool table_matches(const struct scrape *s)
 {
-	char want[64];
-
-	snprintf(want, sizeof(want), "sha256 %.16s", s->meta.sha256);
-	return s->live.present && s->gen && s->live.comment && strstr(s->live.comment, want);
+	return s->live.present && s->gen && state_table_holds(&s->meta, s->live.comment);
 }
 
 /* Require-ipsec packets dropped in cleartext: the chains' own rules that

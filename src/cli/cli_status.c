@@ -69,14 +69,11 @@ static void view_fini(struct view *v)
 /* Does the live table carry the applied policy's source and digest? */
 static const char *kernel_state(const struct view *v)
 {
-	char want[64];
-
 	if (!v->live.present)
 		return "missing";
 	if (!v->gen)
 		return "present, but no applied policy is recorded here";
-	snprintf(want, sizeof(want), "sha256 %.16s", v->meta.sha256);
-	return v->live.comment && strstr(v->live.comment, want) ? "matches the applied policy" :
+	return state_table_holds(&v->meta, v->live.comment) ? "matches the applied policy" :
 	       "differs from the applied policy";
 }
 

@@ -44,6 +44,8 @@ static const char usage[] =
 	"                      (default 30)\n"
 	"      --keep-flows    apply, rollback: established flows the new policy no\n"
 	"                      longer admits keep flowing (default: they are ended)\n"
+	"      --full          apply: replace the whole table (default: only the\n"
+	"                      difference when the live table is the current policy)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
 	"      --to N          rollback: go to generation N (see history)\n"
@@ -74,6 +76,7 @@ enum {
 	TAKES_IPSEC = 1u << 10, TAKES_OUT = 1u << 11, TAKES_POLICY = 1u << 12,
 	TAKES_FAIL_ON = 1u << 13, TAKES_WAIT = 1u << 14, TAKES_POLICY_ONLY = 1u << 15,
 	TAKES_FORWARD = 1u << 16, TAKES_OUTPUT = 1u << 17, TAKES_KEEP_FLOWS = 1u << 18,
+	TAKES_FULL = 1u << 19,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE)
@@ -92,7 +95,7 @@ static const struct command commands[] = {
 	{ "check", cli_check, NULL, false, TAKES_MODE | TAKES_FAIL_ON },
 	{ "compile", cli_compile, NULL, false, TAKES_MODE },
 	{ "apply", cli_apply, NULL, false, TAKES_MODE | TAKES_DRY_RUN | TAKES_CONFIRM | TAKES_CHANGE |
-					  TAKES_KEEP_FLOWS },
+					  TAKES_KEEP_FLOWS | TAKES_FULL },
 	{ "confirm", NULL, cli_confirm, false, TAKES_CHANGE },
 	{ "rollback", NULL, cli_rollback, false, TAKES_CHANGE | TAKES_TO | TAKES_KEEP_FLOWS },
 	{ "flush", NULL, cli_flush, false, TAKES_DRY_RUN | TAKES_CHANGE },
@@ -108,7 +111,7 @@ static const struct command commands[] = {
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
-       OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS };
+       OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_FULL };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -133,6 +136,7 @@ static unsigned opt_bit(int c)
 	case OPT_POLICY_ONLY: return TAKES_POLICY_ONLY;
 	case OPT_OUTPUT: return TAKES_OUTPUT;
 	case OPT_KEEP_FLOWS: return TAKES_KEEP_FLOWS;
+	case OPT_FULL: return TAKES_FULL;
 	}
 	return TAKES_NOTHING;
 }
@@ -205,6 +209,7 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_OUT: o->out = true; return 0;
 	case OPT_FORWARD: o->forward = true; return 0;
 	case OPT_KEEP_FLOWS: o->keep_flows = true; return 0;
+	case OPT_FULL: o->full = true; return 0;
 	case OPT_POLICY: o->policy = optarg; return 0;
 	case OPT_POLICY_ONLY: o->policy_only = true; return 0;
 	case OPT_OUTPUT:
@@ -271,6 +276,7 @@ int main(int argc, char **argv)
 		{ "policy-only", no_argument, NULL, OPT_POLICY_ONLY },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "keep-flows", no_argument, NULL, OPT_KEEP_FLOWS },
+		{ "full", no_argument, NULL, OPT_FULL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
