@@ -11,6 +11,7 @@
 #include "nft_apply.h"
 #include "nft_read.h"
 #include "nft_snap.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +44,8 @@ static bool live_is(const struct recorded *g, uint32_t *genid, char *comment, si
 	diag_list_init(&q);
 	/* the generation first: a commit after it makes the kernel refuse
 	 * the difference built from what is read next */
-	if (nft_read_genid(genid, &q) < 0 || nft_snap_read(&s, &q) < 0) {
+	if (nft_read_genid(genid, &q) < 0 || nft_snap_read(&s, &q) < 0 ||
+	    (trace_phase("incr-read"), false)) {
 		snprintf(ir->why, sizeof(ir->why), "the live table could not be read: %s", first(&q));
 		goto out;
 	}
@@ -52,6 +54,7 @@ static bool live_is(const struct recorded *g, uint32_t *genid, char *comment, si
 		goto out;
 	}
 	audit_drift(g->plan, g->pol, &s, &al);
+	trace_phase("incr-compare");
 	for (size_t i = 0; i < al.n && !ok; i++)
 		if (al.v[i].severity == AUDIT_ERROR) {
 			snprintf(ir->why, sizeof(ir->why),
@@ -87,10 +90,12 @@ static int incr_base(const char *dir, const struct plan *p, struct recorded *g,
 		return 1;	/* the first apply: nothing to differ from */
 	ir->tried = true;
 	diag_list_init(&q);
+	trace_phase("incr-start");
 	if (recorded_load(dir, cur, g, &q) < 0)
 		snprintf(ir->why, sizeof(ir->why), "generation %u could not be compiled again: %s",
 			 cur, first(&q));
-	else if (nft_diff_possible(g->plan, p, ir->why, sizeof(ir->why)))
+	else if (trace_phase("incr-recompile"),
+		 nft_diff_possible(g->plan, p, ir->why, sizeof(ir->why)))
 		rc = live_is(g, genid, comment, clen, ir) ? 0 : 1;
 	diag_list_fini(&q);
 	return rc;
@@ -116,6 +121,7 @@ int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
 	}
 	diag_list_init(&q);
 	rc = nft_apply_diff(g.plan, g.pol, p, pol, false, genid, &ir->diff, NULL, &q);
+	trace_phase("incr-commit");
 	recorded_fini(&g);
 	if (rc == 0) {
 		ir->done = true;
