@@ -5,7 +5,8 @@
 #     changed; IPv4 and IPv6, exact and interval maps): namespace A
 #     applies each edit incrementally, namespace B replaces its table
 #     (--full); both listings, counters and handles left out, must be
-#     equal after every edit.  INCR_EDITS edits (default 150).
+#     equal after every edit.  INCR_EDITS edits (default 100) in each
+#     layout: the flat one and the bucket one of large policies.
 #  2. Counters of unchanged elements survive an incremental apply, and
 #     not a --full one.
 #  3. An element added by hand with nft: the next apply replaces the
@@ -14,7 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 sagate=${SAGATE:-$top/sagate}
-edits=${INCR_EDITS:-150}
+edits=${INCR_EDITS:-100}
 a=sgt-incra-$$ b=sgt-incrb-$$ c=sgt-incrc-$$
 tmp=$(mktemp -d)
 . "$top/tests/lib/netns.sh"
@@ -31,34 +32,43 @@ fails=0 passes=0
 bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { passes=$((passes + 1)); }
 ip netns add "$a" && ip netns add "$b" && ip netns add "$c" || exit 1
-sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa" "$@"; }
-sb() { ip netns exec "$b" "$sagate" -s "$tmp/sb" "$@"; }
 norm() { ip netns exec "$1" nft -j list table inet sagate | python3 "$here/incr-norm.py" /dev/stdin; }
 
-# 1. random edits
-pol=$tmp/p.json
-python3 "$here/incr-edit.py" "$pol" 0 >/dev/null
-sa apply -k "$pol" >/dev/null 2>&1 || bad "first apply in A"
-sb apply -k "$pol" >/dev/null 2>&1 || bad "first apply in B"
-incr=0 full=0
-for i in $(seq 1 "$edits"); do
-	what=$(python3 "$here/incr-edit.py" "$pol" "$i")
-	sa --json apply -k "$pol" >"$tmp/oa" 2>"$tmp/ea" || { bad "edit $i ($what): apply in A: $(cat "$tmp/ea")"; continue; }
-	sb apply -k --full "$pol" >/dev/null 2>"$tmp/eb" || { bad "edit $i ($what): apply in B: $(cat "$tmp/eb")"; continue; }
-	if [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["incremental"]["done"])' "$tmp/oa")" = True ]; then
-		incr=$((incr + 1))
-	else
-		full=$((full + 1))
-	fi
-	if ! cmp -s <(norm "$a") <(norm "$b"); then
-		bad "edit $i ($what): the incremental table differs from the full one"
-		diff <(norm "$a") <(norm "$b") | head -20 >&2
-		break
-	fi
-	ok
-done
-echo "random edits: $edits, $incr incremental, $full fell back to the full replace"
-[ "$incr" -gt $((edits / 2)) ] || bad "only $incr of $edits edits were applied incrementally"
+# 1. random edits, in the flat layout and in the bucket layout (forced
+# for small policies by SAGATE_BUCKET_LAYOUT_MIN)
+edit_run() {	# LAYOUT N SEED0: N edits from a fresh policy and state
+	local layout=$1 n=$2 s0=$3 pol=$tmp/p-$1.json incr=0 full=0 i what
+	if [ "$layout" = bucket ]; then export SAGATE_BUCKET_LAYOUT_MIN=2; else unset SAGATE_BUCKET_LAYOUT_MIN; fi
+	sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa-$layout" "$@"; }
+	sb() { ip netns exec "$b" "$sagate" -s "$tmp/sb-$layout" "$@"; }
+	python3 "$here/incr-edit.py" "$pol" "$s0" >/dev/null
+	sa apply -k "$pol" >/dev/null 2>&1 || bad "$layout: first apply in A"
+	sb apply -k "$pol" >/dev/null 2>&1 || bad "$layout: first apply in B"
+	for i in $(seq 1 "$n"); do
+		what=$(python3 "$here/incr-edit.py" "$pol" $((s0 + i)))
+		sa --json apply -k "$pol" >"$tmp/oa" 2>"$tmp/ea" || { bad "$layout edit $i ($what): apply in A: $(cat "$tmp/ea")"; continue; }
+		sb apply -k --full "$pol" >/dev/null 2>"$tmp/eb" || { bad "$layout edit $i ($what): apply in B: $(cat "$tmp/eb")"; continue; }
+		if [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["incremental"]["done"])' "$tmp/oa")" = True ]; then
+			incr=$((incr + 1))
+		else
+			full=$((full + 1))
+		fi
+		if ! cmp -s <(norm "$a") <(norm "$b"); then
+			bad "$layout edit $i ($what): the incremental table differs from the full one"
+			diff <(norm "$a") <(norm "$b") | head -20 >&2
+			break
+		fi
+		ok
+	done
+	echo "$layout layout: $n random edits, $incr incremental, $full fell back to the full replace"
+	[ "$incr" -gt $((n / 2)) ] || bad "$layout: only $incr of $n edits were applied incrementally"
+}
+edit_run flat "$edits" 0
+edit_run bucket "$edits" 100000
+ip netns exec "$a" nft list table inet sagate | grep -q 'chain [a-z0-9]*_b0 ' && ok ||
+	bad "the bucket layout was not used (no chain *_b0)"
+unset SAGATE_BUCKET_LAYOUT_MIN
+sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa" "$@"; }
 
 # 2. counters survive: C sends to A over a veth
 ip link add sgti$$ netns "$a" type veth peer name sgto$$ netns "$c" || exit 1
