@@ -395,7 +395,8 @@ int nft_apply_diff(const struct plan *old, const struct policy *oldpol, const st
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	b = nft_build_diff(old, oldpol, p, pol, dry_run ? NFT_BUILD_CHECK : 0, genid, diff, d);
+	b = nft_build_diff(old, oldpol, p, pol, NFT_DIFF_BOUNDED | (dry_run ? NFT_BUILD_CHECK : 0),
+			   genid, diff, d);
 	t1 = now();
 	st->build_seconds = t1 - t0;
 	if (!b)

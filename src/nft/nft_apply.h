@@ -47,7 +47,8 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
  *  transaction that the kernel refuses (NFT_APPLY_MOVED) if the ruleset
  *  moved on since generation genid, in which the caller checked the live
  *  table.  dry_run as for nft_apply.  *diff gets what changes; st (may be
- *  NULL) what it cost.  Returns 0, or -1 or NFT_APPLY_MOVED with errors
+ *  NULL) what it cost.  A difference larger than NFT_DIFF_BOUNDED allows
+ *  is not sent (diff->too_large, and why in d).  Returns 0, or -1 or NFT_APPLY_MOVED with errors
  *  added to d. */
 int nft_apply_diff(const struct plan *old, const struct policy *oldpol, const struct plan *p,
 		   const struct policy *pol, bool dry_run, uint32_t genid, struct nft_diff *diff,

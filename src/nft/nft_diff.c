@@ -318,8 +318,18 @@ static int put_diff(struct nft_batch *b, const struct policy *oldpol, unsigned f
 			return nftb_oom(b);
 		st->elems_deleted += sel[i].ngone;
 		st->elems_added += sel[i].ncome;
-		ret = del_elems(b, i, sel[i].gone, sel[i].ngone);
 	}
+	if (!ret && (flags & NFT_DIFF_BOUNDED) &&
+	    (st->elems_deleted + st->elems_added) * NFT_DIFF_MAX_SHARE >
+	    st->elems_deleted + st->elems_kept + 64 * NFT_DIFF_MAX_SHARE) {
+		st->too_large = true;
+		return nftb_fail(b, NULL,
+				 "the difference deletes %zu and adds %zu of %zu elements, more than 1 in %d: the full replace is faster",
+				 st->elems_deleted, st->elems_added,
+				 st->elems_deleted + st->elems_kept, NFT_DIFF_MAX_SHARE);
+	}
+	for (size_t i = 0; i < o->nsets && !ret; i++)
+		ret = del_elems(b, i, sel[i].gone, sel[i].ngone);
 	for (size_t i = 0; i < n->nsets && !ret; i++)
 		if (sel[i].ncome)
 			ret = nftb_put_elems_sel(b, i, sel[i].come, sel[i].ncome);

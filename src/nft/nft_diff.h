@@ -36,16 +36,25 @@ struct nft_diff {
 	size_t elems_added, elems_deleted, elems_kept;
 	size_t rules_added, rules_deleted;	/**< kernel rules of replaced chains */
 	size_t chains_added, chains_deleted, chains_replaced;
+	bool too_large;		/**< refused under NFT_DIFF_BOUNDED */
 };
+
+/** A build flag (with nft_build.h's): refuse a difference that deletes and
+ *  adds more than one element in NFT_DIFF_MAX_SHARE of the old plan's (the
+ *  kernel deletes from a concatenated interval map slowly: past that, the
+ *  full replace is faster). */
+#define NFT_DIFF_BOUNDED 0x100
+#define NFT_DIFF_MAX_SHARE 16
 
 /** Can a table of plan old become one of plan new by a difference (same
  *  mode, the same sets with the same keys and flags, base chains with
  *  the same hooks and policies)?  true, or false with the reason in why. */
 bool nft_diff_possible(const struct plan *old, const struct plan *new, char *why, size_t len);
 
-/** The transaction from old (named by oldpol) to new (newpol); flags and
- *  genid as for nft_build_plan_bound.  *st (not NULL) gets what it
- *  changes.  NULL after adding an error to d. */
+/** The transaction from old (named by oldpol) to new (newpol); flags
+ *  (NFT_DIFF_BOUNDED too) and genid as for nft_build_plan_bound.  *st
+ *  (not NULL) gets what it changes.  NULL after adding an error to d
+ *  (st->too_large: refused for its size). */
 struct nft_batch *nft_build_diff(const struct plan *old, const struct policy *oldpol,
 				 const struct plan *new, const struct policy *newpol,
 				 unsigned flags, uint32_t genid, struct nft_diff *st,

@@ -133,8 +133,8 @@ int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
 				 gen, first(&q));
 	} else {
 		/* nothing changed: the full replace reads the ruleset afresh */
-		snprintf(ir->why, sizeof(ir->why), "the kernel refused the difference: %s",
-			 first(&q));
+		snprintf(ir->why, sizeof(ir->why), "%s%s",
+			 ir->diff.too_large ? "" : "the kernel refused the difference: ", first(&q));
 		rc = nft_apply(p, pol, false, d);
 	}
 	diag_list_fini(&q);
@@ -152,8 +152,20 @@ int live_incr_dry_run(const char *dir, const struct plan *p, const struct policy
 	memset(ir, 0, sizeof(*ir));
 	rc = incr_base(dir, p, &g, &genid, comment, sizeof(comment), ir);
 	if (rc == 0) {
-		rc = nft_apply_diff(g.plan, g.pol, p, pol, true, 0, &ir->diff, NULL, d) < 0 ? -1 : 0;
+		struct diag_list q;
+
+		diag_list_init(&q);
+		rc = nft_apply_diff(g.plan, g.pol, p, pol, true, 0, &ir->diff, NULL, &q) < 0 ? -1 : 0;
 		ir->done = rc == 0;
+		if (rc < 0 && ir->diff.too_large) {
+			snprintf(ir->why, sizeof(ir->why), "%s", first(&q));
+			rc = 1;
+		} else {
+			for (size_t i = 0; i < q.count; i++)
+				diag_add(d, q.items[i].severity, q.items[i].file, q.items[i].path,
+					 q.items[i].rule, "%s", q.items[i].message);
+		}
+		diag_list_fini(&q);
 	}
 	recorded_fini(&g);
 	return rc;
