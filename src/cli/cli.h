@@ -31,6 +31,8 @@ struct cli_opts {
 	const char *from, *to;	/**< explain: --from / --to ADDR; rollback: --to N */
 	const char *proto;	/**< explain: --proto NAME|NUMBER */
 	int port;		/**< explain: --port N; -1 when not given */
+	const char *icmp_type;	/**< explain: --icmp-type NAME|NUMBER */
+	const char *iface;	/**< explain: --interface NAME */
 	const char *ipsec;	/**< explain: --ipsec none|spi=0x..|reqid=N */
 	bool out;		/**< explain: --out, the packet leaves this host */
 	bool forward;		/**< explain: --forward, routed through this host */

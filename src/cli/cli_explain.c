@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "explain.h"
+#include "icmp.h"
 #include "state.h"
 #include "xfrm_dump.h"
 
@@ -38,16 +39,24 @@ static int one_addr(const char *opt, const char *s, struct addr_range *r)
 	return 0;
 }
 
-static int parse_proto(const char *s, uint8_t *out)
+/* v, the number of a name, or when there is none (-1) s as a number
+ * 0-255; -1 when it is neither */
+static long named_byte(long v, const char *s)
 {
 	char *end;
-	long v = model_proto_number(s);
 
 	if (v < 0 && *s >= '0' && *s <= '9') {
 		v = strtol(s, &end, 10);
 		if (*end || v > 255)
 			v = -1;
 	}
+	return v;
+}
+
+static int parse_proto(const char *s, uint8_t *out)
+{
+	long v = named_byte(model_proto_number(s), s);
+
 	if (v < 0)
 		return -1;
 	*out = (uint8_t)v;
@@ -78,6 +87,20 @@ static int parse_ipsec(const char *s, struct explain_req *q)
 	       (q->ipsec == EXPLAIN_IPSEC_SPI && v == 0) ? -1 : 0;
 }
 
+/* --icmp-type: a name of proto's types or a number; echo-request when absent */
+static int parse_icmp_type(const char *s, uint8_t proto, unsigned *out)
+{
+	long v;
+
+	if (!s)
+		s = "echo-request";
+	v = named_byte(icmp_type_number(proto, s), s);
+	if (v < 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 /* The command line -> the question. */
 static int request(const struct cli_opts *o, struct explain_req *q)
 {
@@ -85,6 +108,7 @@ static int request(const struct cli_opts *o, struct explain_req *q)
 	const char *peer_opt = o->out ? "--to" : "--from";
 	const char *peer = o->out ? o->to : o->from, *local = o->out ? o->from : o->to;
 	uint8_t proto;
+	unsigned port = 0;
 	bool ports;
 
 	memset(q, 0, sizeof(*q));
@@ -103,6 +127,11 @@ static int request(const struct cli_opts *o, struct explain_req *q)
 		return bad("--proto %s needs --port N", o->proto);
 	if (!ports && o->port >= 0)
 		return bad("--port applies to tcp, udp and sctp only, not to \"%s\"", o->proto);
+	if (o->icmp_type && !icmp_is_icmp(proto))
+		return bad("--icmp-type applies to icmp and icmpv6 only, not to \"%s\"", o->proto);
+	if (icmp_is_icmp(proto) && parse_icmp_type(o->icmp_type, proto, &port) < 0)
+		return bad("--icmp-type: unknown %s type \"%s\" (a name as nft spells it, or 0-255)",
+			   model_proto_name(proto), o->icmp_type);
 	if (parse_ipsec(o->ipsec, q) < 0)
 		return bad("--ipsec takes none, spi=0xSPI (not 0) or reqid=N, not \"%s\"", o->ipsec);
 	if (one_addr(peer_opt, peer, &from) < 0 ||
@@ -115,8 +144,15 @@ static int request(const struct cli_opts *o, struct explain_req *q)
 	q->key.peer = from.lo;
 	q->key.local = local ? to.lo : 0;
 	q->local_given = local != NULL;
-	q->key.key = KEY(proto, ports ? o->port : 0);
+	q->key.iface = o->iface;
+	q->key.key = KEY(proto, ports ? (unsigned)o->port : port);
 	return EXIT_OK;
+}
+
+/* does the explained packet leave this host? */
+static bool o_out(json_t *pk)
+{
+	return strcmp(json_string_value(json_object_get(pk, "direction")), "out") == 0;
 }
 
 static void print_text(json_t *j)
@@ -132,6 +168,11 @@ static void print_text(json_t *j)
 	       json_string_value(json_object_get(pk, "protocol")) : "?");
 	if (json_integer_value(json_object_get(pk, "port")))
 		printf(" port %lld", (long long)json_integer_value(json_object_get(pk, "port")));
+	if ((x = json_object_get(pk, "icmp_type")))
+		json_is_string(x) ? printf(" type %s", json_string_value(x)) :
+				    printf(" type %lld", (long long)json_integer_value(x));
+	if ((x = json_object_get(pk, "interface")))
+		printf(" %s %s", o_out(pk) ? "via" : "on", json_string_value(x));
 	printf(", ipsec %s\n", json_string_value(json_object_get(pk, "ipsec")));
 	if ((x = json_object_get(po, "why")))
 		printf("%zu. policy: not covered: %s\n", n++, json_string_value(x));
@@ -144,6 +185,10 @@ static void print_text(json_t *j)
 		       json_string_value(json_object_get(po, "file")),
 		       json_string_value(json_object_get(po, "path")),
 		       json_string_value(json_object_get(po, "action")));
+	if ((x = json_object_get(po, "limit")))
+		printf("   limit: %s new flows per source, burst %lld; past it the flow is dropped (the path below is a source under it)\n",
+		       json_string_value(json_object_get(x, "rate")),
+		       (long long)json_integer_value(json_object_get(x, "burst")));
 	if (!json_is_true(json_object_get(po, "agrees_with_first_match")))
 		printf("   BUG: the compiled classes disagree with first-match evaluation\n");
 	printf("%zu. kernel (%s mode):\n", n++, json_string_value(json_object_get(j, "mode")));

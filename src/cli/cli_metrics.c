@@ -13,12 +13,9 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "cli_view.h"
 #include "handover.h"
-#include "live.h"
 #include "model.h"
-#include "nft_read.h"
-#include "parse.h"
-#include "state.h"
 #include "util.h"
 
 #include <errno.h>
@@ -27,49 +24,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a scrape reports. */
+/* What a scrape reports: what status reads, and sagated's counters. */
 struct scrape {
-	struct diag_list diags;
-	struct nft_live live;
-	struct state_meta meta;	/* valid when gen */
-	unsigned gen;
-	struct policy *pol;	/* the applied bundle, for rule order; may be NULL */
-	bool pending;
-	struct live_pending confirm;
+	struct cli_view v;
 	json_t *engine;		/* sagated's counters file, or NULL */
 };
 
 static int scrape_load(struct scrape *s)
 {
-	const char *dir = state_dir();
 	char epath[4096];
 
-	memset(s, 0, sizeof(*s));
-	diag_list_init(&s->diags);
-	if (nft_read_live(&s->live, &s->diags) < 0)
-		return EXIT_SYSTEM;
-	s->gen = state_generation(dir, STATE_CURRENT);
-	if (s->gen && state_read_meta(dir, s->gen, &s->meta, &s->diags) == 0) {
-		char *pp = state_policy_path(dir, s->gen);
-		struct parse_opts po = { STATE_MAX_BUNDLE };
-
-		s->pol = pp ? parse_policy_file(pp, &po, &s->diags) : NULL;
-		free(pp);
-	} else {
-		s->gen = 0;
-	}
-	s->pending = live_pending_get(dir, &s->confirm, &s->diags) == 1;
 	s->engine = handover_counters(epath, sizeof(epath));
-	return EXIT_OK;
+	return cli_view_load(&s->v);
 }
 
 static void scrape_fini(struct scrape *s)
 {
-	nft_live_fini(&s->live);
-	state_meta_fini(&s->meta);
-	policy_free(s->pol);
+	cli_view_fini(&s->v);
 	json_decref(s->engine);
-	diag_list_fini(&s->diags);
 }
 
 /* ----------------------------------------------------------- the format */
@@ -124,46 +96,28 @@ static void print_policy(FILE *f, const struct scrape *s)
 {
 	family(f, "sagate_policy_generation", "gauge",
 	       "Generation of the applied policy in the state directory (0: none applied).");
-	plain(f, "sagate_policy_generation", s->gen);
+	plain(f, "sagate_policy_generation", s->v.gen);
 	family(f, "sagate_policy_info", "gauge",
 	       "The applied policy: its source file, digest and mode (always 1).");
-	if (s->gen) {
-		const char *l[] = { "source", s->meta.source, "sha256", s->meta.sha256,
-				    "mode", s->meta.mode == PLAN_ENGINE ? "engine" : "kernel-only",
+	if (s->v.gen) {
+		const char *l[] = { "source", s->v.meta.source, "sha256", s->v.meta.sha256,
+				    "mode", s->v.meta.mode == PLAN_ENGINE ? "engine" : "kernel-only",
 				    NULL };
 
 		sample(f, "sagate_policy_info", 1, l);
 	}
 	family(f, "sagate_policy_applied_timestamp_seconds", "gauge",
 	       "When the applied policy was applied, in seconds since the epoch.");
-	if (s->gen)
+	if (s->v.gen)
 		plain(f, "sagate_policy_applied_timestamp_seconds",
-		      s->meta.applied_at > 0 ? (uint64_t)s->meta.applied_at : 0);
+		      s->v.meta.applied_at > 0 ? (uint64_t)s->v.meta.applied_at : 0);
 	family(f, "sagate_confirm_pending", "gauge",
 	       "1 while an apply --confirm waits for sagate confirm.");
-	plain(f, "sagate_confirm_pending", s->pending);
+	plain(f, "sagate_confirm_pending", s->v.pending);
 	family(f, "sagate_confirm_deadline_timestamp_seconds", "gauge",
 	       "When the pending apply is rolled back unless confirmed, in seconds since the epoch.");
-	if (s->pending && s->confirm.deadline > 0)
-		plain(f, "sagate_confirm_deadline_timestamp_seconds", (uint64_t)s->confirm.deadline);
-}
-
-static bool table_matches(const struct scrape *s)
-{
-	return s->live.present && s->gen && state_table_holds(&s->meta, s->live.comment);
-}
-
-/* Require-ipsec packets dropped in cleartext: the chains' own rules that
- * say so in their comments (see sagate(8), KERNEL LAYOUT). */
-static uint64_t cleartext_drops(const struct nft_live *l)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < l->nrules; i++)
-		if (strstr(l->rules[i].comment, "in cleartext") ||
-		    strstr(l->rules[i].comment, "no SA would protect it"))
-			n += l->rules[i].packets;
-	return n;
+	if (s->v.pending && s->v.confirm.deadline > 0)
+		plain(f, "sagate_confirm_deadline_timestamp_seconds", (uint64_t)s->v.confirm.deadline);
 }
 
 static void print_rule(FILE *f, const char *rule, const char *action, const char *dir,
@@ -184,42 +138,42 @@ static void print_rule_bytes(FILE *f, const char *rule, const char *action, cons
 
 static void print_kernel(FILE *f, const struct scrape *s)
 {
-	const struct policy *p = s->pol;
+	const struct policy *p = s->v.pol;
 
 	family(f, "sagate_table_loaded", "gauge", "1 when table inet sagate is in the kernel.");
-	plain(f, "sagate_table_loaded", s->live.present);
+	plain(f, "sagate_table_loaded", s->v.live.present);
 	family(f, "sagate_table_matches_applied", "gauge",
 	       "1 when the kernel's table carries the applied policy's digest.");
-	plain(f, "sagate_table_matches_applied", table_matches(s));
+	plain(f, "sagate_table_matches_applied", cli_view_table_matches(&s->v));
 	family(f, "sagate_table_elements", "gauge", "Set and map elements in the kernel's table.");
-	plain(f, "sagate_table_elements", s->live.elements);
+	plain(f, "sagate_table_elements", s->v.live.elements);
 	/* two loops per family: a family's samples must be consecutive */
 	family(f, "sagate_rule_packets_total", "counter",
 	       "Packets of new flows decided by a policy rule (its map elements' counters).");
 	for (size_t i = 0; p && i < p->nrules; i++)
 		print_rule(f, p->rules[i].name, action_name(p->rules[i].action),
-			   direction_name(p->rules[i].dir), nft_live_elem(&s->live, p->rules[i].name));
-	for (size_t i = 0; !p && i < s->live.nelems; i++)
-		print_rule(f, s->live.elems[i].comment, "unknown", "unknown", &s->live.elems[i]);
+			   direction_name(p->rules[i].dir), nft_live_elem(&s->v.live, p->rules[i].name));
+	for (size_t i = 0; !p && i < s->v.live.nelems; i++)
+		print_rule(f, s->v.live.elems[i].comment, "unknown", "unknown", &s->v.live.elems[i]);
 	family(f, "sagate_rule_bytes_total", "counter",
 	       "Bytes of new flows decided by a policy rule (its map elements' counters).");
 	for (size_t i = 0; p && i < p->nrules; i++)
 		print_rule_bytes(f, p->rules[i].name, action_name(p->rules[i].action),
 				 direction_name(p->rules[i].dir),
-				 nft_live_elem(&s->live, p->rules[i].name));
-	for (size_t i = 0; !p && i < s->live.nelems; i++)
-		print_rule_bytes(f, s->live.elems[i].comment, "unknown", "unknown",
-				 &s->live.elems[i]);
+				 nft_live_elem(&s->v.live, p->rules[i].name));
+	for (size_t i = 0; !p && i < s->v.live.nelems; i++)
+		print_rule_bytes(f, s->v.live.elems[i].comment, "unknown", "unknown",
+				 &s->v.live.elems[i]);
 	family(f, "sagate_chain_rule_packets_total", "counter",
 	       "Packets counted by the table's own chain rules, by their comment.");
-	for (size_t i = 0; i < s->live.nrules; i++) {
-		const char *l[] = { "comment", s->live.rules[i].comment, NULL };
+	for (size_t i = 0; i < s->v.live.nrules; i++) {
+		const char *l[] = { "comment", s->v.live.rules[i].comment, NULL };
 
-		sample(f, "sagate_chain_rule_packets_total", s->live.rules[i].packets, l);
+		sample(f, "sagate_chain_rule_packets_total", s->v.live.rules[i].packets, l);
 	}
 	family(f, "sagate_cleartext_dropped_packets_total", "counter",
 	       "Packets of require-ipsec flows dropped for arriving or leaving in cleartext.");
-	plain(f, "sagate_cleartext_dropped_packets_total", cleartext_drops(&s->live));
+	plain(f, "sagate_cleartext_dropped_packets_total", cli_view_cleartext_drops(&s->v.live));
 }
 
 static void print_engine(FILE *f, const struct scrape *s)
@@ -235,9 +189,9 @@ static void print_engine(FILE *f, const struct scrape *s)
 	plain(f, "sagate_engine_running", running);
 	family(f, "sagate_engine_serves_applied", "gauge",
 	       "1 when sagated serves the applied policy's generation on its queue (or none is needed).");
-	if (s->gen)
+	if (s->v.gen)
 		plain(f, "sagate_engine_serves_applied",
-		      handover_check(e, &s->meta, why, sizeof(why)) == HANDOVER_SERVED);
+		      handover_check(e, &s->v.meta, why, sizeof(why)) == HANDOVER_SERVED);
 	family(f, "sagate_engine_start_timestamp_seconds", "gauge",
 	       "When sagated started, in seconds since the epoch.");
 	if (e)
@@ -279,7 +233,7 @@ int cli_metrics(const struct cli_opts *o)
 	FILE *f;
 
 	if (rc != EXIT_OK) {
-		cli_print_diags(stderr, &s.diags);
+		cli_print_diags(stderr, &s.v.diags);
 		scrape_fini(&s);
 		return rc;
 	}
@@ -310,7 +264,7 @@ int cli_metrics(const struct cli_opts *o)
 		rc = EXIT_SYSTEM;
 	}
 	free(buf);
-	cli_print_diags(stderr, &s.diags);
+	cli_print_diags(stderr, &s.v.diags);
 	scrape_fini(&s);
 	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "cli_view.h"
 #include "estats.h"
 #include "handover.h"
 #include "live.h"
@@ -19,74 +20,15 @@
 #include <string.h>
 #include <time.h>
 
-/* Everything status and list report. */
-struct view {
-	struct diag_list diags;
-	struct nft_live live;
-	struct state_meta meta;	/* valid when gen */
-	unsigned gen, prev;
-	struct policy *pol;	/* the applied bundle, for rule order; may be NULL */
-	bool pending;		/* a confirm is pending: confirm */
-	struct live_pending confirm;
-	bool rolled_back;	/* its watcher rolled one back: rb */
-	struct live_rollback_record rb;
-};
-
-static int view_load(struct view *v)
-{
-	const char *dir = state_dir();
-
-	memset(v, 0, sizeof(*v));
-	diag_list_init(&v->diags);
-	if (nft_read_live(&v->live, &v->diags) < 0)
-		return EXIT_SYSTEM;
-	v->gen = state_generation(dir, STATE_CURRENT);
-	v->prev = state_generation(dir, STATE_PREVIOUS);
-	if (v->gen && state_read_meta(dir, v->gen, &v->meta, &v->diags) == 0) {
-		char *pp = state_policy_path(dir, v->gen);
-
-		struct parse_opts po = { STATE_MAX_BUNDLE };
-
-		v->pol = pp ? parse_policy_file(pp, &po, &v->diags) : NULL;
-		free(pp);
-	} else {
-		v->gen = 0;
-	}
-	v->pending = live_pending_get(dir, &v->confirm, &v->diags) == 1;
-	v->rolled_back = live_rollback_record_get(dir, &v->rb, &v->diags) == 1;
-	return EXIT_OK;
-}
-
-static void view_fini(struct view *v)
-{
-	nft_live_fini(&v->live);
-	state_meta_fini(&v->meta);
-	policy_free(v->pol);
-	live_rollback_record_fini(&v->rb);
-	diag_list_fini(&v->diags);
-}
-
 /* Does the live table carry the applied policy's source and digest? */
-static const char *kernel_state(const struct view *v)
+static const char *kernel_state(const struct cli_view *v)
 {
 	if (!v->live.present)
 		return "missing";
 	if (!v->gen)
 		return "present, but no applied policy is recorded here";
-	return state_table_holds(&v->meta, v->live.comment) ? "matches the applied policy" :
+	return cli_view_table_matches(v) ? "matches the applied policy" :
 	       "differs from the applied policy";
-}
-
-static uint64_t cleartext_drops(const struct nft_live *l)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < l->nrules; i++)
-		if (strstr(l->rules[i].comment, "in cleartext") ||
-		    strstr(l->rules[i].comment, "would leave in cleartext") ||
-		    strstr(l->rules[i].comment, "no SA would protect it"))
-			n += l->rules[i].packets;
-	return n;
 }
 
 static void time_text(long long t, char *buf, size_t len)
@@ -98,7 +40,7 @@ static void time_text(long long t, char *buf, size_t len)
 }
 
 /* The confirm line: one pending, or the last one its watcher undid. */
-static void print_confirm(const struct view *v)
+static void print_confirm(const struct cli_view *v)
 {
 	char due[64], at[64];
 
@@ -149,14 +91,14 @@ int cli_status(const struct cli_opts *o)
 {
 	char epath[4096], why[512] = "";
 	json_t *engine = handover_counters(epath, sizeof(epath));
-	struct view v;
-	int rc = view_load(&v);
+	struct cli_view v;
+	int rc = cli_view_load(&v);
 	char when[64] = "";
 	enum handover_served served = HANDOVER_NOT_RUNNING;
 
 	if (rc != EXIT_OK) {
 		cli_print_diags(stderr, &v.diags);
-		view_fini(&v);
+		cli_view_fini(&v);
 		json_decref(engine);
 		return rc;
 	}
@@ -172,7 +114,7 @@ int cli_status(const struct cli_opts *o)
 			"kernel", kernel_state(&v), "table_present", v.live.present,
 			"table_comment", v.live.comment,
 			"sets", (json_int_t)v.live.sets, "elements", (json_int_t)v.live.elements,
-			"cleartext_dropped", (json_int_t)cleartext_drops(&v.live));
+			"cleartext_dropped", (json_int_t)cli_view_cleartext_drops(&v.live));
 
 		if (v.gen)
 			json_object_set_new(j, "applied", json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}",
@@ -214,7 +156,7 @@ int cli_status(const struct cli_opts *o)
 		if (v.live.present)
 			printf("contents:  %zu sets, %zu elements; %llu packets dropped for arriving or leaving in cleartext on require-ipsec flows\n",
 			       v.live.sets, v.live.elements,
-			       (unsigned long long)cleartext_drops(&v.live));
+			       (unsigned long long)cli_view_cleartext_drops(&v.live));
 		if (v.prev)
 			printf("rollback:  to generation %u\n", v.prev);
 		print_confirm(&v);
@@ -228,14 +170,14 @@ int cli_status(const struct cli_opts *o)
 		rc = EXIT_SYSTEM;
 	json_decref(engine);
 	cli_print_diags(stderr, &v.diags);
-	view_fini(&v);
+	cli_view_fini(&v);
 	return rc;
 }
 
 /* The width of list's first column: the longest rule name (or element
  * comment), and room for the kernel's rule comments, which span the
  * first three columns (ACTION and DIR take 19 more). */
-static int list_width(const struct view *v)
+static int list_width(const struct cli_view *v)
 {
 	size_t w = 32;
 
@@ -255,14 +197,14 @@ static int list_width(const struct view *v)
  * of the elements that carry its name; then the kernel's own rules. */
 int cli_list(const struct cli_opts *o)
 {
-	struct view v;
-	int rc = view_load(&v);
+	struct cli_view v;
+	int rc = cli_view_load(&v);
 	json_t *rules = json_array(), *kernel = json_array();
 	int w;
 
 	if (rc != EXIT_OK) {
 		cli_print_diags(stderr, &v.diags);
-		view_fini(&v);
+		cli_view_fini(&v);
 		json_decref(rules);
 		json_decref(kernel);
 		return rc;
@@ -323,6 +265,6 @@ int cli_list(const struct cli_opts *o)
 			printf("(table inet sagate is not loaded: every counter is zero)\n");
 	}
 	cli_print_diags(stderr, &v.diags);
-	view_fini(&v);
+	cli_view_fini(&v);
 	return rc;
 }

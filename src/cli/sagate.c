@@ -51,6 +51,9 @@ static const char usage[] =
 	"      --to N          rollback: go to generation N (see history)\n"
 	"      --proto P       explain: tcp, udp, sctp, icmp, icmpv6, esp, ... or a number\n"
 	"      --port N        explain: destination port (tcp, udp, sctp)\n"
+	"      --icmp-type T   explain: ICMP / ICMPv6 type, a name or a number\n"
+	"                      (default echo-request)\n"
+	"      --interface IF  explain: the interface it arrives on (--out: leaves by)\n"
 	"      --ipsec WHAT    explain: none, spi=0xSPI or reqid=N (default none)\n"
 	"      --out           explain: the packet leaves this host (default: arrives)\n"
 	"      --forward       explain: the packet is routed through this host (--from, --to)\n"
@@ -76,11 +79,12 @@ enum {
 	TAKES_IPSEC = 1u << 10, TAKES_OUT = 1u << 11, TAKES_POLICY = 1u << 12,
 	TAKES_FAIL_ON = 1u << 13, TAKES_WAIT = 1u << 14, TAKES_POLICY_ONLY = 1u << 15,
 	TAKES_FORWARD = 1u << 16, TAKES_OUTPUT = 1u << 17, TAKES_KEEP_FLOWS = 1u << 18,
-	TAKES_FULL = 1u << 19,
+	TAKES_ICMP_TYPE = 1u << 19, TAKES_IFACE = 1u << 20, TAKES_FULL = 1u << 21,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE)
-#define TAKES_PACKET (TAKES_FROM | TAKES_TO | TAKES_PROTO | TAKES_PORT | TAKES_IPSEC | TAKES_OUT)
+#define TAKES_PACKET (TAKES_FROM | TAKES_TO | TAKES_PROTO | TAKES_PORT | TAKES_IPSEC | TAKES_OUT | \
+		      TAKES_ICMP_TYPE | TAKES_IFACE)
 #define TAKES_CHANGE (TAKES_STATE_DIR | TAKES_WAIT)
 
 struct command {
@@ -111,7 +115,8 @@ static const struct command commands[] = {
 };
 
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
-       OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_FULL };
+       OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE,
+       OPT_FULL };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -136,6 +141,8 @@ static unsigned opt_bit(int c)
 	case OPT_POLICY_ONLY: return TAKES_POLICY_ONLY;
 	case OPT_OUTPUT: return TAKES_OUTPUT;
 	case OPT_KEEP_FLOWS: return TAKES_KEEP_FLOWS;
+	case OPT_ICMP_TYPE: return TAKES_ICMP_TYPE;
+	case OPT_IFACE: return TAKES_IFACE;
 	case OPT_FULL: return TAKES_FULL;
 	}
 	return TAKES_NOTHING;
@@ -205,6 +212,8 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_FROM: o->from = optarg; return 0;
 	case OPT_TO: o->to = optarg; return 0;
 	case OPT_PROTO: o->proto = optarg; return 0;
+	case OPT_ICMP_TYPE: o->icmp_type = optarg; return 0;
+	case OPT_IFACE: o->iface = optarg; return 0;
 	case OPT_IPSEC: o->ipsec = optarg; return 0;
 	case OPT_OUT: o->out = true; return 0;
 	case OPT_FORWARD: o->forward = true; return 0;
@@ -267,6 +276,8 @@ int main(int argc, char **argv)
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "proto", required_argument, NULL, OPT_PROTO },
 		{ "port", required_argument, NULL, OPT_PORT },
+		{ "icmp-type", required_argument, NULL, OPT_ICMP_TYPE },
+		{ "interface", required_argument, NULL, OPT_IFACE },
 		{ "ipsec", required_argument, NULL, OPT_IPSEC },
 		{ "out", no_argument, NULL, OPT_OUT },
 		{ "forward", no_argument, NULL, OPT_FORWARD },

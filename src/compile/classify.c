@@ -64,6 +64,8 @@ struct cctx {
 	bool oom;
 	enum direction dir;
 	enum addr_family fam;
+	uint16_t zone;		/* the zone being classified, and its interface */
+	const char *zone_name;	/* (NULL for zone 0) */
 	const struct ivl *locals;	/* local pieces the current group emits for */
 	size_t nlocals;
 	uint32_t *cuts;
@@ -286,6 +288,7 @@ static void emit(struct cctx *c, const struct pvec *t, size_t col_a, size_t col_
 			b->local_hi = c->locals[l].hi;
 			b->key_lo = c->cuts[col_a];
 			b->key_hi = c->cuts[col_b] - 1;
+			b->zone = c->zone;
 			b->rule = t->v[i].w1;
 			b->next = t->v[i].w2;
 		}
@@ -501,12 +504,12 @@ static size_t cut_index(const struct cctx *c, uint32_t key)
 	return lo;
 }
 
-static bool rule_in_group(const struct rule *r, enum direction dir,
+static bool rule_in_group(const struct cctx *c, const struct rule *r, enum direction dir,
 			  enum addr_family fam)
 {
 	bool p = false, l = false;
 
-	if (r->dir != dir || r->nkeys == 0)
+	if (r->dir != dir || r->nkeys == 0 || !rule_on_iface(r, c->zone_name))
 		return false;
 	for (size_t i = 0; i < r->peers.n; i++)
 		p |= r->peers.v[i].fam == fam;
@@ -607,7 +610,7 @@ static void local_pieces(struct cctx *c, enum direction dir, enum addr_family fa
 	for (size_t i = 0; i < c->p->nrules; i++) {
 		const struct rule *r = &c->p->rules[i];
 
-		if (r->local.any || !rule_in_group(r, dir, fam))
+		if (r->local.any || !rule_in_group(c, r, dir, fam))
 			continue;
 		for (size_t k = 0; k < r->local.n; k++) {
 			if (r->local.v[k].fam != fam)
@@ -649,7 +652,7 @@ static void local_pieces(struct cctx *c, enum direction dir, enum addr_family fa
 		for (size_t r = 0; r < c->p->nrules; r++) {
 			const struct rule *ru = &c->p->rules[r];
 
-			if (!ru->local.any && rule_in_group(ru, dir, fam) &&
+			if (!ru->local.any && rule_in_group(c, ru, dir, fam) &&
 			    addr_set_contains(&ru->local, fam, lp[i].range.lo))
 				lp[i].rules[lp[i].nrules++] = (uint32_t)r;
 		}
@@ -704,7 +707,7 @@ static void classify_group(struct cctx *c, enum direction dir, enum addr_family 
 			if (k < lp[i].nrules && lp[i].rules[k] == r) {
 				rules[n++] = (uint32_t)r;
 				k++;
-			} else if (ru->local.any && rule_in_group(ru, dir, fam)) {
+			} else if (ru->local.any && rule_in_group(c, ru, dir, fam)) {
 				rules[n++] = (uint32_t)r;
 			}
 		}
@@ -734,6 +737,8 @@ static int cmp_box(const void *a, const void *b)
 		return x->dir < y->dir ? -1 : 1;
 	if (x->fam != y->fam)
 		return x->fam < y->fam ? -1 : 1;
+	if (x->zone != y->zone)
+		return x->zone < y->zone ? -1 : 1;
 	if ((d = cmp_u128(x->local_lo, y->local_lo)))
 		return d;
 	if (x->key_lo != y->key_lo)
@@ -763,8 +768,60 @@ static void analyse_finish(struct cctx *c)
 static void run_pass(struct cctx *c)
 {
 	for (int d = 0; d < DIR_COUNT && !c->oom; d++)
-		for (int f = 0; f < AF_COUNT && !c->oom; f++)
-			classify_group(c, (enum direction)d, (enum addr_family)f);
+		for (size_t z = 0; z <= c->out->nzones[d] && !c->oom; z++) {
+			c->zone = (uint16_t)z;
+			c->zone_name = z ? c->out->zones[d][z - 1] : NULL;
+			for (int f = 0; f < AF_COUNT && !c->oom; f++)
+				classify_group(c, (enum direction)d, (enum addr_family)f);
+		}
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each direction's interface names, sorted and unique: its zones. */
+static int find_zones(const struct policy *p, struct classes *cl)
+{
+	for (int d = 0; d < DIR_COUNT; d++) {
+		size_t n = 0, k = 0;
+
+		for (size_t i = 0; i < p->nrules; i++)
+			if (p->rules[i].dir == (enum direction)d)
+				n += p->rules[i].nifaces;
+		if (!n)
+			continue;
+		if (!(cl->zones[d] = calloc(n, sizeof(char *))))
+			return -1;
+		for (size_t i = 0; i < p->nrules; i++)
+			for (size_t j = 0; p->rules[i].dir == (enum direction)d &&
+			     j < p->rules[i].nifaces; j++)
+				cl->zones[d][k++] = p->rules[i].ifaces[j];
+		qsort(cl->zones[d], n, sizeof(char *), cmp_name);
+		for (size_t i = 0; i < n; i++) {
+			if (cl->nzones[d] && strcmp(cl->zones[d][cl->nzones[d] - 1],
+						    cl->zones[d][i]) == 0)
+				continue;
+			cl->zones[d][cl->nzones[d]] = cl->zones[d][i];
+			cl->nzones[d]++;
+		}
+		/* own copies: the classes need not die with the policy */
+		for (size_t i = 0; i < cl->nzones[d]; i++)
+			if (!(cl->zones[d][i] = strdup(cl->zones[d][i]))) {
+				cl->nzones[d] = i;
+				return -1;
+			}
+	}
+	return 0;
+}
+
+uint16_t classify_zone(const struct classes *c, enum direction d, const char *name)
+{
+	for (size_t i = 0; name && i < c->nzones[d]; i++)
+		if (strcmp(c->zones[d][i], name) == 0)
+			return (uint16_t)(i + 1);
+	return 0;
 }
 
 /* a * b, at most SIZE_MAX */
@@ -807,6 +864,8 @@ struct classes *classify(const struct policy *p, unsigned flags)
 		if (!p->rules[i].local.any)
 			cl->uses_local[p->rules[i].dir] = true;
 	}
+	if (find_zones(p, cl) < 0)
+		goto fail;
 	if (flags & CLASSIFY_LIMIT)
 		cl->max_elements = p->max_elements;
 	c.over = cl->max_elements && classify_estimate(p) > cl->max_elements;
@@ -846,6 +905,11 @@ void classes_free(struct classes *c)
 		return;
 	free(c->boxes);
 	free(c->info);
+	for (int d = 0; d < DIR_COUNT; d++) {
+		for (size_t i = 0; i < c->nzones[d]; i++)
+			free(c->zones[d][i]);
+		free(c->zones[d]);
+	}
 	free(c);
 }
 
@@ -862,7 +926,7 @@ uint32_t classify_eval_rules(const struct policy *p, const struct packet_key *k)
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (r->dir == k->dir && key_matches(r, k->key) &&
+		if (r->dir == k->dir && key_matches(r, k->key) && rule_on_iface(r, k->iface) &&
 		    addr_set_contains(&r->peers, k->fam, k->peer) &&
 		    addr_set_contains(&r->local, k->fam, k->local))
 			return (uint32_t)i;
@@ -872,10 +936,12 @@ uint32_t classify_eval_rules(const struct policy *p, const struct packet_key *k)
 
 uint32_t classify_lookup(const struct classes *c, const struct packet_key *k)
 {
+	uint16_t zone = classify_zone(c, k->dir, k->iface);
+
 	for (size_t i = 0; i < c->nboxes; i++) {
 		const struct class_box *b = &c->boxes[i];
 
-		if (b->dir == k->dir && b->fam == k->fam &&
+		if (b->dir == k->dir && b->fam == k->fam && b->zone == zone &&
 		    b->peer_lo <= k->peer && k->peer <= b->peer_hi &&
 		    b->local_lo <= k->local && k->local <= b->local_hi &&
 		    b->key_lo <= k->key && k->key <= b->key_hi)

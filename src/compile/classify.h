@@ -5,8 +5,11 @@
  * that decides it, so the kernel can decide with one set lookup and no
  * ordering.  Space not covered by any box gets the direction's default.
  *
- * Dimensions of a box: direction, family, peer address interval, local
- * address interval and service key interval (see model.h).
+ * Dimensions of a box: direction, family, interface zone, peer address
+ * interval, local address interval and service key interval (see
+ * model.h).  A zone is one interface that some rule names ("interfaces"):
+ * its boxes classify the rules for that interface and the rules for
+ * every one; zone 0 is every other interface, with only the latter.
  */
 #ifndef SAGATE_CLASSIFY_H
 #define SAGATE_CLASSIFY_H
@@ -24,6 +27,8 @@ struct class_box {
 	u128 peer_lo, peer_hi;
 	u128 local_lo, local_hi;	/**< whole family when no rule uses "local" */
 	uint32_t key_lo, key_hi;
+	uint16_t zone;		/**< 0: on an interface no rule of the direction
+				     names; k: on classes.zones[dir][k - 1] */
 	uint32_t rule;		/**< index of the deciding rule */
 	uint32_t next;		/**< who would decide without it (CLASS_NONE: default) */
 };
@@ -38,9 +43,12 @@ struct class_rule_info {
 
 /** The classifier's result. */
 struct classes {
-	struct class_box *boxes;	/**< sorted by dir, fam, local, key, peer */
+	struct class_box *boxes;	/**< sorted by dir, fam, zone, local, key, peer */
 	size_t nboxes;
 	bool uses_local[DIR_COUNT];	/**< some rule of this direction names "local" */
+	char **zones[DIR_COUNT];	/**< the interface names the rules of a direction
+					     name, sorted; owned */
+	size_t nzones[DIR_COUNT];
 	struct class_rule_info *info;	/**< one per policy rule */
 	size_t nrules;
 	bool analysed;		/**< redundant / shadowed_by are filled in */
@@ -74,7 +82,12 @@ struct packet_key {
 	enum addr_family fam;
 	u128 peer, local;
 	uint32_t key;		/**< KEY(proto, port); port 0 for protocols without */
+	const char *iface;	/**< the interface it arrives on (in, forward) or
+				     leaves by (out); NULL: one no rule names */
 };
+
+/** The zone (class_box.zone) of packets on interface name in direction d. */
+uint16_t classify_zone(const struct classes *c, enum direction d, const char *name);
 
 /** Reference semantics: the first rule of p that matches k, or CLASS_NONE. */
 uint32_t classify_eval_rules(const struct policy *p, const struct packet_key *k);

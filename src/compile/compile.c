@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "compile.h"
+#include "icmp.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -14,6 +15,9 @@ struct kctx {
 	const char **verdict_chain;	/* per rule: NULL, or the chain its elements goto */
 	size_t max_elems;		/* 0: no limit */
 	size_t nelems;			/* elements so far, added or not */
+	struct plan_set *icmp;		/* the direction and family's df_icmp map, or
+					   NULL when no box names ICMP types */
+	uint16_t zone;			/* the interface zone whose maps are made */
 	bool oom;
 };
 
@@ -31,6 +35,18 @@ static const char *set_name(char *buf, size_t len, enum direction d,
 	char df[8];
 
 	snprintf(buf, len, "%s_%s", df_name(df, sizeof(df), d, f), kind);
+	return buf;
+}
+
+/* set_name of the zone being compiled: "in4_z1_ports" for zone 1 */
+static const char *zname(const struct kctx *k, char *buf, size_t len, enum direction d,
+			 enum addr_family f, const char *kind)
+{
+	char df[8];
+
+	if (!k->zone)
+		return set_name(buf, len, d, f, kind);
+	snprintf(buf, len, "%s_z%u_%s", df_name(df, sizeof(df), d, f), (unsigned)k->zone, kind);
 	return buf;
 }
 
@@ -128,18 +144,67 @@ static void add_protos(struct kctx *k, struct plan_set *protos,
 	}
 }
 
+/* The ICMP types [*lo, *hi] of protocol p that box b covers when they are
+ * some types of this family's ICMP but not all of them: the pieces that
+ * go to the df_icmp map.  Keys past 255 belong to no packet. */
+static bool icmp_piece(const struct class_box *b, unsigned p, unsigned *lo,
+		       unsigned *hi)
+{
+	*lo = p == KEY_PROTO(b->key_lo) ? KEY_PORT(b->key_lo) : 0;
+	*hi = p == KEY_PROTO(b->key_hi) ? KEY_PORT(b->key_hi) : 0xffff;
+	if (!icmp_is_icmp(p) || (*lo == 0 && *hi == 0xffff))
+		return false;
+	if (*hi > ICMP_TYPE_MAX)
+		*hi = ICMP_TYPE_MAX;
+	return true;
+}
+
+/* ICMP types of a box: an element of df_icmp, or of df_protos when they
+ * are every type there is. */
+static void icmp_elements(struct kctx *k, const struct class_box *b, bool local,
+			  struct plan_set *protos, unsigned p, unsigned lo, unsigned hi)
+{
+	struct plan_elem e = { .rule = b->rule };
+	size_t n = 0;
+
+	if (lo > hi || foreign_icmp(p, b->fam))
+		return;
+	if (lo == 0 && hi == ICMP_TYPE_MAX) {
+		add_elem(k, protos, b, local, p, p, 0, 0);
+		return;
+	}
+	if (!k->icmp) {		/* icmp_map_needed() disagrees: a bug */
+		k->oom = true;
+		return;
+	}
+	e.lo[n] = b->peer_lo;
+	e.hi[n++] = b->peer_hi;
+	if (local) {
+		e.lo[n] = b->local_lo;
+		e.hi[n++] = b->local_hi;
+	}
+	e.lo[n] = lo;
+	e.hi[n] = hi;
+	e.verdict = rule_verdict(k, b->rule);
+	elem_add(k, k->icmp, &e);
+}
+
 /* One class box becomes one or more elements: its key interval is split
  * per protocol field (an interval in a concatenation is per field). */
 static void box_elements(struct kctx *k, const struct class_box *b, bool local,
 			 struct plan_set *exact, struct plan_set *ports,
 			 struct plan_set *protos)
 {
-	unsigned p0 = KEY_PROTO(b->key_lo), p1 = KEY_PROTO(b->key_hi);
+	unsigned p0 = KEY_PROTO(b->key_lo), p1 = KEY_PROTO(b->key_hi), tlo, thi;
 
 	for (unsigned p = p0; p <= p1; p++) {
 		unsigned lo = p == p0 ? KEY_PORT(b->key_lo) : 0;
 		unsigned hi = p == p1 ? KEY_PORT(b->key_hi) : 0xffff;
 
+		if (icmp_piece(b, p, &tlo, &thi)) {
+			icmp_elements(k, b, local, protos, p, tlo, thi);
+			continue;
+		}
 		if (is_port_proto(p)) {
 			bool single = lo == hi && b->peer_lo == b->peer_hi &&
 				      (!local || b->local_lo == b->local_hi);
@@ -150,11 +215,69 @@ static void box_elements(struct kctx *k, const struct class_box *b, bool local,
 		/* a run of port-less protocols: one element for the run */
 		unsigned q = p;
 
-		while (q < p1 && !is_port_proto(q + 1))
+		while (q < p1 && !is_port_proto(q + 1) && !icmp_piece(b, q + 1, &tlo, &thi))
 			q++;
 		add_protos(k, protos, b, local, p, q);
 		p = q;
 	}
+}
+
+/* --- ICMP types ------------------------------------------------------------ */
+
+/* Does some box of d and f cover some types of f's ICMP, but not all? */
+static bool icmp_map_needed(const struct kctx *k, enum direction d, enum addr_family f)
+{
+	unsigned p = f == AF4 ? 1 : 58, lo, hi;
+
+	for (size_t i = 0; i < k->cls->nboxes; i++) {
+		const struct class_box *b = &k->cls->boxes[i];
+
+		if (b->dir == d && b->fam == f && b->zone == k->zone && KEY_PROTO(b->key_lo) <= p &&
+		    KEY_PROTO(b->key_hi) >= p && icmp_piece(b, p, &lo, &hi) &&
+		    lo <= hi && !(lo == 0 && hi == ICMP_TYPE_MAX))
+			return true;
+	}
+	return false;
+}
+
+/* The df_icmp map, keyed by peer (and local) address and ICMP type, when
+ * a rule of d names ICMP types of f: a policy without them compiles as
+ * before.  Set last: any later plan_add_set moves it. */
+static void icmp_map(struct kctx *k, enum direction d, enum addr_family f, bool local)
+{
+	struct plan_set *s;
+	char name[32];
+	size_t n;
+
+	k->icmp = NULL;
+	if (!icmp_map_needed(k, d, f))
+		return;
+	if (!(s = plan_add_set(k->plan, zname(k, name, sizeof(name), d, f, "icmp")))) {
+		k->oom = true;
+		return;
+	}
+	n = key_fields(d, f, local, false, s->fields) - 1;	/* not meta l4proto */
+	s->fields[n++] = f == AF4 ? PF_ICMP_TYPE : PF_ICMPV6_TYPE;
+	s->nfields = n;
+	s->interval = true;
+	s->counter = true;
+	k->icmp = s;
+}
+
+/* meta l4proto icmp|ipv6-icmp <key> vmap @df_icmp, when there is one */
+static void icmp_lookup(struct kctx *k, enum addr_family f, struct plan_chain *chain)
+{
+	struct plan_rule *r;
+
+	if (!k->icmp || k->oom)
+		return;
+	if (!(r = plan_add_rule(chain, NULL))) {
+		k->oom = true;
+		return;
+	}
+	stmt(r, PS_L4PROTO_IS, f == AF4 ? 1 : 58, NULL);
+	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, k->icmp->name));
+	k->icmp = NULL;
 }
 
 /* --- the bucket layout (large policies) ----------------------------------- */
@@ -390,6 +513,8 @@ static bool bucket_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	}
 	bucket_objects(k, d, f, st, nb, &bs);
 	if (!k->oom)
+		icmp_map(k, d, f, false);
+	if (!k->oom)
 		bucket_elements(k, v, n, st, nb, &bs);
 	chain = &k->plan->chains[ci];	/* bucket chains may have moved it */
 	if (!k->oom)
@@ -400,6 +525,7 @@ static bool bucket_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		vmap_rule(k, chain, PS_L4PROTO_PORTS, k->plan->sets[bs.ports].name);
 	if (!k->oom)
 		vmap_rule(k, chain, 0, k->plan->sets[bs.protos].name);
+	icmp_lookup(k, f, chain);
 	free(st);
 	free(v);
 	return true;
@@ -413,18 +539,20 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	struct plan_set *sets[3];
 	char name[32];
 
-	if (!local && bucket_lookups(k, d, f, chain))
+	/* interface zones: the plain layout, one per zone */
+	if (!local && !k->cls->nzones[d] && bucket_lookups(k, d, f, chain))
 		return;
 	for (int i = 0; i < 3; i++) {
-		sets[i] = plan_add_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
+		sets[i] = plan_add_set(k->plan, zname(k, name, sizeof(name), d, f, kinds[i]));
 		if (!sets[i]) {
 			k->oom = true;
 			return;
 		}
 	}
+	icmp_map(k, d, f, local);
 	/* plan_add_set may move earlier sets: look them up again */
-	for (int i = 0; i < 3; i++) {
-		sets[i] = plan_find_set(k->plan, set_name(name, sizeof(name), d, f, kinds[i]));
+	for (int i = 0; i < 3 && !k->oom; i++) {
+		sets[i] = plan_find_set(k->plan, zname(k, name, sizeof(name), d, f, kinds[i]));
 		sets[i]->nfields = key_fields(d, f, local, i < 2, sets[i]->fields);
 		sets[i]->interval = i > 0;
 		sets[i]->counter = true;
@@ -432,7 +560,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	for (size_t i = 0; i < k->cls->nboxes && !k->oom; i++) {
 		const struct class_box *b = &k->cls->boxes[i];
 
-		if (b->dir == d && b->fam == f)
+		if (b->dir == d && b->fam == f && b->zone == k->zone)
 			box_elements(k, b, local, sets[0], sets[1], sets[2]);
 	}
 	for (int i = 0; i < 3 && !k->oom; i++) {
@@ -449,6 +577,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		/* by a copy of the name: later sets may move this one */
 		stmt(r, PS_VMAP, 0, plan_strdup(k->plan, sets[i]->name));
 	}
+	icmp_lookup(k, f, chain);
 }
 
 static struct plan_rule *rule_or_oom(struct kctx *k, struct plan_chain *c,
@@ -694,6 +823,106 @@ static void rule_chains(struct kctx *k)
 	}
 }
 
+/* A rule's meter set, keyed by the source of family f. */
+static const char *meter_set(struct kctx *k, size_t i, enum addr_family f)
+{
+	const struct rule_limit *l = &k->pol->rules[i].limit;
+	struct plan_set *s;
+	char name[32];
+
+	snprintf(name, sizeof(name), "limit_%zu_%d", i, f == AF4 ? 4 : 6);
+	if (!(s = plan_add_set(k->plan, name))) {
+		k->oom = true;
+		return NULL;
+	}
+	s->meter = true;
+	s->fields[0] = f == AF4 ? PF_SADDR4 : PF_SADDR6;
+	s->nfields = 1;
+	s->rate = l->rate;
+	s->unit = l->unit;
+	s->burst = l->burst;
+	/* a source idle this long has its whole burst again anyway: its
+	 * element may go, and the set keeps only the sources that count */
+	s->timeout = l->unit * ((l->burst + 2 * l->rate - 1) / l->rate);
+	return plan_strdup(k->plan, name);
+}
+
+/* Rules with "limit": a chain each, limit_N, that drops the new flows of
+ * a source past its rate (one meter set per family), then goes on as the
+ * rule's elements would have (accept, or its log chain).  The maps stay
+ * as they are: one lookup still decides, and only the rule's own flows
+ * pay for the meter. */
+static void limit_chains(struct kctx *k)
+{
+	for (size_t i = 0; i < k->pol->nrules && !k->oom; i++) {
+		const struct rule *r = &k->pol->rules[i];
+		const char *then = k->verdict_chain[i];
+		struct plan_chain *c;
+		struct plan_rule *pr;
+		char name[32];
+
+		if (!r->limit.rate || !k->cls->info[i].boxes)
+			continue;
+		snprintf(name, sizeof(name), "limit_%zu", i);
+		for (int f = 0; f < AF_COUNT && !k->oom; f++) {
+			const char *set = meter_set(k, i, (enum addr_family)f);
+
+			c = plan_find_chain(k->plan, name);
+			if (!c)
+				c = plan_add_chain(k->plan, name, PH_NONE);
+			if (set && (pr = rule_or_oom(k, c, r->name))) {
+				stmt(pr, PS_METER_OVER, 0, set);
+				stmt(pr, PS_COUNTER, 0, NULL);
+				pr->verdict.kind = PV_DROP;
+			}
+		}
+		if ((pr = rule_or_oom(k, plan_find_chain(k->plan, name), r->name)))
+			pr->verdict = then ? (struct plan_verdict){ PV_GOTO, then, 0 } :
+					     (struct plan_verdict){ PV_ACCEPT, NULL, 0 };
+		k->verdict_chain[i] = plan_strdup(k->plan, name);
+	}
+}
+
+/* --- interface zones ------------------------------------------------------ */
+
+/* A direction whose rules name interfaces: a hash map from the packet's
+ * interface (iifname in input and forward, oifname in output) to a chain
+ * per named interface, "in_z1", ..., with the maps of that zone's classes
+ * (the rules for that interface and those for every one); a packet on
+ * another interface goes on to the base chain's own maps (zone 0). */
+static void zone_dispatch(struct kctx *k, enum direction d, const char *base)
+{
+	const char *dn = d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "fwd";
+	struct plan_set *s;
+	struct plan_rule *r;
+	char name[32], chain[32];
+
+	snprintf(name, sizeof(name), "%s_ifaces", dn);
+	if (!(s = plan_add_set(k->plan, name))) {
+		k->oom = true;
+		return;
+	}
+	s->fields[0] = d == DIR_OUT ? PF_OIFNAME : PF_IIFNAME;
+	s->nfields = 1;
+	for (size_t z = 1; z <= k->cls->nzones[d] && !k->oom; z++) {
+		struct plan_elem e = { .rule = PLAN_NO_RULE };
+
+		snprintf(chain, sizeof(chain), "%s_z%zu", dn, z);
+		e.lo[0] = e.hi[0] = plan_ifname_value(k->cls->zones[d][z - 1]);
+		e.verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, chain), 0 };
+		if (!plan_add_chain(k->plan, chain, PH_NONE))
+			k->oom = true;
+		else
+			elem_add(k, plan_find_set(k->plan, name), &e);
+		k->zone = (uint16_t)z;
+		for (int f = 0; f < AF_COUNT && !k->oom; f++)
+			add_lookups(k, d, (enum addr_family)f, plan_find_chain(k->plan, chain));
+		k->zone = 0;
+	}
+	if (!k->oom && (r = rule_or_oom(k, plan_find_chain(k->plan, base), NULL)))
+		stmt(r, PS_VMAP, 0, plan_strdup(k->plan, name));
+}
+
 char *compile_table_comment(const char *source, const char *sha256)
 {
 	const char *slash = strrchr(source, '/');
@@ -736,6 +965,7 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 	binding_set(&k);
 	ipsec_chains(&k);
 	rule_chains(&k);
+	limit_chains(&k);
 	for (int d = 0; d < DIR_COUNT && !k.oom; d++) {
 		const char *base = d == DIR_IN ? "input" : d == DIR_OUT ? "output" : "forward";
 
@@ -748,6 +978,8 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 			forward_head(&k, plan_find_chain(k.plan, base));
 		else
 			base_head(&k, plan_find_chain(k.plan, base), (enum direction)d);
+		if (c->nzones[d])
+			zone_dispatch(&k, (enum direction)d, base);
 		for (int f = 0; f < AF_COUNT && !k.oom; f++)
 			add_lookups(&k, (enum direction)d, (enum addr_family)f,
 				    plan_find_chain(k.plan, base));

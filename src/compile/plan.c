@@ -16,10 +16,30 @@ size_t plan_field_len(enum plan_field f)
 	case PF_DADDR4: return 4;
 	case PF_SADDR6:
 	case PF_DADDR6: return 16;
-	case PF_L4PROTO: return 1;
+	case PF_L4PROTO:
+	case PF_ICMP_TYPE:
+	case PF_ICMPV6_TYPE: return 1;
 	case PF_DPORT: return 2;
+	case PF_IIFNAME:
+	case PF_OIFNAME: return 16;
 	}
 	return 0;
+}
+
+u128 plan_ifname_value(const char *name)
+{
+	u128 v = 0;
+
+	for (size_t i = 0; i < 16; i++)
+		v = (v << 8) | (u128)(unsigned char)(*name ? *name++ : 0);
+	return v;
+}
+
+void plan_ifname_text(char *buf, u128 v)
+{
+	for (size_t i = 0; i < 16; i++)
+		buf[i] = (char)(uint8_t)(v >> (8 * (15 - i)));
+	buf[16] = '\0';
 }
 
 size_t plan_escape(char *buf, size_t len, const char *s)

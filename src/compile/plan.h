@@ -31,11 +31,24 @@
 #define PLAN_ATTEMPTS6 "cleartext6"
 #define PLAN_ATTEMPTS_TIMEOUT 86400
 #define PLAN_ATTEMPTS_SIZE 4096
+/** At most this many sources in a rule's meter set (limit_N_4 / _6): a
+ *  source the full set has no room for is not limited. */
+#define PLAN_METER_SIZE 65536
 
 /** A field of a set key, in packet terms. */
 enum plan_field {
 	PF_SADDR4, PF_DADDR4, PF_SADDR6, PF_DADDR6, PF_L4PROTO, PF_DPORT,
+	PF_ICMP_TYPE,		/**< icmp type: the first byte of an ICMP header */
+	PF_ICMPV6_TYPE,		/**< icmpv6 type: the same byte of an ICMPv6 header */
+	PF_IIFNAME,		/**< meta iifname: 16 bytes, the name NUL-padded */
+	PF_OIFNAME,		/**< meta oifname */
 };
+
+/** An interface name as a key value: its 16 bytes, NUL-padded, big-endian
+ *  (so that a key lays the name out in order). */
+u128 plan_ifname_value(const char *name);
+/** The name of such a value, into buf (at least 17 bytes). */
+void plan_ifname_text(char *buf, u128 v);
 
 /** Bytes a field takes in a packet (and in an nf_tables key before
  *  padding): 4 / 16 for addresses, 1 for the protocol, 2 for a port. */
@@ -79,6 +92,13 @@ struct plan_set {
 	bool attempts;		/**< a PLAN_ATTEMPTS set: no verdicts, a
 				     timeout and element counters; filled by
 				     the packet path */
+	bool meter;		/**< a rule's per-source limit (limit_N_4 /
+				     limit_N_6): keyed by source address, no
+				     verdicts, flags dynamic,timeout; each
+				     element holds a limit of rate per unit
+				     seconds, burst, and goes timeout seconds
+				     after its source's last new flow */
+	uint32_t rate, unit, burst, timeout;	/**< a meter's */
 	struct plan_elem *elems;
 	size_t nelems, cap;
 };
@@ -94,6 +114,8 @@ enum plan_stmt_kind {
 	PS_IPSEC_REQID_NE,	/**< ipsec in reqid != arg */
 	PS_ICMPV6_ND,		/**< icmpv6 neighbour / router discovery */
 	PS_L4PROTO_PORTS,	/**< meta l4proto { tcp, udp, sctp }: protocols with ports */
+	PS_L4PROTO_IS,		/**< meta l4proto arg (icmp or ipv6-icmp: the guard
+				     of a df_icmp map's lookup) */
 	PS_VMAP,		/**< key fields of set str: vmap @str */
 	PS_COUNTER,
 	PS_LIMIT,		/**< limit rate arg/second burst 2*arg packets */
@@ -106,6 +128,8 @@ enum plan_stmt_kind {
 	PS_BIND_MISSING,	/**< ct mark . ipsec in reqid != @ipsec_bound */
 	PS_ATTEMPT_UPDATE,	/**< update @str { its key fields } (refreshes the
 				     timeout, counts the packet) */
+	PS_METER_OVER,		/**< update @str { its key limit rate over ... }:
+				     the source is past its meter set's limit */
 	PS_CT_DIRECTION,	/**< ct direction original (arg 0) / reply (arg
 				     PLAN_CT_REPLY): which way of its flow a packet goes */
 };

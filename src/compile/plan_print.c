@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "plan_print.h"
+#include "icmp.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,10 @@ static const char *field_expr(enum plan_field f)
 	case PF_DADDR6: return "ip6 daddr";
 	case PF_L4PROTO: return "meta l4proto";
 	case PF_DPORT: return "th dport";
+	case PF_ICMP_TYPE: return "icmp type";
+	case PF_ICMPV6_TYPE: return "icmpv6 type";
+	case PF_IIFNAME: return "iifname";
+	case PF_OIFNAME: return "oifname";
 	}
 	return "?";
 }
@@ -27,6 +32,10 @@ static const char *field_type(enum plan_field f)
 	case PF_DADDR6: return "ipv6_addr";
 	case PF_L4PROTO: return "inet_proto";
 	case PF_DPORT: return "inet_service";
+	case PF_ICMP_TYPE: return "icmp_type";
+	case PF_ICMPV6_TYPE: return "icmpv6_type";
+	case PF_IIFNAME:
+	case PF_OIFNAME: return "ifname";
 	}
 	return "?";
 }
@@ -43,7 +52,19 @@ static int format_field(char *buf, size_t len, enum plan_field f, u128 lo, u128 
 				   snprintf(buf, len, "%u", (unsigned)lo);
 		return snprintf(buf, len, "%u-%u", (unsigned)lo, (unsigned)hi);
 	}
-	if (f == PF_DPORT)
+	if (f == PF_IIFNAME || f == PF_OIFNAME) {	/* rule names are checked: no quote */
+		char n[17];
+
+		plan_ifname_text(n, lo);
+		return snprintf(buf, len, "\"%s\"", n);
+	}
+	if (f == PF_ICMP_TYPE || f == PF_ICMPV6_TYPE) {
+		const char *n = icmp_type_name(f == PF_ICMP_TYPE ? 1 : 58, (unsigned)lo);
+
+		if (lo == hi && n)
+			return snprintf(buf, len, "%s", n);
+	}
+	if (f == PF_DPORT || f == PF_ICMP_TYPE || f == PF_ICMPV6_TYPE)
 		return lo == hi ? snprintf(buf, len, "%u", (unsigned)lo) :
 		       snprintf(buf, len, "%u-%u", (unsigned)lo, (unsigned)hi);
 	struct addr_range r = { f == PF_SADDR4 || f == PF_DADDR4 ? AF4 : AF6, lo, hi };
@@ -119,6 +140,25 @@ static void print_update(FILE *f, const struct plan *plan, const char *name)
 	}
 }
 
+/* nft's unit words of a meter's rate */
+static const char *plan_rate_unit(uint32_t seconds)
+{
+	return seconds == 1 ? "second" : seconds == 60 ? "minute" :
+	       seconds == 3600 ? "hour" : "day";
+}
+
+static void print_meter(FILE *f, const struct plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->nsets; i++) {
+		const struct plan_set *s = &plan->sets[i];
+
+		if (strcmp(s->name, name))
+			continue;
+		fprintf(f, "update @%s { %s limit rate over %u/%s burst %u packets }", name,
+			field_expr(s->fields[0]), s->rate, plan_rate_unit(s->unit), s->burst);
+	}
+}
+
 static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt *s)
 {
 	switch (s->kind) {
@@ -133,6 +173,7 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 		fputs("ip6 hoplimit 255 icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }", f);
 		break;
 	case PS_L4PROTO_PORTS: fputs("meta l4proto { tcp, udp, sctp }", f); break;
+	case PS_L4PROTO_IS: fputs(s->arg == 58 ? "meta l4proto ipv6-icmp" : "meta l4proto icmp", f); break;
 	case PS_VMAP: print_vmap(f, plan, s->str); break;
 	case PS_COUNTER: fputs("counter", f); break;
 	case PS_LIMIT: fprintf(f, "limit rate %u/second burst %u packets", s->arg, 2 * s->arg); break;
@@ -150,6 +191,7 @@ static void print_stmt(FILE *f, const struct plan *plan, const struct plan_stmt 
 		fprintf(f, "ct mark . ipsec in reqid != @%s", PLAN_BOUND_SET);
 		break;
 	case PS_ATTEMPT_UPDATE: print_update(f, plan, s->str); break;
+	case PS_METER_OVER: print_meter(f, plan, s->str); break;
 	case PS_CT_DIRECTION:
 		fputs(s->arg == PLAN_CT_REPLY ? "ct direction reply" : "ct direction original", f);
 		break;
@@ -217,6 +259,12 @@ static void print_set(FILE *f, const struct plan_set *s, const struct policy *po
 			fprintf(f, "%s%s", i ? " . " : "", field_type(s->fields[i]));
 		fprintf(f, "\n\t\tsize %u\n\t\tflags dynamic,timeout\n\t\ttimeout %us\n"
 			"\t\tcounter\n\t}\n\n", PLAN_ATTEMPTS_SIZE, PLAN_ATTEMPTS_TIMEOUT);
+		return;
+	}
+	if (s->meter) {
+		fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tsize %u\n\t\tflags dynamic,timeout\n"
+			"\t\ttimeout %us\n\t}\n\n", s->name, field_type(s->fields[0]),
+			PLAN_METER_SIZE, s->timeout);
 		return;
 	}
 	fprintf(f, "\tmap %s {\n\t\ttype ", s->name);

@@ -29,6 +29,14 @@ static bool field_value(enum plan_field f, const struct plan_sim_pkt *k, u128 *v
 	case PF_DPORT:
 		*v = KEY_PORT(k->key.key);
 		return true;
+	case PF_IIFNAME:	/* its interface, when it is one a rule names */
+	case PF_OIFNAME:
+		*v = k->key.iface ? plan_ifname_value(k->key.iface) : 0;
+		return k->key.iface != NULL;
+	case PF_ICMP_TYPE:	/* an ICMP packet's type is its key's port half */
+	case PF_ICMPV6_TYPE:
+		*v = KEY_PORT(k->key.key);
+		return KEY_PROTO(k->key.key) == (f == PF_ICMP_TYPE ? 1 : 58);
 	}
 	return false;
 }
@@ -94,6 +102,10 @@ static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
 		return k->reqid != s->arg;
 	case PS_L4PROTO_PORTS:
 		return proto == 6 || proto == 17 || proto == 132;
+	case PS_L4PROTO_IS:
+		return proto == s->arg;
+	case PS_METER_OVER:	/* explained as a source under its limit */
+		return false;
 	case PS_ATTEMPT_UPDATE:	/* loading an address checks the family */
 		return strcmp(s->str, k->key.fam == AF4 ? PLAN_ATTEMPTS4 : PLAN_ATTEMPTS6) == 0;
 	default:
@@ -109,6 +121,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_CT_MARK_SET_BIT] = "ct mark bit", [PS_SECPATH_MISSING] = "meta ipsec missing",
 		[PS_RT_IPSEC_MISSING] = "rt ipsec missing", [PS_IPSEC_REQID_NE] = "ipsec in reqid !=",
 		[PS_ICMPV6_ND] = "icmpv6 nd", [PS_L4PROTO_PORTS] = "l4proto {tcp,udp,sctp}",
+		[PS_L4PROTO_IS] = "l4proto icmp",
 		[PS_VMAP] = "vmap", [PS_COUNTER] = "counter", [PS_LIMIT] = "limit",
 		[PS_LOG] = "log", [PS_CT_MARK_OR] = "ct mark set ct mark |",
 		[PS_MARK_SET_SPI] = "meta mark set ipsec in spi",
@@ -116,6 +129,7 @@ static void rule_text(char *buf, size_t len, const struct plan_rule *r)
 		[PS_BIND_ADD] = "add @" PLAN_BOUND_SET " { ct mark . ipsec in reqid }",
 		[PS_BIND_MISSING] = "ct mark . ipsec in reqid != @" PLAN_BOUND_SET,
 		[PS_ATTEMPT_UPDATE] = "update", [PS_CT_DIRECTION] = "ct direction",
+		[PS_METER_OVER] = "limit per source",
 	};
 	/* the same two, for the SA the flow leaves through */
 	static const char *const names_out[] = {

@@ -19,6 +19,43 @@ static bool has_ports(uint8_t proto)
 	return proto == 6 || proto == 17 || proto == 132;
 }
 
+/* Conntrack tells neither the interface a flow came by nor (here) its
+ * ICMP type: judge it on each interface the direction's rules name and
+ * on any other, and for ICMP as each type, and keep the first way that
+ * admits it; when none does, *sim is the plain way's (any other
+ * interface, the type its key holds). */
+static int sim_some_way(const struct plan *p, const struct policy *pol,
+			struct plan_sim_pkt *k, struct plan_sim_result *sim)
+{
+	unsigned proto = KEY_PROTO(k->key.key);
+	bool icmp = proto == 1 || proto == 58;
+	struct plan_sim_pkt t = *k;
+	struct plan_sim_result r;
+
+	if (plan_sim_run(p, k, sim, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i <= pol->nrules && sim->verdict == PV_DROP; i++) {
+		const struct rule *ru = i ? &pol->rules[i - 1] : NULL;
+
+		if (ru && ru->dir != k->key.dir)
+			continue;
+		for (size_t j = 0; j < (ru ? ru->nifaces : 1) && sim->verdict == PV_DROP; j++) {
+			t.key.iface = ru ? ru->ifaces[j] : NULL;
+			for (unsigned ty = 0; ty <= (icmp ? 255u : 0u); ty++) {
+				if (icmp)
+					t.key.key = KEY(proto, ty);
+				if (plan_sim_run(p, &t, &r, NULL) < 0)
+					return -1;
+				if (r.verdict != PV_DROP) {
+					*sim = r;
+					break;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 bool revoke_judge(const struct plan *p, const struct policy *pol,
 		  const struct addr_range *locals, size_t nlocals,
 		  const struct revoke_flow *f, struct revoke_result *res)
@@ -49,7 +86,7 @@ bool revoke_judge(const struct plan *p, const struct policy *pol,
 	k.reqid_known = bound;
 	k.reqid = f->mark & ~PLAN_CT_MARK_IPSEC;
 	res->key = k.key;
-	if (plan_sim_run(p, &k, &sim, NULL) < 0) {
+	if (sim_some_way(p, pol, &k, &sim) < 0) {
 		res->verdict = REVOKE_UNKNOWN;
 		return false;
 	}

@@ -268,7 +268,7 @@ static int counter_expr(struct nft_batch *b, struct nftnl_expr **e)
 /* Maps hold verdicts. */
 static int check_set(struct nft_batch *b, const struct plan_set *s)
 {
-	if (s->binding || s->attempts)
+	if (s->binding || s->attempts || s->meter)
 		return 0;
 	if (s->nfields < 1 || s->nfields > 4)
 		return nftb_fail(b, NULL, "map %s: %zu key fields (1 to 4 expected)", s->name,
@@ -572,15 +572,18 @@ int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, ui
 	return ret;
 }
 
-/* --- the cleartext-attempt sets --------------------------------------------- */
+/* --- sets the packet path fills ------------------------------------------ */
 
-/* A PLAN_ATTEMPTS set: "flags dynamic,timeout; timeout 1d; counter", the
- * packet path adds and refreshes its elements (update), each counting. */
-static int put_attempts_set(struct nft_batch *b, size_t si)
+/* "flags dynamic,timeout" keyed by the set's fields, at most size
+ * elements, each gone timeout seconds after its last update; with a
+ * counter per element (the cleartext attempts), or with what the
+ * updating rule gives each element (a meter's limit). */
+static int put_dynamic_set(struct nft_batch *b, size_t si, uint32_t size, uint32_t timeout,
+			   bool counter)
 {
 	const struct plan_set *s = &b->plan->sets[si];
 	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_expr *e;
+	struct nftnl_expr *e = NULL;
 	int ret = -1;
 
 	if (!ns || nftnl_set_set_str(ns, NFTNL_SET_TABLE, PLAN_TABLE) < 0 ||
@@ -589,19 +592,34 @@ static int put_attempts_set(struct nft_batch *b, size_t si)
 		nftb_oom(b);
 		goto out;
 	}
-	if (counter_expr(b, &e))
+	if (counter && counter_expr(b, &e))
 		goto out;
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
-	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, PLAN_ATTEMPTS_SIZE);
-	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)PLAN_ATTEMPTS_TIMEOUT * 1000);
-	nftnl_set_add_expr(ns, e);
+	nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, size);
+	nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t)timeout * 1000);
+	if (e)
+		nftnl_set_add_expr(ns, e);
 	ret = send_set(b, si, ns);
 out:
 	if (ns)
 		nftnl_set_free(ns);
 	return ret;
+}
+
+/* A PLAN_ATTEMPTS set: "flags dynamic,timeout; timeout 1d; counter", the
+ * packet path adds and refreshes its elements (update), each counting. */
+static int put_attempts_set(struct nft_batch *b, size_t si)
+{
+	return put_dynamic_set(b, si, PLAN_ATTEMPTS_SIZE, PLAN_ATTEMPTS_TIMEOUT, true);
+}
+
+/* A rule's meter, keyed by the source: the update in its limit chain
+ * gives each element its own limit. */
+static int put_meter_set(struct nft_batch *b, size_t si)
+{
+	return put_dynamic_set(b, si, PLAN_METER_SIZE, b->plan->sets[si].timeout, false);
 }
 
 /* --- the binding set ------------------------------------------------------ */
@@ -720,6 +738,7 @@ struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy
 	for (size_t i = 0; i < p->nsets && !ret; i++)
 		ret = p->sets[i].binding ? put_binding_set(b, i, bound, nbound) :
 		      p->sets[i].attempts ? put_attempts_set(b, i) :
+		      p->sets[i].meter ? put_meter_set(b, i) :
 		      put_set(b, i) || put_elems(b, i);
 	for (size_t i = 0; i < p->nchains && !ret; i++)
 		for (size_t j = 0; j < p->chains[i].nrules && !ret; j++)

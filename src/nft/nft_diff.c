@@ -37,7 +37,10 @@ bool nft_diff_possible(const struct plan *old, const struct plan *new, char *why
 		if (strcmp(a->name, b->name) || a->nfields != b->nfields ||
 		    memcmp(a->fields, b->fields, a->nfields * sizeof(a->fields[0])) ||
 		    a->interval != b->interval || a->counter != b->counter ||
-		    a->binding != b->binding || a->attempts != b->attempts) {
+		    a->binding != b->binding || a->attempts != b->attempts ||
+		    a->meter != b->meter || (a->meter && (a->rate != b->rate || a->unit != b->unit ||
+							  a->burst != b->burst ||
+							  a->timeout != b->timeout))) {
 			snprintf(why, len, "the layout changes (map %s becomes %s, or its key or flags change)",
 				 a->name, b->name);
 			return false;
@@ -311,7 +314,7 @@ static int put_diff(struct nft_batch *b, const struct policy *oldpol, unsigned f
 	for (size_t i = 0; i < o->nsets && !ret; i++) {
 		const struct side so = { &o->sets[i], oldpol }, sn = { &n->sets[i], b->pol };
 
-		if (o->sets[i].binding || o->sets[i].attempts)
+		if (o->sets[i].binding || o->sets[i].attempts || o->sets[i].meter)
 			continue;	/* the packet path's: left as they are */
 		if (elem_diff(&so, &sn, &sel[i].gone, &sel[i].ngone, &sel[i].come, &sel[i].ncome,
 			      &st->elems_kept) < 0)

@@ -17,8 +17,9 @@
  * the same in both plans: it keeps its counter.  A chain's rules are
  * replaced as a whole when any of them differs (in engine mode the queue
  * number of ipsec_in changes bank on every apply: that chain is always
- * replaced).  The binding set and the cleartext-attempt sets are not
- * touched; neither is the table, whose comment the kernel cannot change.
+ * replaced).  The binding set, the cleartext-attempt sets and the rate
+ * limits' meter sets are not touched (a meter whose limit changes makes
+ * the difference impossible: the full replace); neither is the table, whose comment the kernel cannot change.
  */
 #ifndef SAGATE_NFT_DIFF_H
 #define SAGATE_NFT_DIFF_H

@@ -46,6 +46,7 @@ static const char *stmt_name(enum plan_stmt_kind k)
 	case PS_IPSEC_REQID_NE: return "ipsec in reqid";
 	case PS_ICMPV6_ND: return "icmpv6 type { nd-* }";
 	case PS_L4PROTO_PORTS: return "meta l4proto { tcp, udp, sctp }";
+	case PS_L4PROTO_IS: return "meta l4proto icmp / ipv6-icmp";
 	case PS_VMAP: return "vmap";
 	case PS_COUNTER: return "counter";
 	case PS_LIMIT: return "limit";
@@ -56,6 +57,7 @@ static const char *stmt_name(enum plan_stmt_kind k)
 	case PS_BIND_ADD: return "add @" PLAN_BOUND_SET;
 	case PS_BIND_MISSING: return "ct mark . ipsec in reqid != @" PLAN_BOUND_SET;
 	case PS_ATTEMPT_UPDATE: return "update @" PLAN_ATTEMPTS4 " / @" PLAN_ATTEMPTS6;
+	case PS_METER_OVER: return "update @limit_* { saddr limit rate over ... }";
 	case PS_CT_DIRECTION: return "ct direction";
 	}
 	return "?";

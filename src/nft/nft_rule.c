@@ -189,16 +189,23 @@ static struct nftnl_expr *x_lookup(struct rb *rb, const char *set, uint32_t id, 
 }
 
 /* add or update @set with the key in register 1 */
-static int x_dynset(struct rb *rb, uint32_t op, const char *set, uint32_t id)
+/* the dynset expression, or NULL (reported) */
+static struct nftnl_expr *x_dynset_expr(struct rb *rb, uint32_t op, const char *set,
+					uint32_t id)
 {
 	struct nftnl_expr *e = rb_add(rb, X_DYNSET);
 
 	if (!e)
-		return -1;
+		return NULL;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, REG_FIRST);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, id);
-	return x_str(rb, e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	return x_str(rb, e, NFTNL_EXPR_DYNSET_SET_NAME, set) ? NULL : e;
+}
+
+static int x_dynset(struct rb *rb, uint32_t op, const char *set, uint32_t id)
+{
+	return x_dynset_expr(rb, op, set, id) ? 0 : -1;
 }
 
 /* An anonymous constant set of one-byte keys, sent before the rule that
@@ -283,6 +290,10 @@ static int load_field(struct rb *rb, const struct plan_set *s, enum plan_field f
 	case PF_SADDR6: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, reg);
 	case PF_DADDR6: return x_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, reg);
 	case PF_DPORT: return x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg);
+	case PF_ICMP_TYPE:
+	case PF_ICMPV6_TYPE: return x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, reg);
+	case PF_IIFNAME: return x_meta_load(rb, NFT_META_IIFNAME, reg);
+	case PF_OIFNAME: return x_meta_load(rb, NFT_META_OIFNAME, reg);
 	case PF_L4PROTO:
 		return x_meta_load(rb, NFT_META_L4PROTO, reg) ||
 		       (s->interval && x_hton_byte(rb, reg)) ? -1 : 0;
@@ -335,6 +346,29 @@ static int st_attempt_update(struct rb *rb, const struct plan_stmt *st)
 
 	return !s || load_key(rb, s) ||
 	       x_dynset(rb, NFT_DYNSET_OP_UPDATE, s->name, nftb_set_id(si)) ? -1 : 0;
+}
+
+/* update @set { saddr limit rate over R/unit burst B packets }: the
+ * source's element, made on its first flow, holds its own limit; the
+ * rule goes on (to its drop) only when that limit is exceeded */
+static int st_meter_over(struct rb *rb, const struct plan_stmt *st)
+{
+	size_t si;
+	const struct plan_set *s = plan_set(rb, st->str, &si);
+	struct nftnl_expr *dyn, *lim;
+
+	if (!s || load_key(rb, s) ||
+	    !(dyn = x_dynset_expr(rb, NFT_DYNSET_OP_UPDATE, s->name, nftb_set_id(si))))
+		return -1;
+	if (!(lim = nftnl_expr_alloc("limit")))
+		return nftb_oom(rb->b);
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, s->rate);
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, s->unit);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, s->burst);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
+	nftnl_expr_add_expr(dyn, NFTNL_EXPR_DYNSET_EXPRESSIONS, lim);
+	return 0;
 }
 
 static int st_icmpv6_nd(struct rb *rb)
@@ -452,6 +486,9 @@ static int put_stmt(struct rb *rb, const struct plan_stmt *st)
 		return st_icmpv6_nd(rb);
 	case PS_L4PROTO_PORTS:
 		return st_l4proto_ports(rb);
+	case PS_L4PROTO_IS:
+		return x_meta_load(rb, NFT_META_L4PROTO, REG_FIRST) ||
+		       x_cmp_u8(rb, NFT_CMP_EQ, (uint8_t)st->arg) ? -1 : 0;
 	case PS_VMAP:
 		return st_vmap(rb, st);
 	case PS_COUNTER:
@@ -476,6 +513,8 @@ static int put_stmt(struct rb *rb, const struct plan_stmt *st)
 		return st_bind_missing(rb);
 	case PS_ATTEMPT_UPDATE:
 		return st_attempt_update(rb, st);
+	case PS_METER_OVER:
+		return st_meter_over(rb, st);
 	case PS_CT_DIRECTION:	/* IP_CT_DIR_ORIGINAL 0, IP_CT_DIR_REPLY 1: one byte */
 		return x_ct(rb, NFT_CT_DIRECTION, NFTNL_EXPR_CT_DREG) ||
 		       x_cmp_u8(rb, NFT_CMP_EQ, (uint8_t)st->arg) ? -1 : 0;

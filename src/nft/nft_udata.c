@@ -12,8 +12,10 @@ enum {
 	TYPE_IP6ADDR = 8,
 	TYPE_INET_PROTOCOL = 12,
 	TYPE_INET_SERVICE = 13,
+	TYPE_ICMP_TYPE = 14,
 	TYPE_MARK = 19,
 	TYPE_ICMP6_TYPE = 29,
+	TYPE_IFNAME = 41,
 };
 #define TYPE_BITS 6	/* include/datatype.h: bits per field of a concatenation */
 
@@ -39,14 +41,20 @@ static uint32_t field_type(enum plan_field f)
 	case PF_DADDR6: return TYPE_IP6ADDR;
 	case PF_L4PROTO: return TYPE_INET_PROTOCOL;
 	case PF_DPORT: return TYPE_INET_SERVICE;
+	case PF_ICMP_TYPE: return TYPE_ICMP_TYPE;
+	case PF_ICMPV6_TYPE: return TYPE_ICMP6_TYPE;
+	case PF_IIFNAME:
+	case PF_OIFNAME: return TYPE_IFNAME;
 	}
 	return 0;
 }
 
 static uint32_t field_byteorder(enum plan_field f)
 {
-	/* meta l4proto is a host-order byte; the rest come from headers */
-	return f == PF_L4PROTO ? BYTEORDER_HOST_ENDIAN : BYTEORDER_BIG_ENDIAN;
+	/* meta l4proto is a host-order byte, names are strings; the rest
+	 * come from headers */
+	return f == PF_L4PROTO || f == PF_IIFNAME || f == PF_OIFNAME ?
+	       BYTEORDER_HOST_ENDIAN : BYTEORDER_BIG_ENDIAN;
 }
 
 /* Attach ud to ns as its user data; ud is freed either way. */

@@ -223,6 +223,8 @@ static void sets(const struct plan *p, const struct policy *pol, const struct nf
 			binding_elems(ss, out);
 		else if (p->sets[i].attempts)
 			continue;	/* the packet path's records: audit_attempts */
+		else if (p->sets[i].meter)
+			continue;	/* the packet path's per-source limits */
 		else if (audit_elems_comparable(&p->sets[i], ss))
 			audit_set_exact(pol, &p->sets[i], ss, out);
 		else

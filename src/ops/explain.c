@@ -3,6 +3,7 @@
 #include "decide.h"
 #include "engine_probe.h"
 #include "explain.h"
+#include "icmp.h"
 #include "plan_sim.h"
 #include "sa_match.h"
 
@@ -31,11 +32,11 @@ static size_t l4_header(uint8_t *l4, uint8_t proto, uint16_t dport)
 		l4[0] = 0x9c; l4[1] = 0x40;
 		l4[2] = (uint8_t)(dport >> 8); l4[3] = (uint8_t)dport;
 		return proto == 132 || proto == 33 ? 12 : 8;
-	case 1:
-		l4[0] = 8;	/* echo request */
+	case 1:		/* an ICMP key's port half is its type */
+		l4[0] = (uint8_t)dport;
 		return 8;
 	case 58:
-		l4[0] = 128;
+		l4[0] = (uint8_t)dport;
 		return 4;
 	default:
 		return 0;
@@ -105,6 +106,14 @@ json_t *explain_rule_checks(const struct rule *r)
 	return a;
 }
 
+/* "icmp_type": nft's name of an ICMP packet's type, or its number */
+static void explain_icmp_type(json_t *j, unsigned proto, unsigned type)
+{
+	const char *n = icmp_type_name(proto, type);
+
+	json_object_set_new(j, "icmp_type", n ? json_string(n) : json_integer(type));
+}
+
 static json_t *packet_json(const struct explain_req *q)
 {
 	char peer[64], local[64], ipsec[48] = "none";
@@ -112,6 +121,7 @@ static json_t *packet_json(const struct explain_req *q)
 	uint8_t proto = KEY_PROTO(k->key);
 	const char *pn = model_proto_name(proto);
 	bool in = k->dir != DIR_OUT;	/* in and forward: the peer sends */
+	json_t *j;
 
 	addr_format(k->fam, k->peer, peer, sizeof(peer));
 	addr_format(k->fam, k->local, local, sizeof(local));
@@ -119,12 +129,31 @@ static json_t *packet_json(const struct explain_req *q)
 		snprintf(ipsec, sizeof(ipsec), "spi=0x%08x", q->spi);
 	else if (q->ipsec == EXPLAIN_IPSEC_REQID)
 		snprintf(ipsec, sizeof(ipsec), "reqid=%u", q->reqid);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:i, s:s}",
-			 "direction", direction_name(k->dir), "family", k->fam == AF4 ? "ipv4" : "ipv6",
-			 "from", in ? peer : (q->local_given ? local : "(this host)"),
-			 "to", in ? (q->local_given ? local : "(this host)") : peer,
-			 "protocol", pn, "protocol_number", proto, "port", KEY_PORT(k->key),
-			 "ipsec", ipsec);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:i, s:s}",
+		      "direction", direction_name(k->dir), "family", k->fam == AF4 ? "ipv4" : "ipv6",
+		      "from", in ? peer : (q->local_given ? local : "(this host)"),
+		      "to", in ? (q->local_given ? local : "(this host)") : peer,
+		      "protocol", pn, "protocol_number", proto,
+		      "port", icmp_is_icmp(proto) ? 0 : KEY_PORT(k->key), "ipsec", ipsec);
+	if (j && icmp_is_icmp(proto))
+		explain_icmp_type(j, proto, KEY_PORT(k->key));
+	if (j && k->iface)
+		json_object_set_new(j, "interface", json_string(k->iface));
+	return j;
+}
+
+/* "limit": the rule's per-source limit, {"rate": "6/minute", "burst": 3,
+ * "per": "source", "over": "drop"}; the kernel path is the one of a
+ * source under it */
+static void explain_limit(json_t *j, const struct rule_limit *l)
+{
+	char rate[48];
+
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, l->unit == 1 ? "second" :
+		 l->unit == 60 ? "minute" : l->unit == 3600 ? "hour" : "day");
+	json_object_set_new(j, "limit", json_pack("{s:s, s:I, s:s, s:s}", "rate", rate,
+						  "burst", (json_int_t)l->burst, "per", "source",
+						  "over", "drop"));
 }
 
 static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k)
@@ -148,6 +177,8 @@ static json_t *rule_json(const struct explain_ctx *c, const struct packet_key *k
 		      "agrees_with_first_match", ref == i);
 	if (r->comment)
 		json_object_set_new(j, "comment", json_string(r->comment));
+	if (j && r->limit.rate)
+		explain_limit(j, &r->limit);
 	return j;
 }
 

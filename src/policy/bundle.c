@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "bundle.h"
+#include "icmp.h"
 
 #include <stdio.h>
 
@@ -32,7 +33,14 @@ static json_t *keys_json(const struct key_range *k, size_t n)
 			if (!name)
 				continue;	/* only reachable through "any", handled by the caller */
 			e = json_pack("{s:s}", "protocol", name);
-			if (lo != 0 || hi != 0xffff) {
+			if (icmp_is_icmp(p) && (lo != 0 || hi != 0xffff)) {
+				json_t *types = json_array();
+
+				/* a rule's types, as numbers; keys past 255 match nothing */
+				for (unsigned t = lo; t <= hi && t <= ICMP_TYPE_MAX; t++)
+					json_array_append_new(types, json_integer(t));
+				json_object_set_new(e, "icmp-types", types);
+			} else if (lo != 0 || hi != 0xffff) {
 				snprintf(range, sizeof(range), "%u-%u", lo, hi);
 				json_object_set_new(e, "ports", json_pack("[s]", range));
 			}
@@ -65,6 +73,16 @@ static json_t *ipsec_json(const struct ipsec_req *q)
 	if (q->has_reqid)
 		json_object_set_new(o, "reqid", json_integer(q->reqid));
 	return o;
+}
+
+static json_t *limit_json(const struct rule_limit *l)
+{
+	char rate[48];
+
+	snprintf(rate, sizeof(rate), "%u/%s", l->rate, l->unit == 1 ? "second" :
+		 l->unit == 60 ? "minute" : l->unit == 3600 ? "hour" : "day");
+	return json_pack("{s:s, s:i, s:s}", "rate", rate, "burst", (json_int_t)l->burst,
+			 "per", "source");
 }
 
 static bool keys_are_any(const struct rule *r)
@@ -111,6 +129,15 @@ json_t *bundle_from_policy(const struct policy *p)
 			json_object_set_new(o, "ipsec", ipsec_json(&r->ipsec));
 		if (r->log)
 			json_object_set_new(o, "log", json_true());
+		if (r->limit.rate)
+			json_object_set_new(o, "limit", limit_json(&r->limit));
+		if (r->nifaces) {
+			json_t *ifs = json_array();
+
+			for (size_t k = 0; k < r->nifaces; k++)
+				json_array_append_new(ifs, json_string(r->ifaces[k]));
+			json_object_set_new(o, "interfaces", ifs);
+		}
 		if (r->comment)
 			json_object_set_new(o, "comment", json_string(r->comment));
 		if (r->accepted) {

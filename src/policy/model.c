@@ -114,6 +114,9 @@ static void rule_fini(struct rule *r)
 	free(r->file);
 	free(r->path);
 	free(r->comment);
+	for (size_t i = 0; i < r->nifaces; i++)
+		free(r->ifaces[i]);
+	free(r->ifaces);
 	free(r->keys);
 	addr_set_fini(&r->peers);
 	addr_set_fini(&r->local);
@@ -260,9 +263,20 @@ static bool ipsec_equal(const struct ipsec_req *a, const struct ipsec_req *b)
 	return true;
 }
 
+bool rule_on_iface(const struct rule *r, const char *name)
+{
+	if (!r->nifaces)
+		return true;
+	for (size_t i = 0; name && i < r->nifaces; i++)
+		if (strcmp(r->ifaces[i], name) == 0)
+			return true;
+	return false;
+}
+
 bool rule_same_decision(const struct rule *a, const struct rule *b)
 {
-	if (a->action != b->action || a->log != b->log)
+	if (a->action != b->action || a->log != b->log ||
+	    memcmp(&a->limit, &b->limit, sizeof(a->limit)) != 0)
 		return false;
 	return a->action != ACT_REQUIRE_IPSEC || ipsec_equal(&a->ipsec, &b->ipsec);
 }

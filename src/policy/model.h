@@ -117,6 +117,15 @@ struct ipsec_req {
 	uint32_t reqid;
 };
 
+/** A per-source limit on the new flows a permit rule admits ("limit"):
+ *  each source may open rate flows per unit, and burst more at once;
+ *  the flows past that are dropped.  rate 0: no limit. */
+struct rule_limit {
+	uint32_t rate;		/**< flows per unit, 1-1000000; 0: none */
+	uint32_t unit;		/**< seconds: 1, 60, 3600 or 86400 */
+	uint32_t burst;		/**< 1-1000000 */
+};
+
 /** Kinds of finding about a policy, shared by `sagate check` and
  *  `sagate audit` (compile/findings.c gives each its one severity).  A
  *  rule's "accept-findings" lists the names of the kinds it acknowledges. */
@@ -150,6 +159,11 @@ struct rule {
 	size_t nkeys;
 	struct ipsec_req ipsec;	/**< meaningful for ACT_REQUIRE_IPSEC only */
 	bool log;
+	struct rule_limit limit;	/**< "limit": permit rules, in and forward */
+	char **ifaces;		/**< "interfaces": the interface names it applies to
+				     (in and forward: the one a packet arrives on;
+				     out: leaves by), sorted, unique; none: every one */
+	size_t nifaces;
 	char *comment;		/**< may be NULL */
 	uint32_t accepted;	/**< 1 << enum finding_kind, per kind its "accept-findings" lists */
 };
@@ -201,6 +215,9 @@ void addr_set_fini(struct addr_set *s);
 int addr_set_normalize(struct addr_set *s);
 /** Do two sets hold the same intervals (both normalised)? */
 bool addr_set_equal(const struct addr_set *a, const struct addr_set *b);
+/** Does rule r apply to packets on interface name (NULL: on one no rule
+ *  names)? */
+bool rule_on_iface(const struct rule *r, const char *name);
 /** Does the set hold this address? */
 bool addr_set_contains(const struct addr_set *s, enum addr_family fam, u128 a);
 
@@ -211,7 +228,8 @@ const char *action_name(enum action a);
 const char *direction_name(enum direction d);
 const char *mode_name(enum ipsec_mode m);
 
-/** Do two rules decide the same way (action, IPsec requirement, logging)?
+/** Do two rules decide the same way (action, IPsec requirement, logging,
+ *  per-source limit)?
  *  Used to find redundant rules. */
 bool rule_same_decision(const struct rule *a, const struct rule *b);
 

@@ -102,7 +102,7 @@ static void collect_hosts(struct pctx *c, json_t *hosts, const char *file)
 
 static void collect_services(struct pctx *c, json_t *svcs, const char *file)
 {
-	static const char *const svc_keys[] = { "protocol", "ports", NULL };
+	static const char *const svc_keys[] = { "protocol", "ports", "icmp-types", NULL };
 	const char *name;
 	json_t *v;
 
@@ -159,9 +159,7 @@ static void collect_services(struct pctx *c, json_t *svcs, const char *file)
 				perr(c, file, p, NULL, "a service needs \"protocol\"");
 				continue;
 			}
-			if (!pkeys_parse(c, json_object_get(ent, "protocol"),
-					 json_object_get(ent, "ports"), file, p, NULL,
-					 &k, &nk))
+			if (!pmatch_keys(c, ent, file, p, NULL, &k, &nk))
 				continue;
 			if (nk && grow_array(&s->keys, &cap, s->nkeys + nk, sizeof(*k)) == 0) {
 				memcpy(s->keys + s->nkeys, k, nk * sizeof(*k));

@@ -82,6 +82,10 @@ bool phosts_parse(struct pctx *c, json_t *v, const char *file, const char *path,
 bool pkeys_parse(struct pctx *c, json_t *proto, json_t *ports, const char *file,
 		 const char *path, const char *rule, struct key_range **keys,
 		 size_t *nkeys);
+/** The keys of a match object's "protocol" with "ports" or "icmp-types"
+ *  (parse_icmp.c).  path: the object's JSON path ("" at the top). */
+bool pmatch_keys(struct pctx *c, json_t *obj, const char *file, const char *path,
+		 const char *rule, struct key_range **keys, size_t *nkeys);
 /** Append the keys of a named service. */
 bool psvc_keys(struct pctx *c, json_t *name, const char *file, const char *path,
 	       const char *rule, struct key_range **keys, size_t *nkeys, size_t *cap);
@@ -91,6 +95,15 @@ void pdefs_validate(struct pctx *c);
  *  files were read. */
 void pdefs_export(struct pctx *c, struct policy *p);
 void pdefs_free(struct pctx *c);
+
+/* parse_limit.c: a rule's "limit" into r->limit (after its action and
+ * direction are known) */
+void plimit_parse(struct pctx *c, json_t *o, const char *file, const char *path,
+		  const char *rule, struct rule *r);
+
+/* parse_iface.c: a rule's "interfaces" into r->ifaces */
+void piface_parse(struct pctx *c, json_t *o, const char *file, const char *path,
+		  const char *rule, struct rule *r);
 
 /* parse_rule.c */
 void prules_parse(struct pctx *c, json_t *rules, const char *file, struct policy *p);

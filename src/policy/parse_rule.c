@@ -11,7 +11,8 @@
 
 static const char *const rule_keys[] = {
 	"name", "action", "direction", "peers", "local", "from", "to", "protocol",
-	"ports", "services", "ipsec", "log", "comment", "accept-findings", NULL
+	"ports", "icmp-types", "services", "ipsec", "log", "limit", "interfaces", "comment",
+	"accept-findings", NULL
 };
 static const char *const ipsec_keys[] = {
 	"encryption", "algorithms", "mode", "gateways", "reqid", NULL
@@ -237,10 +238,11 @@ static void parse_match(struct pctx *c, json_t *o, const char *file,
 	json_t *ports = json_object_get(o, "ports");
 	char p[640];
 
-	if (svcs && (proto || ports)) {
+	if (svcs && (proto || ports || json_object_get(o, "icmp-types"))) {
 		snprintf(p, sizeof(p), "%s.services", path);
-		perr(c, file, p, rule,
-		     "use either \"services\" or \"protocol\"/\"ports\", not both");
+		perr(c, file, p, rule, proto || ports ?
+		     "use either \"services\" or \"protocol\"/\"ports\", not both" :
+		     "use either \"services\" or \"protocol\"/\"icmp-types\", not both");
 		return;
 	}
 	if (svcs) {
@@ -261,7 +263,7 @@ static void parse_match(struct pctx *c, json_t *o, const char *file,
 		r->nkeys = key_ranges_normalize(r->keys, r->nkeys);
 		return;
 	}
-	pkeys_parse(c, proto, ports, file, path, rule, &r->keys, &r->nkeys);
+	pmatch_keys(c, o, file, path, rule, &r->keys, &r->nkeys);
 }
 
 static void any_set(struct addr_set *s)
@@ -475,6 +477,8 @@ static void parse_rule(struct pctx *c, json_t *o, const char *file,
 		parse_ipsec(c, json_object_get(o, "ipsec"), file, path, name, &r->ipsec);
 	}
 	parse_flags(c, o, file, path, name, r);
+	plimit_parse(c, o, file, path, name, r);
+	piface_parse(c, o, file, path, name, r);
 	if (json_object_get(o, "accept-findings"))
 		parse_accepted(c, json_object_get(o, "accept-findings"), file, path, name, r);
 	if (r->peers.n && r->local.n &&

@@ -26,7 +26,8 @@ check "dpkg says it is installed" sh -c "dpkg-query -W -f='\${Status}' sagate | 
 for f in /usr/sbin/sagate /usr/sbin/sagated \
 	/lib/systemd/system/sagate.service /lib/systemd/system/sagated.service \
 	/usr/share/man/man8/sagate.8.gz /usr/share/man/man8/sagated.8.gz \
-	/usr/share/man/man5/sagate.json.5.gz \
+	/usr/share/man/man5/sagate.json.5.gz /usr/share/man/man7/sagate-operations.7.gz \
+	/usr/share/doc/sagate/examples/sagate-metrics.timer /usr/share/doc/sagate/examples/db-server.swanctl.conf \
 	/usr/share/bash-completion/completions/sagate \
 	/usr/share/sagate/policies/db-server.json /usr/share/sagate/rules/services.json \
 	/etc/sagate/services.json; do

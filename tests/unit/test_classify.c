@@ -149,3 +149,62 @@ Test(classify, redundant_and_shadowed_are_exact)
 	cr_assert_gt(seen_redundant, 0, "the generator produced no redundant rule");
 	cr_assert_gt(seen_shadowed, 0, "the generator produced no shadowed rule");
 }
+
+/* tcp 22 from any IPv4 peer, on interface iface (NULL: every one) */
+static struct rule zone_rule(const char *name, enum action a, const char *iface)
+{
+	struct rule r = { 0 };
+
+	r.name = strdup(name);
+	r.action = a;
+	r.dir = DIR_IN;
+	r.peers.v = calloc(1, sizeof(*r.peers.v));
+	r.peers.v[0] = (struct addr_range){ AF4, 0, addr_max(AF4) };
+	r.peers.n = 1;
+	r.local.v = calloc(1, sizeof(*r.local.v));
+	r.local.v[0] = (struct addr_range){ AF4, 0, addr_max(AF4) };
+	r.local.n = 1;
+	r.local.any = true;
+	r.keys = calloc(1, sizeof(*r.keys));
+	r.keys[0] = (struct key_range){ KEY(6, 22), KEY(6, 22) };
+	r.nkeys = 1;
+	if (iface) {
+		r.ifaces = calloc(1, sizeof(*r.ifaces));
+		r.ifaces[0] = strdup(iface);
+		r.nifaces = 1;
+	}
+	return r;
+}
+
+/* Interface zones: a rule for one interface decides there only; a later
+ * rule for every interface still matches elsewhere, so it is neither
+ * shadowed nor never-matching, and each zone's boxes hold both. */
+Test(classify, interface_zones)
+{
+	struct policy *p = policy_alloc();
+	struct packet_key k = { .dir = DIR_IN, .fam = AF4, .peer = 0x0a000001,
+				.key = KEY(6, 22) };
+	struct classes *c;
+
+	p->rules = calloc(2, sizeof(*p->rules));
+	p->rules[0] = zone_rule("block-eth1", ACT_BLOCK, "eth1");
+	p->rules[1] = zone_rule("permit", ACT_PERMIT, NULL);
+	p->nrules = 2;
+	c = classify(p, CLASSIFY_ANALYSE);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->nzones[DIR_IN], 1);
+	cr_assert_str_eq(c->zones[DIR_IN][0], "eth1");
+	cr_assert_eq(c->nzones[DIR_OUT], 0);
+	cr_assert_eq(classify_lookup(c, &k), 1, "another interface: permit");
+	cr_assert_eq(classify_eval_rules(p, &k), 1);
+	k.iface = "eth1";
+	cr_assert_eq(classify_lookup(c, &k), 0, "eth1: its own rule first");
+	cr_assert_eq(classify_eval_rules(p, &k), 0);
+	k.iface = "eth2";
+	cr_assert_eq(classify_lookup(c, &k), 1, "a name no rule has is zone 0");
+	cr_assert_gt(c->info[1].boxes, 0);
+	cr_assert(!c->info[1].redundant);
+	cr_assert_eq(c->info[1].shadowed_by[0], CLASS_NONE);
+	classes_free(c);
+	policy_free(p);
+}

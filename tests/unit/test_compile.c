@@ -261,3 +261,125 @@ Test(compile, element_limit_is_exact)
 	}
 	cr_log_info("one below the count: %zu of 12 stopped in the classifier", stopped);
 }
+
+/* ICMP types: a rule for some types of ICMP fills the df_icmp map (the
+ * types in the port half of the key), one more kernel rule per family
+ * that has one; the rest of ICMP under a later rule stays in df_protos
+ * only where it is all of ICMP. */
+Test(compile, icmp_types_go_to_the_icmp_map)
+{
+	struct policy *p = policy_alloc();
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct classes *c;
+	struct plan *plan, *plain;
+	char *text = NULL;
+	size_t len = 0, before;
+	FILE *f;
+
+	p->file = strdup("t.json");
+	p->rules = calloc(2, sizeof(*p->rules));
+	p->rules[0] = make_rule("ping", ACT_PERMIT, 0x0a000000, 0x0a0000ff,
+				KEY(1, 8), KEY(1, 8));
+	p->rules[1] = make_rule("icmp", ACT_BLOCK, 0x0a000005, 0x0a000005,
+				KEY(1, 0), KEY(1, 0xffff));
+	p->nrules = 1;
+	c = classify(p, 0);
+	plain = compile_plan(p, c, &co);
+	classes_free(c);
+	p->nrules = 2;
+	c = classify(p, 0);
+	plan = compile_plan(p, c, &co);
+	f = open_memstream(&text, &len);
+	plan_print_nft(f, plan, p);
+	fclose(f);
+	static const char *const want[] = {
+		"map in4_icmp {\n\t\ttype ipv4_addr . icmp_type : verdict\n\t\tflags interval",
+		"10.0.0.0/24 . echo-request comment \"ping\" : accept",
+		"10.0.0.5 . 0-7 comment \"icmp\" : drop",
+		"10.0.0.5 . 9-255 comment \"icmp\" : drop",
+		"meta l4proto icmp ip saddr . icmp type vmap @in4_icmp",
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert(strstr(text, want[i]), "missing \"%s\" in\n%s", want[i], text);
+	cr_assert_null(strstr(text, "in6_icmp"), "no ICMPv6 types, no in6_icmp");
+	cr_assert_null(strstr(text, ". icmp comment"), "no whole-ICMP element: %s", text);
+	cr_assert_eq(plan_elem_count(plan), 3);
+	/* ping alone: the same maps and lookups, fewer elements */
+	before = plan_rule_count(plain);
+	cr_assert_eq(plan_rule_count(plan), before);
+	cr_assert_not_null(plan_find_set(plain, "in4_icmp"));
+	cr_assert_null(plan_find_set(plain, "in6_icmp"));
+	free(text);
+	plan_free(plan);
+	plan_free(plain);
+	classes_free(c);
+	policy_free(p);
+}
+
+/* A policy without ICMP types has no df_icmp map and no lookup of one:
+ * shipped policies compile as they did. */
+Test(compile, no_icmp_map_without_icmp_types)
+{
+	struct policy *p = policy_alloc();
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct classes *c;
+	struct plan *plan;
+
+	p->file = strdup("t.json");
+	p->rules = calloc(1, sizeof(*p->rules));
+	p->rules[0] = make_rule("icmp", ACT_PERMIT, 0x0a000000, 0x0a0000ff,
+				KEY(1, 0), KEY(1, 0xffff));
+	p->nrules = 1;
+	c = classify(p, 0);
+	plan = compile_plan(p, c, &co);
+	for (size_t i = 0; i < plan->nsets; i++)
+		cr_assert_null(strstr(plan->sets[i].name, "icmp"), "%s", plan->sets[i].name);
+	cr_assert_eq(plan_elem_count(plan), 1);
+	plan_free(plan);
+	classes_free(c);
+	policy_free(p);
+}
+
+/* "limit": the rule's elements goto its limit chain, which drops a
+ * source past its meter (one set per family) and then accepts; the maps
+ * and base chains are as without it. */
+Test(compile, limit_chain_and_meters)
+{
+	struct policy *p = policy_alloc();
+	struct compile_opts co = { PLAN_KERNEL_ONLY, 0 };
+	struct classes *c;
+	struct plan *plain, *plan;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	p->file = strdup("t.json");
+	p->rules = calloc(1, sizeof(*p->rules));
+	p->rules[0] = make_rule("ssh", ACT_PERMIT, 0, 0xffffffff, KEY(6, 22), KEY(6, 22));
+	p->nrules = 1;
+	c = classify(p, 0);
+	plain = compile_plan(p, c, &co);
+	p->rules[0].limit = (struct rule_limit){ 6, 60, 3 };
+	plan = compile_plan(p, c, &co);
+	f = open_memstream(&text, &len);
+	plan_print_nft(f, plan, p);
+	fclose(f);
+	static const char *const want[] = {
+		"set limit_0_4 {\n\t\ttype ipv4_addr\n\t\tsize 65536\n\t\tflags dynamic,timeout\n\t\ttimeout 120s\n\t}",
+		"0.0.0.0/0 . tcp . 22 comment \"ssh\" : goto limit_0",
+		"chain limit_0 {\n\t\tupdate @limit_0_4 { ip saddr limit rate over 6/minute burst 3 packets } counter drop comment \"ssh\"\n"
+		"\t\tupdate @limit_0_6 { ip6 saddr limit rate over 6/minute burst 3 packets } counter drop comment \"ssh\"\n"
+		"\t\taccept comment \"ssh\"\n\t}",
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert(strstr(text, want[i]), "missing \"%s\" in\n%s", want[i], text);
+	cr_assert_eq(plan_rule_count(plan), plan_rule_count(plain) + 3, "the limit chain's three rules");
+	cr_assert_eq(plan_elem_count(plan), plan_elem_count(plain));
+	free(text);
+	plan_free(plan);
+	plan_free(plain);
+	classes_free(c);
+	policy_free(p);
+}

@@ -46,7 +46,7 @@ static size_t policy_elems(const struct plan *p)
 	size_t n = 0;
 
 	for (size_t i = 0; i < p->nsets; i++)
-		if (!p->sets[i].binding && !p->sets[i].attempts)
+		if (!p->sets[i].binding && !p->sets[i].attempts && !p->sets[i].meter)
 			n += p->sets[i].nelems;
 	return n;
 }

@@ -167,7 +167,7 @@ Test(parse, action_and_direction)
 Test(parse, unknown_rule_key_and_types)
 {
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"port\": 22}"), "rules[0].port", "a",
-		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, from, to, protocol, ports, services, ipsec, log, comment, accept-findings); did you mean \"ports\"?");
+		     "unknown key \"port\" (expected one of: name, action, direction, peers, local, from, to, protocol, ports, icmp-types, services, ipsec, log, limit, interfaces, comment, accept-findings); did you mean \"ports\"?");
 	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"log\": \"yes\"}"), "rules[0].log", "a",
 		     "expected true or false, got a string");
 }
@@ -485,4 +485,117 @@ Test(diag, last_message)
 	cr_assert_str_eq(diag_last(&d), "second");
 	diag_list_fini(&d);
 	cr_assert_str_eq(diag_last(&d), "");
+}
+
+/* "icmp-types": each type a key of its protocol, in rules and services;
+ * a name both ICMPs know counts for each listed protocol. */
+Test(parse, icmp_types_become_keys)
+{
+	char *file = write_file("icmp.json",
+		"{\"version\": 1, \"services\": {\"pmtu\": {\"protocol\": \"icmpv6\","
+		" \"icmp-types\": [\"packet-too-big\"]}},"
+		" \"rules\": [{\"name\": \"ping\", \"action\": \"permit\","
+		" \"protocol\": [\"icmp\", \"icmpv6\"], \"icmp-types\": [\"echo-request\", \"time-exceeded\"]},"
+		" {\"name\": \"pmtu\", \"action\": \"permit\", \"services\": \"pmtu\"},"
+		" {\"name\": \"num\", \"action\": \"permit\", \"protocol\": \"icmp\", \"icmp-types\": 30}]}");
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "");
+	cr_assert_eq(p->rules[0].nkeys, 4);
+	cr_assert_eq(p->rules[0].keys[0].lo, KEY(1, 8));
+	cr_assert_eq(p->rules[0].keys[1].lo, KEY(1, 11));
+	cr_assert_eq(p->rules[0].keys[2].lo, KEY(58, 3));
+	cr_assert_eq(p->rules[0].keys[3].hi, KEY(58, 128));
+	cr_assert_eq(p->rules[1].nkeys, 1);
+	cr_assert_eq(p->rules[1].keys[0].lo, KEY(58, 2));
+	cr_assert_eq(p->rules[1].keys[0].hi, KEY(58, 2));
+	cr_assert_eq(p->rules[2].keys[0].lo, KEY(1, 30));
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
+}
+
+Test(parse, icmp_types_errors)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"udp\", \"icmp-types\": [0]}"),
+		     "rules[0].icmp-types", "a",
+		     "\"icmp-types\" needs protocol \"icmp\" or \"icmpv6\" (or both), not \"udp\"");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"icmp-types\": [0]}"),
+		     "rules[0].icmp-types", "a",
+		     "\"icmp-types\" needs \"protocol\": \"icmp\", \"icmpv6\" or both");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"icmpv6\", \"icmp-types\": [\"echo-reqest\"]}"),
+		     "rules[0].icmp-types[0]", "a",
+		     "unknown icmpv6 type \"echo-reqest\" (did you mean \"echo-request\"?)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"protocol\": \"icmp\", \"icmp-types\": \"redirect\", \"ports\": [1]}"),
+		     "rules[0].ports", "a",
+		     "ports need protocol tcp, udp or sctp; ICMP has \"icmp-types\" instead");
+}
+
+/* "limit": rate text, burst, the defaults, and a bundle keeps it. */
+Test(parse, limit_is_read)
+{
+	char *file = write_file("limit.json",
+		"{\"version\": 1, \"rules\": [{\"name\": \"ssh\", \"action\": \"permit\","
+		" \"protocol\": \"tcp\", \"ports\": [22], \"limit\": {\"rate\": \"6/minute\", \"burst\": 3}},"
+		" {\"name\": \"web\", \"action\": \"permit\", \"direction\": \"forward\","
+		" \"protocol\": \"tcp\", \"ports\": [80], \"limit\": {\"rate\": \"100/second\", \"per\": \"source\"}},"
+		" {\"name\": \"x\", \"action\": \"permit\", \"protocol\": \"tcp\", \"ports\": [81]}]}");
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "");
+	cr_assert_eq(p->rules[0].limit.rate, 6);
+	cr_assert_eq(p->rules[0].limit.unit, 60);
+	cr_assert_eq(p->rules[0].limit.burst, 3);
+	cr_assert_eq(p->rules[1].limit.rate, 100);
+	cr_assert_eq(p->rules[1].limit.unit, 1);
+	cr_assert_eq(p->rules[1].limit.burst, 5, "nft's default burst");
+	cr_assert_eq(p->rules[2].limit.rate, 0);
+	cr_assert(!rule_same_decision(&p->rules[0], &p->rules[2]),
+		  "a limited permit does not decide as an unlimited one");
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
+}
+
+Test(parse, limit_errors)
+{
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"limit\": {\"rate\": \"6/Minutes\"}}"),
+		     "rules[0].limit.rate", "a",
+		     "\"6/Minutes\" is not a rate: expected \"N/second\", \"N/minute\", \"N/hour\" or \"N/day\" with N 1-1000000 (did you mean \"6/minute\"?)");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"permit\", \"limit\": {\"rate\": \"06/minute\"}}"),
+		     "rules[0].limit.rate", "a",
+		     "\"06/minute\" is not a rate: expected \"N/second\", \"N/minute\", \"N/hour\" or \"N/day\" with N 1-1000000");
+	expect_error(RULE("{\"name\": \"a\", \"action\": \"require-ipsec\", \"limit\": {\"rate\": \"1/second\"}}"),
+		     "rules[0].limit", "a",
+		     "a limit applies to permit rules only (it drops a source's flows past its rate); this rule is require-ipsec");
+}
+
+/* "interfaces": a name or a list, kept sorted and unique. */
+Test(parse, interfaces_are_read)
+{
+	char *file = write_file("ifs.json",
+		"{\"version\": 1, \"rules\": [{\"name\": \"a\", \"action\": \"permit\","
+		" \"interfaces\": [\"eth1\", \"eth0\", \"eth1\"]},"
+		" {\"name\": \"b\", \"action\": \"block\", \"interfaces\": \"wg0\"}]}");
+	struct diag_list d;
+	struct policy *p;
+
+	diag_list_init(&d);
+	p = parse_policy_file(file, NULL, &d);
+	cr_assert_not_null(p, "%s", d.count ? d.items[0].message : "");
+	cr_assert_eq(p->rules[0].nifaces, 2);
+	cr_assert_str_eq(p->rules[0].ifaces[0], "eth0");
+	cr_assert_str_eq(p->rules[0].ifaces[1], "eth1");
+	cr_assert_eq(p->rules[1].nifaces, 1);
+	cr_assert(rule_on_iface(&p->rules[1], "wg0"));
+	cr_assert(!rule_on_iface(&p->rules[1], NULL));
+	policy_free(p);
+	diag_list_fini(&d);
+	free(file);
 }

@@ -265,3 +265,35 @@ Test(ct_parse, what_does_not_add_up_is_left_alone)
 	nlh->nlmsg_len = sizeof(*nlh) + 1;
 	cr_expect_eq(ct_flow_parse(nlh, &e), 0);
 }
+
+/* Conntrack knows neither the interface a flow came by nor (as read
+ * here) its ICMP type: a flow some interface's rule or some ICMP type's
+ * rule admits is kept; one no interface and no type admits is ended. */
+Test(revoke_matches, flows_an_interface_or_icmp_type_admits_are_kept)
+{
+	struct policy *p = tu_policy(
+		"{\"version\": 1, \"rules\": ["
+		" {\"name\": \"ssh-mgmt\", \"action\": \"permit\", \"interfaces\": \"mgmt0\","
+		"  \"protocol\": \"tcp\", \"ports\": 22},"
+		" {\"name\": \"ping\", \"action\": \"permit\", \"protocol\": \"icmp\","
+		"  \"icmp-types\": \"echo-request\"}]}");
+	struct compile_opts k = { PLAN_KERNEL_ONLY, 0 };
+	struct classes *c = classify(p, 0);
+	struct plan *plan = compile_plan(p, c, &k);
+	struct addr_range here = { AF4, A("10.0.0.1"), A("10.0.0.1") };
+	struct revoke_flow ssh = { AF4, 6, A("10.0.0.30"), A("10.0.0.1"), 22, 0 };
+	struct revoke_flow web = { AF4, 6, A("10.0.0.30"), A("10.0.0.1"), 80, 0 };
+	struct revoke_flow icmp = { AF4, 1, A("10.0.0.30"), A("10.0.0.1"), 0, 0 };
+	struct revoke_result r;
+
+	cr_assert(c && plan);
+	cr_expect(!revoke_judge(plan, p, &here, 1, &ssh, &r), "%s", revoke_verdict_name(r.verdict));
+	cr_expect_eq(r.rule, 0);
+	cr_expect(!revoke_judge(plan, p, &here, 1, &icmp, &r), "%s", revoke_verdict_name(r.verdict));
+	cr_expect_eq(r.rule, 1);
+	cr_expect(revoke_judge(plan, p, &here, 1, &web, &r));
+	cr_expect_eq(r.verdict, REVOKE_BLOCKED);
+	plan_free(plan);
+	classes_free(c);
+	policy_free(p);
+}
