@@ -6,7 +6,10 @@
 #     applies each edit incrementally, namespace B replaces its table
 #     (--full); both listings, counters and handles left out, must be
 #     equal after every edit.  INCR_EDITS edits (default 100) in each
-#     layout: the flat one and the bucket one of large policies.
+#     layout: the flat one and the bucket one of large policies (forced
+#     on small ones), and a quarter as many on a generated policy of 3,000
+#     rules (bench/gen-policy: several buckets, whose peer map is a
+#     single-field interval map).
 #  2. Counters of unchanged elements survive an incremental apply, and
 #     not a --full one.
 #  3. An element added by hand with nft: the next apply replaces the
@@ -41,7 +44,11 @@ edit_run() {	# LAYOUT N SEED0: N edits from a fresh policy and state
 	if [ "$layout" = bucket ]; then export SAGATE_BUCKET_LAYOUT_MIN=2; else unset SAGATE_BUCKET_LAYOUT_MIN; fi
 	sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa-$layout" "$@"; }
 	sb() { ip netns exec "$b" "$sagate" -s "$tmp/sb-$layout" "$@"; }
-	python3 "$here/incr-edit.py" "$pol" "$s0" >/dev/null
+	if [ "$layout" = large ]; then
+		"$top/bench/gen-policy" 3000 "$s0" >"$pol"	# the bucket layout, several buckets
+	else
+		python3 "$here/incr-edit.py" "$pol" "$s0" >/dev/null
+	fi
 	sa apply -k "$pol" >/dev/null 2>&1 || bad "$layout: first apply in A"
 	sb apply -k "$pol" >/dev/null 2>&1 || bad "$layout: first apply in B"
 	for i in $(seq 1 "$n"); do
@@ -61,10 +68,15 @@ edit_run() {	# LAYOUT N SEED0: N edits from a fresh policy and state
 		ok
 	done
 	echo "$layout layout: $n random edits, $incr incremental, $full fell back to the full replace"
-	[ "$incr" -gt $((n / 2)) ] || bad "$layout: only $incr of $n edits were applied incrementally"
+	# a large policy's edits often move bucket boundaries: many elements
+	# change, and the apply replaces the whole table
+	local want=$((n / 2))
+	[ "$layout" = large ] && want=0
+	[ "$incr" -gt "$want" ] || bad "$layout: only $incr of $n edits were applied incrementally"
 }
 edit_run flat "$edits" 0
 edit_run bucket "$edits" 100000
+edit_run large $((edits / 4 + 1)) 7
 ip netns exec "$a" nft list table inet sagate | grep -q 'chain [a-z0-9]*_b0 ' && ok ||
 	bad "the bucket layout was not used (no chain *_b0)"
 unset SAGATE_BUCKET_LAYOUT_MIN
