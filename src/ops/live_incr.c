@@ -30,6 +30,14 @@ static const char *first(const struct diag_list *q)
 	return q->count ? q->items[0].message : "?";
 }
 
+/* The findings of q, added to d. */
+static void pass_on(struct diag_list *d, const struct diag_list *q)
+{
+	for (size_t i = 0; i < q->count; i++)
+		diag_add(d, q->items[i].severity, q->items[i].file, q->items[i].path,
+			 q->items[i].rule, "%s", q->items[i].message);
+}
+
 /* Is the live table exactly generation g's plan?  true, with the
  * ruleset generation it was read in and the table's comment; else false
  * and why. */
@@ -131,6 +139,10 @@ int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
 			diag_add(d, DIAG_WARNING, lv->dir, "", NULL,
 				 "generation %u was applied, but the table comment it kept could not be recorded (status will say the table differs): %s",
 				 gen, first(&q));
+	} else if (rc == NFT_APPLY_MOVED) {
+		/* someone committed since the table was read: refused, as the
+		 * full replace is, nothing changed, and said so */
+		pass_on(d, &q);
 	} else {
 		/* nothing changed: the full replace reads the ruleset afresh */
 		snprintf(ir->why, sizeof(ir->why), "%s%s",
@@ -161,9 +173,7 @@ int live_incr_dry_run(const char *dir, const struct plan *p, const struct policy
 			snprintf(ir->why, sizeof(ir->why), "%s", first(&q));
 			rc = 1;
 		} else {
-			for (size_t i = 0; i < q.count; i++)
-				diag_add(d, q.items[i].severity, q.items[i].file, q.items[i].path,
-					 q.items[i].rule, "%s", q.items[i].message);
+			pass_on(d, &q);
 		}
 		diag_list_fini(&q);
 	}
