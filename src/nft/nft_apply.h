@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "model.h"
 #include "nft_build.h"
+#include "nft_diff.h"
 #include "plan.h"
 
 #include <stdbool.h>
@@ -40,6 +41,18 @@ int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 /** nft_apply, and what it cost (st may be NULL). */
 int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
 		       struct nft_apply_stats *st, struct diag_list *d);
+
+/** Turn the live table, which must be exactly plan old (named by oldpol),
+ *  into plan p by sending only the difference (nft_diff.h), in one
+ *  transaction that the kernel refuses (NFT_APPLY_MOVED) if the ruleset
+ *  moved on since generation genid, in which the caller checked the live
+ *  table.  dry_run as for nft_apply.  *diff gets what changes; st (may be
+ *  NULL) what it cost.  A difference larger than NFT_DIFF_BOUNDED allows
+ *  is not sent (diff->too_large, and why in d).  Returns 0, or -1 or NFT_APPLY_MOVED with errors
+ *  added to d. */
+int nft_apply_diff(const struct plan *old, const struct policy *oldpol, const struct plan *p,
+		   const struct policy *pol, bool dry_run, uint32_t genid, struct nft_diff *diff,
+		   struct nft_apply_stats *st, struct diag_list *d);
 
 /** Delete table inet sagate; no error when there is none.  Other tables
  *  are not touched.  Returns 0, or -1 with errors added to d. */
