@@ -159,8 +159,8 @@ static void say_incr(json_t *res, const char *file, const struct live_incr *ir, 
 			dry_run ? "an apply would replace" : "replaced", ir->why);
 	if (res)
 		json_object_set_new(res, "incremental", json_pack(
-			"{s:b, s:b, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
-			"tried", ir->tried, "done", ir->done,
+			"{s:b, s:b, s:b, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
+			"tried", ir->tried, "done", ir->done, "kept_plan", ir->kept,
 			"fallback", ir->done || !ir->tried ? "" : full ? "--full" : ir->why,
 			"diff", "elements_deleted", (int)x->elems_deleted,
 			"elements_added", (int)x->elems_added, "elements_kept", (int)x->elems_kept,

@@ -385,13 +385,14 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
 		free(bound);
 		return -1;
 	}
+	st->genid = genid;
 	b = nft_build_plan_bound(p, pol, dry_run ? NFT_BUILD_CHECK : 0, genid, bound, nbound, d);
 	free(bound);
 	trace_phase("netlink-build");
 	return send_built(b, pol->file, genid, t0, st, d);
 }
 
-int nft_apply_diff(const struct plan *old, const struct policy *oldpol, const struct plan *p,
+int nft_apply_diff(const struct plan *old, const struct nft_names *oldnames, const struct plan *p,
 		   const struct policy *pol, bool dry_run, uint32_t genid, struct nft_diff *diff,
 		   struct nft_apply_stats *st, struct diag_list *d)
 {
@@ -402,7 +403,8 @@ int nft_apply_diff(const struct plan *old, const struct policy *oldpol, const st
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	b = nft_build_diff(old, oldpol, p, pol, NFT_DIFF_BOUNDED | (dry_run ? NFT_BUILD_CHECK : 0),
+	st->genid = dry_run ? 0 : genid;
+	b = nft_build_diff(old, oldnames, p, pol, NFT_DIFF_BOUNDED | (dry_run ? NFT_BUILD_CHECK : 0),
 			   genid, diff, d);
 	return send_built(b, pol->file, genid, t0, st, d);
 }
@@ -411,6 +413,11 @@ int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 	      struct diag_list *d)
 {
 	return nft_apply_measured(p, pol, dry_run, NULL, d);
+}
+
+uint32_t nft_genid_next(uint32_t genid)
+{
+	return genid + 1 ? genid + 1 : 1;
 }
 
 int nft_flush_table(bool dry_run, struct diag_list *d)

@@ -75,14 +75,34 @@ bool nft_diff_possible(const struct plan *old, const struct plan *new, char *why
 
 /* --- elements ------------------------------------------------------------- */
 
+int nft_names_of(struct nft_names *nm, const struct policy *pol)
+{
+	size_t n = pol ? pol->nrules : 0;
+
+	nm->n = 0;
+	if (!(nm->v = malloc((n + 1) * sizeof(*nm->v))))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		nm->v[i] = pol->rules[i].name;
+	nm->n = n;
+	return 0;
+}
+
+void nft_names_fini(struct nft_names *nm)
+{
+	free(nm->v);
+	nm->v = NULL;
+	nm->n = 0;
+}
+
 struct side {
 	const struct plan_set *s;
-	const struct policy *pol;
+	const struct nft_names *names;
 };
 
 static const char *elem_name(const struct side *x, const struct plan_elem *e)
 {
-	return x->pol && e->rule < x->pol->nrules ? x->pol->rules[e->rule].name : "";
+	return e->rule < x->names->n && x->names->v[e->rule] ? x->names->v[e->rule] : "";
 }
 
 static int u128_cmp(u128 a, u128 b)
@@ -290,8 +310,9 @@ struct sel {
 	size_t *gone, ngone, *come, ncome;
 };
 
-static int put_diff(struct nft_batch *b, const struct policy *oldpol, unsigned flags,
-		    uint32_t genid, struct sel *sel, struct nft_diff *st)
+static int put_diff(struct nft_batch *b, const struct nft_names *oldnames,
+		    const struct nft_names *newnames, unsigned flags, uint32_t genid,
+		    struct sel *sel, struct nft_diff *st)
 {
 	const struct plan *o = b->old, *n = b->plan;
 	int ret = nftb_put_begin(b, genid);
@@ -312,7 +333,7 @@ static int put_diff(struct nft_batch *b, const struct policy *oldpol, unsigned f
 			ret = del_chain_msg(b, i, NFT_MSG_DELRULE);
 	}
 	for (size_t i = 0; i < o->nsets && !ret; i++) {
-		const struct side so = { &o->sets[i], oldpol }, sn = { &n->sets[i], b->pol };
+		const struct side so = { &o->sets[i], oldnames }, sn = { &n->sets[i], newnames };
 
 		if (o->sets[i].binding || o->sets[i].attempts || o->sets[i].meter)
 			continue;	/* the packet path's: left as they are */
@@ -353,11 +374,12 @@ static int put_diff(struct nft_batch *b, const struct policy *oldpol, unsigned f
 	return ret ? ret : nftb_put_end(b, flags);
 }
 
-struct nft_batch *nft_build_diff(const struct plan *old, const struct policy *oldpol,
+struct nft_batch *nft_build_diff(const struct plan *old, const struct nft_names *oldnames,
 				 const struct plan *new, const struct policy *newpol,
 				 unsigned flags, uint32_t genid, struct nft_diff *st,
 				 struct diag_list *d)
 {
+	struct nft_names newnames = { 0 };
 	struct nft_batch *b;
 	struct sel *sel;
 	char why[256];
@@ -374,7 +396,9 @@ struct nft_batch *nft_build_diff(const struct plan *old, const struct policy *ol
 	b->old = old;
 	if (!(sel = calloc(new->nsets + 1, sizeof(*sel))))
 		return nftb_finish(b, nftb_oom(b));
-	ret = put_diff(b, oldpol, flags, genid, sel, st);
+	ret = nft_names_of(&newnames, newpol) < 0 ? nftb_oom(b) :
+	      put_diff(b, oldnames, &newnames, flags, genid, sel, st);
+	nft_names_fini(&newnames);
 	for (size_t i = 0; i < new->nsets; i++) {
 		free(sel[i].gone);
 		free(sel[i].come);

@@ -52,11 +52,24 @@ struct nft_diff {
  *  the same hooks and policies)?  true, or false with the reason in why. */
 bool nft_diff_possible(const struct plan *old, const struct plan *new, char *why, size_t len);
 
-/** The transaction from old (named by oldpol) to new (newpol); flags
+/** The names of a plan's policy rules, by rule index (an element's
+ *  comment): from its policy (nft_names_of), or kept with the plan
+ *  (plan_file.h).  A NULL name is "". */
+struct nft_names {
+	const char **v;
+	size_t n;
+};
+
+/** nm names pol's rules (the names stay pol's); 0, or -1 on OOM.
+ *  nft_names_fini frees the array. */
+int nft_names_of(struct nft_names *nm, const struct policy *pol);
+void nft_names_fini(struct nft_names *nm);
+
+/** The transaction from old (its rules named by oldnames) to new (newpol); flags
  *  (NFT_DIFF_BOUNDED too) and genid as for nft_build_plan_bound.  *st
  *  (not NULL) gets what it changes.  NULL after adding an error to d
  *  (st->too_large: refused for its size). */
-struct nft_batch *nft_build_diff(const struct plan *old, const struct policy *oldpol,
+struct nft_batch *nft_build_diff(const struct plan *old, const struct nft_names *oldnames,
 				 const struct plan *new, const struct policy *newpol,
 				 unsigned flags, uint32_t genid, struct nft_diff *st,
 				 struct diag_list *d);

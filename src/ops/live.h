@@ -146,6 +146,9 @@ const char *live_watch_token_of(const struct live_watch *w);
 struct live_incr {
 	bool tried;		/**< a generation was current: a difference was considered */
 	bool done;		/**< only the difference was sent */
+	bool kept;		/**< the live table was vouched for by the ruleset
+				     generation of the last commit (the kept plan),
+				     not read */
 	char why[400];		/**< tried, not done: why the full replace ("" when
 				     forced by live_full) */
 	struct nft_diff diff;	/**< done: what it changed */

@@ -33,6 +33,7 @@ static const char *const gen_files[] = {
 	[STATE_GEN_META] = "/meta.json",
 	[STATE_GEN_PREVIOUS] = "/previous",
 	[STATE_GEN_OUTCOME] = "/outcome.json",
+	[STATE_GEN_PLAN] = "/plan.bin",
 };
 
 static int path_printf(char *buf, size_t len, const char *fmt, ...)

@@ -430,6 +430,8 @@ void state_discard(const char *dir, unsigned gen)
 		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_OUTCOME) == 0)
 		unlink(path);
+	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_PLAN) == 0)
+		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_DIR) == 0)
 		rmdir(path);
 }

@@ -10,10 +10,13 @@
 #include "compile.h"
 #include "gen.h"
 #include "nft_diff.h"
+#include "plan_file.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
@@ -25,7 +28,7 @@ static struct plan *compile_it(const struct policy *p, enum plan_mode mode, uint
 	struct plan *pl;
 
 	cr_assert_not_null(c);
-	pl = compile_plan(p, c, &(struct compile_opts){ mode, queue });
+	pl = compile_plan(p, c, &(struct compile_opts){ .mode = mode, .queue = queue });
 	cr_assert_not_null(pl);
 	classes_free(c);
 	return pl;
@@ -101,6 +104,19 @@ static void inspect(const struct nft_batch *b, struct seen *s)
 	free(iov);
 }
 
+/* nft_build_diff from a (its rules named by p's) to b (of q). */
+static struct nft_batch *diff(const struct plan *a, const struct policy *p, const struct plan *b,
+			      const struct policy *q, struct nft_diff *x, struct diag_list *d)
+{
+	struct nft_names nm;
+	struct nft_batch *bt;
+
+	cr_assert_eq(nft_names_of(&nm, p), 0);
+	bt = nft_build_diff(a, &nm, b, q, 0, 7, x, d);
+	nft_names_fini(&nm);
+	return bt;
+}
+
 Test(nft_diff, the_same_plan_sends_nothing)
 {
 	struct policy *p = policy(3);
@@ -111,7 +127,7 @@ Test(nft_diff, the_same_plan_sends_nothing)
 	struct nft_batch_stats st;
 
 	diag_list_init(&d);
-	bt = nft_build_diff(a, p, b, p, 0, 7, &x, &d);
+	bt = diff(a, p, b, p, &x, &d);
 	cr_assert_not_null(bt, "%s", diag_last(&d));
 	nft_batch_get_stats(bt, &st);
 	cr_expect_eq(st.messages, 2, "BATCH_BEGIN and BATCH_END only, got %zu", st.messages);
@@ -142,7 +158,7 @@ Test(nft_diff, a_changed_rule_changes_only_its_elements)
 	a = compile_it(p, PLAN_KERNEL_ONLY, 0);
 	b = compile_it(q, PLAN_KERNEL_ONLY, 0);
 	diag_list_init(&d);
-	bt = nft_build_diff(a, p, b, q, 0, 7, &x, &d);
+	bt = diff(a, p, b, q, &x, &d);
 	cr_assert_not_null(bt, "%s", diag_last(&d));
 	cr_expect_gt(x.elems_added + x.elems_deleted, 0, "a change that changes nothing");
 	cr_expect_gt(x.elems_kept, 0, "every element was replaced");
@@ -171,7 +187,7 @@ Test(nft_diff, the_engine_bank_switch_replaces_ipsec_in)
 	struct seen s;
 
 	diag_list_init(&d);
-	bt = nft_build_diff(a, p, b, p, 0, 7, &x, &d);
+	bt = diff(a, p, b, p, &x, &d);
 	cr_assert_not_null(bt, "%s", diag_last(&d));
 	cr_expect_eq(x.chains_replaced, 1, "%zu chains replaced, ipsec_in alone expected",
 		     x.chains_replaced);
@@ -198,10 +214,64 @@ Test(nft_diff, another_mode_is_refused)
 	cr_expect_not(nft_diff_possible(a, b, why, sizeof(why)));
 	cr_expect(strstr(why, "mode"), "%s", why);
 	diag_list_init(&d);
-	cr_expect_null(nft_build_diff(a, p, b, p, 0, 7, &x, &d));
+	cr_expect_null(diff(a, p, b, p, &x, &d));
 	cr_expect_eq(d.errors, 1);
 	diag_list_fini(&d);
 	plan_free(a);
 	plan_free(b);
 	policy_free(p);
+}
+
+/* A plan kept in a file (plan_file.h) reads back as the plan: the
+ * difference from it to the plan compiled again is empty, in both modes;
+ * a file cut short or of another kind is refused. */
+Test(nft_diff, a_kept_plan_reads_back_as_compiled)
+{
+	char path[] = "/tmp/sagate-plan-XXXXXX";
+	int fd = mkstemp(path);
+	uint8_t tag[PLAN_FILE_TAG], back[PLAN_FILE_TAG];
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	for (int i = 0; i < PLAN_FILE_TAG; i++)
+		tag[i] = (uint8_t)(i * 7 + 1);
+	for (int mode = 0; mode < 2; mode++) {
+		struct policy *p = policy(13 + mode);
+		struct plan *a = compile_it(p, mode ? PLAN_KERNEL_ONLY : PLAN_ENGINE, 0);
+		struct plan_file f;
+		struct diag_list d;
+		struct nft_diff x;
+		struct nft_batch *bt;
+		struct nft_batch_stats st;
+
+		cr_assert_eq(plan_file_write(path, a, p, tag), 0, "%s", strerror(errno));
+		cr_assert_eq(plan_file_tag(path, back), 0);
+		cr_expect_eq(memcmp(tag, back, sizeof(tag)), 0);
+		cr_assert_eq(plan_file_read(path, &f), 0, "%s", strerror(errno));
+		cr_expect_eq(f.nnames, p->nrules);
+		cr_expect_eq(f.plan->nsets, a->nsets);
+		cr_expect_eq(f.plan->nchains, a->nchains);
+		cr_expect_str_eq(f.plan->comment ? f.plan->comment : "", a->comment ? a->comment : "");
+		diag_list_init(&d);
+		bt = nft_build_diff(f.plan, &(struct nft_names){ f.names, f.nnames }, a, p, 0, 7,
+				    &x, &d);
+		cr_assert_not_null(bt, "%s", diag_last(&d));
+		nft_batch_get_stats(bt, &st);
+		cr_expect_eq(st.messages, 2, "%zu messages from a plan to itself", st.messages);
+		cr_expect_eq(x.elems_kept, policy_elems(a));
+		cr_expect_eq(x.rules_added + x.chains_added + x.chains_deleted, 0);
+		nft_batch_free(bt);
+		diag_list_fini(&d);
+		plan_file_fini(&f);
+		/* cut short: refused */
+		cr_assert_eq(truncate(path, 200), 0);
+		cr_expect_eq(plan_file_read(path, &f), -1);
+		cr_expect_eq(errno, EINVAL);
+		plan_file_fini(&f);
+		plan_free(a);
+		policy_free(p);
+	}
+	cr_assert_eq(truncate(path, 3), 0);
+	cr_expect_eq(plan_file_tag(path, back), -1);
+	unlink(path);
 }
