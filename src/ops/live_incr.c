@@ -132,13 +132,17 @@ static bool here_tag(uint8_t tag[PLAN_FILE_TAG], uint32_t genid)
 	return ok;
 }
 
-/* Keep p (pol), which the kernel took in a commit checked against
- * genid, as generation gen's; and drop the kept plan of generation old,
- * which the kernel no longer holds.  A plan not kept only makes the next
- * apply compare the live table: no error. */
+/* Keep p (pol), which the kernel took in the commit st describes, as
+ * generation gen's; and drop the kept plan of generation old, which the
+ * kernel no longer holds.  A plan not kept only makes the next apply
+ * compare the live table: no error. */
 static void keep_plan(const char *dir, unsigned gen, unsigned old, const struct plan *p,
-		      const struct policy *pol, uint32_t genid)
+		      const struct policy *pol, const struct nft_apply_stats *st)
 {
+	/* a commit that changes nothing (a difference of BATCH_BEGIN and
+	 * BATCH_END alone) leaves the kernel's ruleset generation as it was */
+	uint32_t genid = st->batch.messages > 2 ? nft_genid_next(st->genid) : st->genid;
+
 	uint8_t tag[PLAN_FILE_TAG];
 	char path[PATH_MAX];
 
@@ -146,7 +150,7 @@ static void keep_plan(const char *dir, unsigned gen, unsigned old, const struct 
 		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_PLAN) < 0)
 		return;
-	if (!genid || !here_tag(tag, nft_genid_next(genid)) ||
+	if (!st->genid || !here_tag(tag, genid) ||
 	    plan_file_write(path, p, pol, tag) < 0)
 		unlink(path);
 	trace_phase("incr-keep");
@@ -248,6 +252,36 @@ static int incr_base(const char *dir, const struct plan *p, struct base *b,
 	return rc;
 }
 
+bool live_incr_holds(const char *dir, unsigned gen, char *comment, size_t clen)
+{
+	struct live_incr ir = { 0 };
+	struct plan_file f;
+	struct recorded g;
+	struct diag_list q;
+	uint32_t genid;
+	bool yes;
+
+	diag_list_init(&q);
+	/* kept after the commit: the kernel's generation says it */
+	yes = nft_read_genid(&genid, &q) == 0 && kept_is_live(dir, gen, genid, &f);
+	plan_file_fini(&f);
+	if (yes) {
+		struct nft_live k = { 0 };
+
+		/* the comment the table kept, for gen's meta */
+		yes = nft_read_live(&k, &q) == 0 && k.comment && strlen(k.comment) < clen;
+		if (yes)
+			snprintf(comment, clen, "%s", k.comment);
+		nft_live_fini(&k);
+	} else {
+		/* not kept (ended before): the live table against gen's plan */
+		yes = recorded_load(dir, gen, &g, &q) == 0 && live_is(&g, &genid, comment, clen, &ir);
+		recorded_fini(&g);
+	}
+	diag_list_fini(&q);
+	return yes;
+}
+
 int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
 		    const struct policy *pol, struct live_incr *ir, struct diag_list *d)
 {
@@ -295,7 +329,7 @@ int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
 out:
 	base_fini(&b);
 	if (rc == 0)
-		keep_plan(lv->dir, gen, cur, p, pol, st.genid);
+		keep_plan(lv->dir, gen, cur, p, pol, &st);
 	return rc;
 }
 

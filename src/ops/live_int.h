@@ -64,6 +64,12 @@ void recorded_fini(struct recorded *g);
 int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
 		    const struct policy *pol, struct live_incr *ir, struct diag_list *d);
 
+/** Does the kernel hold generation gen, applied incrementally (so the
+ *  table's comment names an earlier one)?  Its kept plan vouched for by
+ *  the ruleset generation, else the live table compared with its plan;
+ *  true with the comment the table kept. */
+bool live_incr_holds(const char *dir, unsigned gen, char *comment, size_t clen);
+
 /* live_watch.c */
 
 /** The pending record: 1 with *p, 0 when none, -1 with an error in d. */
