@@ -255,10 +255,10 @@ static int incr_base(const char *dir, const struct plan *p, struct base *b,
 bool live_incr_holds(const char *dir, unsigned gen, char *comment, size_t clen)
 {
 	struct live_incr ir = { 0 };
-	struct plan_file f;
-	struct recorded g;
+	struct plan_file f = { 0 };
+	struct recorded g = { 0 };
 	struct diag_list q;
-	uint32_t genid;
+	uint32_t genid = 0;
 	bool yes;
 
 	diag_list_init(&q);
