@@ -152,5 +152,33 @@ sa --json apply -k "$tmp/c2.json" >"$tmp/o4" 2>&1
 grep -q '"done": true' "$tmp/o4" && grep -q '"kept_plan": false' "$tmp/o4" && ok ||
 	bad "a damaged plan.bin was not set aside for reading the live table: $(cat "$tmp/o4")"
 
+# 5. an incremental apply killed between the kernel's commit and the
+# switch of current: the table's comment still names the generation it
+# replaced; the next command knows the new one by its kept plan, or
+# (plan.bin gone) by the table's content, and makes it current
+for how in kept content; do
+	before=$(readlink "$tmp/sa/current")
+	[ "$how" = kept ] && next=c.json || next=c2.json
+	SAGATE_TEST_PAUSE=before-switch:$tmp/go sa --json apply -k "$tmp/$next" >"$tmp/o5" 2>&1 &
+	pid=$!
+	for _ in $(seq 600); do [ -e "$tmp/go.paused" ] && break; sleep 0.05; done
+	# the paused sagate is the only process in namespace A
+	pids=$(ip netns pids "$a")
+	[ -n "$pids" ] && kill -9 $pids
+	wait "$pid" 2>/dev/null
+	rm -f "$tmp/go.paused"
+	[ "$(readlink "$tmp/sa/current")" = "$before" ] || bad "$how: current moved before the switch"
+	newest=$(cd "$tmp/sa" && ls -d gen-* | sort | tail -1)
+	[ "$how" = content ] && rm -f "$tmp/sa/$newest/plan.bin"
+	sa confirm >/dev/null 2>"$tmp/e5"
+	if [ "$(readlink "$tmp/sa/current")" = "$newest" ] &&
+		grep -q "ended between the kernel's commit and its switch" "$tmp/e5"; then
+		ok
+	else
+		bad "$how: an incremental apply killed before its switch was not made current ($(readlink "$tmp/sa/current"), $newest): $(cat "$tmp/e5")"
+	fi
+	sa status >"$tmp/s5" 2>&1 && ok || bad "$how: status after the recovery: $(cat "$tmp/s5")"
+done
+
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]
