@@ -29,6 +29,8 @@ struct out {
 	char *buf;
 	size_t len, cap;
 	bool oom;
+	int fd;			/* >= 0: flushed there past OUT_FLUSH bytes */
+	bool failed;		/* a write to fd failed (errno kept) */
 	/* the strings named by statements and verdicts: an open hash of
 	 * indices into v (1-based; 0: a free slot) */
 	const char **v;
@@ -37,10 +39,24 @@ struct out {
 	size_t nslot;
 };
 
+#define OUT_FLUSH (1 << 20)
+
+static int write_all(int fd, const char *b, size_t n);
+
+/* Send what o holds to its file. */
+static void flush(struct out *o)
+{
+	if (o->fd >= 0 && o->len && !o->failed && write_all(o->fd, o->buf, o->len) < 0)
+		o->failed = true;
+	o->len = 0;
+}
+
 static void put(struct out *o, const void *p, size_t n)
 {
 	if (o->oom)
 		return;
+	if (o->fd >= 0 && o->len + n > OUT_FLUSH)
+		flush(o);
 	if (o->len + n > o->cap) {
 		size_t cap = o->cap ? o->cap : 1 << 16;
 		char *b;
@@ -68,6 +84,16 @@ static void put_str(struct out *o, const char *s)
 	put32(o, s ? (uint32_t)strlen(s) + 1 : 0);
 	if (s)
 		put(o, s, strlen(s) + 1);
+}
+
+/* A key value in the len bytes its field has, least significant first. */
+static void put_value(struct out *o, u128 v, size_t len)
+{
+	uint8_t b[sizeof(u128)];
+
+	for (size_t k = 0; k < len; k++, v >>= 8)
+		b[k] = (uint8_t)v;
+	put(o, b, len);
 }
 
 static size_t str_hash(const char *s)
@@ -132,6 +158,30 @@ static void put_verdict(struct out *o, const struct plan_verdict *v)
 	put(o, w, sizeof(w));
 }
 
+/* Every string statements and verdicts name, into o's table (a first
+ * pass: the table goes before the body that refers to it). */
+static void intern_all(struct out *o, const struct plan *p)
+{
+	const char *last = NULL;
+
+	for (size_t i = 0; i < p->nsets; i++)
+		for (size_t j = 0; j < p->sets[i].nelems; j++) {
+			const char *c = p->sets[i].elems[j].verdict.chain;
+
+			if (c && c != last)
+				intern(o, c);
+			last = c;
+		}
+	for (size_t i = 0; i < p->nchains; i++)
+		for (size_t j = 0; j < p->chains[i].nrules; j++) {
+			const struct plan_rule *r = &p->chains[i].rules[j];
+
+			intern(o, r->verdict.chain);
+			for (size_t k = 0; k < r->nstmts; k++)
+				intern(o, r->stmts[k].str);
+		}
+}
+
 /* The body after the header and the strings: sets, chains, names. */
 static void put_body(struct out *o, const struct plan *p, const struct policy *pol)
 {
@@ -149,8 +199,8 @@ static void put_body(struct out *o, const struct plan *p, const struct policy *p
 			const struct plan_elem *e = &s->elems[j];
 
 			for (size_t f = 0; f < s->nfields; f++) {
-				put(o, &e->lo[f], sizeof(e->lo[f]));
-				put(o, &e->hi[f], sizeof(e->hi[f]));
+				put_value(o, e->lo[f], plan_field_len(s->fields[f]));
+				put_value(o, e->hi[f], plan_field_len(s->fields[f]));
 			}
 			put_verdict(o, &e->verdict);
 			put32(o, e->rule);
@@ -200,24 +250,12 @@ static int write_all(int fd, const char *b, size_t n)
 int plan_file_write(const char *path, const struct plan *p, const struct policy *pol,
 		    const uint8_t tag[PLAN_FILE_TAG])
 {
-	struct out body = { 0 }, head = { 0 };
+	struct out o = { .fd = -1 };
 	char tmp[PATH_MAX];
-	int fd = -1, rc = -1;
+	int rc = -1, err = 0;
 
-	put_body(&body, p, pol);
-	put(&head, magic, sizeof(magic));
-	put(&head, tag, PLAN_FILE_TAG);
-	put32(&head, (uint32_t)p->mode);
-	put32(&head, p->queue);
-	put32(&head, p->queue_count);
-	put32(&head, (uint32_t)body.n);
-	put32(&head, (uint32_t)p->nsets);
-	put32(&head, (uint32_t)p->nchains);
-	put32(&head, pol ? (uint32_t)pol->nrules : 0);
-	put_str(&head, p->comment);
-	for (size_t i = 0; i < body.n; i++)
-		put_str(&head, body.v[i]);
-	if (body.oom || head.oom) {
+	intern_all(&o, p);
+	if (o.oom) {
 		errno = ENOMEM;
 		goto out;
 	}
@@ -225,29 +263,45 @@ int plan_file_write(const char *path, const struct plan *p, const struct policy 
 		errno = ENAMETOOLONG;
 		goto out;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
+	if ((o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
 		goto out;
-	if (write_all(fd, head.buf, head.len) < 0 || write_all(fd, body.buf, body.len) < 0 ||
-	    close(fd) < 0) {
-		fd = -1;
+	put(&o, magic, sizeof(magic));
+	put(&o, tag, PLAN_FILE_TAG);
+	put32(&o, (uint32_t)p->mode);
+	put32(&o, p->queue);
+	put32(&o, p->queue_count);
+	put32(&o, (uint32_t)o.n);
+	put32(&o, (uint32_t)p->nsets);
+	put32(&o, (uint32_t)p->nchains);
+	put32(&o, pol ? (uint32_t)pol->nrules : 0);
+	put_str(&o, p->comment);
+	for (size_t i = 0; i < o.n; i++)
+		put_str(&o, o.v[i]);
+	put_body(&o, p, pol);
+	flush(&o);
+	err = o.oom ? ENOMEM : errno;
+	if (o.oom || o.failed || close(o.fd) < 0) {
+		o.fd = -1;
 		unlink(tmp);
+		errno = err ? err : EIO;
 		goto out;
 	}
-	fd = -1;
+	o.fd = -1;
 	if (rename(tmp, path) < 0) {
+		err = errno;
 		unlink(tmp);
+		errno = err;
 		goto out;
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	free(body.buf);
-	free(body.v);
-	free(body.slot);
-	free(head.buf);
-	free(head.v);
-	free(head.slot);
+	if (o.fd >= 0) {
+		close(o.fd);
+		unlink(tmp);
+	}
+	free(o.buf);
+	free(o.v);
+	free(o.slot);
 	return rc;
 }
 
@@ -291,6 +345,17 @@ static const char *take_str(struct in *i)
 	return i->bad ? NULL : s;
 }
 
+/* A key value of len bytes (put_value). */
+static u128 take_value(struct in *i, size_t len)
+{
+	const uint8_t *b = take(i, len);
+	u128 v = 0;
+
+	for (size_t k = len; b && k > 0; k--)
+		v = v << 8 | b[k - 1];
+	return v;
+}
+
 static void take_verdict(struct in *i, const char *const *strs, uint32_t nstrs,
 			 struct plan_verdict *v)
 {
@@ -330,7 +395,10 @@ static int read_sets(struct in *i, struct plan *p, const char *const *strs, uint
 		s->interval = w[1], s->counter = w[2], s->binding = w[3];
 		s->attempts = w[4], s->meter = w[5];
 		s->rate = w[6], s->unit = w[7], s->burst = w[8], s->timeout = w[9];
-		if (w[10] > (size_t)(i->end - i->p) / (2 * sizeof(u128) * s->nfields + 16)) {
+		for (size_t f = 0; f < s->nfields; f++)
+			if (s->fields[f] > PF_OIFNAME)
+				i->bad = true;
+		if (i->bad || w[10] > (size_t)(i->end - i->p) / 12) {
 			i->bad = true;
 			break;
 		}
@@ -341,12 +409,8 @@ static int read_sets(struct in *i, struct plan *p, const char *const *strs, uint
 			struct plan_elem *e = &s->elems[s->nelems++];
 
 			for (size_t f = 0; f < s->nfields; f++) {
-				const void *lo = take(i, sizeof(u128)), *hi = take(i, sizeof(u128));
-
-				if (lo && hi) {
-					memcpy(&e->lo[f], lo, sizeof(u128));
-					memcpy(&e->hi[f], hi, sizeof(u128));
-				}
+				e->lo[f] = take_value(i, plan_field_len(s->fields[f]));
+				e->hi[f] = take_value(i, plan_field_len(s->fields[f]));
 			}
 			take_verdict(i, strs, nstrs, &e->verdict);
 			e->rule = take32(i);

@@ -406,6 +406,7 @@ int nft_apply_diff(const struct plan *old, const struct nft_names *oldnames, con
 	st->genid = dry_run ? 0 : genid;
 	b = nft_build_diff(old, oldnames, p, pol, NFT_DIFF_BOUNDED | (dry_run ? NFT_BUILD_CHECK : 0),
 			   genid, diff, d);
+	trace_phase("diff-build");
 	return send_built(b, pol->file, genid, t0, st, d);
 }
 

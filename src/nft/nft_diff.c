@@ -141,9 +141,15 @@ static size_t *sorted(const struct side *x)
 
 	if (!v)
 		return NULL;
-	for (size_t i = 0; i < x->s->nelems; i++)
+	bool in_order = true;
+
+	for (size_t i = 0; i < x->s->nelems; i++) {
 		v[i] = i;
-	qsort_r(v, x->s->nelems, sizeof(*v), idx_cmp, (void *)x);
+		in_order = in_order && (!i || elem_cmp(x, &x->s->elems[i - 1], x, &x->s->elems[i]) <= 0);
+	}
+	/* compiled maps mostly come out in key order already */
+	if (!in_order)
+		qsort_r(v, x->s->nelems, sizeof(*v), idx_cmp, (void *)x);
 	return v;
 }
 

@@ -143,6 +143,8 @@ static void keep_plan(const char *dir, unsigned gen, unsigned old, const struct 
 	 * BATCH_END alone) leaves the kernel's ruleset generation as it was */
 	uint32_t genid = st->batch.messages > 2 ? nft_genid_next(st->genid) : st->genid;
 
+	trace_phase("commit");
+
 	uint8_t tag[PLAN_FILE_TAG];
 	char path[PATH_MAX];
 
@@ -323,6 +325,8 @@ int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
 		/* nothing changed: the full replace reads the ruleset afresh */
 		snprintf(ir->why, sizeof(ir->why), "%s%s",
 			 ir->diff.too_large ? "" : "the kernel refused the difference: ", first(&q));
+		base_fini(&b);	/* its memory, before the full replace needs more */
+		memset(&b, 0, sizeof(b));
 		rc = nft_apply_measured(p, pol, false, &st, d);
 	}
 	diag_list_fini(&q);
