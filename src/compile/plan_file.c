@@ -1,11 +1,12 @@
-/* plan_file: writing a compiled plan to a compact binary file and reading
- * it back (plan_file.h).
+/* plan_file: writing a compiled plan and its rules' names to a compact
+ * binary file and reading them back (plan_file.h).
  *
- * Layout, native byte order: magic (8 bytes), the tag, a header of u32s
+ * The file's layout, native byte order: magic (8 bytes), the tag, a header of u32s
  * (mode, queue, queue count, strings, sets, chains, names), the table
  * comment; the strings that statements and verdicts name (index 0: none);
- * each set (name, fields, flags, meter values, elements: only the key
- * fields it has, then verdict and rule); each chain with its rules; the
+ * each set (name, fields, flags, meter values, elements: the key fields
+ * it has, each value in the bytes its field takes,
+ * then verdict and rule); each chain with its rules; the
  * rules' names.  A string is a u32 length (with its NUL; 0: none) and its
  * bytes. */
 #include "config.h"
