@@ -12,17 +12,19 @@
 #include "config.h"
 
 #include "plan_file.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char magic[8] = "SGPLAN\0\1";
+
+/* The largest file read: far above a plan of a million elements. */
+#define PLAN_FILE_MAX ((size_t)1 << 30)
 
 /* --- writing -------------------------------------------------------------- */
 
@@ -30,8 +32,6 @@ struct out {
 	char *buf;
 	size_t len, cap;
 	bool oom;
-	int fd;			/* >= 0: flushed there past OUT_FLUSH bytes */
-	bool failed;		/* a write to fd failed (errno kept) */
 	/* the strings named by statements and verdicts: an open hash of
 	 * indices into v (1-based; 0: a free slot) */
 	const char **v;
@@ -40,24 +40,10 @@ struct out {
 	size_t nslot;
 };
 
-#define OUT_FLUSH (1 << 20)
-
-static int write_all(int fd, const char *b, size_t n);
-
-/* Send what o holds to its file. */
-static void flush(struct out *o)
-{
-	if (o->fd >= 0 && o->len && !o->failed && write_all(o->fd, o->buf, o->len) < 0)
-		o->failed = true;
-	o->len = 0;
-}
-
 static void put(struct out *o, const void *p, size_t n)
 {
 	if (o->oom)
 		return;
-	if (o->fd >= 0 && o->len + n > OUT_FLUSH)
-		flush(o);
 	if (o->len + n > o->cap) {
 		size_t cap = o->cap ? o->cap : 1 << 16;
 		char *b;
@@ -233,39 +219,13 @@ static void put_body(struct out *o, const struct plan *p, const struct policy *p
 		put_str(o, pol->rules[i].name);
 }
 
-static int write_all(int fd, const char *b, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int plan_file_write(const char *path, const struct plan *p, const struct policy *pol,
 		    const uint8_t tag[PLAN_FILE_TAG])
 {
-	struct out o = { .fd = -1 };
-	char tmp[PATH_MAX];
-	int rc = -1, err = 0;
+	struct out o = { 0 };
+	int rc = -1;
 
 	intern_all(&o, p);
-	if (o.oom) {
-		errno = ENOMEM;
-		goto out;
-	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		goto out;
-	}
-	if ((o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
-		goto out;
 	put(&o, magic, sizeof(magic));
 	put(&o, tag, PLAN_FILE_TAG);
 	put32(&o, (uint32_t)p->mode);
@@ -279,27 +239,10 @@ int plan_file_write(const char *path, const struct plan *p, const struct policy 
 	for (size_t i = 0; i < o.n; i++)
 		put_str(&o, o.v[i]);
 	put_body(&o, p, pol);
-	flush(&o);
-	err = o.oom ? ENOMEM : errno;
-	if (o.oom || o.failed || close(o.fd) < 0) {
-		o.fd = -1;
-		unlink(tmp);
-		errno = err ? err : EIO;
-		goto out;
-	}
-	o.fd = -1;
-	if (rename(tmp, path) < 0) {
-		err = errno;
-		unlink(tmp);
-		errno = err;
-		goto out;
-	}
-	rc = 0;
-out:
-	if (o.fd >= 0) {
-		close(o.fd);
-		unlink(tmp);
-	}
+	if (o.oom)
+		errno = ENOMEM;
+	else	/* a cache: not worth an fsync */
+		rc = write_file_atomic(path, o.buf, o.len, 0640, false, NULL);
 	free(o.buf);
 	free(o.v);
 	free(o.slot);
@@ -473,36 +416,6 @@ static int read_chains(struct in *i, struct plan *p, const char *const *strs, ui
 	return 0;
 }
 
-static int read_blob(const char *path, char **blob, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t got = 0;
-
-	*blob = NULL;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !(*blob = malloc((size_t)st.st_size + 1))) {
-		close(fd);
-		return -1;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, *blob + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			close(fd);
-			errno = r < 0 ? errno : EINVAL;
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	*len = got;
-	return 0;
-}
-
 int plan_file_read(const char *path, struct plan_file *f)
 {
 	uint32_t mode, queue, count, nstrs, nsets, nchains, nnames;
@@ -512,7 +425,7 @@ int plan_file_read(const char *path, struct plan_file *f)
 	int rc = -1;
 
 	memset(f, 0, sizeof(*f));
-	if (read_blob(path, &f->blob, &len) < 0)
+	if (read_file_limited(path, PLAN_FILE_MAX, &f->blob, &len, NULL) < 0)
 		return -1;
 	i = (struct in){ f->blob, f->blob + len, false };
 	if (len < sizeof(magic) + PLAN_FILE_TAG || memcmp(f->blob, magic, sizeof(magic))) {
