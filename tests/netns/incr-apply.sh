@@ -133,10 +133,19 @@ ip netns exec "$a" nft list table inet sagate | grep -q 10.66.0.1 && bad "the ha
 
 # 4. the kept plan: vouched for by the ruleset generation of sagate's last
 # commit; any other commit (here to another table) makes the next apply
-# read the live table, and the one after trusts its own commit again
+# read the live table, and the one after trusts its own commit again.
+# First a dry run: it counts what the apply would change, and changes
+# nothing (not even the ruleset generation: the apply after it still
+# trusts the kept plan)
+norm "$a" >"$tmp/before-dry"
+sa --json apply --dry-run -k "$tmp/c2.json" >"$tmp/od" 2>&1
+cmp -s "$tmp/before-dry" <(norm "$a") && ok || bad "apply --dry-run changed the table"
 sa --json apply -k "$tmp/c2.json" >"$tmp/o4" 2>&1
 grep -q '"done": true' "$tmp/o4" && grep -q '"kept_plan": true' "$tmp/o4" && ok ||
 	bad "after sagate's own commit, the next apply did not diff from the kept plan: $(cat "$tmp/o4")"
+counts() { python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["incremental"]; print(i["done"], sorted(i["diff"].items()))' "$1"; }
+[ "$(counts "$tmp/od")" = "$(counts "$tmp/o4")" ] && grep -q '"elements_added": [1-9]' "$tmp/o4" && ok ||
+	bad "the dry run's counts ($(counts "$tmp/od")) are not the apply's ($(counts "$tmp/o4"))"
 ip netns exec "$a" nft add table ip sgt-other || bad "nft add table"
 sa --json apply -k "$tmp/c.json" >"$tmp/o4" 2>&1
 grep -q '"done": true' "$tmp/o4" && grep -q '"kept_plan": false' "$tmp/o4" && ok ||
