@@ -6,6 +6,7 @@
 #include "nft_build_int.h"
 #include "nft_diff.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,9 +155,10 @@ static size_t *sorted(const struct side *x)
 }
 
 /* Elements of old not in new (*gone), and of new not in old (*come),
- * each a list of indices into its own set. */
-static int elem_diff(const struct side *o, const struct side *n, size_t **gone, size_t *ngone,
-		     size_t **come, size_t *ncome, size_t *kept)
+ * each a list of indices into its own set: 0; 1 as soon as more than
+ * budget of them differ (the lists stop there); -1 on OOM. */
+static int elem_diff(const struct side *o, const struct side *n, size_t budget, size_t **gone,
+		     size_t *ngone, size_t **come, size_t *ncome, size_t *kept)
 {
 	size_t *a = sorted(o), *b = sorted(n), i = 0, j = 0;
 
@@ -178,10 +180,12 @@ static int elem_diff(const struct side *o, const struct side *n, size_t **gone, 
 			(*come)[(*ncome)++] = b[j++];
 		else
 			i++, j++, (*kept)++;
+		if (*ngone + *ncome > budget)
+			break;
 	}
 	free(a);
 	free(b);
-	return 0;
+	return *ngone + *ncome > budget;
 }
 
 /* Delete the elements sel of old set si: their keys (a single-field
@@ -338,25 +342,34 @@ static int put_diff(struct nft_batch *b, const struct nft_names *oldnames,
 		if (o->chains[i].nrules)
 			ret = del_chain_msg(b, i, NFT_MSG_DELRULE);
 	}
+	size_t total = 0, budget = SIZE_MAX;
+
+	for (size_t i = 0; i < o->nsets; i++)
+		if (!o->sets[i].binding && !o->sets[i].attempts && !o->sets[i].meter)
+			total += o->sets[i].nelems;
+	/* bounded: more than one element in NFT_DIFF_MAX_SHARE of the old
+	 * plan's (and 64) deleted and added, and the rest is not worked out */
+	if (flags & NFT_DIFF_BOUNDED)
+		budget = (total + 64 * NFT_DIFF_MAX_SHARE) / NFT_DIFF_MAX_SHARE;
 	for (size_t i = 0; i < o->nsets && !ret; i++) {
 		const struct side so = { &o->sets[i], oldnames }, sn = { &n->sets[i], newnames };
+		size_t used = st->elems_deleted + st->elems_added;
+		int over;
 
 		if (o->sets[i].binding || o->sets[i].attempts || o->sets[i].meter)
 			continue;	/* the packet path's: left as they are */
-		if (elem_diff(&so, &sn, &sel[i].gone, &sel[i].ngone, &sel[i].come, &sel[i].ncome,
-			      &st->elems_kept) < 0)
+		over = elem_diff(&so, &sn, budget - used, &sel[i].gone, &sel[i].ngone,
+				 &sel[i].come, &sel[i].ncome, &st->elems_kept);
+		if (over < 0)
 			return nftb_oom(b);
 		st->elems_deleted += sel[i].ngone;
 		st->elems_added += sel[i].ncome;
-	}
-	if (!ret && (flags & NFT_DIFF_BOUNDED) &&
-	    (st->elems_deleted + st->elems_added) * NFT_DIFF_MAX_SHARE >
-	    st->elems_deleted + st->elems_kept + 64 * NFT_DIFF_MAX_SHARE) {
-		st->too_large = true;
-		return nftb_fail(b, NULL,
-				 "the difference deletes %zu and adds %zu of %zu elements, more than 1 in %d: the full replace is faster",
-				 st->elems_deleted, st->elems_added,
-				 st->elems_deleted + st->elems_kept, NFT_DIFF_MAX_SHARE);
+		if (over) {
+			st->too_large = true;
+			return nftb_fail(b, NULL,
+					 "the difference deletes and adds more than %zu of %zu elements, more than 1 in %d: the full replace is faster",
+					 budget, total, NFT_DIFF_MAX_SHARE);
+		}
 	}
 	for (size_t i = 0; i < o->nsets && !ret; i++)
 		ret = del_elems(b, i, sel[i].gone, sel[i].ngone);
