@@ -142,12 +142,10 @@ static void keep_plan(const char *dir, unsigned gen, unsigned old, const struct 
 	/* a commit that changes nothing (a difference of BATCH_BEGIN and
 	 * BATCH_END alone) leaves the kernel's ruleset generation as it was */
 	uint32_t genid = st->batch.messages > 2 ? nft_genid_next(st->genid) : st->genid;
-
-	trace_phase("commit");
-
 	uint8_t tag[PLAN_FILE_TAG];
 	char path[PATH_MAX];
 
+	trace_phase("commit");
 	if (old && old != gen && state_gen_path(path, sizeof(path), dir, old, STATE_GEN_PLAN) == 0)
 		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_PLAN) < 0)
