@@ -15,11 +15,15 @@
  *   and no "local") split the interval maps by peer address: the kernel
  *   searches a concatenated interval map in time proportional to its
  *   size, so
- *     <dir><4|6>_bucket  interval: peer -> jump <dir><4|6>_bN
- *     <dir><4|6>_bN      chain: _bN_ports, then _bN_protos (as above)
- *   with about 512 boxes per bucket; boxes wider than two buckets stay in
- *   the shared _ports / _protos maps.  Then the kernel rule count grows by
- *   two per bucket.
+ *     <dir><4|6>_bucket  interval: peer -> jump <dir><4|6>_bID
+ *     <dir><4|6>_bID     chain: _bID_ports, then _bID_protos (as above)
+ *   with at most 1,024 boxes per bucket (about 460 for the generated
+ *   100,000-rule policy); where a bucket starts is decided by a fixed hash
+ *   of the peer addresses, so an edit moves only the bucket boundaries
+ *   near it, and ID (the start address in hex for IPv4, a 64-bit hash of
+ *   it for IPv6) names a bucket by where it starts, so the others keep
+ *   their names.  Boxes wider than two buckets stay in the shared _ports /
+ *   _protos maps.  Then the kernel rule count grows by two per bucket.
  *   Elements are disjoint, so at most one lookup hits; each carries a
  *   counter and its rule's name as comment.
  *   require-ipsec elements goto ipsec_in / ipsec_out: no secpath, drop;

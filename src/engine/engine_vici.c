@@ -4,7 +4,7 @@
 
 #include "engine_int.h"
 #include "engine_vici.h"
-#include "vici_msg.h"
+#include "vici_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define BACKOFF_MIN_MS 1000
@@ -32,20 +30,19 @@ struct engine_vici {
 	struct vici_idmap map;
 	bool synced;
 	/* the thread's */
-	int fd;
+	struct vici_io io;
 	int stop_fd[2];
-	uint8_t *buf;
 	pthread_t th;
 	bool started;
 	bool down_logged;	/* "vici-unavailable" said for this outage */
 };
 
-enum { IO_OK = 0, IO_ERR = -1, IO_STOP = -2 };
-
 /* Wait for fd (or -1: nothing) to be readable, or the stop pipe, at most
- * ms (-1: forever).  IO_OK readable, IO_STOP, or IO_ERR with ETIMEDOUT. */
-static int wait_in(struct engine_vici *v, int fd, int ms)
+ * ms (-1: forever): a vici_wait_fn, ctx the struct engine_vici.
+ * VICI_IO_OK readable, VICI_IO_STOP, or VICI_IO_ERR with ETIMEDOUT. */
+static int wait_in(void *ctx, int fd, int ms)
 {
+	struct engine_vici *v = ctx;
 	struct pollfd p[2] = { { v->stop_fd[0], POLLIN, 0 }, { fd, POLLIN, 0 } };
 	int r;
 
@@ -53,74 +50,14 @@ static int wait_in(struct engine_vici *v, int fd, int ms)
 		r = poll(p, fd < 0 ? 1 : 2, ms);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return IO_ERR;
+		return VICI_IO_ERR;
 	if (p[0].revents)
-		return IO_STOP;
+		return VICI_IO_STOP;
 	if (r == 0) {
 		errno = ETIMEDOUT;
-		return IO_ERR;
+		return VICI_IO_ERR;
 	}
-	return IO_OK;
-}
-
-static int read_full(struct engine_vici *v, uint8_t *b, size_t n, int ms)
-{
-	while (n) {
-		ssize_t r;
-		int w = wait_in(v, v->fd, ms);
-
-		if (w != IO_OK)
-			return w;
-		r = read(v->fd, b, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = ECONNRESET;
-			return IO_ERR;
-		}
-		b += r;
-		n -= (size_t)r;
-	}
-	return IO_OK;
-}
-
-static int send_all(struct engine_vici *v, const uint8_t *b, size_t n)
-{
-	while (n) {
-		ssize_t r = send(v->fd, b, n, MSG_NOSIGNAL);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return IO_ERR;
-		b += r;
-		n -= (size_t)r;
-	}
-	return IO_OK;
-}
-
-/* One packet, waiting at most ms for its start. */
-static int read_packet(struct engine_vici *v, struct vici_packet *p, int ms, char *err, size_t errlen)
-{
-	uint8_t hdr[4];
-	size_t len;
-	int r;
-
-	r = read_full(v, hdr, 4, ms);
-	if (r == IO_OK) {
-		len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-		if (len == 0 || len > VICI_PACKET_MAX) {
-			snprintf(err, errlen, "packet length %zu (1-%d expected)", len, VICI_PACKET_MAX);
-			return IO_ERR;
-		}
-		r = read_full(v, v->buf, len, PACKET_MS);
-	}
-	if (r == IO_ERR && !*err)
-		snprintf(err, errlen, "%s", strerror(errno));
-	if (r != IO_OK)
-		return r;
-	return vici_packet_parse(v->buf, len, p, err, errlen) < 0 ? IO_ERR : IO_OK;
+	return VICI_IO_OK;
 }
 
 /* The whole map as an event (--identities); under the lock. */
@@ -142,8 +79,10 @@ static void dump_map(const struct engine_vici *v)
 			       "sas", sas ? sas : json_null()));
 }
 
-static int apply_event(struct engine_vici *v, const struct vici_packet *p, char *err, size_t errlen)
+/* A vici_event_fn, ctx the struct engine_vici. */
+static int apply_event(void *ctx, const struct vici_packet *p, char *err, size_t errlen)
 {
+	struct engine_vici *v = ctx;
 	char sub[256] = "";
 	int r;
 
@@ -154,100 +93,17 @@ static int apply_event(struct engine_vici *v, const struct vici_packet *p, char 
 	pthread_rwlock_unlock(v->lock);
 	if (r < 0)
 		snprintf(err, errlen, "event %s: %s", p->name, sub);
-	return r < 0 ? IO_ERR : IO_OK;
-}
-
-/* Send one packet, then read until the answer of type want (or, for a
- * command, CMD_RESPONSE), applying the events that come before it. */
-static int exchange(struct engine_vici *v, struct vici_enc *e, enum vici_pkt want,
-		    const char *what, char *err, size_t errlen)
-{
-	int r;
-
-	if (vici_enc_end(e) < 0) {
-		snprintf(err, errlen, "%s: cannot encode the request", what);
-		return IO_ERR;
-	}
-	if (send_all(v, e->data, e->len) != IO_OK) {
-		snprintf(err, errlen, "%s: send: %s", what, strerror(errno));
-		return IO_ERR;
-	}
-	for (;;) {
-		struct vici_packet p;
-
-		r = read_packet(v, &p, REPLY_MS, err, errlen);
-		if (r != IO_OK)
-			return r;
-		if (p.type == VICI_EVENT)
-			r = apply_event(v, &p, err, errlen);
-		else if (p.type == want) {
-			const char *ok = vici_str(p.msg, "success");
-
-			/* list commands answer {}; a failure says success = no */
-			if (ok && strcmp(ok, "yes")) {
-				snprintf(err, errlen, "%s failed: %s", what,
-					 vici_str(p.msg, "errmsg") ? vici_str(p.msg, "errmsg") : "(no message)");
-				r = IO_ERR;
-			}
-			vici_packet_fini(&p);
-			return r;
-		} else {
-			snprintf(err, errlen, "%s: answered by packet type %u%s", what, p.type,
-				 p.type == VICI_CMD_UNKNOWN || p.type == VICI_EVENT_UNKNOWN ?
-				 " (unknown to this charon)" : " (out of order)");
-			r = IO_ERR;
-		}
-		vici_packet_fini(&p);
-		if (r != IO_OK)
-			return r;
-	}
+	return r < 0 ? VICI_IO_ERR : VICI_IO_OK;
 }
 
 static int subscribe(struct engine_vici *v, const char *event, char *err, size_t errlen)
 {
-	struct vici_enc e;
-	char what[64];
-	int r;
-
-	snprintf(what, sizeof what, "registering for %s", event);
-	vici_enc_begin(&e, VICI_EVENT_REGISTER, event);
-	r = exchange(v, &e, VICI_EVENT_CONFIRM, what, err, errlen);
-	vici_enc_fini(&e);
-	return r;
+	return vici_io_event(&v->io, event, true, REPLY_MS, apply_event, v, err, errlen);
 }
 
 static int command(struct engine_vici *v, const char *cmd, char *err, size_t errlen)
 {
-	struct vici_enc e;
-	int r;
-
-	vici_enc_begin(&e, VICI_CMD_REQUEST, cmd);
-	r = exchange(v, &e, VICI_CMD_RESPONSE, cmd, err, errlen);
-	vici_enc_fini(&e);
-	return r;
-}
-
-static int dial(struct engine_vici *v)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(v->path) >= sizeof(a.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(a.sun_path, v->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	return vici_io_command(&v->io, cmd, REPLY_MS, apply_event, v, err, errlen);
 }
 
 static void set_unsynced(struct engine_vici *v)
@@ -271,9 +127,9 @@ static int conns_refresh(struct engine_vici *v, char *err, size_t errlen)
 	int r;
 
 	if (!vici_idmap_conns_missing(&v->map))
-		return IO_OK;
+		return VICI_IO_OK;
 	r = command(v, "list-conns", err, errlen);
-	if (r != IO_OK)
+	if (r != VICI_IO_OK)
 		return r;
 	pthread_rwlock_wrlock(v->lock);
 	r = vici_idmap_conns_settle(&v->map);
@@ -282,27 +138,27 @@ static int conns_refresh(struct engine_vici *v, char *err, size_t errlen)
 	pthread_rwlock_unlock(v->lock);
 	if (r < 0)
 		snprintf(err, errlen, "out of memory");
-	return r < 0 ? IO_ERR : IO_OK;
+	return r < 0 ? VICI_IO_ERR : VICI_IO_OK;
 }
 
-/* One connection's life: sync, then follow.  IO_STOP or IO_ERR (err). */
+/* One connection's life: sync, then follow.  VICI_IO_STOP or VICI_IO_ERR (err). */
 static int session(struct engine_vici *v, char *err, size_t errlen)
 {
 	static const char *const events[] = {
 		"list-conn", "list-sa", "ike-updown", "ike-rekey", "child-updown", "child-rekey",
 	};
 	size_t n;
-	int r = IO_OK;
+	int r = VICI_IO_OK;
 
-	for (size_t i = 0; r == IO_OK && i < sizeof(events) / sizeof(events[0]); i++)
+	for (size_t i = 0; r == VICI_IO_OK && i < sizeof(events) / sizeof(events[0]); i++)
 		r = subscribe(v, events[i], err, errlen);
-	if (r == IO_OK)
+	if (r == VICI_IO_OK)
 		r = command(v, "list-conns", err, errlen);
-	if (r == IO_OK)
+	if (r == VICI_IO_OK)
 		r = command(v, "list-sas", err, errlen);
-	if (r == IO_OK)
+	if (r == VICI_IO_OK)
 		r = conns_refresh(v, err, errlen);	/* loaded during the listing */
-	if (r != IO_OK)
+	if (r != VICI_IO_OK)
 		return r;
 	pthread_rwlock_wrlock(v->lock);
 	v->synced = true;
@@ -315,18 +171,18 @@ static int session(struct engine_vici *v, char *err, size_t errlen)
 	for (;;) {
 		struct vici_packet p;
 
-		r = read_packet(v, &p, -1, err, errlen);
-		if (r != IO_OK)
+		r = vici_io_read(&v->io, &p, -1, err, errlen);
+		if (r != VICI_IO_OK)
 			return r;
 		if (p.type != VICI_EVENT) {
 			snprintf(err, errlen, "unexpected packet type %u while following events", p.type);
-			r = IO_ERR;
+			r = VICI_IO_ERR;
 		} else
 			r = apply_event(v, &p, err, errlen);
 		vici_packet_fini(&p);
-		if (r == IO_OK)
+		if (r == VICI_IO_OK)
 			r = conns_refresh(v, err, errlen);
-		if (r != IO_OK)
+		if (r != VICI_IO_OK)
 			return r;
 	}
 }
@@ -340,26 +196,24 @@ static void *run(void *arg)
 		char err[512] = "";
 		int r;
 
-		v->fd = dial(v);
-		if (v->fd < 0) {
+		if (vici_io_connect(&v->io, v->path, 0, err, sizeof err) != VICI_IO_OK) {
 			if (!v->down_logged)
 				engine_msg("vici-unavailable",
-					   "cannot connect to charon's vici socket %s: %s; SAs have no IKE identity until it can (retrying)",
-					   v->path, strerror(errno));
+					   "%s: %s; SAs have no IKE identity until it can (retrying)",
+					   v->path, err);
 			v->down_logged = true;
 		} else {
 			v->down_logged = false;
 			backoff = BACKOFF_MIN_MS;
 			r = session(v, err, sizeof err);
-			close(v->fd);
-			v->fd = -1;
+			vici_io_close(&v->io);
 			set_unsynced(v);
-			if (r == IO_STOP)
+			if (r == VICI_IO_STOP)
 				break;
 			engine_msg("vici-lost", "%s: %s; SAs have no IKE identity until resynced",
 				   v->path, err);
 		}
-		if (wait_in(v, -1, backoff) == IO_STOP)
+		if (wait_in(v, -1, backoff) == VICI_IO_STOP)
 			break;
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
@@ -373,14 +227,13 @@ struct engine_vici *engine_vici_start(const char *path, pthread_rwlock_t *lock, 
 
 	if (!v)
 		return NULL;
-	v->fd = -1;
+	vici_io_init(&v->io, wait_in, v, PACKET_MS);
 	v->stop_fd[0] = v->stop_fd[1] = -1;
 	v->lock = lock;
 	v->dump = dump;
 	vici_idmap_init(&v->map);
 	v->path = strdup(path);
-	v->buf = malloc(VICI_PACKET_MAX);
-	if (!v->path || !v->buf || pipe2(v->stop_fd, O_CLOEXEC) < 0)
+	if (!v->path || pipe2(v->stop_fd, O_CLOEXEC) < 0)
 		goto fail;
 	err = pthread_create(&v->th, NULL, run, v);
 	if (err) {
@@ -413,7 +266,7 @@ void engine_vici_stop(struct engine_vici *v)
 	if (v->stop_fd[1] >= 0)
 		close(v->stop_fd[1]);
 	vici_idmap_fini(&v->map);
-	free(v->buf);
+	vici_io_fini(&v->io);
 	free(v->path);
 	free(v);
 }

@@ -1,14 +1,15 @@
 /* xfrm: IPsec SAs as the kernel's XFRM netlink messages describe them, and
  * a cache of them keyed like the kernel's SA database.
  *
- * Parsing and the cache are pure: no socket here.  Messages come from the
- * dump (XFRM_MSG_GETSA with NLM_F_DUMP answers NEWSA) and the multicast
- * groups XFRMNLGRP_SA (NEWSA / UPDSA / DELSA / FLUSHSA) and
- * XFRMNLGRP_EXPIRE (EXPIRE).  Everything in a message is distrusted:
- * every attribute's length is checked before it is read, unknown
- * attributes are skipped, and a message that is truncated or contradicts
- * itself is rejected with a reason: an error added to a diagnostics list
- * (file "xfrm"), whose message a caller may word its own way (diag_last).
+ * Parsing (xfrm.c) and the cache (xfrm_cache.c) are pure: no socket
+ * here.  Messages come from the dump (XFRM_MSG_GETSA with NLM_F_DUMP
+ * answers NEWSA) and the multicast groups XFRMNLGRP_SA (NEWSA / UPDSA /
+ * DELSA / FLUSHSA) and XFRMNLGRP_EXPIRE (EXPIRE).  Everything in a
+ * message is distrusted: every attribute's length is checked before it
+ * is read, unknown attributes are skipped, and a message that is
+ * truncated or contradicts itself is rejected with a reason: an error
+ * added to a diagnostics list (file "xfrm"), whose message a caller may
+ * word its own way (diag_last).
  *
  * Key material is never copied out of a message.
  */
