@@ -86,8 +86,8 @@ edit_run() {	# LAYOUT N SEED0: N edits from a fresh policy and state
 edit_run flat "$edits" 0
 edit_run bucket "$edits" 100000
 edit_run large $((edits / 4 + 1)) 7
-ip netns exec "$a" nft list table inet sagate | grep -q 'chain [a-z0-9]*_b0 ' && ok ||
-	bad "the bucket layout was not used (no chain *_b0)"
+ip netns exec "$a" nft list table inet sagate | grep -Eq 'chain [a-z0-9]*_b[0-9a-f]+ ' && ok ||
+	bad "the bucket layout was not used (no bucket chain *_b...)"
 unset SAGATE_BUCKET_LAYOUT_MIN
 sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa" "$@"; }
 
