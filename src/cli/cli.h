@@ -33,6 +33,7 @@ struct cli_opts {
 	unsigned confirm;	/**< --confirm SECONDS: roll back unless confirmed */
 	unsigned wait;		/**< --wait SECONDS for the state directory's lock */
 	bool keep_flows;	/**< apply, rollback: --keep-flows, established flows stay */
+	bool full;		/**< apply: --full, the whole table is replaced */
 	const char *from, *to;	/**< explain: --from / --to ADDR; rollback: --to N */
 	const char *proto;	/**< explain: --proto NAME|NUMBER */
 	int port;		/**< explain: --port N; -1 when not given */

@@ -58,7 +58,7 @@ int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m)
 	if (rc != EXIT_OK)
 		return rc;
 	/* the kernel's table comment names the file the policy came from */
-	if (!(c = compile_table_comment(m->source, m->sha256)))
+	if (!(c = state_table_comment(m)))
 		return EXIT_SYSTEM;
 	free(l->plan->comment);
 	l->plan->comment = c;

@@ -139,6 +139,36 @@ static void say_flows(json_t *res, const struct live_result *r)
 			"still_admitted", (int)r->flows.kept, "not_ended", (int)r->flows.failed));
 }
 
+/* Whether the apply sent only the difference, and what it changed; or
+ * why it replaced the whole table (on standard error too: the admin
+ * expected the difference). */
+static void say_incr(json_t *res, const char *file, const struct live_incr *ir, bool dry_run,
+		     bool full)
+{
+	const struct nft_diff *x = &ir->diff;
+
+	if (ir->done)
+		say(res, "%s%s only the difference: %zu set elements deleted, %zu added, %zu kept with their counters; %zu chains' rules replaced (%zu rules deleted, %zu added), %zu chains added, %zu deleted",
+		    file, dry_run ? ": dry run: an apply would send" : ": sent",
+		    x->elems_deleted, x->elems_added, x->elems_kept, x->chains_replaced,
+		    x->rules_deleted, x->rules_added, x->chains_added, x->chains_deleted);
+	else if (ir->tried && full)
+		say(res, "%s: replaced the whole table (--full)", file);
+	else if (ir->tried)
+		fprintf(stderr, "sagate: %s: %s the whole table: %s\n", file,
+			dry_run ? "an apply would replace" : "replaced", ir->why);
+	if (res)
+		json_object_set_new(res, "incremental", json_pack(
+			"{s:b, s:b, s:b, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
+			"tried", ir->tried, "done", ir->done, "kept_plan", ir->kept,
+			"fallback", ir->done || !ir->tried ? "" : full ? "--full" : ir->why,
+			"diff", "elements_deleted", (int)x->elems_deleted,
+			"elements_added", (int)x->elems_added, "elements_kept", (int)x->elems_kept,
+			"rules_deleted", (int)x->rules_deleted, "rules_added", (int)x->rules_added,
+			"chains_replaced", (int)x->chains_replaced,
+			"chains_added", (int)x->chains_added, "chains_deleted", (int)x->chains_deleted));
+}
+
 /* The confirm watcher's process: live_watch, then its outcome in syslog. */
 static void watcher_main(struct live_watch *w)
 {
@@ -285,6 +315,18 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 
 	*rejected = false;
 	if (o->dry_run) {
+		struct live_incr ir = { 0 };
+		int irc = o->full ? 1 : live_incr_dry_run(state_dir(), l->plan, l->pol, &ir, &l->diags);
+
+		if (irc < 0) {
+			*rejected = *unchanged = true;
+			return EXIT_SYSTEM;
+		}
+		say_incr(res, file, &ir, true, o->full);
+		if (irc == 0) {
+			set_counts(res, file, l, mode);
+			return EXIT_OK;
+		}
 		if (nft_apply(l->plan, l->pol, true, &l->diags) < 0) {
 			*rejected = *unchanged = true;
 			return EXIT_SYSTEM;
@@ -319,6 +361,7 @@ static int apply_loaded(const struct cli_opts *o, const char *file, struct loade
 	}
 	say(res, "%s: applied: %zu kernel rules, %zu set elements (%s mode, generation %u)",
 	    file, plan_rule_count(l->plan), plan_elem_count(l->plan), mode_text(mode), r.generation);
+	say_incr(res, file, &r.incr, false, o->full);
 	say_handover(res, &r);
 	say_flows(res, &r);
 	set_counts(res, file, l, mode);
@@ -353,8 +396,10 @@ int cli_apply(const struct cli_opts *o, const char *file)
 	diag_list_init(&l.diags);
 	if (!o->dry_run && !(lv = live_lock(state_dir(), "apply", o->wait, &l.diags)))
 		rc = EXIT_SYSTEM;
-	if (lv)
+	if (lv) {
 		live_keep_flows(lv, o->keep_flows);
+		live_full(lv, o->full);
+	}
 	if (rc == EXIT_OK) {
 		diag_list_fini(&l.diags);
 		rc = cli_parse(file, &l);

@@ -44,12 +44,7 @@ void cli_view_fini(struct cli_view *v)
 
 bool cli_view_table_matches(const struct cli_view *v)
 {
-	char want[64];
-
-	if (!v->live.present || !v->gen || !v->live.comment)
-		return false;
-	snprintf(want, sizeof(want), "sha256 %.16s", v->meta.sha256);
-	return strstr(v->live.comment, want) != NULL;
+	return v->live.present && v->gen && state_table_holds(&v->meta, v->live.comment);
 }
 
 uint64_t cli_view_cleartext_drops(const struct nft_live *l)

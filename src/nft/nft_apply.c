@@ -328,6 +328,41 @@ static int seed_bindings(uint8_t **bound, size_t *n, struct diag_list *d)
 	return ret;
 }
 
+/* The kernel refused a batch read in generation genid: say so. */
+static int said_moved(const char *file, uint32_t genid, struct diag_list *d)
+{
+	uint32_t now_genid;
+
+	if (nft_read_genid(&now_genid, d) == 0)
+		diag_add(d, DIAG_ERROR, file, "", NULL,
+			 "the ruleset changed while sagate read it (generation %u, now %u): nothing was applied; run the command again",
+			 genid, now_genid);
+	else
+		diag_add(d, DIAG_ERROR, file, "", NULL,
+			 "the ruleset changed while sagate read it (generation %u): nothing was applied; run the command again",
+			 genid);
+	return NFT_APPLY_MOVED;
+}
+
+/* Send batch b (NULL: its build failed), built since t0 for a ruleset
+ * read in generation genid, and free it; what it cost into st. */
+static int send_built(struct nft_batch *b, const char *file, uint32_t genid, double t0,
+		      struct nft_apply_stats *st, struct diag_list *d)
+{
+	double t1 = now();
+	bool moved = false;
+	int ret;
+
+	st->build_seconds = t1 - t0;
+	if (!b)
+		return -1;
+	test_pause("before-commit");
+	ret = run(b, file, d, &st->batch, &moved);
+	st->kernel_seconds = now() - t1;
+	nft_batch_free(b);
+	return moved ? said_moved(file, genid, d) : ret;
+}
+
 int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
 		       struct nft_apply_stats *st, struct diag_list *d)
 {
@@ -335,10 +370,8 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
 	struct nft_batch *b;
 	uint8_t *bound = NULL;
 	size_t nbound = 0;
-	double t0 = now(), t1;
-	uint32_t genid = 0, now_genid;
-	bool moved = false;
-	int ret;
+	double t0 = now();
+	uint32_t genid = 0;
 
 	if (!st)
 		st = &local;
@@ -352,32 +385,40 @@ int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_
 		free(bound);
 		return -1;
 	}
+	st->genid = genid;
 	b = nft_build_plan_bound(p, pol, dry_run ? NFT_BUILD_CHECK : 0, genid, bound, nbound, d);
 	free(bound);
 	trace_phase("netlink-build");
-	t1 = now();
-	st->build_seconds = t1 - t0;
-	if (!b)
-		return -1;
-	test_pause("before-commit");
-	ret = run(b, pol->file, d, &st->batch, &moved);
-	st->kernel_seconds = now() - t1;
-	nft_batch_free(b);
-	if (moved && nft_read_genid(&now_genid, d) == 0)
-		diag_add(d, DIAG_ERROR, pol->file, "", NULL,
-			 "the ruleset changed while sagate read it (generation %u, now %u): nothing was applied; run the command again",
-			 genid, now_genid);
-	else if (moved)
-		diag_add(d, DIAG_ERROR, pol->file, "", NULL,
-			 "the ruleset changed while sagate read it (generation %u): nothing was applied; run the command again",
-			 genid);
-	return moved ? NFT_APPLY_MOVED : ret;
+	return send_built(b, pol->file, genid, t0, st, d);
+}
+
+int nft_apply_diff(const struct plan *old, const struct nft_names *oldnames, const struct plan *p,
+		   const struct policy *pol, bool dry_run, uint32_t genid, struct nft_diff *diff,
+		   struct nft_apply_stats *st, struct diag_list *d)
+{
+	struct nft_apply_stats local;
+	double t0 = now();
+	struct nft_batch *b;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	st->genid = dry_run ? 0 : genid;
+	b = nft_build_diff(old, oldnames, p, pol, NFT_DIFF_BOUNDED | (dry_run ? NFT_BUILD_CHECK : 0),
+			   genid, diff, d);
+	trace_phase("diff-build");
+	return send_built(b, pol->file, genid, t0, st, d);
 }
 
 int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 	      struct diag_list *d)
 {
 	return nft_apply_measured(p, pol, dry_run, NULL, d);
+}
+
+uint32_t nft_genid_next(uint32_t genid)
+{
+	return genid + 1 ? genid + 1 : 1;
 }
 
 int nft_flush_table(bool dry_run, struct diag_list *d)

@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "model.h"
 #include "nft_build.h"
+#include "nft_diff.h"
 #include "plan.h"
 
 #include <stdbool.h>
@@ -22,6 +23,9 @@ struct nft_apply_stats {
 	struct nft_batch_stats batch;
 	double build_seconds;	/**< plan -> netlink messages */
 	double kernel_seconds;	/**< sendmsg() and reading every acknowledgement */
+	uint32_t genid;		/**< the ruleset generation the batch was checked
+				     against (0: none, a dry run); committed, the
+				     kernel's is the next one (nft_genid_next) */
 };
 
 /** nft_apply's result when the kernel refused the transaction because
@@ -40,6 +44,22 @@ int nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 /** nft_apply, and what it cost (st may be NULL). */
 int nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
 		       struct nft_apply_stats *st, struct diag_list *d);
+
+/** Turn the live table, which must be exactly plan old (its rules named by oldnames),
+ *  into plan p by sending only the difference (nft_diff.h), in one
+ *  transaction that the kernel refuses (NFT_APPLY_MOVED) if the ruleset
+ *  moved on since generation genid, in which the caller checked the live
+ *  table.  dry_run as for nft_apply.  *diff gets what changes; st (may be
+ *  NULL) what it cost.  A difference larger than NFT_DIFF_BOUNDED allows
+ *  is not sent (diff->too_large, and why in d).  Returns 0, or -1 or NFT_APPLY_MOVED with errors
+ *  added to d. */
+int nft_apply_diff(const struct plan *old, const struct nft_names *oldnames, const struct plan *p,
+		   const struct policy *pol, bool dry_run, uint32_t genid, struct nft_diff *diff,
+		   struct nft_apply_stats *st, struct diag_list *d);
+
+/** The ruleset generation a commit checked against genid leaves (the
+ *  kernel counts commits, skipping 0). */
+uint32_t nft_genid_next(uint32_t genid);
 
 /** Delete table inet sagate; no error when there is none.  Other tables
  *  are not touched.  Returns 0, or -1 with errors added to d. */

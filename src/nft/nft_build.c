@@ -178,7 +178,7 @@ uint32_t nft_hooknum(enum plan_hook h)
 	return UINT32_MAX;
 }
 
-static int put_chain(struct nft_batch *b, size_t ci)
+int nftb_put_chain(struct nft_batch *b, size_t ci)
 {
 	const struct plan_chain *c = &b->plan->chains[ci];
 	struct nftnl_chain *nc = nftnl_chain_alloc();
@@ -229,7 +229,7 @@ static u128 field_max(enum plan_field f)
  * zeroes to 4 bytes.  Returns the key length: at most 4 fields of 16
  * bytes, which an element's key in libnftnl holds, so that setting one
  * cannot fail. */
-static size_t encode_key(const struct plan_set *s, const u128 *v, uint8_t *out)
+size_t nftb_encode_key(const struct plan_set *s, const u128 *v, uint8_t *out)
 {
 	size_t pos = 0;
 
@@ -279,7 +279,7 @@ static int check_set(struct nft_batch *b, const struct plan_set *s)
 /* An interval map of one key field is the kernel's rbtree: an element per
  * interval start, and one flagged as an end after it.  Several fields
  * make a concatenation, where one element carries both ends. */
-static bool single_interval(const struct plan_set *s)
+bool nftb_single_interval(const struct plan_set *s)
 {
 	return s->interval && s->nfields == 1;
 }
@@ -312,13 +312,13 @@ static int put_set(struct nft_batch *b, size_t si)
 		lens[i] = (uint8_t)plan_field_len(s->fields[i]);
 	nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, NFT_SET_MAP |
 			  (s->interval ? NFT_SET_INTERVAL : 0) |
-			  (s->interval && !single_interval(s) ? NFT_SET_CONCAT : 0));
+			  (s->interval && !nftb_single_interval(s) ? NFT_SET_CONCAT : 0));
 	nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, (uint32_t)key_len(s));
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, 0);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, nftb_set_id(si));
 	/* cannot fail: check_set allowed 4 fields, libnftnl holds 16 */
-	if (s->interval && !single_interval(s))
+	if (s->interval && !nftb_single_interval(s))
 		nftnl_set_set_data(ns, NFTNL_SET_DESC_CONCAT, lens,
 				   (uint32_t)(s->nfields * sizeof(lens[0])));
 	if (s->counter) {
@@ -339,7 +339,7 @@ const struct rule *nftb_elem_rule(const struct nft_batch *b, const struct plan_e
 }
 
 /* The key just after k (big-endian + 1); false when k is the last one. */
-static bool key_next(uint8_t *k, size_t n)
+bool nftb_key_next(uint8_t *k, size_t n)
 {
 	for (size_t i = n; i-- > 0;)
 		if (++k[i] != 0)
@@ -420,9 +420,9 @@ static int put_interval_end(struct nft_batch *b, const struct plan_set *s,
 {
 	struct nftnl_set_elem *el;
 	uint8_t key[64];
-	size_t klen = encode_key(s, e->hi, key);
+	size_t klen = nftb_encode_key(s, e->hi, key);
 
-	if (!key_next(key, klen))
+	if (!nftb_key_next(key, klen))
 		return 0;
 	if (!(el = nftnl_set_elem_alloc()))
 		return nftb_oom(b);
@@ -460,10 +460,10 @@ static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct 
 		return -1;
 	if (!(el = nftnl_set_elem_alloc()))
 		return nftb_oom(b);
-	klen = encode_key(s, e->lo, key);
+	klen = nftb_encode_key(s, e->lo, key);
 	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
-	if (s->interval && !single_interval(s)) {
-		encode_key(s, e->hi, key);
+	if (s->interval && !nftb_single_interval(s)) {
+		nftb_encode_key(s, e->hi, key);
 		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key, (uint32_t)klen);
 	}
 	if (put_elem_data(s, e, el) < 0)
@@ -475,7 +475,7 @@ static int put_elem(struct nft_batch *b, const struct plan_set *s, const struct 
 	 * the set's counter, which spares it parsing one per element */
 	nftnl_set_elem_nlmsg_build(nlh, el, index);
 	ret = 1;
-	if (single_interval(s)) {
+	if (nftb_single_interval(s)) {
 		int end = put_interval_end(b, s, e, nlh, index + 1);
 
 		ret = end < 0 ? -1 : 1 + end;
@@ -488,7 +488,7 @@ out:
 	return ret;
 }
 
-static struct nlattr *elems_start(struct nlmsghdr *nlh, const char *set, uint32_t id)
+struct nlattr *nftb_elems_start(struct nlmsghdr *nlh, const char *set, uint32_t id)
 {
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, PLAN_TABLE);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
@@ -499,36 +499,43 @@ static struct nlattr *elems_start(struct nlmsghdr *nlh, const char *set, uint32_
 /* Elements in as few messages as the u16 length of the element list allows. */
 static int put_elems(struct nft_batch *b, size_t si)
 {
-	const struct plan_set *s = &b->plan->sets[si];
-	size_t i = 0;
+	return nftb_put_elems_sel(b, si, NULL, b->plan->sets[si].nelems);
+}
 
-	while (i < s->nelems) {
+int nftb_put_elems_sel(struct nft_batch *b, size_t si, const size_t *sel, size_t nsel)
+{
+	const struct plan_set *s = &b->plan->sets[si];
+	size_t k = 0;
+
+	while (k < nsel) {
+		size_t i = sel ? sel[k] : k;
 		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
 						 NLM_F_CREATE | NLM_F_EXCL);
-		struct nlattr *list = elems_start(nlh, s->name, nftb_set_id(si));
+		struct nlattr *list = nftb_elems_start(nlh, s->name, nftb_set_id(si));
 		struct origin o = { .kind = O_ELEMS, .type = NFT_MSG_NEWSETELEM,
 				    .obj = (uint32_t)si, .idx = (uint32_t)i,
 				    .mark0 = b->nmarks };
 
 		int index = 1, n;
 
-		while (i < s->nelems) {
+		while (k < nsel) {
 			char *tail = mnl_nlmsg_get_payload_tail(nlh);
 
+			i = sel ? sel[k] : k;
 			if ((size_t)(tail - (char *)list) + 2 * ELEM_MAX_SIZE > ELEMS_NEST_MAX)
 				break;
 			if (nftb_mark_add(b, (uint32_t)(tail - (char *)nlh), (uint32_t)i, 0) ||
 			    (n = put_elem(b, s, &s->elems[i], nlh, index)) < 0)
 				return -1;
 			index += n;
-			i++;
+			k++;
 		}
 		mnl_attr_nest_end(nlh, list);
 		o.nmarks = b->nmarks - o.mark0;
 		if (nftb_msg_done(b, o))
 			return -1;
 	}
-	b->elements += s->nelems;
+	b->elements += nsel;
 	return 0;
 }
 
@@ -546,7 +553,7 @@ int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, ui
 	while (i < n && !ret) {
 		struct nlmsghdr *nlh = nftb_msg_start(b, NFT_MSG_NEWSETELEM,
 						      NLM_F_CREATE | NLM_F_EXCL);
-		struct nlattr *list = elems_start(nlh, set, id);
+		struct nlattr *list = nftb_elems_start(nlh, set, id);
 
 		for (int index = 1; i < n; i++, index++) {
 			char *tail = mnl_nlmsg_get_payload_tail(nlh);
@@ -650,7 +657,7 @@ out:
 
 /* --- the transaction ------------------------------------------------------- */
 
-static struct nft_batch *batch_new(const struct plan *p, const struct policy *pol,
+struct nft_batch *nftb_batch_new(const struct plan *p, const struct policy *pol,
 				   struct diag_list *d)
 {
 	struct nft_batch *b = calloc(1, sizeof(*b));
@@ -676,7 +683,7 @@ static struct nft_batch *batch_new(const struct plan *p, const struct policy *po
 	return b;
 }
 
-static int put_begin(struct nft_batch *b, uint32_t genid)
+int nftb_put_begin(struct nft_batch *b, uint32_t genid)
 {
 	struct nlmsghdr *nlh = nftnl_batch_begin(msg_next(b), msg_seq(b));
 
@@ -686,7 +693,7 @@ static int put_begin(struct nft_batch *b, uint32_t genid)
 	return nftb_msg_done(b, (struct origin){ .kind = O_BATCH, .type = NFNL_MSG_BATCH_BEGIN });
 }
 
-static int put_end(struct nft_batch *b, unsigned flags)
+int nftb_put_end(struct nft_batch *b, unsigned flags)
 {
 	/* a check leaves the end out: the kernel validates, then aborts */
 	if (flags & NFT_BUILD_CHECK)
@@ -695,7 +702,7 @@ static int put_end(struct nft_batch *b, unsigned flags)
 	return nftb_msg_done(b, (struct origin){ .kind = O_BATCH, .type = NFNL_MSG_BATCH_END });
 }
 
-static struct nft_batch *finish(struct nft_batch *b, int ret)
+struct nft_batch *nftb_finish(struct nft_batch *b, int ret)
 {
 	if (ret) {
 		nft_batch_free(b);
@@ -714,20 +721,20 @@ struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy
 				       unsigned flags, uint32_t genid, const uint8_t *bound,
 				       size_t nbound, struct diag_list *d)
 {
-	struct nft_batch *b = batch_new(p, pol, d);
+	struct nft_batch *b = nftb_batch_new(p, pol, d);
 	int ret;
 
 	if (!b)
 		return NULL;
 	for (size_t i = 0; i < p->nsets; i++)
 		if (check_set(b, &p->sets[i]))
-			return finish(b, -1);
-	ret = put_begin(b, genid) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
+			return nftb_finish(b, -1);
+	ret = nftb_put_begin(b, genid) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
 	      put_table(b, NFT_MSG_DELTABLE, NULL) ||
 	      put_table(b, NFT_MSG_NEWTABLE, p->comment ? p->comment : "");
 	/* chains first: elements and rules goto them */
 	for (size_t i = 0; i < p->nchains && !ret; i++)
-		ret = put_chain(b, i);
+		ret = nftb_put_chain(b, i);
 	for (size_t i = 0; i < p->nsets && !ret; i++)
 		ret = p->sets[i].binding ? put_binding_set(b, i, bound, nbound) :
 		      p->sets[i].attempts ? put_attempts_set(b, i) :
@@ -737,20 +744,20 @@ struct nft_batch *nft_build_plan_bound(const struct plan *p, const struct policy
 		for (size_t j = 0; j < p->chains[i].nrules && !ret; j++)
 			ret = nftb_put_rule(b, (uint32_t)i, (uint32_t)j);
 	if (!ret)
-		ret = put_end(b, flags);
-	return finish(b, ret);
+		ret = nftb_put_end(b, flags);
+	return nftb_finish(b, ret);
 }
 
 struct nft_batch *nft_build_flush(unsigned flags, struct diag_list *d)
 {
-	struct nft_batch *b = batch_new(NULL, NULL, d);
+	struct nft_batch *b = nftb_batch_new(NULL, NULL, d);
 	int ret;
 
 	if (!b)
 		return NULL;
-	ret = put_begin(b, 0) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
-	      put_table(b, NFT_MSG_DELTABLE, NULL) || put_end(b, flags);
-	return finish(b, ret);
+	ret = nftb_put_begin(b, 0) || put_table(b, NFT_MSG_NEWTABLE, NULL) ||
+	      put_table(b, NFT_MSG_DELTABLE, NULL) || nftb_put_end(b, flags);
+	return nftb_finish(b, ret);
 }
 
 void nft_batch_free(struct nft_batch *b)

@@ -43,7 +43,8 @@
 /* Every single-value load goes to 128-bit register 1, as nft does. */
 #define REG_FIRST NFT_REG_1
 
-enum origin_kind { O_BATCH, O_TABLE, O_CHAIN, O_SET, O_ELEMS, O_ANON, O_RULE };
+enum origin_kind { O_BATCH, O_TABLE, O_CHAIN, O_SET, O_ELEMS, O_ANON, O_RULE,
+		   O_OLD_CHAIN, O_OLD_ELEMS };	/* O_OLD_*: obj in nft_batch.old (a diff) */
 
 /* What produced one message; msgs[seq - seq0]. */
 struct origin {
@@ -76,6 +77,7 @@ static const char *const expr_names[] = {
 
 struct nft_batch {
 	const struct plan *plan;
+	const struct plan *old;	/* a diff (nft_diff.c): the plan it starts from */
 	const struct policy *pol;
 	struct diag_list *d;
 	struct nftnl_batch *nb;	/* the messages, in pages */
@@ -112,6 +114,19 @@ const struct rule *nftb_elem_rule(const struct nft_batch *b, const struct plan_e
 uint32_t nftb_verdict_code(const struct plan_verdict *v);
 int nftb_put_key_elems(struct nft_batch *b, struct origin o, const char *set, uint32_t id,
 		       const uint8_t *keys, size_t klen, size_t n);
+/* nft_build.c, for nft_diff.c: the pieces of a transaction */
+struct nft_batch *nftb_batch_new(const struct plan *p, const struct policy *pol,
+				 struct diag_list *d);
+struct nft_batch *nftb_finish(struct nft_batch *b, int ret);
+int nftb_put_begin(struct nft_batch *b, uint32_t genid);
+int nftb_put_end(struct nft_batch *b, unsigned flags);
+int nftb_put_chain(struct nft_batch *b, size_t ci);
+/* plan set si's elements sel[0..nsel) (sel NULL: the first nsel) */
+int nftb_put_elems_sel(struct nft_batch *b, size_t si, const size_t *sel, size_t nsel);
+size_t nftb_encode_key(const struct plan_set *s, const u128 *v, uint8_t *out);
+bool nftb_key_next(uint8_t *k, size_t n);
+bool nftb_single_interval(const struct plan_set *s);
+struct nlattr *nftb_elems_start(struct nlmsghdr *nlh, const char *set, uint32_t id);
 /* nft_report.c: at rule ri of chain ci, statement stmt (STMT_VERDICT: its
  * verdict, STMT_NONE: no statement), and the policy rule it stands for */
 int nftb_rule_fail(struct nft_batch *b, uint32_t ci, uint32_t ri, uint32_t stmt,

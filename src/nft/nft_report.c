@@ -201,5 +201,13 @@ void nft_batch_report(const struct nft_batch *b, uint32_t seq, uint32_t offset,
 	case O_RULE:
 		report_rule(b, o, offset, what, d);
 		break;
+	case O_OLD_CHAIN:
+		diag_add(d, DIAG_ERROR, file, "", NULL, "chain %s (live): %s",
+			 b->old->chains[o->obj].name, what);
+		break;
+	case O_OLD_ELEMS:
+		diag_add(d, DIAG_ERROR, file, "", NULL, "map %s, deleting elements %u to %zu: %s",
+			 b->old->sets[o->obj].name, o->idx + 1, (size_t)o->idx + o->nmarks, what);
+		break;
 	}
 }

@@ -80,15 +80,7 @@ static void withdraw_quietly(const char *dir, struct diag_list *d)
 	diag_list_fini(&quiet);
 }
 
-/* A recorded generation, compiled again as it was applied. */
-struct recorded {
-	struct state_meta m;
-	struct policy *pol;
-	struct classes *cls;
-	struct plan *plan;
-};
-
-static void recorded_fini(struct recorded *g)
+void recorded_fini(struct recorded *g)
 {
 	plan_free(g->plan);
 	classes_free(g->cls);
@@ -98,7 +90,7 @@ static void recorded_fini(struct recorded *g)
 
 /* In its mode, with its queue, and with the table comment that names the
  * file it was first applied from, so that status reads as it did then. */
-static int recorded_load(const char *dir, unsigned gen, struct recorded *g, struct diag_list *d)
+int recorded_load(const char *dir, unsigned gen, struct recorded *g, struct diag_list *d)
 {
 	struct parse_opts po = { .max_file_size = STATE_MAX_BUNDLE };
 	char *path, *comment = NULL;
@@ -119,7 +111,7 @@ static int recorded_load(const char *dir, unsigned gen, struct recorded *g, stru
 	if (g->pol && (g->cls = classify(g->pol, 0)) &&
 	    (g->plan = compile_plan(g->pol, g->cls, &(struct compile_opts){ g->m.mode, g->m.queue,
 									       g->m.queue_count })))
-		comment = compile_table_comment(g->m.source, g->m.sha256);
+		comment = state_table_comment(&g->m);
 	if (!comment) {
 		if (!path || g->pol)
 			diag_add(d, DIAG_ERROR, dir, "", NULL, "out of memory");
@@ -365,7 +357,7 @@ enum live_status live_apply(struct live *lv, const struct live_policy *p, unsign
 		st = h.lost ? LIVE_UNKNOWN : LIVE_ENGINE_REFUSED;
 	} else {
 		trace_phase("handover");
-		st = kernel_status(nft_apply(p->plan, p->pol, false, d));
+		st = kernel_status(live_incr_apply(lv, gen, p->plan, p->pol, &r->incr, d));
 	}
 	trace_phase("kernel");
 	if (st == LIVE_OK)

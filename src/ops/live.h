@@ -33,6 +33,7 @@
 #include "diag.h"
 #include "flows.h"
 #include "model.h"
+#include "nft_diff.h"
 #include "plan.h"
 #include "state.h"
 
@@ -66,6 +67,7 @@ enum live_status {
 
 /** The state directory's lock, held: the right to change the firewall. */
 struct live;
+struct live_incr;
 
 /** Take dir's lock (creating dir, mode 0700, and its file `lock`) for
  *  command ("apply", named to whoever waits, and recorded in the history
@@ -84,6 +86,17 @@ void live_unlock(struct live *lv);
  *  applied no longer admits (flows.h), as the confirm watcher always
  *  does. */
 void live_keep_flows(struct live *lv, bool keep);
+/** With full, an apply replaces the whole table even when the live table
+ *  is exactly the current generation's (by default only the difference
+ *  is sent then; live_incr.c). */
+void live_full(struct live *lv, bool full);
+
+/** The difference from the live table to p (pol) that an apply would
+ *  send, checked by the kernel and discarded (a dry run); no lock needed.
+ *  0 with *ir->diff; 1 when the apply would replace the whole table
+ *  (ir->why says why); -1 with an error in d (the kernel refused it). */
+int live_incr_dry_run(const char *dir, const struct plan *p, const struct policy *pol,
+		      struct live_incr *ir, struct diag_list *d);
 
 /** A compiled policy to apply. */
 struct live_policy {
@@ -128,6 +141,19 @@ typedef int (*live_spawn_fn)(struct live_watch *w);
 const char *live_watch_dir(const struct live_watch *w);
 const char *live_watch_token_of(const struct live_watch *w);
 
+/** How an apply reached the kernel: by the difference from the live
+ *  table (nft_diff.h), or by the full replace. */
+struct live_incr {
+	bool tried;		/**< a generation was current: a difference was considered */
+	bool done;		/**< only the difference was sent */
+	bool kept;		/**< the live table was vouched for by the ruleset
+				     generation of the last commit (the kept plan),
+				     not read */
+	char why[400];		/**< tried, not done: why the full replace ("" when
+				     forced by live_full) */
+	struct nft_diff diff;	/**< done: what it changed */
+};
+
 /** What a change did. */
 struct live_result {
 	unsigned generation;	/**< apply: the new current one; rollback: the
@@ -150,6 +176,7 @@ struct live_result {
 	struct flows_tally flows;	/**< the established flows the change ended
 					     (flows.h); the watcher's rollback ends
 					     them too */
+	struct live_incr incr;	/**< apply: incremental or full, and why */
 };
 
 void live_result_fini(struct live_result *r);

@@ -15,6 +15,7 @@ struct live {
 	int fd;			/* the lock file, flock(2)ed */
 	const char *command;	/* as live_lock was given it: who acts */
 	bool keep_flows;	/* live_keep_flows: established flows stay */
+	bool full;		/* live_full: never only the difference */
 };
 
 /** A pending confirm's record: what status shows, and the token that
@@ -36,6 +37,38 @@ struct live_watch {
 	int ready[2];		/* the watcher writes a byte to [1] once it runs */
 	char *abs_dir;		/* dir made absolute, for a watcher started elsewhere */
 };
+
+/* live.c */
+
+/** A recorded generation, compiled again as it was applied. */
+struct recorded {
+	struct state_meta m;
+	struct policy *pol;
+	struct classes *cls;
+	struct plan *plan;
+};
+
+/** Generation gen compiled in its mode, with its queue and the table
+ *  comment it is applied with; 0, or -1 with an error in d (recorded_fini
+ *  in both cases). */
+int recorded_load(const char *dir, unsigned gen, struct recorded *g, struct diag_list *d);
+void recorded_fini(struct recorded *g);
+
+/* live_incr.c */
+
+/** Put p (pol) into the kernel for generation gen, being prepared: only
+ *  the difference when the live table is exactly the current generation
+ *  (and lv allows it; then gen's meta records the table comment kept),
+ *  else the full replace (nft_apply).  *ir says which, and why.  As
+ *  nft_apply: 0, -1 or NFT_APPLY_MOVED with errors in d. */
+int live_incr_apply(struct live *lv, unsigned gen, const struct plan *p,
+		    const struct policy *pol, struct live_incr *ir, struct diag_list *d);
+
+/** Does the kernel hold generation gen, applied incrementally (so the
+ *  table's comment names an earlier one)?  Its kept plan vouched for by
+ *  the ruleset generation, else the live table compared with its plan;
+ *  true with the comment the table kept. */
+bool live_incr_holds(const char *dir, unsigned gen, char *comment, size_t clen);
 
 /* live_watch.c */
 

@@ -77,13 +77,11 @@ static int applying_read(const char *dir, unsigned *gen, unsigned *replaces,
 }
 
 /* Does the live table carry generation m's digest (as its comment names
- * it, compile_table_comment)? */
+ * it, compile_table_comment), or the comment an incremental apply of m
+ * kept? */
 static bool holds(const struct nft_live *k, const struct state_meta *m)
 {
-	char want[32];
-
-	snprintf(want, sizeof(want), "sha256 %.16s", m->sha256);
-	return k->present && k->comment && strstr(k->comment, want);
+	return k->present && state_table_holds(m, k->comment);
 }
 
 /* The kernel holds generation gen: make it current, and tell sagated
@@ -138,6 +136,18 @@ enum live_status live_recover(struct live *lv, struct diag_list *d)
 	}
 	hg = holds(&k, &g);
 	hr = replaces ? holds(&k, &r) : !k.present;
+	if (!hg && hr && k.present) {
+		/* an incremental apply keeps the table's comment, which still
+		 * names what it replaced: the table's content says */
+		char kept[sizeof(g.table_comment)];
+
+		if (live_incr_holds(lv->dir, gen, kept, sizeof(kept)) &&
+		    state_set_table_comment(lv->dir, gen, kept, d) == 0) {
+			snprintf(g.table_comment, sizeof(g.table_comment), "%s", kept);
+			hg = true;
+			hr = false;
+		}
+	}
 	if (hg && hr && (g.mode != r.mode || (g.mode == PLAN_ENGINE && g.queue != r.queue))) {
 		/* the same policy in another mode or bank: the comment cannot
 		 * tell which; load the current one again, which can */

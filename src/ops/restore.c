@@ -118,7 +118,7 @@ static int try_generation(const char *dir, unsigned gen, struct restore *r)
 	co.queues = r->meta.queue_count;
 	/* no element limit: the generation passed its limit when applied */
 	if (!(r->cls = classify(r->pol, 0)) || !(r->plan = compile_plan(r->pol, r->cls, &co)) ||
-	    !(comment = compile_table_comment(r->meta.source, r->meta.sha256)))
+	    !(comment = state_table_comment(&r->meta)))
 		return -1;
 	free(r->plan->comment);
 	r->plan->comment = comment;

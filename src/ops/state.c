@@ -2,6 +2,7 @@
  * it.  Writing is in state_write.c. */
 #include "config.h"
 
+#include "compile.h"
 #include "sha256.h"
 #include "state.h"
 #include "state_int.h"
@@ -32,6 +33,7 @@ static const char *const gen_files[] = {
 	[STATE_GEN_META] = "/meta.json",
 	[STATE_GEN_PREVIOUS] = "/previous",
 	[STATE_GEN_OUTCOME] = "/outcome.json",
+	[STATE_GEN_PLAN] = "/plan.bin",
 };
 
 static int path_printf(char *buf, size_t len, const char *fmt, ...)
@@ -308,6 +310,22 @@ bool state_rejected(const char *dir, unsigned gen)
 	return o.rolled_back;
 }
 
+char *state_table_comment(const struct state_meta *m)
+{
+	return m->table_comment[0] ? strdup(m->table_comment) :
+	       compile_table_comment(m->source, m->sha256);
+}
+
+bool state_table_holds(const struct state_meta *m, const char *live)
+{
+	char want[64];
+
+	if (!live)
+		return false;
+	snprintf(want, sizeof(want), "sha256 %.16s", m->sha256);
+	return strstr(live, want) || (m->table_comment[0] && strcmp(live, m->table_comment) == 0);
+}
+
 int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 		    struct diag_list *d)
 {
@@ -371,6 +389,9 @@ int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 	v = json_object_get(j, "confirm");
 	m->confirm = json_is_integer(v) && json_integer_value(v) > 0 &&
 		     json_integer_value(v) <= 86400 ? (unsigned)json_integer_value(v) : 0;
+	v = json_object_get(j, "table_comment");
+	if (json_is_string(v) && strlen(json_string_value(v)) < sizeof(m->table_comment))
+		memcpy(m->table_comment, json_string_value(v), strlen(json_string_value(v)) + 1);
 	json_decref(j);
 	return 0;
 }

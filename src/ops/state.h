@@ -108,6 +108,11 @@ struct state_meta {
 	unsigned queue_count;	/**< queues per bank (1) */
 	long long applied_at;	/**< seconds since the epoch */
 	unsigned generation;
+	char table_comment[129];	/**< applied incrementally: the comment table
+					     inet sagate kept (the kernel cannot change
+					     it), which names the generation whose full
+					     apply made the table; "" when the table
+					     carries this generation's own */
 };
 
 void state_meta_fini(struct state_meta *m);
@@ -160,6 +165,14 @@ unsigned state_generation(const char *dir, enum state_file link);
 unsigned state_target(const char *dir, unsigned gen);
 /** Path of a generation's policy file; caller frees (NULL on OOM). */
 char *state_policy_path(const char *dir, unsigned gen);
+/** Does table inet sagate's comment (live, may be NULL) say that it holds
+ *  generation m: its own digest, or the comment an incremental apply of
+ *  it kept (m->table_comment)? */
+bool state_table_holds(const struct state_meta *m, const char *live);
+/** The comment table inet sagate carries when it holds generation m
+ *  (the kept one of an incremental apply, else its own); caller frees;
+ *  NULL on OOM. */
+char *state_table_comment(const struct state_meta *m);
 /** Read a generation's meta; 0 or -1 with an error in d. */
 int state_read_meta(const char *dir, unsigned gen, struct state_meta *m,
 		    struct diag_list *d);
@@ -205,6 +218,10 @@ int state_note(const char *dir, unsigned gen, enum state_note what,
 /** Record that generation gen's table now queues to queue (a rollback
  *  that compiled it into the other bank). */
 int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d);
+/** Record the comment table inet sagate kept when generation gen was
+ *  applied incrementally (meta's table_comment; "": its own). */
+int state_set_table_comment(const char *dir, unsigned gen, const char *comment,
+			    struct diag_list *d);
 /** Remove the current link (a first apply undone: nothing is applied).
  *  A missing link is fine.  0, or -1 with an error in d. */
 int state_uncommit(const char *dir, struct diag_list *d);

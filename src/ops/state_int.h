@@ -15,6 +15,8 @@ enum state_gen_file {
 	STATE_GEN_META,		/**< gen-NNNNNN/meta.json */
 	STATE_GEN_PREVIOUS,	/**< gen-NNNNNN/previous: link to its rollback target */
 	STATE_GEN_OUTCOME,	/**< gen-NNNNNN/outcome.json: what became of it */
+	STATE_GEN_PLAN,		/**< gen-NNNNNN/plan.bin: its compiled plan as the
+				     kernel took it (plan_file.h), a cache */
 };
 
 /** Path of f of generation gen of dir into buf.  0, or -1 (errno

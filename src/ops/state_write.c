@@ -250,13 +250,19 @@ static json_t *meta_json(const struct state_meta *m)
 		goto oom;
 	if (j && m->confirm && json_object_set_new(j, "confirm", json_integer(m->confirm)) < 0)
 		goto oom;
+	if (j && m->table_comment[0] &&
+	    json_object_set_new(j, "table_comment", json_string(m->table_comment)) < 0)
+		goto oom;
 	return j;
 oom:
 	json_decref(j);
 	return NULL;
 }
 
-int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d)
+/* Write gen's meta again with its queue (queue not NULL) or its table
+ * comment (comment not NULL) changed. */
+static int meta_rewrite(const char *dir, unsigned gen, const uint16_t *queue,
+			const char *comment, struct diag_list *d)
 {
 	char path[PATH_MAX];
 	struct state_meta m;
@@ -265,7 +271,10 @@ int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_l
 
 	if (state_read_meta(dir, gen, &m, d) < 0)
 		return -1;
-	m.queue = queue;
+	if (queue)
+		m.queue = *queue;
+	if (comment)
+		snprintf(m.table_comment, sizeof(m.table_comment), "%s", comment);
 	j = meta_json(&m);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_META) < 0)
 		rc = fail(d, dir, "cannot name a generation's meta");
@@ -276,6 +285,17 @@ int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_l
 	json_decref(j);
 	state_meta_fini(&m);
 	return rc;
+}
+
+int state_set_queue(const char *dir, unsigned gen, uint16_t queue, struct diag_list *d)
+{
+	return meta_rewrite(dir, gen, &queue, NULL, d);
+}
+
+int state_set_table_comment(const char *dir, unsigned gen, const char *comment,
+			    struct diag_list *d)
+{
+	return meta_rewrite(dir, gen, NULL, comment, d);
 }
 
 /* A generation directory's mode, whatever the umask: 0750, and
@@ -409,6 +429,8 @@ void state_discard(const char *dir, unsigned gen)
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_PREVIOUS) == 0)
 		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_OUTCOME) == 0)
+		unlink(path);
+	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_PLAN) == 0)
 		unlink(path);
 	if (state_gen_path(path, sizeof(path), dir, gen, STATE_GEN_DIR) == 0)
 		rmdir(path);

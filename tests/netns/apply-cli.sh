@@ -64,7 +64,7 @@ rc=$?
 [ $rc -eq 1 ] && ok "a bad policy is refused with exit 1" || bad "bad policy: exit $rc"
 same_as "$tmp/db" "a bad policy leaves the live firewall as it was"
 
-sg apply -k policies/web-server.json >/dev/null && ok "apply web-server over db-server" || bad "apply web-server"
+sg apply -k --full policies/web-server.json >/dev/null && ok "apply web-server over db-server" || bad "apply web-server"
 ruleset >"$tmp/web"
 sg rollback >/dev/null && ok "rollback" || bad "rollback"
 same_as "$tmp/db" "rollback restores the previous ruleset exactly"
@@ -122,9 +122,9 @@ same_as "$tmp/foreign" "an unconfirmed first apply is undone: no table, as befor
 # apply --confirm killed after the kernel took the table, before it was
 # recorded: the watcher, started before the kernel changed, puts the
 # recorded policy back at its deadline
-sg apply -k policies/db-server.json >/dev/null
+sg apply -k --full policies/db-server.json >/dev/null
 ruleset >"$tmp/db3"
-SAGATE_TEST_PAUSE=before-switch:$tmp/go in_ns "$sagate" apply -k --confirm 2 policies/web-server.json \
+SAGATE_TEST_PAUSE=before-switch:$tmp/go in_ns "$sagate" apply -k --full --confirm 2 policies/web-server.json \
 	>/dev/null 2>&1 &
 for _ in $(seq 1 500); do [ -e "$tmp/go.paused" ] && break; sleep 0.01; done
 pid=$(sed -n 's/^pid \([0-9]*\): apply$/\1/p' "$SAGATE_STATE_DIR/lock")	# sagate itself

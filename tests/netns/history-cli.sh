@@ -32,7 +32,7 @@ A=policies/db-server.json B=policies/web-server.json C=policies/bastion.json
 # --- the reported sequence ---------------------------------------------
 sg apply -k "$A" >/dev/null || bad "apply A"
 ruleset >"$tmp/A"
-sg apply -k --confirm 2 "$B" >/dev/null || bad "apply B --confirm 2"
+sg apply -k --full --confirm 2 "$B" >/dev/null || bad "apply B --confirm 2"
 ruleset >"$tmp/B"
 expired
 same_as "$tmp/A" "B not confirmed: A is back at the deadline"

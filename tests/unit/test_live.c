@@ -227,8 +227,11 @@ static char *kernel_get(char *buf, size_t len)
 
 int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_run,
 		     struct diag_list *d);
+int __wrap_nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
+			      struct nft_apply_stats *st, struct diag_list *d);
 int __wrap_nft_flush_table(bool dry_run, struct diag_list *d);
 int __wrap_nft_read_live(struct nft_live *out, struct diag_list *d);
+int __wrap_nft_read_genid(uint32_t *genid, struct diag_list *d);
 
 /* An apply's process dies in the fake kernel: DIE_BEFORE_COMMIT before
  * the commit, DIE_AFTER_COMMIT after it (before the switch of current),
@@ -325,6 +328,26 @@ int __wrap_nft_apply(const struct plan *p, const struct policy *pol, bool dry_ru
 	if (die_in_kernel == DIE_AFTER_COMMIT)
 		_exit(DIED);
 	return 0;
+}
+
+/* The full replace as the incremental apply calls it: the same fake; no
+ * ruleset generation, so no plan is kept. */
+int __wrap_nft_apply_measured(const struct plan *p, const struct policy *pol, bool dry_run,
+			      struct nft_apply_stats *st, struct diag_list *d)
+{
+	if (st)
+		memset(st, 0, sizeof(*st));
+	return __wrap_nft_apply(p, pol, dry_run, d);
+}
+
+/* The fake kernel has no ruleset generation: an apply never sends only
+ * the difference (nft_diff has tests of its own, tests/netns/incr-apply.sh
+ * on a real kernel), and nothing here reaches the real one. */
+int __wrap_nft_read_genid(uint32_t *genid, struct diag_list *d)
+{
+	*genid = 0;
+	diag_add(d, DIAG_ERROR, "nft", "", NULL, "the fake kernel has no ruleset generation");
+	return -1;
 }
 
 /* The live table as the fake kernel has it: its comment. */
