@@ -418,15 +418,24 @@ static int read_chains(struct in *i, struct plan *p, const char *const *strs, ui
 
 int plan_file_read(const char *path, struct plan_file *f)
 {
+	char *blob;
+	size_t len;
+
+	memset(f, 0, sizeof(*f));
+	if (read_file_limited(path, PLAN_FILE_MAX, &blob, &len, NULL) < 0)
+		return -1;
+	return plan_file_parse(f, blob, len);
+}
+
+int plan_file_parse(struct plan_file *f, char *blob, size_t len)
+{
 	uint32_t mode, queue, count, nstrs, nsets, nchains, nnames;
 	const char **strs = NULL, *comment;
 	struct in i;
-	size_t len;
 	int rc = -1;
 
 	memset(f, 0, sizeof(*f));
-	if (read_file_limited(path, PLAN_FILE_MAX, &f->blob, &len, NULL) < 0)
-		return -1;
+	f->blob = blob;
 	i = (struct in){ f->blob, f->blob + len, false };
 	if (len < sizeof(magic) + PLAN_FILE_TAG || memcmp(f->blob, magic, sizeof(magic))) {
 		errno = EINVAL;

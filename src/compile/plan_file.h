@@ -39,6 +39,9 @@ int plan_file_tag(const char *path, uint8_t tag[PLAN_FILE_TAG]);
 /** Read the file at path into *f: 0, or -1 with errno (EINVAL: not a
  *  whole plan file of this build).  plan_file_fini frees it either way. */
 int plan_file_read(const char *path, struct plan_file *f);
+/** The same from len bytes at blob, which *f then owns (malloc'd; freed
+ *  by plan_file_fini, either way). */
+int plan_file_parse(struct plan_file *f, char *blob, size_t len);
 void plan_file_fini(struct plan_file *f);
 
 #endif
