@@ -41,7 +41,7 @@ audit() {
 # the findings at warning or above, one per line
 loud() { jq -c '[.findings[] | select(.severity != "info") | [.severity, .kind, .rule // .object]]' "$A"; }
 reapply() {
-	nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply --queues 1 "${1:-$SITE_POLICY}" >"$IKE_DIR/apply.out" 2>&1 ||
+	nsx db env SAGATE_STATE_DIR="$IKE_DIR/state" "$sagate" apply --queues 1 ${FULL:+--full} "${1:-$SITE_POLICY}" >"$IKE_DIR/apply.out" 2>&1 ||
 		bad "apply ${1:-$SITE_POLICY}: $(cat "$IKE_DIR/apply.out")"
 }
 # one level above SEVERITY, where its finding must not fail the audit
@@ -214,7 +214,9 @@ f=$(jq -c '[.findings[] | select(.kind == "cleartext-attempts" and .object == "f
 	ok "11. and who tried: $(jq -r '.object + ", rule " + .rule + ": " + .message' <<<"$f")" ||
 	bad "11. no cleartext-attempts finding for app2: $(jq -c '[.findings[] | select(.kind == "cleartext-attempts")]' "$A")"
 swan_load app2 && swan_initiate app2 app2-4 || bad "11. app2's SA back"
-reapply	# the drop counter starts again from 0
+# the full replace: the drop counters and the cleartext-attempt sets start
+# again from nothing (an incremental apply keeps both: sagate(8))
+FULL=1 reapply
 clean "11. undone"
 
 # --- the applied policy ----------------------------------------------------------
