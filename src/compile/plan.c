@@ -127,20 +127,31 @@ struct plan_chain *plan_add_chain(struct plan *p, const char *name, enum plan_ho
 	return c;
 }
 
-struct plan_chain *plan_find_chain(struct plan *p, const char *name)
+const struct plan_chain *plan_chain_named(const struct plan *p, const char *name)
 {
-	for (size_t i = 0; i < p->nchains; i++)
+	for (size_t i = 0; name && i < p->nchains; i++)
 		if (strcmp(p->chains[i].name, name) == 0)
 			return &p->chains[i];
 	return NULL;
 }
 
-struct plan_set *plan_find_set(struct plan *p, const char *name)
+const struct plan_set *plan_set_named(const struct plan *p, const char *name)
 {
-	for (size_t i = 0; i < p->nsets; i++)
+	for (size_t i = 0; name && i < p->nsets; i++)
 		if (strcmp(p->sets[i].name, name) == 0)
 			return &p->sets[i];
 	return NULL;
+}
+
+/* The compiler's own plan, which it may change: the element is p's */
+struct plan_chain *plan_find_chain(struct plan *p, const char *name)
+{
+	return (struct plan_chain *)plan_chain_named(p, name);
+}
+
+struct plan_set *plan_find_set(struct plan *p, const char *name)
+{
+	return (struct plan_set *)plan_set_named(p, name);
 }
 
 struct plan_rule *plan_add_rule(struct plan_chain *c, const char *comment)

@@ -205,6 +205,10 @@ void plan_free(struct plan *p);
  *  next add of the same kind; plan_finish freezes them. */
 struct plan_set *plan_add_set(struct plan *p, const char *name);
 struct plan_chain *plan_add_chain(struct plan *p, const char *name, enum plan_hook hook);
+/** The chain / set of that name; NULL when the plan has none.  The
+ *  _named forms look into a plan that is only read. */
+const struct plan_chain *plan_chain_named(const struct plan *p, const char *name);
+const struct plan_set *plan_set_named(const struct plan *p, const char *name);
 struct plan_chain *plan_find_chain(struct plan *p, const char *name);
 struct plan_set *plan_find_set(struct plan *p, const char *name);
 /** Append a rule to a chain; NULL on OOM. */

@@ -59,22 +59,6 @@ static const struct plan_elem *set_lookup(const struct plan_set *s, const struct
 	return NULL;
 }
 
-static const struct plan_set *find_set(const struct plan *p, const char *name)
-{
-	for (size_t i = 0; i < p->nsets; i++)
-		if (strcmp(p->sets[i].name, name) == 0)
-			return &p->sets[i];
-	return NULL;
-}
-
-static const struct plan_chain *find_chain(const struct plan *p, const char *name)
-{
-	for (size_t i = 0; i < p->nchains; i++)
-		if (strcmp(p->chains[i].name, name) == 0)
-			return &p->chains[i];
-	return NULL;
-}
-
 /* Does one match statement hold for the first packet of a new flow? */
 static bool stmt_holds(const struct plan_stmt *s, const struct plan_sim_pkt *k,
 		       struct plan_sim_result *res)
@@ -192,7 +176,7 @@ static bool rule_matches(const struct plan *p, const struct plan_rule *r,
 				return false;
 			continue;
 		}
-		if (!(set = find_set(p, s->str)) || !(e = set_lookup(set, k)))
+		if (!(set = plan_set_named(p, s->str)) || !(e = set_lookup(set, k)))
 			return false;
 		plan_format_elem_key(key, sizeof(key), set, e);
 		snprintf(txt, len, "map %s element %s", set->name, key);
@@ -226,9 +210,9 @@ static int walk(const struct plan *p, const struct plan_chain *c, const struct p
 			return 1;
 		case PV_GOTO:
 		case PV_JUMP:
-			if (depth >= SIM_MAX_DEPTH || !v.chain || !find_chain(p, v.chain))
+			if (depth >= SIM_MAX_DEPTH || !v.chain || !plan_chain_named(p, v.chain))
 				return -1;
-			rc = walk(p, find_chain(p, v.chain), k, res, steps, depth + 1);
+			rc = walk(p, plan_chain_named(p, v.chain), k, res, steps, depth + 1);
 			if (rc != 0 || v.kind == PV_GOTO)
 				return rc;	/* goto: running out returns past this chain */
 			continue;

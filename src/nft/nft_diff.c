@@ -270,14 +270,6 @@ static bool chain_equal(const struct plan_chain *a, const struct plan_chain *b)
 	return true;
 }
 
-static const struct plan_chain *find_chain(const struct plan *p, const char *name)
-{
-	for (size_t i = 0; i < p->nchains; i++)
-		if (strcmp(p->chains[i].name, name) == 0)
-			return &p->chains[i];
-	return NULL;
-}
-
 /* DELRULE without a handle (every rule of the chain), or DELCHAIN; of
  * old chain ci. */
 static int del_chain_msg(struct nft_batch *b, size_t ci, uint16_t type)
@@ -328,12 +320,12 @@ static int put_diff(struct nft_batch *b, const struct nft_names *oldnames,
 	int ret = nftb_put_begin(b, genid);
 
 	for (size_t i = 0; i < n->nchains && !ret; i++)
-		if (!find_chain(o, n->chains[i].name)) {
+		if (!plan_chain_named(o, n->chains[i].name)) {
 			st->chains_added++;
 			ret = nftb_put_chain(b, i);
 		}
 	for (size_t i = 0; i < o->nchains && !ret; i++) {
-		const struct plan_chain *nc = find_chain(n, o->chains[i].name);
+		const struct plan_chain *nc = plan_chain_named(n, o->chains[i].name);
 
 		if (nc && chain_equal(&o->chains[i], nc))
 			continue;
@@ -377,7 +369,7 @@ static int put_diff(struct nft_batch *b, const struct nft_names *oldnames,
 		if (sel[i].ncome)
 			ret = nftb_put_elems_sel(b, i, sel[i].come, sel[i].ncome);
 	for (size_t i = 0; i < n->nchains && !ret; i++) {
-		const struct plan_chain *oc = find_chain(o, n->chains[i].name);
+		const struct plan_chain *oc = plan_chain_named(o, n->chains[i].name);
 
 		if (oc && chain_equal(oc, &n->chains[i]))
 			continue;
@@ -386,7 +378,7 @@ static int put_diff(struct nft_batch *b, const struct nft_names *oldnames,
 			ret = nftb_put_rule(b, (uint32_t)i, (uint32_t)j);
 	}
 	for (size_t i = 0; i < o->nchains && !ret; i++)
-		if (!find_chain(n, o->chains[i].name)) {
+		if (!plan_chain_named(n, o->chains[i].name)) {
 			st->chains_deleted++;
 			ret = del_chain_msg(b, i, NFT_MSG_DELCHAIN);
 		}

@@ -244,22 +244,14 @@ out:
 	return ret;
 }
 
-static const struct plan_set *find_set(const struct plan *p, const char *name, size_t *si)
-{
-	for (size_t i = 0; name && i < p->nsets; i++)
-		if (strcmp(p->sets[i].name, name) == 0) {
-			*si = i;
-			return &p->sets[i];
-		}
-	return NULL;
-}
-
 /* The set named name; NULL (reported) when the plan has none. */
 static const struct plan_set *plan_set(struct rb *rb, const char *name, size_t *si)
 {
-	const struct plan_set *s = find_set(rb->b->plan, name, si);
+	const struct plan_set *s = plan_set_named(rb->b->plan, name);
 
-	if (!s)
+	if (s)
+		*si = (size_t)(s - rb->b->plan->sets);
+	else
 		nftb_rule_fail(rb->b, rb->chain, rb->rule, rb->stmt,
 			       "the plan has no set %s", name ? name : "(none)");
 	return s;
