@@ -164,6 +164,9 @@ err=$("$sagate" compile --all-findings "$p" 2>&1 >"$tmp/c2"); rc=$?
 [ "$rc" = 0 ] && [ "$(grep -c ' warning: ESP from .*\[ipsec-unreachable\]$' <<<"$err")" = 16 ] &&
 	[ "$(wc -l <<<"$err")" = 17 ] && cmp -s "$tmp/c1" "$tmp/c2" &&
 	ok "compile --all-findings: all 16 on stderr, the same ruleset on stdout" || bad "compile --all-findings: exit $rc: $err"
+err=$("$sagate" --json compile "$p" 2>&1 >/dev/null)
+[ "$(tail -n1 <<<"$err")" = "$(more "$p" warning 11 ipsec-unreachable)" ] && [ "$(wc -l <<<"$err")" = 7 ] &&
+	ok "compile --json: its findings are text on stderr, capped as without --json" || bad "compile --json stderr: $err"
 # the count is exact at the edge: 6 of a kind is 5 and "1 more"; 5 is 5 and no line
 many "$tmp/six.json" 6 0
 out=$("$sagate" check "$tmp/six.json")

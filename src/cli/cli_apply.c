@@ -408,7 +408,7 @@ int cli_apply(const struct cli_opts *o, const char *file)
 			      live_next_queue(state_dir(), o->queue, count, &queue, &l.diags) < 0))
 		rc = EXIT_USAGE;
 	if (rc == EXIT_OK)
-		rc = cli_build(file, mode, queue, count, false, cli_findings_shown(o), &l);
+		rc = cli_build(file, mode, queue, count, false, cli_findings_shown(o, true), &l);
 	if (rc == EXIT_OK)
 		rc = apply_loaded(o, file, &l, mode, queue, lv, res, &rejected, &unchanged);
 	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE)

@@ -71,9 +71,9 @@ int cli_load(const char *file, enum plan_mode mode, uint16_t queue, unsigned que
 	return rc == EXIT_OK ? cli_build(file, mode, queue, queues, analyse, shown, l) : rc;
 }
 
-size_t cli_findings_shown(const struct cli_opts *o)
+size_t cli_findings_shown(const struct cli_opts *o, bool json_lists)
 {
-	return o->json || o->all_findings ? CLI_FINDINGS_ALL : CLI_FINDINGS_SHOWN;
+	return (o->json && json_lists) || o->all_findings ? CLI_FINDINGS_ALL : CLI_FINDINGS_SHOWN;
 }
 
 int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,

@@ -46,9 +46,11 @@ int cli_parse(const char *file, struct loaded *l);
  *  the policy's "queues", else cli_queues_default). */
 int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
 	      bool analyse, size_t shown, struct loaded *l);
-/** cli_load's shown for o: CLI_FINDINGS_ALL with --json or
- *  --all-findings, else CLI_FINDINGS_SHOWN. */
-size_t cli_findings_shown(const struct cli_opts *o);
+/** cli_load's shown for o: CLI_FINDINGS_ALL with --all-findings, or
+ *  with --json when the command's JSON lists the findings (json_lists:
+ *  check's and apply's do; compile's has none, its findings are text on
+ *  stderr), else CLI_FINDINGS_SHOWN. */
+size_t cli_findings_shown(const struct cli_opts *o, bool json_lists);
 
 /** The default of --queues: the online CPUs, at most CLI_QUEUES_DEFAULT_MAX. */
 unsigned cli_queues_default(void);

@@ -13,7 +13,8 @@
 int cli_check(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
-	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true, cli_findings_shown(o), &l);
+	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true,
+			  cli_findings_shown(o, true), &l);
 	size_t warnings = 0, acked = 0;
 
 	/* the host check runs on: does it route what the policy leaves alone? */
@@ -70,9 +71,11 @@ int cli_check(const struct cli_opts *o, const char *file)
 int cli_compile(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
-	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true, cli_findings_shown(o), &l);
+	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true,
+			  cli_findings_shown(o, false), &l);
 
-	/* findings go to stderr so that stdout stays a loadable script */
+	/* findings go to stderr (with --json too) so that stdout stays a
+	 * loadable script */
 	cli_print_diags(stderr, &l.diags);
 	if (rc == EXIT_OK) {
 		if (o->json ? cli_dump_json(cli_result("compile", true, plan_to_json(l.plan, l.pol))) < 0 :
