@@ -108,6 +108,75 @@ out=$("$sagate" --json audit --policy-only --fail-on warning "$top/policies/web-
 "$sagate" audit --policy-only "$top/policies/web-server.json" | grep -q '^ack     cleartext-wide         rule "web": ' &&
 	ok "audit: an acknowledged finding says ack" || bad "audit: no ack line"
 
+# --- 4. many findings of one kind: the first 5, then how many more ------------------
+# a cleartext port open to a /8, then N require-ipsec rules whose ESP the
+# default drops, the last A of them accepting that
+many() {	# FILE N A
+	local i sep
+	{
+		printf '{"version": 1, "rules": [{"name": "wide", "action": "permit", "peers": "10.0.0.0/8", "protocol": "tcp", "ports": [80]}'
+		for ((i = 0; i < $2; i++)); do
+			printf ', {"name": "r%d", "action": "require-ipsec", "peers": "192.0.2.%d", "protocol": "tcp", "ports": [%d]%s}' \
+				"$i" $((i + 1)) $((1000 + i)) "$( ((i >= $2 - $3)) && echo ', "accept-findings": ["ipsec-unreachable"]')"
+		done
+		printf ']}\n'
+	} >"$1"
+}
+more() {	# FILE SEVERITY N KIND: the line that stands for N findings not shown
+	echo "$1: $2: ... and $3 more of this kind, not shown (--all-findings shows them all) [$4]"
+}
+many "$tmp/many-ur.json" 23 7
+p=$tmp/many-ur.json
+out=$("$sagate" check "$p"); rc=$?
+n=$(grep -c ' warning: ESP from .*\[ipsec-unreachable\]$' <<<"$out")
+a=$(grep -c ' acknowledged: ESP from .*\[ipsec-unreachable\]$' <<<"$out")
+[ "$rc" = 0 ] && [ "$n" = 5 ] && [ "$a" = 5 ] &&
+	grep -qxF "$(more "$p" warning 11 ipsec-unreachable)" <<<"$out" &&
+	grep -qxF "$(more "$p" acknowledged 2 ipsec-unreachable)" <<<"$out" &&
+	grep -q '(rule "wide"): warning: permits ports in cleartext from 10.0.0.0/8 .*\[cleartext-wide\]$' <<<"$out" &&
+	[ "$(grep -c 'more of this kind' <<<"$out")" = 2 ] &&
+	[ "$(tail -n1 <<<"$out" | sed 's/.*; //')" = "17 warnings, 7 acknowledged" ] &&
+	ok "check: 5 of a kind shown, then \"... and 11 more\" (and 2 more acknowledged); other kinds shown; every one counted" ||
+	bad "check of 23 ipsec-unreachable: exit $rc, $n shown, $a acknowledged: $out"
+# the first five are the first five, in rule order
+[ "$(grep -o '(rule "r[0-9]*"): warning: ESP' <<<"$out" | tr -d '\n')" = '(rule "r0"): warning: ESP(rule "r1"): warning: ESP(rule "r2"): warning: ESP(rule "r3"): warning: ESP(rule "r4"): warning: ESP' ] &&
+	ok "check: the findings shown are the first of their kind" || bad "check: not the first five: $out"
+"$sagate" check --fail-on warning "$p" >/dev/null; rc=$?
+[ "$rc" = 4 ] && ok "check --fail-on warning: exit 4, as before" || bad "check --fail-on warning of many: exit $rc"
+out=$("$sagate" check --all-findings "$p"); rc=$?
+[ "$rc" = 0 ] && [ "$(grep -c ' warning: ESP from .*\[ipsec-unreachable\]$' <<<"$out")" = 16 ] &&
+	[ "$(grep -c ' acknowledged: ESP from .*\[ipsec-unreachable\]$' <<<"$out")" = 7 ] &&
+	! grep -q 'more of this kind' <<<"$out" && [ "$(wc -l <<<"$out")" = 25 ] &&
+	ok "check --all-findings: all 23, no count line" || bad "check --all-findings: exit $rc: $out"
+"$sagate" check --all-findings --fail-on warning "$p" >/dev/null; rc=$?
+[ "$rc" = 4 ] && ok "check --all-findings --fail-on warning: exit 4" || bad "check --all-findings --fail-on warning: exit $rc"
+j=$("$sagate" --json check "$p")
+[ "$(jq -c '[([.diagnostics[] | select(.kind == "ipsec-unreachable")] | length), .warnings, .acknowledged]' <<<"$j")" = '[23,17,7]' ] &&
+	! grep -q 'more of this kind' <<<"$j" &&
+	ok "check --json: every finding, worded, no count line" || bad "check --json: $(jq -c '[.warnings, .acknowledged, (.diagnostics | length)]' <<<"$j")"
+err=$("$sagate" compile "$p" 2>&1 >"$tmp/c1"); rc=$?
+[ "$rc" = 0 ] && [ "$(grep -c ' warning: ESP from .*\[ipsec-unreachable\]$' <<<"$err")" = 5 ] &&
+	! grep -q acknowledged <<<"$err" && [ "$(wc -l <<<"$err")" = 7 ] &&
+	[ "$(tail -n1 <<<"$err")" = "$(more "$p" warning 11 ipsec-unreachable)" ] &&
+	ok "compile: on stderr 5 of the kind and \"... and 11 more\"; acknowledged ones left out, as before" ||
+	bad "compile of many: exit $rc: $err"
+err=$("$sagate" compile --all-findings "$p" 2>&1 >"$tmp/c2"); rc=$?
+[ "$rc" = 0 ] && [ "$(grep -c ' warning: ESP from .*\[ipsec-unreachable\]$' <<<"$err")" = 16 ] &&
+	[ "$(wc -l <<<"$err")" = 17 ] && cmp -s "$tmp/c1" "$tmp/c2" &&
+	ok "compile --all-findings: all 16 on stderr, the same ruleset on stdout" || bad "compile --all-findings: exit $rc: $err"
+err=$("$sagate" --json compile "$p" 2>&1 >/dev/null)
+[ "$(tail -n1 <<<"$err")" = "$(more "$p" warning 11 ipsec-unreachable)" ] && [ "$(wc -l <<<"$err")" = 7 ] &&
+	ok "compile --json: its findings are text on stderr, capped as without --json" || bad "compile --json stderr: $err"
+# the count is exact at the edge: 6 of a kind is 5 and "1 more"; 5 is 5 and no line
+many "$tmp/six.json" 6 0
+out=$("$sagate" check "$tmp/six.json")
+grep -qxF "$(more "$tmp/six.json" warning 1 ipsec-unreachable)" <<<"$out" &&
+	[ "$(grep -c ' warning: ESP from' <<<"$out")" = 5 ] && ok "6 of a kind: 5 shown and \"... and 1 more\"" || bad "6 of a kind: $out"
+many "$tmp/five.json" 5 0
+out=$("$sagate" check "$tmp/five.json")
+! grep -q 'more of this kind' <<<"$out" && [ "$(grep -c ' warning: ESP from' <<<"$out")" = 5 ] &&
+	ok "5 of a kind: all 5, no count line" || bad "5 of a kind: $out"
+
 # --- 3. options a command does not take ----------------------------------------------
 refuse() {	# COMMAND OPTION ARGS...: exit 2 and the message naming OPTION
 	local cmd=$1 opt=$2 err rc
@@ -118,6 +187,8 @@ refuse() {	# COMMAND OPTION ARGS...: exit 2 and the message naming OPTION
 }
 refuse check --from 10.0.0.1 check "$pol"
 refuse check --state-dir "$tmp" check "$pol"
+refuse audit --all-findings audit --all-findings "$pol"
+refuse explain --all-findings explain --all-findings --from 10.0.0.1 --proto tcp --port 22 "$pol"
 refuse compile --dry-run compile "$pol"
 refuse status --fail-on warning status
 refuse check --policy-only check "$pol"

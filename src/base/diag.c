@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,65 @@ void diag_list_fini(struct diag_list *l)
 		free(l->items[i].message);
 	}
 	free(l->items);
+	for (size_t i = 0; i < l->ntallies; i++)
+		free(l->tallies[i].file);
+	free(l->tallies);
 	memset(l, 0, sizeof(*l));
+}
+
+void diag_list_cap(struct diag_list *l, size_t per_kind)
+{
+	l->capped = per_kind != SIZE_MAX;
+	l->per_kind = per_kind;
+}
+
+/* The tally of kind and acknowledged, made when new; NULL out of memory.
+ * A policy has a handful of kinds: a linear search is enough. */
+static struct diag_tally *tally_of(struct diag_list *l, enum diag_severity sev, const char *file,
+				   const char *kind, bool acknowledged)
+{
+	struct diag_tally *t;
+
+	for (size_t i = 0; i < l->ntallies; i++)
+		if (l->tallies[i].acknowledged == acknowledged && strcmp(l->tallies[i].kind, kind) == 0)
+			return &l->tallies[i];
+	t = realloc(l->tallies, (l->ntallies + 1) * sizeof(*t));
+	if (!t)
+		return NULL;
+	l->tallies = t;
+	t = &t[l->ntallies++];
+	*t = (struct diag_tally){ kind, acknowledged, sev, xstrdup_or_null(file ? file : ""), 0, 0 };
+	return t;
+}
+
+bool diag_admit(struct diag_list *l, enum diag_severity sev, const char *file,
+		const char *kind, bool acknowledged)
+{
+	struct diag_tally *t;
+
+	if (!l->capped || !kind)
+		return true;
+	/* out of memory: kept, as an uncapped list would */
+	if (!(t = tally_of(l, sev, file, kind, acknowledged)))
+		return true;
+	if (t->kept < l->per_kind) {
+		t->kept++;
+		return true;
+	}
+	t->omitted++;
+	if (sev == DIAG_ERROR)
+		l->errors++;
+	return false;
+}
+
+size_t diag_omitted(const struct diag_list *l, enum diag_severity sev, bool acknowledged)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->ntallies; i++)
+		if (l->tallies[i].severity == sev && l->tallies[i].acknowledged == acknowledged)
+			n += l->tallies[i].omitted;
+	return n;
 }
 
 /* Bytes of the first max characters of s[0, len): a UTF-8 continuation

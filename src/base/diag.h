@@ -36,16 +36,50 @@ struct diag {
 #define DIAG_QUOTE_MAX 64
 #define DIAG_WORD_MAX 256
 
+/** Findings of one kind (and acknowledgement) that a capped list counts:
+ *  the first `kept` are items, the `omitted` after them were never
+ *  worded. */
+struct diag_tally {
+	const char *kind;	/**< static text, as struct diag's kind */
+	bool acknowledged;
+	enum diag_severity severity;	/**< of the first of them */
+	char *file;		/**< of the first of them; owned */
+	size_t kept;
+	size_t omitted;
+};
+
 /** An ordered, growable list of findings. */
 struct diag_list {
 	struct diag *items;
 	size_t count;
 	size_t cap;
-	size_t errors;	/**< how many items have DIAG_ERROR */
+	size_t errors;	/**< how many items have DIAG_ERROR, and omitted findings too */
+	bool capped;	/**< findings past per_kind of a kind are counted, not kept */
+	size_t per_kind;
+	struct diag_tally *tallies;	/**< when capped: one per kind and acknowledgement seen */
+	size_t ntallies;
 };
 
+/** An empty list that keeps every finding. */
 void diag_list_init(struct diag_list *l);
 void diag_list_fini(struct diag_list *l);
+
+/** Keep at most per_kind findings of each kind (and acknowledgement) in
+ *  l; SIZE_MAX keeps all (the default).  A 100,000-rule policy may have
+ *  tens of thousands of findings of one kind: past the cap they are
+ *  counted in l->tallies, never formatted. */
+void diag_list_cap(struct diag_list *l, size_t per_kind);
+
+/** Is a finding of kind (and acknowledged) about file to be kept, i.e.
+ *  worded and added?  True while l holds fewer than its cap of them (the
+ *  caller then adds it); false when it was counted instead (in l->errors
+ *  too for DIAG_ERROR).  Call once per finding, before formatting it. */
+bool diag_admit(struct diag_list *l, enum diag_severity sev, const char *file,
+		const char *kind, bool acknowledged);
+
+/** How many findings of severity sev (acknowledged or not) l counted
+ *  without keeping them. */
+size_t diag_omitted(const struct diag_list *l, enum diag_severity sev, bool acknowledged);
 
 /** Append a finding; message is printf-style, user text in it cut as
  *  above.  Never fails: on OOM the message is replaced by a fixed text so

@@ -34,6 +34,8 @@ struct cli_opts {
 	unsigned wait;		/**< --wait SECONDS for the state directory's lock */
 	bool keep_flows;	/**< apply, rollback: --keep-flows, established flows stay */
 	bool full;		/**< apply: --full, the whole table is replaced */
+	bool all_findings;	/**< check, compile, apply: --all-findings, every finding
+				     shown (default: CLI_FINDINGS_SHOWN of each kind) */
 	const char *from, *to;	/**< explain: --from / --to ADDR; rollback: --to N */
 	const char *proto;	/**< explain: --proto NAME|NUMBER */
 	int port;		/**< explain: --port N; -1 when not given */

@@ -51,7 +51,7 @@ int cli_load_applied(bool analyse, struct loaded *l, struct state_meta *m)
 	path = state_policy_path(dir, gen);
 	if (!path)
 		return EXIT_SYSTEM;
-	rc = cli_load(path, m->mode, m->queue, m->queue_count, analyse, l);
+	rc = cli_load(path, m->mode, m->queue, m->queue_count, analyse, CLI_FINDINGS_NONE, l);
 	if (rc == EXIT_OK && m->source)
 		rc = name_source(l->pol, path, m->source);
 	free(path);
@@ -75,7 +75,7 @@ int cli_load_either(const struct cli_opts *o, const char *file, bool analyse,
 	memset(m, 0, sizeof(*m));
 	m->mode = o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE;
 	m->queue = o->queue;
-	rc = cli_load(file, m->mode, m->queue, o->queues, analyse, l);
+	rc = cli_load(file, m->mode, m->queue, o->queues, analyse, CLI_FINDINGS_NONE, l);
 	m->queue_count = l->plan ? l->plan->queue_count : 1;
 	return rc;
 }

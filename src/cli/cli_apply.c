@@ -89,7 +89,7 @@ static void explain_engine_refusal(struct loaded *l, const char *file, uint16_t 
 	struct loaded k;
 	bool kernel_only_loads = false;
 
-	if (cli_load(file, PLAN_KERNEL_ONLY, queue, 1, false, &k) == EXIT_OK) {
+	if (cli_load(file, PLAN_KERNEL_ONLY, queue, 1, false, CLI_FINDINGS_NONE, &k) == EXIT_OK) {
 		diag_list_init(&probe);
 		kernel_only_loads = nft_apply(k.plan, k.pol, true, &probe) == 0;
 		diag_list_fini(&probe);
@@ -408,7 +408,7 @@ int cli_apply(const struct cli_opts *o, const char *file)
 			      live_next_queue(state_dir(), o->queue, count, &queue, &l.diags) < 0))
 		rc = EXIT_USAGE;
 	if (rc == EXIT_OK)
-		rc = cli_build(file, mode, queue, count, false, &l);
+		rc = cli_build(file, mode, queue, count, false, cli_findings_shown(o, true), &l);
 	if (rc == EXIT_OK)
 		rc = apply_loaded(o, file, &l, mode, queue, lv, res, &rejected, &unchanged);
 	if (rc == EXIT_SYSTEM && rejected && mode == PLAN_ENGINE)

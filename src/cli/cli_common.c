@@ -64,15 +64,20 @@ int cli_parse(const char *file, struct loaded *l)
 }
 
 int cli_load(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
-	     bool analyse, struct loaded *l)
+	     bool analyse, size_t shown, struct loaded *l)
 {
 	int rc = cli_parse(file, l);
 
-	return rc == EXIT_OK ? cli_build(file, mode, queue, queues, analyse, l) : rc;
+	return rc == EXIT_OK ? cli_build(file, mode, queue, queues, analyse, shown, l) : rc;
+}
+
+size_t cli_findings_shown(const struct cli_opts *o, bool json_lists)
+{
+	return (o->json && json_lists) || o->all_findings ? CLI_FINDINGS_ALL : CLI_FINDINGS_SHOWN;
 }
 
 int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
-	      bool analyse, struct loaded *l)
+	      bool analyse, size_t shown, struct loaded *l)
 {
 	struct compile_opts co = { mode, queue, cli_queue_count(queues, l->pol, queue, &l->diags) };
 	bool applied = state_owns(file);
@@ -94,6 +99,7 @@ int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned qu
 			 "out of memory while compiling");
 		return EXIT_SYSTEM;
 	}
+	diag_list_cap(&l->diags, shown);
 	findings_add(l->pol, l->cls, co.mode, &l->diags);
 	trace_phase("findings");
 	return EXIT_OK;
@@ -133,6 +139,23 @@ static void print_diags(FILE *f, const struct diag_list *d, bool acknowledged)
 		s = diag_format(&d->items[i]);
 
 		fprintf(f, "%s%s\n", !journal ? "" : d->items[i].severity == DIAG_ERROR ? "<3>" : "<4>",
+			s ? s : "out of memory");
+		free(s);
+	}
+	/* what the cap left out, one line a kind, worded as a finding */
+	for (size_t i = 0; i < d->ntallies; i++) {
+		const struct diag_tally *t = &d->tallies[i];
+		struct diag x = { .severity = t->severity, .file = t->file, .path = "",
+				  .kind = t->kind, .acknowledged = t->acknowledged };
+		char msg[128], *s;
+
+		if (!t->omitted || (t->acknowledged && !acknowledged))
+			continue;
+		snprintf(msg, sizeof(msg), "... and %zu more of this kind, not shown (--all-findings shows them all)",
+			 t->omitted);
+		x.message = msg;
+		s = diag_format(&x);
+		fprintf(f, "%s%s\n", !journal ? "" : t->severity == DIAG_ERROR ? "<3>" : "<4>",
 			s ? s : "out of memory");
 		free(s);
 	}

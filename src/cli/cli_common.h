@@ -9,6 +9,7 @@
 #include "plan.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -20,19 +21,36 @@ struct loaded {
 	struct plan *plan;
 };
 
+/** Findings of one kind that check, compile and apply show (and word);
+ *  the rest are counted in one line, and --all-findings shows them all. */
+#define CLI_FINDINGS_SHOWN 5
+/** cli_load's shown for a command that prints the policy's findings
+ *  whole (--json, --all-findings), ... */
+#define CLI_FINDINGS_ALL SIZE_MAX
+/** ... and for one that prints none of them (explain, sa, audit's own
+ *  pass, log, ike-config): each is only counted. */
+#define CLI_FINDINGS_NONE 0
+
 /** Parse, classify and compile file; with analyse, also find shadowed and
  *  redundant rules (a second classifier pass: check and compile do it,
- *  apply leaves it to them).  Returns an exit status (cli.h); l must be
- *  cli_unload()ed whatever it returns. */
+ *  apply leaves it to them); of each kind of finding, the first shown
+ *  are worded and kept in l->diags, the rest counted in its tallies.
+ *  Returns an exit status (cli.h); l must be cli_unload()ed whatever it
+ *  returns. */
 int cli_load(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
-	     bool analyse, struct loaded *l);
+	     bool analyse, size_t shown, struct loaded *l);
 /** cli_load in two steps: parse file into l (cli_unload it whatever this
  *  returns)... */
 int cli_parse(const char *file, struct loaded *l);
 /** ...then classify and compile it, for queues from queue on (queues 0:
  *  the policy's "queues", else cli_queues_default). */
 int cli_build(const char *file, enum plan_mode mode, uint16_t queue, unsigned queues,
-	      bool analyse, struct loaded *l);
+	      bool analyse, size_t shown, struct loaded *l);
+/** cli_load's shown for o: CLI_FINDINGS_ALL with --all-findings, or
+ *  with --json when the command's JSON lists the findings (json_lists:
+ *  check's and apply's do; compile's has none, its findings are text on
+ *  stderr), else CLI_FINDINGS_SHOWN. */
+size_t cli_findings_shown(const struct cli_opts *o, bool json_lists);
 
 /** The default of --queues: the online CPUs, at most CLI_QUEUES_DEFAULT_MAX. */
 unsigned cli_queues_default(void);
@@ -72,8 +90,9 @@ int cli_log_warn_unread(const struct policy *p, struct diag_list *d);
 void cli_log_state_print(const json_t *j);
 
 /** Each diagnostic as a line, the findings a rule acknowledges left
- *  out; to the journal (a systemd service's output) with its priority as
- *  a "<N>" prefix. */
+ *  out, then for each kind of finding counted past the cap one line
+ *  "... and N more of this kind"; to the journal (a systemd service's
+ *  output) with its priority as a "<N>" prefix. */
 void cli_print_diags(FILE *f, const struct diag_list *d);
 /** The same, acknowledged findings too (`sagate check` shows them). */
 void cli_print_all_diags(FILE *f, const struct diag_list *d);

@@ -47,7 +47,7 @@ int cli_ike_config(const struct cli_opts *o, const char *file)
 
 	if ((rc = parse_locals(o, local)) != 0)
 		return rc;
-	rc = cli_load(file, PLAN_ENGINE, 0, 1, false, &l);
+	rc = cli_load(file, PLAN_ENGINE, 0, 1, false, CLI_FINDINGS_NONE, &l);
 	if (rc != EXIT_OK) {
 		if (o->json)
 			cli_dump_json(cli_result("ike-config", false,

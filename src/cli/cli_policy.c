@@ -13,7 +13,8 @@
 int cli_check(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
-	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true, &l);
+	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true,
+			  cli_findings_shown(o, true), &l);
 	size_t warnings = 0, acked = 0;
 
 	/* the host check runs on: does it route what the policy leaves alone? */
@@ -23,6 +24,9 @@ int cli_check(const struct cli_opts *o, const char *file)
 		acked += l.diags.items[i].acknowledged;
 		warnings += l.diags.items[i].severity == DIAG_WARNING && !l.diags.items[i].acknowledged;
 	}
+	/* and those shown only as "... and N more" */
+	acked += diag_omitted(&l.diags, DIAG_WARNING, true) + diag_omitted(&l.diags, DIAG_ERROR, true);
+	warnings += diag_omitted(&l.diags, DIAG_WARNING, false);
 	/* findings are warnings: --fail-on info or warning fails on one */
 	if (rc == EXIT_OK && warnings && o->fail_on <= LEVEL_WARNING)
 		rc = EXIT_FINDINGS;
@@ -67,9 +71,11 @@ int cli_check(const struct cli_opts *o, const char *file)
 int cli_compile(const struct cli_opts *o, const char *file)
 {
 	struct loaded l;
-	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true, &l);
+	int rc = cli_load(file, o->no_engine ? PLAN_KERNEL_ONLY : PLAN_ENGINE, o->queue, o->queues, true,
+			  cli_findings_shown(o, false), &l);
 
-	/* findings go to stderr so that stdout stays a loadable script */
+	/* findings go to stderr (with --json too) so that stdout stays a
+	 * loadable script */
 	cli_print_diags(stderr, &l.diags);
 	if (rc == EXIT_OK) {
 		if (o->json ? cli_dump_json(cli_result("compile", true, plan_to_json(l.plan, l.pol))) < 0 :

@@ -52,6 +52,8 @@ static const char usage[] =
 	"                      longer admits keep flowing (default: they are ended)\n"
 	"      --full          apply: replace the whole table (default: only the\n"
 	"                      difference when the live table is the current policy)\n"
+	"      --all-findings  check, compile, apply: show every finding (default: the\n"
+	"                      first 5 of each kind, then how many more)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
 	"      --to N          rollback: go to generation N (see history)\n"
@@ -95,7 +97,7 @@ enum {
 	TAKES_ICMP_TYPE = 1u << 19, TAKES_IFACE = 1u << 20,
 	TAKES_LOCAL = 1u << 21, TAKES_AUTH = 1u << 22, TAKES_QUEUES = 1u << 23,
 	TAKES_GROUP = 1u << 24, TAKES_COUNT = 1u << 25, TAKES_JOURNAL = 1u << 26,
-	TAKES_VICI = 1u << 27, TAKES_FULL = 1u << 28,
+	TAKES_VICI = 1u << 27, TAKES_FULL = 1u << 28, TAKES_ALL_FINDINGS = 1u << 29,
 	TAKES_NOTHING = 1u << 31,	/* an option without a bit: no command takes it */
 };
 #define TAKES_MODE (TAKES_NO_ENGINE | TAKES_QUEUE | TAKES_QUEUES)
@@ -112,10 +114,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "check", cli_check, NULL, false, TAKES_MODE | TAKES_FAIL_ON },
-	{ "compile", cli_compile, NULL, false, TAKES_MODE },
+	{ "check", cli_check, NULL, false, TAKES_MODE | TAKES_FAIL_ON | TAKES_ALL_FINDINGS },
+	{ "compile", cli_compile, NULL, false, TAKES_MODE | TAKES_ALL_FINDINGS },
 	{ "apply", cli_apply, NULL, false, TAKES_MODE | TAKES_DRY_RUN | TAKES_CONFIRM | TAKES_CHANGE |
-					  TAKES_KEEP_FLOWS | TAKES_FULL },
+					  TAKES_KEEP_FLOWS | TAKES_FULL | TAKES_ALL_FINDINGS },
 	{ "confirm", NULL, cli_confirm, false, TAKES_CHANGE },
 	{ "rollback", NULL, cli_rollback, false, TAKES_CHANGE | TAKES_TO | TAKES_KEEP_FLOWS },
 	{ "flush", NULL, cli_flush, false, TAKES_DRY_RUN | TAKES_CHANGE },
@@ -138,7 +140,7 @@ static const struct command commands[] = {
 enum { OPT_FROM = 256, OPT_TO, OPT_PROTO, OPT_PORT, OPT_IPSEC, OPT_OUT, OPT_FORWARD, OPT_POLICY, OPT_FAIL_ON,
        OPT_WAIT, OPT_POLICY_ONLY, OPT_OUTPUT, OPT_KEEP_FLOWS, OPT_ICMP_TYPE, OPT_IFACE,
        OPT_LOCAL, OPT_AUTH, OPT_QUEUES, OPT_GROUP, OPT_COUNT, OPT_JOURNAL, OPT_VICI,
-       OPT_FULL };
+       OPT_FULL, OPT_ALL_FINDINGS };
 
 /* The TAKES_ bit of the option getopt_long returned as c. */
 static unsigned opt_bit(int c)
@@ -173,6 +175,7 @@ static unsigned opt_bit(int c)
 	case OPT_JOURNAL: return TAKES_JOURNAL;
 	case OPT_VICI: return TAKES_VICI;
 	case OPT_FULL: return TAKES_FULL;
+	case OPT_ALL_FINDINGS: return TAKES_ALL_FINDINGS;
 	}
 	return TAKES_NOTHING;
 }
@@ -274,6 +277,7 @@ static int long_only(int c, struct cli_opts *o)
 	case OPT_FORWARD: o->forward = true; return 0;
 	case OPT_KEEP_FLOWS: o->keep_flows = true; return 0;
 	case OPT_FULL: o->full = true; return 0;
+	case OPT_ALL_FINDINGS: o->all_findings = true; return 0;
 	case OPT_POLICY: o->policy = optarg; return 0;
 	case OPT_POLICY_ONLY: o->policy_only = true; return 0;
 	case OPT_OUTPUT:
@@ -370,6 +374,7 @@ int main(int argc, char **argv)
 		{ "journal", no_argument, NULL, OPT_JOURNAL },
 		{ "vici", required_argument, NULL, OPT_VICI },
 		{ "full", no_argument, NULL, OPT_FULL },
+		{ "all-findings", no_argument, NULL, OPT_ALL_FINDINGS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

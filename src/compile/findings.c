@@ -12,7 +12,51 @@ enum diag_severity findings_severity(enum finding_kind k)
 	return DIAG_WARNING;
 }
 
-/* A finding of kind k about r (or the policy, r NULL). */
+/* Is a finding of kind k about r (or the policy, r NULL) to be worded?
+ * False when diags keeps its cap of that kind already and counted it:
+ * tens of thousands of findings of one kind (a 100,000-rule policy) are
+ * then never formatted.  Once per finding, before any of its words. */
+static bool admit(struct diag_list *diags, enum finding_kind k, const struct policy *p,
+		  const struct rule *r)
+{
+	return diag_admit(diags, findings_severity(k), r ? r->file : p->file, model_finding_name(k),
+			  r && (r->accepted & (1u << k)));
+}
+
+/* Add the finding that admit() let through. */
+static void vword(struct diag_list *diags, enum finding_kind k, const struct policy *p,
+		  const struct rule *r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void vword(struct diag_list *diags, enum finding_kind k, const struct policy *p,
+		  const struct rule *r, const char *fmt, va_list ap)
+{
+	size_t before = diags->count;
+
+	/* formatted once, by diag_vadd */
+	diag_vadd(diags, findings_severity(k), r ? r->file : p->file, r ? r->path : "",
+		  r ? r->name : NULL, fmt, ap);
+	if (diags->count == before)
+		return;
+	diags->items[before].kind = model_finding_name(k);
+	diags->items[before].acknowledged = r && (r->accepted & (1u << k));
+}
+
+static void word(struct diag_list *diags, enum finding_kind k, const struct policy *p,
+		 const struct rule *r, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void word(struct diag_list *diags, enum finding_kind k, const struct policy *p,
+		 const struct rule *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vword(diags, k, p, r, fmt, ap);
+	va_end(ap);
+}
+
+/* admit() and word(), for a finding whose arguments cost nothing to get. */
 static void finding(struct diag_list *diags, enum finding_kind k, const struct policy *p,
 		    const struct rule *r, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -20,19 +64,13 @@ static void finding(struct diag_list *diags, enum finding_kind k, const struct p
 static void finding(struct diag_list *diags, enum finding_kind k, const struct policy *p,
 		    const struct rule *r, const char *fmt, ...)
 {
-	size_t before = diags->count;
 	va_list ap;
 
-	/* formatted once, by diag_vadd (a 100,000-rule policy may have
-	 * tens of thousands of findings) */
-	va_start(ap, fmt);
-	diag_vadd(diags, findings_severity(k), r ? r->file : p->file, r ? r->path : "",
-		  r ? r->name : NULL, fmt, ap);
-	va_end(ap);
-	if (diags->count == before)
+	if (!admit(diags, k, p, r))
 		return;
-	diags->items[before].kind = model_finding_name(k);
-	diags->items[before].acknowledged = r && (r->accepted & (1u << k));
+	va_start(ap, fmt);
+	vword(diags, k, p, r, fmt, ap);
+	va_end(ap);
 }
 
 /* Is every interval of b inside one interval of a (a is merged)? */
@@ -87,6 +125,8 @@ static void shadowed(const struct policy *p, const struct class_rule_info *in,
 			return;
 		}
 	}
+	if (!admit(diags, FIND_SHADOWED, p, r))
+		return;
 	for (int k = 0; k < 3; k++)
 		if (in->shadowed_by[k] != CLASS_NONE)
 			n++;
@@ -98,12 +138,12 @@ static void shadowed(const struct policy *p, const struct class_rule_info *in,
 					 p->rules[in->shadowed_by[k]].name);
 	}
 	if (n)
-		finding(diags, FIND_SHADOWED, p, r,
-			"rule can never match: every packet it matches is decided earlier, by %s %s",
-			n > 1 ? "rules" : "rule", names);
+		word(diags, FIND_SHADOWED, p, r,
+		     "rule can never match: every packet it matches is decided earlier, by %s %s",
+		     n > 1 ? "rules" : "rule", names);
 	else
-		finding(diags, FIND_SHADOWED, p, r,
-			"rule can never match: every packet it matches is decided by earlier rules");
+		word(diags, FIND_SHADOWED, p, r,
+		     "rule can never match: every packet it matches is decided by earlier rules");
 }
 
 static bool has_family(const struct addr_set *s, enum addr_family f)
@@ -403,7 +443,8 @@ static void unreachable(const struct policy *p, const struct classes *c, const s
 	filter(p, c, r, &esp, &kv[VIEW_NATT], &natt);
 	filter(p, c, r, &natt, &kv[VIEW_IKE], &ike);
 	/* out of memory: no finding rather than a wrong one */
-	if (!src.oom && !esp.oom && !natt.oom && !ike.oom && natt.n) {
+	if (!src.oom && !esp.oom && !natt.oom && !ike.oom && natt.n &&
+	    admit(diags, FIND_IPSEC_UNREACHABLE, p, r)) {
 		uint32_t who = esp.by[0];
 
 		list_peers(&natt, peers, sizeof(peers));
@@ -413,7 +454,7 @@ static void unreachable(const struct policy *p, const struct classes *c, const s
 		else
 			snprintf(by, sizeof(by), "rule \"%s\" (%s)", p->rules[who].name,
 				 action_name(p->rules[who].action));
-		finding(diags, FIND_IPSEC_UNREACHABLE, p, r,
+		word(diags, FIND_IPSEC_UNREACHABLE, p, r,
 			"ESP %s %s is dropped by %s, and so is ESP in UDP 4500 (NAT-T): no IPsec packet %s them can %s, so this rule admits nothing %s them; add%s%s%s a rule%s that permits \"protocol\": \"esp\" %s them%s%s%s",
 			to, peers, by, to, in ? "arrive" : "leave", to,
 			who == CLASS_NONE ? "" : ", before rule \"", who == CLASS_NONE ? "" : p->rules[who].name,

@@ -17,7 +17,8 @@
  *  IPsec options that the chosen mode cannot enforce, require-ipsec
  *  peers whose ESP the policy itself drops (ipsec-unreachable), and
  *  cleartext ports permitted to wide ranges.  c must come from
- *  classify(..., CLASSIFY_ANALYSE) for the first two. */
+ *  classify(..., CLASSIFY_ANALYSE) for the first two.  A finding past
+ *  diags' cap of its kind (diag_list_cap) is counted, never worded. */
 void findings_add(const struct policy *p, const struct classes *c,
 		  enum plan_mode mode, struct diag_list *diags);
 

@@ -212,4 +212,28 @@ for pct in 10 30 50 70 85 95; do
 done
 ok "apply killed $killed times: the kernel always held a whole ruleset"
 
+# many findings of one kind: apply shows the first 5 and counts the rest,
+# --all-findings shows each, --json holds each; the exit status is 0 all
+# the same (findings are warnings)
+{
+	printf '{"version": 1, "rules": [{"name": "wide", "action": "permit", "peers": "10.0.0.0/8", "protocol": "tcp", "ports": [80]}'
+	for i in 0 1 2 3 4 5 6 7; do
+		printf ', {"name": "r%d", "action": "require-ipsec", "peers": "192.0.2.%d", "protocol": "tcp", "ports": [%d]}' \
+			"$i" $((i + 1)) $((1000 + i))
+	done
+	printf ']}\n'
+} >"$tmp/many.json"
+in_ns "$sagate" apply -k "$tmp/many.json" >/dev/null 2>"$tmp/many.err"; rc=$?
+[ "$rc" = 0 ] && [ "$(grep -c ' warning: ESP from .*\[ipsec-unreachable\]$' "$tmp/many.err")" = 5 ] &&
+	grep -qxF "$tmp/many.json: warning: ... and 3 more of this kind, not shown (--all-findings shows them all) [ipsec-unreachable]" "$tmp/many.err" &&
+	grep -q '(rule "wide"): warning: .*\[cleartext-wide\]$' "$tmp/many.err" &&
+	ok "apply of 8 ipsec-unreachable: 5 shown, \"... and 3 more\", the other kind shown, exit 0" ||
+	bad "apply of many findings: exit $rc: $(cat "$tmp/many.err")"
+in_ns "$sagate" apply -k --all-findings "$tmp/many.json" >/dev/null 2>"$tmp/many.err"; rc=$?
+[ "$rc" = 0 ] && [ "$(grep -c ' warning: ESP from .*\[ipsec-unreachable\]$' "$tmp/many.err")" = 8 ] &&
+	! grep -q 'more of this kind' "$tmp/many.err" &&
+	ok "apply --all-findings: all 8, no count line, exit 0" || bad "apply --all-findings: exit $rc: $(cat "$tmp/many.err")"
+n=$(in_ns "$sagate" --json apply -k "$tmp/many.json" 2>/dev/null | jq '[.diagnostics[] | select(.kind == "ipsec-unreachable")] | length')
+[ "$n" = 8 ] && ok "apply --json: all 8 findings" || bad "apply --json: $n ipsec-unreachable findings"
+
 summary

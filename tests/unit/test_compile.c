@@ -5,6 +5,7 @@
 #include "audit_util.h"
 #include "classify.h"
 #include "compile.h"
+#include "findings.h"
 #include "gen.h"
 #include "plan_print.h"
 
@@ -643,4 +644,117 @@ Test(compile, new_require_ipsec_flows_spread_over_the_queue_range)
 	classes_free(c3);
 	policy_free(one);
 	policy_free(three);
+}
+
+/* A policy of n require-ipsec rules whose ESP the default drops
+ * (ipsec-unreachable each), the last `acked` of them accepting it, and
+ * one cleartext port open to a /8 (cleartext-wide). */
+static struct policy *unreachable_policy(int n, int acked)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct policy *p;
+
+	cr_assert_not_null(f);
+	fputs("{\"version\": 1, \"rules\": [{\"name\": \"wide\", \"action\": \"permit\", "
+	      "\"peers\": \"10.0.0.0/8\", \"protocol\": \"tcp\", \"ports\": [80]}", f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, ", {\"name\": \"r%d\", \"action\": \"require-ipsec\", \"peers\": \"192.0.2.%d\", "
+			"\"protocol\": \"tcp\", \"ports\": [%d]%s}", i, i + 1, 1000 + i,
+			i >= n - acked ? ", \"accept-findings\": [\"ipsec-unreachable\"]" : "");
+	fputs("]}", f);
+	cr_assert_eq(fclose(f), 0);
+	p = tu_policy(text);
+	free(text);
+	return p;
+}
+
+static size_t kind_count(const struct diag_list *d, const char *kind, bool acked)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->count; i++)
+		n += d->items[i].kind && strcmp(d->items[i].kind, kind) == 0 &&
+		     d->items[i].acknowledged == acked;
+	return n;
+}
+
+/* Capped, a list keeps the first 5 findings of each kind (and
+ * acknowledgement) worded exactly as an uncapped one does, and counts
+ * the rest by kind, never worded; other kinds are kept. */
+Test(compile, findings_past_the_cap_are_counted_not_worded)
+{
+	struct policy *p = unreachable_policy(23, 7);
+	struct classes *c = classify(p, CLASSIFY_ANALYSE);
+	struct diag_list all, few;
+	size_t k = 0;
+
+	cr_assert_not_null(c);
+	diag_list_init(&all);
+	diag_list_init(&few);
+	findings_add(p, c, PLAN_ENGINE, &all);
+	diag_list_cap(&few, 5);
+	findings_add(p, c, PLAN_ENGINE, &few);
+
+	cr_assert_eq(kind_count(&all, "ipsec-unreachable", false), 16);
+	cr_assert_eq(kind_count(&all, "ipsec-unreachable", true), 7);
+	cr_assert_eq(all.ntallies, 0, "an uncapped list counts nothing apart");
+	cr_assert_eq(kind_count(&few, "ipsec-unreachable", false), 5);
+	cr_assert_eq(kind_count(&few, "ipsec-unreachable", true), 5);
+	cr_assert_eq(kind_count(&few, "cleartext-wide", false), 1, "another kind is kept");
+	cr_assert_eq(few.count, 11);
+	cr_assert_eq(diag_omitted(&few, DIAG_WARNING, false), 11);
+	cr_assert_eq(diag_omitted(&few, DIAG_WARNING, true), 2);
+	cr_assert_eq(diag_omitted(&few, DIAG_ERROR, false), 0);
+	cr_assert_eq(few.errors, 0);
+	for (size_t i = 0; i < few.ntallies; i++) {
+		const struct diag_tally *t = &few.tallies[i];
+
+		cr_assert_str_eq(t->file, p->file);
+		if (strcmp(t->kind, "ipsec-unreachable") == 0)
+			cr_assert_eq(t->omitted, t->acknowledged ? 2 : 11);
+		else
+			cr_assert_eq(t->omitted, 0, "%s", t->kind);
+	}
+	/* the kept ones are the first ones, in the same words */
+	for (size_t i = 0; i < all.count && k < few.count; i++) {
+		if (strcmp(all.items[i].rule ? all.items[i].rule : "", few.items[k].rule ? few.items[k].rule : "") != 0)
+			continue;
+		cr_assert_str_eq(all.items[i].message, few.items[k].message);
+		cr_assert_eq(all.items[i].acknowledged, few.items[k].acknowledged);
+		k++;
+	}
+	cr_assert_eq(k, few.count, "kept findings out of order or reworded");
+	cr_assert_str_eq(few.items[5].rule, "r4");
+	diag_list_fini(&all);
+	diag_list_fini(&few);
+	classes_free(c);
+	policy_free(p);
+}
+
+/* The cap: per kind, errors still counted as errors, findings without a
+ * kind (parse errors, kernel errors) always kept; cap 0 keeps none. */
+Test(compile, diag_cap_counts_errors_and_keeps_kindless)
+{
+	struct diag_list d;
+
+	diag_list_init(&d);
+	diag_list_cap(&d, 1);
+	cr_assert(diag_admit(&d, DIAG_ERROR, "f", "k1", false));
+	diag_add(&d, DIAG_ERROR, "f", "", NULL, "first");
+	cr_assert_not(diag_admit(&d, DIAG_ERROR, "f", "k1", false));
+	cr_assert_not(diag_admit(&d, DIAG_ERROR, "f", "k1", false));
+	cr_assert(diag_admit(&d, DIAG_WARNING, "f", "k2", false));
+	cr_assert(diag_admit(&d, DIAG_WARNING, "f", NULL, false));
+	cr_assert(diag_admit(&d, DIAG_WARNING, "f", NULL, false));
+	cr_assert_eq(d.errors, 3);
+	cr_assert_eq(diag_omitted(&d, DIAG_ERROR, false), 2);
+	diag_list_cap(&d, 0);
+	cr_assert_not(diag_admit(&d, DIAG_WARNING, "f", "k3", true));
+	cr_assert_eq(diag_omitted(&d, DIAG_WARNING, true), 1);
+	diag_list_cap(&d, SIZE_MAX);
+	cr_assert(diag_admit(&d, DIAG_WARNING, "f", "k3", true));
+	diag_list_fini(&d);
+	cr_assert_eq(d.ntallies, 0);
 }
