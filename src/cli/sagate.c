@@ -50,8 +50,8 @@ static const char usage[] =
 	"                      (default 30)\n"
 	"      --keep-flows    apply, rollback: established flows the new policy no\n"
 	"                      longer admits keep flowing (default: they are ended)\n"
-	"      --full          apply: replace the whole table (default: only the\n"
-	"                      difference when the live table is the current policy)\n"
+	"      --full          apply, rollback: replace the whole table (default: only\n"
+	"                      the difference when the live table is the current policy)\n"
 	"      --from ADDR     explain: the packet's source\n"
 	"      --to ADDR       explain: the packet's destination\n"
 	"      --to N          rollback: go to generation N (see history)\n"
@@ -117,7 +117,8 @@ static const struct command commands[] = {
 	{ "apply", cli_apply, NULL, false, TAKES_MODE | TAKES_DRY_RUN | TAKES_CONFIRM | TAKES_CHANGE |
 					  TAKES_KEEP_FLOWS | TAKES_FULL },
 	{ "confirm", NULL, cli_confirm, false, TAKES_CHANGE },
-	{ "rollback", NULL, cli_rollback, false, TAKES_CHANGE | TAKES_TO | TAKES_KEEP_FLOWS },
+	{ "rollback", NULL, cli_rollback, false, TAKES_CHANGE | TAKES_TO | TAKES_KEEP_FLOWS |
+						 TAKES_FULL },
 	{ "flush", NULL, cli_flush, false, TAKES_DRY_RUN | TAKES_CHANGE },
 	{ "restore", NULL, cli_restore, false, TAKES_DRY_RUN | TAKES_CHANGE },
 	{ "status", NULL, cli_status, false, TAKES_STATE_DIR },
