@@ -92,19 +92,12 @@ unset SAGATE_BUCKET_LAYOUT_MIN
 sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa" "$@"; }
 
 # 2. counters survive: C sends to A over a veth
-ip link add sgti$$ netns "$a" type veth peer name sgto$$ netns "$c" || exit 1
-ip -n "$a" addr add 10.88.0.1/24 dev sgti$$ && ip -n "$a" link set sgti$$ up
-ip -n "$c" addr add 10.88.0.2/24 dev sgto$$ && ip -n "$c" link set sgto$$ up
-cat >"$tmp/c.json" <<'P'
-{ "version": 1, "rules": [
-  { "name": "probe", "action": "permit", "peers": ["10.88.0.2"], "protocol": "udp", "ports": [7777] },
-  { "name": "other", "action": "permit", "peers": ["10.77.0.9"], "protocol": "tcp", "ports": [22] } ] }
-P
+incr_probe "$a" "$c" "$tmp/c.json" || exit 1
 sed 's/"ports": \[22\]/"ports": [23]/' "$tmp/c.json" >"$tmp/c2.json"
 sed 's/"ports": \[22\]/"ports": [24]/' "$tmp/c.json" >"$tmp/c3.json"
 probe_packets() { incr_packets "$a" "$tmp/sa" probe; }
 sa apply -k "$tmp/c.json" >/dev/null 2>&1 || bad "apply of the counter policy"
-for _ in 1 2 3; do ip netns exec "$c" bash -c 'echo x >/dev/udp/10.88.0.1/7777'; done
+incr_send "$c"
 before=$(probe_packets)
 [ "${before:-0}" -ge 3 ] || bad "the probe rule counted ${before:-nothing}, 3 packets expected"
 sa --json apply -k "$tmp/c2.json" >"$tmp/o2" 2>&1

@@ -34,17 +34,10 @@ sb() { ip netns exec "$b" "$sagate" -s "$tmp/sb" "$@"; }
 cur() { readlink "$tmp/sa/current"; }
 num() { echo $((10#${1#gen-})); }	# gen-000003 -> 3
 
-ip link add sgti$$ netns "$a" type veth peer name sgto$$ netns "$c" || exit 1
-ip -n "$a" addr add 10.88.0.1/24 dev sgti$$ && ip -n "$a" link set sgti$$ up
-ip -n "$c" addr add 10.88.0.2/24 dev sgto$$ && ip -n "$c" link set sgto$$ up
-cat >"$tmp/p1.json" <<'P'
-{ "version": 1, "rules": [
-  { "name": "probe", "action": "permit", "peers": ["10.88.0.2"], "protocol": "udp", "ports": [7777] },
-  { "name": "other", "action": "permit", "peers": ["10.77.0.9"], "protocol": "tcp", "ports": [22] } ] }
-P
+incr_probe "$a" "$c" "$tmp/p1.json" || exit 1
 for n in 2 3 4; do sed "s/\"ports\": \[22\]/\"ports\": [2$n]/" "$tmp/p1.json" >"$tmp/p$n.json"; done
 probe() { incr_packets "$a" "$tmp/sa" probe; }
-send() { for _ in 1 2 3; do ip netns exec "$c" bash -c 'echo x >/dev/udp/10.88.0.1/7777'; done; }
+send() { incr_send "$c"; }
 field() {	# FILE KEY: incremental.KEY of a --json output
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("incremental",{}).get(sys.argv[2]))' "$1" "$2" 2>/dev/null
 }

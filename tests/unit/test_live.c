@@ -1036,10 +1036,10 @@ Test(live, history_follows_a_confirm)
 
 /* --- an apply that ended between its prepare and its switch ------------ */
 
-/* Generations 1 and 2 (current), then generation 3 (policy 2) applied by
- * a process that dies in the fake kernel, before or after its commit: as
- * a SIGKILL there leaves it, current still names 2. */
-static void apply_dies(int when)
+/* Generations 1 and 2 (current), then act by a process that dies in the
+ * fake kernel, before or after its commit: as a SIGKILL there leaves it,
+ * current still names 2.  apply_dies: generation 3 (policy 2) applied. */
+static void dies_in_kernel(int when, step_fn act)
 {
 	pid_t pid;
 	int st;
@@ -1053,12 +1053,17 @@ static void apply_dies(int when)
 
 		die_in_kernel = when;
 		diag_list_init(&d);
-		apply(2, 0, &d);
+		act(&d);
 		_exit(0);
 	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == DIED, "the apply did not die in the kernel");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == DIED, "it did not die in the kernel");
 	cr_assert_eq(state_generation(dir, STATE_CURRENT), 2);
+}
+
+static void apply_dies(int when)
+{
+	dies_in_kernel(when, apply_2);
 	cr_assert_eq(kernel_holds(3), when == DIE_AFTER_COMMIT);
 }
 
@@ -1142,9 +1147,10 @@ Test(live, an_apply_killed_before_the_kernel_commit_is_discarded)
 	diag_list_fini(&d);
 }
 
-/* The command that settles it fails at any step: what it leaves is
- * settled by the one after. */
-Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
+/* After died() (a command killed after the kernel's commit), the command
+ * that settles it (confirm) fails at any step: what it leaves is settled
+ * by the one after, to want. */
+static void settled_at_any_step(void (*died)(void), struct snap want)
 {
 	unsigned k;
 
@@ -1153,7 +1159,7 @@ Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
 		char when[600];
 		bool fired;
 
-		apply_dies(DIE_AFTER_COMMIT);
+		died();
 		diag_list_init(&d);
 		fault_arm(k);
 		confirm(&d);
@@ -1163,7 +1169,7 @@ Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
 		diag_list_fini(&d);
 		diag_list_init(&d);
 		cr_assert_eq(confirm(&d), LIVE_NOTHING, "%s", when);
-		cr_assert(same(snap_of(when), (struct snap){ 3, 2, 0, false }),
+		cr_assert(same(snap_of(when), want),
 			  "%s: then current %u, previous %u", when, state_generation(dir, STATE_CURRENT),
 			  state_generation(dir, STATE_PREVIOUS));
 		consistent(when);
@@ -1172,6 +1178,16 @@ Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
 			break;
 	}
 	cr_assert_gt(k, 4, "only %u steps: is fault.c linked?", k);
+}
+
+static void apply_died(void)
+{
+	apply_dies(DIE_AFTER_COMMIT);
+}
+
+Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
+{
+	settled_at_any_step(apply_died, (struct snap){ 3, 2, 0, false });
 }
 
 /* --- a rollback that ended between its record and its switch ----------- */
@@ -1188,33 +1204,12 @@ static const char *all_errors(const struct diag_list *d)
 	return buf;
 }
 
-/* Generations 1 and 2 (current), then a rollback (to, else rollback
- * --to 1) by a process that dies in the fake kernel, before or after its
- * commit: current still names 2. */
+/* A rollback (to: rollback --to 1) killed in the fake kernel
+ * (dies_in_kernel): current still names 2. */
 static void rollback_dies(int when, bool to)
 {
-	pid_t pid;
-	int st;
-
-	fresh();
-	fflush(NULL);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		struct diag_list d;
-
-		die_in_kernel = when;
-		diag_list_init(&d);
-		rollback_to_gen = 1;
-		if (to)
-			rollback_to(&d);
-		else
-			rollback(&d);
-		_exit(0);
-	}
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == DIED, "the rollback did not die in the kernel");
-	cr_assert_eq(state_generation(dir, STATE_CURRENT), 2);
+	rollback_to_gen = 1;
+	dies_in_kernel(when, to ? rollback_to : rollback);
 	cr_assert_eq(kernel_holds(1), when == DIE_AFTER_COMMIT);
 }
 
@@ -1309,36 +1304,14 @@ Test(live, a_damaged_rollback_record_is_removed_and_changes_nothing)
 	}
 }
 
-/* The command that settles it fails at any step: what it leaves is
- * settled by the one after. */
+static void rollback_died(void)
+{
+	rollback_dies(DIE_AFTER_COMMIT, false);
+}
+
 Test(live, a_failure_at_any_step_of_settling_a_rollback_leaves_it_to_the_next_command)
 {
-	unsigned k;
-
-	for (k = 1;; k++) {
-		struct diag_list d;
-		char when[600];
-		bool fired;
-
-		rollback_dies(DIE_AFTER_COMMIT, false);
-		diag_list_init(&d);
-		fault_arm(k);
-		confirm(&d);
-		fault_disarm();
-		fired = fault_fired();
-		snprintf(when, sizeof(when), "failing %s (step %u)", fired ? fault_what() : "nothing", k);
-		diag_list_fini(&d);
-		diag_list_init(&d);
-		cr_assert_eq(confirm(&d), LIVE_NOTHING, "%s", when);
-		cr_assert(same(snap_of(when), (struct snap){ 1, 0, 0, false }),
-			  "%s: then current %u, previous %u", when, state_generation(dir, STATE_CURRENT),
-			  state_generation(dir, STATE_PREVIOUS));
-		consistent(when);
-		diag_list_fini(&d);
-		if (!fired)
-			break;
-	}
-	cr_assert_gt(k, 4, "only %u steps: is fault.c linked?", k);
+	settled_at_any_step(rollback_died, (struct snap){ 1, 0, 0, false });
 }
 
 /* --- sagated's answers --------------------------------------------------- */
