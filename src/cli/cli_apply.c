@@ -482,8 +482,10 @@ int cli_rollback(const struct cli_opts *o)
 	}
 	diag_list_init(&d);
 	lv = live_lock(state_dir(), to ? "rollback --to" : "rollback", o->wait, &d);
-	if (lv)
+	if (lv) {
 		live_keep_flows(lv, o->keep_flows);
+		live_full(lv, o->full);
+	}
 	if (lv && to)
 		rc = exit_status(live_rollback_to(lv, to, &r, &d));
 	else
@@ -505,6 +507,8 @@ int cli_rollback(const struct cli_opts *o)
 			r.generation, "mode", mode_text(r.meta.mode), "source", r.meta.source,
 			"table_removed", 0));
 	if (rc == EXIT_OK) {
+		say_incr(res, r.meta.source ? r.meta.source : "table inet sagate", &r.incr, false,
+			 o->full);
 		say_handover(res, &r);
 		say_flows(res, &r);
 	}

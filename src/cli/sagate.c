@@ -50,8 +50,8 @@ static const char usage[] =
 	"                      (default 30)\n"
 	"      --keep-flows    apply, rollback: established flows the new policy no\n"
 	"                      longer admits keep flowing (default: they are ended)\n"
-	"      --full          apply: replace the whole table (default: only the\n"
-	"                      difference when the live table is the current policy)\n"
+	"      --full          apply, rollback: replace the whole table (default: only\n"
+	"                      the difference when the live table is the current policy)\n"
 	"      --all-findings  check, compile, apply: show every finding (default: the\n"
 	"                      first 5 of each kind, then how many more)\n"
 	"      --from ADDR     explain: the packet's source\n"
@@ -119,7 +119,8 @@ static const struct command commands[] = {
 	{ "apply", cli_apply, NULL, false, TAKES_MODE | TAKES_DRY_RUN | TAKES_CONFIRM | TAKES_CHANGE |
 					  TAKES_KEEP_FLOWS | TAKES_FULL | TAKES_ALL_FINDINGS },
 	{ "confirm", NULL, cli_confirm, false, TAKES_CHANGE },
-	{ "rollback", NULL, cli_rollback, false, TAKES_CHANGE | TAKES_TO | TAKES_KEEP_FLOWS },
+	{ "rollback", NULL, cli_rollback, false, TAKES_CHANGE | TAKES_TO | TAKES_KEEP_FLOWS |
+						 TAKES_FULL },
 	{ "flush", NULL, cli_flush, false, TAKES_DRY_RUN | TAKES_CHANGE },
 	{ "restore", NULL, cli_restore, false, TAKES_DRY_RUN | TAKES_CHANGE },
 	{ "status", NULL, cli_status, false, TAKES_STATE_DIR },

@@ -123,23 +123,31 @@ int recorded_load(const char *dir, unsigned gen, struct recorded *g, struct diag
 }
 
 /* Put generation gen into the kernel (0: no table); the state directory
- * is not touched, but for the queue bank: with rebank, the generation is
- * compiled into the bank the live table (current) does not use, and that
- * is recorded in its meta.  sagated gets the policy on that bank before
- * the kernel switches (handover.h).  *m (may be NULL) gets its meta, r
- * (may be NULL) what sagated was told. */
-static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
+ * is not touched, but for the queue bank: a rollback (rb, its lock; NULL
+ * otherwise) compiles the generation into the bank the live table
+ * (current) does not use, records that in its meta, and sends only the
+ * difference from current when the live table is exactly current and
+ * rb allows it (live_incr_apply; r->incr says which).  The other loads
+ * replace the whole table: each puts back a generation while the kernel
+ * is not known to hold `current` (a switch that failed, an apply that
+ * ended before its switch, a bank the table's comment cannot tell), and
+ * a difference can only start from the current generation as the live
+ * table.  sagated gets the policy on its bank before the kernel switches
+ * (handover.h).  *m (may be NULL) gets its meta, r (may be NULL) what
+ * sagated was told. */
+static enum live_status kernel_load(const char *dir, struct live *rb, unsigned gen,
 				    struct state_meta *m, struct live_result *r,
 				    struct diag_list *d)
 {
 	struct handover h = { 0 };
+	struct live_incr scratch;
 	struct recorded g;
 	enum live_status st;
 	uint16_t queue;
 
 	if (!gen)
 		return nft_flush_table(false, d) < 0 ? LIVE_REJECTED : LIVE_OK;
-	if (rebank) {
+	if (rb) {
 		struct state_meta gm;
 
 		if (state_read_meta(dir, gen, &gm, d) < 0)
@@ -158,6 +166,8 @@ static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
 	g.m.generation = gen;
 	if (handover_prepare(&h, dir, &g.m, d) < 0)
 		st = h.lost ? LIVE_UNKNOWN : LIVE_ENGINE_REFUSED;
+	else if (rb)
+		st = kernel_status(live_incr_apply(rb, gen, g.plan, g.pol, r ? &r->incr : &scratch, d));
 	else
 		st = kernel_status(nft_apply(g.plan, g.pol, false, d));
 	/* the kernel switched: so does the caller, whatever sagated says */
@@ -179,7 +189,7 @@ static enum live_status kernel_load(const char *dir, unsigned gen, bool rebank,
 
 enum live_status live_kernel_load(const char *dir, unsigned gen, struct diag_list *d)
 {
-	return kernel_load(dir, gen, false, NULL, NULL, d);
+	return kernel_load(dir, NULL, gen, NULL, NULL, d);
 }
 
 /* The kernel took generation `now`, but `current` could not be switched
@@ -191,7 +201,7 @@ static bool kernel_put_back(const char *dir, unsigned was, unsigned now, struct 
 	bool ok;
 
 	diag_list_init(&quiet);
-	ok = kernel_load(dir, was, false, NULL, NULL, &quiet) == LIVE_OK;
+	ok = kernel_load(dir, NULL, was, NULL, NULL, &quiet) == LIVE_OK;
 	if (!ok)
 		diag_add(d, DIAG_ERROR, dir, "", NULL,
 			 "the kernel holds generation %u, but it could not be recorded as current, nor the kernel put back: rollback will not know it",
@@ -216,10 +226,10 @@ static enum live_status after_engine(const char *dir, enum live_status st,
  * rollback went).  Only history, and the mark that keeps a rolled back
  * generation from being a rollback's target: the change is done either
  * way, so a failure is a warning. */
-static void note(struct live *lv, unsigned gen, enum state_note what, unsigned to,
-		 struct diag_list *d)
+static void note_by(const char *dir, const char *command, unsigned gen, enum state_note what,
+		    unsigned to, struct diag_list *d)
 {
-	bool timer = lv->command && strcmp(lv->command, "confirm timer") == 0;
+	bool timer = command && strcmp(command, "confirm timer") == 0;
 	struct state_actor who;
 	struct diag_list quiet;
 
@@ -227,13 +237,56 @@ static void note(struct live *lv, unsigned gen, enum state_note what, unsigned t
 		return;
 	if (what == STATE_NOTE_ROLLED_BACK && timer)
 		what = STATE_NOTE_EXPIRED;
-	state_actor_self(&who, timer ? "expiry" : lv->command ? lv->command : "?");
+	state_actor_self(&who, timer ? "expiry" : command ? command : "?");
 	diag_list_init(&quiet);
-	if (state_note(lv->dir, gen, what, &who, to, &quiet) < 0)
-		diag_add(d, DIAG_WARNING, lv->dir, "", NULL,
+	if (state_note(dir, gen, what, &who, to, &quiet) < 0)
+		diag_add(d, DIAG_WARNING, dir, "", NULL,
 			 "generation %u: its history could not be recorded: %s", gen,
 			 quiet.count ? quiet.items[0].message : "?");
 	diag_list_fini(&quiet);
+}
+
+static void note(struct live *lv, unsigned gen, enum state_note what, unsigned to,
+		 struct diag_list *d)
+{
+	note_by(lv->dir, lv->command, gen, what, to, d);
+}
+
+void live_rollback_notes(const char *dir, const char *command, unsigned from, unsigned to,
+			 bool swap, struct diag_list *d)
+{
+	if (swap)
+		note_by(dir, command, from, STATE_NOTE_ROLLED_BACK, to, d);
+	note_by(dir, command, to, STATE_NOTE_REINSTATED, 0, d);
+}
+
+/* Put rollback target gen into the kernel (kernel_load) and make it
+ * current: state_swap for a plain rollback (gen is the previous one),
+ * else state_switch_to.  An incremental load keeps the table's comment,
+ * which names the current generation: whoever comes next settles a
+ * rollback that ends between the kernel's commit and the switch by the
+ * record `rolling-back` (live_recover). */
+static enum live_status roll_to(struct live *lv, unsigned gen, bool swap, struct live_result *r,
+				struct diag_list *d)
+{
+	unsigned cur = state_generation(lv->dir, STATE_CURRENT);
+	enum live_status st;
+	bool kept = false;
+
+	if (rolling_record(lv->dir, gen, cur, swap, lv->command, d) < 0)
+		return LIVE_FAILED;
+	st = kernel_load(lv->dir, lv, gen, &r->meta, r, d);
+	if (st == LIVE_OK)
+		test_pause("rollback-before-switch");
+	if (st == LIVE_OK && (swap ? state_swap(lv->dir, d) : state_switch_to(lv->dir, gen, d)) < 0) {
+		/* a kernel that cannot be put back keeps the record: the
+		 * next command finds it holding gen, and makes that current */
+		kept = !kernel_put_back(lv->dir, cur, gen, d);
+		st = LIVE_FAILED;
+	}
+	if (!kept)
+		rolling_drop(lv->dir);
+	return st;
 }
 
 /* Apply the rollback target and make it current. */
@@ -248,15 +301,10 @@ static enum live_status to_previous(struct live *lv, struct live_result *r,
 		diag_add(d, DIAG_ERROR, lv->dir, "", NULL, "no previous policy to return to");
 		return LIVE_NOTHING;
 	}
-	st = kernel_load(lv->dir, prev, true, &r->meta, r, d);
-	if (st == LIVE_OK && state_swap(lv->dir, d) < 0) {
-		kernel_put_back(lv->dir, cur, prev, d);
-		st = LIVE_FAILED;
-	}
+	st = roll_to(lv, prev, true, r, d);
 	if (st == LIVE_OK) {
 		r->generation = prev;
-		note(lv, cur, STATE_NOTE_ROLLED_BACK, prev, d);
-		note(lv, prev, STATE_NOTE_REINSTATED, 0, d);
+		live_rollback_notes(lv->dir, lv->command, cur, prev, true, d);
 	}
 	return after_engine(lv->dir, st, r, prev, d);
 }
@@ -285,7 +333,7 @@ enum live_status live_undo(struct live *lv, unsigned gen, unsigned replaces,
 		/* gen never became current (its apply ended before the switch),
 		 * but the kernel may hold it */
 		/* on its own recorded bank: the kernel may hold gen on the other */
-		st = kernel_load(lv->dir, replaces, false, &r->meta, r, d);
+		st = kernel_load(lv->dir, NULL, replaces, &r->meta, r, d);
 		r->generation = st == LIVE_OK ? replaces : 0;
 		r->table_removed = st == LIVE_OK && !replaces;
 		if (st == LIVE_OK)
@@ -427,12 +475,17 @@ enum live_status live_rollback(struct live *lv, struct live_result *r, struct di
 enum live_status live_rollback_to(struct live *lv, unsigned gen, struct live_result *r,
 				  struct diag_list *d)
 {
-	unsigned cur = state_generation(lv->dir, STATE_CURRENT);
 	enum live_status st;
 	struct pending pend;
+	unsigned cur;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	/* an apply or a rollback that ended before its switch: settled
+	 * first, so that current is what the kernel holds */
+	if (live_recover(lv, d) != LIVE_OK)
+		return LIVE_FAILED;
+	cur = state_generation(lv->dir, STATE_CURRENT);
 	if (!state_generation_exists(lv->dir, gen)) {
 		diag_add(d, DIAG_ERROR, lv->dir, "", NULL,
 			 "no generation %u in the state directory (`sagate history` lists those kept): nothing was changed",
@@ -458,18 +511,14 @@ enum live_status live_rollback_to(struct live *lv, unsigned gen, struct live_res
 			 "an apply --confirm is waiting: run `sagate confirm` or `sagate rollback` first; nothing was changed");
 		return LIVE_PENDING;
 	}
-	st = kernel_load(lv->dir, gen, true, &r->meta, r, d);
-	if (st == LIVE_OK && state_switch_to(lv->dir, gen, d) < 0) {
-		kernel_put_back(lv->dir, cur, gen, d);
-		st = LIVE_FAILED;
-	}
+	st = roll_to(lv, gen, false, r, d);
 	if (st != LIVE_OK)
 		return st;
 	/* a record of an apply that never became current guards nothing now */
 	if (rc == 1)
 		withdraw_quietly(lv->dir, d);
 	r->generation = gen;
-	note(lv, gen, STATE_NOTE_REINSTATED, 0, d);
+	live_rollback_notes(lv->dir, lv->command, cur, gen, false, d);
 	return LIVE_OK;
 }
 

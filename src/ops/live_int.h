@@ -102,6 +102,22 @@ void rollback_record_drop(const char *dir);
 int applying_record(const char *dir, unsigned gen, unsigned replaces, struct diag_list *d);
 /** Remove the record (failing leaves one the next command finds settled). */
 void applying_drop(const char *dir);
+/** Record that a rollback is putting generation gen into the kernel in
+ *  place of the current replaces, to switch to it by state_swap (swap)
+ *  or state_switch_to; by: the command (lv->command).  `rolling-back`,
+ *  until the switch.  0, or -1 with an error in d. */
+int rolling_record(const char *dir, unsigned gen, unsigned replaces, bool swap, const char *by,
+		   struct diag_list *d);
+/** Remove it (failing leaves one the next command finds settled). */
+void rolling_drop(const char *dir);
+
+/* live.c */
+
+/** Record in history what a rollback by command did: from rolled back
+ *  (swap: a plain rollback or an expiry; rollback --to leaves from as it
+ *  was), to reinstated.  A failure is a warning in d. */
+void live_rollback_notes(const char *dir, const char *command, unsigned from, unsigned to,
+			 bool swap, struct diag_list *d);
 
 /* live.c */
 

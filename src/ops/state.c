@@ -25,6 +25,7 @@ static const char *const file_names[] = {
 	[STATE_ROLLED_BACK] = "rolled-back",
 	[STATE_LOCK] = "lock",
 	[STATE_APPLYING] = "applying",
+	[STATE_ROLLING_BACK] = "rolling-back",
 };
 
 static const char *const gen_files[] = {

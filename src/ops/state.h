@@ -60,6 +60,8 @@ enum state_file {
 	STATE_LOCK,		/**< the state directory's lock (live.h) */
 	STATE_APPLYING,		/**< an apply between its prepare and its switch:
 				     JSON written and read by live.h */
+	STATE_ROLLING_BACK,	/**< a rollback between its record and its switch:
+				     JSON written and read by live.h */
 };
 
 /** An entry's file name, for messages ("current"). */

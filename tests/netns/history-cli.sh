@@ -16,6 +16,7 @@ ns=sgt-history-$$
 netns_throwaway "$ns"
 export SAGATE_STATE_DIR=$tmp/state
 . "$top/tests/lib/netns-cli.sh"
+. "$top/tests/lib/incr.sh"
 hist() {	# GEN JQ: jq of generation GEN of `history --json`, compact
 	sg --json history | jq -c ".generations[] | select(.generation == $1) | $2"
 }
@@ -31,18 +32,18 @@ A=policies/db-server.json B=policies/web-server.json C=policies/bastion.json
 
 # --- the reported sequence ---------------------------------------------
 sg apply -k "$A" >/dev/null || bad "apply A"
-ruleset >"$tmp/A"
+incr_norm "$ns" >"$tmp/A"
 sg apply -k --full --confirm 2 "$B" >/dev/null || bad "apply B --confirm 2"
-ruleset >"$tmp/B"
+incr_norm "$ns" >"$tmp/B"
 expired
-same_as "$tmp/A" "B not confirmed: A is back at the deadline"
+same_table "$ns" "$tmp/A" "B not confirmed: A is back at the deadline"
 [ "$(sg --json status | jq -r '.previous_generation // "none"')" = none ] &&
 	ok "status offers no rollback to B" || bad "status: $(sg --json status | jq -c .previous_generation)"
 sg rollback >/dev/null
 rc=$?
 [ $rc -eq 1 ] && ok "rollback after the expiry refuses (exit 1)" || bad "rollback after the expiry: exit $rc"
 said "no previous policy to return to" "and says there is nothing to return to"
-same_as "$tmp/A" "rollback does not re-apply B"
+same_table "$ns" "$tmp/A" "rollback does not re-apply B"
 
 # --- history ------------------------------------------------------------
 [ "$(hist 2 '[.outcome, .rolled_back.by, .rolled_back.to, .current]')" = '["rolled-back","expiry",1,false]' ] &&
@@ -64,23 +65,23 @@ grep -q '^  2 .* root (uid 0) apply .*rolled back by expiry at ' "$tmp/out" &&
 # --- an admin's rollback rejects too -------------------------------------
 sg apply -k "$C" >/dev/null || bad "apply C"
 sg rollback >/dev/null && ok "rollback from C" || bad "rollback from C"
-same_as "$tmp/A" "A is back"
+same_table "$ns" "$tmp/A" "A is back"
 [ "$(hist 3 '[.outcome, .rolled_back.by, .rolled_back.command]')" = '["rolled-back","admin","rollback"]' ] &&
 	ok "history: C rolled back by the admin" || bad "history of C: $(hist 3 .)"
 sg rollback >/dev/null
-[ $? -eq 1 ] && same_as "$tmp/A" "a second rollback returns to neither B nor C" ||
+[ $? -eq 1 ] && same_table "$ns" "$tmp/A" "a second rollback returns to neither B nor C" ||
 	bad "second rollback did not refuse"
 
 # --- rollback --to ------------------------------------------------------
 sg rollback --to 2 >"$tmp/out" && grep -q '^rolled back to generation 2 ' "$tmp/out" &&
 	ok "rollback --to 2: chosen explicitly, B comes back" || bad "rollback --to 2: $(cat "$tmp/out" "$tmp/stderr")"
-same_as "$tmp/B" "the kernel holds B exactly"
+same_table "$ns" "$tmp/B" "the kernel holds B"
 [ "$(sg --json status | jq -c '[.applied.generation, .previous_generation, .kernel]')" = \
 	'[2,1,"matches the applied policy"]' ] && ok "status: B current, A its rollback target" ||
 	bad "status after --to: $(sg --json status | jq -c .)"
 [ "$(hist 2 '[.outcome, .reinstated.command, .rolled_back]')" = '["live","rollback --to",null]' ] &&
 	ok "history: B live again by rollback --to, no longer marked" || bad "history of B: $(hist 2 .)"
-sg rollback >/dev/null && same_as "$tmp/A" "a plain rollback then returns to A" || bad "rollback after --to"
+sg rollback >/dev/null && same_table "$ns" "$tmp/A" "a plain rollback then returns to A" || bad "rollback after --to"
 
 # --- bad N ----------------------------------------------------------------
 sg rollback --to 99 >/dev/null
@@ -99,13 +100,14 @@ for arg in x 0 -1 1x; do
 done
 [ $usage = 4 ] && ok "rollback --to x / 0 / -1 / 1x: usage errors (exit 2)"
 # damaged: another valid policy in place of C's copy (only the digest tells)
+ruleset >"$tmp/now"
 printf '{"version": 1, "rules": [{"name": "all", "action": "permit"}]}\n' \
 	>"$SAGATE_STATE_DIR/gen-000003/policy.json"
 sg rollback --to 3 >/dev/null
 rc=$?
 [ $rc -eq 3 ] && ok "rollback --to a damaged generation: exit 3" || bad "rollback --to 3: exit $rc"
 said "generation 3 is damaged: policy.json does not match the digest" "and says it is damaged"
-same_as "$tmp/A" "and leaves the kernel as it was"
+same_as "$tmp/now" "and leaves the kernel as it was"
 [ "$(readlink "$SAGATE_STATE_DIR/current")" = gen-000001 ] && ok "and current as it was" ||
 	bad "current is $(readlink "$SAGATE_STATE_DIR/current")"
 echo '{"source": 1}' >"$SAGATE_STATE_DIR/gen-000003/meta.json"
@@ -114,7 +116,7 @@ rc=$?
 [ $rc -eq 3 ] && grep -q "generation 3 is damaged (its meta.json)" "$tmp/stderr" &&
 	ok "rollback --to a generation whose meta.json is damaged: refused" ||
 	bad "rollback --to 3 (meta): exit $rc, $(cat "$tmp/stderr")"
-same_as "$tmp/A" "and leaves the kernel as it was"
+same_as "$tmp/now" "and leaves the kernel as it was"
 [ "$(hist 3 .outcome)" = '"damaged"' ] && [ "$(sg --json history | jq '.generations | length')" = 3 ] &&
 	ok "history lists a damaged generation as damaged, and the others" || bad "history: $(sg --json history)"
 
@@ -134,7 +136,7 @@ grep -q "^  2 .* unknown .* unknown (recorded as $B, relative)\$" "$tmp/out" &&
 export SAGATE_STATE_DIR=$tmp/state-boot
 sg apply -k "$A" >/dev/null && sg apply -k --confirm 1 "$B" >/dev/null || bad "apply A, B --confirm 1"
 expired
-same_as "$tmp/A" "B not confirmed: A is back"
+same_table "$ns" "$tmp/A" "B not confirmed: A is back"
 echo garbage >"$SAGATE_STATE_DIR/gen-000001/policy.json"	# then A is damaged
 sg flush >/dev/null
 sg restore >/dev/null

@@ -22,6 +22,7 @@ edits=${INCR_EDITS:-100}
 a=sgt-incra-$$ b=sgt-incrb-$$ c=sgt-incrc-$$
 tmp=$(mktemp -d)
 . "$top/tests/lib/netns.sh"
+. "$top/tests/lib/incr.sh"
 netns_require_root
 command -v python3 >/dev/null || { echo "FAIL: python3 is needed" >&2; exit 1; }
 cleanup() {
@@ -35,7 +36,6 @@ fails=0 passes=0
 bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { passes=$((passes + 1)); }
 ip netns add "$a" && ip netns add "$b" && ip netns add "$c" || exit 1
-norm() { ip netns exec "$1" nft -j list table inet sagate | python3 "$here/incr-norm.py" /dev/stdin; }
 
 # 1. random edits, in the flat layout and in the bucket layout (forced
 # for small policies by SAGATE_BUCKET_LAYOUT_MIN)
@@ -69,9 +69,9 @@ edit_run() {	# LAYOUT N SEED0: N edits from a fresh policy and state
 		else
 			full=$((full + 1))
 		fi
-		if ! cmp -s <(norm "$a") <(norm "$b"); then
+		if ! cmp -s <(incr_norm "$a") <(incr_norm "$b"); then
 			bad "$layout edit $i ($what): the incremental table differs from the full one"
-			diff <(norm "$a") <(norm "$b") | head -20 >&2
+			diff <(incr_norm "$a") <(incr_norm "$b") | head -20 >&2
 			break
 		fi
 		ok
@@ -92,22 +92,12 @@ unset SAGATE_BUCKET_LAYOUT_MIN
 sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa" "$@"; }
 
 # 2. counters survive: C sends to A over a veth
-ip link add sgti$$ netns "$a" type veth peer name sgto$$ netns "$c" || exit 1
-ip -n "$a" addr add 10.88.0.1/24 dev sgti$$ && ip -n "$a" link set sgti$$ up
-ip -n "$c" addr add 10.88.0.2/24 dev sgto$$ && ip -n "$c" link set sgto$$ up
-cat >"$tmp/c.json" <<'P'
-{ "version": 1, "rules": [
-  { "name": "probe", "action": "permit", "peers": ["10.88.0.2"], "protocol": "udp", "ports": [7777] },
-  { "name": "other", "action": "permit", "peers": ["10.77.0.9"], "protocol": "tcp", "ports": [22] } ] }
-P
+incr_probe "$a" "$c" "$tmp/c.json" || exit 1
 sed 's/"ports": \[22\]/"ports": [23]/' "$tmp/c.json" >"$tmp/c2.json"
 sed 's/"ports": \[22\]/"ports": [24]/' "$tmp/c.json" >"$tmp/c3.json"
-probe_packets() { sa --json list | python3 -c '
-import json,sys
-j=json.load(sys.stdin)
-print(sum(c.get("packets",0) for c in j.get("counters",j.get("rules",[])) if c.get("comment",c.get("rule"))=="probe"))' 2>/dev/null; }
+probe_packets() { incr_packets "$a" "$tmp/sa" probe; }
 sa apply -k "$tmp/c.json" >/dev/null 2>&1 || bad "apply of the counter policy"
-for _ in 1 2 3; do ip netns exec "$c" bash -c 'echo x >/dev/udp/10.88.0.1/7777'; done
+incr_send "$c"
 before=$(probe_packets)
 [ "${before:-0}" -ge 3 ] || bad "the probe rule counted ${before:-nothing}, 3 packets expected"
 sa --json apply -k "$tmp/c2.json" >"$tmp/o2" 2>&1
@@ -137,9 +127,9 @@ ip netns exec "$a" nft list table inet sagate | grep -q 10.66.0.1 && bad "the ha
 # First a dry run: it counts what the apply would change, and changes
 # nothing (not even the ruleset generation: the apply after it still
 # trusts the kept plan)
-norm "$a" >"$tmp/before-dry"
+incr_norm "$a" >"$tmp/before-dry"
 sa --json apply --dry-run -k "$tmp/c2.json" >"$tmp/od" 2>&1
-cmp -s "$tmp/before-dry" <(norm "$a") && ok || bad "apply --dry-run changed the table"
+cmp -s "$tmp/before-dry" <(incr_norm "$a") && ok || bad "apply --dry-run changed the table"
 sa --json apply -k "$tmp/c2.json" >"$tmp/o4" 2>&1
 grep -q '"done": true' "$tmp/o4" && grep -q '"kept_plan": true' "$tmp/o4" && ok ||
 	bad "after sagate's own commit, the next apply did not diff from the kept plan: $(cat "$tmp/o4")"

@@ -1036,10 +1036,10 @@ Test(live, history_follows_a_confirm)
 
 /* --- an apply that ended between its prepare and its switch ------------ */
 
-/* Generations 1 and 2 (current), then generation 3 (policy 2) applied by
- * a process that dies in the fake kernel, before or after its commit: as
- * a SIGKILL there leaves it, current still names 2. */
-static void apply_dies(int when)
+/* Generations 1 and 2 (current), then act by a process that dies in the
+ * fake kernel, before or after its commit: as a SIGKILL there leaves it,
+ * current still names 2.  apply_dies: generation 3 (policy 2) applied. */
+static void dies_in_kernel(int when, step_fn act)
 {
 	pid_t pid;
 	int st;
@@ -1053,12 +1053,17 @@ static void apply_dies(int when)
 
 		die_in_kernel = when;
 		diag_list_init(&d);
-		apply(2, 0, &d);
+		act(&d);
 		_exit(0);
 	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == DIED, "the apply did not die in the kernel");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == DIED, "it did not die in the kernel");
 	cr_assert_eq(state_generation(dir, STATE_CURRENT), 2);
+}
+
+static void apply_dies(int when)
+{
+	dies_in_kernel(when, apply_2);
 	cr_assert_eq(kernel_holds(3), when == DIE_AFTER_COMMIT);
 }
 
@@ -1142,9 +1147,10 @@ Test(live, an_apply_killed_before_the_kernel_commit_is_discarded)
 	diag_list_fini(&d);
 }
 
-/* The command that settles it fails at any step: what it leaves is
- * settled by the one after. */
-Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
+/* After died() (a command killed after the kernel's commit), the command
+ * that settles it (confirm) fails at any step: what it leaves is settled
+ * by the one after, to want. */
+static void settled_at_any_step(void (*died)(void), struct snap want)
 {
 	unsigned k;
 
@@ -1153,7 +1159,7 @@ Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
 		char when[600];
 		bool fired;
 
-		apply_dies(DIE_AFTER_COMMIT);
+		died();
 		diag_list_init(&d);
 		fault_arm(k);
 		confirm(&d);
@@ -1163,7 +1169,7 @@ Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
 		diag_list_fini(&d);
 		diag_list_init(&d);
 		cr_assert_eq(confirm(&d), LIVE_NOTHING, "%s", when);
-		cr_assert(same(snap_of(when), (struct snap){ 3, 2, 0, false }),
+		cr_assert(same(snap_of(when), want),
 			  "%s: then current %u, previous %u", when, state_generation(dir, STATE_CURRENT),
 			  state_generation(dir, STATE_PREVIOUS));
 		consistent(when);
@@ -1172,6 +1178,140 @@ Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
 			break;
 	}
 	cr_assert_gt(k, 4, "only %u steps: is fault.c linked?", k);
+}
+
+static void apply_died(void)
+{
+	apply_dies(DIE_AFTER_COMMIT);
+}
+
+Test(live, a_failure_at_any_step_of_settling_it_leaves_it_to_the_next_command)
+{
+	settled_at_any_step(apply_died, (struct snap){ 3, 2, 0, false });
+}
+
+/* --- a rollback that ended between its record and its switch ----------- */
+
+/* Every message of d, for an assertion's output. */
+static const char *all_errors(const struct diag_list *d)
+{
+	static char buf[4096];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < d->count && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s | ", d->items[i].message);
+	return buf;
+}
+
+/* A rollback (to: rollback --to 1) killed in the fake kernel
+ * (dies_in_kernel): current still names 2. */
+static void rollback_dies(int when, bool to)
+{
+	rollback_to_gen = 1;
+	dies_in_kernel(when, to ? rollback_to : rollback);
+	cr_assert_eq(kernel_holds(1), when == DIE_AFTER_COMMIT);
+}
+
+static const char rolled_switch[] = "ended between the kernel's commit and its switch: the kernel holds generation 1, now made current";
+
+Test(live, a_rollback_killed_after_the_kernel_commit_is_made_current_by_confirm)
+{
+	struct history h;
+	struct diag_list d;
+
+	rollback_dies(DIE_AFTER_COMMIT, false);
+	diag_list_init(&d);
+	cr_assert_eq(confirm(&d), LIVE_NOTHING);
+	cr_assert(has(&d, rolled_switch), "%s", all_errors(&d));
+	cr_assert(has(&d, "an earlier rollback from generation 2 to 1"), "%s", all_errors(&d));
+	/* as the rollback leaves it: 1 keeps its own target (none) */
+	cr_assert(same(snap_of("settled"), (struct snap){ 1, 0, 0, false }));
+	consistent("settled by confirm");
+	cr_assert_eq(history_read(dir, &h, &d), 0);
+	cr_assert_eq(entry(&h, 2)->outcome, HISTORY_ROLLED_BACK);
+	cr_assert_str_eq(entry(&h, 2)->what.rolled_back_by.command, "rollback");
+	cr_assert_str_eq(entry(&h, 1)->what.reinstated_by.command, "rollback");
+	history_fini(&h);
+	diag_list_fini(&d);
+}
+
+Test(live, a_rollback_to_killed_after_the_kernel_commit_is_made_current_by_apply)
+{
+	struct diag_list d;
+
+	rollback_dies(DIE_AFTER_COMMIT, true);
+	diag_list_init(&d);
+	cr_assert_eq(apply(2, 0, &d), LIVE_OK);
+	cr_assert(has(&d, rolled_switch), "%s", all_errors(&d));
+	/* rollback --to made 2 the rollback target of 1; the apply replaced 1 */
+	cr_assert(same(snap_of("applied"), (struct snap){ 3, 1, 0, false }));
+	cr_assert_eq(state_target(dir, 1), 2);
+	consistent("settled by apply");
+	diag_list_fini(&d);
+}
+
+Test(live, a_rollback_killed_before_the_kernel_commit_keeps_its_target)
+{
+	struct diag_list d;
+	char path[PATH_MAX];
+
+	rollback_dies(DIE_BEFORE_COMMIT, false);
+	diag_list_init(&d);
+	cr_assert_eq(confirm(&d), LIVE_NOTHING);
+	cr_assert(has(&d, "an earlier rollback to generation 1 ended before the kernel took it: generation 2 stays current"),
+		  "%s", all_errors(&d));
+	snprintf(path, sizeof(path), "%s/gen-000001/meta.json", dir);
+	cr_assert_eq(access(path, F_OK), 0, "generation 1 was discarded");
+	cr_assert(same(snap_of("kept"), (struct snap){ 2, 1, 0, false }));
+	consistent("kept");
+	/* and the rollback can be run again */
+	cr_assert_eq(rollback(&d), LIVE_OK);
+	cr_assert(same(snap_of("rolled back"), (struct snap){ 1, 0, 0, false }));
+	consistent("rolled back");
+	diag_list_fini(&d);
+}
+
+/* A record that cannot be read names nothing to settle: it goes, with a
+ * warning, and nothing else changes. */
+Test(live, a_damaged_rollback_record_is_removed_and_changes_nothing)
+{
+	static const char *const damaged[] = {
+		"not json", "{}", "{\"generation\": 1, \"replaces\": 2}",
+		"{\"generation\": 1, \"replaces\": 2, \"switch\": \"sideways\", \"by\": \"rollback\"}",
+		"{\"generation\": 1, \"replaces\": 2, \"switch\": \"swap\", \"by\": \"\"}",
+		"{\"generation\": 0, \"replaces\": 2, \"switch\": \"swap\", \"by\": \"rollback\"}",
+	};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		struct diag_list d;
+		FILE *f;
+
+		fresh();
+		snprintf(path, sizeof(path), "%s/rolling-back", dir);
+		cr_assert_not_null(f = fopen(path, "w"));
+		fputs(damaged[i], f);
+		fclose(f);
+		diag_list_init(&d);
+		cr_assert_eq(confirm(&d), LIVE_NOTHING);
+		cr_assert(has(&d, "damaged record of an interrupted rollback: removed"), "%s: %s",
+			  damaged[i], all_errors(&d));
+		cr_assert_neq(access(path, F_OK), 0, "%s: the record stays", damaged[i]);
+		cr_assert(same(snap_of(damaged[i]), (struct snap){ 2, 1, 0, false }));
+		consistent(damaged[i]);
+		diag_list_fini(&d);
+	}
+}
+
+static void rollback_died(void)
+{
+	rollback_dies(DIE_AFTER_COMMIT, false);
+}
+
+Test(live, a_failure_at_any_step_of_settling_a_rollback_leaves_it_to_the_next_command)
+{
+	settled_at_any_step(rollback_died, (struct snap){ 1, 0, 0, false });
 }
 
 /* --- sagated's answers --------------------------------------------------- */
@@ -1205,17 +1345,6 @@ static char *events(char *buf, size_t len)
 	buf[n] = '\0';
 	if (f)
 		fclose(f);
-	return buf;
-}
-
-static const char *all_errors(const struct diag_list *d)
-{
-	static char buf[4096];
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < d->count && off < sizeof(buf); i++)
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s | ", d->items[i].message);
 	return buf;
 }
 

@@ -8,7 +8,9 @@
 #    every decision sagated logs after it is a drop-algorithm, and its
 #    accept counter stands still; apply says sagated serves the new
 #    generation on the other queue bank; status agrees;
-#  - `sagate rollback`: admission again, from the moment it returns;
+#  - `sagate rollback`: admission again, from the moment it returns; it
+#    sends only the difference, in which the queueing chain's rules are
+#    replaced (the other bank);
 #  - `sagate rollback --to 2` (the tightened generation, rolled back):
 #    handed over as apply's was, drops again from the moment it returns;
 #  - sagated started with --policy of another file: `sagate status` and
@@ -155,6 +157,9 @@ t3=$(now)
 [ $rc = 0 ] && grep -q "rolled back to generation 1" <<<"$out" &&
 	grep -q "sagated serves generation 1 on queue 0" <<<"$out" &&
 	ok "rollback: generation 1, served on queue 0 when it returns" || bad "rollback (exit $rc): $out"
+grep -q "sent only the difference: .*; [1-9][0-9]* chains' rules replaced" <<<"$out" &&
+	ok "rollback: only the difference sent, the queueing chain's rules replaced (queue 1 to 0)" ||
+	bad "rollback did not send only the difference: $out"
 wait_after "$t3" 5 || bad "fewer than 5 decisions after the rollback"
 flows_stop
 n=$(after "$t3" | wc -l)
@@ -175,6 +180,9 @@ t5=$(now)
 [ $rc = 0 ] && grep -q "rolled back to generation 2" <<<"$out" &&
 	grep -q "sagated serves generation 2 on queue 1" <<<"$out" &&
 	ok "rollback --to 2: generation 2, served on queue 1 when it returns" || bad "rollback --to 2 (exit $rc): $out"
+grep -q "sent only the difference: .*; [1-9][0-9]* chains' rules replaced" <<<"$out" &&
+	ok "rollback --to 2: only the difference sent, the queueing chain's rules replaced (queue 0 to 1)" ||
+	bad "rollback --to 2 did not send only the difference: $out"
 wait_after "$t5" 5 || bad "fewer than 5 decisions after rollback --to"
 flows_stop
 n=$(after "$t5" | wc -l)
