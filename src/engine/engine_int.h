@@ -1,4 +1,5 @@
-/* Inside the engine: what engine.c (main thread: policy, XFRM, life) and
+/* Inside the engine: what engine.c (main thread: policy, life),
+ * engine_xfrm.c (the XFRM socket and the SA cache it feeds) and
  * engine_queue.c (one thread per NFQUEUE queue) share. */
 #ifndef SAGATE_ENGINE_INT_H
 #define SAGATE_ENGINE_INT_H
@@ -11,6 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+/** Swap two lvalues of one type. */
+#define SWAP(a, b) do { __typeof__(a) t_ = (a); (a) = (b); (b) = t_; } while (0)
 
 /** Messages taken from the queue socket per recvmmsg(). */
 #define EQ_BURST 64
@@ -84,6 +88,18 @@ void engine_wrunlock(struct engine *e);
 void engine_wrlock_cb(void *e);
 void engine_wrunlock_cb(void *e);
 
+/** Open the XFRM socket (e->xnl), join the SA and EXPIRE groups and
+ *  wait for the first dump of the SAs (engine_xfrm.c).  0, or -1 with an
+ *  error in d. */
+int engine_xfrm_setup(struct engine *e, struct diag_list *d);
+/** Ask the kernel for a dump of the SAs when one is due (e->need_dump,
+ *  none running); a re-dump empties the cache first.  What fails is
+ *  retried on the next call, and said in d.  Under xmu. */
+void engine_xfrm_dump(struct engine *e, struct diag_list *d);
+/** Read and apply what the XFRM socket holds, a bounded number of reads
+ *  (the main thread, when poll says it is readable; logs what went
+ *  wrong).  0, or -1 on a fatal receive error. */
+int engine_xfrm_drain(struct engine *e);
 /** Apply every XFRM event the kernel has queued for sagated by now
  *  (non-blocking; any thread, not under e->lock).  0 when the socket was
  *  drained, -1 when it could not be (an error, or events still arriving

@@ -474,11 +474,16 @@ bool eq_idle(struct engine_queue *q)
 
 int eq_start(struct engine_queue *q, struct diag_list *d)
 {
+	char name[16];		/* the kernel keeps 15 characters */
 	int err = pthread_create(&q->th, NULL, q_thread, q);
 
 	if (err)
 		return engine_fail(d, "", "queue %u: thread: %s", q->num, strerror(err));
 	q->running = true;
+	/* which thread serves which queue, for top -H, ps -L and
+	 * /proc/PID/task/TID/comm; a name that cannot be set is no fault */
+	snprintf(name, sizeof name, "sagated-q%u", q->num);
+	pthread_setname_np(q->th, name);
 	return 0;
 }
 

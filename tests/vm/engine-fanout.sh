@@ -12,9 +12,14 @@
 #    queues of the range gave verdicts (sagated's log and per_queue);
 #  - a sagated started with a conflicting --queue says so, and status and
 #    audit report the mismatch;
+#  - each queue's thread is named sagated-q<N> (/proc/PID/task/TID/comm);
 #  - new TCP flows/s with 1 queue and with 2, side by side (printed as a
 #    BENCH line: the ratio is reported, not asserted; TCG on two host cores
-#    caps it, vm-run --smp 2 --mttcg gives the guest two real threads).
+#    caps it, vm-run --smp 2 --mttcg gives the guest two real threads),
+#    and for each queue thread its verdicts, CPU time and wake-ups in the
+#    flood (a queue thread's own figures: sagated's total CPU divided by
+#    all flows would make 2 queues look twice as dear per flow, since each
+#    busy thread takes its share of a vCPU whatever its flow count).
 # FANOUT_SECONDS (default 5) sets each rate run's length.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +27,7 @@ sagate=${SAGATE:-$top/sagate}
 sagated=${SAGATED:-$top/sagated}
 sgnet=${SGNET:-$top/tests/vm/sgnet}
 secs=${FANOUT_SECONDS:-5}
+hz=$(getconf CLK_TCK)
 . "$top/tests/lib/netns.sh"
 . "$top/tests/lib/topology.sh"
 . "$top/tests/vm/lib-site.sh"
@@ -62,6 +68,21 @@ sa_up || bad "ESP (AES-GCM) SAs"
 bound() { ip netns exec "$db" awk -v q="$1" '$1 == q { f = 1 } END { exit !f }' /proc/net/netfilter/nfnetlink_queue; }
 # verdicts_of Q: sagated's per_queue verdicts of queue Q (counters file)
 verdicts_of() { jq -r --argjson q "$1" '[.per_queue[] | select(.queue == $q) | .verdicts][0] // 0' "$counters" 2>/dev/null || echo 0; }
+# threads PID: a line per thread of PID: "TID NAME TICKS WAKEUPS"; TICKS
+# its user + system CPU in clock ticks, WAKEUPS its voluntary context
+# switches (each a sleep in poll, so one wake-up each)
+threads() {
+	local t name rest
+	for t in /proc/"$1"/task/*; do
+		name=$(cat "$t/comm" 2>/dev/null) || continue
+		rest=$(sed 's/.*) //' "$t/stat" 2>/dev/null) || continue	# fields from 3 on
+		printf '%s %s %s %s\n' "${t##*/}" "${name// /_}" \
+			"$(awk '{ print $12 + $13 }' <<<"$rest")" \
+			"$(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status")"
+	done
+}
+# named_queues PID: the queue numbers of PID's threads named sagated-q<N>
+named_queues() { threads "$1" | awk '$2 ~ /^sagated-q[0-9]+$/ { print substr($2, 10) }' | sort -n | tr '\n' ' '; }
 # counters_settle: wait until the counters file was written after now
 counters_settle() {
 	local t0
@@ -91,6 +112,9 @@ all=1
 for q in 0 1 2 3; do bound $q || all=0; done
 [ $all = 1 ] && ok "queues 0-3 (both banks of the range) are bound" ||
 	bad "bound queues: $(ip netns exec "$db" cat /proc/net/netfilter/nfnetlink_queue)"
+names=$(named_queues "$dpid")
+[ "$names" = "0 1 2 3 " ] && ok "each queue's thread is named: sagated-q0 to sagated-q3" ||
+	bad "queue threads named sagated-q<N>: '$names' (threads: $(threads "$dpid" | awk '{ print $2 }' | tr '\n' ' '))"
 st=$(ip netns exec "$db" "$sagate" status 2>&1); rc=$?
 [ $rc = 0 ] && ! grep -q MISMATCH <<<"$st" && ok "status: sagated serves the applied range" || bad "status ($rc): $st"
 # the live rule reads back as the plan's (drift compares "queue num 0-1
@@ -154,13 +178,13 @@ for n in 1 2 2 1; do
 	gdir=$(readlink -f "$SAGATE_STATE_DIR/current")
 	first=$(jq -r .queue "$gdir/meta.json")
 	daemon_start || { bad "sagated for $n queue(s): $(cat "$log")"; continue; }
-	cpu0=$(awk '{ print $14 + $15 }' "/proc/$dpid/stat")
+	threads "$dpid" >"$tmp/t0"
 	ip netns exec "$net" taskset -c 0 "$sgnet" connflood $dbaddr 5432 "$secs" 16 >"$tmp/c0" &
 	c0=$!
 	ip netns exec "$net" taskset -c 1 "$sgnet" connflood $dbaddr 5432 "$secs" 16 >"$tmp/c1" &
 	c1=$!
 	wait $c0 $c1
-	cpu=$(($(awk '{ print $14 + $15 }' "/proc/$dpid/stat") - cpu0))	# ticks of 10 ms
+	threads "$dpid" >"$tmp/t1"
 	flows=$(($(awk '{ print $2 }' "$tmp/c0") + $(awk '{ print $2 }' "$tmp/c1")))
 	tmo=$(($(awk '{ print $4 }' "$tmp/c0") + $(awk '{ print $4 }' "$tmp/c1")))
 	counters_settle
@@ -174,8 +198,26 @@ for n in 1 2 2 1; do
 	total[$n]=$((total[$n] + flows))
 	runs[$n]=$((runs[$n] + 1))
 	[ "$flows" -gt 0 ] && [ "$busy" = "$n" ] &&
-		ok "$n queue(s) from $first: $((flows / secs)) new flows/s ($flows in ${secs}s, $tmo timeouts; ${per}sagated used $((cpu * 10)) ms of CPU, $((cpu * 10000 / (flows + 1))) us a flow)" ||
+		ok "$n queue(s) from $first: $((flows / secs)) new flows/s ($flows in ${secs}s, $tmo timeouts; ${per% })" ||
 		bad "$n queue(s): $flows flows, $tmo timeouts, $per"
+	# each thread's share of the flood: a queue thread by its verdicts,
+	# the others (main, log, vici) by their CPU only
+	named=0
+	while read -r tid name ticks wake; do
+		# (no process substitution: the guest has no /dev/fd)
+		read -r ticks0 wake0 <<<"$(awk -v t="$tid" '$1 == t { print $3, $4 }' "$tmp/t0")"
+		ms=$(((ticks - ${ticks0:-0}) * 1000 / hz)) wk=$((wake - ${wake0:-0}))
+		if [[ $name =~ ^sagated-q([0-9]+)$ ]]; then
+			q=${BASH_REMATCH[1]}
+			[ "$q" -ge "$first" ] && [ "$q" -lt $((first + n)) ] || continue	# the idle bank
+			named=$((named + 1))
+			v=$(verdicts_of "$q")
+			echo "    queue $q thread: $v verdicts, $ms ms CPU, $(awk -v ms="$ms" -v v="$v" 'BEGIN { printf "%.0f", v ? ms * 1000 / v : 0 }') us a verdict; $wk wake-ups, $(awk -v w="$wk" -v v="$v" 'BEGIN { printf "%.1f", w ? v / w : 0 }') verdicts a wake-up"
+		elif [ "$ms" -gt 0 ]; then
+			echo "    thread $name ($tid): $ms ms CPU, $wk wake-ups"
+		fi
+	done <"$tmp/t1"
+	[ "$named" = "$n" ] || bad "$n queue(s): $named threads named sagated-q<N> in the range (threads: $(awk '{ print $2 }' "$tmp/t1" | tr '\n' ' '))"
 	daemon_stop TERM || bad "SIGTERM: $?"
 done
 if [ "${runs[1]}" = 2 ] && [ "${runs[2]}" = 2 ] && [ "${total[1]}" -gt 0 ]; then
