@@ -481,6 +481,7 @@ enum live_status live_rollback_to(struct live *lv, unsigned gen, struct live_res
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	r->keep_flows = lv->keep_flows;
 	/* an apply or a rollback that ended before its switch: settled
 	 * first, so that current is what the kernel holds */
 	if (live_recover(lv, d) != LIVE_OK)

@@ -199,5 +199,15 @@ for _ in $(seq 100); do
 done
 [ -e "$SAGATE_STATE_DIR/rolled-back" ] || bad "the watcher did not roll back"
 flows_case app4 10.77.0.21 7001 fail "the watcher's rollback: the flow of the unconfirmed policy"
+
+# 5. rollback --to N --keep-flows leaves the flows N does not admit
+to=$(sg --json apply -k "$tmp/p2.json" | jq -r .generation)
+sg apply -k "$tmp/p1.json" >/dev/null || bad "apply p1 before rollback --to"
+open_conn app5 "$net" 10.77.0.21 10.77.0.10 7001
+[ "$(round app5)" = ok ] || bad "app5: no echo under p1"
+out=$(sg rollback --to "$to" --keep-flows)
+grep -q "kept established flows as they are (--keep-flows)" <<<"$out" &&
+	ok "rollback --to $to --keep-flows says so" || bad "rollback --to $to --keep-flows: $out"
+flows_case app5 10.77.0.21 7001 ok "rollback --to with --keep-flows: the flow generation $to does not admit"
 [ -s "$tmp/stderr" ] && { echo "stderr of sagate:"; cat "$tmp/stderr"; }
 summary
