@@ -158,6 +158,8 @@ int cli_status(const struct cli_opts *o)
 					    json_boolean(served == HANDOVER_SERVED));
 		if (served == HANDOVER_MISMATCH)
 			json_object_set_new(j, "engine_mismatch", json_string(why));
+		if (v.unsettled)
+			json_object_set_new(j, "unsettled", json_string(v.unsettled));
 		if (logging)
 			json_object_set(j, "logging", logging);
 		rc = cli_dump_json(cli_result("status", served != HANDOVER_MISMATCH, j)) < 0 ?
@@ -178,6 +180,9 @@ int cli_status(const struct cli_opts *o)
 		if (v.prev)
 			printf("rollback:  to generation %u\n", v.prev);
 		print_confirm(&v);
+		if (v.unsettled)
+			printf("unsettled: %s is running, or ended between the kernel's commit and its switch: the lines above may not say what the kernel holds until the next apply, rollback or confirm settles it\n",
+			       strcmp(v.unsettled, "apply") == 0 ? "an apply" : "a rollback");
 		print_engine(engine, epath, v.gen && v.meta.mode == PLAN_ENGINE);
 		if (served == HANDOVER_SERVED && v.gen && v.meta.mode == PLAN_ENGINE)
 			printf("serving:   generation %u on queue%s %u%s, as applied\n", v.gen,

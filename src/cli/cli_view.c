@@ -5,9 +5,20 @@
 #include "cli_view.h"
 #include "parse.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Is f's record in the state directory?  (Read without the lock, as all
+ * of status is: it is settled under the lock by the next change.) */
+static bool record_there(const char *dir, enum state_file f)
+{
+	char path[PATH_MAX];
+
+	return state_path(path, sizeof(path), dir, f) == 0 && access(path, F_OK) == 0;
+}
 
 int cli_view_load(struct cli_view *v)
 {
@@ -30,6 +41,8 @@ int cli_view_load(struct cli_view *v)
 	}
 	v->pending = live_pending_get(dir, &v->confirm, &v->diags) == 1;
 	v->rolled_back = live_rollback_record_get(dir, &v->rb, &v->diags) == 1;
+	v->unsettled = record_there(dir, STATE_APPLYING) ? "apply" :
+		       record_there(dir, STATE_ROLLING_BACK) ? "rollback" : NULL;
 	return EXIT_OK;
 }
 

@@ -23,6 +23,9 @@ struct cli_view {
 	struct live_pending confirm;
 	bool rolled_back;	/**< its watcher rolled one back: rb */
 	struct live_rollback_record rb;
+	const char *unsettled;	/**< "apply" or "rollback": its record is there
+				 *   (one is running, or ended between the kernel's
+				 *   commit and its switch); NULL when none */
 };
 
 /** Read it all; EXIT_OK, or EXIT_SYSTEM with the reason in v->diags.

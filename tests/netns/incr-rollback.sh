@@ -26,7 +26,7 @@ sagate=${SAGATE:-$top/sagate}
 . "$top/tests/lib/netns.sh"
 . "$top/tests/lib/incr.sh"
 netns_require_root
-command -v python3 >/dev/null || { echo "FAIL: python3 is needed" >&2; exit 1; }
+for t in python3 jq; do command -v $t >/dev/null || { echo "FAIL: $t is needed (tests/lib/deps.sh)" >&2; exit 1; }; done
 a=sgt-irba-$$ b=sgt-irbb-$$ c=sgt-irbc-$$
 netns_throwaway "$a" "$b" "$c"
 sa() { ip netns exec "$a" "$sagate" -s "$tmp/sa" "$@"; }
@@ -130,6 +130,10 @@ for how in kept content; do
 	fi
 	[ "$(cur)" = "$left" ] || bad "$how: current moved before the switch"
 	[ "$how" = content ] && rm -f "$tmp/sa/gen-000001/plan.bin"
+	sa status 2>&1 | grep -q "^unsettled: a rollback is running, or ended between the kernel's commit and its switch" &&
+		[ "$(sa --json status 2>/dev/null | jq -r .unsettled)" = rollback ] &&
+		ok "$how: status, before it is settled, says a rollback is unsettled" ||
+		bad "$how: status before settling: $(sa status 2>&1)"
 	sa confirm >/dev/null 2>"$tmp/e4"
 	if [ "$(cur)" = gen-000001 ] &&
 		grep -q "rollback from generation $(num "$left") to 1 .*ended between the kernel's commit and its switch" "$tmp/e4"; then
@@ -144,6 +148,7 @@ for how in kept content; do
 		ok "$how: history as the rollback would have written it" ||
 		bad "$how: history: ${left}: $(history_of "$(num "$left")"), 1: $(history_of 1)"
 	[ -e "$tmp/sa/rolling-back" ] && bad "$how: the record stays after it was settled"
+	grep -q "^unsettled:" "$tmp/s4" && bad "$how: status still says unsettled after it was settled"
 	kept "$how" "$before"
 	as_full "$how" p1.json
 done
