@@ -23,43 +23,33 @@
  * edit of the policy moves at most the boundaries near it and an
  * incremental apply sends only those buckets again (with every 512th box
  * starting a bucket, one box more shifted every later boundary).  Boxes
- * are taken in peer order; a peer address where boxes start is a cut
- * point when bucket_hash() of it is 0 modulo BUCKET_CUT_ODDS.  A cut point
- * starts a new bucket once the current one holds BUCKET_MIN such
- * addresses (or BUCKET_MIN_BOXES boxes).  A bucket of BUCKET_SOFT_MAX
- * boxes is cut at an address whose hash is 0 modulo BUCKET_SOFT_ODDS as
- * well, and one of BUCKET_MAX boxes at its next address.
+ * are taken in peer order; a peer address where boxes start starts a
+ * bucket when its bucket_hash() is higher than that of every other such
+ * address less than BUCKET_WINDOW boxes before or after it: a local
+ * maximum of the hash.
  *
- * Addresses, not boxes, are counted where they can be: a rule's new port
- * cuts the boxes of many other rules into more or fewer pieces (the
- * classifier's cuts follow every port boundary of the direction), which
- * changes how many boxes start at an address all over the address space,
- * but not which addresses they start at.  Box counts only bound the size
- * where addresses hold many boxes each.
+ * Each boundary depends only on the addresses and box counts within
+ * BUCKET_WINDOW boxes of it, never on where the bucket before it started:
+ * an edit that adds, removes or re-cuts boxes at some addresses can move
+ * only the boundaries less than BUCKET_WINDOW boxes away.  (A bucket that
+ * started once its predecessor held enough addresses or boxes, as before,
+ * passed every shift on to the next boundary until a cut point
+ * happened to coincide: a port change at 100,000 rules renamed 44 of 431
+ * maps.)
  *
- * Why these numbers: a bucket holds BUCKET_MIN addresses plus a geometric
- * number with mean BUCKET_CUT_ODDS, 224 on average; the generated
- * 100,000-rule policy (bench/gen-policy) has about 2 boxes per address,
- * so about 460 boxes (the old layout's 512), spread by about 130.  A new
- * flow costs in proportion to the size of the bucket it lands in, and
- * flows land in big buckets more often: the mean a flow sees is
- * E[size^2] / E[size] = (130^2 + 460^2) / 460 = 497 boxes, no more than
- * with 512 in every bucket.  A larger BUCKET_CUT_ODDS (a smaller minimum)
- * would make an edit move a boundary less often (an edit of d addresses
- * moves the next one with chance about d / BUCKET_CUT_ODDS) but cost every
- * flow more.  With 2 boxes per address, 160 addresses are about 330
- * boxes, and a bucket reaches BUCKET_SOFT_MAX without a cut point with
- * chance (1 - 1/64)^(384 - 160), about 3%: box counts rarely decide a cut
- * there (lower box limits, 384 / 512 / 768 or 448 / 640 / 896, changed
- * 6,000 to 16,000 more elements than these on the 10-edit row of
- * bench/bucket-churn at 100,000 rules).  Where addresses hold many boxes
- * each, buckets end between BUCKET_SOFT_MAX and BUCKET_MAX boxes. */
-#define BUCKET_MIN 160
-#define BUCKET_CUT_ODDS 64
-#define BUCKET_MIN_BOXES 512
-#define BUCKET_SOFT_MAX 768
-#define BUCKET_SOFT_ODDS 8
-#define BUCKET_MAX 1024
+ * Sizes: two local maxima have at least BUCKET_WINDOW boxes between
+ * them, and a run of boxes holds one wherever its highest hash is more
+ * than BUCKET_WINDOW boxes from both ends, so buckets hold from
+ * BUCKET_WINDOW to a few times as many boxes, about 2 x BUCKET_WINDOW on
+ * average, spread much less than the geometric sizes of a plain "hash
+ * modulo N" cut (where addresses start more boxes than BUCKET_WINDOW
+ * each, a bucket holds two or three of them).  A new flow costs
+ * in proportion to the size of the bucket it lands in, and flows land in
+ * big buckets more often (the mean a flow sees is sum s^2 / sum s): 208
+ * gives the generated 100,000-rule policy (bench/gen-policy) 117 buckets
+ * of 409 elements on average, 481 as a flow sees them, against 480 with
+ * the cuts of before (BENCHMARKS.md, "Bucket layout under edits"). */
+#define BUCKET_WINDOW 208
 
 /* SAGATE_BUCKET_LAYOUT_MIN overrides the threshold (tests and tuning). */
 static size_t bucket_layout_min(void)
@@ -160,39 +150,73 @@ static bool bucket_id_taken(const u128 *st, size_t nb, enum addr_family f, u128 
 	return false;
 }
 
-/* Does a bucket of this many addresses and boxes end before address a? */
-static bool bucket_cut(size_t addrs, size_t boxes, u128 a)
-{
-	uint64_t h = bucket_hash(a);
+/* The distinct peer addresses where boxes start, with how many boxes
+ * start before each (pre[i]; pre[m] = n) and their hashes. */
+struct bucket_addrs {
+	u128 *addr;
+	size_t *pre;
+	uint64_t *hash;
+	size_t m;
+};
 
-	if (addrs < BUCKET_MIN && boxes < BUCKET_MIN_BOXES)
+static bool bucket_addrs(const struct class_box **v, size_t n, struct bucket_addrs *a)
+{
+	a->m = 0;
+	a->addr = malloc((n ? n : 1) * sizeof(*a->addr));
+	a->pre = malloc((n + 1) * sizeof(*a->pre));
+	a->hash = malloc((n ? n : 1) * sizeof(*a->hash));
+	if (!a->addr || !a->pre || !a->hash)
 		return false;
-	return h % BUCKET_CUT_ODDS == 0 || (boxes >= BUCKET_SOFT_MAX && h % BUCKET_SOFT_ODDS == 0) ||
-	       boxes >= BUCKET_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && v[i]->peer_lo == v[i - 1]->peer_lo)
+			continue;
+		a->addr[a->m] = v[i]->peer_lo;
+		a->hash[a->m] = bucket_hash(v[i]->peer_lo);
+		a->pre[a->m++] = i;
+	}
+	a->pre[a->m] = n;
+	return true;
 }
 
-/* Bucket starts (see BUCKET_MIN): the first bucket starts at address 0,
- * so its name does not depend on the lowest box either. */
+/* Is address i the highest hash within BUCKET_WINDOW boxes of it?  Ties
+ * (two IPv6 addresses whose hashes collide) go to the lower address.  The
+ * ends of the family count as higher than any hash: no bucket starts
+ * within BUCKET_WINDOW boxes of them, so a family with fewer than twice
+ * as many boxes keeps one bucket whatever its edits. */
+static bool bucket_local_max(const struct bucket_addrs *a, size_t i)
+{
+	size_t n = a->pre[a->m];
+
+	if (a->pre[i] < BUCKET_WINDOW || n - a->pre[i + 1] < BUCKET_WINDOW)
+		return false;
+	for (size_t j = i; j-- > 0 && a->pre[i] - a->pre[j + 1] < BUCKET_WINDOW;)
+		if (a->hash[j] >= a->hash[i])
+			return false;
+	for (size_t j = i + 1; j < a->m && a->pre[j] - a->pre[i + 1] < BUCKET_WINDOW; j++)
+		if (a->hash[j] > a->hash[i])
+			return false;
+	return true;
+}
+
+/* Bucket starts (see BUCKET_WINDOW): the first bucket starts at address
+ * 0, so its name does not depend on the lowest box either. */
 static u128 *bucket_starts(const struct class_box **v, size_t n, size_t *nb)
 {
-	u128 *st = malloc((n / BUCKET_MIN + 2) * sizeof(*st));
-	size_t addrs = 0, boxes = 0;	/* in the current bucket */
+	struct bucket_addrs a = { 0 };
+	u128 *st = NULL;
 
 	*nb = 0;
-	if (!st)
-		return NULL;
+	if (!bucket_addrs(v, n, &a) || !(st = malloc((a.m + 1) * sizeof(*st))))
+		goto out;
 	st[(*nb)++] = 0;
-	for (size_t i = 0; i < n; i++, boxes++) {
-		u128 a = v[i]->peer_lo;
-
-		if (i > 0 && a == v[i - 1]->peer_lo)
-			continue;
-		if (bucket_cut(addrs, boxes, a) && !bucket_id_taken(st, *nb, v[i]->fam, a)) {
-			st[(*nb)++] = a;
-			addrs = boxes = 0;
-		}
-		addrs++;
-	}
+	for (size_t i = 0; i < a.m; i++)
+		if (a.addr[i] != 0 && bucket_local_max(&a, i) &&
+		    !bucket_id_taken(st, *nb, v[0]->fam, a.addr[i]))
+			st[(*nb)++] = a.addr[i];
+out:
+	free(a.addr);
+	free(a.pre);
+	free(a.hash);
 	return st;
 }
 
