@@ -259,6 +259,19 @@ static void account(struct cctx *c, uint32_t w1, uint32_t w2)
 		add_shadower(&c->out->info[w2], w1);
 }
 
+static int cmp_u128(u128 a, u128 b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* With a limit, the walk keeps at most this many boxes before merging
+ * them: the merged boxes, not the tree's pieces, are what the limit
+ * counts, and the memory stays in proportion to the limit. */
+static size_t raw_limit(size_t max_elements)
+{
+	return max_elements > SIZE_MAX / 4 ? SIZE_MAX : 4 * max_elements;
+}
+
 static void emit(struct cctx *c, const struct pvec *t, size_t col_a, size_t col_b)
 {
 	if (c->track_next) {
@@ -270,9 +283,14 @@ static void emit(struct cctx *c, const struct pvec *t, size_t col_a, size_t col_
 		for (size_t l = 0; l < c->nlocals; l++) {
 			struct class_box *b;
 
-			if (c->out->max_elements && c->out->nboxes == c->out->max_elements) {
-				c->over = c->oom = true;
-				return;
+			if (c->out->max_elements &&
+			    c->out->nboxes == raw_limit(c->out->max_elements)) {
+				/* merged, far more than the limit is left: stop */
+				classify_merge(c->out);
+				if (c->out->nboxes > raw_limit(c->out->max_elements) / 2) {
+					c->over = c->oom = true;
+					return;
+				}
 			}
 			if (grow_array(&c->out->boxes, &c->outcap, c->out->nboxes + 1,
 				       sizeof(*b))) {
@@ -740,11 +758,6 @@ out:
 	free(locals);
 }
 
-static int cmp_u128(u128 a, u128 b)
-{
-	return a < b ? -1 : a > b;
-}
-
 static int cmp_box(const void *a, const void *b)
 {
 	const struct class_box *x = a, *y = b;
@@ -890,6 +903,10 @@ struct classes *classify(const struct policy *p, unsigned flags)
 	 * pass 2 tracks runner-ups, which split pieces, and keeps no boxes */
 	if (!c.over)
 		run_pass(&c);
+	if (!c.over && !c.oom) {
+		classify_merge(cl);
+		c.over = cl->max_elements && cl->nboxes > cl->max_elements;
+	}
 	if (c.over) {
 		free(cl->boxes);
 		cl->boxes = NULL;

@@ -66,6 +66,14 @@ struct classes {
  *  the limit, whatever the policy asks for. */
 #define CLASSIFY_LIMIT 0x2
 
+/** Joins boxes of the same rule (and runner-up, zone, local addresses)
+ *  that continue each other in the key with the same peers, or in the
+ *  peers with the same keys, until none do; the order of c->boxes is
+ *  lost.  classify() does it to its result: the boxes then follow the
+ *  decisions rather than the classifier's tree, and a one-rule edit
+ *  changes the boxes near the rule only (box_merge.c). */
+void classify_merge(struct classes *c);
+
 /** Classify p.  Returns NULL on OOM. */
 struct classes *classify(const struct policy *p, unsigned flags);
 

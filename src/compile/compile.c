@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "compile.h"
+#include "compile_int.h"
 #include "icmp.h"
 #include "util.h"
 
@@ -8,57 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct kctx {
-	const struct policy *pol;
-	const struct classes *cls;
-	struct plan *plan;
-	const char **verdict_chain;	/* per rule: NULL, or the chain its elements goto */
-	size_t max_elems;		/* 0: no limit */
-	size_t nelems;			/* elements so far, added or not */
-	struct plan_set *icmp;		/* the direction and family's df_icmp map, or
-					   NULL when no box names ICMP types */
-	uint16_t zone;			/* the interface zone whose maps are made */
-	bool oom;
-};
-
 /* "in4", "out6", "fwd4", ...: the prefix of a direction and family's maps and chains */
-static const char *df_name(char *buf, size_t len, enum direction d, enum addr_family f)
+const char *compile_df_name(char *buf, size_t len, enum direction d, enum addr_family f)
 {
 	snprintf(buf, len, "%s%d", d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "fwd",
 		 f == AF4 ? 4 : 6);
 	return buf;
 }
 
-static const char *set_name(char *buf, size_t len, enum direction d,
-			    enum addr_family f, const char *kind)
+const char *compile_set_name(char *buf, size_t len, enum direction d,
+			     enum addr_family f, const char *kind)
 {
 	char df[8];
 
-	snprintf(buf, len, "%s_%s", df_name(df, sizeof(df), d, f), kind);
+	snprintf(buf, len, "%s_%s", compile_df_name(df, sizeof(df), d, f), kind);
 	return buf;
 }
 
-/* set_name of the zone being compiled: "in4_z1_ports" for zone 1 */
+/* compile_set_name of the zone being compiled: "in4_z1_ports" for zone 1 */
 static const char *zname(const struct kctx *k, char *buf, size_t len, enum direction d,
 			 enum addr_family f, const char *kind)
 {
 	char df[8];
 
 	if (!k->zone)
-		return set_name(buf, len, d, f, kind);
-	snprintf(buf, len, "%s_z%u_%s", df_name(df, sizeof(df), d, f), (unsigned)k->zone, kind);
+		return compile_set_name(buf, len, d, f, kind);
+	snprintf(buf, len, "%s_z%u_%s", compile_df_name(df, sizeof(df), d, f), (unsigned)k->zone, kind);
 	return buf;
-}
-
-static void stmt(struct plan_rule *r, enum plan_stmt_kind k, uint32_t arg,
-		 const char *str)
-{
-	r->stmts[r->nstmts++] = (struct plan_stmt){ .kind = k, .arg = arg, .str = str };
-}
-
-static bool is_port_proto(unsigned proto)
-{
-	return proto == 6 || proto == 17 || proto == 132;
 }
 
 /* Key fields of a direction / family's maps.  The protocol is in every
@@ -70,8 +47,8 @@ static bool is_port_proto(unsigned proto)
  * expression fails), as the guard would have.  Each guard was a set
  * lookup of its own on every new flow (BENCHMARKS.md, "Interval
  * classes"). */
-static size_t key_fields(enum direction d, enum addr_family f, bool local,
-			 bool ports, enum plan_field *out)
+size_t compile_key_fields(enum direction d, enum addr_family f, bool local,
+			  bool ports, enum plan_field *out)
 {
 	enum plan_field src = f == AF4 ? PF_SADDR4 : PF_SADDR6;
 	enum plan_field dst = f == AF4 ? PF_DADDR4 : PF_DADDR6;
@@ -88,7 +65,7 @@ static size_t key_fields(enum direction d, enum addr_family f, bool local,
 }
 
 /* Every element goes through here: past the limit it is only counted. */
-static void elem_add(struct kctx *k, struct plan_set *s, const struct plan_elem *e)
+void compile_elem_add(struct kctx *k, struct plan_set *s, const struct plan_elem *e)
 {
 	if (k->max_elems && k->nelems++ >= k->max_elems)
 		return;
@@ -126,7 +103,7 @@ static void add_elem(struct kctx *k, struct plan_set *s, const struct class_box 
 		e.hi[n] = porthi;
 	}
 	e.verdict = rule_verdict(k, b->rule);
-	elem_add(k, s, &e);
+	compile_elem_add(k, s, &e);
 }
 
 /* ICMP of the other family never occurs: no element for it. */
@@ -194,14 +171,14 @@ static void icmp_elements(struct kctx *k, const struct class_box *b, bool local,
 	e.lo[n] = lo;
 	e.hi[n] = hi;
 	e.verdict = rule_verdict(k, b->rule);
-	elem_add(k, k->icmp, &e);
+	compile_elem_add(k, k->icmp, &e);
 }
 
 /* One class box becomes one or more elements: its key interval is split
  * per protocol field (an interval in a concatenation is per field). */
-static void box_elements(struct kctx *k, const struct class_box *b, bool local,
-			 struct plan_set *exact, struct plan_set *ports,
-			 struct plan_set *protos)
+void compile_box_elements(struct kctx *k, const struct class_box *b, bool local,
+			  struct plan_set *exact, struct plan_set *ports,
+			  struct plan_set *protos)
 {
 	unsigned p0 = KEY_PROTO(b->key_lo), p1 = KEY_PROTO(b->key_hi), tlo, thi;
 
@@ -251,7 +228,7 @@ static bool icmp_map_needed(const struct kctx *k, enum direction d, enum addr_fa
 /* The df_icmp map, keyed by peer (and local) address and ICMP type, when
  * a rule of d names ICMP types of f: a policy without them compiles as
  * before.  Set last: any later plan_add_set moves it. */
-static void icmp_map(struct kctx *k, enum direction d, enum addr_family f, bool local)
+void compile_icmp_map(struct kctx *k, enum direction d, enum addr_family f, bool local)
 {
 	struct plan_set *s;
 	char name[32];
@@ -264,7 +241,7 @@ static void icmp_map(struct kctx *k, enum direction d, enum addr_family f, bool 
 		k->oom = true;
 		return;
 	}
-	n = key_fields(d, f, local, false, s->fields) - 1;	/* not meta l4proto */
+	n = compile_key_fields(d, f, local, false, s->fields) - 1;	/* not meta l4proto */
 	s->fields[n++] = f == AF4 ? PF_ICMP_TYPE : PF_ICMPV6_TYPE;
 	s->nfields = n;
 	s->interval = true;
@@ -273,7 +250,7 @@ static void icmp_map(struct kctx *k, enum direction d, enum addr_family f, bool 
 }
 
 /* meta l4proto icmp|ipv6-icmp <key> vmap @df_icmp, when there is one */
-static void icmp_lookup(struct kctx *k, enum addr_family f, struct plan_chain *chain)
+void compile_icmp_lookup(struct kctx *k, enum addr_family f, struct plan_chain *chain)
 {
 	struct plan_rule *r;
 
@@ -288,377 +265,6 @@ static void icmp_lookup(struct kctx *k, enum addr_family f, struct plan_chain *c
 	k->icmp = NULL;
 }
 
-/* --- the bucket layout (large policies) ----------------------------------- */
-
-/* The kernel's concatenated interval maps cost time in proportion to
- * their size on every lookup, and quadratic time to load.  Above this
- * many boxes that need intervals, a direction and family splits them by
- * peer address into buckets of a few hundred boxes: an interval map on the
- * peer address and protocol (pipapo; see bucket_objects) jumps to the bucket's
- * chain, whose interval maps stay small.  Below it, one map is as fast
- * and the kernel rule count stays the same for every policy. */
-#define BUCKET_LAYOUT_MIN 1024
-
-/* Where buckets start is defined by content, not by position, so that an
- * edit of the policy moves at most the boundaries near it and an
- * incremental apply sends only those buckets again (with every 512th box
- * starting a bucket, one box more shifted every later boundary).  Boxes
- * are taken in peer order; a peer address where boxes start is a cut
- * point when bucket_hash() of it is 0 modulo BUCKET_CUT_ODDS.  A cut point
- * starts a new bucket once the current one holds BUCKET_MIN such
- * addresses (or BUCKET_MIN_BOXES boxes).  A bucket of BUCKET_SOFT_MAX
- * boxes is cut at an address whose hash is 0 modulo BUCKET_SOFT_ODDS as
- * well, and one of BUCKET_MAX boxes at its next address.
- *
- * Addresses, not boxes, are counted where they can be: a rule's new port
- * cuts the boxes of many other rules into more or fewer pieces (the
- * classifier's cuts follow every port boundary of the direction), which
- * changes how many boxes start at an address all over the address space,
- * but not which addresses they start at.  Box counts only bound the size
- * where addresses hold many boxes each.
- *
- * Why these numbers: a bucket holds BUCKET_MIN addresses plus a geometric
- * number with mean BUCKET_CUT_ODDS, 224 on average; the generated
- * 100,000-rule policy (bench/gen-policy) has about 2 boxes per address,
- * so about 460 boxes (the old layout's 512), spread by about 130.  A new
- * flow costs in proportion to the size of the bucket it lands in, and
- * flows land in big buckets more often: the mean a flow sees is
- * E[size^2] / E[size] = (130^2 + 460^2) / 460 = 497 boxes, no more than
- * with 512 in every bucket.  A larger BUCKET_CUT_ODDS (a smaller minimum)
- * would make an edit move a boundary less often (an edit of d addresses
- * moves the next one with chance about d / BUCKET_CUT_ODDS) but cost every
- * flow more.  With 2 boxes per address, 160 addresses are about 330
- * boxes, and a bucket reaches BUCKET_SOFT_MAX without a cut point with
- * chance (1 - 1/64)^(384 - 160), about 3%: box counts rarely decide a cut
- * there (lower box limits, 384 / 512 / 768 or 448 / 640 / 896, changed
- * 6,000 to 16,000 more elements than these on the 10-edit row of
- * bench/bucket-churn at 100,000 rules).  Where addresses hold many boxes
- * each, buckets end between BUCKET_SOFT_MAX and BUCKET_MAX boxes. */
-#define BUCKET_MIN 160
-#define BUCKET_CUT_ODDS 64
-#define BUCKET_MIN_BOXES 512
-#define BUCKET_SOFT_MAX 768
-#define BUCKET_SOFT_ODDS 8
-#define BUCKET_MAX 1024
-
-/* SAGATE_BUCKET_LAYOUT_MIN overrides the threshold (tests and tuning). */
-static size_t bucket_layout_min(void)
-{
-	const char *s = getenv("SAGATE_BUCKET_LAYOUT_MIN");
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s)
-		return BUCKET_LAYOUT_MIN;
-	v = strtoull(s, &end, 10);
-	return *end ? BUCKET_LAYOUT_MIN : (size_t)v;
-}
-
-/* A box that is one exact element: one peer, one port of tcp/udp/sctp. */
-static bool box_is_exact(const struct class_box *b)
-{
-	return b->peer_lo == b->peer_hi && b->key_lo == b->key_hi &&
-	       is_port_proto(KEY_PROTO(b->key_lo));
-}
-
-static int cmp_box_peer(const void *a, const void *b)
-{
-	const struct class_box *x = *(const struct class_box *const *)a;
-	const struct class_box *y = *(const struct class_box *const *)b;
-
-	return x->peer_lo < y->peer_lo ? -1 : x->peer_lo > y->peer_lo;
-}
-
-/* The boxes of one direction and family that need intervals, by peer. */
-static const struct class_box **interval_boxes(struct kctx *k, enum direction d,
-					       enum addr_family f, size_t *n)
-{
-	const struct class_box **v = malloc((k->cls->nboxes ? k->cls->nboxes : 1) * sizeof(*v));
-
-	*n = 0;
-	if (!v) {
-		k->oom = true;
-		return NULL;
-	}
-	for (size_t i = 0; i < k->cls->nboxes; i++) {
-		const struct class_box *b = &k->cls->boxes[i];
-
-		if (b->dir == d && b->fam == f && !box_is_exact(b))
-			v[(*n)++] = b;
-	}
-	qsort(v, *n, sizeof(*v), cmp_box_peer);
-	return v;
-}
-
-/* SplitMix64's output function (Steele, Lea and Flood, "Fast splittable
- * pseudorandom number generators", 2014): fixed constants, no seed, so a
- * policy cuts into the same buckets on every run and machine. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-/* The hash of a peer address that decides the cut points:
- * mix64(low 64 bits ^ mix64(high 64 bits)); IPv4 addresses are the
- * values 0 .. 2^32-1, so their high half is 0. */
-static uint64_t bucket_hash(u128 a)
-{
-	return mix64((uint64_t)a ^ mix64((uint64_t)(a >> 64)));
-}
-
-/* A bucket's id, the middle of its names (df_bID, df_bID_ports): the hex
- * of its first address for IPv4 (8 digits), and for IPv6, whose 32 digits
- * would not fit a plan name, 16 hex digits of a second hash of it.  The
- * id depends only on where the bucket starts, so a bucket an edit does
- * not touch keeps its name. */
-static void bucket_id(char *buf, size_t len, enum addr_family f, u128 start)
-{
-	if (f == AF4)
-		snprintf(buf, len, "%08x", (unsigned)start);
-	else
-		snprintf(buf, len, "%016llx", (unsigned long long)mix64(~bucket_hash(start)));
-}
-
-/* A cut at this address would give a bucket the id of an earlier one of
- * the same family (two IPv6 starts whose 64-bit ids collide)? */
-static bool bucket_id_taken(const u128 *st, size_t nb, enum addr_family f, u128 a)
-{
-	char id[24], other[24];
-
-	if (f == AF4)
-		return false;
-	bucket_id(id, sizeof(id), f, a);
-	for (size_t i = 0; i < nb; i++) {
-		bucket_id(other, sizeof(other), f, st[i]);
-		if (!strcmp(id, other))
-			return true;
-	}
-	return false;
-}
-
-/* Does a bucket of this many addresses and boxes end before address a? */
-static bool bucket_cut(size_t addrs, size_t boxes, u128 a)
-{
-	uint64_t h = bucket_hash(a);
-
-	if (addrs < BUCKET_MIN && boxes < BUCKET_MIN_BOXES)
-		return false;
-	return h % BUCKET_CUT_ODDS == 0 || (boxes >= BUCKET_SOFT_MAX && h % BUCKET_SOFT_ODDS == 0) ||
-	       boxes >= BUCKET_MAX;
-}
-
-/* Bucket starts (see BUCKET_MIN): the first bucket starts at address 0,
- * so its name does not depend on the lowest box either. */
-static u128 *bucket_starts(const struct class_box **v, size_t n, size_t *nb)
-{
-	u128 *st = malloc((n / BUCKET_MIN + 2) * sizeof(*st));
-	size_t addrs = 0, boxes = 0;	/* in the current bucket */
-
-	*nb = 0;
-	if (!st)
-		return NULL;
-	st[(*nb)++] = 0;
-	for (size_t i = 0; i < n; i++, boxes++) {
-		u128 a = v[i]->peer_lo;
-
-		if (i > 0 && a == v[i - 1]->peer_lo)
-			continue;
-		if (bucket_cut(addrs, boxes, a) && !bucket_id_taken(st, *nb, v[i]->fam, a)) {
-			st[(*nb)++] = a;
-			addrs = boxes = 0;
-		}
-		addrs++;
-	}
-	return st;
-}
-
-/* A box over more buckets than this goes to the direction's shared
- * ports / protos maps instead of into every bucket it spans: a few wide
- * rules (a /8, "any") must not fill every bucket. */
-#define BUCKET_SPAN_MAX 2
-
-struct bucket_sets {
-	size_t exact, map, ports, protos;	/* plan set indices */
-	size_t first;				/* bucket i: first + 2i, +1 */
-};
-
-static void bucket_chain(struct kctx *k, const char *name, const char *ports,
-			 const char *protos)
-{
-	struct plan_chain *c = plan_add_chain(k->plan, name, PH_NONE);
-	struct plan_rule *r;
-
-	if (!c || !(r = plan_add_rule(c, NULL))) {
-		k->oom = true;
-		return;
-	}
-	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, ports));
-	if (!(r = plan_add_rule(c, NULL))) {
-		k->oom = true;
-		return;
-	}
-	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, protos));
-}
-
-/* The maps and chains: name_exact, name_bucket, and per bucket a chain
- * name_bID with maps name_bID_ports and name_bID_protos (bucket_id). */
-static void bucket_objects(struct kctx *k, enum direction d, enum addr_family f,
-			   const u128 *st, size_t nb, struct bucket_sets *bs)
-{
-	char base[16], id[24], name[32], ports[32], protos[32];
-	struct plan_set *s;
-
-	df_name(base, sizeof(base), d, f);
-	bs->exact = k->plan->nsets;
-	bs->ports = bs->exact + 1;
-	bs->protos = bs->exact + 2;
-	bs->map = bs->exact + 3;
-	bs->first = bs->exact + 4;
-	if (!plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "exact")) ||
-	    !plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "ports")) ||
-	    !plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "protos")) ||
-	    !plan_add_set(k->plan, set_name(name, sizeof(name), d, f, "bucket"))) {
-		k->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < nb && !k->oom; i++) {
-		bucket_id(id, sizeof(id), f, st[i]);
-		snprintf(name, sizeof(name), "%s_b%s", base, id);
-		snprintf(ports, sizeof(ports), "%s_ports", name);
-		snprintf(protos, sizeof(protos), "%s_protos", name);
-		if (!plan_add_set(k->plan, ports) || !plan_add_set(k->plan, protos))
-			k->oom = true;
-		bucket_chain(k, name, ports, protos);
-	}
-	for (size_t i = bs->exact; i < k->plan->nsets && !k->oom; i++) {
-		bool with_port = i == bs->exact || i == bs->ports ||
-				 (i >= bs->first && (i - bs->first) % 2 == 0);
-
-		s = &k->plan->sets[i];
-		s->counter = i != bs->map;
-		s->interval = i != bs->exact;
-		s->nfields = key_fields(d, f, false, with_port, s->fields);
-	}
-	if (k->oom)
-		return;
-	/* Keyed by the peer address and the protocol, every protocol in each
-	 * element: a concatenation, which the kernel keeps as pipapo (with
-	 * AVX2 where the CPU has it).  The peer address alone would make a
-	 * single-field interval map, kept as an rbtree, whose lookup cost
-	 * new flows of the bucketed classes twice what pipapo's does
-	 * (BENCHMARKS.md, "Interval classes"). */
-	s = &k->plan->sets[bs->map];
-	s->nfields = key_fields(d, f, false, false, s->fields);
-	for (size_t i = 0; i < nb && !k->oom; i++) {
-		struct plan_elem e = { .rule = PLAN_NO_RULE };
-
-		e.lo[0] = st[i];
-		e.hi[0] = i + 1 < nb ? st[i + 1] - 1 : addr_max(f);
-		e.lo[1] = 0;
-		e.hi[1] = 255;
-		bucket_id(id, sizeof(id), f, st[i]);
-		snprintf(name, sizeof(name), "%s_b%s", base, id);
-		e.verdict = (struct plan_verdict){ PV_JUMP, plan_strdup(k->plan, name), 0, 0 };
-		elem_add(k, s, &e);
-	}
-}
-
-/* Every box in the buckets its peer interval overlaps, cut to each. */
-static void bucket_elements(struct kctx *k, const struct class_box **v, size_t n,
-			    const u128 *st, size_t nb, const struct bucket_sets *bs)
-{
-	struct plan_set *sets = k->plan->sets;
-	size_t i = 0;
-
-	for (size_t j = 0; j < k->cls->nboxes && !k->oom; j++) {
-		const struct class_box *b = &k->cls->boxes[j];
-
-		if (b->dir == v[0]->dir && b->fam == v[0]->fam && box_is_exact(b))
-			box_elements(k, b, false, &sets[bs->exact], NULL, NULL);
-	}
-	for (size_t x = 0; x < n && !k->oom; x++) {
-		const struct class_box *b = v[x];
-		size_t last = i;
-
-		while (i + 1 < nb && st[i + 1] <= b->peer_lo)
-			i++;
-		while (last + 1 < nb && st[last + 1] <= b->peer_hi)
-			last++;
-		if (last - i + 1 > BUCKET_SPAN_MAX) {
-			box_elements(k, b, false, &sets[bs->exact], &sets[bs->ports],
-				     &sets[bs->protos]);
-			continue;
-		}
-		for (size_t q = i; q < nb && st[q] <= b->peer_hi && !k->oom; q++) {
-			struct class_box cut = *b;
-			u128 end = q + 1 < nb ? st[q + 1] - 1 : addr_max(b->fam);
-
-			if (cut.peer_lo < st[q])
-				cut.peer_lo = st[q];
-			if (cut.peer_hi > end)
-				cut.peer_hi = end;
-			box_elements(k, &cut, false, &sets[bs->exact], &sets[bs->first + 2 * q],
-				     &sets[bs->first + 2 * q + 1]);
-		}
-	}
-}
-
-static void vmap_rule(struct kctx *k, struct plan_chain *chain, const char *set)
-{
-	struct plan_rule *r = plan_add_rule(chain, NULL);
-
-	if (!r) {
-		k->oom = true;
-		return;
-	}
-	stmt(r, PS_VMAP, 0, plan_strdup(k->plan, set));
-}
-
-/* Large policies: exact boxes in one hash map, as before; the others
- * through the buckets.  false (nothing added) when the direction and
- * family has few interval boxes or names "local". */
-static bool bucket_lookups(struct kctx *k, enum direction d, enum addr_family f,
-			   struct plan_chain *chain)
-{
-	size_t n, nb, ci = (size_t)(chain - k->plan->chains);
-	const struct class_box **v = interval_boxes(k, d, f, &n);
-	struct bucket_sets bs;
-	u128 *st;
-
-	if (!v || n == 0 || n < bucket_layout_min()) {
-		free(v);
-		return k->oom;
-	}
-	st = bucket_starts(v, n, &nb);
-	if (!st) {
-		free(v);
-		k->oom = true;
-		return true;
-	}
-	bucket_objects(k, d, f, st, nb, &bs);
-	if (!k->oom)
-		icmp_map(k, d, f, false);
-	if (!k->oom)
-		bucket_elements(k, v, n, st, nb, &bs);
-	chain = &k->plan->chains[ci];	/* bucket chains may have moved it */
-	if (!k->oom)
-		vmap_rule(k, chain, k->plan->sets[bs.exact].name);
-	if (!k->oom)
-		vmap_rule(k, chain, k->plan->sets[bs.map].name);
-	if (!k->oom)
-		vmap_rule(k, chain, k->plan->sets[bs.ports].name);
-	if (!k->oom)
-		vmap_rule(k, chain, k->plan->sets[bs.protos].name);
-	icmp_lookup(k, f, chain);
-	free(st);
-	free(v);
-	return true;
-}
-
 static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 			struct plan_chain *chain)
 {
@@ -668,7 +274,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 	char name[32];
 
 	/* interface zones: the plain layout, one per zone */
-	if (!local && !k->cls->nzones[d] && bucket_lookups(k, d, f, chain))
+	if (!local && !k->cls->nzones[d] && compile_bucket_lookups(k, d, f, chain))
 		return;
 	for (int i = 0; i < 3; i++) {
 		sets[i] = plan_add_set(k->plan, zname(k, name, sizeof(name), d, f, kinds[i]));
@@ -677,11 +283,11 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 			return;
 		}
 	}
-	icmp_map(k, d, f, local);
+	compile_icmp_map(k, d, f, local);
 	/* plan_add_set may move earlier sets: look them up again */
 	for (int i = 0; i < 3 && !k->oom; i++) {
 		sets[i] = plan_find_set(k->plan, zname(k, name, sizeof(name), d, f, kinds[i]));
-		sets[i]->nfields = key_fields(d, f, local, i < 2, sets[i]->fields);
+		sets[i]->nfields = compile_key_fields(d, f, local, i < 2, sets[i]->fields);
 		sets[i]->interval = i > 0;
 		sets[i]->counter = true;
 	}
@@ -689,7 +295,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		const struct class_box *b = &k->cls->boxes[i];
 
 		if (b->dir == d && b->fam == f && b->zone == k->zone)
-			box_elements(k, b, local, sets[0], sets[1], sets[2]);
+			compile_box_elements(k, b, local, sets[0], sets[1], sets[2]);
 	}
 	for (int i = 0; i < 3 && !k->oom; i++) {
 		struct plan_rule *r;
@@ -703,17 +309,7 @@ static void add_lookups(struct kctx *k, enum direction d, enum addr_family f,
 		/* by a copy of the name: later sets may move this one */
 		stmt(r, PS_VMAP, 0, plan_strdup(k->plan, sets[i]->name));
 	}
-	icmp_lookup(k, f, chain);
-}
-
-static struct plan_rule *rule_or_oom(struct kctx *k, struct plan_chain *c,
-				     const char *comment)
-{
-	struct plan_rule *r = c ? plan_add_rule(c, comment) : NULL;
-
-	if (!r)
-		k->oom = true;
-	return r;
+	compile_icmp_lookup(k, f, chain);
 }
 
 /* The head of a base chain: loopback, invalid, established flows. */
@@ -908,7 +504,7 @@ static const char *reqid_chain(struct kctx *k, uint32_t reqid)
 }
 
 /* Where a rule's elements send packets, unless plain accept / drop. */
-static const char *target_chain(struct kctx *k, const struct rule *r)
+const char *compile_target_chain(struct kctx *k, const struct rule *r)
 {
 	if (r->action != ACT_REQUIRE_IPSEC)
 		return NULL;
@@ -920,78 +516,6 @@ static const char *target_chain(struct kctx *k, const struct rule *r)
 	return plan_strdup(k->plan, "ipsec_in");
 }
 
-/* A log chain's first two rules: past the policy's log rate, count the
- * line lost and decide (then); else log to the nflog group, and go on to
- * the rule that decides. */
-static void log_head(struct kctx *k, struct plan_chain *c, const char *comment,
-		     const char *prefix, struct plan_verdict then)
-{
-	const struct policy_logging *l = &k->pol->logging;
-	char lost[160];
-	struct plan_rule *pr;
-
-	snprintf(lost, sizeof(lost), "log lines lost to the rate: %s", comment);
-	if ((pr = rule_or_oom(k, c, lost))) {
-		pr->stmts[pr->nstmts++] = (struct plan_stmt){ .kind = PS_LIMIT, .arg = l->rate,
-							      .unit = l->unit, .burst = l->burst };
-		stmt(pr, PS_COUNTER, 0, NULL);
-		pr->verdict = then;
-	}
-	if ((pr = rule_or_oom(k, c, comment)))
-		stmt(pr, PS_LOG, l->group, plan_strdup(k->plan, prefix));
-	if ((pr = rule_or_oom(k, c, comment)))
-		pr->verdict = then;
-}
-
-/* Rules with "log": a small chain each that logs (at most the policy's
- * log rate), then decides. */
-static void rule_chains(struct kctx *k)
-{
-	for (size_t i = 0; i < k->pol->nrules && !k->oom; i++) {
-		const struct rule *r = &k->pol->rules[i];
-		const char *target = target_chain(k, r);
-		char name[32], prefix[128];
-		struct plan_verdict then = { PV_NONE, NULL, 0, 0 };
-
-		if (!r->log || !k->cls->info[i].boxes) {
-			k->verdict_chain[i] = target;
-			continue;
-		}
-		snprintf(name, sizeof(name), "log_%zu", i);
-		/* sagate(8) LOG LINES: "sagate RULE ACTION: ", read back by nflog_msg.c */
-		snprintf(prefix, sizeof(prefix), "sagate %s %s: ", r->name,
-			 action_name(r->action));
-		if (target)
-			then = (struct plan_verdict){ PV_GOTO, target, 0, 0 };
-		else
-			then.kind = r->action == ACT_PERMIT ? PV_ACCEPT : PV_DROP;
-		log_head(k, plan_add_chain(k->plan, name, PH_NONE), r->name, prefix, then);
-		k->verdict_chain[i] = plan_strdup(k->plan, name);
-	}
-}
-
-/* defaults.log: the packets that reach the end of a base chain (a new
- * flow no rule matched) go to log_default_DIR, which logs them and
- * decides as the chain's policy would. */
-static void default_log(struct kctx *k, enum direction d, const char *base)
-{
-	const char *dn = d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "forward";
-	char name[32], prefix[64], comment[48];
-	struct plan_verdict then = { k->pol->defaults[d] == ACT_BLOCK ? PV_DROP : PV_ACCEPT,
-				     NULL, 0, 0 };
-	struct plan_rule *r;
-
-	if (!k->pol->log_default[d])
-		return;
-	snprintf(name, sizeof(name), "log_default_%s", dn);
-	snprintf(prefix, sizeof(prefix), "sagate default %s %s: ", dn,
-		 action_name(k->pol->defaults[d]));
-	snprintf(comment, sizeof(comment), "default %s", dn);
-	log_head(k, plan_add_chain(k->plan, name, PH_NONE), comment, prefix, then);
-	/* the add may have moved the base chain: found again */
-	if ((r = rule_or_oom(k, plan_find_chain(k->plan, base), comment)))
-		r->verdict = (struct plan_verdict){ PV_GOTO, plan_strdup(k->plan, name), 0, 0 };
-}
 
 /* A rule's meter set, keyed by the source of family f. */
 static const char *meter_set(struct kctx *k, size_t i, enum addr_family f)
@@ -1083,7 +607,7 @@ static void zone_dispatch(struct kctx *k, enum direction d, const char *base)
 		if (!plan_add_chain(k->plan, chain, PH_NONE))
 			k->oom = true;
 		else
-			elem_add(k, plan_find_set(k->plan, name), &e);
+			compile_elem_add(k, plan_find_set(k->plan, name), &e);
 		k->zone = (uint16_t)z;
 		for (int f = 0; f < AF_COUNT && !k->oom; f++)
 			add_lookups(k, d, (enum addr_family)f, plan_find_chain(k->plan, chain));
@@ -1147,7 +671,7 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 		goto fail;
 	binding_set(&k);
 	ipsec_chains(&k);
-	rule_chains(&k);
+	compile_rule_chains(&k);
 	limit_chains(&k);
 	for (int d = 0; d < DIR_COUNT && !k.oom; d++) {
 		const char *base = d == DIR_IN ? "input" : d == DIR_OUT ? "output" : "forward";
@@ -1167,7 +691,7 @@ struct plan *compile_plan(const struct policy *p, const struct classes *c,
 			add_lookups(&k, (enum direction)d, (enum addr_family)f,
 				    plan_find_chain(k.plan, base));
 		if (!k.oom)
-			default_log(&k, (enum direction)d, base);
+			compile_default_log(&k, (enum direction)d, base);
 	}
 	if (k.oom || !k.plan->comment)
 		goto fail;

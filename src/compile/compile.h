@@ -19,10 +19,10 @@
  *                        concatenation, pipapo in the kernel, not a
  *                        tree) -> jump <dir><4|6>_bID
  *     <dir><4|6>_bID     chain: _bID_ports, then _bID_protos (as above)
- *   with at most 1,024 boxes per bucket (about 460 for the generated
- *   100,000-rule policy); where a bucket starts is decided by a fixed hash
- *   of the peer addresses, so an edit moves only the bucket boundaries
- *   near it, and ID (the start address in hex for IPv4, a 64-bit hash of
+ *   with about 400 boxes per bucket (at least 208); a bucket starts at a
+ *   peer address whose fixed hash is the highest within 208 boxes either
+ *   side (bucket.c), so an edit moves only the bucket boundaries near it,
+ *   and ID (the start address in hex for IPv4, a 64-bit hash of
  *   it for IPv6) names a bucket by where it starts, so the others keep
  *   their names.  Boxes wider than two buckets stay in the shared _ports /
  *   _protos maps.  Then the kernel rule count grows by two per bucket.
