@@ -434,8 +434,6 @@ Test(compile, port_change_and_add_keep_other_buckets)
 		cr_assert(pb && pe);
 		tb = bucket_contents(pb, base, &nb);
 		te = bucket_contents(pe, edit, &ne);
-		{ FILE *df = fopen(kind ? "/tmp/pa/dbg-add-b" : "/tmp/pa/dbg-port-b", "w"); fputs(tb, df); fclose(df);
-		  df = fopen(kind ? "/tmp/pa/dbg-add-e" : "/tmp/pa/dbg-port-e", "w"); fputs(te, df); fclose(df); }
 		cr_assert_gt(nb, 20, "%zu bucket maps: the policy should use the bucket layout", nb);
 		cr_assert_str_neq(tb, te, "%s: the edit changes some bucket", what);
 		kept = lines_kept(tb, te);
