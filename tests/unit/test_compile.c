@@ -314,6 +314,43 @@ static size_t lines_kept(char *tb, const char *te)
 	return kept;
 }
 
+/* A generated policy and an edit of it, each classified and compiled in
+ * engine mode, with their bucket maps' contents (bucket_contents). */
+struct edit_pair {
+	struct policy *base, *edit;
+	struct classes *cb, *ce;
+	struct plan *pb, *pe;
+	char *tb, *te;
+	size_t nb, ne;
+};
+
+static void pair_compile(struct edit_pair *x)
+{
+	struct compile_opts co = { PLAN_ENGINE, 0, 0 };
+
+	x->cb = classify(x->base, 0);
+	x->ce = classify(x->edit, 0);
+	cr_assert(x->cb && x->ce);
+	x->pb = compile_plan(x->base, x->cb, &co);
+	x->pe = compile_plan(x->edit, x->ce, &co);
+	cr_assert(x->pb && x->pe);
+	x->tb = bucket_contents(x->pb, x->base, &x->nb);
+	x->te = bucket_contents(x->pe, x->edit, &x->ne);
+	cr_assert_gt(x->nb, 20, "%zu bucket maps: the policy should use the bucket layout", x->nb);
+}
+
+static void pair_free(struct edit_pair *x)
+{
+	free(x->tb);
+	free(x->te);
+	plan_free(x->pb);
+	plan_free(x->pe);
+	classes_free(x->cb);
+	classes_free(x->ce);
+	policy_free(x->base);
+	policy_free(x->edit);
+}
+
 /* A one-rule edit moves at most the bucket boundaries next to it: a rule
  * over a /24 in the middle of the generated addresses, added last, with
  * the service keys of an existing rule (so the classifier cuts no other
@@ -325,51 +362,33 @@ Test(compile, one_rule_edit_keeps_other_buckets)
 {
 	struct gen_opts o = { .nrules = 10000, .addr_span = 1u << 20,
 			      .port_span = 60000, .use_v6 = true, .wide_pct = 2 };
-	struct compile_opts co = { PLAN_ENGINE, 0, 0 };
 	uint64_t s1 = 4242, s2 = 4242;
-	struct policy *base = gen_policy(&o, &s1), *edit = gen_policy(&o, &s2);
-	struct classes *cb = classify(base, 0), *ce;
-	struct plan *pb, *pe;
+	struct edit_pair x = { .base = gen_policy(&o, &s1), .edit = gen_policy(&o, &s2) };
 	const struct rule *like = NULL;
-	char *tb, *te;
-	size_t nb, ne, kept;
+	size_t kept;
 
-	for (size_t i = 0; i < base->nrules && !like; i++)
-		if (base->rules[i].dir == DIR_IN && base->rules[i].peers.n &&
-		    base->rules[i].peers.v[0].fam == AF4 && base->rules[i].nkeys)
-			like = &base->rules[i];
+	for (size_t i = 0; i < x.base->nrules && !like; i++)
+		if (x.base->rules[i].dir == DIR_IN && x.base->rules[i].peers.n &&
+		    x.base->rules[i].peers.v[0].fam == AF4 && x.base->rules[i].nkeys)
+			like = &x.base->rules[i];
 	cr_assert_not_null(like);
-	edit->rules = realloc(edit->rules, (edit->nrules + 1) * sizeof(*edit->rules));
-	cr_assert_not_null(edit->rules);
-	edit->rules[edit->nrules++] = make_rule("added", ACT_PERMIT, 0x0ac80000, 0x0ac800ff,
-						like->keys[0].lo, like->keys[0].hi);
-	ce = classify(edit, 0);
-	cr_assert(cb && ce);
-	pb = compile_plan(base, cb, &co);
-	pe = compile_plan(edit, ce, &co);
-	cr_assert(pb && pe);
-	tb = bucket_contents(pb, base, &nb);
-	te = bucket_contents(pe, edit, &ne);
-	cr_assert_gt(nb, 20, "%zu bucket maps: the policy should use the bucket layout", nb);
-	cr_assert_neq(plan_elem_count(pb), plan_elem_count(pe), "the added rule adds elements");
-	kept = lines_kept(tb, te);
+	x.edit->rules = realloc(x.edit->rules, (x.edit->nrules + 1) * sizeof(*x.edit->rules));
+	cr_assert_not_null(x.edit->rules);
+	x.edit->rules[x.edit->nrules++] = make_rule("added", ACT_PERMIT, 0x0ac80000, 0x0ac800ff,
+						    like->keys[0].lo, like->keys[0].hi);
+	pair_compile(&x);
+	cr_assert_neq(plan_elem_count(x.pb), plan_elem_count(x.pe), "the added rule adds elements");
+	kept = lines_kept(x.tb, x.te);
 	/* two maps per bucket: the one the rule lands in, and one neighbour */
-	cr_assert_geq(kept + 4, nb, "%zu of %zu bucket maps kept their name and elements", kept, nb);
-	cr_log_info("%zu of %zu bucket maps unchanged, %zu after the edit", kept, nb, ne);
+	cr_assert_geq(kept + 4, x.nb, "%zu of %zu bucket maps kept their name and elements", kept, x.nb);
+	cr_log_info("%zu of %zu bucket maps unchanged, %zu after the edit", kept, x.nb, x.ne);
 	/* the hash is fixed: the same policy cuts into the same buckets, with
 	 * the same names, everywhere (IPv4: the start in hex; IPv6: a hash
 	 * of it, here of ::) */
-	cr_assert_not_null(plan_find_set(pb, "in4_b00000000_ports"));
-	cr_assert_not_null(plan_find_set(pb, "in4_b0a001400_ports"));
-	cr_assert_not_null(plan_find_set(pb, "in6_bb4d055fcf2cbbd7b_ports"));
-	free(tb);
-	free(te);
-	plan_free(pb);
-	plan_free(pe);
-	classes_free(cb);
-	classes_free(ce);
-	policy_free(base);
-	policy_free(edit);
+	cr_assert_not_null(plan_find_set(x.pb, "in4_b00000000_ports"));
+	cr_assert_not_null(plan_find_set(x.pb, "in4_b0a001400_ports"));
+	cr_assert_not_null(plan_find_set(x.pb, "in6_bb4d055fcf2cbbd7b_ports"));
+	pair_free(&x);
 }
 
 /* Bucket maps of plan a that are not in plan b by name: how many. */
@@ -397,15 +416,13 @@ Test(compile, port_change_and_add_keep_other_buckets)
 {
 	struct gen_opts o = { .nrules = 10000, .addr_span = 1u << 20,
 			      .port_span = 60000, .use_v6 = true, .wide_pct = 2 };
-	struct compile_opts co = { PLAN_ENGINE, 0, 0 };
 
 	for (int kind = 0; kind < 2; kind++) {
 		uint64_t s1 = 4242, s2 = 4242;
-		struct policy *base = gen_policy(&o, &s1), *edit = gen_policy(&o, &s2);
-		struct classes *cb = classify(base, 0), *ce;
-		struct plan *pb, *pe;
-		char *tb, *te;
-		size_t nb, ne, kept, like = base->nrules;
+		struct edit_pair x = { .base = gen_policy(&o, &s1), .edit = gen_policy(&o, &s2) };
+		const struct policy *base = x.base;
+		struct policy *edit = x.edit;
+		size_t kept, like = base->nrules;
 		const char *what = kind ? "add" : "port";
 
 		/* an IPv4 tcp rule of one host from the middle of the policy */
@@ -427,33 +444,19 @@ Test(compile, port_change_and_add_keep_other_buckets)
 			edit->rules[0] = make_rule("added", ACT_PERMIT, 0x0a080000, 0x0a0800ff,
 						   KEY(6, 61002), KEY(6, 61002));
 		}
-		ce = classify(edit, 0);
-		cr_assert(cb && ce);
-		pb = compile_plan(base, cb, &co);
-		pe = compile_plan(edit, ce, &co);
-		cr_assert(pb && pe);
-		tb = bucket_contents(pb, base, &nb);
-		te = bucket_contents(pe, edit, &ne);
-		cr_assert_gt(nb, 20, "%zu bucket maps: the policy should use the bucket layout", nb);
-		cr_assert_str_neq(tb, te, "%s: the edit changes some bucket", what);
-		kept = lines_kept(tb, te);
+		pair_compile(&x);
+		cr_assert_str_neq(x.tb, x.te, "%s: the edit changes some bucket", what);
+		kept = lines_kept(x.tb, x.te);
 		cr_log_info("%s: %zu of %zu bucket maps unchanged, %zu after the edit; %zu maps renamed",
-			    what, kept, nb, ne, maps_only_in(pb, pe));
+			    what, kept, x.nb, x.ne, maps_only_in(x.pb, x.pe));
 		/* two maps per bucket: the one the rule lands in, and one neighbour */
-		cr_assert_leq(maps_only_in(pb, pe), 4, "%s: %zu maps of the base are gone", what,
-			      maps_only_in(pb, pe));
-		cr_assert_leq(maps_only_in(pe, pb), 4, "%s: %zu maps are new", what,
-			      maps_only_in(pe, pb));
-		cr_assert_geq(kept * 4, nb * 3, "%s: %zu of %zu bucket maps kept their name and elements",
-			      what, kept, nb);
-		free(tb);
-		free(te);
-		plan_free(pb);
-		plan_free(pe);
-		classes_free(cb);
-		classes_free(ce);
-		policy_free(base);
-		policy_free(edit);
+		cr_assert_leq(maps_only_in(x.pb, x.pe), 4, "%s: %zu maps of the base are gone", what,
+			      maps_only_in(x.pb, x.pe));
+		cr_assert_leq(maps_only_in(x.pe, x.pb), 4, "%s: %zu maps are new", what,
+			      maps_only_in(x.pe, x.pb));
+		cr_assert_geq(kept * 4, x.nb * 3, "%s: %zu of %zu bucket maps kept their name and elements",
+			      what, kept, x.nb);
+		pair_free(&x);
 	}
 }
 
